@@ -1,0 +1,39 @@
+"""Row chunks for passes over large arrays.
+
+Every pass over the data (solver iterations, metrics) walks the rows in chunks
+so that a float32 or memory-mapped input is never copied whole: only one chunk
+at a time is converted to float64.
+"""
+
+import numpy as np
+
+#: Bytes of float64 work space a chunk may occupy (per temporary array).
+CHUNK_BYTES = 1 << 22
+
+
+def row_chunks(n_rows, n_cols=1, *, chunk_bytes=CHUNK_BYTES):
+    """Yield slices that cover ``range(n_rows)`` in consecutive chunks.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows to cover.
+    n_cols : int, default=1
+        Number of columns per row; chunks hold about ``chunk_bytes / (8 * n_cols)``
+        rows so that a float64 temporary of one chunk stays near ``chunk_bytes``.
+    chunk_bytes : int, default=CHUNK_BYTES
+        Target size in bytes of one float64 chunk.
+
+    Yields
+    ------
+    slice
+        ``slice(start, stop)`` with ``stop - start >= 1``.
+    """
+    rows_per_chunk = max(1, int(chunk_bytes // (8 * max(1, n_cols))))
+    for start in range(0, n_rows, rows_per_chunk):
+        yield slice(start, min(start + rows_per_chunk, n_rows))
+
+
+def as_float64(chunk):
+    """Return ``chunk`` as a float64 array (a copy only when its dtype differs)."""
+    return np.asarray(chunk, dtype=np.float64)

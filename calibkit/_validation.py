@@ -1,0 +1,328 @@
+"""Input validation: the one place that turns user input into clean arrays.
+
+Every public function and estimator calls these helpers once, at its entry, and
+then works on plain numpy arrays. Messages name the argument, say what is wrong
+and where (the first offending row), so that users can fix their data.
+
+Arrays are never modified and never copied when they already have a float
+dtype: float32 (and memory-mapped) inputs stay as they are, and the numerics
+convert them to float64 one chunk at a time (see :mod:`calibkit._chunks`).
+"""
+
+import numbers
+
+import numpy as np
+
+from calibkit._chunks import row_chunks
+
+#: Tolerance on ``|row sum - 1|`` for probability rows, by input precision.
+ROW_SUM_ATOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+
+_MAX_LISTED = 5
+
+
+def _to_numpy(X):
+    """Return ``X`` as a numpy array without copying when possible.
+
+    Accepts numpy arrays (memory maps included), lists, and pandas or polars
+    Series and DataFrames.
+    """
+    if isinstance(X, np.ndarray):
+        return X
+    to_numpy = getattr(X, "to_numpy", None)
+    if callable(to_numpy):  # pandas and polars Series/DataFrames
+        return np.asarray(to_numpy())
+    return np.asarray(X)
+
+
+def _first_rows(mask, n=_MAX_LISTED):
+    """Indices of the first ``n`` rows where a boolean row mask is true."""
+    return np.flatnonzero(mask)[:n].tolist()
+
+
+def check_float_array(X, *, name, ndim=(1, 2), finite=True):
+    """Validate a numeric array of scores, logits or probabilities.
+
+    Parameters
+    ----------
+    X : array-like
+        Input values; numpy, list, pandas or polars.
+    name : str
+        Argument name used in error messages.
+    ndim : tuple of int, default=(1, 2)
+        Accepted numbers of dimensions.
+    finite : bool, default=True
+        Reject NaN and infinite values.
+
+    Returns
+    -------
+    ndarray
+        float32 or float64 array. float32/float64 inputs are returned without a
+        copy; integers and booleans become float64.
+
+    Raises
+    ------
+    TypeError
+        When ``X`` is not numeric.
+    ValueError
+        When ``X`` is empty, has the wrong number of dimensions, or contains
+        non-finite values.
+    """
+    X = _to_numpy(X)
+    if X.dtype.kind in "biu":
+        X = X.astype(np.float64)
+    elif X.dtype.kind == "f":
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+    elif X.dtype.kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError):
+            msg = f"{name} must hold numbers; got values of type object that are not."
+            raise TypeError(msg) from None
+    else:
+        msg = f"{name} must hold numbers; got an array of dtype {X.dtype}."
+        raise TypeError(msg)
+    if X.ndim not in ndim:
+        shapes = " or ".join(f"{d}-D" for d in ndim)
+        msg = f"{name} must be {shapes}; got an array of shape {X.shape}."
+        raise ValueError(msg)
+    if X.shape[0] == 0 or X.size == 0:
+        msg = f"{name} is empty (shape {X.shape}); at least one row is needed."
+        raise ValueError(msg)
+    if finite:
+        check_finite(X, name=name)
+    return X
+
+
+def check_finite(X, *, name):
+    """Raise a ValueError naming the first rows of ``X`` that hold NaN or inf."""
+    n_cols = 1 if X.ndim == 1 else X.shape[1]
+    n_bad, first = 0, []
+    for rows in row_chunks(X.shape[0], n_cols):
+        finite = np.isfinite(X[rows])
+        if finite.ndim == 2:
+            finite = finite.all(axis=1)
+        if not finite.all():
+            bad = ~finite
+            n_bad += int(bad.sum())
+            if len(first) < _MAX_LISTED:
+                first += [rows.start + i for i in _first_rows(bad)]
+    if n_bad:
+        rows_text = ", ".join(map(str, first[:_MAX_LISTED]))
+        msg = (
+            f"{name} contains non-finite values (NaN or inf) in {n_bad} rows; "
+            f"first at rows {rows_text}."
+        )
+        raise ValueError(msg)
+
+
+def check_probabilities(P, *, name, row_sums=True):
+    """Check that ``P`` holds probabilities.
+
+    Values must lie in [0, 1]. A 2-D ``P`` must also have rows that sum to one
+    within :data:`ROW_SUM_ATOL` (``1e-6`` for float64 input, ``1e-4`` for
+    float32 input).
+
+    Parameters
+    ----------
+    P : ndarray
+        Output of :func:`check_float_array`.
+    name : str
+        Argument name for messages.
+    row_sums : bool, default=True
+        Whether to check the row sums of a 2-D ``P``.
+    """
+    atol = ROW_SUM_ATOL[P.dtype]
+    n_cols = 1 if P.ndim == 1 else P.shape[1]
+    for rows in row_chunks(P.shape[0], n_cols):
+        chunk = P[rows]
+        outside = (chunk < 0) | (chunk > 1)
+        if outside.ndim == 2:
+            outside = outside.any(axis=1)
+        if outside.any():
+            row = rows.start + _first_rows(outside, 1)[0]
+            value = np.atleast_1d(P[row])
+            bad = value[(value < 0) | (value > 1)][0]
+            msg = (
+                f"{name} must hold probabilities in [0, 1]; row {row} has {bad!r}. "
+                "Pass logits with input='logits' where the estimator supports it."
+            )
+            raise ValueError(msg)
+        if row_sums and chunk.ndim == 2:
+            deviation = np.abs(chunk.sum(axis=1, dtype=np.float64) - 1.0)
+            off = deviation > atol
+            if off.any():
+                row = rows.start + _first_rows(off, 1)[0]
+                msg = (
+                    f"{name} rows must sum to 1 (tolerance {atol:g}); row {row} sums "
+                    f"to {1.0 + float(deviation[row - rows.start]):.10g}"
+                    f" ({int(off.sum())} rows in this block of {chunk.shape[0]} are "
+                    "off). Renormalise the rows, or pass logits if these are scores."
+                )
+                raise ValueError(msg)
+
+
+def looks_like_probabilities(X):
+    """Whether ``X`` could be probabilities: in [0, 1] and, if 2-D, rows summing to 1.
+
+    Used to warn users who pass probabilities as logits; never to guess.
+    """
+    atol = ROW_SUM_ATOL[X.dtype]
+    n_cols = 1 if X.ndim == 1 else X.shape[1]
+    if X.ndim == 2 and n_cols < 2:
+        return False
+    for rows in row_chunks(X.shape[0], n_cols):
+        chunk = X[rows]
+        if chunk.min() < 0 or chunk.max() > 1:
+            return False
+        if chunk.ndim == 2:
+            if np.any(np.abs(chunk.sum(axis=1, dtype=np.float64) - 1.0) > atol):
+                return False
+    return True
+
+
+def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
+    """Validate sample weights.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or None
+        Non-negative finite weights, not all zero. ``None`` means unit weights.
+    n_samples : int
+        Expected length.
+    name : str, default="sample_weight"
+        Argument name for messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) and dtype float64, or None
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        msg = f"{name} must be an array of length {n_samples} or None; got a scalar."
+        raise TypeError(msg)
+    w = check_float_array(sample_weight, name=name, ndim=(1,))
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape[0] != n_samples:
+        msg = f"{name} has {w.shape[0]} entries but there are {n_samples} samples."
+        raise ValueError(msg)
+    negative = w < 0
+    if negative.any():
+        row = _first_rows(negative, 1)[0]
+        msg = (
+            f"{name} must be non-negative; {int(negative.sum())} entries are "
+            f"negative, first at row {row} ({w[row]!r})."
+        )
+        raise ValueError(msg)
+    if not np.any(w > 0):
+        msg = f"{name} is zero everywhere; at least one sample needs a positive weight."
+        raise ValueError(msg)
+    return w
+
+
+def check_consistent_length(**arrays):
+    """Raise a ValueError when named arrays have different numbers of rows.
+
+    ``None`` values are skipped. Usage: ``check_consistent_length(X=X, y=y)``.
+    """
+    lengths = {k: len(v) for k, v in arrays.items() if v is not None}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        msg = f"Inconsistent numbers of samples: {listed}."
+        raise ValueError(msg)
+
+
+def check_labels(y, *, name="y"):
+    """Validate a 1-D array of class labels (ints, strings, booleans, ...).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    y = _to_numpy(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        msg = f"{name} must be 1-D class labels; got an array of shape {y.shape}."
+        raise ValueError(msg)
+    if y.shape[0] == 0:
+        msg = f"{name} is empty; at least one sample is needed."
+        raise ValueError(msg)
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y)
+        if bad.any():
+            msg = (
+                f"{name} contains {int(bad.sum())} missing or non-finite labels; "
+                f"first at row {_first_rows(bad, 1)[0]}."
+            )
+            raise ValueError(msg)
+    elif y.dtype.kind == "O":
+        missing = np.array([v is None or v != v for v in y])  # None or NaN
+        if missing.any():
+            msg = (
+                f"{name} contains {int(missing.sum())} missing labels; first at row "
+                f"{_first_rows(missing, 1)[0]}."
+            )
+            raise ValueError(msg)
+    return y
+
+
+def encode_labels(y, *, classes=None, name="y"):
+    """Encode labels as integer codes into ``classes``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+    classes : array-like or None
+        Known classes (e.g. ``classes_`` of a fitted estimator, or the user's
+        ``labels``). ``None`` takes the sorted unique values of ``y``.
+    name : str, default="y"
+        Argument name for messages.
+
+    Returns
+    -------
+    classes : ndarray
+        Sorted classes.
+    codes : ndarray of shape (n_samples,), dtype intp
+        ``classes[codes] == y``.
+    """
+    y = check_labels(y, name=name)
+    try:
+        if classes is None:
+            classes, codes = np.unique(y, return_inverse=True)
+            return classes, codes.reshape(-1).astype(np.intp, copy=False)
+        classes = np.asarray(classes)
+        sorted_classes = np.unique(classes)
+        if sorted_classes.shape[0] != classes.shape[0]:
+            msg = f"The classes given for {name} contain duplicates: {classes!r}."
+            raise ValueError(msg)
+        codes = np.searchsorted(sorted_classes, y)
+    except TypeError:
+        msg = (
+            f"{name} mixes label types that cannot be compared "
+            "(e.g. strings and numbers)."
+        )
+        raise TypeError(msg) from None
+    codes = np.minimum(codes, sorted_classes.shape[0] - 1)
+    unseen = sorted_classes[codes] != y
+    if np.any(unseen):
+        values = np.unique(y[unseen])[:_MAX_LISTED].tolist()
+        msg = (
+            f"{name} has labels not among the known classes {sorted_classes.tolist()}: "
+            f"{values} (first at row {_first_rows(unseen, 1)[0]})."
+        )
+        raise ValueError(msg)
+    return sorted_classes, codes.astype(np.intp, copy=False)
+
+
+def check_n_classes(classes, *, name="y", minimum=2):
+    """Raise a ValueError when fewer than ``minimum`` classes are present."""
+    if len(classes) < minimum:
+        msg = (
+            f"{name} has {len(classes)} class ({list(classes)!r}); at least "
+            f"{minimum} classes are needed."
+        )
+        raise ValueError(msg)

@@ -1,0 +1,1 @@
+"""Calibrators: scikit-learn estimators that map scores to probabilities."""

@@ -1,0 +1,140 @@
+"""Validation shared by the metrics: labels and forecasts into clean arrays."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibkit._validation import (
+    check_consistent_length,
+    check_float_array,
+    check_labels,
+    check_probabilities,
+    check_sample_weight,
+    encode_labels,
+)
+
+
+@dataclass(frozen=True)
+class Forecasts:
+    """Validated labels and probabilistic forecasts.
+
+    Attributes
+    ----------
+    classes : ndarray
+        Class labels, sorted. For a binary 1-D forecast, ``classes[1]`` is the
+        positive class.
+    y : ndarray of shape (n_samples,), dtype intp
+        Index of each row's class in ``classes`` (0/1 for a binary forecast).
+    prob : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        1-D: probability of ``classes[1]``; 2-D: one column per class. float32
+        or float64, never copied from the caller's float array.
+    sample_weight : ndarray of shape (n_samples,) or None
+    """
+
+    classes: np.ndarray
+    y: np.ndarray
+    prob: np.ndarray
+    sample_weight: np.ndarray | None
+
+    @property
+    def is_binary(self):
+        """Whether ``prob`` is a 1-D probability of the positive class."""
+        return self.prob.ndim == 1
+
+    @property
+    def n_classes(self):
+        return len(self.classes)
+
+    def weights_or_ones(self):
+        """Sample weights as float64 (ones when none were given)."""
+        if self.sample_weight is None:
+            return np.ones(self.y.shape[0])
+        return self.sample_weight
+
+
+def check_forecasts(
+    y_true,
+    y_prob,
+    *,
+    sample_weight=None,
+    labels=None,
+    pos_label=None,
+    input="probabilities",
+):
+    """Validate ``y_true``, ``y_prob`` and ``sample_weight`` for a metric.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels of any type scikit-learn accepts.
+    y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
+        1-D: probability of the positive class (binary). 2-D: a column per
+        class, in the order of ``labels`` (or of the sorted labels of
+        ``y_true``).
+    sample_weight : array-like of shape (n_samples,) or None
+    labels : array-like or None
+        All class labels, for when ``y_true`` does not contain every class.
+    pos_label : label or None
+        Positive class for a 1-D ``y_prob``. Default: the greater of the two
+        labels (``classes[1]``), as in scikit-learn's ``predict_proba`` order.
+    input : {"probabilities", "logits"}
+        With ``"logits"``, ``y_prob`` holds logits (1-D: log-odds) and only
+        finiteness is checked.
+
+    Returns
+    -------
+    Forecasts
+    """
+    y_true = check_labels(y_true, name="y_true")
+    prob = check_float_array(y_prob, name="y_prob")
+    check_consistent_length(y_true=y_true, y_prob=prob)
+    w = check_sample_weight(sample_weight, y_true.shape[0])
+    if input == "probabilities":
+        check_probabilities(prob, name="y_prob")
+    elif input != "logits":
+        msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
+        raise ValueError(msg)
+
+    if prob.ndim == 1:
+        classes, y = _binary_codes(y_true, labels, pos_label)
+    else:
+        if pos_label is not None:
+            msg = "pos_label applies to a 1-D y_prob only; y_prob is 2-D."
+            raise ValueError(msg)
+        classes, y = encode_labels(y_true, classes=labels, name="y_true")
+        if prob.shape[1] != len(classes):
+            hint = "" if labels is not None else " Pass labels= to name every class."
+            msg = (
+                f"y_prob has {prob.shape[1]} columns but there are {len(classes)} "
+                f"classes ({classes.tolist()}).{hint}"
+            )
+            raise ValueError(msg)
+        if prob.shape[1] < 2:
+            msg = "y_prob must have at least 2 columns when 2-D."
+            raise ValueError(msg)
+    return Forecasts(classes=classes, y=y, prob=prob, sample_weight=w)
+
+
+def _binary_codes(y_true, labels, pos_label):
+    classes, codes = encode_labels(y_true, classes=labels, name="y_true")
+    if len(classes) > 2:
+        msg = (
+            f"y_prob is 1-D (binary) but y_true has {len(classes)} classes "
+            f"({classes.tolist()[:5]}); pass a 2-D y_prob with a column per class."
+        )
+        raise ValueError(msg)
+    if pos_label is None:
+        if len(classes) < 2:
+            msg = (
+                f"y_true has a single class ({classes.tolist()}); pass pos_label (or "
+                "labels with both classes) to say which class y_prob refers to."
+            )
+            raise ValueError(msg)
+        return classes, codes
+    if pos_label not in classes.tolist() and len(classes) == 2:
+        msg = f"pos_label={pos_label!r} is not one of the classes {classes.tolist()}."
+        raise ValueError(msg)
+    positive = y_true == pos_label
+    others = [c for c in classes.tolist() if c != pos_label]
+    negative = others[0] if others else None
+    return np.array([negative, pos_label], dtype=object), positive.astype(np.intp)
