@@ -1,5 +1,16 @@
-"""calibkit: probability calibration for classifiers and saved predictions."""
+"""calibkit: probability calibration for classifiers and saved predictions.
+
+Calibrators (:class:`PlattScaling`, :class:`TemperatureScaling`,
+:class:`IsotonicCalibration`) are scikit-learn estimators fitted on saved
+scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
+"""
 
 from calibkit._version import __version__
+from calibkit.calibrators import IsotonicCalibration, PlattScaling, TemperatureScaling
 
-__all__ = ["__version__"]
+__all__ = [
+    "IsotonicCalibration",
+    "PlattScaling",
+    "TemperatureScaling",
+    "__version__",
+]

@@ -13,6 +13,11 @@ import numbers
 
 import numpy as np
 
+# scikit-learn's parameter-constraint helpers live in a private module; this file
+# is the one place that imports scikit-learn internals, so an upstream move is a
+# one-line fix here.
+from sklearn.utils._param_validation import Interval, StrOptions  # noqa: F401
+
 from calibkit._chunks import row_chunks
 
 #: Tolerance on ``|row sum - 1|`` for probability rows, by input precision.

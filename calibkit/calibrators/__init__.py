@@ -1,1 +1,7 @@
-"""Calibrators: scikit-learn estimators that map scores to probabilities."""
+"""Calibrators: scikit-learn estimators that map saved scores to probabilities."""
+
+from calibkit.calibrators.isotonic import IsotonicCalibration
+from calibkit.calibrators.platt import PlattScaling
+from calibkit.calibrators.temperature import TemperatureScaling
+
+__all__ = ["IsotonicCalibration", "PlattScaling", "TemperatureScaling"]

@@ -1,0 +1,361 @@
+"""Exact solvers for Platt scaling and temperature scaling.
+
+Both minimise a weighted mean log-loss that is convex in the parameters
+solved for, by Newton's method with safeguards. Each iteration is one pass over
+the rows, in chunks, that computes value, gradient and curvature together, so
+float32 and memory-mapped inputs are read, never copied whole.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from calibkit._chunks import as_float64, row_chunks
+
+#: Relative size of the last Newton step below which the iterate is accepted.
+#: Newton converges quadratically, so the error after that step is about the
+#: square of this number.
+STEP_RTOL = 1e-9
+
+
+def _chunk(X, rows, transform):
+    """Rows of ``X`` as float64, mapped through ``transform`` when given."""
+    values = as_float64(X[rows])
+    return values if transform is None else transform(values)
+
+
+def _weighted_sum(values, weights):
+    return values.sum() if weights is None else values @ weights
+
+
+# --------------------------------------------------------------------------
+# Platt scaling: p = sigmoid(a * s + b)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """One pass over binary scores: location, spread and class ranges."""
+
+    weight: float
+    mean: float
+    std: float
+    min_pos: float
+    max_pos: float
+    min_neg: float
+    max_neg: float
+
+    @property
+    def separable(self):
+        """Whether a threshold on the score splits the classes (ties allowed).
+
+        Then unsmoothed logistic regression has no finite minimiser.
+        """
+        return self.max_neg <= self.min_pos or self.max_pos <= self.min_neg
+
+
+def summarize_scores(scores, y, sample_weight=None, transform=None):
+    """Weighted mean and standard deviation of the scores, and per-class ranges.
+
+    Rows with zero weight are ignored for the ranges.
+    """
+    n = scores.shape[0]
+    shift = float(_chunk(scores, slice(0, 1), transform)[0])
+    total_w = sum_d = sum_d2 = 0.0
+    lo = {True: np.inf, False: np.inf}
+    hi = {True: -np.inf, False: -np.inf}
+    for rows in row_chunks(n):
+        s = _chunk(scores, rows, transform)
+        d = s - shift
+        w = None if sample_weight is None else sample_weight[rows]
+        total_w += d.shape[0] if w is None else w.sum()
+        sum_d += _weighted_sum(d, w)
+        sum_d2 += _weighted_sum(d * d, w)
+        keep = y[rows] if w is None else y[rows] & (w > 0)
+        drop = ~y[rows] if w is None else ~y[rows] & (w > 0)
+        for label, mask in ((True, keep), (False, drop)):
+            if mask.any():
+                lo[label] = min(lo[label], s[mask].min())
+                hi[label] = max(hi[label], s[mask].max())
+    mean_d = sum_d / total_w
+    var = max(sum_d2 / total_w - mean_d**2, 0.0)
+    return ScoreSummary(
+        weight=total_w,
+        mean=shift + mean_d,
+        std=float(np.sqrt(var)),
+        min_pos=lo[True],
+        max_pos=hi[True],
+        min_neg=lo[False],
+        max_neg=hi[False],
+    )
+
+
+@dataclass(frozen=True)
+class PlattSolution:
+    """Result of :func:`fit_platt`: ``p = sigmoid(coef * s + intercept)``."""
+
+    coef: float
+    intercept: float
+    loss: float
+    n_iter: int
+    converged: bool
+
+
+def _platt_pass(scores, y, w, transform, center, scale, theta, targets):
+    """Mean loss, gradient and Hessian of the logistic loss in (alpha, gamma).
+
+    The model is ``z = alpha * u + gamma`` on standardised scores
+    ``u = (s - center) / scale``; standardising keeps the 2x2 Newton system
+    well conditioned whatever the magnitude of the scores.
+    """
+    alpha, gamma = theta
+    t_pos, t_neg = targets
+    loss = 0.0
+    grad = np.zeros(2)
+    hess = np.zeros((2, 2))
+    total_w = 0.0
+    for rows in row_chunks(scores.shape[0]):
+        # New array: the chunk may be a view of the caller's data.
+        u = (_chunk(scores, rows, transform) - center) / scale
+        z = alpha * u + gamma
+        t = np.where(y[rows], t_pos, t_neg)
+        p = expit(z)
+        row_loss = np.logaddexp(0.0, z) - t * z
+        resid = p - t
+        curv = p * (1.0 - p)
+        if w is not None:
+            wc = w[rows]
+            row_loss *= wc
+            resid *= wc
+            curv *= wc
+            total_w += wc.sum()
+        else:
+            total_w += u.shape[0]
+        loss += row_loss.sum()
+        grad += (resid @ u, resid.sum())
+        curv_u = curv * u
+        hess += ((curv_u @ u, curv_u.sum()), (curv_u.sum(), curv.sum()))
+    return loss / total_w, grad / total_w, hess / total_w
+
+
+def fit_platt(
+    scores,
+    y,
+    *,
+    sample_weight=None,
+    targets=(1.0, 0.0),
+    transform=None,
+    summary=None,
+    max_iter=100,
+):
+    """Minimise the weighted mean logistic loss of ``sigmoid(a * s + b)``.
+
+    Damped Newton with a backtracking (Armijo) line search. The loss is
+    convex, and strictly convex when the scores are not constant, so Newton
+    reaches machine precision in a handful of passes.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        Scores ``s`` (any float dtype; read in chunks).
+    y : ndarray of shape (n_samples,), dtype bool
+        Whether each row is positive.
+    sample_weight : ndarray of shape (n_samples,) or None
+    targets : (float, float), default=(1.0, 0.0)
+        Target probability of positive and negative rows (Platt's smoothed
+        targets are ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``).
+    transform : callable or None
+        Applied to each float64 chunk of ``scores`` (e.g. probabilities to
+        log-odds), so that no transformed copy of the data is stored.
+    summary : ScoreSummary or None
+        Output of :func:`summarize_scores`, when already computed.
+    max_iter : int, default=100
+
+    Returns
+    -------
+    PlattSolution
+    """
+    if summary is None:
+        summary = summarize_scores(scores, y, sample_weight, transform)
+    mean_t = _mean_target(y, sample_weight, targets)
+    if summary.std == 0.0 or not np.isfinite(summary.std):
+        # Constant scores: only the intercept is identified.
+        intercept = float(np.log(mean_t) - np.log1p(-mean_t))
+        loss = -(mean_t * np.log(mean_t) + (1 - mean_t) * np.log1p(-mean_t))
+        return PlattSolution(0.0, intercept, float(loss), 0, True)
+
+    center, scale = summary.mean, summary.std
+    theta = np.array([0.0, np.log(mean_t) - np.log1p(-mean_t)])
+    args = (scores, y, sample_weight, transform, center, scale)
+    loss, grad, hess = _platt_pass(*args, theta, targets)
+    n_iter, converged = 1, False
+    while n_iter < max_iter:
+        step = -np.linalg.solve(hess, grad)
+        if np.max(np.abs(step)) <= STEP_RTOL * (1.0 + np.max(np.abs(theta))):
+            theta = theta + step
+            converged = True
+            break
+        slope = grad @ step
+        t = 1.0
+        while True:
+            trial = theta + t * step
+            new = _platt_pass(*args, trial, targets)
+            n_iter += 1
+            slack = 4 * np.finfo(float).eps * abs(loss)
+            if new[0] <= loss + 1e-4 * t * slope + slack or n_iter >= max_iter:
+                break
+            t *= 0.5
+        theta = trial
+        loss, grad, hess = new
+    alpha, gamma = theta
+    coef = alpha / scale
+    intercept = gamma - alpha * center / scale
+    return PlattSolution(float(coef), float(intercept), float(loss), n_iter, converged)
+
+
+def _mean_target(y, sample_weight, targets):
+    t_pos, t_neg = targets
+    if sample_weight is None:
+        frac_pos = np.count_nonzero(y) / y.shape[0]
+    else:
+        frac_pos = sample_weight[y].sum() / sample_weight.sum()
+    return t_pos * frac_pos + t_neg * (1.0 - frac_pos)
+
+
+# --------------------------------------------------------------------------
+# Temperature scaling: p = softmax(beta * z), beta = 1 / T
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemperatureSolution:
+    """Result of :func:`fit_inverse_temperature`.
+
+    ``status`` is ``"optimum"`` for a finite positive minimiser,
+    ``"zero_temperature"`` when the loss keeps falling as ``beta -> inf``
+    (every row's true class already has the largest logit), and
+    ``"infinite_temperature"`` when ``L'(0) >= 0`` (the logits carry no
+    information in the right direction, so ``beta = 0`` is best among
+    ``beta >= 0``).
+    """
+
+    beta: float
+    n_iter: int
+    converged: bool
+    status: str
+
+
+class _LogitRows:
+    """Row maxima and true-class logits, cached for the passes over ``beta``."""
+
+    def __init__(self, logits, y, sample_weight, transform):
+        self.logits, self.y, self.w, self.transform = (
+            logits,
+            y,
+            sample_weight,
+            transform,
+        )
+        n = logits.shape[0]
+        self.row_max = np.empty(n)
+        self.true_gap = np.empty(n)  # z_y - max_k z_k <= 0
+        sums = np.zeros(4)  # weight, L'(0), L''(0), L'(inf)
+        for rows in row_chunks(n, self._n_cols()):
+            z = _chunk(logits, rows, transform)
+            zmax = z.max(axis=1)
+            zy = z[np.arange(z.shape[0]), y[rows]]
+            self.row_max[rows] = zmax
+            self.true_gap[rows] = zy - zmax
+            centered = z - zmax[:, None]
+            mean = centered.mean(axis=1)
+            var = (centered * centered).mean(axis=1) - mean * mean
+            terms = np.stack([np.ones_like(mean), mean - (zy - zmax), var, zmax - zy])
+            sums += terms.sum(axis=1) if self.w is None else terms @ self.w[rows]
+        self.total_weight = sums[0]
+        self.slope_at_zero, self.curvature_at_zero, self.slope_at_inf = (
+            sums[1:] / sums[0]
+        )
+
+    def _n_cols(self):
+        return 2 if self.logits.ndim == 1 else self.logits.shape[1]
+
+    def evaluate(self, beta):
+        """Mean loss ``L``, ``L'`` and ``L''`` at ``beta`` in one pass."""
+        sums = np.zeros(3)
+        for rows in row_chunks(self.logits.shape[0], self._n_cols()):
+            # New array: the chunk may be a view of the caller's data.
+            centered = (
+                _chunk(self.logits, rows, self.transform) - self.row_max[rows, None]
+            )
+            e = np.exp(beta * centered)
+            s0 = e.sum(axis=1)
+            s1 = np.einsum("ij,ij->i", e, centered)
+            e *= centered
+            s2 = np.einsum("ij,ij->i", e, centered)
+            mean = s1 / s0
+            gap = self.true_gap[rows]
+            terms = np.stack(
+                [np.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
+            )
+            sums += terms.sum(axis=1) if self.w is None else terms @ self.w[rows]
+        return sums / self.total_weight
+
+
+def fit_inverse_temperature(
+    logits, y, *, sample_weight=None, transform=None, max_iter=100
+):
+    """Find ``beta = 1 / T`` minimising the mean log-loss of ``softmax(beta * z)``.
+
+    ``L(beta) = mean[logsumexp(beta z_i) - beta z_{i, y_i}]`` is convex in
+    ``beta`` with ``L'(beta) = mean[E_beta z - z_y]`` and
+    ``L''(beta) = mean[Var_beta z] >= 0``. Its root is bracketed between 0 and
+    infinity when ``L'(0) < 0 < L'(inf)``; Newton steps are taken inside the
+    bracket and replaced by (geometric) bisection when they leave it. The
+    first step is Newton's from ``beta = 0``, which gives the scale of the
+    logits, so no bound on ``T`` is needed.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes)
+        Any float dtype; read in chunks.
+    y : ndarray of shape (n_samples,), dtype intp
+        Column of the true class.
+    sample_weight : ndarray of shape (n_samples,) or None
+    transform : callable or None
+        Applied to each float64 chunk (e.g. probabilities to log-probabilities).
+    max_iter : int, default=100
+
+    Returns
+    -------
+    TemperatureSolution
+    """
+    rows = _LogitRows(logits, y, sample_weight, transform)
+    if not rows.slope_at_zero < 0:
+        return TemperatureSolution(0.0, 1, True, "infinite_temperature")
+    if not rows.slope_at_inf > 0:
+        return TemperatureSolution(np.inf, 1, True, "zero_temperature")
+
+    lo, hi = 0.0, np.inf
+    beta = -rows.slope_at_zero / rows.curvature_at_zero
+    for n_iter in range(2, max_iter + 1):
+        _, slope, curvature = rows.evaluate(beta)
+        if slope < 0:
+            lo = beta
+        elif slope > 0:
+            hi = beta
+        else:
+            return TemperatureSolution(beta, n_iter, True, "optimum")
+        newton = beta - slope / curvature if curvature > 0 else np.nan
+        if lo < newton < hi:
+            if abs(newton - beta) <= STEP_RTOL * newton:
+                return TemperatureSolution(newton, n_iter, True, "optimum")
+            beta = newton
+        elif hi == np.inf:
+            beta = 4.0 * lo
+        elif lo == 0.0:
+            beta = hi / 4.0
+        else:
+            beta = np.sqrt(lo * hi) if hi > 2.0 * lo else 0.5 * (lo + hi)
+        if hi < np.inf and hi - lo <= STEP_RTOL * hi:
+            return TemperatureSolution(0.5 * (lo + hi), n_iter, True, "optimum")
+    return TemperatureSolution(beta, max_iter, False, "optimum")

@@ -1,0 +1,84 @@
+"""Stable maps between probabilities, log-probabilities, logits and log-odds.
+
+All functions work on float64 chunks (see :mod:`calibkit._chunks`) and return
+new arrays; they never modify their input.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+
+#: Value standing in for ``log(0)``. It lies below the log of the smallest
+#: positive double (about -744.4), so exact zeros stay strictly below every
+#: positive probability and the order of the data is preserved.
+LOG_ZERO = -750.0
+
+
+def safe_log(p):
+    """``log(p)`` with exact zeros mapped to :data:`LOG_ZERO` instead of -inf."""
+    with np.errstate(divide="ignore"):
+        out = np.log(p)
+    np.maximum(out, LOG_ZERO, out=out)
+    return out
+
+
+def safe_log1m(p):
+    """``log(1 - p)`` via ``log1p(-p)``, with ``p == 1`` mapped to :data:`LOG_ZERO`."""
+    with np.errstate(divide="ignore"):
+        out = np.log1p(-p)
+    np.maximum(out, LOG_ZERO, out=out)
+    return out
+
+
+def log_odds(p):
+    """``log(p / (1 - p))`` computed as ``log(p) - log1p(-p)``.
+
+    Exact 0 and 1 map to ``LOG_ZERO`` and ``-LOG_ZERO`` (finite, order kept).
+    """
+    return safe_log(p) - safe_log1m(p)
+
+
+def binary_logits(s):
+    """Two-column logits ``(0, s)`` for 1-D log-odds ``s``."""
+    out = np.zeros((s.shape[0], 2))
+    out[:, 1] = s
+    return out
+
+
+def log_odds_from_logits(z):
+    """Per-class log-odds ``z_k - logsumexp(z_{-k})`` of the softmax of each row.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n, K), K >= 2
+
+    Returns
+    -------
+    ndarray of shape (n, K)
+        ``log(p_k / (1 - p_k))`` with ``p = softmax(z)``, computed without
+        forming ``1 - p_k`` (which would cancel when ``p_k`` is close to 1).
+    """
+    n, k = z.shape
+    top = np.argmax(z, axis=1)
+    rows = np.arange(n)
+    z_max = z[rows, top]
+    shifted = np.exp(z - z_max[:, None])
+    total = shifted.sum(axis=1)
+    # Non-top columns: the other terms include the top one (worth 1), so
+    # ``total - shifted_k >= 1`` and the subtraction loses no accuracy.
+    others = total[:, None] - shifted
+    with np.errstate(divide="ignore"):
+        out = (z - z_max[:, None]) - np.log(others)
+    # Top column: sum the other terms directly, relative to the runner-up.
+    masked = z.copy()
+    masked[rows, top] = -np.inf
+    lse_others = logsumexp(masked, axis=1) if k > 1 else np.full(n, -np.inf)
+    out[rows, top] = z_max - lse_others
+    return out
+
+
+def row_softmax(z):
+    """Row-wise softmax of a float64 array (new array)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted

@@ -1,0 +1,229 @@
+"""Shared machinery of the calibrators: input contract, labels, predictions."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from calibkit._chunks import as_float64, row_chunks
+from calibkit._transforms import log_odds, log_odds_from_logits, safe_log
+from calibkit._validation import (
+    StrOptions,
+    check_consistent_length,
+    check_float_array,
+    check_n_classes,
+    check_probabilities,
+    check_sample_weight,
+    encode_labels,
+    looks_like_probabilities,
+)
+from calibkit.exceptions import CalibrationWarning
+
+INPUT_KINDS = StrOptions({"logits", "probabilities"})
+
+
+class BaseCalibrator(ClassifierMixin, BaseEstimator):
+    """Base class of calibrators fitted on saved predictions.
+
+    ``X`` is ``(n_samples,)`` scores of the positive class ``classes_[1]`` for a
+    binary problem, or ``(n_samples, n_classes)`` with a column per class in the
+    order of ``classes_``. Subclasses implement ``_fit(X, y, sample_weight)``
+    (``y`` holds integer codes into ``classes_``) and ``_predict_proba(X)``.
+    """
+
+    _parameter_constraints = {"input": [INPUT_KINDS]}
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the calibrator on saved predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Logits (1-D: log-odds of ``classes_[1]``) or, with
+            ``input="probabilities"``, probabilities (1-D: of ``classes_[1]``).
+        y : array-like of shape (n_samples,)
+            True labels; any labels scikit-learn accepts, strings included.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.
+
+        Returns
+        -------
+        self : object
+            The fitted calibrator.
+        """
+        self._validate_params()
+        X = self._check_X(X, reset=True)
+        self.classes_, codes = encode_labels(y, name="y")
+        check_n_classes(self.classes_, name="y")
+        check_consistent_length(X=X, y=codes)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        self._check_shape_against_classes(X)
+        self._fit(X, codes, sample_weight)
+        return self
+
+    def predict_proba(self, X):
+        """Calibrated probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Same kind and shape of predictions as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities in the column order of ``classes_``, in the float
+            precision of ``X`` (float32 stays float32).
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._predict_proba(X)
+
+    def predict(self, X):
+        """Class with the highest calibrated probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # -- input contract ---------------------------------------------------
+
+    def _check_X(self, X, *, reset):
+        X = check_float_array(X, name="X")
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        n_columns = 1 if X.ndim == 1 else X.shape[1]
+        if reset:
+            self.n_features_in_ = n_columns
+        elif n_columns != self.n_features_in_:
+            expected = (
+                "1-D scores"
+                if self.n_features_in_ == 1
+                else f"{self.n_features_in_} columns"
+            )
+            msg = f"X has {n_columns} column(s) but the calibrator was fitted on {expected}."
+            raise ValueError(msg)
+        if self.input == "probabilities":
+            check_probabilities(X, name="X")
+        elif reset and looks_like_probabilities(X):
+            warnings.warn(
+                "X looks like probabilities (values in [0, 1]"
+                + (", rows summing to 1" if X.ndim == 2 else "")
+                + ") but input='logits'. Pass input='probabilities' if they are.",
+                CalibrationWarning,
+                stacklevel=3,
+            )
+        return X
+
+    def _check_shape_against_classes(self, X):
+        n_classes = len(self.classes_)
+        if X.ndim == 1 and n_classes != 2:
+            msg = (
+                f"X is 1-D (scores of one class) but y has {n_classes} classes; "
+                f"pass X of shape (n_samples, {n_classes}) with a column per class."
+            )
+            raise ValueError(msg)
+        if X.ndim == 2 and X.shape[1] != n_classes:
+            msg = (
+                f"X has {X.shape[1]} columns but y has {n_classes} classes "
+                f"{self.classes_.tolist()}; X needs one column per class."
+            )
+            raise ValueError(msg)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        return tags
+
+
+# -- scores for one-vs-rest calibrators (Platt, isotonic) ------------------
+
+
+def binary_scores(X, input):
+    """Log-odds of ``classes_[1]`` as an array plus a per-chunk transform.
+
+    Returns ``(values, transform)`` so that ``transform(values[rows])`` are the
+    log-odds of those rows; ``transform`` is None when ``values`` already are
+    log-odds, so 1-D logits are used without any copy.
+    """
+    if X.ndim == 1:
+        return X, (log_odds if input == "probabilities" else None)
+    if input == "probabilities":
+        return X, lambda p: safe_log(p[:, 1]) - safe_log(p[:, 0])
+    return X, lambda z: z[:, 1] - z[:, 0]
+
+
+def materialize(values, transform, dtype=np.float64):
+    """``transform`` applied to all rows of ``values``, chunk by chunk."""
+    if transform is None:
+        return values
+    out = np.empty(values.shape[0], dtype=dtype)
+    for rows in row_chunks(values.shape[0], 1 if values.ndim == 1 else values.shape[1]):
+        out[rows] = transform(as_float64(values[rows]))
+    return out
+
+
+def one_vs_rest_scores(X, input, dtype):
+    """Per-class log-odds, shape (n_classes, n_samples), for K > 2 classes.
+
+    Each row is contiguous so one class can be read quickly; stored in
+    ``dtype`` (the input's precision: float32 data gives a float32 copy).
+    """
+    out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
+    for rows in row_chunks(X.shape[0], X.shape[1]):
+        chunk = as_float64(X[rows])
+        out[:, rows] = (
+            log_odds(chunk) if input == "probabilities" else log_odds_from_logits(chunk)
+        ).T
+    return out
+
+
+def normalize_rows(P):
+    """Divide rows by their sums in place; all-zero rows become uniform."""
+    sums = P.sum(axis=1, keepdims=True)
+    zero = sums[:, 0] == 0
+    if zero.any():
+        P[zero] = 1.0
+        sums[zero] = P.shape[1]
+    P /= sums
+    return P
+
+
+def binary_columns(p_neg, p_pos, dtype):
+    """Stack complementary probabilities into an (n, 2) array of ``dtype``."""
+    out = np.empty((p_pos.shape[0], 2), dtype=dtype)
+    out[:, 0] = p_neg
+    out[:, 1] = p_pos
+    return out
+
+
+def warn_if_saturated(X, input):
+    """Warn when probabilities hold exact 0 or 1, which have no finite logit.
+
+    Those entries are mapped to a finite stand-in for ``log(0)`` (see
+    :data:`calibkit._transforms.LOG_ZERO`), which a parametric calibrator then
+    treats as an extremely confident score.
+    """
+    if input != "probabilities":
+        return
+    n_saturated = 0
+    for rows in row_chunks(X.shape[0], 1 if X.ndim == 1 else X.shape[1]):
+        chunk = X[rows]
+        saturated = (chunk == 0) | (chunk == 1) if X.ndim == 1 else chunk == 0
+        n_saturated += int(np.count_nonzero(saturated))
+    if n_saturated:
+        warnings.warn(
+            f"X holds {n_saturated} probabilities equal to exactly 0 or 1; their "
+            "logits are infinite and were replaced by -750 / +750. Pass logits "
+            "(input='logits') if the model can produce them.",
+            CalibrationWarning,
+            stacklevel=4,
+        )
