@@ -181,9 +181,9 @@ def looks_like_probabilities(X):
         chunk = X[rows]
         if chunk.min() < 0 or chunk.max() > 1:
             return False
-        if chunk.ndim == 2:
-            if np.any(np.abs(chunk.sum(axis=1, dtype=np.float64) - 1.0) > atol):
-                return False
+        row_sums = chunk.sum(axis=1, dtype=np.float64) if chunk.ndim == 2 else None
+        if row_sums is not None and np.any(np.abs(row_sums - 1.0) > atol):
+            return False
     return True
 
 

@@ -109,7 +109,10 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
                 if self.n_features_in_ == 1
                 else f"{self.n_features_in_} columns"
             )
-            msg = f"X has {n_columns} column(s) but the calibrator was fitted on {expected}."
+            msg = (
+                f"X has {n_columns} column(s) but the calibrator was fitted on "
+                f"{expected}."
+            )
             raise ValueError(msg)
         if self.input == "probabilities":
             check_probabilities(X, name="X")
