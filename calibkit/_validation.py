@@ -73,7 +73,14 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
         When ``X`` is empty, has the wrong number of dimensions, or contains
         non-finite values.
     """
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        msg = f"{name} is a sparse matrix; sparse input is not supported."
+        raise TypeError(msg)
     X = _to_numpy(X)
+    if X.dtype.kind == "c":
+        # ValueError (not TypeError) is what scikit-learn raises for complex data.
+        msg = f"{name} holds complex numbers. Complex data not supported."
+        raise ValueError(msg)
     if X.dtype.kind in "biu":
         X = X.astype(np.float64)
     elif X.dtype.kind == "f":
@@ -92,8 +99,14 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
         shapes = " or ".join(f"{d}-D" for d in ndim)
         msg = f"{name} must be {shapes}; got an array of shape {X.shape}."
         raise ValueError(msg)
-    if X.shape[0] == 0 or X.size == 0:
+    if X.shape[0] == 0:
         msg = f"{name} is empty (shape {X.shape}); at least one row is needed."
+        raise ValueError(msg)
+    if X.size == 0:
+        msg = (
+            f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            "required."
+        )
         raise ValueError(msg)
     if finite:
         check_finite(X, name=name)
@@ -246,6 +259,12 @@ def check_labels(y, *, name="y"):
     -------
     ndarray of shape (n_samples,)
     """
+    if y is None:
+        msg = (
+            f"{name} is None: this estimator requires y to be passed, but the "
+            "target y is None."
+        )
+        raise ValueError(msg)
     y = _to_numpy(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -272,6 +291,19 @@ def check_labels(y, *, name="y"):
             )
             raise ValueError(msg)
     return y
+
+
+def check_classification_labels(y, *, name="y"):
+    """Reject continuous targets: calibrators need class labels.
+
+    Floats are accepted when they are whole numbers (e.g. 0.0 and 1.0).
+    """
+    if y.dtype.kind == "f" and np.any(y != np.round(y)):
+        msg = (
+            f"Unknown label type: {name} holds continuous values (e.g. "
+            f"{y[y != np.round(y)][0]!r}); class labels are needed."
+        )
+        raise ValueError(msg)
 
 
 def encode_labels(y, *, classes=None, name="y"):

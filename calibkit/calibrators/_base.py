@@ -10,8 +10,10 @@ from calibkit._chunks import as_float64, row_chunks
 from calibkit._transforms import log_odds, log_odds_from_logits, safe_log
 from calibkit._validation import (
     StrOptions,
+    check_classification_labels,
     check_consistent_length,
     check_float_array,
+    check_labels,
     check_n_classes,
     check_probabilities,
     check_sample_weight,
@@ -54,6 +56,8 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         X = self._check_X(X, reset=True)
+        y = check_labels(y, name="y")
+        check_classification_labels(y, name="y")
         self.classes_, codes = encode_labels(y, name="y")
         check_n_classes(self.classes_, name="y")
         check_consistent_length(X=X, y=codes)
@@ -92,7 +96,22 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X):
+        """Natural log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     # -- input contract ---------------------------------------------------
 
@@ -111,7 +130,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             )
             msg = (
                 f"X has {n_columns} column(s) but the calibrator was fitted on "
-                f"{expected}."
+                f"{expected}. Reshape your data to the shape used in fit."
             )
             raise ValueError(msg)
         if self.input == "probabilities":
@@ -140,11 +159,6 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
                 f"{self.classes_.tolist()}; X needs one column per class."
             )
             raise ValueError(msg)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.one_d_array = True
-        return tags
 
 
 # -- scores for one-vs-rest calibrators (Platt, isotonic) ------------------

@@ -114,7 +114,7 @@ class TemperatureScaling(BaseCalibrator):
         )
         self.n_iter_ = solution.n_iter
         with np.errstate(divide="ignore"):
-            self.temperature_ = float(1.0 / solution.beta)
+            self.temperature_ = float(np.float64(1.0) / solution.beta)
         if solution.status == "zero_temperature":
             warnings.warn(
                 "Every calibration row already gives its true class the largest "
