@@ -8,10 +8,10 @@ at a time is converted to float64.
 import numpy as np
 
 #: Bytes of float64 work space a chunk may occupy (per temporary array).
-CHUNK_BYTES = 1 << 22
+CHUNK_BYTES = 1 << 20
 
 
-def row_chunks(n_rows, n_cols=1, *, chunk_bytes=CHUNK_BYTES):
+def row_chunks(n_rows, n_cols=1, *, chunk_bytes=None):
     """Yield slices that cover ``range(n_rows)`` in consecutive chunks.
 
     Parameters
@@ -21,14 +21,17 @@ def row_chunks(n_rows, n_cols=1, *, chunk_bytes=CHUNK_BYTES):
     n_cols : int, default=1
         Number of columns per row; chunks hold about ``chunk_bytes / (8 * n_cols)``
         rows so that a float64 temporary of one chunk stays near ``chunk_bytes``.
-    chunk_bytes : int, default=CHUNK_BYTES
-        Target size in bytes of one float64 chunk.
+    chunk_bytes : int or None
+        Target size in bytes of one float64 chunk; default :data:`CHUNK_BYTES`
+        (read at call time).
 
     Yields
     ------
     slice
         ``slice(start, stop)`` with ``stop - start >= 1``.
     """
+    if chunk_bytes is None:
+        chunk_bytes = CHUNK_BYTES
     rows_per_chunk = max(1, int(chunk_bytes // (8 * max(1, n_cols))))
     for start in range(0, n_rows, rows_per_chunk):
         yield slice(start, min(start + rows_per_chunk, n_rows))

@@ -50,8 +50,11 @@ class ScoreSummary:
     def separable(self):
         """Whether a threshold on the score splits the classes (ties allowed).
 
-        Then unsmoothed logistic regression has no finite minimiser.
+        Then unsmoothed logistic regression has no finite minimiser. Constant
+        scores are not separable: the slope is simply not identified.
         """
+        if self.std == 0.0:
+            return False
         return self.max_neg <= self.min_pos or self.max_pos <= self.min_neg
 
 
@@ -247,7 +250,11 @@ class TemperatureSolution:
 
 
 class _LogitRows:
-    """Row maxima and true-class logits, cached for the passes over ``beta``."""
+    """Passes over the logits for the loss and its derivatives in ``beta``.
+
+    Nothing per row is cached: row maxima and true-class logits are recomputed
+    in each pass, so the extra memory is a few chunk-sized temporaries.
+    """
 
     def __init__(self, logits, y, sample_weight, transform):
         self.logits, self.y, self.w, self.transform = (
@@ -256,48 +263,45 @@ class _LogitRows:
             sample_weight,
             transform,
         )
-        n = logits.shape[0]
-        self.row_max = np.empty(n)
-        self.true_gap = np.empty(n)  # z_y - max_k z_k <= 0
+        n_cols = 2 if logits.ndim == 1 else logits.shape[1]
+        self.chunks = list(row_chunks(logits.shape[0], n_cols))
         sums = np.zeros(4)  # weight, L'(0), L''(0), L'(inf)
-        for rows in row_chunks(n, self._n_cols()):
-            z = _chunk(logits, rows, transform)
-            zmax = z.max(axis=1)
-            zy = z[np.arange(z.shape[0]), y[rows]]
-            self.row_max[rows] = zmax
-            self.true_gap[rows] = zy - zmax
-            centered = z - zmax[:, None]
+        for rows, centered, gap in self._centered_chunks():
             mean = centered.mean(axis=1)
             var = (centered * centered).mean(axis=1) - mean * mean
-            terms = np.stack([np.ones_like(mean), mean - (zy - zmax), var, zmax - zy])
-            sums += terms.sum(axis=1) if self.w is None else terms @ self.w[rows]
+            terms = np.stack([np.ones_like(mean), mean - gap, var, -gap])
+            sums += self._row_sums(terms, rows)
         self.total_weight = sums[0]
         self.slope_at_zero, self.curvature_at_zero, self.slope_at_inf = (
             sums[1:] / sums[0]
         )
 
-    def _n_cols(self):
-        return 2 if self.logits.ndim == 1 else self.logits.shape[1]
+    def _centered_chunks(self):
+        """Yield rows, logits minus their row maximum, and ``z_y - max z``."""
+        for rows in self.chunks:
+            z = _chunk(self.logits, rows, self.transform)
+            # New array: the chunk may be a view of the caller's data.
+            centered = z - z.max(axis=1, keepdims=True)
+            gap = centered[np.arange(centered.shape[0]), self.y[rows]]
+            yield rows, centered, gap
+
+    def _row_sums(self, terms, rows):
+        return terms.sum(axis=1) if self.w is None else terms @ self.w[rows]
 
     def evaluate(self, beta):
         """Mean loss ``L``, ``L'`` and ``L''`` at ``beta`` in one pass."""
         sums = np.zeros(3)
-        for rows in row_chunks(self.logits.shape[0], self._n_cols()):
-            # New array: the chunk may be a view of the caller's data.
-            centered = (
-                _chunk(self.logits, rows, self.transform) - self.row_max[rows, None]
-            )
+        for rows, centered, gap in self._centered_chunks():
             e = np.exp(beta * centered)
             s0 = e.sum(axis=1)
             s1 = np.einsum("ij,ij->i", e, centered)
             e *= centered
             s2 = np.einsum("ij,ij->i", e, centered)
             mean = s1 / s0
-            gap = self.true_gap[rows]
             terms = np.stack(
                 [np.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
             )
-            sums += terms.sum(axis=1) if self.w is None else terms @ self.w[rows]
+            sums += self._row_sums(terms, rows)
         return sums / self.total_weight
 
 
@@ -346,9 +350,11 @@ def fit_inverse_temperature(
         else:
             return TemperatureSolution(beta, n_iter, True, "optimum")
         newton = beta - slope / curvature if curvature > 0 else np.nan
+        if abs(newton - beta) <= STEP_RTOL * beta:
+            # A tiny Newton step is accurate even if rounding puts it a hair
+            # outside the bracket.
+            return TemperatureSolution(newton, n_iter, True, "optimum")
         if lo < newton < hi:
-            if abs(newton - beta) <= STEP_RTOL * newton:
-                return TemperatureSolution(newton, n_iter, True, "optimum")
             beta = newton
         elif hi == np.inf:
             beta = 4.0 * lo

@@ -329,8 +329,9 @@ def encode_labels(y, *, classes=None, name="y"):
     y = check_labels(y, name=name)
     try:
         if classes is None:
-            classes, codes = np.unique(y, return_inverse=True)
-            return classes, codes.reshape(-1).astype(np.intp, copy=False)
+            # unique + searchsorted needs less memory than return_inverse.
+            classes = np.unique(y)
+            return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
         classes = np.asarray(classes)
         sorted_classes = np.unique(classes)
         if sorted_classes.shape[0] != classes.shape[0]:

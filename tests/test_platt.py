@@ -1,0 +1,133 @@
+"""PlattScaling against a 50-digit Newton solver and scikit-learn."""
+
+import mpmath
+import numpy as np
+import pytest
+from scipy.special import expit
+from sklearn.calibration import _SigmoidCalibration
+
+from calibkit import PlattScaling
+from calibkit.exceptions import NoFiniteOptimumWarning
+
+
+def miscalibrated_scores(n, seed, slope=0.4, offset=-0.5):
+    rng = np.random.default_rng(seed)
+    s = rng.normal(0.0, 2.0, n)
+    y = (rng.random(n) < expit(slope * s + offset)).astype(int)
+    return s, y
+
+
+def mp_platt(s, t, w, dps=50):
+    """Newton's method on the mean logistic loss in 50-digit arithmetic."""
+    with mpmath.workdps(dps):
+        s = [mpmath.mpf(float(v)) for v in s]
+        t = [mpmath.mpf(v) for v in t]
+        w = [mpmath.mpf(float(v)) for v in w]
+        a, b = mpmath.mpf(0), mpmath.mpf(0)
+        for _ in range(200):
+            g = [mpmath.mpf(0)] * 2
+            h = [[mpmath.mpf(0)] * 2 for _ in range(2)]
+            for si, ti, wi in zip(s, t, w):
+                p = 1 / (1 + mpmath.exp(-(a * si + b)))
+                r, c = wi * (p - ti), wi * p * (1 - p)
+                g = [g[0] + r * si, g[1] + r]
+                h[0][0] += c * si * si
+                h[0][1] += c * si
+                h[1][1] += c
+            det = h[0][0] * h[1][1] - h[0][1] ** 2
+            da = -(h[1][1] * g[0] - h[0][1] * g[1]) / det
+            db = -(-h[0][1] * g[0] + h[0][0] * g[1]) / det
+            a, b = a + da, b + db
+            if abs(da) + abs(db) < mpmath.mpf(10) ** (-dps + 5):
+                break
+        return float(a), float(b)
+
+
+def mean_log_loss(a, b, s, t, w):
+    z = a * s + b
+    return np.average(np.logaddexp(0, z) - t * z, weights=w)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_high_precision_newton(seed):
+    s, y = miscalibrated_scores(60, seed)
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, s.shape[0])
+    cal = PlattScaling().fit(s, y, sample_weight=w)
+    a_ref, b_ref = mp_platt(s, y, w)
+    np.testing.assert_allclose(cal.coef_[0], a_ref, rtol=1e-10)
+    np.testing.assert_allclose(cal.intercept_[0], b_ref, rtol=1e-10)
+
+
+def test_large_scores_same_optimum_as_rescaled():
+    # Newton is affine invariant: scores of order 1e10 give the rescaled fit.
+    s, y = miscalibrated_scores(500, 3)
+    small = PlattScaling().fit(s, y)
+    large = PlattScaling().fit(s * 1e10, y)
+    np.testing.assert_allclose(large.coef_[0] * 1e10, small.coef_[0], rtol=1e-9)
+    np.testing.assert_allclose(large.intercept_[0], small.intercept_[0], rtol=1e-9)
+
+
+def test_smoothed_targets_match_scikit_learn():
+    s, y = miscalibrated_scores(400, 4)
+    w = np.random.default_rng(4).uniform(0.5, 2.0, s.shape[0])
+    cal = PlattScaling(target_smoothing=True).fit(s, y, sample_weight=w)
+    ref = _SigmoidCalibration().fit(s, y, sample_weight=w)
+    # scikit-learn stores A = -a, B = -b and stops L-BFGS at gtol=1e-6.
+    np.testing.assert_allclose(cal.coef_[0], -ref.a_, rtol=1e-4)
+    np.testing.assert_allclose(cal.intercept_[0], -ref.b_, rtol=1e-4, atol=1e-6)
+    n_pos, n_neg = w[y == 1].sum(), w[y == 0].sum()
+    t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    ours = mean_log_loss(cal.coef_[0], cal.intercept_[0], s, t, w)
+    theirs = mean_log_loss(-ref.a_, -ref.b_, s, t, w)
+    assert ours <= theirs + 1e-15
+
+
+def test_separable_scores_warn_and_fall_back_to_smoothing():
+    s = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 3.0])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    with pytest.warns(NoFiniteOptimumWarning, match="separate the classes"):
+        cal = PlattScaling().fit(s, y)
+    smoothed = PlattScaling(target_smoothing=True).fit(s, y)
+    np.testing.assert_allclose(cal.coef_, smoothed.coef_, rtol=1e-12)
+    assert np.isfinite(cal.coef_).all()
+    assert cal.coef_[0] > 0
+
+
+def test_probability_input_equals_log_odds_input():
+    s, y = miscalibrated_scores(300, 5)
+    from_logits = PlattScaling().fit(s, y)
+    from_probs = PlattScaling(input="probabilities").fit(expit(s), y)
+    np.testing.assert_allclose(from_probs.coef_, from_logits.coef_, rtol=1e-8)
+    np.testing.assert_allclose(
+        from_probs.predict_proba(expit(s)), from_logits.predict_proba(s), rtol=1e-8
+    )
+
+
+def test_two_column_logits_use_their_difference():
+    s, y = miscalibrated_scores(300, 6)
+    z = np.column_stack([-0.5 * s + 1.0, 0.5 * s + 1.0])
+    binary = PlattScaling().fit(s, y)
+    two_col = PlattScaling().fit(z, y)
+    np.testing.assert_allclose(two_col.coef_[0], binary.coef_[0], rtol=1e-10)
+    np.testing.assert_allclose(two_col.predict_proba(z), binary.predict_proba(s))
+
+
+def test_multiclass_is_one_vs_rest_on_softmax_log_odds():
+    rng = np.random.default_rng(7)
+    z = rng.normal(0, 2, (400, 3))
+    y = rng.integers(0, 3, 400)
+    cal = PlattScaling().fit(z, y)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    for k in range(3):
+        ref = PlattScaling().fit(np.log(p[:, k]) - np.log1p(-p[:, k]), y == k)
+        np.testing.assert_allclose(cal.coef_[k], ref.coef_[0], rtol=1e-9)
+    proba = cal.predict_proba(z)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+
+
+def test_constant_scores_give_base_rate():
+    y = np.array([0, 1, 1, 1])
+    cal = PlattScaling().fit(np.full(4, -2.0), y)
+    assert cal.coef_[0] == 0.0
+    np.testing.assert_allclose(cal.predict_proba([5.0])[0, 1], 0.75, rtol=1e-12)
