@@ -4,4 +4,30 @@ All logarithms are natural (results in nats). Every function takes
 ``sample_weight``; integer weights give exactly what repeated rows give.
 """
 
-__all__ = []
+from calibkit.metrics.goodness_of_fit import hosmer_lemeshow_test, spiegelhalter_z_test
+from calibkit.metrics.information import (
+    cross_entropy,
+    entropy,
+    information_decomposition,
+    kl_divergence,
+)
+from calibkit.metrics.reliability import (
+    ReliabilityCurve,
+    expected_calibration_error,
+    reliability_curve,
+)
+from calibkit.metrics.scores import brier_score, log_loss
+
+__all__ = [
+    "ReliabilityCurve",
+    "brier_score",
+    "cross_entropy",
+    "entropy",
+    "expected_calibration_error",
+    "hosmer_lemeshow_test",
+    "information_decomposition",
+    "kl_divergence",
+    "log_loss",
+    "reliability_curve",
+    "spiegelhalter_z_test",
+]
