@@ -1,0 +1,38 @@
+"""Shared, seeded test data. Each fixture builds its data from its own seed."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def binary_forecasts():
+    """Binary labels, mildly miscalibrated forecasts in (0, 1), integer weights.
+
+    Returns ``(y, p, w)`` with 300 rows; weights are in {0, 1, 2, 3}, so they
+    can be compared with repeated rows.
+    """
+    rng = np.random.default_rng(20240611)
+    n = 300
+    p = rng.uniform(0.01, 0.99, n)
+    y = (rng.uniform(size=n) < p**1.3).astype(np.int64)
+    w = rng.integers(0, 4, n)
+    return y, p, w
+
+
+@pytest.fixture
+def multiclass_forecasts():
+    """Four-class labels, softmax forecasts and integer weights.
+
+    Returns ``(y, P, w)`` with 300 rows; labels are drawn from a sharpened
+    version of ``P`` (an overconfident forecast seen from the other side).
+    """
+    rng = np.random.default_rng(20240612)
+    n, n_classes = 300, 4
+    logits = rng.normal(scale=1.5, size=(n, n_classes))
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    truth = P**1.5 / (P**1.5).sum(axis=1, keepdims=True)
+    y = (rng.uniform(size=(n, 1)) > truth.cumsum(axis=1)).sum(axis=1)
+    y = np.minimum(y, n_classes - 1)
+    w = rng.integers(0, 4, n)
+    return y, P, w
