@@ -24,7 +24,7 @@ def multiclass_forecasts():
     """Four-class labels, softmax forecasts and integer weights.
 
     Returns ``(y, P, w)`` with 300 rows; labels are drawn from a sharpened
-    version of ``P`` (an overconfident forecast seen from the other side).
+    version of ``P``, so ``P`` is underconfident.
     """
     rng = np.random.default_rng(20240612)
     n, n_classes = 300, 4
