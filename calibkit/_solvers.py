@@ -188,18 +188,23 @@ def fit_platt(
         loss = -(mean_t * np.log(mean_t) + (1 - mean_t) * np.log1p(-mean_t))
         return PlattSolution(0.0, intercept, float(loss), 0, True)
 
-    center, scale = summary.mean, summary.std
+    center, scale = summary.mean, _robust_scale(scores, transform, summary.std)
     theta = np.array([0.0, np.log(mean_t) - np.log1p(-mean_t)])
     args = (scores, y, sample_weight, transform, center, scale)
     loss, grad, hess = _platt_pass(*args, theta, targets)
     n_iter, converged = 1, False
     while n_iter < max_iter:
         step = -np.linalg.solve(hess, grad)
-        if np.max(np.abs(step)) <= STEP_RTOL * (1.0 + np.max(np.abs(theta))):
+        slope = grad @ step
+        # Near the optimum the loss changes by about half the Newton decrement
+        # (-slope / 2); once that is below the rounding noise of the loss, the
+        # line search cannot see progress, but the quadratic model is exact
+        # enough that the full step lands on the optimum.
+        tiny_step = np.max(np.abs(step)) <= STEP_RTOL * (1.0 + np.max(np.abs(theta)))
+        if tiny_step or -slope <= 64 * np.finfo(float).eps * max(abs(loss), 1.0):
             theta = theta + step
             converged = True
             break
-        slope = grad @ step
         t = 1.0
         while True:
             trial = theta + t * step
@@ -215,6 +220,19 @@ def fit_platt(
     coef = alpha / scale
     intercept = gamma - alpha * center / scale
     return PlattSolution(float(coef), float(intercept), float(loss), n_iter, converged)
+
+
+def _robust_scale(scores, transform, std, max_rows=100_000):
+    """Interquartile range of the scores (on a subsample), else their std.
+
+    Scores of real models are heavy-tailed (log-probabilities of -1e10 next
+    to values near 0); scaling by the standard deviation would then squeeze
+    the informative scores to ~1e-8 and leave Newton badly conditioned.
+    """
+    step = max(1, scores.shape[0] // max_rows)
+    sample = _chunk(scores, slice(None, None, step), transform)
+    q25, q75 = np.percentile(sample, [25, 75])
+    return float(q75 - q25) if q75 > q25 else std
 
 
 def _mean_target(y, sample_weight, targets):

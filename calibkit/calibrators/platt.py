@@ -8,12 +8,12 @@ from scipy.special import expit
 
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import fit_platt, summarize_scores
+from calibkit._transforms import row_softmax
 from calibkit._validation import Interval
 from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     binary_scores,
-    normalize_rows,
     one_vs_rest_scores,
     warn_if_saturated,
 )
@@ -117,12 +117,12 @@ class PlattScaling(BaseCalibrator):
         warn_if_saturated(X, self.input)
         if len(self.classes_) == 2:
             values, transform = binary_scores(X, self.input)
-            solutions = [self._fit_one(values, y == 1, sample_weight, transform)]
+            solutions = [self._fit_one(values, y == 1, sample_weight, transform, None)]
         else:
             scores = one_vs_rest_scores(X, self.input, X.dtype)
             solutions = [
-                self._fit_one(scores[k], y == k, sample_weight, None)
-                for k in range(len(self.classes_))
+                self._fit_one(scores[k], y == k, sample_weight, None, label)
+                for k, label in enumerate(self.classes_)
             ]
         self.coef_ = np.array([s.coef for s in solutions])
         self.intercept_ = np.array([s.intercept for s in solutions])
@@ -135,13 +135,15 @@ class PlattScaling(BaseCalibrator):
                 stacklevel=3,
             )
 
-    def _fit_one(self, values, positive, sample_weight, transform):
+    def _fit_one(self, values, positive, sample_weight, transform, label):
         summary = summarize_scores(values, positive, sample_weight, transform)
         smooth = self.target_smoothing
         if not smooth and summary.separable:
+            which = "" if label is None else f" (class {label!r} against the rest)"
             warnings.warn(
-                "The scores separate the classes, so the unsmoothed log-loss has no "
-                "finite minimiser (the slope would grow without bound). Fitted with "
+                f"The scores separate the classes{which}, so the unsmoothed "
+                "log-loss has no finite minimiser (the slope would grow without "
+                "bound). Fitted with "
                 "Platt's smoothed targets instead; set target_smoothing=True to "
                 "choose this explicitly.",
                 NoFiniteOptimumWarning,
@@ -171,8 +173,13 @@ class PlattScaling(BaseCalibrator):
                 out[rows] = binary_columns(expit(-z), expit(z), X.dtype)
             return out
         scores = one_vs_rest_scores(X, self.input, X.dtype)
-        proba = expit(self.coef_[:, None] * scores + self.intercept_[:, None]).T
-        return normalize_rows(np.ascontiguousarray(proba, dtype=X.dtype))
+        out = np.empty((X.shape[0], len(self.classes_)), dtype=X.dtype)
+        for rows in row_chunks(X.shape[0], len(self.classes_)):
+            z = self.coef_[:, None] * scores[:, rows] + self.intercept_[:, None]
+            # Normalise log sigmoid(z_k) in log space: sigmoid(z_k) may
+            # underflow to 0 in every column while the ratios are finite.
+            out[rows] = row_softmax(-np.logaddexp(0.0, -z.T))
+        return out
 
 
 def _platt_targets(positive, sample_weight):
