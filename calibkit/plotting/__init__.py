@@ -1,0 +1,26 @@
+"""Reliability diagrams and score decompositions, drawn with matplotlib.
+
+The displays follow scikit-learn's Display convention: a classmethod
+(``from_predictions`` or ``from_estimator``) computes what to draw with
+:mod:`calibkit.metrics` and calls ``plot``, which returns the display with the
+axes (``ax_``), figure (``figure_``) and artists it drew. A display only draws
+what a metrics function returned, so the numbers behind every picture stay
+available (``display.curve``, ``display.decompositions``).
+
+matplotlib is an optional dependency (``pip install calibkit[plot]``); it is
+imported here, never by ``import calibkit``.
+"""
+
+try:
+    import matplotlib  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    msg = (
+        "calibkit.plotting needs matplotlib, which is not installed. Install it "
+        "with: pip install calibkit[plot]   (or: pip install matplotlib)"
+    )
+    raise ImportError(msg) from exc
+
+from calibkit.plotting._decomposition import DecompositionDisplay
+from calibkit.plotting._reliability import ReliabilityDisplay
+
+__all__ = ["DecompositionDisplay", "ReliabilityDisplay"]

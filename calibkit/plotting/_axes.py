@@ -1,0 +1,27 @@
+"""Axes helpers shared by the displays: new figures, figure of an axes, labels."""
+
+import matplotlib.pyplot as plt
+
+
+def new_figure(figsize):
+    """A new pyplot figure with constrained layout (labels never overlap).
+
+    pyplot, rather than a bare ``Figure``, so that notebooks show it and
+    ``plt.close`` can release it; rcParams are left alone.
+    """
+    return plt.figure(figsize=figsize, layout="constrained")
+
+
+def root_figure(ax):
+    """The top-level figure of ``ax``, also when ``ax`` lives in a subfigure."""
+    figure = ax.figure
+    # A SubFigure knows its top-level Figure as ``figure``; a Figure is its own.
+    while getattr(figure, "figure", figure) is not figure:
+        figure = figure.figure
+    return figure
+
+
+def format_label(label):
+    """A class label as users wrote it: ``1`` rather than ``np.int64(1)``."""
+    item = getattr(label, "item", None)
+    return str(item() if callable(item) else label)
