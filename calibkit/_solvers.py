@@ -25,10 +25,6 @@ def _chunk(X, rows, transform):
     return values if transform is None else transform(values)
 
 
-def _weighted_sum(values, weights):
-    return values.sum() if weights is None else values @ weights
-
-
 # --------------------------------------------------------------------------
 # Platt scaling: p = sigmoid(a * s + b)
 # --------------------------------------------------------------------------
@@ -36,8 +32,13 @@ def _weighted_sum(values, weights):
 
 @dataclass(frozen=True)
 class ScoreSummary:
-    """One pass over binary scores: location, spread and class ranges."""
+    """One pass over binary scores: location, spread, class ranges and sums.
 
+    Sums are of ``d = s - shift`` (``shift`` is the first score), which keeps
+    them free of cancellation when the scores sit far from zero.
+    """
+
+    shift: float
     weight: float
     mean: float
     std: float
@@ -45,6 +46,9 @@ class ScoreSummary:
     max_pos: float
     min_neg: float
     max_neg: float
+    weight_pos: float
+    sum_d_pos: float
+    sum_d_neg: float
 
     @property
     def separable(self):
@@ -59,38 +63,48 @@ class ScoreSummary:
 
 
 def summarize_scores(scores, y, sample_weight=None, transform=None):
-    """Weighted mean and standard deviation of the scores, and per-class ranges.
+    """Weighted moments of the scores, per-class ranges and per-class sums.
 
     Rows with zero weight are ignored for the ranges.
     """
     n = scores.shape[0]
     shift = float(_chunk(scores, slice(0, 1), transform)[0])
-    total_w = sum_d = sum_d2 = 0.0
+    totals = np.zeros(5)  # weight, sum d, sum d^2, weight of positives, sum d pos
     lo = {True: np.inf, False: np.inf}
     hi = {True: -np.inf, False: -np.inf}
     for rows in row_chunks(n):
         s = _chunk(scores, rows, transform)
         d = s - shift
-        w = None if sample_weight is None else sample_weight[rows]
-        total_w += d.shape[0] if w is None else w.sum()
-        sum_d += _weighted_sum(d, w)
-        sum_d2 += _weighted_sum(d * d, w)
-        keep = y[rows] if w is None else y[rows] & (w > 0)
-        drop = ~y[rows] if w is None else ~y[rows] & (w > 0)
-        for label, mask in ((True, keep), (False, drop)):
+        w = np.ones_like(d) if sample_weight is None else sample_weight[rows]
+        positive = y[rows]
+        wd = w * d
+        totals += (
+            w.sum(),
+            wd.sum(),
+            _dot(wd, d),
+            w[positive].sum(),
+            wd[positive].sum(),
+        )
+        present = w > 0
+        for label, mask in ((True, positive & present), (False, ~positive & present)):
             if mask.any():
                 lo[label] = min(lo[label], s[mask].min())
                 hi[label] = max(hi[label], s[mask].max())
-    mean_d = sum_d / total_w
-    var = max(sum_d2 / total_w - mean_d**2, 0.0)
+    weight, sum_d, sum_d2, weight_pos, sum_d_pos = totals
+    mean_d = sum_d / weight
+    var = max(sum_d2 / weight - mean_d**2, 0.0)
     return ScoreSummary(
-        weight=total_w,
+        shift=shift,
+        weight=weight,
         mean=shift + mean_d,
         std=float(np.sqrt(var)),
         min_pos=lo[True],
         max_pos=hi[True],
         min_neg=lo[False],
         max_neg=hi[False],
+        weight_pos=weight_pos,
+        sum_d_pos=sum_d_pos,
+        sum_d_neg=sum_d - sum_d_pos,
     )
 
 
@@ -105,41 +119,75 @@ class PlattSolution:
     converged: bool
 
 
-def _platt_pass(scores, y, w, transform, center, scale, theta, targets):
-    """Mean loss, gradient and Hessian of the logistic loss in (alpha, gamma).
+def _dot(a, b):
+    # einsum rather than BLAS: threaded BLAS dot products on long vectors are
+    # slow when other processes load the cores, and gain nothing here.
+    return np.einsum("i,i->", a, b)
 
-    The model is ``z = alpha * u + gamma`` on standardised scores
-    ``u = (s - center) / scale``; standardising keeps the 2x2 Newton system
-    well conditioned whatever the magnitude of the scores.
+
+class _PlattObjective:
+    """Mean logistic loss, gradient and Hessian in standardised coordinates.
+
+    The model is ``z = alpha * u + gamma`` on ``u = (s - center) / scale``;
+    standardising keeps the 2x2 Newton system well conditioned whatever the
+    magnitude of the scores. The label terms of the loss are linear in
+    ``(alpha, gamma)``, so their sums are computed once from the summary and a
+    pass reads only the scores.
     """
-    alpha, gamma = theta
-    t_pos, t_neg = targets
-    loss = 0.0
-    grad = np.zeros(2)
-    hess = np.zeros((2, 2))
-    total_w = 0.0
-    for rows in row_chunks(scores.shape[0]):
-        # New array: the chunk may be a view of the caller's data.
-        u = (_chunk(scores, rows, transform) - center) / scale
-        z = alpha * u + gamma
-        t = np.where(y[rows], t_pos, t_neg)
-        p = expit(z)
-        row_loss = np.logaddexp(0.0, z) - t * z
-        resid = p - t
-        curv = p * (1.0 - p)
-        if w is not None:
-            wc = w[rows]
-            row_loss *= wc
-            resid *= wc
-            curv *= wc
-            total_w += wc.sum()
-        else:
-            total_w += u.shape[0]
-        loss += row_loss.sum()
-        grad += (resid @ u, resid.sum())
-        curv_u = curv * u
-        hess += ((curv_u @ u, curv_u.sum()), (curv_u.sum(), curv.sum()))
-    return loss / total_w, grad / total_w, hess / total_w
+
+    def __init__(self, scores, w, transform, center, scale, summary, targets):
+        self.scores, self.w, self.transform = scores, w, transform
+        self.center, self.scale = center, scale
+        t_pos, t_neg = targets
+        weight_neg = summary.weight - summary.weight_pos
+        offset = summary.shift - center
+        sum_u_pos = (summary.sum_d_pos + offset * summary.weight_pos) / scale
+        sum_u_neg = (summary.sum_d_neg + offset * weight_neg) / scale
+        # Sum of w * t * [u, 1]: the label part of the gradient.
+        self.target_sums = np.array(
+            [
+                t_pos * sum_u_pos + t_neg * sum_u_neg,
+                t_pos * summary.weight_pos + t_neg * weight_neg,
+            ]
+        )
+        self.total_weight = summary.weight
+
+    def evaluate(self, theta):
+        alpha, gamma = theta
+        sums = np.zeros(6)  # softplus, p, p*u, c, c*u, c*u^2
+        for rows in row_chunks(self.scores.shape[0]):
+            # New array: the chunk may be a view of the caller's data.
+            u = _chunk(self.scores, rows, self.transform) - self.center
+            u /= self.scale
+            z = alpha * u
+            z += gamma
+            e = np.abs(z)
+            np.negative(e, out=e)
+            np.exp(e, out=e)  # exp(-|z|), in (0, 1]
+            softplus = np.log1p(e)
+            softplus += np.maximum(z, 0.0)
+            p = expit(z)
+            curv = e / np.square(1.0 + e)  # p (1 - p) without cancellation
+            if self.w is not None:
+                wc = self.w[rows]
+                softplus *= wc
+                p *= wc
+                curv *= wc
+            curv_u = curv * u
+            sums += (
+                softplus.sum(),
+                p.sum(),
+                _dot(p, u),
+                curv.sum(),
+                curv_u.sum(),
+                _dot(curv_u, u),
+            )
+        softplus, p, pu, c, cu, cuu = sums / self.total_weight
+        t_u, t_1 = self.target_sums / self.total_weight
+        loss = softplus - alpha * t_u - gamma * t_1
+        grad = np.array([pu - t_u, p - t_1])
+        hess = np.array([[cuu, cu], [cu, c]])
+        return loss, grad, hess
 
 
 def fit_platt(
@@ -190,8 +238,10 @@ def fit_platt(
 
     center, scale = summary.mean, _robust_scale(scores, transform, summary.std)
     theta = np.array([0.0, np.log(mean_t) - np.log1p(-mean_t)])
-    args = (scores, y, sample_weight, transform, center, scale)
-    loss, grad, hess = _platt_pass(*args, theta, targets)
+    objective = _PlattObjective(
+        scores, sample_weight, transform, center, scale, summary, targets
+    )
+    loss, grad, hess = objective.evaluate(theta)
     n_iter, converged = 1, False
     while n_iter < max_iter:
         step = -np.linalg.solve(hess, grad)
@@ -208,7 +258,7 @@ def fit_platt(
         t = 1.0
         while True:
             trial = theta + t * step
-            new = _platt_pass(*args, trial, targets)
+            new = objective.evaluate(trial)
             n_iter += 1
             slack = 4 * np.finfo(float).eps * abs(loss)
             if new[0] <= loss + 1e-4 * t * slope + slack or n_iter >= max_iter:
@@ -304,7 +354,9 @@ class _LogitRows:
             yield rows, centered, gap
 
     def _row_sums(self, terms, rows):
-        return terms.sum(axis=1) if self.w is None else terms @ self.w[rows]
+        if self.w is None:
+            return terms.sum(axis=1)
+        return np.einsum("ij,j->i", terms, self.w[rows])
 
     def evaluate(self, beta):
         """Mean loss ``L``, ``L'`` and ``L''`` at ``beta`` in one pass."""

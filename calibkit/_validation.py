@@ -161,7 +161,7 @@ def check_probabilities(P, *, name, row_sums=True):
         if outside.any():
             row = rows.start + _first_rows(outside, 1)[0]
             value = np.atleast_1d(P[row])
-            bad = value[(value < 0) | (value > 1)][0]
+            bad = float(value[(value < 0) | (value > 1)][0])
             msg = (
                 f"{name} must hold probabilities in [0, 1]; row {row} has {bad!r}. "
                 "Pass logits with input='logits' where the estimator supports it."
@@ -231,7 +231,7 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
         row = _first_rows(negative, 1)[0]
         msg = (
             f"{name} must be non-negative; {int(negative.sum())} entries are "
-            f"negative, first at row {row} ({w[row]!r})."
+            f"negative, first at row {row} ({float(w[row])!r})."
         )
         raise ValueError(msg)
     if not np.any(w > 0):
@@ -306,6 +306,23 @@ def check_classification_labels(y, *, name="y"):
         raise ValueError(msg)
 
 
+def _unique_codes(y):
+    """Sorted unique labels and codes; O(n) counting for small-range integers."""
+    if y.dtype.kind in "biu" and y.shape[0] > 0:
+        low, high = int(y.min()), int(y.max())
+        if high - low <= max(1024, y.shape[0]):
+            offsets = y.astype(np.intp)
+            if low:
+                offsets -= low
+            present = np.bincount(offsets, minlength=high - low + 1) > 0
+            lookup = np.cumsum(present) - 1
+            classes = (np.flatnonzero(present) + low).astype(y.dtype)
+            return classes, lookup[offsets]
+    # unique + searchsorted needs less memory than return_inverse.
+    classes = np.unique(y)
+    return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
+
+
 def encode_labels(y, *, classes=None, name="y"):
     """Encode labels as integer codes into ``classes``.
 
@@ -329,9 +346,7 @@ def encode_labels(y, *, classes=None, name="y"):
     y = check_labels(y, name=name)
     try:
         if classes is None:
-            # unique + searchsorted needs less memory than return_inverse.
-            classes = np.unique(y)
-            return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
+            return _unique_codes(y)
         classes = np.asarray(classes)
         sorted_classes = np.unique(classes)
         if sorted_classes.shape[0] != classes.shape[0]:

@@ -1,0 +1,66 @@
+"""Input validation helpers: label encoding and array checks."""
+
+import numpy as np
+import pytest
+
+from calibkit._validation import (
+    check_float_array,
+    check_probabilities,
+    check_sample_weight,
+    encode_labels,
+)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 1, 2, 3]),
+        np.array([-5, 0, 7, -5]),
+        np.array([True, False, True]),
+        np.array([10**12, 0, 10**12]),
+        np.array([250, 3, 3], dtype=np.uint8),
+        np.array(["b", "a", "c", "a"]),
+        np.array([0.0, 1.0, 1.0]),
+        np.array(["x", "y"], dtype=object),
+    ],
+)
+def test_encode_labels_matches_numpy_unique(y):
+    classes, codes = encode_labels(y)
+    ref_classes, ref_codes = np.unique(y, return_inverse=True)
+    np.testing.assert_array_equal(classes, ref_classes)
+    np.testing.assert_array_equal(codes, ref_codes.ravel())
+    assert classes.dtype == ref_classes.dtype
+
+
+def test_encode_labels_with_known_classes_rejects_unseen():
+    with pytest.raises(
+        ValueError, match=r"labels not among the known classes .* \['d'\]"
+    ):
+        encode_labels(np.array(["a", "d"]), classes=["a", "b"])
+    with pytest.raises(TypeError, match="mixes label types"):
+        encode_labels(np.array([1, "a"], dtype=object))
+
+
+def test_float_arrays_keep_their_precision_without_copies():
+    x32 = np.ones(5, dtype=np.float32)
+    assert check_float_array(x32, name="X") is x32
+    assert check_float_array(np.arange(3), name="X").dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        (np.array([0.2, 1.5]), r"in \[0, 1\]; row 1 has 1.5"),
+        (np.array([[0.5, 0.6], [0.5, 0.5]]), "rows must sum to 1 .* row 0 sums to 1.1"),
+    ],
+)
+def test_check_probabilities_names_the_row(values, match):
+    with pytest.raises(ValueError, match=match):
+        check_probabilities(values, name="y_prob")
+
+
+def test_sample_weight_errors():
+    with pytest.raises(TypeError, match="got a scalar"):
+        check_sample_weight(2.0, 3)
+    with pytest.raises(ValueError, match="non-finite"):
+        check_sample_weight([1.0, np.nan, 1.0], 3)
