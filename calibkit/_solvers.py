@@ -317,7 +317,17 @@ class TemperatureSolution:
     status: str
 
 
-class _LogitRows:
+#: The temperature solver stops after a Newton step smaller than this, relative
+#: to ``beta``: convergence is quadratic, so the error left is about its square.
+NEWTON_STOP_RTOL = 1e-6
+
+#: Largest subsample of rows used for the starting point; it is also at most
+#: 1/16 of the rows, so its copy stays within ~6 % of the input's memory.
+SUBSAMPLE_ROWS = 20_000
+MIN_SUBSAMPLE_ROWS = 2_000
+
+
+class _LogitPasses:
     """Passes over the logits for the loss and its derivatives in ``beta``.
 
     Nothing per row is cached: row maxima and true-class logits are recomputed
@@ -333,15 +343,8 @@ class _LogitRows:
         )
         n_cols = 2 if logits.ndim == 1 else logits.shape[1]
         self.chunks = list(row_chunks(logits.shape[0], n_cols))
-        sums = np.zeros(4)  # weight, L'(0), L''(0), L'(inf)
-        for rows, centered, gap in self._centered_chunks():
-            mean = centered.mean(axis=1)
-            var = (centered * centered).mean(axis=1) - mean * mean
-            terms = np.stack([np.ones_like(mean), mean - gap, var, -gap])
-            sums += self._row_sums(terms, rows)
-        self.total_weight = sums[0]
-        self.slope_at_zero, self.curvature_at_zero, self.slope_at_inf = (
-            sums[1:] / sums[0]
+        self.total_weight = (
+            logits.shape[0] if sample_weight is None else sample_weight.sum()
         )
 
     def _centered_chunks(self):
@@ -358,20 +361,35 @@ class _LogitRows:
             return terms.sum(axis=1)
         return np.einsum("ij,j->i", terms, self.w[rows])
 
-    def evaluate(self, beta):
-        """Mean loss ``L``, ``L'`` and ``L''`` at ``beta`` in one pass."""
+    def limits(self):
+        """``L'(0)``, ``L''(0)`` and ``L'(inf)`` in one pass without ``exp``."""
         sums = np.zeros(3)
         for rows, centered, gap in self._centered_chunks():
-            e = np.exp(beta * centered)
+            mean = centered.mean(axis=1)
+            var = np.einsum("ij,ij->i", centered, centered) / centered.shape[1]
+            sums += self._row_sums(
+                np.stack([mean - gap, var - mean * mean, -gap]), rows
+            )
+        return sums / self.total_weight
+
+    def evaluate(self, beta, *, with_limits=False):
+        """``L``, ``L'`` and ``L''`` at ``beta`` in one pass.
+
+        With ``with_limits``, also ``L'(0)`` and ``L'(inf)`` from the same pass.
+        """
+        sums = np.zeros(5 if with_limits else 3)
+        for rows, centered, gap in self._centered_chunks():
+            e = beta * centered
+            np.exp(e, out=e)
             s0 = e.sum(axis=1)
             s1 = np.einsum("ij,ij->i", e, centered)
             e *= centered
             s2 = np.einsum("ij,ij->i", e, centered)
             mean = s1 / s0
-            terms = np.stack(
-                [np.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
-            )
-            sums += self._row_sums(terms, rows)
+            terms = [np.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
+            if with_limits:
+                terms += [centered.mean(axis=1) - gap, -gap]
+            sums += self._row_sums(np.stack(terms), rows)
         return sums / self.total_weight
 
 
@@ -384,9 +402,12 @@ def fit_inverse_temperature(
     ``beta`` with ``L'(beta) = mean[E_beta z - z_y]`` and
     ``L''(beta) = mean[Var_beta z] >= 0``. Its root is bracketed between 0 and
     infinity when ``L'(0) < 0 < L'(inf)``; Newton steps are taken inside the
-    bracket and replaced by (geometric) bisection when they leave it. The
-    first step is Newton's from ``beta = 0``, which gives the scale of the
-    logits, so no bound on ``T`` is needed.
+    bracket and replaced by (geometric) bisection when they leave it.
+
+    The starting point is Newton's step from ``beta = 0``, which gives the scale
+    of the logits (so no bound on ``T`` is needed). On large inputs the solver
+    first runs on an evenly spaced subsample of rows, whose optimum is close
+    enough that two or three passes over all rows reach full precision.
 
     Parameters
     ----------
@@ -398,21 +419,30 @@ def fit_inverse_temperature(
     transform : callable or None
         Applied to each float64 chunk (e.g. probabilities to log-probabilities).
     max_iter : int, default=100
+        Maximum number of passes over all rows.
 
     Returns
     -------
     TemperatureSolution
     """
-    rows = _LogitRows(logits, y, sample_weight, transform)
-    if not rows.slope_at_zero < 0:
-        return TemperatureSolution(0.0, 1, True, "infinite_temperature")
-    if not rows.slope_at_inf > 0:
-        return TemperatureSolution(np.inf, 1, True, "zero_temperature")
+    passes = _LogitPasses(logits, y, sample_weight, transform)
+    beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter)
+    if beta is None:
+        slope_zero, curvature_zero, slope_inf = passes.limits()
+        n_iter = 1
+    else:
+        _, _, _, slope_zero, slope_inf = passes.evaluate(beta, with_limits=True)
+        curvature_zero = None
+    if not slope_zero < 0:
+        return TemperatureSolution(0.0, n_iter, True, "infinite_temperature")
+    if not slope_inf > 0:
+        return TemperatureSolution(np.inf, n_iter, True, "zero_temperature")
+    if beta is None:
+        beta = -slope_zero / curvature_zero
 
     lo, hi = 0.0, np.inf
-    beta = -rows.slope_at_zero / rows.curvature_at_zero
-    for n_iter in range(2, max_iter + 1):
-        _, slope, curvature = rows.evaluate(beta)
+    for n_iter in range(n_iter + 1, max_iter + 1):  # noqa: B020 (restarts the count)
+        _, slope, curvature = passes.evaluate(beta)
         if slope < 0:
             lo = beta
         elif slope > 0:
@@ -420,8 +450,8 @@ def fit_inverse_temperature(
         else:
             return TemperatureSolution(beta, n_iter, True, "optimum")
         newton = beta - slope / curvature if curvature > 0 else np.nan
-        if abs(newton - beta) <= STEP_RTOL * beta:
-            # A tiny Newton step is accurate even if rounding puts it a hair
+        if abs(newton - beta) <= NEWTON_STOP_RTOL * beta:
+            # A small Newton step is accurate even if rounding puts it a hair
             # outside the bracket.
             return TemperatureSolution(newton, n_iter, True, "optimum")
         if lo < newton < hi:
@@ -435,3 +465,29 @@ def fit_inverse_temperature(
         if hi < np.inf and hi - lo <= STEP_RTOL * hi:
             return TemperatureSolution(0.5 * (lo + hi), n_iter, True, "optimum")
     return TemperatureSolution(beta, max_iter, False, "optimum")
+
+
+def _starting_point(logits, y, sample_weight, transform, max_iter):
+    """``beta`` fitted on an evenly spaced subsample of rows, or None.
+
+    Returns ``(beta, 0)`` or ``(None, 0)`` when the input is small or the
+    subsample has no finite optimum (then the caller starts from scratch).
+    """
+    n = logits.shape[0]
+    n_sub = min(SUBSAMPLE_ROWS, n // 16)
+    if n_sub < MIN_SUBSAMPLE_ROWS:
+        return None, 0
+    idx = np.linspace(0, n - 1, n_sub).astype(np.intp)
+    weights = None if sample_weight is None else sample_weight[idx]
+    if weights is not None and not np.any(weights > 0):
+        return None, 0
+    sub = fit_inverse_temperature(
+        logits[idx],
+        y[idx],
+        sample_weight=weights,
+        transform=transform,
+        max_iter=max_iter,
+    )
+    if sub.status != "optimum" or not sub.converged:
+        return None, 0
+    return sub.beta, 0

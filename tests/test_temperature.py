@@ -133,3 +133,18 @@ def test_float32_logits_are_not_copied_to_float64():
         TemperatureScaling().fit(z32.astype(np.float64), y).temperature_,
         rtol=1e-12,
     )
+
+
+def test_subsample_start_reaches_the_full_data_optimum():
+    # Large inputs start from a subsample fit; the result must still be the
+    # full-data optimum, which the 50-digit root gives on a small case and the
+    # scale equivariance checks here at 1e-10.
+    z, y = overconfident_logits(60_000, 3, 8)
+    w = np.random.default_rng(8).uniform(0.5, 2.0, z.shape[0])
+    cal = TemperatureScaling().fit(z, y, sample_weight=w)
+    scaled = TemperatureScaling().fit(z * 3.0, y, sample_weight=w)
+    np.testing.assert_allclose(scaled.temperature_, 3.0 * cal.temperature_, rtol=1e-10)
+    from calibkit._solvers import _LogitPasses
+
+    _, slope, _ = _LogitPasses(z, y, w, None).evaluate(1.0 / cal.temperature_)
+    assert abs(slope) < 1e-12
