@@ -81,6 +81,16 @@ class HosmerLemeshowTest:
     bin_edges : ndarray of shape (n_groups + 1,)
         Group edges on the forecast scale: groups are [e_g, e_{g+1}), the last
         one closed.
+
+    Examples
+    --------
+    >>> from calibkit.metrics import hosmer_lemeshow_test
+    >>> y, p = [0, 0, 1, 0, 1, 1], [0.1, 0.2, 0.3, 0.6, 0.7, 0.8]
+    >>> hosmer_lemeshow_test(y, p, n_bins=3).to_frame()[["count", "observed"]]
+       count  observed
+    0      2       0.0
+    1      2       1.0
+    2      2       2.0
     """
 
     statistic: float

@@ -63,6 +63,17 @@ class ReliabilityCurve:
         Coverage of the band.
     n_resamples : int or None
         Number of resamples behind the band.
+
+    Examples
+    --------
+    >>> from calibkit.metrics import reliability_curve
+    >>> curve = reliability_curve([0, 1, 1, 1], [0.2, 0.4, 0.7, 0.9], n_bins=2)
+    >>> curve
+    ReliabilityCurve(strategy='uniform', n_points=2)
+    >>> curve.to_frame()[["forecast", "observed", "count"]]
+       forecast  observed  count
+    0       0.3       0.5      2
+    1       0.8       1.0      2
     """
 
     forecast: np.ndarray
