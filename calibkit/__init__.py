@@ -7,10 +7,15 @@ scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
 
 from calibkit._version import __version__
 from calibkit.calibrators import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit.persistence import from_dict, load, save, to_dict
 
 __all__ = [
     "IsotonicCalibration",
     "PlattScaling",
     "TemperatureScaling",
     "__version__",
+    "from_dict",
+    "load",
+    "save",
+    "to_dict",
 ]
