@@ -299,28 +299,20 @@ class DecompositionDisplay:
         dsc = _values(self.decompositions, "discrimination")
         mcb = _values(self.decompositions, "miscalibration")
         shown = np.isfinite(mcb)
-        x_max = 1.2 * float(dsc.max()) or 1.0
-        y_low = 1.2 * min(0.0, float(mcb[shown].min(initial=0.0)))
-        y_high = 1.2 * max(float(mcb[shown].max(initial=0.0)), 0.0) or x_max
-        ax.set_xlim(0.0, x_max)
+        x_low, x_high = _padded_range(np.append(dsc, 0.0))
+        y_low, y_high = _padded_range(np.append(mcb[shown], 0.0))
+        ax.set_xlim(x_low, x_high)
         ax.set_ylim(y_low, y_high)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
         self.iso_lines_ = _iso_score_lines(
-            ax, float(uncertainty[0]), (0.0, x_max), (y_low, y_high)
+            ax, float(uncertainty[0]), (x_low, x_high), (y_low, y_high)
         )
         colors = np.array([f"C{i % 10}" for i in range(len(self.names))])
         self.scatter_ = ax.scatter(dsc[shown], mcb[shown], c=colors[shown], zorder=3)
         names = np.array(self.names)
-        for name, x, y in zip(names[shown], dsc[shown], mcb[shown], strict=True):
-            # Names of points in the right half go to their left, to stay inside.
-            right_half = x > 0.5 * x_max
-            ax.annotate(
-                name,
-                (x, y),
-                xytext=(-6 if right_half else 6, 6),
-                textcoords="offset points",
-                ha="right" if right_half else "left",
-                fontsize="small",
-            )
+        _annotate_points(
+            ax, names[shown], dsc[shown], mcb[shown], (x_low, x_high), (y_low, y_high)
+        )
         unit = _UNITS[score_name].strip()
         unit = f" ({unit})" if unit else ""
         ax.set_xlabel(f"Discrimination DSC{unit}")
@@ -330,6 +322,35 @@ class DecompositionDisplay:
             hidden = ", ".join(names[~shown])
             title += f"\nnot shown (infinite MCB): {hidden}"
         ax.set_title(title, fontsize="small")
+
+
+def _padded_range(values):
+    """Axis limits around ``values`` with 8% room on each side."""
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = 0.08 * (high - low) or 0.1 * max(abs(high), 1e-3)
+    return low - pad, high + pad
+
+
+def _annotate_points(ax, names, x, y, x_range, y_range):
+    """Name each point; labels of nearby points are stacked, not overlaid."""
+    # Positions as fractions of the axes, to measure "nearby".
+    u = (x - x_range[0]) / (x_range[1] - x_range[0])
+    v = (y - y_range[0]) / (y_range[1] - y_range[0])
+    placed = []
+    for name, x_i, y_i, u_i, v_i in zip(names, x, y, u, v, strict=True):
+        crowd = sum(
+            abs(u_i - u_j) < 0.15 and abs(v_i - v_j) < 0.05 for u_j, v_j in placed
+        )
+        placed.append((u_i, v_i))
+        right_half = u_i > 0.5  # names of points on the right go to their left
+        ax.annotate(
+            name,
+            (x_i, y_i),
+            xytext=(-6 if right_half else 6, 6 - 11 * crowd),
+            textcoords="offset points",
+            ha="right" if right_half else "left",
+            fontsize="small",
+        )
 
 
 def _iso_score_lines(ax, uncertainty, x_range, y_range):

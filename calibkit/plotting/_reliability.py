@@ -28,6 +28,9 @@ DIAGONAL_GID = "calibkit-diagonal"
 _HISTOGRAM_AXES = weakref.WeakKeyDictionary()
 
 _LINEAR_LIMITS = (-0.02, 1.02)
+# Smallest lower limit of a logit axis: beyond 1e-12 differences are not
+# readable (and float64 runs out of room near 1).
+_LOGIT_FLOOR = 1e-12
 _INSET_HEIGHT = 0.2  # share of the axes height used by an inset histogram
 _DEFAULT_HIST_BINS = 20
 _SINGLE_SIZE = (5.0, 6.0)
@@ -106,7 +109,10 @@ class ReliabilityDisplay:
 
     **Logit axes.** ``logit_scale=True`` spreads forecasts near 0 and 1 by
     plotting both axes on the log-odds scale. Points at exactly 0 or 1 (e.g.
-    an observed frequency of 0) have no place there and are not shown.
+    an observed frequency of 0) have no place there and are not shown. The
+    range covers the curve and the central 99% of the forecasts (at most
+    1e-12 to 1 - 1e-12); the histogram counts forecasts beyond it in its end
+    bins.
 
     References
     ----------
@@ -498,7 +504,7 @@ class ReliabilityDisplay:
         main_ax.set_xlim(limits)
         main_ax.set_ylim(limits)
         self.ref_line_ = _diagonal(main_ax, limits, ref_line)
-        self.band_ = self._band(main_ax, name, color, limits if logit_scale else None)
+        self.band_ = self._band(main_ax, color, limits if logit_scale else None)
 
         self.hist_ = None
         if hist_ax is not None:
@@ -512,7 +518,7 @@ class ReliabilityDisplay:
         self.figure_ = root_figure(main_ax)
         return self
 
-    def _band(self, ax, name, color, clip):
+    def _band(self, ax, color, clip):
         curve = self.curve
         if curve.lower is None:
             return None
@@ -521,9 +527,6 @@ class ReliabilityDisplay:
             # A logit axis cannot show 0 or 1: run the band to the axis edge
             # instead of leaving holes in it.
             lower, upper = np.clip(lower, *clip), np.clip(upper, *clip)
-        label = f"{curve.level:.0%} consistency band"
-        if name is not None:
-            label = f"{label} ({name})"
         return ax.fill_between(
             curve.forecast,
             lower,
@@ -531,7 +534,7 @@ class ReliabilityDisplay:
             color=color,
             alpha=0.2,
             linewidth=0,
-            label=label,
+            label=f"{curve.level:.0%} consistency band",
         )
 
     def _limits(self, ax, logit_scale):
@@ -542,10 +545,15 @@ class ReliabilityDisplay:
         values = [curve.forecast, curve.observed]
         if curve.lower is not None:
             values += [curve.lower, curve.upper]
-        if self.y_prob is not None:
-            values.append(np.asarray(self.y_prob, dtype=np.float64))
         values = np.concatenate(values)
-        inside = values[(values > 0) & (values < 1)]
+        inside = [values[(values > 0) & (values < 1)]]
+        if self.y_prob is not None:
+            # The bulk of the forecasts, not a few extreme ones, sets the range.
+            forecasts = np.asarray(self.y_prob, dtype=np.float64)
+            forecasts = forecasts[(forecasts > 0) & (forecasts < 1)]
+            if forecasts.size:
+                inside.append(np.quantile(forecasts, [0.005, 0.995]))
+        inside = np.concatenate(inside)
         if inside.size == 0:
             low = 0.01
         else:
@@ -554,14 +562,19 @@ class ReliabilityDisplay:
         earlier = ax.get_xlim()[0]
         if not ax.get_autoscalex_on() and 0 < earlier < 0.5:
             low = min(low, earlier)  # keep what earlier displays drew in view
-        half_width = -logit(low)
+        half_width = -logit(max(low, _LOGIT_FLOOR))
         low = float(expit(-1.05 * half_width - 0.1))
         return (low, 1.0 - low)
 
     def _histogram(self, hist_ax, hist_bins, limits, logit_scale, color):
         edges = _histogram_edges(self.curve, hist_bins, limits, logit_scale)
-        heights, _ = np.histogram(self.y_prob, bins=edges, weights=self.sample_weight)
-        filled = hist_ax.stairs(heights, edges, fill=True, color=color, alpha=0.3)
+        # Forecasts beyond the axis (0 and 1 on a logit axis) count in the
+        # end bins, so that the histogram always shows every row.
+        values = np.clip(self.y_prob, edges[0], edges[-1])
+        heights, _ = np.histogram(values, bins=edges, weights=self.sample_weight)
+        # Lighter in an inset, where the bars lie behind the curves.
+        alpha = 0.15 if hist_ax.get_zorder() < 1 else 0.3
+        filled = hist_ax.stairs(heights, edges, fill=True, color=color, alpha=alpha)
         hist_ax.stairs(heights, edges, color=color, linewidth=1)
         return filled
 

@@ -1,0 +1,623 @@
+"""Tests of calibkit.plotting: artists and their data, never pixels."""
+
+import subprocess
+import sys
+import textwrap
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from scipy.special import expit
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.exceptions import NotFittedError
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss as sklearn_log_loss
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics.decomposition import decompose
+from calibkit.metrics.reliability import reliability_curve
+from calibkit.plotting import DecompositionDisplay, ReliabilityDisplay
+from calibkit.plotting._reliability import DIAGONAL_GID
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def overconfident():
+    """2000 binary rows whose forecasts are too extreme (P(y=1) = expit(z/2))."""
+    rng = np.random.default_rng(7)
+    z = rng.normal(scale=3.0, size=2000)
+    y = (rng.uniform(size=z.shape[0]) < expit(z / 2)).astype(int)
+    return y, expit(z)
+
+
+def legend_texts(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def diagonals(ax):
+    return [line for line in ax.get_lines() if line.get_gid() == DIAGONAL_GID]
+
+
+# --- ReliabilityDisplay: binned ----------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_binned_line_is_the_metric_curve(binary_forecasts, strategy):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, strategy=strategy, n_bins=8)
+    curve = reliability_curve(y, p, strategy=strategy, n_bins=8)
+    np.testing.assert_array_equal(disp.line_.get_xdata(), curve.forecast)
+    np.testing.assert_array_equal(disp.line_.get_ydata(), curve.observed)
+    assert disp.line_.get_marker() == "o"
+    # Independent check of the points: bin means by brute force.
+    for x_bar, y_bar, low, high in zip(
+        curve.forecast,
+        curve.observed,
+        curve.bin_edges[curve.bin_index],
+        curve.bin_edges[curve.bin_index + 1],
+        strict=True,
+    ):
+        inside = (p >= low) & ((p < high) | (high == curve.bin_edges[-1]))
+        assert x_bar == pytest.approx(p[inside].mean(), rel=1e-12)
+        assert y_bar == pytest.approx(y[inside].mean(), rel=1e-12)
+
+
+def test_artists_labels_and_legend(binary_forecasts):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, name="model")
+    assert disp.ax_.figure is disp.figure_
+    assert len(disp.ax_.get_lines()) == 2  # the curve and the diagonal
+    assert disp.ref_line_ is diagonals(disp.ax_)[0]
+    np.testing.assert_array_equal(disp.ref_line_.get_xdata(), disp.ax_.get_xlim())
+    np.testing.assert_array_equal(disp.ref_line_.get_ydata(), disp.ax_.get_ylim())
+    assert legend_texts(disp.ax_) == ["model", "Perfectly calibrated"]
+    assert disp.ax_.get_ylabel() == "Observed frequency"
+    assert disp.hist_ax_.get_xlabel() == "Predicted probability of class 1"
+    assert disp.hist_ax_.get_ylabel() == "Count"
+    assert disp.band_ is None
+    lower, upper = disp.ax_.get_xlim()
+    assert lower < 0
+    assert upper > 1
+
+
+def test_histogram_counts_match_bins_and_curve(binary_forecasts):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, n_bins=10)
+    heights, edges, _ = disp.hist_.get_data()
+    np.testing.assert_array_equal(edges, np.linspace(0, 1, 11))
+    # Brute-force counts, [e_k, e_k+1) with the last bin closed.
+    index = np.minimum((p * 10).astype(int), 9)
+    np.testing.assert_array_equal(heights, np.bincount(index, minlength=10))
+    np.testing.assert_array_equal(heights[disp.curve.bin_index], disp.curve.count)
+    assert disp.hist_ax_.get_shared_x_axes().joined(disp.hist_ax_, disp.ax_)
+
+
+def test_weighted_histogram_equals_repeated_rows(binary_forecasts):
+    y, p, w = binary_forecasts
+    weighted = ReliabilityDisplay.from_predictions(y, p, sample_weight=w)
+    repeated = ReliabilityDisplay.from_predictions(np.repeat(y, w), np.repeat(p, w))
+    np.testing.assert_allclose(
+        weighted.hist_.get_data()[0], repeated.hist_.get_data()[0], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        weighted.line_.get_ydata(), repeated.line_.get_ydata(), rtol=1e-12
+    )
+    assert weighted.hist_ax_.get_ylabel() == "Weight"
+
+
+def test_hist_bins_option(binary_forecasts):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, strategy="quantile", hist_bins=4)
+    heights, edges, _ = disp.hist_.get_data()
+    np.testing.assert_array_equal(edges, [0, 0.25, 0.5, 0.75, 1])
+    assert heights.sum() == p.shape[0]
+    edges = [0.0, 0.5, 1.0]
+    disp = ReliabilityDisplay.from_predictions(y, p, hist_bins=edges)
+    assert disp.hist_.get_data()[0].tolist() == [np.sum(p < 0.5), np.sum(p >= 0.5)]
+
+
+# --- CORP ---------------------------------------------------------------------
+
+
+def test_corp_curve_is_the_pav_step_graph(overconfident):
+    y, p = overconfident
+    disp = ReliabilityDisplay.from_predictions(y, p, strategy="isotonic", name="CORP")
+    x_line, y_line = disp.line_.get_xdata(), disp.line_.get_ydata()
+    curve = disp.curve
+    n_blocks = curve.block_starts.shape[0] - 1
+    assert x_line.shape == (2 * n_blocks,)
+    assert disp.line_.get_marker() in ("None", "", None)
+    assert np.all(np.diff(x_line) >= 0)
+    assert np.all(np.diff(y_line) >= 0)
+    # Flat within each block, at the value scikit-learn's PAV gives there.
+    np.testing.assert_array_equal(y_line[0::2], y_line[1::2])
+    pav = IsotonicRegression(out_of_bounds="clip").fit(p, y)
+    np.testing.assert_allclose(y_line, pav.predict(x_line), atol=1e-12)
+    # Every distinct forecast lies on the flat piece of its block.
+    block = np.searchsorted(curve.block_starts, np.arange(len(curve.forecast)), "right")
+    block -= 1
+    assert np.all(x_line[2 * block] <= curve.forecast)
+    assert np.all(curve.forecast <= x_line[2 * block + 1])
+    np.testing.assert_array_equal(y_line[2 * block], curve.observed)
+    assert legend_texts(disp.ax_) == ["CORP", "Perfectly calibrated"]
+
+
+def test_consistency_band(overconfident):
+    y, p = overconfident
+    disp = ReliabilityDisplay.from_predictions(
+        y, p, n_bins=5, bands=0.9, n_resamples=200, random_state=0, name="m"
+    )
+    curve = disp.curve
+    vertices = disp.band_.get_paths()[0].vertices
+    for x, low, high in zip(curve.forecast, curve.lower, curve.upper, strict=True):
+        assert np.any(np.all(np.isclose(vertices, [x, low]), axis=1))
+        assert np.any(np.all(np.isclose(vertices, [x, high]), axis=1))
+    assert "90% consistency band" in legend_texts(disp.ax_)
+    assert disp.band_.get_facecolor()[0][:3] == pytest.approx(
+        mpl.colors.to_rgb(disp.line_.get_color())
+    )
+
+
+# --- several models, user axes ----------------------------------------------
+
+
+def test_several_models_on_one_axes(overconfident):
+    y, p = overconfident
+    first = ReliabilityDisplay.from_predictions(y, p, name="raw")
+    n_figures = len(plt.get_fignums())
+    second = ReliabilityDisplay.from_predictions(
+        y, expit(np.log(p / (1 - p)) / 2), name="tempered", ax=first.ax_
+    )
+    assert len(plt.get_fignums()) == n_figures
+    assert second.ax_ is first.ax_
+    assert second.hist_ax_ is first.hist_ax_
+    assert len(diagonals(first.ax_)) == 1
+    assert legend_texts(first.ax_) == ["raw", "Perfectly calibrated", "tempered"]
+    assert first.line_.get_color() != second.line_.get_color()
+    for disp in (first, second):
+        assert disp.hist_.get_facecolor()[:3] == pytest.approx(
+            mpl.colors.to_rgb(disp.line_.get_color())
+        )
+
+
+def test_user_axes_get_an_inset_histogram(binary_forecasts):
+    y, p, _ = binary_forecasts
+    fig, ax = plt.subplots()
+    disp = ReliabilityDisplay.from_predictions(y, p, ax=ax)
+    assert plt.get_fignums() == [fig.number]
+    assert disp.ax_ is ax
+    assert disp.figure_ is fig
+    assert disp.hist_ax_ in ax.child_axes
+    assert disp.hist_ax_.get_zorder() < disp.line_.get_zorder()
+    assert ax.get_xlabel() == "Predicted probability of class 1"
+    again = ReliabilityDisplay.from_predictions(y, p**2, ax=ax)
+    assert again.hist_ax_ is disp.hist_ax_
+    assert len(ax.child_axes) == 1
+
+
+def test_hist_false_draws_no_histogram(binary_forecasts):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, hist=False)
+    assert disp.hist_ax_ is None
+    assert disp.hist_ is None
+    assert len(disp.figure_.axes) == 1
+    _, ax = plt.subplots()
+    disp = ReliabilityDisplay.from_predictions(y, p, ax=ax, hist=False)
+    assert ax.child_axes == []
+
+
+def test_new_figure_per_call_and_rcparams_untouched(binary_forecasts):
+    y, p, _ = binary_forecasts
+    before = dict(mpl.rcParams)
+    a = ReliabilityDisplay.from_predictions(y, p)
+    b = ReliabilityDisplay.from_predictions(y, p, logit_scale=True, bands=0.5)
+    assert a.figure_ is not b.figure_
+    assert dict(mpl.rcParams) == before
+
+
+def test_line_kwargs_and_plot_name(binary_forecasts):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(
+        y, p, color="red", linestyle=":", marker="s"
+    )
+    assert disp.line_.get_color() == "red"
+    assert disp.line_.get_linestyle() == ":"
+    assert disp.line_.get_marker() == "s"
+    disp.plot(name="again")
+    assert disp.line_.get_label() == "again"
+
+
+# --- logit axes ---------------------------------------------------------------
+
+
+def test_logit_scale(overconfident):
+    y, p = overconfident
+    disp = ReliabilityDisplay.from_predictions(
+        y, p, strategy="isotonic", logit_scale=True, bands=0.9, n_resamples=50
+    )
+    ax = disp.ax_
+    assert ax.get_xscale() == ax.get_yscale() == "logit"
+    assert disp.hist_ax_.get_xscale() == "logit"
+    low, high = ax.get_xlim()
+    assert ax.get_ylim() == pytest.approx((low, high))
+    assert 0 < low < p.min()
+    assert p.max() < high < 1
+    assert low == pytest.approx(1 - high)
+    np.testing.assert_allclose(disp.ref_line_.get_xdata(), [low, high])
+    heights, edges, _ = disp.hist_.get_data()
+    # Equal widths in log-odds, and every forecast counted.
+    widths = np.diff(np.log(edges / (1 - edges)))
+    np.testing.assert_allclose(widths, widths[0], rtol=1e-9)
+    assert heights.sum() == p.shape[0]
+    band_y = disp.band_.get_paths()[0].vertices[:, 1]
+    assert np.all((band_y >= low) & (band_y <= high))
+
+
+def test_logit_limits_cover_every_model(overconfident):
+    y, p = overconfident
+    tempered = expit(np.log(p / (1 - p)) * 3)
+    first = ReliabilityDisplay.from_predictions(y, p, logit_scale=True)
+    ReliabilityDisplay.from_predictions(y, tempered, logit_scale=True, ax=first.ax_)
+    low, high = first.ax_.get_xlim()
+    # The curves and the central 99% of every model's forecasts are in view.
+    for forecasts in (p, tempered):
+        central = np.quantile(forecasts, [0.005, 0.995])
+        assert low < central[0]
+        assert central[1] < high
+    assert low < first.curve.forecast.min()
+    assert first.curve.forecast.max() < high
+    np.testing.assert_allclose(first.ref_line_.get_xdata(), [low, high])
+
+
+# --- multiclass ---------------------------------------------------------------
+
+
+def test_top_label_diagram(multiclass_forecasts):
+    y, P, _ = multiclass_forecasts
+    labels = np.array(["ant", "bee", "cat", "dog"])[y]
+    disp = ReliabilityDisplay.from_predictions(labels, P, n_bins=5)
+    confidence = P.max(axis=1)
+    correct = np.argmax(P, axis=1) == y
+    expected = reliability_curve(correct, confidence, n_bins=5)
+    np.testing.assert_allclose(disp.line_.get_xdata(), expected.forecast, rtol=1e-14)
+    np.testing.assert_allclose(disp.line_.get_ydata(), expected.observed, rtol=1e-14)
+    heights, edges, _ = disp.hist_.get_data()
+    np.testing.assert_array_equal(heights, np.histogram(confidence, edges)[0])
+    assert disp.hist_ax_.get_xlabel().startswith("Confidence")
+    assert disp.ax_.get_ylabel() == "Observed accuracy"
+
+
+def test_classwise_grid(multiclass_forecasts):
+    y, P, _ = multiclass_forecasts
+    labels = np.array(["ant", "bee", "cat", "dog"])[y]
+    grid = ReliabilityDisplay.from_predictions_classwise(
+        labels, P, n_bins=5, name="net"
+    )
+    assert len(grid) == 4
+    assert len({id(d.figure_) for d in grid}) == 1
+    assert len(grid[0].figure_.axes) == 8  # a diagram and a histogram per class
+    for k, disp in enumerate(grid):
+        expected = reliability_curve(y == k, P[:, k], n_bins=5)
+        np.testing.assert_allclose(disp.line_.get_ydata(), expected.observed)
+        np.testing.assert_allclose(disp.line_.get_xdata(), expected.forecast)
+        heights, edges, _ = disp.hist_.get_data()
+        np.testing.assert_array_equal(heights, np.histogram(P[:, k], edges)[0])
+        assert disp.ax_.get_title() == f"class {['ant', 'bee', 'cat', 'dog'][k]}"
+    assert legend_texts(grid[0].ax_) == ["net", "Perfectly calibrated"]
+    assert all(d.ax_.get_legend() is None for d in grid[1:])
+
+
+def test_classwise_on_user_axes_and_without_hist(multiclass_forecasts):
+    y, P, w = multiclass_forecasts
+    _, axes = plt.subplots(2, 2)
+    grid = ReliabilityDisplay.from_predictions_classwise(
+        y, P, sample_weight=w, axes=axes, hist=False, strategy="isotonic"
+    )
+    assert [d.ax_ for d in grid] == list(axes.ravel())
+    assert all(d.hist_ax_ is None for d in grid)
+    expected = reliability_curve(y == 2, P[:, 2], sample_weight=w, strategy="isotonic")
+    np.testing.assert_array_equal(grid[2].curve.observed, expected.observed)
+    grid = ReliabilityDisplay.from_predictions_classwise(y, P, hist=False, ncols=3)
+    assert len(grid[0].figure_.axes) == 4
+
+
+# --- from_estimator -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cancer_model():
+    X, y = load_breast_cancer(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X[::2], y[::2])
+    return model, X[1::2], y[1::2]
+
+
+def test_from_estimator_binary(cancer_model):
+    model, X, y = cancer_model
+    disp = ReliabilityDisplay.from_estimator(model, X, y, n_bins=5)
+    expected = reliability_curve(y, model.predict_proba(X)[:, 1], n_bins=5)
+    np.testing.assert_array_equal(disp.line_.get_ydata(), expected.observed)
+    assert disp.line_.get_label() == "Pipeline"
+    negative = ReliabilityDisplay.from_estimator(model, X, y, pos_label=0, name="neg")
+    expected = reliability_curve(y == 0, model.predict_proba(X)[:, 0])
+    np.testing.assert_allclose(negative.line_.get_ydata(), expected.observed)
+    assert negative.hist_ax_.get_xlabel() == "Predicted probability of class 0"
+
+
+def test_from_estimator_multiclass_string_labels():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = LogisticRegression(max_iter=1000).fit(X, names)
+    disp = ReliabilityDisplay.from_estimator(model, X, names, strategy="isotonic")
+    P = model.predict_proba(X)
+    correct = model.classes_[P.argmax(axis=1)] == names
+    expected = reliability_curve(correct, P.max(axis=1), strategy="isotonic")
+    np.testing.assert_allclose(disp.curve.observed, expected.observed)
+    one = ReliabilityDisplay.from_estimator(model, X, names, pos_label="virginica")
+    expected = reliability_curve(names == "virginica", P[:, 2])
+    np.testing.assert_allclose(one.curve.observed, expected.observed)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "error", "match"),
+    [
+        (LogisticRegression(), NotFittedError, "not fitted"),
+        (LinearSVC(), TypeError, "LinearSVC has no predict_proba"),
+    ],
+)
+def test_from_estimator_rejects(estimator, error, match):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(error, match=match):
+        ReliabilityDisplay.from_estimator(estimator, X, y)
+
+
+def test_from_estimator_unknown_pos_label(cancer_model):
+    model, X, y = cancer_model
+    with pytest.raises(ValueError, match=r"pos_label=5 is not one of the classes"):
+        ReliabilityDisplay.from_estimator(model, X, y, pos_label=5)
+
+
+# --- inputs -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        list,
+        pd.Series,
+        pl.Series,
+        lambda a: a.astype(np.float32) if a.dtype.kind == "f" else a,
+    ],
+    ids=["list", "pandas", "polars", "float32"],
+)
+def test_input_containers(binary_forecasts, convert):
+    y, p, _ = binary_forecasts
+    reference = ReliabilityDisplay.from_predictions(y, p)
+    disp = ReliabilityDisplay.from_predictions(convert(y), convert(p))
+    np.testing.assert_allclose(
+        disp.line_.get_ydata(), reference.line_.get_ydata(), rtol=1e-6
+    )
+    np.testing.assert_array_equal(
+        disp.hist_.get_data()[0], reference.hist_.get_data()[0]
+    )
+
+
+def test_inputs_not_mutated(binary_forecasts):
+    y, p, w = binary_forecasts
+    copies = y.copy(), p.copy(), w.copy()
+    ReliabilityDisplay.from_predictions(y, p, sample_weight=w, logit_scale=True)
+    for original, copy in zip((y, p, w), copies, strict=True):
+        np.testing.assert_array_equal(original, copy)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"strategy": "kmeans"}, ValueError, "strategy must be one of"),
+        ({"n_bins": 0}, ValueError, "n_bins must be at least 1"),
+        ({"bands": 2}, ValueError, "bands must be a level strictly between"),
+        ({"y_prob": [0.2, 1.5, 0.3]}, ValueError, "y_prob must hold probabilities"),
+        ({"y_true": [0, 1]}, ValueError, "Inconsistent numbers of samples"),
+    ],
+)
+def test_from_predictions_bad_input(kwargs, error, match):
+    arguments = {"y_true": [0, 1, 1], "y_prob": [0.2, 0.6, 0.3], **kwargs}
+    with pytest.raises(error, match=match):
+        ReliabilityDisplay.from_predictions(**arguments)
+
+
+def test_classwise_bad_input(multiclass_forecasts):
+    y, P, _ = multiclass_forecasts
+    with pytest.raises(ValueError, match=r"y_prob must be 2-D .* class-wise grid"):
+        ReliabilityDisplay.from_predictions_classwise(y > 0, P[:, 0])
+    _, axes = plt.subplots(1, 3)
+    with pytest.raises(ValueError, match=r"axes must hold one Axes per class \(4\)"):
+        ReliabilityDisplay.from_predictions_classwise(y, P, axes=axes)
+    with pytest.raises(ValueError, match="y_prob has 4 columns but there are 3"):
+        ReliabilityDisplay.from_predictions_classwise(np.minimum(y, 2), P)
+
+
+# --- DecompositionDisplay -----------------------------------------------------
+
+
+@pytest.fixture
+def three_models(overconfident):
+    y, p = overconfident
+    logit = np.log(p / (1 - p))
+    return y, {
+        "raw": p,
+        "tempered": expit(logit / 2),
+        "base rate": np.full_like(p, y.mean()),
+    }
+
+
+def entropy_of_base_rate(y):
+    rate = np.mean(y)
+    return -(rate * np.log(rate) + (1 - rate) * np.log1p(-rate))
+
+
+def test_bars_show_the_decomposition(three_models):
+    y, models = three_models
+    disp = DecompositionDisplay.from_predictions(y, models)
+    assert [t.get_text() for t in disp.ax_.get_yticklabels()] == list(models)
+    assert legend_texts(disp.ax_) == [
+        "UNC: uncertainty",
+        "− DSC: discrimination",
+        "+ MCB: miscalibration",
+        "= score",
+    ]
+    assert disp.ax_.get_xlabel() == "Log-loss (nats)"
+    for i, p in enumerate(models.values()):
+        d = decompose(y, p)
+        unc, dsc, mcb, score = (disp.bars_[t][i] for t in disp.bars_)
+        # Independent references: sklearn's log-loss and the entropy of ȳ.
+        assert score.get_width() == pytest.approx(sklearn_log_loss(y, p), rel=1e-9)
+        assert unc.get_width() == pytest.approx(entropy_of_base_rate(y), rel=1e-12)
+        assert dsc.get_width() == pytest.approx(d.discrimination, rel=1e-12)
+        assert mcb.get_width() == pytest.approx(d.miscalibration, rel=1e-12)
+        # The waterfall: DSC and MCB start where UNC - DSC ends.
+        assert dsc.get_x() == pytest.approx(unc.get_width() - dsc.get_width())
+        assert mcb.get_x() == dsc.get_x()
+        assert mcb.get_x() + mcb.get_width() == pytest.approx(score.get_width())
+        assert unc.get_x() == score.get_x() == 0
+        assert disp.ax_.get_yticks()[i] == pytest.approx(
+            np.mean([b.get_y() + b.get_height() / 2 for b in (unc, dsc, mcb, score)])
+        )
+
+
+def test_from_decompositions_matches_from_predictions(three_models):
+    y, models = three_models
+    listed = [decompose(y, p, score="brier") for p in models.values()]
+    disp = DecompositionDisplay.from_decompositions(listed)
+    assert disp.names == ["model 0", "model 1", "model 2"]
+    assert disp.ax_.get_xlabel() == "Brier score"
+    other = DecompositionDisplay.from_predictions(
+        y, list(models.values()), score="brier"
+    )
+    for term in disp.bars_:
+        widths = [bar.get_width() for bar in disp.bars_[term]]
+        assert widths == [bar.get_width() for bar in other.bars_[term]]
+
+
+def test_infinite_score_reaches_the_edge(overconfident):
+    y, p = overconfident
+    certain = p.copy()
+    certain[np.flatnonzero(y == 1)[0]] = 0.0
+    with pytest.warns(CalibrationWarning, match="probability 0"):
+        disp = DecompositionDisplay.from_predictions(y, {"ok": p, "certain": certain})
+    right = disp.ax_.get_xlim()[1]
+    score_bar = disp.bars_["score"][1]
+    assert score_bar.get_x() + score_bar.get_width() == pytest.approx(right)
+    texts = [t.get_text() for t in disp.ax_.texts]
+    assert "= inf" in texts
+    assert "+inf" in texts
+    with pytest.warns(CalibrationWarning):
+        scatter = DecompositionDisplay.from_predictions(
+            y, {"ok": p, "certain": certain}, kind="mcb_dsc"
+        )
+    assert len(scatter.scatter_.get_offsets()) == 1
+    assert "certain" in scatter.ax_.get_title()
+
+
+def test_mcb_dsc_plot(three_models):
+    y, models = three_models
+    fig, ax = plt.subplots()
+    disp = DecompositionDisplay.from_predictions(y, models, kind="mcb_dsc", ax=ax)
+    assert disp.ax_ is ax
+    assert plt.get_fignums() == [fig.number]
+    decompositions = [decompose(y, p) for p in models.values()]
+    expected = [(d.discrimination, d.miscalibration) for d in decompositions]
+    np.testing.assert_allclose(disp.scatter_.get_offsets(), expected)
+    assert [t.get_text() for t in ax.texts[-3:]] == list(models)
+    unc = decompositions[0].uncertainty
+    levels = []
+    for line in disp.iso_lines_:
+        x, y_line = line.get_xdata(), line.get_ydata()
+        levels.append(y_line[0] - x[0] + unc)  # MCB - DSC + UNC = score
+        assert y_line[1] - x[1] + unc == pytest.approx(levels[-1])
+    assert len(levels) >= 3
+    assert np.all(np.diff(levels) > 0)
+    # A model's score lies between the iso-score lines around it.
+    scores = [d.score for d in decompositions]
+    assert min(levels) <= min(scores)
+    assert max(scores) <= max(levels)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda y, m: DecompositionDisplay.from_predictions(y, m, kind="pie"),
+            ValueError,
+            "kind must be 'bars' or 'mcb_dsc'; got 'pie'",
+        ),
+        (
+            lambda y, m: DecompositionDisplay.from_predictions(y, m["raw"]),
+            TypeError,
+            "y_probs must be a dict of name to value or a list",
+        ),
+        (
+            lambda y, m: DecompositionDisplay.from_predictions(y, {}),
+            ValueError,
+            "y_probs is empty",
+        ),
+        (
+            lambda y, m: DecompositionDisplay.from_decompositions({"a": 0.5}),
+            TypeError,
+            "'a' is a float",
+        ),
+        (
+            lambda y, m: DecompositionDisplay.from_decompositions(
+                [decompose(y, m["raw"]), decompose(y, m["raw"], score="brier")]
+            ),
+            ValueError,
+            "decompositions mix scores",
+        ),
+        (
+            lambda y, m: DecompositionDisplay.from_decompositions(
+                [decompose(y, m["raw"]), decompose(y[:500], m["raw"][:500])],
+                kind="mcb_dsc",
+            ),
+            ValueError,
+            "needs decompositions of the same labels",
+        ),
+    ],
+)
+def test_decomposition_display_bad_input(three_models, call, error, match):
+    y, models = three_models
+    with pytest.raises(error, match=match):
+        call(y, models)
+
+
+# --- optional matplotlib ------------------------------------------------------
+
+
+def test_matplotlib_is_optional():
+    script = textwrap.dedent(
+        """
+        import sys
+        import calibkit, calibkit.metrics
+        assert "matplotlib" not in sys.modules, "import calibkit imported matplotlib"
+        sys.modules["matplotlib"] = None  # as if it were not installed
+        try:
+            import calibkit.plotting
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install calibkit[plot]" in result.stdout
