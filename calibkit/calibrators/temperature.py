@@ -7,7 +7,13 @@ import numpy as np
 
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import fit_inverse_temperature
-from calibkit._transforms import binary_logits, row_softmax, safe_log, safe_log1m
+from calibkit._transforms import (
+    binary_logits,
+    log_odds,
+    row_softmax,
+    safe_log,
+    safe_log1m,
+)
 from calibkit._validation import Interval
 from calibkit.calibrators._base import BaseCalibrator, warn_if_saturated
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
@@ -105,11 +111,15 @@ class TemperatureScaling(BaseCalibrator):
 
     def _fit(self, X, y, sample_weight):
         warn_if_saturated(X, self.input)
+        if X.ndim == 1:  # the solver takes 1-D log-odds directly
+            transform = log_odds if self.input == "probabilities" else None
+        else:
+            transform = self._logit_transform(X)
         solution = fit_inverse_temperature(
             X,
             y,
             sample_weight=sample_weight,
-            transform=self._logit_transform(X),
+            transform=transform,
             max_iter=self.max_iter,
         )
         self.n_iter_ = solution.n_iter
