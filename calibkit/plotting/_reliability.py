@@ -508,7 +508,10 @@ class ReliabilityDisplay:
 
         self.hist_ = None
         if hist_ax is not None:
-            self.hist_ = self._histogram(hist_ax, hist_bins, limits, logit_scale, color)
+            inset = hist_ax in main_ax.child_axes
+            self.hist_ = self._histogram(
+                hist_ax, hist_bins, limits, logit_scale, color, inset
+            )
         self.hist_ax_ = hist_ax
 
         self._label_axes(main_ax, hist_ax, xlabel)
@@ -566,14 +569,14 @@ class ReliabilityDisplay:
         low = float(expit(-1.05 * half_width - 0.1))
         return (low, 1.0 - low)
 
-    def _histogram(self, hist_ax, hist_bins, limits, logit_scale, color):
+    def _histogram(self, hist_ax, hist_bins, limits, logit_scale, color, inset):
         edges = _histogram_edges(self.curve, hist_bins, limits, logit_scale)
         # Forecasts beyond the axis (0 and 1 on a logit axis) count in the
         # end bins, so that the histogram always shows every row.
         values = np.clip(self.y_prob, edges[0], edges[-1])
         heights, _ = np.histogram(values, bins=edges, weights=self.sample_weight)
         # Lighter in an inset, where the bars lie behind the curves.
-        alpha = 0.15 if hist_ax.get_zorder() < 1 else 0.3
+        alpha = 0.15 if inset else 0.3
         filled = hist_ax.stairs(heights, edges, fill=True, color=color, alpha=alpha)
         hist_ax.stairs(heights, edges, color=color, linewidth=1)
         return filled
