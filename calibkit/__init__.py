@@ -6,10 +6,16 @@ scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
 """
 
 from calibkit._version import __version__
-from calibkit.calibrators import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit.calibrators import (
+    CalibratedClassifier,
+    IsotonicCalibration,
+    PlattScaling,
+    TemperatureScaling,
+)
 from calibkit.persistence import from_dict, load, save, to_dict
 
 __all__ = [
+    "CalibratedClassifier",
     "IsotonicCalibration",
     "PlattScaling",
     "TemperatureScaling",

@@ -1,0 +1,648 @@
+"""CalibratedClassifier: a scikit-learn classifier followed by a calibkit calibrator."""
+
+import warnings
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import check_cv
+from sklearn.utils import get_tags, indexable
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
+
+from calibkit._validation import (
+    StrOptions,
+    check_labels,
+    check_n_classes,
+    check_sample_weight,
+    encode_labels,
+)
+from calibkit.calibrators._base import BaseCalibrator
+from calibkit.calibrators.isotonic import IsotonicCalibration
+from calibkit.calibrators.platt import PlattScaling
+from calibkit.calibrators.temperature import TemperatureScaling
+from calibkit.exceptions import CalibrationWarning
+
+#: Calibrators by name, in the order "auto" tries them (fewest parameters
+#: first, so that a tie goes to the simplest map).
+METHODS = {
+    "temperature": TemperatureScaling,
+    "platt": PlattScaling,
+    "isotonic": IsotonicCalibration,
+}
+
+#: What each response method of the classifier gives the calibrator.
+CALIBRATOR_INPUT = {"decision_function": "logits", "predict_proba": "probabilities"}
+
+#: Stand-in for probability 0 when a classifier outputs nothing but 0 and 1.
+HARD_PROBABILITY_FLOOR = 1e-3
+
+
+@dataclass(frozen=True)
+class CalibratedPair:
+    """A fitted classifier and the calibrator fitted on its held-out outputs.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The fitted (or frozen) classifier.
+    calibrator : BaseCalibrator
+        The fitted calibrator; its classes are the integer codes of
+        ``CalibratedClassifier.classes_``.
+    response : str
+        ``"decision_function"`` or ``"predict_proba"``.
+    probability_floor : float or None
+        For ``response="predict_proba"``, probabilities below this value are
+        raised to it (then rows are renormalised) before the calibrator sees
+        them, so that exact zeros get a finite logit; None otherwise.
+    """
+
+    estimator: object
+    calibrator: BaseCalibrator
+    response: str
+    probability_floor: float | None
+
+    def predict_proba(self, X):
+        """Calibrated probabilities, columns in the order of the classes."""
+        raw = getattr(self.estimator, self.response)(X)
+        return self.calibrator.predict_proba(
+            calibrator_input(raw, self.probability_floor)
+        )
+
+
+class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A classifier whose probabilities are calibrated by a calibkit calibrator.
+
+    The classifier's held-out outputs (its ``decision_function``, or its
+    ``predict_proba`` read as log-probabilities) are mapped to probabilities by
+    a calibrator fitted by minimising log-loss.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        The classifier to calibrate; cloned and fitted on folds of the data.
+        ``None`` means ``LogisticRegression()``. Wrap an already fitted model
+        in :class:`sklearn.frozen.FrozenEstimator` (or pass ``cv="prefit"``) to
+        calibrate it without refitting.
+    method : {"temperature", "platt", "isotonic", "auto"} or calibrator, \
+            default="temperature"
+        The calibrator: :class:`~calibkit.TemperatureScaling`,
+        :class:`~calibkit.PlattScaling`, :class:`~calibkit.IsotonicCalibration`
+        with default settings, or an instance of any calibkit calibrator (it is
+        cloned, and its ``input`` is set to match ``response``). ``"auto"``
+        fits every named method and keeps the one with the lowest
+        cross-validated log-loss (see ``method_scores_``).
+    cv : int, cross-validation generator, iterable or "prefit", default=5
+        Splits whose held-out predictions feed the calibrator. An int is a
+        number of stratified folds. Every row must be in exactly one test fold.
+        ``"prefit"`` is short for wrapping ``estimator`` in a
+        ``FrozenEstimator``. With a frozen estimator the calibrator is fitted on
+        all rows, and ``cv`` only splits the rows to score the candidates of
+        ``method="auto"`` (5 folds for ``"prefit"``).
+    ensemble : bool, default=False
+        ``False``: one calibrator fitted on the pooled out-of-fold outputs, in
+        front of the classifier refitted on all the data. ``True``: one
+        (classifier, calibrator) pair per fold, probabilities averaged. Ignored
+        for a frozen estimator. See Notes for why ``False`` is the default.
+    response : {"auto", "decision_function", "predict_proba"}, default="auto"
+        Which output of the classifier is calibrated. ``"auto"`` takes
+        ``decision_function`` when the classifier has one, else
+        ``predict_proba``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, those of the inner classifier.
+    calibrated_classifiers_ : list of CalibratedPair
+        The fitted (classifier, calibrator) pairs: one, or one per fold when
+        ``ensemble=True``.
+    estimator_ : estimator
+        The classifier used at prediction time when there is one pair (the
+        refitted or frozen model); the first fold's model otherwise.
+    response_ : str
+        The response method used, ``"decision_function"`` or
+        ``"predict_proba"``.
+    method_ : str or None
+        Name of the calibration method used (``None`` for a calibrator
+        instance).
+    method_scores_ : dict of str to float
+        Only with ``method="auto"``: the cross-validated mean log-loss (nats)
+        of each candidate method on the out-of-fold outputs.
+    probability_floor_ : float or None
+        With ``response_="predict_proba"``: the floor applied to the
+        classifier's probabilities (see Notes); None otherwise.
+    n_features_in_ : int
+        Number of features seen by the inner classifier.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen by the inner classifier, when it records them
+        (e.g. when ``X`` was a pandas DataFrame).
+
+    See Also
+    --------
+    sklearn.calibration.CalibratedClassifierCV : scikit-learn's counterpart.
+    calibkit.TemperatureScaling, calibkit.PlattScaling,
+    calibkit.IsotonicCalibration : The calibrators, usable on saved outputs.
+
+    Notes
+    -----
+    **Cross-fitting.** A calibrator fitted on the outputs of a model for the
+    rows that model was trained on learns the model's in-sample
+    overconfidence, not its behaviour on new data. So ``cv`` splits the rows;
+    for each split a clone of ``estimator`` is fitted on the training rows and
+    predicts the held-out rows. With ``ensemble=False`` these out-of-fold
+    outputs of all rows train one calibrator, and the classifier used for
+    prediction is refitted on every row. With ``ensemble=True`` each fold's
+    calibrator is fitted on its own held-out rows and the calibrated
+    probabilities of the folds' models are averaged.
+
+    ``ensemble=False`` is the default because the calibrator then learns from
+    all ``n`` rows instead of ``n / k``: this matters most for isotonic
+    calibration and for ``method="auto"``, and it gives one model and one
+    calibrator to inspect, save and predict with (``k`` times cheaper). Its
+    cost is a small mismatch: the refitted classifier saw a fraction
+    ``1 / k`` more data than the models whose outputs trained the calibrator,
+    so it tends to be slightly more confident. An average of calibrated models
+    is moreover not calibrated in general. (scikit-learn's
+    ``CalibratedClassifierCV`` defaults to the ensemble.)
+
+    **Response.** Calibrators work on log-odds and logits. A binary
+    ``decision_function`` gives 1-D scores of ``classes_[1]``, a multiclass one
+    a column per class; both are passed as logits. ``predict_proba`` is passed
+    with ``input="probabilities"``, so the calibrators work on its
+    log-probabilities (and, for Platt and isotonic, its log-odds): a sigmoid is
+    never fitted to raw probabilities, which would distort a model that is
+    already well calibrated. Probabilities of exactly 0 have no logit; they are
+    raised to ``probability_floor_``, half the smallest probability in
+    ``(0, 1)`` that the classifier gave the calibration rows (``1e-3`` when it
+    gave only 0 and 1), and the rows renormalised. This keeps their order
+    (isotonic is unaffected) and puts them one step beyond the most extreme
+    finite output, instead of at an arbitrary ``log(1e-300)`` that would
+    dominate a parametric fit.
+
+    ``sample_weight`` is passed to the classifier's ``fit`` when it accepts
+    one, and always to the calibrator. With ``method="auto"`` the candidates
+    are scored on the same folds, each fitted on the out-of-fold outputs of the
+    other folds; warnings raised while scoring candidates are silenced (the
+    chosen method is refitted on all rows and warns then).
+
+    References
+    ----------
+    .. [1] Platt, J. (1999). Probabilistic outputs for support vector machines
+       and comparisons to regularized likelihood methods. Advances in Large
+       Margin Classifiers, 61-74.
+    .. [2] Zadrozny, B. & Elkan, C. (2002). Transforming classifier scores into
+       accurate multiclass probability estimates. KDD, 694-699.
+       doi:10.1145/775047.775151
+    .. [3] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On
+       calibration of modern neural networks. ICML, PMLR 70, 1321-1330.
+       doi:10.48550/arXiv.1706.04599
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from calibkit import CalibratedClassifier
+    >>> from sklearn.metrics import log_loss
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> raw = GaussianNB().fit(X_train, y_train)
+    >>> model = CalibratedClassifier(GaussianNB(), method="auto", cv=3)
+    >>> model = model.fit(X_train, y_train)
+    >>> model.response_
+    'predict_proba'
+    >>> sorted(model.method_scores_)
+    ['isotonic', 'platt', 'temperature']
+    >>> model.method_ == min(model.method_scores_, key=model.method_scores_.get)
+    True
+    >>> before = log_loss(y_test, raw.predict_proba(X_test))
+    >>> after = log_loss(y_test, model.predict_proba(X_test))
+    >>> bool(after < before)
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": "no_validation",
+        "method": [StrOptions({*METHODS, "auto"}), BaseCalibrator],
+        "cv": ["cv_object", StrOptions({"prefit"})],
+        "ensemble": ["boolean"],
+        "response": [StrOptions({"auto", *CALIBRATOR_INPUT})],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        method="temperature",
+        cv=5,
+        ensemble=False,
+        response="auto",
+    ):
+        self.estimator = estimator
+        self.method = method
+        self.cv = cv
+        self.ensemble = ensemble
+        self.response = response
+
+    # -- fit ----------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the classifier on folds and the calibrator on its held-out outputs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, in any form the classifier accepts (pandas
+            DataFrames keep their feature names).
+        y : array-like of shape (n_samples,)
+            Class labels (strings allowed).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights, for the classifier (when its ``fit``
+            accepts them) and the calibrator.
+        **fit_params : dict
+            Further arguments of the classifier's ``fit``; arrays of length
+            ``n_samples`` are split along with the rows.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        estimator = self._checked_estimator()
+        y = _checked_target(y)
+        X, y = indexable(X, y)
+        sample_weight = check_sample_weight(sample_weight, y.shape[0])
+        self.response_ = self._response_method(estimator)
+        candidates = self._candidate_calibrators()
+        frozen = isinstance(estimator, FrozenEstimator)
+        if frozen:
+            self.classes_, codes = _codes_for_fitted(estimator, y)
+        else:
+            self.classes_, codes = encode_labels(y)
+            check_n_classes(self.classes_, name="y")
+        _check_classes_weighted(self.classes_, codes, sample_weight)
+        if frozen:
+            raw = getattr(estimator, self.response_)(X)
+            splits = self._selection_splits(raw, y) if len(candidates) > 1 else []
+            fold_models = [estimator]
+        else:
+            splits = self._cross_fit_splits(X, y, codes)
+            params = _classifier_fit_params(estimator, sample_weight, fit_params)
+            fold_models, raw = _cross_fit(
+                estimator, X, y, splits, params, self.response_, self.classes_
+            )
+
+        floor = None
+        if self.response_ == "predict_proba":
+            floor = _probability_floor(raw, sample_weight)
+        self.probability_floor_ = floor
+        inputs = calibrator_input(raw, floor)
+
+        self.method_, calibrator = self._select(
+            candidates, inputs, codes, sample_weight, splits
+        )
+        if self.ensemble and not frozen:
+            pairs = [
+                CalibratedPair(
+                    model,
+                    _fit_calibrator(calibrator, inputs, codes, sample_weight, test),
+                    self.response_,
+                    floor,
+                )
+                for model, (_, test) in zip(fold_models, splits, strict=True)
+            ]
+        else:
+            if frozen:
+                final_model = estimator
+            else:
+                final_model = clone(estimator).fit(X, y, **params)
+                _check_model_classes(final_model, self.classes_)
+            everything = np.arange(codes.shape[0])
+            pairs = [
+                CalibratedPair(
+                    final_model,
+                    _fit_calibrator(
+                        calibrator, inputs, codes, sample_weight, everything
+                    ),
+                    self.response_,
+                    floor,
+                )
+            ]
+        self.calibrated_classifiers_ = pairs
+        self.estimator_ = pairs[0].estimator
+        return self
+
+    def _checked_estimator(self):
+        estimator = LogisticRegression() if self.estimator is None else self.estimator
+        if not hasattr(estimator, "fit"):
+            msg = (
+                "estimator must be a scikit-learn classifier with a fit method; got "
+                f"{type(estimator).__name__}."
+            )
+            raise TypeError(msg)
+        if self.cv == "prefit" and not isinstance(estimator, FrozenEstimator):
+            check_is_fitted(estimator)
+            estimator = FrozenEstimator(estimator)
+        return estimator
+
+    def _response_method(self, estimator):
+        if self.response != "auto":
+            if not hasattr(estimator, self.response):
+                msg = (
+                    f"response={self.response!r} but the estimator "
+                    f"{type(estimator).__name__} has no {self.response} method."
+                )
+                raise ValueError(msg)
+            return self.response
+        for name in ("decision_function", "predict_proba"):
+            if hasattr(estimator, name):
+                return name
+        msg = (
+            f"The estimator {type(estimator).__name__} has neither decision_function "
+            "nor predict_proba; there is nothing to calibrate."
+        )
+        raise ValueError(msg)
+
+    def _candidate_calibrators(self):
+        """Unfitted calibrators to try, by name, with ``input`` set to the response."""
+        kind = CALIBRATOR_INPUT[self.response_]
+        if isinstance(self.method, BaseCalibrator):
+            return {None: clone(self.method).set_params(input=kind)}
+        names = list(METHODS) if self.method == "auto" else [self.method]
+        return {name: METHODS[name](input=kind) for name in names}
+
+    def _cross_fit_splits(self, X, y, codes):
+        cv = check_cv(self.cv, y, classifier=True)
+        n_splits = getattr(cv, "n_splits", None)
+        if isinstance(self.cv, Integral) and n_splits:
+            counts = np.bincount(codes, minlength=len(self.classes_))
+            rare = int(np.argmin(counts))
+            if counts[rare] < n_splits:
+                label = self.classes_.tolist()[rare]
+                msg = (
+                    f"y has only {counts[rare]} rows of class {label!r} but "
+                    f"cv={self.cv} folds need at least {n_splits} rows of every "
+                    "class (each fold must see every class)."
+                )
+                raise ValueError(msg)
+        splits = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y)]
+        _check_partition(splits, codes.shape[0])
+        return splits
+
+    def _selection_splits(self, raw, y):
+        """Folds of the calibration rows used to score "auto" candidates."""
+        cv = check_cv(5 if self.cv == "prefit" else self.cv, y, classifier=True)
+        splits = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(raw, y)]
+        _check_partition(splits, y.shape[0])
+        return splits
+
+    def _select(self, candidates, inputs, codes, sample_weight, splits):
+        """The method to use: the only candidate, or the best by CV log-loss."""
+        if len(candidates) == 1:
+            return next(iter(candidates.items()))
+        self.method_scores_ = {
+            name: _cross_validated_log_loss(cal, inputs, codes, sample_weight, splits)
+            for name, cal in candidates.items()
+        }
+        best = min(self.method_scores_, key=self.method_scores_.get)
+        return best, candidates[best]
+
+    # -- predict ------------------------------------------------------------
+
+    def predict_proba(self, X):
+        """Calibrated probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the form the classifier accepts.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in the order of ``classes_``; with
+            ``ensemble=True`` the mean over the folds' pairs.
+        """
+        check_is_fitted(self)
+        pairs = self.calibrated_classifiers_
+        proba = np.asarray(pairs[0].predict_proba(X), dtype=np.float64)
+        for pair in pairs[1:]:
+            proba = proba + pair.predict_proba(X)
+        return proba / len(pairs) if len(pairs) > 1 else proba
+
+    def predict(self, X):
+        """Class with the highest calibrated probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen by the inner classifier."""
+        return self._fitted_estimator().n_features_in_
+
+    @property
+    def feature_names_in_(self):
+        """Feature names seen by the inner classifier."""
+        return self._fitted_estimator().feature_names_in_
+
+    def _fitted_estimator(self):
+        if not hasattr(self, "estimator_"):
+            msg = f"{type(self).__name__} is not fitted yet."
+            raise AttributeError(msg)
+        return self.estimator_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = LogisticRegression() if self.estimator is None else self.estimator
+        inner_tags = get_tags(inner)
+        tags.input_tags.sparse = inner_tags.input_tags.sparse
+        tags.input_tags.allow_nan = inner_tags.input_tags.allow_nan
+        return tags
+
+
+# -- helpers -----------------------------------------------------------------
+
+
+def calibrator_input(raw, probability_floor):
+    """Turn a classifier's raw output into what the calibrator expects.
+
+    Decision functions (``probability_floor is None``) pass unchanged, a single
+    column flattened to 1-D. Probabilities are kept as an (n, K) matrix (the
+    calibrators take the log of each column, so that tiny probabilities of
+    either class keep their precision), raised to the floor and renormalised.
+    """
+    raw = np.asarray(raw)
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if probability_floor is None:
+        return raw
+    proba = np.maximum(np.asarray(raw, dtype=np.float64), probability_floor)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _probability_floor(proba, sample_weight):
+    """Half the smallest probability in (0, 1) among rows of positive weight."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if sample_weight is not None:
+        proba = proba[sample_weight > 0]
+    inside = proba[(proba > 0) & (proba < 1)]
+    if inside.size == 0:
+        return HARD_PROBABILITY_FLOOR
+    return float(max(inside.min() / 2.0, np.finfo(np.float64).tiny))
+
+
+def _checked_target(y):
+    if y is None:
+        msg = "requires y to be passed, but the target y is None."
+        raise ValueError(msg)
+    y = check_labels(column_or_1d(y, warn=True), name="y")
+    check_classification_targets(y)
+    return y
+
+
+def _codes_for_fitted(estimator, y):
+    """``classes_`` of a fitted classifier and codes of ``y`` in their order."""
+    classes = np.asarray(estimator.classes_)
+    sorted_classes, sorted_codes = encode_labels(y, classes=classes)
+    codes = np.argsort(classes, kind="stable")[sorted_codes]
+    missing = np.setdiff1d(sorted_classes, np.unique(y))
+    if missing.size:
+        msg = (
+            f"y has no rows of class(es) {missing.tolist()} of the prefit estimator; "
+            "the calibrator needs rows of every class."
+        )
+        raise ValueError(msg)
+    return classes, codes
+
+
+def _check_classes_weighted(classes, codes, sample_weight):
+    """Every class needs positive total weight, or calibration is undefined."""
+    if sample_weight is None:
+        return
+    totals = np.bincount(codes, weights=sample_weight, minlength=len(classes))
+    empty = np.flatnonzero(totals == 0)
+    if empty.size:
+        msg = (
+            f"sample_weight is zero for every row of class(es) "
+            f"{classes[empty].tolist()}; at least two classes need positive weight "
+            "and every class of y needs some."
+        )
+        raise ValueError(msg)
+
+
+def _check_partition(splits, n_samples):
+    tested = np.concatenate([test for _, test in splits])
+    counts = np.bincount(tested, minlength=n_samples)
+    if tested.shape[0] != n_samples or np.any(counts != 1):
+        row = int(np.flatnonzero(counts != 1)[0])
+        msg = (
+            "cv must put every row in exactly one test fold (the calibrator is "
+            f"fitted on out-of-fold outputs); row {row} is in {counts[row]} test "
+            "folds."
+        )
+        raise ValueError(msg)
+
+
+def _classifier_fit_params(estimator, sample_weight, fit_params):
+    params = dict(fit_params)
+    if sample_weight is not None and has_fit_parameter(estimator, "sample_weight"):
+        params["sample_weight"] = sample_weight
+    return params
+
+
+def _take_rows(data, rows):
+    """Rows of an array, sparse matrix, DataFrame/Series or list."""
+    if hasattr(data, "iloc"):
+        return data.iloc[rows]
+    if hasattr(data, "shape"):
+        return data[rows]
+    return [data[i] for i in rows]
+
+
+def _split_params(params, rows, n_samples):
+    """Fit parameters for a subset of rows: per-row arrays are subset too."""
+    return {
+        key: _take_rows(value, rows)
+        if hasattr(value, "__len__")
+        and not isinstance(value, str | dict)
+        and len(value) == n_samples
+        else value
+        for key, value in params.items()
+    }
+
+
+def _check_model_classes(model, classes):
+    model_classes = getattr(model, "classes_", None)
+    if model_classes is None or not np.array_equal(np.asarray(model_classes), classes):
+        msg = (
+            f"The classifier fitted on a fold has classes {model_classes!r} but y has "
+            f"{classes.tolist()}: every training fold must contain every class."
+        )
+        raise ValueError(msg)
+
+
+def _cross_fit(estimator, X, y, splits, params, response, classes):
+    """Clones fitted on each training fold and their outputs on the test folds."""
+    n_samples = y.shape[0]
+    models, raw = [], None
+    for train, test in splits:
+        model = clone(estimator).fit(
+            _take_rows(X, train), y[train], **_split_params(params, train, n_samples)
+        )
+        _check_model_classes(model, classes)
+        out = np.asarray(getattr(model, response)(_take_rows(X, test)))
+        if raw is None:
+            raw = np.empty((n_samples, *out.shape[1:]), dtype=np.float64)
+        raw[test] = out
+        models.append(model)
+    return models, raw
+
+
+def _subset_weight(sample_weight, rows):
+    return None if sample_weight is None else sample_weight[rows]
+
+
+def _fit_calibrator(calibrator, inputs, codes, sample_weight, rows):
+    return clone(calibrator).fit(
+        inputs[rows], codes[rows], sample_weight=_subset_weight(sample_weight, rows)
+    )
+
+
+def _cross_validated_log_loss(calibrator, inputs, codes, sample_weight, splits):
+    """Mean log-loss (nats) of ``calibrator`` on held-out folds of the inputs."""
+    total, weight = 0.0, 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        for train, test in splits:
+            fitted = _fit_calibrator(calibrator, inputs, codes, sample_weight, train)
+            proba = fitted.predict_proba(inputs[test])
+            p_true = _probability_of_truth(proba, fitted.classes_, codes[test])
+            w = _subset_weight(sample_weight, test)
+            w = np.ones(test.shape[0]) if w is None else w
+            with np.errstate(divide="ignore"):
+                losses = -np.log(p_true)
+            counted = w > 0
+            total += float(np.sum(w[counted] * losses[counted]))
+            weight += float(np.sum(w))
+    return total / weight
+
+
+def _probability_of_truth(proba, fitted_codes, codes):
+    """Probability given to each row's class; 0 for a class the fit never saw."""
+    columns = np.minimum(np.searchsorted(fitted_codes, codes), len(fitted_codes) - 1)
+    seen = fitted_codes[columns] == codes
+    return np.where(seen, proba[np.arange(codes.shape[0]), columns], 0.0)

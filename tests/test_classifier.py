@@ -1,0 +1,588 @@
+"""CalibratedClassifier against hand-built cross-fitting, sklearn and invariances."""
+
+import copy
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import (
+    GridSearchCV,
+    ShuffleSplit,
+    StratifiedKFold,
+    cross_val_predict,
+    train_test_split,
+)
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from calibkit import (
+    CalibratedClassifier,
+    IsotonicCalibration,
+    PlattScaling,
+    TemperatureScaling,
+)
+from calibkit.calibrators.classifier import CalibratedPair
+from calibkit.scorers import get_scorer
+
+METHODS = ["temperature", "platt", "isotonic", "auto"]
+
+
+# -- scikit-learn estimator checks --------------------------------------------
+
+
+def _check_instances():
+    # GaussianNB (fast, predict_proba path) for every method and both ensemble
+    # modes; LogisticRegression (decision_function path) for "auto", which
+    # fits all three calibrators, and for the default method.
+    instances = [CalibratedClassifier(GaussianNB(), method=m, cv=3) for m in METHODS]
+    instances.append(
+        CalibratedClassifier(GaussianNB(), method="auto", cv=3, ensemble=True)
+    )
+    instances += [
+        CalibratedClassifier(LogisticRegression(), method=m, cv=3)
+        for m in ("temperature", "auto")
+    ]
+    return instances
+
+
+# Toy data in the checks (well separated blobs, pure noise) legitimately has no
+# finite optimum for Platt/temperature; the calibrators say so with this warning.
+@pytest.mark.filterwarnings("ignore::calibkit.exceptions.NoFiniteOptimumWarning")
+@parametrize_with_checks(_check_instances())
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# -- data ---------------------------------------------------------------------
+
+
+def _split(loader, seed=0, test_size=0.4):
+    X, y = loader(return_X_y=True)
+    return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+
+
+def _brier(y_true, proba, classes):
+    onehot = (np.asarray(y_true)[:, None] == classes[None, :]).astype(float)
+    return float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return _split(load_breast_cancer)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return _split(load_digits)
+
+
+@pytest.fixture(scope="module")
+def logistic_data():
+    """Binary data with a logistic truth: a logistic regression is calibrated."""
+    X, y = make_classification(
+        n_samples=600, n_features=6, n_informative=4, random_state=3, flip_y=0.1
+    )
+    return train_test_split(X, y, test_size=0.5, random_state=0, stratify=y)
+
+
+# -- calibration improves badly calibrated models ----------------------------
+
+
+def _models():
+    return {
+        "gaussian_nb": GaussianNB(),
+        "forest": RandomForestClassifier(n_estimators=30, random_state=0),
+    }
+
+
+# (model, data set, methods whose held-out Brier score must drop too). Temperature
+# and one-vs-rest Platt trade Brier for log-loss on GaussianNB's extreme digit
+# scores, and the forest on breast cancer is already good in Brier terms.
+BADLY_CALIBRATED = [
+    ("gaussian_nb", "cancer", {"temperature", "platt", "isotonic"}),
+    ("gaussian_nb", "digits", {"isotonic"}),
+    ("forest", "cancer", set()),
+    ("forest", "digits", {"temperature", "platt", "isotonic"}),
+]
+
+
+@pytest.mark.parametrize(("model", "dataset", "brier_methods"), BADLY_CALIBRATED)
+@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+def test_calibration_lowers_held_out_loss(
+    model, dataset, brier_methods, method, request
+):
+    X_train, X_test, y_train, y_test = request.getfixturevalue(dataset)
+    raw = clone(_models()[model]).fit(X_train, y_train)
+    calibrated = CalibratedClassifier(_models()[model], method=method, cv=3)
+    calibrated.fit(X_train, y_train)
+    classes = raw.classes_
+    p_raw, p_cal = raw.predict_proba(X_test), calibrated.predict_proba(X_test)
+    # sklearn's log_loss clips at machine epsilon, so the raw loss is finite.
+    assert log_loss(y_test, p_cal) < 0.8 * log_loss(y_test, p_raw)
+    if method in brier_methods:
+        assert _brier(y_test, p_cal, classes) < _brier(y_test, p_raw, classes)
+    np.testing.assert_allclose(p_cal.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_svm_decision_function_calibrated_like_sklearn(cancer):
+    """A linear SVM's margins: our Platt and isotonic match scikit-learn's quality."""
+    X_train, X_test, y_train, y_test = cancer
+    svm = make_pipeline(StandardScaler(), LinearSVC(C=0.1))
+    naive = clone(svm).fit(X_train, y_train).decision_function(X_test)
+    naive_loss = log_loss(y_test, 1.0 / (1.0 + np.exp(-naive)))
+    folds = StratifiedKFold(3)
+    for ours, theirs in (("platt", "sigmoid"), ("isotonic", "isotonic")):
+        model = CalibratedClassifier(svm, method=ours, cv=folds).fit(X_train, y_train)
+        assert model.response_ == "decision_function"
+        reference = CalibratedClassifierCV(svm, method=theirs, cv=folds, ensemble=False)
+        reference.fit(X_train, y_train)
+        ours_p, their_p = model.predict_proba(X_test), reference.predict_proba(X_test)
+        assert log_loss(y_test, ours_p) < naive_loss
+        # Pooled isotonic is 0 or 1 at its ends: scikit-learn's version loses
+        # tens of nats per wrong held-out row there; calibkit's eps="auto" not.
+        assert log_loss(y_test, ours_p) < log_loss(y_test, their_p) + 0.01
+        classes = model.classes_
+        assert _brier(y_test, ours_p, classes) == pytest.approx(
+            _brier(y_test, their_p, classes), abs=0.01
+        )
+
+
+def test_smoothed_platt_equals_sklearn_sigmoid(cancer):
+    """With Platt's targets and the same folds, sklearn's sigmoid is the same fit."""
+    X_train, X_test, y_train, _ = cancer
+    svm = make_pipeline(StandardScaler(), LinearSVC(C=0.1))
+    folds = StratifiedKFold(3)
+    ours = CalibratedClassifier(
+        svm, method=PlattScaling(target_smoothing=True), cv=folds
+    ).fit(X_train, y_train)
+    theirs = CalibratedClassifierCV(svm, method="sigmoid", cv=folds, ensemble=False)
+    theirs.fit(X_train, y_train)
+    np.testing.assert_allclose(
+        ours.predict_proba(X_test), theirs.predict_proba(X_test), atol=1e-5
+    )
+
+
+def test_exact_isotonic_equals_sklearn_isotonic(cancer):
+    """Isotonic without clipping, linear interpolation: scikit-learn's isotonic fit."""
+    X_train, X_test, y_train, _ = cancer
+    svm = make_pipeline(StandardScaler(), LinearSVC(C=0.1))
+    folds = StratifiedKFold(3)
+    ours = CalibratedClassifier(svm, method=IsotonicCalibration(eps=0), cv=folds)
+    ours.fit(X_train, y_train)
+    theirs = CalibratedClassifierCV(svm, method="isotonic", cv=folds, ensemble=False)
+    theirs.fit(X_train, y_train)
+    np.testing.assert_allclose(
+        ours.predict_proba(X_test), theirs.predict_proba(X_test), atol=1e-12
+    )
+
+
+# -- cross-fitting rebuilt by hand --------------------------------------------
+
+
+def test_pooled_cross_fit_matches_manual_construction(cancer):
+    X_train, X_test, y_train, _ = cancer
+    lr = make_pipeline(StandardScaler(), LogisticRegression(C=0.05))
+    folds = StratifiedKFold(4, shuffle=True, random_state=1)
+    model = CalibratedClassifier(lr, cv=folds).fit(X_train, y_train)
+
+    oof = cross_val_predict(lr, X_train, y_train, cv=folds, method="decision_function")
+    calibrator = TemperatureScaling().fit(oof, y_train)
+    refit = clone(lr).fit(X_train, y_train)
+    expected = calibrator.predict_proba(refit.decision_function(X_test))
+    np.testing.assert_allclose(model.predict_proba(X_test), expected, rtol=1e-12)
+    assert len(model.calibrated_classifiers_) == 1
+    assert isinstance(model.calibrated_classifiers_[0], CalibratedPair)
+
+
+def test_ensemble_matches_manual_construction(digits):
+    X_train, X_test, y_train, _ = digits
+    lr = make_pipeline(StandardScaler(), LogisticRegression(C=0.01))
+    folds = StratifiedKFold(3, shuffle=True, random_state=2)
+    model = CalibratedClassifier(lr, method="temperature", cv=folds, ensemble=True)
+    model.fit(X_train, y_train)
+
+    expected = np.zeros((X_test.shape[0], 10))
+    for train, test in folds.split(X_train, y_train):
+        fold_model = clone(lr).fit(X_train[train], y_train[train])
+        calibrator = TemperatureScaling().fit(
+            fold_model.decision_function(X_train[test]), y_train[test]
+        )
+        expected += calibrator.predict_proba(fold_model.decision_function(X_test)) / 3
+    np.testing.assert_allclose(model.predict_proba(X_test), expected, rtol=1e-10)
+    assert len(model.calibrated_classifiers_) == 3
+
+
+def test_auto_scores_are_cross_validated_log_losses(cancer):
+    X_train, X_test, y_train, _ = cancer
+    lr = make_pipeline(StandardScaler(), LogisticRegression(C=0.05))
+    fitted = clone(lr).fit(X_train, y_train)
+    X_cal, y_cal = X_train, y_train
+    model = CalibratedClassifier(FrozenEstimator(fitted), method="auto", cv=4)
+    model.fit(X_cal, y_cal)
+
+    scores = fitted.decision_function(X_cal)
+    calibrators = {
+        "temperature": TemperatureScaling(),
+        "platt": PlattScaling(),
+        "isotonic": IsotonicCalibration(),
+    }
+    assert set(model.method_scores_) == set(calibrators)
+    for name, calibrator in calibrators.items():
+        losses = np.empty(y_cal.shape[0])
+        for train, test in StratifiedKFold(4).split(X_cal, y_cal):
+            fitted_cal = clone(calibrator).fit(scores[train], y_cal[train])
+            p = fitted_cal.predict_proba(scores[test])[
+                np.arange(test.size), y_cal[test]
+            ]
+            losses[test] = -np.log(p)
+        np.testing.assert_allclose(
+            model.method_scores_[name], losses.mean(), rtol=1e-10
+        )
+    best = min(model.method_scores_, key=model.method_scores_.get)
+    assert model.method_ == best
+    expected = (
+        calibrators[best]
+        .fit(scores, y_cal)
+        .predict_proba(fitted.decision_function(X_test))
+    )
+    np.testing.assert_allclose(model.predict_proba(X_test), expected, rtol=1e-12)
+
+
+# -- response -----------------------------------------------------------------
+
+
+def test_response_auto_prefers_decision_function():
+    X, y = make_classification(n_samples=120, random_state=0)
+    assert CalibratedClassifier(LogisticRegression()).fit(X, y).response_ == (
+        "decision_function"
+    )
+    assert CalibratedClassifier(GaussianNB()).fit(X, y).response_ == "predict_proba"
+
+
+def test_probabilities_are_calibrated_on_their_log_odds(logistic_data):
+    """For a logistic regression, log(p1 / p0) is its decision function: a Platt fit
+    on predict_proba must equal the fit on decision_function (no sigmoid fitted on
+    raw probabilities)."""
+    X_train, X_test, y_train, _ = logistic_data
+    lr = LogisticRegression()
+    results = [
+        CalibratedClassifier(lr, method="platt", response=r, cv=3)
+        .fit(X_train, y_train)
+        .predict_proba(X_test)
+        for r in ("decision_function", "predict_proba")
+    ]
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-9, atol=1e-12)
+
+
+def test_well_calibrated_model_stays_calibrated(logistic_data):
+    """Calibrating an already calibrated model's probabilities costs next to nothing,
+    unlike scikit-learn's sigmoid on raw probabilities."""
+    X_train, X_test, y_train, y_test = logistic_data
+    lr = LogisticRegression().fit(X_train, y_train)
+    before = log_loss(y_test, lr.predict_proba(X_test))
+    for method in ("platt", "temperature"):
+        model = CalibratedClassifier(lr, method=method, response="predict_proba", cv=3)
+        after = log_loss(y_test, model.fit(X_train, y_train).predict_proba(X_test))
+        assert after < before + 0.005
+
+
+def test_saturated_probabilities_get_a_floor_and_no_warning():
+    """GaussianNB outputs exact 0 and 1; they are floored below the smallest
+    probability in (0, 1), silently (warnings are errors in this test run)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    nb = GaussianNB().fit(X[:300], y[:300])
+    proba = nb.predict_proba(X[300:])
+    assert np.any(proba == 0.0)
+    model = CalibratedClassifier(FrozenEstimator(nb), method="platt")
+    model.fit(X[300:], y[300:])
+    inside = proba[(proba > 0) & (proba < 1)]
+    assert model.probability_floor_ == pytest.approx(inside.min() / 2, rel=1e-15)
+    assert np.all(np.isfinite(np.log(model.predict_proba(X))))
+
+
+# -- already fitted models ----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_prefit_model_is_never_refitted_or_mutated(method, cancer):
+    X_train, X_test, y_train, y_test = cancer
+    nb = GaussianNB().fit(X_train, y_train)
+    snapshot, fingerprint = copy.deepcopy(nb), joblib.hash(nb)
+    model = CalibratedClassifier(FrozenEstimator(nb), method=method)
+    model.fit(X_test, y_test)
+    model.predict_proba(X_train)
+    assert joblib.hash(nb) == fingerprint
+    np.testing.assert_array_equal(nb.theta_, snapshot.theta_)
+    assert model.estimator_.estimator is nb
+    prefit = CalibratedClassifier(nb, method=method, cv="prefit").fit(X_test, y_test)
+    assert joblib.hash(nb) == fingerprint
+    np.testing.assert_array_equal(
+        prefit.predict_proba(X_train), model.predict_proba(X_train)
+    )
+
+
+def test_prefit_calibrator_is_fitted_on_all_rows(cancer):
+    X_train, X_test, y_train, y_test = cancer
+    lr = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_train, y_train)
+    model = CalibratedClassifier(FrozenEstimator(lr), ensemble=True).fit(X_test, y_test)
+    expected = (
+        TemperatureScaling()
+        .fit(lr.decision_function(X_test), y_test)
+        .predict_proba(lr.decision_function(X_train))
+    )
+    np.testing.assert_allclose(model.predict_proba(X_train), expected, rtol=1e-12)
+    assert len(model.calibrated_classifiers_) == 1
+
+
+def test_prefit_unfitted_model_is_an_error():
+    X, y = make_classification(n_samples=40, random_state=0)
+    with pytest.raises(NotFittedError):
+        CalibratedClassifier(LogisticRegression(), cv="prefit").fit(X, y)
+
+
+# -- weights, labels, inputs --------------------------------------------------
+
+
+def _weighted_and_repeated(seed=0):
+    """Weighted rows and the same rows repeated, with matching explicit folds."""
+    X, y = make_classification(
+        n_samples=90,
+        n_features=5,
+        n_informative=3,
+        n_classes=3,
+        class_sep=0.5,
+        flip_y=0.1,
+        random_state=seed,
+    )
+    w = np.random.default_rng(seed).integers(0, 4, size=y.shape[0])
+    w[:6] = 1  # every class keeps rows of positive weight in every fold
+    fold = np.arange(y.shape[0]) % 3
+    X_rep, y_rep, fold_rep = (np.repeat(a, w, axis=0) for a in (X, y, fold))
+
+    def splits(f):
+        return [(np.flatnonzero(f != k), np.flatnonzero(f == k)) for k in range(3)]
+
+    return (X, y, w, splits(fold)), (X_rep, y_rep, splits(fold_rep))
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_integer_weights_equal_repeated_rows(method, ensemble):
+    (X, y, w, folds), (X_rep, y_rep, folds_rep) = _weighted_and_repeated()
+    weighted = CalibratedClassifier(GaussianNB(), method=method, cv=folds)
+    weighted.set_params(ensemble=ensemble).fit(X, y, sample_weight=w)
+    repeated = CalibratedClassifier(GaussianNB(), method=method, cv=folds_rep)
+    repeated.set_params(ensemble=ensemble).fit(X_rep, y_rep)
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-7, atol=1e-10
+    )
+    if method == "auto":
+        for name, score in weighted.method_scores_.items():
+            assert score == pytest.approx(repeated.method_scores_[name], rel=1e-8)
+
+
+def test_weights_reach_classifier_and_calibrator():
+    (X, y, w, folds), _ = _weighted_and_repeated(1)
+    model = CalibratedClassifier(GaussianNB(), method="platt", cv=folds)
+    model.fit(X, y, sample_weight=w)
+    expected = GaussianNB().fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(model.estimator_.theta_, expected.theta_, rtol=1e-12)
+
+
+def test_fit_params_are_split_with_the_rows():
+    (X, y, w, folds), _ = _weighted_and_repeated(2)
+    via_params = CalibratedClassifier(
+        make_pipeline(StandardScaler(), GaussianNB()), method="platt", cv=folds
+    ).fit(X, y, gaussiannb__sample_weight=w)
+    via_weights = CalibratedClassifier(GaussianNB(), method="platt", cv=folds)
+    # The pipeline scaler ignores weights; GaussianNB is scale-equivariant, so the
+    # classifiers agree and only the calibrator (unweighted above) differs.
+    via_weights.fit(X, y, sample_weight=w)
+    scaled_nb = via_params.estimator_[-1]
+    np.testing.assert_allclose(
+        scaled_nb.class_count_, via_weights.estimator_.class_count_, rtol=1e-12
+    )
+
+
+def test_string_labels_match_integer_labels(digits):
+    X_train, X_test, y_train, _ = digits
+    names = np.array([f"digit {k}" for k in range(10)])
+    as_ints = CalibratedClassifier(GaussianNB(), method="isotonic", cv=3)
+    as_ints.fit(X_train, y_train)
+    as_strings = CalibratedClassifier(GaussianNB(), method="isotonic", cv=3)
+    as_strings.fit(X_train, names[y_train])
+    np.testing.assert_array_equal(as_strings.classes_, names)
+    np.testing.assert_allclose(
+        as_strings.predict_proba(X_test), as_ints.predict_proba(X_test), rtol=1e-12
+    )
+    np.testing.assert_array_equal(
+        as_strings.predict(X_test), names[as_ints.predict(X_test)]
+    )
+
+
+def test_pandas_input_keeps_feature_names(cancer):
+    X_train, X_test, y_train, _ = cancer
+    columns = [f"f{j}" for j in range(X_train.shape[1])]
+    frame = pd.DataFrame(X_train, columns=columns)
+    labels = pd.Series(np.where(y_train == 1, "benign", "malignant"))
+    model = CalibratedClassifier(GaussianNB(), method="platt", cv=3)
+    model.fit(frame, labels)
+    np.testing.assert_array_equal(model.feature_names_in_, columns)
+    assert model.n_features_in_ == len(columns)
+    from_numpy = CalibratedClassifier(GaussianNB(), method="platt", cv=3)
+    from_numpy.fit(X_train, labels.to_numpy())
+    np.testing.assert_allclose(
+        model.predict_proba(pd.DataFrame(X_test, columns=columns)),
+        from_numpy.predict_proba(X_test),
+        rtol=1e-12,
+    )
+
+
+def test_inputs_are_not_mutated():
+    (X, y, w, folds), _ = _weighted_and_repeated(3)
+    copies = [a.copy() for a in (X, y, w)]
+    method = IsotonicCalibration(interpolation="step")
+    CalibratedClassifier(GaussianNB(), method=method, cv=folds).fit(X, y, w)
+    for original, kept in zip((X, y, w), copies, strict=True):
+        np.testing.assert_array_equal(original, kept)
+    assert not hasattr(method, "classes_")
+
+
+def test_calibrator_instance_is_cloned_with_its_options():
+    (X, y, _, folds), _ = _weighted_and_repeated(4)
+    method = IsotonicCalibration(interpolation="step", eps=0.01)
+    model = CalibratedClassifier(GaussianNB(), method=method, cv=folds).fit(X, y)
+    calibrator = model.calibrated_classifiers_[0].calibrator
+    assert calibrator is not method
+    assert calibrator.get_params() == {
+        "input": "probabilities",
+        "interpolation": "step",
+        "eps": 0.01,
+    }
+    assert model.method_ is None
+
+
+# -- composition --------------------------------------------------------------
+
+
+def test_works_inside_a_pipeline(cancer):
+    X_train, X_test, y_train, y_test = cancer
+    pipe = make_pipeline(
+        StandardScaler(), CalibratedClassifier(LinearSVC(C=0.1), method="platt")
+    )
+    pipe.fit(X_train, y_train)
+    proba = pipe.predict_proba(X_test)
+    assert proba.shape == (X_test.shape[0], 2)
+    assert log_loss(y_test, proba) < 0.2
+
+
+def test_grid_search_with_a_calibkit_scorer(cancer):
+    X_train, _, y_train, _ = cancer
+    search = GridSearchCV(
+        CalibratedClassifier(GaussianNB(), cv=3),
+        {"method": ["temperature", "platt", "isotonic"]},
+        scoring=get_scorer("neg_log_loss_exact"),
+        cv=StratifiedKFold(3),
+    )
+    search.fit(X_train, y_train)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    assert (
+        search.best_params_["method"]
+        == search.cv_results_["params"][int(np.argmax(scores))]["method"]
+    )
+    # The first candidate's score, recomputed by hand.
+    folds = StratifiedKFold(3).split(X_train, y_train)
+    manual = []
+    for train, test in folds:
+        model = CalibratedClassifier(GaussianNB(), cv=3, method="temperature")
+        model.fit(X_train[train], y_train[train])
+        manual.append(-log_loss(y_train[test], model.predict_proba(X_train[test])))
+    assert scores[0] == pytest.approx(np.mean(manual), rel=1e-9)
+
+
+# -- errors -------------------------------------------------------------------
+
+
+def _bad_cases():
+    X, y = make_classification(n_samples=60, random_state=0)
+    fitted = LogisticRegression().fit(X, y)
+    few = y.copy()
+    few[:58] = 0
+    few[58:] = 1
+    zero_weight_class = np.where(y == 1, 0.0, 1.0)
+    return [
+        ({"method": "bogus"}, {}, y, ValueError, "'method' parameter"),
+        ({"response": "bogus"}, {}, y, ValueError, "'response' parameter"),
+        ({"ensemble": "yes"}, {}, y, ValueError, "'ensemble' parameter"),
+        ({"estimator": "not a model"}, {}, y, TypeError, "estimator must be"),
+        (
+            {"estimator": LinearSVC(), "response": "predict_proba"},
+            {},
+            y,
+            ValueError,
+            "has no predict_proba",
+        ),
+        ({"cv": 3}, {}, few, ValueError, "only 2 rows of class 1"),
+        (
+            {"cv": ShuffleSplit(3, random_state=0)},
+            {},
+            y,
+            ValueError,
+            "exactly one test fold",
+        ),
+        (
+            {"estimator": FrozenEstimator(fitted)},
+            {},
+            np.zeros_like(y),
+            ValueError,
+            r"no rows of class\(es\) \[1\]",
+        ),
+        (
+            {},
+            {"sample_weight": zero_weight_class},
+            y,
+            ValueError,
+            r"sample_weight is zero for every row of class\(es\) \[1\]",
+        ),
+        ({}, {"sample_weight": np.ones(3)}, y, ValueError, "sample_weight has 3"),
+        ({}, {}, None, ValueError, "target y is None"),
+        ({}, {}, np.linspace(0, 1, 60), ValueError, "Unknown label type"),
+    ], X
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_bad_input_messages(case):
+    cases, X = _bad_cases()
+    params, fit_kwargs, y, error, match = cases[case]
+    model = CalibratedClassifier(GaussianNB(), cv=3).set_params(**params)
+    with pytest.raises(error, match=match):
+        model.fit(X, y, **fit_kwargs)
+
+
+def test_fold_missing_a_class_is_an_error():
+    X, y = make_classification(n_samples=60, random_state=0)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]
+    halves = [(np.arange(30), np.arange(30, 60)), (np.arange(30, 60), np.arange(30))]
+    with pytest.raises(ValueError, match="every training fold must contain every"):
+        CalibratedClassifier(GaussianNB(), cv=halves).fit(X, y)
+
+
+def test_unfitted_predict_raises():
+    with pytest.raises(NotFittedError):
+        CalibratedClassifier().predict_proba(np.zeros((2, 3)))
+    with pytest.raises(AttributeError, match="not fitted"):
+        _ = CalibratedClassifier().n_features_in_
