@@ -239,6 +239,29 @@ def test_line_kwargs_and_plot_name(binary_forecasts):
     assert disp.line_.get_label() == "again"
 
 
+def test_reliability_legend_inside_the_axes(overconfident):
+    y, p = overconfident
+    disp = ReliabilityDisplay.from_predictions(y, p, bands=0.9, n_resamples=50)
+    ReliabilityDisplay.from_predictions(y, p**0.5, name="other", ax=disp.ax_)
+    disp.figure_.canvas.draw()
+    box = disp.ax_.get_legend().get_window_extent()
+    axes_box = disp.ax_.bbox
+    assert axes_box.x0 <= box.x0
+    assert box.x1 <= axes_box.x1
+    assert axes_box.y0 <= box.y0
+    assert box.y1 <= axes_box.y1
+
+
+def test_display_from_a_curve_alone(overconfident):
+    y, p = overconfident
+    curve = reliability_curve(y, p, strategy="isotonic")
+    disp = ReliabilityDisplay(curve, name="saved").plot()
+    assert disp.hist_ax_ is None
+    assert len(disp.figure_.axes) == 1
+    assert disp.ax_.get_xlabel() == "Predicted probability"
+    assert legend_texts(disp.ax_) == ["saved", "Perfectly calibrated"]
+
+
 # --- logit axes ---------------------------------------------------------------
 
 
@@ -281,6 +304,15 @@ def test_logit_limits_cover_every_model(overconfident):
     np.testing.assert_allclose(first.ref_line_.get_xdata(), [low, high])
 
 
+def test_logit_scale_on_user_axes(overconfident):
+    y, p = overconfident
+    _, ax = plt.subplots()
+    disp = ReliabilityDisplay.from_predictions(y, p, ax=ax, logit_scale=True)
+    assert disp.hist_ax_ in ax.child_axes
+    assert disp.hist_ax_.get_xscale() == "logit"
+    assert disp.hist_.get_data()[0].sum() == p.shape[0]
+
+
 # --- multiclass ---------------------------------------------------------------
 
 
@@ -297,6 +329,19 @@ def test_top_label_diagram(multiclass_forecasts):
     np.testing.assert_array_equal(heights, np.histogram(confidence, edges)[0])
     assert disp.hist_ax_.get_xlabel().startswith("Confidence")
     assert disp.ax_.get_ylabel() == "Observed accuracy"
+
+
+def test_top_label_from_dataframe(multiclass_forecasts):
+    y, P, _ = multiclass_forecasts
+    reference = ReliabilityDisplay.from_predictions(y, P)
+    for frame in (pd.DataFrame(P), pl.DataFrame(P)):
+        disp = ReliabilityDisplay.from_predictions(pd.Series(y), frame)
+        np.testing.assert_array_equal(
+            disp.line_.get_ydata(), reference.line_.get_ydata()
+        )
+        np.testing.assert_array_equal(
+            disp.hist_.get_data()[0], reference.hist_.get_data()[0]
+        )
 
 
 def test_classwise_grid(multiclass_forecasts):
@@ -508,6 +553,39 @@ def test_from_decompositions_matches_from_predictions(three_models):
     for term in disp.bars_:
         widths = [bar.get_width() for bar in disp.bars_[term]]
         assert widths == [bar.get_width() for bar in other.bars_[term]]
+
+
+def test_negative_binned_miscalibration_goes_left(three_models):
+    y, models = three_models
+    coarse = np.round(models["tempered"], 1)
+    decomposition = decompose(y, coarse, method="binned", n_bins=3, score="brier")
+    disp = DecompositionDisplay.from_decompositions({"coarse": decomposition})
+    bar = disp.bars_["miscalibration"][0]
+    assert bar.get_width() == pytest.approx(decomposition.miscalibration, rel=1e-12)
+    assert bar.get_x() + bar.get_width() == pytest.approx(decomposition.score)
+    if decomposition.miscalibration < 0:
+        label = [t for t in disp.ax_.texts if t.get_text().startswith("−0.0")]
+        assert label[-1].xy[0] == pytest.approx(bar.get_x())
+
+
+@pytest.mark.parametrize("kind", ["bars", "mcb_dsc"])
+def test_legend_and_labels_inside_the_figure(three_models, kind):
+    y, models = three_models
+    disp = DecompositionDisplay.from_predictions(y, models, kind=kind)
+    disp.figure_.canvas.draw()
+    renderer = disp.figure_.canvas.get_renderer()
+    figure_box = disp.figure_.bbox
+    artists = [*disp.ax_.texts, disp.ax_.xaxis.label, disp.ax_.yaxis.label]
+    if disp.ax_.get_legend() is not None:
+        artists.append(disp.ax_.get_legend())
+    for artist in artists:
+        if hasattr(artist, "get_text") and not artist.get_text():
+            continue  # an unset axis label has an empty box
+        box = artist.get_window_extent(renderer)
+        assert figure_box.x0 - 1 <= box.x0
+        assert box.x1 <= figure_box.x1 + 1
+        assert figure_box.y0 - 1 <= box.y0
+        assert box.y1 <= figure_box.y1 + 1
 
 
 def test_infinite_score_reaches_the_edge(overconfident):

@@ -240,7 +240,9 @@ class DecompositionDisplay:
                 color=color,
                 label=label,
             )
-            self._label_bars(ax, term, values[term], left[term] + widths, rows)
+            # Labels go right of each bar, also of a negative (leftward) one.
+            ends = np.maximum(left[term], left[term] + widths)
+            self._label_bars(ax, term, values[term], ends, rows)
         self._connect_bars(ax, values, refinement, rows, right_edge)
         ax.set_yticks(rows, self.names)
         ax.set_ylim(rows[-1] + 0.55, rows[0] - 0.55)  # first model on top
