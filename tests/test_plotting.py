@@ -293,6 +293,8 @@ def test_logit_limits_cover_every_model(overconfident):
     tempered = expit(np.log(p / (1 - p)) * 3)
     first = ReliabilityDisplay.from_predictions(y, p, logit_scale=True)
     ReliabilityDisplay.from_predictions(y, tempered, logit_scale=True, ax=first.ax_)
+    linear = ReliabilityDisplay.from_predictions(y, p**2, ax=first.ax_)
+    assert linear.hist_.get_data()[0].sum() == p.shape[0]
     low, high = first.ax_.get_xlim()
     # The curves and the central 99% of every model's forecasts are in view.
     for forecasts in (p, tempered):

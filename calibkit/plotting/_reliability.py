@@ -485,6 +485,8 @@ class ReliabilityDisplay:
         **kwargs,
     ):
         name = self.name if name is None else name
+        # A model added to a logit diagram is drawn on the same scale.
+        logit_scale = logit_scale or main_ax.get_xscale() == "logit"
         curve = self.curve
         isotonic = curve.strategy == "isotonic"
         x, y = _corp_polyline(curve) if isotonic else (curve.forecast, curve.observed)
