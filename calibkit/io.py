@@ -156,9 +156,11 @@ def read_table(path, *, progress=None):
 def _read_csv(path, progress):
     import pandas as pd
 
-    # round_trip: the exact double of every printed number (pandas' default
-    # parser may be off by an ulp), so calibrated files match the Python API.
-    options = {"float_precision": "round_trip"}
+    pandas_major = int(pd.__version__.split(".")[0])
+    # Every printed number must read back as the exact double, so that
+    # calibrated files match the Python API: pandas 3 parses exactly by default
+    # (and deprecates the option); earlier versions need "round_trip".
+    options = {} if pandas_major >= 3 else {"float_precision": "round_trip"}
     try:
         if str(path) == STDIO:
             return pd.read_csv(getattr(sys.stdin, "buffer", sys.stdin), **options)

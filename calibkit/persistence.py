@@ -284,6 +284,10 @@ def load_metadata(path):
 
 
 def _read_document(path):
+    if not Path(path).is_file():
+        what = "is not a file" if Path(path).exists() else "does not exist"
+        msg = f"calibrator file '{path}' {what}."
+        raise FileNotFoundError(msg)
     try:
         text = Path(path).read_bytes().decode("utf-8")
     except UnicodeDecodeError:
