@@ -3,7 +3,15 @@
 Every pass over the data (solver iterations, metrics) walks the rows in chunks
 so that a float32 or memory-mapped input is never copied whole: only one chunk
 at a time is converted to float64.
+
+:func:`reduce_rows` runs such a pass as a reduction: a kernel maps each chunk to
+a small array of partial results, which are combined (summed by default).
+When the first array is a ``dask.array``, each of its row blocks is reduced in
+a task where the block lives and only the partial results travel.
 """
+
+import functools
+import itertools
 
 import numpy as np
 
@@ -59,3 +67,68 @@ def row_max(a):
     for j in range(1, a.shape[1]):
         np.maximum(out, a[:, j], out=out)
     return out
+
+
+def is_dask(array):
+    """Whether ``array`` is a ``dask.array.Array`` (without importing dask)."""
+    return type(array).__module__.startswith("dask.") and hasattr(array, "blocks")
+
+
+def combine_sum_max(a, b):
+    """Combine partial results stacked as ``[sums, maxima]``."""
+    return np.stack([a[0] + b[0], np.maximum(a[1], b[1])])
+
+
+def _reduce_in_memory(kernel, arrays, n_cols, combine, offset):
+    first = arrays[0]
+    result = None
+    for rows in row_chunks(first.shape[0], n_cols):
+        chunks = [None if a is None else a[rows] for a in arrays]
+        where = slice(rows.start + offset, rows.stop + offset)
+        part = kernel(where, *chunks)
+        result = part if result is None else combine(result, part)
+    return result
+
+
+def reduce_rows(kernel, *arrays, n_cols=None, combine=np.add):
+    """Combine ``kernel(rows, *chunks)`` over row chunks of ``arrays``.
+
+    Parameters
+    ----------
+    kernel : callable
+        ``kernel(rows, *chunks) -> ndarray``: ``rows`` is the slice of global
+        row indices of the chunk; ``chunks`` are the corresponding rows of
+        ``arrays`` (``None`` stays ``None``). Must not modify its inputs.
+    *arrays : ndarray, dask array or None
+        Arrays with the same number of rows. When the first is a dask array,
+        the others are sliced to its row blocks.
+    n_cols : int or None
+        Row width used to size chunks; default: the first array's.
+    combine : callable, default=np.add
+        Associative combination of two partial results.
+
+    Returns
+    -------
+    ndarray
+        The combined partial results.
+    """
+    first = arrays[0]
+    if n_cols is None:
+        n_cols = 1 if first.ndim == 1 else first.shape[1]
+    if not is_dask(first):
+        return _reduce_in_memory(kernel, arrays, n_cols, combine, 0)
+    import dask
+
+    if first.ndim == 2:
+        first = first.rechunk({1: -1})
+    bounds = np.cumsum((0, *first.chunks[0]))
+    parts = []
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        block_arrays = [first.blocks[i]]
+        block_arrays += [None if a is None else a[lo:hi] for a in arrays[1:]]
+        parts.append(
+            dask.delayed(_reduce_in_memory)(
+                kernel, block_arrays, n_cols, combine, int(lo)
+            )
+        )
+    return dask.delayed(functools.reduce)(combine, parts).compute()

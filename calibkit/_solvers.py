@@ -6,12 +6,13 @@ the rows, in chunks, that computes value, gradient and curvature together, so
 float32 and memory-mapped inputs are read, never copied whole.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
-from calibkit._chunks import as_float64, row_chunks, row_max, row_sum
+from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
 
 #: Relative size of the last Newton step below which the iterate is accepted.
 #: Newton converges quadratically, so the error after that step is about the
@@ -19,10 +20,15 @@ from calibkit._chunks import as_float64, row_chunks, row_max, row_sum
 STEP_RTOL = 1e-9
 
 
-def _chunk(X, rows, transform):
-    """Rows of ``X`` as float64, mapped through ``transform`` when given."""
-    values = as_float64(X[rows])
+def _transformed(values, transform):
+    """A chunk as float64, mapped through ``transform`` when given."""
+    values = as_float64(values)
     return values if transform is None else transform(values)
+
+
+def _chunk(X, rows, transform):
+    """Rows of ``X`` as float64 (computed, if ``X`` is a dask array), transformed."""
+    return _transformed(np.asarray(X[rows]), transform)
 
 
 # --------------------------------------------------------------------------
@@ -62,35 +68,33 @@ class ScoreSummary:
         return self.max_neg <= self.min_pos or self.max_pos <= self.min_neg
 
 
+def _summary_kernel(rows, s, positive, w, *, shift, transform):
+    """Partial sums ``[w, w d, w d^2, w pos, w d pos, 0, 0]`` and maxima
+    ``[-min pos, max pos, -min neg, max neg, ...]`` with ``d = s - shift``."""
+    s = _transformed(s, transform)
+    d = s - shift
+    w = np.ones_like(d) if w is None else w
+    wd = w * d
+    sums = [w.sum(), wd.sum(), _dot(wd, d), w[positive].sum(), wd[positive].sum()]
+    maxima = [-np.inf] * 4
+    present = w > 0
+    for i, mask in enumerate((positive & present, ~positive & present)):
+        if mask.any():
+            maxima[2 * i : 2 * i + 2] = -s[mask].min(), s[mask].max()
+    return np.array([[*sums], [*maxima, -np.inf]])
+
+
 def summarize_scores(scores, y, sample_weight=None, transform=None):
     """Weighted moments of the scores, per-class ranges and per-class sums.
 
     Rows with zero weight are ignored for the ranges.
     """
-    n = scores.shape[0]
     shift = float(_chunk(scores, slice(0, 1), transform)[0])
-    totals = np.zeros(5)  # weight, sum d, sum d^2, weight of positives, sum d pos
-    lo = {True: np.inf, False: np.inf}
-    hi = {True: -np.inf, False: -np.inf}
-    for rows in row_chunks(n):
-        s = _chunk(scores, rows, transform)
-        d = s - shift
-        w = np.ones_like(d) if sample_weight is None else sample_weight[rows]
-        positive = y[rows]
-        wd = w * d
-        totals += (
-            w.sum(),
-            wd.sum(),
-            _dot(wd, d),
-            w[positive].sum(),
-            wd[positive].sum(),
-        )
-        present = w > 0
-        for label, mask in ((True, positive & present), (False, ~positive & present)):
-            if mask.any():
-                lo[label] = min(lo[label], s[mask].min())
-                hi[label] = max(hi[label], s[mask].max())
-    weight, sum_d, sum_d2, weight_pos, sum_d_pos = totals
+    kernel = functools.partial(_summary_kernel, shift=shift, transform=transform)
+    sums, maxima = reduce_rows(
+        kernel, scores, y, sample_weight, n_cols=1, combine=combine_sum_max
+    )
+    weight, sum_d, sum_d2, weight_pos, sum_d_pos = sums
     mean_d = sum_d / weight
     var = max(sum_d2 / weight - mean_d**2, 0.0)
     return ScoreSummary(
@@ -98,10 +102,10 @@ def summarize_scores(scores, y, sample_weight=None, transform=None):
         weight=weight,
         mean=shift + mean_d,
         std=float(np.sqrt(var)),
-        min_pos=lo[True],
-        max_pos=hi[True],
-        min_neg=lo[False],
-        max_neg=hi[False],
+        min_pos=-maxima[0],
+        max_pos=maxima[1],
+        min_neg=-maxima[2],
+        max_neg=maxima[3],
         weight_pos=weight_pos,
         sum_d_pos=sum_d_pos,
         sum_d_neg=sum_d - sum_d_pos,
@@ -153,41 +157,54 @@ class _PlattObjective:
         self.total_weight = summary.weight
 
     def evaluate(self, theta):
+        """Mean loss, gradient and Hessian at ``theta = (alpha, gamma)``."""
         alpha, gamma = theta
-        sums = np.zeros(6)  # softplus, p, p*u, c, c*u, c*u^2
-        for rows in row_chunks(self.scores.shape[0]):
-            # New array: the chunk may be a view of the caller's data.
-            u = _chunk(self.scores, rows, self.transform) - self.center
-            u /= self.scale
-            z = alpha * u
-            z += gamma
-            e = np.abs(z)
-            np.negative(e, out=e)
-            np.exp(e, out=e)  # exp(-|z|), in (0, 1]
-            softplus = np.log1p(e)
-            softplus += np.maximum(z, 0.0)
-            p = expit(z)
-            curv = e / np.square(1.0 + e)  # p (1 - p) without cancellation
-            if self.w is not None:
-                wc = self.w[rows]
-                softplus *= wc
-                p *= wc
-                curv *= wc
-            curv_u = curv * u
-            sums += (
-                softplus.sum(),
-                p.sum(),
-                _dot(p, u),
-                curv.sum(),
-                curv_u.sum(),
-                _dot(curv_u, u),
-            )
+        kernel = functools.partial(
+            _platt_kernel,
+            alpha=alpha,
+            gamma=gamma,
+            center=self.center,
+            scale=self.scale,
+            transform=self.transform,
+        )
+        sums = reduce_rows(kernel, self.scores, self.w, n_cols=1)
         softplus, p, pu, c, cu, cuu = sums / self.total_weight
         t_u, t_1 = self.target_sums / self.total_weight
         loss = softplus - alpha * t_u - gamma * t_1
         grad = np.array([pu - t_u, p - t_1])
         hess = np.array([[cuu, cu], [cu, c]])
         return loss, grad, hess
+
+
+def _platt_kernel(rows, s, w, *, alpha, gamma, center, scale, transform):
+    """Partial sums of softplus(z), p, p u, c, c u, c u^2 (c = p (1 - p))."""
+    # New array: the chunk may be a view of the caller's data.
+    u = _transformed(s, transform) - center
+    u /= scale
+    z = alpha * u
+    z += gamma
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # exp(-|z|), in (0, 1]
+    softplus = np.log1p(e)
+    softplus += np.maximum(z, 0.0)
+    p = expit(z)
+    curv = e / np.square(1.0 + e)  # p (1 - p) without cancellation
+    if w is not None:
+        softplus *= w
+        p *= w
+        curv *= w
+    curv_u = curv * u
+    return np.array(
+        [
+            softplus.sum(),
+            p.sum(),
+            _dot(p, u),
+            curv.sum(),
+            curv_u.sum(),
+            _dot(curv_u, u),
+        ]
+    )
 
 
 def fit_platt(
@@ -331,8 +348,12 @@ class _LogitPasses:
     """Passes over the logits for the loss and its derivatives in ``beta``.
 
     Nothing per row is cached: row maxima and true-class logits are recomputed
-    in each pass, so the extra memory is a few chunk-sized temporaries.
+    in each pass, so the extra memory is a few chunk-sized temporaries. Each
+    pass is a :func:`~calibkit._chunks.reduce_rows` reduction, so it also runs
+    block by block on a dask array.
     """
+
+    binary = False
 
     def __init__(self, logits, y, sample_weight, transform):
         self.logits, self.y, self.w, self.transform = (
@@ -341,56 +362,30 @@ class _LogitPasses:
             sample_weight,
             transform,
         )
-        n_cols = 2 if logits.ndim == 1 else logits.shape[1]
-        self.chunks = list(row_chunks(logits.shape[0], n_cols))
+        self.n_cols = 2 if logits.ndim == 1 else logits.shape[1]
         self.total_weight = (
             logits.shape[0] if sample_weight is None else sample_weight.sum()
         )
 
-    def _centered_chunks(self):
-        """Yield rows, logits minus their row maximum, and ``z_y - max z``."""
-        for rows in self.chunks:
-            z = _chunk(self.logits, rows, self.transform)
-            # New array: the chunk may be a view of the caller's data.
-            centered = z - row_max(z)[:, None]
-            gap = centered[np.arange(centered.shape[0]), self.y[rows]]
-            yield rows, centered, gap
-
-    def _row_sums(self, terms, rows):
-        if self.w is None:
-            return terms.sum(axis=1)
-        return np.einsum("ij,j->i", terms, self.w[rows])
+    def _reduce(self, **options):
+        kernel = functools.partial(
+            _binary_logit_kernel if self.binary else _logit_kernel,
+            transform=self.transform,
+            **options,
+        )
+        sums = reduce_rows(kernel, self.logits, self.y, self.w, n_cols=self.n_cols)
+        return sums / self.total_weight
 
     def limits(self):
         """``L'(0)``, ``L''(0)`` and ``L'(inf)`` in one pass without ``exp``."""
-        sums = np.zeros(3)
-        for rows, centered, gap in self._centered_chunks():
-            mean = row_sum(centered) / centered.shape[1]
-            var = np.einsum("ij,ij->i", centered, centered) / centered.shape[1]
-            sums += self._row_sums(
-                np.stack([mean - gap, var - mean * mean, -gap]), rows
-            )
-        return sums / self.total_weight
+        return self._reduce(beta=None, with_limits=True)
 
     def evaluate(self, beta, *, with_limits=False):
         """``L``, ``L'`` and ``L''`` at ``beta`` in one pass.
 
         With ``with_limits``, also ``L'(0)`` and ``L'(inf)`` from the same pass.
         """
-        sums = np.zeros(5 if with_limits else 3)
-        for rows, centered, gap in self._centered_chunks():
-            e = beta * centered
-            np.exp(e, out=e)
-            s0 = row_sum(e)
-            s1 = np.einsum("ij,ij->i", e, centered)
-            e *= centered
-            s2 = np.einsum("ij,ij->i", e, centered)
-            mean = s1 / s0
-            terms = [np.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
-            if with_limits:
-                terms += [row_sum(centered) / centered.shape[1] - gap, -gap]
-            sums += self._row_sums(np.stack(terms), rows)
-        return sums / self.total_weight
+        return self._reduce(beta=beta, with_limits=with_limits)
 
 
 class _BinaryLogitPasses(_LogitPasses):
@@ -401,38 +396,55 @@ class _BinaryLogitPasses(_LogitPasses):
     and a pass costs a few vector operations instead of row reductions.
     """
 
-    def _centered_chunks(self):
-        """Yield rows, ``-|s|`` and ``z_y - max z`` (0 or ``-|s|``)."""
-        for rows in self.chunks:
-            s = _chunk(self.logits, rows, self.transform)
-            low = -np.abs(s)
-            # The true class is at the maximum unless its logit is the lower one.
-            true_is_low = (s > 0) != (self.y[rows] == 1)
-            yield rows, low, np.where(true_is_low, low, 0.0)
+    binary = True
 
-    def limits(self):
-        sums = np.zeros(3)
-        for rows, low, gap in self._centered_chunks():
-            mean = 0.5 * low
-            terms = np.stack([mean - gap, 0.25 * low * low, -gap])
-            sums += self._row_sums(terms, rows)
-        return sums / self.total_weight
 
-    def evaluate(self, beta, *, with_limits=False):
-        sums = np.zeros(5 if with_limits else 3)
-        for rows, low, gap in self._centered_chunks():
-            e = np.exp(beta * low)
-            share = e / (1.0 + e)  # softmax weight of the lower logit
-            mean = share * low
-            terms = [
-                np.log1p(e) - beta * gap,
-                mean - gap,
-                share * (1.0 - share) * low * low,
-            ]
-            if with_limits:
-                terms += [0.5 * low - gap, -gap]
-            sums += self._row_sums(np.stack(terms), rows)
-        return sums / self.total_weight
+def _weighted_row_sums(terms, w):
+    if w is None:
+        return terms.sum(axis=1)
+    return np.einsum("ij,j->i", terms, w)
+
+
+def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
+    """Partial sums for :class:`_LogitPasses` (see its methods)."""
+    z = _transformed(z, transform)
+    # New array: the chunk may be a view of the caller's data.
+    centered = z - row_max(z)[:, None]
+    gap = centered[np.arange(centered.shape[0]), y]  # z_y - max z <= 0
+    if beta is None:  # limits at beta = 0 and beta = inf
+        mean = row_sum(centered) / centered.shape[1]
+        var = np.einsum("ij,ij->i", centered, centered) / centered.shape[1]
+        terms = [mean - gap, var - mean * mean, -gap]
+        return _weighted_row_sums(np.stack(terms), w)
+    e = beta * centered
+    np.exp(e, out=e)
+    s0 = row_sum(e)
+    s1 = np.einsum("ij,ij->i", e, centered)
+    e *= centered
+    s2 = np.einsum("ij,ij->i", e, centered)
+    mean = s1 / s0
+    terms = [np.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
+    if with_limits:
+        terms += [row_sum(centered) / centered.shape[1] - gap, -gap]
+    return _weighted_row_sums(np.stack(terms), w)
+
+
+def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform):
+    """Partial sums for :class:`_BinaryLogitPasses`."""
+    s = _transformed(s, transform)
+    low = -np.abs(s)
+    # The true class is at the maximum unless its logit is the lower one.
+    gap = np.where((s > 0) != (y == 1), low, 0.0)
+    if beta is None:
+        terms = [0.5 * low - gap, 0.25 * low * low, -gap]
+        return _weighted_row_sums(np.stack(terms), w)
+    e = np.exp(beta * low)
+    share = e / (1.0 + e)  # softmax weight of the lower logit
+    terms = [np.log1p(e) - beta * gap, share * low - gap]
+    terms.append(share * (1.0 - share) * low * low)
+    if with_limits:
+        terms += [0.5 * low - gap, -gap]
+    return _weighted_row_sums(np.stack(terms), w)
 
 
 def fit_inverse_temperature(
@@ -526,7 +538,7 @@ def _starting_point(logits, y, sample_weight, transform, max_iter):
     if weights is not None and not np.any(weights > 0):
         return None, 0
     sub = fit_inverse_temperature(
-        logits[idx],
+        np.asarray(logits[idx]),
         y[idx],
         sample_weight=weights,
         transform=transform,

@@ -9,6 +9,7 @@ dtype: float32 (and memory-mapped) inputs stay as they are, and the numerics
 convert them to float64 one chunk at a time (see :mod:`calibkit._chunks`).
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 # one-line fix here.
 from sklearn.utils._param_validation import Interval, StrOptions  # noqa: F401
 
-from calibkit._chunks import row_chunks
+from calibkit._chunks import is_dask, reduce_rows, row_sum
 
 #: Tolerance on ``|row sum - 1|`` for probability rows, by input precision.
 ROW_SUM_ATOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
@@ -73,6 +74,8 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
         When ``X`` is empty, has the wrong number of dimensions, or contains
         non-finite values.
     """
+    if is_dask(X):
+        return _check_dask_array(X, name=name, ndim=ndim, finite=finite)
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         msg = f"{name} is a sparse matrix; sparse input is not supported."
         raise TypeError(msg)
@@ -113,26 +116,86 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
     return X
 
 
+def _first_bad_rows(rows, bad):
+    """Count and first global row indices of a chunk's bad rows (inf-padded)."""
+    first = np.full(_MAX_LISTED, np.inf)
+    found = rows.start + np.flatnonzero(bad)[:_MAX_LISTED]
+    first[: found.shape[0]] = found
+    return np.concatenate([[np.count_nonzero(bad)], first])
+
+
+def _combine_first_bad_rows(a, b):
+    return np.concatenate(
+        [[a[0] + b[0]], np.sort(np.concatenate([a[1:], b[1:]]))[:_MAX_LISTED]]
+    )
+
+
+def _nonfinite_rows(rows, chunk):
+    finite = np.isfinite(chunk)
+    if finite.ndim == 2:
+        finite = finite.all(axis=1)
+    return _first_bad_rows(rows, ~finite)
+
+
+def _check_dask_array(X, *, name, ndim, finite):
+    """The checks of :func:`check_float_array` on a dask array, kept lazy.
+
+    The array is not computed: dtype and shape are metadata, and finiteness is a
+    reduction over its blocks.
+    """
+    if X.dtype.kind in "biu":
+        X = X.astype(np.float64)
+    elif X.dtype not in (np.float32, np.float64):
+        msg = f"{name} must hold float or integer numbers; got dask dtype {X.dtype}."
+        raise TypeError(msg)
+    if X.ndim not in ndim:
+        shapes = " or ".join(f"{d}-D" for d in ndim)
+        msg = f"{name} must be {shapes}; got shape {X.shape}."
+        raise ValueError(msg)
+    if X.shape[0] == 0 or any(np.isnan(d) for d in X.shape):
+        msg = f"{name} has an unknown or zero number of rows ({X.shape})."
+        raise ValueError(msg)
+    if finite:
+        check_finite(X, name=name)
+    return X
+
+
 def check_finite(X, *, name):
     """Raise a ValueError naming the first rows of ``X`` that hold NaN or inf."""
-    n_cols = 1 if X.ndim == 1 else X.shape[1]
-    n_bad, first = 0, []
-    for rows in row_chunks(X.shape[0], n_cols):
-        finite = np.isfinite(X[rows])
-        if finite.ndim == 2:
-            finite = finite.all(axis=1)
-        if not finite.all():
-            bad = ~finite
-            n_bad += int(bad.sum())
-            if len(first) < _MAX_LISTED:
-                first += [rows.start + i for i in _first_rows(bad)]
+    result = reduce_rows(_nonfinite_rows, X, combine=_combine_first_bad_rows)
+    n_bad = int(result[0])
     if n_bad:
-        rows_text = ", ".join(map(str, first[:_MAX_LISTED]))
+        first = [int(r) for r in result[1:] if np.isfinite(r)]
+        rows_text = ", ".join(map(str, first))
         msg = (
             f"{name} contains non-finite values (NaN or inf) in {n_bad} rows; "
             f"first at rows {rows_text}."
         )
         raise ValueError(msg)
+
+
+def _probability_violations(rows, chunk, atol):
+    """[rows outside [0, 1], first such row, rows off sum, first such row, its sum]."""
+    outside = (chunk < 0) | (chunk > 1)
+    if outside.ndim == 2:
+        outside = outside.any(axis=1)
+    out = np.array([outside.sum(), np.inf, 0.0, np.inf, np.nan])
+    if outside.any():
+        out[1] = rows.start + np.argmax(outside)
+    if atol is not None and chunk.ndim == 2:
+        sums = row_sum(np.asarray(chunk, dtype=np.float64))
+        off = np.abs(sums - 1.0) > atol
+        if off.any():
+            first = np.argmax(off)
+            out[2:] = off.sum(), rows.start + first, sums[first]
+    return out
+
+
+def _combine_violations(a, b):
+    first_sum = a if a[3] <= b[3] else b
+    return np.array(
+        [a[0] + b[0], min(a[1], b[1]), a[2] + b[2], first_sum[3], first_sum[4]]
+    )
 
 
 def check_probabilities(P, *, name, row_sums=True):
@@ -144,41 +207,43 @@ def check_probabilities(P, *, name, row_sums=True):
 
     Parameters
     ----------
-    P : ndarray
+    P : ndarray or dask array
         Output of :func:`check_float_array`.
     name : str
         Argument name for messages.
     row_sums : bool, default=True
         Whether to check the row sums of a 2-D ``P``.
     """
-    atol = ROW_SUM_ATOL[P.dtype]
-    n_cols = 1 if P.ndim == 1 else P.shape[1]
-    for rows in row_chunks(P.shape[0], n_cols):
-        chunk = P[rows]
-        outside = (chunk < 0) | (chunk > 1)
-        if outside.ndim == 2:
-            outside = outside.any(axis=1)
-        if outside.any():
-            row = rows.start + _first_rows(outside, 1)[0]
-            value = np.atleast_1d(P[row])
-            bad = float(value[(value < 0) | (value > 1)][0])
-            msg = (
-                f"{name} must hold probabilities in [0, 1]; row {row} has {bad!r}. "
-                "Pass logits with input='logits' where the estimator supports it."
-            )
-            raise ValueError(msg)
-        if row_sums and chunk.ndim == 2:
-            deviation = np.abs(chunk.sum(axis=1, dtype=np.float64) - 1.0)
-            off = deviation > atol
-            if off.any():
-                row = rows.start + _first_rows(off, 1)[0]
-                msg = (
-                    f"{name} rows must sum to 1 (tolerance {atol:g}); row {row} sums "
-                    f"to {1.0 + float(deviation[row - rows.start]):.10g}"
-                    f" ({int(off.sum())} rows in this block of {chunk.shape[0]} are "
-                    "off). Renormalise the rows, or pass logits if these are scores."
-                )
-                raise ValueError(msg)
+    atol = ROW_SUM_ATOL[P.dtype] if row_sums else None
+    kernel = functools.partial(_probability_violations, atol=atol)
+    n_out, first_out, n_off, first_off, first_sum = reduce_rows(
+        kernel, P, combine=_combine_violations
+    )
+    if n_out:
+        row = int(first_out)
+        value = np.atleast_1d(np.asarray(P[row]))
+        bad = float(value[(value < 0) | (value > 1)][0])
+        msg = (
+            f"{name} must hold probabilities in [0, 1]; row {row} has {bad!r} "
+            f"({int(n_out)} rows are outside). Pass logits with input='logits' "
+            "where the estimator supports it."
+        )
+        raise ValueError(msg)
+    if n_off:
+        msg = (
+            f"{name} rows must sum to 1 (tolerance {atol:g}); row {int(first_off)} "
+            f"sums to {first_sum:.10g} ({int(n_off)} rows are off). Renormalise the "
+            "rows, or pass logits if these are scores."
+        )
+        raise ValueError(msg)
+
+
+def _range_and_row_sums(rows, chunk):
+    """Maxima of [-min, max, |row sum - 1|] over a chunk."""
+    deviation = 0.0
+    if chunk.ndim == 2:
+        deviation = np.abs(row_sum(np.asarray(chunk, dtype=np.float64)) - 1.0).max()
+    return np.array([-chunk.min(), chunk.max(), deviation], dtype=np.float64)
 
 
 def looks_like_probabilities(X):
@@ -186,18 +251,10 @@ def looks_like_probabilities(X):
 
     Used to warn users who pass probabilities as logits; never to guess.
     """
-    atol = ROW_SUM_ATOL[X.dtype]
-    n_cols = 1 if X.ndim == 1 else X.shape[1]
-    if X.ndim == 2 and n_cols < 2:
+    if X.ndim == 2 and X.shape[1] < 2:
         return False
-    for rows in row_chunks(X.shape[0], n_cols):
-        chunk = X[rows]
-        if chunk.min() < 0 or chunk.max() > 1:
-            return False
-        row_sums = chunk.sum(axis=1, dtype=np.float64) if chunk.ndim == 2 else None
-        if row_sums is not None and np.any(np.abs(row_sums - 1.0) > atol):
-            return False
-    return True
+    neg_min, high, deviation = reduce_rows(_range_and_row_sums, X, combine=np.maximum)
+    return -neg_min >= 0 and high <= 1 and deviation <= ROW_SUM_ATOL[X.dtype]
 
 
 def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from calibkit._chunks import as_float64, row_chunks
+from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
 from calibkit._transforms import log_odds, log_odds_from_logits, safe_log
 from calibkit._validation import (
     StrOptions,
@@ -82,7 +82,21 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
+        if is_dask(X):
+            return self._predict_proba_dask(X)
         return self._predict_proba(X)
+
+    def _predict_proba_dask(self, X):
+        """Lazy predictions on a dask array, block by block where it lives."""
+        if X.ndim == 2:
+            X = X.rechunk({1: -1})
+        n_classes = len(self.classes_)
+        return X.map_blocks(
+            self._predict_proba,
+            dtype=X.dtype,
+            chunks=(X.chunks[0], (n_classes,)),
+            **({"new_axis": 1} if X.ndim == 1 else {}),
+        )
 
     def predict(self, X):
         """Class with the highest calibrated probability.
@@ -222,6 +236,11 @@ def binary_columns(p_neg, p_pos, dtype):
     return out
 
 
+def _count_saturated(rows, chunk):
+    saturated = (chunk == 0) | (chunk == 1) if chunk.ndim == 1 else chunk == 0
+    return np.array([np.count_nonzero(saturated)])
+
+
 def warn_if_saturated(X, input):
     """Warn when probabilities hold exact 0 or 1, which have no finite logit.
 
@@ -231,11 +250,7 @@ def warn_if_saturated(X, input):
     """
     if input != "probabilities":
         return
-    n_saturated = 0
-    for rows in row_chunks(X.shape[0], 1 if X.ndim == 1 else X.shape[1]):
-        chunk = X[rows]
-        saturated = (chunk == 0) | (chunk == 1) if X.ndim == 1 else chunk == 0
-        n_saturated += int(np.count_nonzero(saturated))
+    n_saturated = int(reduce_rows(_count_saturated, X)[0])
     if n_saturated:
         warnings.warn(
             f"X holds {n_saturated} probabilities equal to exactly 0 or 1; their "

@@ -1,0 +1,302 @@
+"""Benchmarks: calibkit against scikit-learn and against the hardware floor.
+
+For each workload, calibkit and its scikit-learn counterpart are timed in the
+same run (median of ``--repeats`` runs), next to a *floor*: one vectorised pass
+that any algorithm must make over the data (``np.exp`` over the logits,
+``log1p(exp(-|z|))`` over binary scores, ``np.argsort`` for isotonic fits).
+The log-loss each reaches is reported so that speed is compared at equal
+quality, and peak extra memory is measured with ``tracemalloc``.
+
+Usage::
+
+    python benchmarks/run.py            # full suite (several minutes)
+    python benchmarks/run.py --quick    # small sizes, a smoke test
+    python benchmarks/run.py --only platt temperature
+
+Prints a markdown table and writes ``benchmarks/results/<timestamp>.json``.
+"""
+
+import argparse
+import json
+import platform
+import sys
+import time
+import tracemalloc
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from scipy.special import expit, logsumexp
+from sklearn.calibration import (
+    _SigmoidCalibration,
+    _TemperatureScaling,
+    calibration_curve,
+)
+from sklearn.isotonic import IsotonicRegression
+
+import calibkit
+from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit import metrics as ckm
+
+FULL = {
+    "platt": [10**5, 10**6, 10**7],
+    "isotonic": [10**5, 10**6, 10**7],
+    "temperature": [(10**5, 10), (10**5, 100), (2 * 10**4, 1000), (10**4, 10**4)],
+    "metrics_binary": [10**7],
+    "metrics_multiclass": [(10**5, 1000)],
+}
+QUICK = {
+    "platt": [10**4],
+    "isotonic": [10**4],
+    "temperature": [(10**4, 10), (2000, 100)],
+    "metrics_binary": [10**4],
+    "metrics_multiclass": [(2000, 50)],
+}
+
+
+def median_time(func, repeats):
+    """Median wall time of ``func()`` over ``repeats`` runs, and its last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
+
+
+def peak_memory(func):
+    """Peak memory (bytes) allocated while ``func()`` runs."""
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def binary_scores(n, rng):
+    s = rng.normal(0.0, 2.0, n)
+    y = (rng.random(n) < expit(0.5 * s - 0.3)).astype(np.int64)
+    return s, y
+
+
+def multiclass_logits(n, k, rng, dtype=np.float32):
+    z = rng.normal(0.0, 3.0, (n, k)).astype(dtype)
+    y = rng.integers(0, k, n)
+    z[np.arange(n), y] += dtype(4.0)  # informative but overconfident
+    return z, y
+
+
+def logistic_loss(a, b, s, t):
+    z = a * s + b
+    return float(np.mean(np.logaddexp(0.0, z) - t * z))
+
+
+def bench_platt(n, repeats, rng):
+    s, y = binary_scores(n, rng)
+    floor, _ = median_time(lambda: np.log1p(np.exp(-np.abs(s))), repeats)
+    ours, cal = median_time(
+        lambda: PlattScaling(target_smoothing=True).fit(s, y), repeats
+    )
+    theirs, ref = median_time(lambda: _SigmoidCalibration().fit(s, y), repeats)
+    n_pos = y.sum()
+    t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n - n_pos + 2))
+    return {
+        "workload": f"Platt fit, n={n:.0e}",
+        "floor": "log1p(exp(-|z|))",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "sklearn_s": theirs,
+        "calibkit_loss": logistic_loss(cal.coef_[0], cal.intercept_[0], s, t),
+        "sklearn_loss": logistic_loss(-ref.a_, -ref.b_, s, t),
+        "calibkit_peak_mb": peak_memory(lambda: PlattScaling().fit(s, y)) / 1e6,
+        "input_mb": s.nbytes / 1e6,
+    }
+
+
+def bench_isotonic(n, repeats, rng):
+    s, y = binary_scores(n, rng)
+    floor, _ = median_time(lambda: np.argsort(s), repeats)
+    ours, cal = median_time(lambda: IsotonicCalibration(eps=0).fit(s, y), repeats)
+    theirs, ref = median_time(
+        lambda: IsotonicRegression(out_of_bounds="clip").fit(s, y), repeats
+    )
+    p_ours = np.clip(cal.predict_proba(s)[:, 1], 1e-15, 1 - 1e-15)
+    p_ref = np.clip(ref.predict(s), 1e-15, 1 - 1e-15)
+
+    def loss(p):
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+    return {
+        "workload": f"isotonic fit, n={n:.0e}",
+        "floor": "argsort",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "sklearn_s": theirs,
+        "calibkit_loss": loss(p_ours),
+        "sklearn_loss": loss(p_ref),
+        "calibkit_peak_mb": peak_memory(lambda: IsotonicCalibration().fit(s, y)) / 1e6,
+        "input_mb": s.nbytes / 1e6,
+    }
+
+
+def multiclass_loss(z, y, temperature):
+    scaled = z.astype(np.float64) / temperature
+    rows = np.arange(len(y))
+    return float(np.mean(logsumexp(scaled, axis=1) - scaled[rows, y]))
+
+
+def bench_temperature(shape, repeats, rng):
+    n, k = shape
+    z, y = multiclass_logits(n, k, rng)
+    floor, _ = median_time(lambda: np.exp(z), repeats)
+    ours, cal = median_time(lambda: TemperatureScaling().fit(z, y), repeats)
+    theirs, ref = median_time(lambda: _TemperatureScaling().fit(z, y), 1)
+    t_ref = 1.0 / float(ref.beta_)
+    return {
+        "workload": f"temperature fit, float32 {n:.0e} x {k}",
+        "floor": "np.exp",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "sklearn_s": theirs,
+        "calibkit_loss": multiclass_loss(z, y, cal.temperature_),
+        "sklearn_loss": multiclass_loss(z, y, t_ref),
+        "calibkit_T": cal.temperature_,
+        "sklearn_T": t_ref,
+        "calibkit_peak_mb": peak_memory(lambda: TemperatureScaling().fit(z, y)) / 1e6,
+        "input_mb": z.nbytes / 1e6,
+    }
+
+
+def _metric_rows(label, y, prob, repeats, floor_name, floor_s, ref=None):
+    rows = []
+    metric_calls = {
+        "log_loss": lambda: ckm.log_loss(y, prob),
+        "expected_calibration_error": lambda: ckm.expected_calibration_error(y, prob),
+        "reliability_curve (uniform)": lambda: ckm.reliability_curve(y, prob),
+    }
+    if prob.ndim == 1 and hasattr(ckm, "decompose"):
+        metric_calls["decompose (CORP)"] = lambda: ckm.decompose(y, prob)
+    for name, call in metric_calls.items():
+        ours, _ = median_time(call, repeats)
+        theirs = None
+        if ref and name in ref:
+            theirs, _ = median_time(ref[name], repeats)
+        rows.append(
+            {
+                "workload": f"{name}, {label}",
+                "floor": floor_name,
+                "floor_s": floor_s,
+                "calibkit_s": ours,
+                "sklearn_s": theirs,
+                "calibkit_peak_mb": peak_memory(call) / 1e6,
+                "input_mb": prob.nbytes / 1e6,
+            }
+        )
+    return rows
+
+
+def bench_metrics_binary(n, repeats, rng):
+    s, y = binary_scores(n, rng)
+    p = expit(0.5 * s)
+    floor, _ = median_time(lambda: np.log1p(np.exp(-np.abs(s))), repeats)
+    argsort, _ = median_time(lambda: np.argsort(p), repeats)
+    ref = {
+        "reliability_curve (uniform)": lambda: calibration_curve(y, p, n_bins=10),
+        "log_loss": lambda: sklearn.metrics.log_loss(y, p),
+    }
+    rows = _metric_rows(
+        f"binary n={n:.0e}", y, p, repeats, "log1p(exp(-|z|))", floor, ref
+    )
+    for row in rows:
+        if row["workload"].startswith("decompose"):
+            row["floor"], row["floor_s"] = "argsort", argsort
+    return rows
+
+
+def bench_metrics_multiclass(shape, repeats, rng):
+    n, k = shape
+    z, y = multiclass_logits(n, k, rng)
+    prob = np.exp(z - z.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    floor, _ = median_time(lambda: np.exp(z), repeats)
+    ref = {"log_loss": lambda: sklearn.metrics.log_loss(y, prob, labels=np.arange(k))}
+    return _metric_rows(
+        f"float32 {n:.0e} x {k}", y, prob, repeats, "np.exp", floor, ref
+    )
+
+
+BENCHES = {
+    "platt": bench_platt,
+    "isotonic": bench_isotonic,
+    "temperature": bench_temperature,
+    "metrics_binary": bench_metrics_binary,
+    "metrics_multiclass": bench_metrics_multiclass,
+}
+
+
+def markdown(rows):
+    head = (
+        "| workload | calibkit (s) | scikit-learn (s) | speed-up | floor | "
+        "calibkit / floor | log-loss calibkit | log-loss scikit-learn | "
+        "peak MB / input MB |"
+    )
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        speedup = r["sklearn_s"] / r["calibkit_s"] if r.get("sklearn_s") else None
+        lines.append(
+            "| {w} | {c:.4f} | {s} | {u} | {f} | {ratio:.1f} | {lc} | {ls} | {mem} |".format(
+                w=r["workload"],
+                c=r["calibkit_s"],
+                s=f"{r['sklearn_s']:.4f}" if r.get("sklearn_s") else "-",
+                u=f"{speedup:.1f}x" if speedup else "-",
+                f=r["floor"],
+                ratio=r["calibkit_s"] / r["floor_s"],
+                lc=f"{r['calibkit_loss']:.12g}" if "calibkit_loss" in r else "-",
+                ls=f"{r['sklearn_loss']:.12g}" if "sklearn_loss" in r else "-",
+                mem=f"{r['calibkit_peak_mb']:.1f} / {r['input_mb']:.1f}",
+            )
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per timing")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), default=None)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    repeats = args.repeats or (1 if args.quick else 3)
+    rng = np.random.default_rng(0)
+    rows = []
+    warnings.simplefilter("ignore")  # e.g. separable scores at small sizes
+    for name in args.only or BENCHES:
+        for size in sizes[name]:
+            print(f"running {name} {size} ...", file=sys.stderr, flush=True)
+            result = BENCHES[name](size, repeats, rng)
+            rows.extend(result if isinstance(result, list) else [result])
+    table = markdown(rows)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    meta = {
+        "calibkit": calibkit.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "repeats": repeats,
+        "quick": args.quick,
+    }
+    path = args.out / f"{stamp}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    print(f"\nwrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
