@@ -217,7 +217,17 @@ def _read_parquet(path, progress):
     return table.to_pandas()
 
 
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
+
+
 def _load_numpy(path):
+    expected = _MAGIC[Path(path).suffix.lower()]
+    with open(path, "rb") as handle:
+        head = handle.read(len(expected))
+    if head != expected:
+        kind = "a .npy array" if expected == _MAGIC[".npy"] else "a .npz archive"
+        msg = f"'{path}' is not a readable numpy file: it does not start like {kind}."
+        raise ValueError(msg)
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
