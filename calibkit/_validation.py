@@ -116,7 +116,7 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
     return X
 
 
-def _first_bad_rows(rows, bad):
+def first_bad_rows(rows, bad):
     """Count and first global row indices of a chunk's bad rows (inf-padded)."""
     first = np.full(_MAX_LISTED, np.inf)
     found = rows.start + np.flatnonzero(bad)[:_MAX_LISTED]
@@ -124,7 +124,8 @@ def _first_bad_rows(rows, bad):
     return np.concatenate([[np.count_nonzero(bad)], first])
 
 
-def _combine_first_bad_rows(a, b):
+def combine_first_bad_rows(a, b):
+    """Combine two outputs of :func:`first_bad_rows`."""
     return np.concatenate(
         [[a[0] + b[0]], np.sort(np.concatenate([a[1:], b[1:]]))[:_MAX_LISTED]]
     )
@@ -134,7 +135,7 @@ def _nonfinite_rows(rows, chunk):
     finite = np.isfinite(chunk)
     if finite.ndim == 2:
         finite = finite.all(axis=1)
-    return _first_bad_rows(rows, ~finite)
+    return first_bad_rows(rows, ~finite)
 
 
 def _check_dask_array(X, *, name, ndim, finite):
@@ -162,7 +163,7 @@ def _check_dask_array(X, *, name, ndim, finite):
 
 def check_finite(X, *, name):
     """Raise a ValueError naming the first rows of ``X`` that hold NaN or inf."""
-    result = reduce_rows(_nonfinite_rows, X, combine=_combine_first_bad_rows)
+    result = reduce_rows(_nonfinite_rows, X, combine=combine_first_bad_rows)
     n_bad = int(result[0])
     if n_bad:
         first = [int(r) for r in result[1:] if np.isfinite(r)]

@@ -77,6 +77,8 @@ def check_forecasts(
     pos_label : label or None
         Positive class for a 1-D ``y_prob``. Default: the greater of the two
         labels (``classes[1]``), as in scikit-learn's ``predict_proba`` order.
+        With more than two classes, a 1-D ``y_prob`` is the forecast of
+        ``pos_label`` against the rest.
     input : {"probabilities", "logits"}
         With ``"logits"``, ``y_prob`` holds logits (1-D: log-odds) and only
         finiteness is checked.
@@ -116,7 +118,21 @@ def check_forecasts(
 
 
 def _binary_codes(y_true, labels, pos_label):
+    """Classes and 0/1 codes for a 1-D forecast of the positive class.
+
+    With ``pos_label`` and more than two classes, the forecast is read as
+    ``pos_label`` against the rest (the negative "class" has no label, None),
+    so that ``y_prob[:, k]`` with ``pos_label=classes[k]`` works for every k.
+    """
     classes, codes = encode_labels(y_true, classes=labels, name="y_true")
+    if len(classes) > 2 and pos_label is not None:
+        if pos_label not in classes.tolist():
+            msg = (
+                f"pos_label={pos_label!r} is not one of the classes {classes.tolist()}."
+            )
+            raise ValueError(msg)
+        positive = y_true == pos_label
+        return np.array([None, pos_label], dtype=object), positive.astype(np.intp)
     if len(classes) > 2:
         msg = (
             f"y_prob is 1-D (binary) but y_true has {len(classes)} classes "

@@ -13,8 +13,8 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._inputs import check_forecasts
 from calibkit.metrics.reliability import _bin_edges, _bin_totals, _check_count
-from calibkit.metrics.scores import _forecasts
 
 __all__ = [
     "HosmerLemeshowTest",
@@ -330,7 +330,7 @@ def _hosmer_lemeshow_statistic(observed, expected, weight):
 
 def _binary_rows(y_true, y_prob, sample_weight, pos_label):
     """Forecasts, 0/1 outcomes and weights (rows with zero weight dropped)."""
-    fc = _forecasts(
+    fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=None, pos_label=pos_label
     )
     if not fc.is_binary:

@@ -20,7 +20,7 @@ from scipy.optimize import isotonic_regression
 from calibkit._chunks import row_chunks
 from calibkit._pav import pav, pool_ties
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics.scores import _forecasts
+from calibkit.metrics._inputs import check_forecasts
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
 
@@ -226,7 +226,7 @@ def expected_calibration_error(
     if debias and norm != "l2":
         msg = f"debias=True applies to norm='l2' only; got norm={norm!r}."
         raise ValueError(msg)
-    fc = _forecasts(
+    fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
     )
     settings = {"n_bins": n_bins, "strategy": strategy, "norm": norm}
@@ -346,7 +346,7 @@ def reliability_curve(
     level = _check_level(bands)
     n_resamples = _check_count(n_resamples, "n_resamples")
     rng = _check_random_state(random_state) if level is not None else None
-    fc = _forecasts(
+    fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
     )
     if fc.is_binary:

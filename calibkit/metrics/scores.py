@@ -6,18 +6,17 @@ probability 0 to the observed class scores ``+inf`` (with a warning), it is neve
 clipped to a large finite number.
 """
 
+import functools
 import warnings
 
 import numpy as np
 
-from calibkit._chunks import as_float64, row_chunks
-from calibkit._validation import _to_numpy, check_labels, encode_labels
+from calibkit._chunks import as_float64, reduce_rows
+from calibkit._validation import combine_first_bad_rows, first_bad_rows
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._inputs import Forecasts, check_forecasts
+from calibkit.metrics._inputs import check_forecasts
 
 __all__ = ["brier_score", "log_loss"]
-
-_MAX_LISTED = 5
 
 
 def log_loss(
@@ -119,7 +118,7 @@ def log_loss(
     >>> round(log_loss([0, 1], [-1.0, 40.0], input="logits"), 4)
     0.1566
     """
-    fc = _forecasts(
+    fc = check_forecasts(
         y_true,
         y_prob,
         sample_weight=sample_weight,
@@ -129,23 +128,31 @@ def log_loss(
     )
     weights = _class_weighted(fc, class_weight)
     row_losses = _logit_losses if input == "logits" else _probability_losses
-    total, n_inf, first_inf = 0.0, 0, []
+    kernel = functools.partial(_log_loss_kernel, row_losses=row_losses)
     n_cols = 1 if fc.is_binary else fc.n_classes
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for rows in row_chunks(fc.y.shape[0], n_cols):
-            loss = row_losses(fc.prob[rows], fc.y[rows])
-            w = weights[rows]
-            counted = w > 0
-            infinite = counted & np.isinf(loss)
-            if infinite.any():
-                n_inf += int(infinite.sum())
-                first_inf += (rows.start + np.flatnonzero(infinite)).tolist()
-                first_inf = first_inf[:_MAX_LISTED]
-            total += float(np.sum(w[counted] * loss[counted]))
+    result = reduce_rows(
+        kernel, fc.prob, fc.y, weights, n_cols=n_cols, combine=_combine_total_and_rows
+    )
+    total, n_inf = float(result[0]), int(result[1])
     if n_inf:
-        _warn_certain_and_wrong(n_inf, first_inf)
+        _warn_certain_and_wrong(n_inf, [int(r) for r in result[2:] if np.isfinite(r)])
         return float("inf")
     return total / float(np.sum(weights))
+
+
+def _log_loss_kernel(rows, prob, y, w, *, row_losses):
+    """[weighted loss of finite rows, number and first indices of infinite rows]."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = row_losses(prob, y)
+    counted = w > 0
+    infinite = counted & np.isinf(loss)
+    finite = counted & ~infinite
+    total = np.einsum("i,i->", w[finite], loss[finite])
+    return np.concatenate([[total], first_bad_rows(rows, infinite)])
+
+
+def _combine_total_and_rows(a, b):
+    return np.concatenate([[a[0] + b[0]], combine_first_bad_rows(a[1:], b[1:])])
 
 
 def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=None):
@@ -201,25 +208,24 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
     >>> round(brier_score([0, 1, 1], [[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]]), 4)
     0.14
     """
-    fc = _forecasts(
+    fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
     )
     n_cols = 1 if fc.is_binary else fc.n_classes
-    total = 0.0
-    for rows in row_chunks(fc.y.shape[0], n_cols):
-        y = fc.y[rows]
-        if fc.is_binary:
-            squared = (as_float64(fc.prob[rows]) - y) ** 2
-        else:
-            # A float64 copy of the chunk: the caller's array is never written.
-            error = np.array(fc.prob[rows], dtype=np.float64)
-            error[np.arange(y.shape[0]), y] -= 1.0
-            squared = np.einsum("ij,ij->i", error, error)
-        if fc.sample_weight is None:
-            total += float(squared.sum())
-        else:
-            total += float(np.dot(fc.sample_weight[rows], squared))
-    return total / _total_weight(fc)
+    total = reduce_rows(_brier_kernel, fc.prob, fc.y, fc.sample_weight, n_cols=n_cols)
+    return float(total[0]) / _total_weight(fc)
+
+
+def _brier_kernel(rows, prob, y, w):
+    """Weighted sum of squared errors of a chunk."""
+    if prob.ndim == 1:
+        squared = (as_float64(prob) - y) ** 2
+    else:
+        # A float64 copy of the chunk: the caller's array is never written.
+        error = np.array(prob, dtype=np.float64)
+        error[np.arange(y.shape[0]), y] -= 1.0
+        squared = np.einsum("ij,ij->i", error, error)
+    return np.array([squared.sum() if w is None else np.einsum("i,i->", w, squared)])
 
 
 def _total_weight(fc):
@@ -313,53 +319,3 @@ def _warn_certain_and_wrong(n_rows, first_rows):
         "certain and wrong; no finite log-loss exists."
     )
     warnings.warn(msg, CalibrationWarning, stacklevel=3)
-
-
-def _forecasts(
-    y_true, y_prob, *, sample_weight, labels, pos_label, input="probabilities"
-):
-    """:func:`check_forecasts`, plus one-vs-rest for a 1-D ``y_prob``.
-
-    A 1-D ``y_prob`` with ``pos_label`` and more than two classes in ``y_true``
-    (or ``labels``) is read as the forecast of ``pos_label`` against the rest,
-    so that ``y_prob[:, k]`` with ``pos_label=classes[k]`` works for every k.
-    The negative class of such a forecast has no label (``None``).
-    """
-    y_prob = _to_numpy(y_prob)
-    if pos_label is None or y_prob.ndim != 1:
-        return check_forecasts(
-            y_true,
-            y_prob,
-            sample_weight=sample_weight,
-            labels=labels,
-            pos_label=pos_label,
-            input=input,
-        )
-    y_true = check_labels(y_true, name="y_true")
-    classes, _ = encode_labels(y_true, classes=labels, name="y_true")
-    if len(classes) <= 2:
-        return check_forecasts(
-            y_true,
-            y_prob,
-            sample_weight=sample_weight,
-            labels=labels,
-            pos_label=pos_label,
-            input=input,
-        )
-    if pos_label not in classes.tolist():
-        msg = f"pos_label={pos_label!r} is not one of the classes {classes.tolist()}."
-        raise ValueError(msg)
-    binary = check_forecasts(
-        y_true == pos_label,
-        y_prob,
-        sample_weight=sample_weight,
-        labels=[False, True],
-        pos_label=True,
-        input=input,
-    )
-    return Forecasts(
-        classes=np.array([None, pos_label], dtype=object),
-        y=binary.y,
-        prob=binary.prob,
-        sample_weight=binary.sample_weight,
-    )
