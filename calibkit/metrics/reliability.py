@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import isotonic_regression
 
-from calibkit._chunks import row_chunks
+from calibkit._chunks import is_dask, row_chunks
 from calibkit._pav import pav, pool_ties
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._inputs import check_forecasts
@@ -384,6 +384,11 @@ def _top_label(fc):
         predicted = (p > complement).astype(np.intp)
         return np.maximum(p, complement), (predicted == fc.y).astype(np.float64)
     n, n_classes = fc.prob.shape
+    if is_dask(fc.prob):
+        # Reduce each row where the block lives; only (n,) vectors travel.
+        top = fc.prob.argmax(axis=1)
+        confidence = np.asarray(fc.prob.max(axis=1), dtype=np.float64)
+        return confidence, (np.asarray(top) == fc.y).astype(np.float64)
     confidence = np.empty(n)
     correct = np.empty(n)
     for rows in row_chunks(n, n_classes):
