@@ -12,6 +12,7 @@ from calibkit.calibrators import (
     PlattScaling,
     TemperatureScaling,
 )
+from calibkit import metrics
 from calibkit.persistence import from_dict, load, save, to_dict
 
 __all__ = [
@@ -22,6 +23,19 @@ __all__ = [
     "__version__",
     "from_dict",
     "load",
+    "metrics",
+    "plotting",
     "save",
     "to_dict",
 ]
+
+
+def __getattr__(name):
+    # ``calibkit.plotting`` needs matplotlib, an optional dependency: import it
+    # on first use so that ``import calibkit`` works without it.
+    if name == "plotting":
+        import importlib
+
+        return importlib.import_module("calibkit.plotting")
+    msg = f"module 'calibkit' has no attribute {name!r}"
+    raise AttributeError(msg)
