@@ -5,6 +5,7 @@ Calibrators (:class:`PlattScaling`, :class:`TemperatureScaling`,
 scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
 """
 
+from calibkit import metrics
 from calibkit._version import __version__
 from calibkit.calibrators import (
     CalibratedClassifier,
@@ -12,7 +13,6 @@ from calibkit.calibrators import (
     PlattScaling,
     TemperatureScaling,
 )
-from calibkit import metrics
 from calibkit.persistence import from_dict, load, save, to_dict
 
 __all__ = [
