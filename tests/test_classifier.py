@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    make_classification,
+)
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -22,9 +27,10 @@ from sklearn.model_selection import (
     train_test_split,
 )
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from calibkit import (
@@ -34,6 +40,7 @@ from calibkit import (
     TemperatureScaling,
 )
 from calibkit.calibrators.classifier import CalibratedPair
+from calibkit.exceptions import CalibrationWarning
 from calibkit.scorers import get_scorer
 
 METHODS = ["temperature", "platt", "isotonic", "auto"]
@@ -569,6 +576,36 @@ def test_bad_input_messages(case):
     model = CalibratedClassifier(GaussianNB(), cv=3).set_params(**params)
     with pytest.raises(error, match=match):
         model.fit(X, y, **fit_kwargs)
+
+
+def test_classifier_without_sample_weight_warns():
+    (X, y, w, folds), _ = _weighted_and_repeated(5)
+    model = CalibratedClassifier(KNeighborsClassifier(), method="isotonic", cv=folds)
+    with pytest.warns(CalibrationWarning, match="does not accept sample_weight"):
+        model.fit(X, y, sample_weight=w)
+    # The calibrator still uses them: same as an explicitly weighted calibrator.
+    oof = cross_val_predict(
+        KNeighborsClassifier(), X, y, cv=folds, method="predict_proba"
+    )
+    weighted = oof[w > 0]
+    floor = weighted[(weighted > 0) & (weighted < 1)].min() / 2
+    oof = np.maximum(oof, floor)
+    oof /= oof.sum(axis=1, keepdims=True)
+    calibrator = IsotonicCalibration(input="probabilities").fit(oof, y, w)
+    test = np.maximum(KNeighborsClassifier().fit(X, y).predict_proba(X), floor)
+    test /= test.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        model.predict_proba(X), calibrator.predict_proba(test), rtol=1e-12
+    )
+
+
+def test_one_vs_one_decision_function_is_an_error():
+    X, y = load_iris(return_X_y=True)
+    X = np.hstack([X, X[:, :1] * 0.5])
+    y4 = np.where(X[:, 0] > 6.5, 3, y)
+    svc = SVC(decision_function_shape="ovo")
+    with pytest.raises(ValueError, match=r"returned an array of shape \(\d+, 6\)"):
+        CalibratedClassifier(svc, cv=3).fit(X, y4)
 
 
 def test_fold_missing_a_class_is_an_error():

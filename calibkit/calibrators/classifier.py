@@ -286,7 +286,8 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             check_n_classes(self.classes_, name="y")
         _check_classes_weighted(self.classes_, codes, sample_weight)
         if frozen:
-            raw = getattr(estimator, self.response_)(X)
+            raw = np.asarray(getattr(estimator, self.response_)(X))
+            _check_output_shape(raw, self.response_, len(self.classes_), estimator)
             splits = self._selection_splits(raw, y) if len(candidates) > 1 else []
             fold_models = [estimator]
         else:
@@ -468,6 +469,8 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         inner = LogisticRegression() if self.estimator is None else self.estimator
+        if not hasattr(inner, "__sklearn_tags__"):
+            return tags  # not an estimator: fit says so
         inner_tags = get_tags(inner)
         tags.input_tags.sparse = inner_tags.input_tags.sparse
         tags.input_tags.allow_nan = inner_tags.input_tags.allow_nan
@@ -559,8 +562,19 @@ def _check_partition(splits, n_samples):
 
 def _classifier_fit_params(estimator, sample_weight, fit_params):
     params = dict(fit_params)
-    if sample_weight is not None and has_fit_parameter(estimator, "sample_weight"):
+    if sample_weight is None:
+        return params
+    if has_fit_parameter(estimator, "sample_weight"):
         params["sample_weight"] = sample_weight
+    elif not any(key.endswith("sample_weight") for key in params):
+        # A pipeline's weights arrive as "<step>__sample_weight": no warning then.
+        warnings.warn(
+            f"{type(estimator).__name__}.fit does not accept sample_weight; the "
+            "weights are used by the calibrator only. Pass them to the classifier "
+            "through fit parameters if it takes them under another name.",
+            CalibrationWarning,
+            stacklevel=3,
+        )
     return params
 
 
@@ -605,11 +619,26 @@ def _cross_fit(estimator, X, y, splits, params, response, classes):
         )
         _check_model_classes(model, classes)
         out = np.asarray(getattr(model, response)(_take_rows(X, test)))
+        _check_output_shape(out, response, len(classes), model)
         if raw is None:
             raw = np.empty((n_samples, *out.shape[1:]), dtype=np.float64)
         raw[test] = out
         models.append(model)
     return models, raw
+
+
+def _check_output_shape(out, response, n_classes, model):
+    """The calibrators need one column per class (1-D scores when binary)."""
+    n_columns = 1 if out.ndim == 1 else out.shape[1]
+    expected = {1, 2} if n_classes == 2 else {n_classes}
+    if out.ndim > 2 or n_columns not in expected:
+        msg = (
+            f"{type(model).__name__}.{response} returned an array of shape "
+            f"{out.shape} for {n_classes} classes; calibration needs one column per "
+            "class (or 1-D scores of classes_[1] for two classes). For an SVC, use "
+            "decision_function_shape='ovr'."
+        )
+        raise ValueError(msg)
 
 
 def _subset_weight(sample_weight, rows):
