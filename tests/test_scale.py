@@ -169,3 +169,17 @@ def test_dask_bad_values_are_reported_lazily(dask_client):
     z[1500, 1] = np.nan
     with pytest.raises(ValueError, match="first at rows 1500"):
         TemperatureScaling().fit(da.from_array(z, chunks=(500, 3)), y)
+
+
+def test_dask_isotonic_and_multiclass_platt_are_computed_in_memory(dask_client):
+    import dask.array as da
+
+    from calibkit import IsotonicCalibration
+
+    z, y = make_logits(3_000, 4, seed=6)
+    dz = da.from_array(z, chunks=(1_000, 4))
+    for cls in (IsotonicCalibration, PlattScaling):
+        ref, cal = cls().fit(z, y), cls().fit(dz, y)
+        np.testing.assert_allclose(
+            cal.predict_proba(dz).compute(), ref.predict_proba(z), rtol=1e-10
+        )

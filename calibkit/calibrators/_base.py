@@ -193,7 +193,12 @@ def binary_scores(X, input):
 
 
 def materialize(values, transform, dtype=np.float64):
-    """``transform`` applied to all rows of ``values``, chunk by chunk."""
+    """``transform`` applied to all rows of ``values``, chunk by chunk.
+
+    The result is a numpy array in memory (a dask array is computed).
+    """
+    if is_dask(values):
+        values = values.compute()
     if transform is None:
         return values
     out = np.empty(values.shape[0], dtype=dtype)
@@ -208,6 +213,8 @@ def one_vs_rest_scores(X, input, dtype):
     Each row is contiguous so one class can be read quickly; stored in
     ``dtype`` (the input's precision: float32 data gives a float32 copy).
     """
+    if is_dask(X):  # the per-class scores are held in memory anyway
+        X = X.compute()
     out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
     for rows in row_chunks(X.shape[0], X.shape[1]):
         chunk = as_float64(X[rows])
