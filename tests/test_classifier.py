@@ -266,6 +266,15 @@ def test_auto_scores_are_cross_validated_log_losses(cancer):
     np.testing.assert_allclose(model.predict_proba(X_test), expected, rtol=1e-12)
 
 
+def test_refit_with_a_named_method_drops_auto_scores():
+    (X, y, _, folds), _ = _weighted_and_repeated(6)
+    model = CalibratedClassifier(GaussianNB(), method="auto", cv=folds).fit(X, y)
+    assert model.method_ in model.method_scores_
+    model.set_params(method="platt").fit(X, y)
+    assert model.method_ == "platt"
+    assert not hasattr(model, "method_scores_")
+
+
 # -- response -----------------------------------------------------------------
 
 

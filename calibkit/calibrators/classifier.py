@@ -264,7 +264,8 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             accepts them) and the calibrator.
         **fit_params : dict
             Further arguments of the classifier's ``fit``; arrays of length
-            ``n_samples`` are split along with the rows.
+            ``n_samples`` are split along with the rows. Unused for a frozen
+            estimator, which is never fitted.
 
         Returns
         -------
@@ -272,6 +273,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        self.__dict__.pop("method_scores_", None)  # stale from an earlier "auto" fit
         estimator = self._checked_estimator()
         y = _checked_target(y)
         X, y = indexable(X, y)
@@ -285,56 +287,47 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.classes_, codes = encode_labels(y)
             check_n_classes(self.classes_, name="y")
         _check_classes_weighted(self.classes_, codes, sample_weight)
+
         if frozen:
             raw = np.asarray(getattr(estimator, self.response_)(X))
             _check_output_shape(raw, self.response_, len(self.classes_), estimator)
             splits = self._selection_splits(raw, y) if len(candidates) > 1 else []
-            fold_models = [estimator]
         else:
-            splits = self._cross_fit_splits(X, y, codes)
             params = _classifier_fit_params(estimator, sample_weight, fit_params)
+            splits = self._cross_fit_splits(X, y, codes)
             fold_models, raw = _cross_fit(
                 estimator, X, y, splits, params, self.response_, self.classes_
             )
 
-        floor = None
+        self.probability_floor_ = None
         if self.response_ == "predict_proba":
-            floor = _probability_floor(raw, sample_weight)
-        self.probability_floor_ = floor
-        inputs = calibrator_input(raw, floor)
-
-        self.method_, calibrator = self._select(
-            candidates, inputs, codes, sample_weight, splits
+            self.probability_floor_ = _probability_floor(raw, sample_weight)
+        calibration = _CalibrationSet(
+            calibrator_input(raw, self.probability_floor_), codes, sample_weight
         )
-        if self.ensemble and not frozen:
-            pairs = [
-                CalibratedPair(
-                    model,
-                    _fit_calibrator(calibrator, inputs, codes, sample_weight, test),
-                    self.response_,
-                    floor,
-                )
+        self.method_, calibrator = self._select(candidates, calibration, splits)
+
+        if frozen:
+            models_and_rows = [(estimator, calibration.all_rows)]
+        elif self.ensemble:
+            models_and_rows = [
+                (model, test)
                 for model, (_, test) in zip(fold_models, splits, strict=True)
             ]
         else:
-            if frozen:
-                final_model = estimator
-            else:
-                final_model = clone(estimator).fit(X, y, **params)
-                _check_model_classes(final_model, self.classes_)
-            everything = np.arange(codes.shape[0])
-            pairs = [
-                CalibratedPair(
-                    final_model,
-                    _fit_calibrator(
-                        calibrator, inputs, codes, sample_weight, everything
-                    ),
-                    self.response_,
-                    floor,
-                )
-            ]
-        self.calibrated_classifiers_ = pairs
-        self.estimator_ = pairs[0].estimator
+            final_model = clone(estimator).fit(X, y, **params)
+            _check_model_classes(final_model, self.classes_)
+            models_and_rows = [(final_model, calibration.all_rows)]
+        self.calibrated_classifiers_ = [
+            CalibratedPair(
+                model,
+                calibration.fit(calibrator, rows),
+                self.response_,
+                self.probability_floor_,
+            )
+            for model, rows in models_and_rows
+        ]
+        self.estimator_ = self.calibrated_classifiers_[0].estimator
         return self
 
     def _checked_estimator(self):
@@ -401,13 +394,13 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         _check_partition(splits, y.shape[0])
         return splits
 
-    def _select(self, candidates, inputs, codes, sample_weight, splits):
+    def _select(self, candidates, calibration, splits):
         """The method to use: the only candidate, or the best by CV log-loss."""
         if len(candidates) == 1:
             return next(iter(candidates.items()))
         self.method_scores_ = {
-            name: _cross_validated_log_loss(cal, inputs, codes, sample_weight, splits)
-            for name, cal in candidates.items()
+            name: calibration.cross_validated_log_loss(calibrator, splits)
+            for name, calibrator in candidates.items()
         }
         best = min(self.method_scores_, key=self.method_scores_.get)
         return best, candidates[best]
@@ -641,33 +634,47 @@ def _check_output_shape(out, response, n_classes, model):
         raise ValueError(msg)
 
 
-def _subset_weight(sample_weight, rows):
-    return None if sample_weight is None else sample_weight[rows]
+@dataclass(frozen=True)
+class _CalibrationSet:
+    """Calibrator inputs (out-of-fold outputs), class codes and weights."""
 
+    inputs: np.ndarray
+    codes: np.ndarray
+    sample_weight: np.ndarray | None
 
-def _fit_calibrator(calibrator, inputs, codes, sample_weight, rows):
-    return clone(calibrator).fit(
-        inputs[rows], codes[rows], sample_weight=_subset_weight(sample_weight, rows)
-    )
+    @property
+    def all_rows(self):
+        return np.arange(self.codes.shape[0])
 
+    def weights(self, rows):
+        if self.sample_weight is None:
+            return np.ones(rows.shape[0])
+        return self.sample_weight[rows]
 
-def _cross_validated_log_loss(calibrator, inputs, codes, sample_weight, splits):
-    """Mean log-loss (nats) of ``calibrator`` on held-out folds of the inputs."""
-    total, weight = 0.0, 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CalibrationWarning)
-        for train, test in splits:
-            fitted = _fit_calibrator(calibrator, inputs, codes, sample_weight, train)
-            proba = fitted.predict_proba(inputs[test])
-            p_true = _probability_of_truth(proba, fitted.classes_, codes[test])
-            w = _subset_weight(sample_weight, test)
-            w = np.ones(test.shape[0]) if w is None else w
-            with np.errstate(divide="ignore"):
-                losses = -np.log(p_true)
-            counted = w > 0
-            total += float(np.sum(w[counted] * losses[counted]))
-            weight += float(np.sum(w))
-    return total / weight
+    def fit(self, calibrator, rows):
+        """A fitted clone of ``calibrator`` on the given rows."""
+        weights = None if self.sample_weight is None else self.sample_weight[rows]
+        return clone(calibrator).fit(
+            self.inputs[rows], self.codes[rows], sample_weight=weights
+        )
+
+    def cross_validated_log_loss(self, calibrator, splits):
+        """Mean log-loss (nats) of ``calibrator`` on held-out folds of the rows."""
+        total, weight = 0.0, 0.0
+        with warnings.catch_warnings():
+            # Warnings of candidates that may not be chosen would only confuse;
+            # the chosen one is refitted on all rows and warns then.
+            warnings.simplefilter("ignore", CalibrationWarning)
+            for train, test in splits:
+                fitted = self.fit(calibrator, train)
+                proba = fitted.predict_proba(self.inputs[test])
+                p_true = _probability_of_truth(proba, fitted.classes_, self.codes[test])
+                w = self.weights(test)
+                counted = w > 0  # 0 * inf would be NaN
+                with np.errstate(divide="ignore"):
+                    total -= float(np.sum(w[counted] * np.log(p_true[counted])))
+                weight += float(np.sum(w))
+        return total / weight
 
 
 def _probability_of_truth(proba, fitted_codes, codes):
