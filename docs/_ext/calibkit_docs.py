@@ -20,6 +20,7 @@ import importlib
 import io
 import pkgutil
 import re
+import types
 import warnings
 from pathlib import Path
 
@@ -154,6 +155,8 @@ def api_entries(package="calibkit"):
         names = []
         for name in _public_names(module):
             obj = getattr(module, name)  # AttributeError: a broken __all__
+            if isinstance(obj, types.ModuleType):
+                continue  # subpackages listed in __all__ get their own section
             key = id(obj) if callable(obj) or isinstance(obj, type) else None
             if key is not None and key in seen:
                 continue
