@@ -408,6 +408,39 @@ def test_integer_weights_equal_repeated_rows(method, ensemble):
             assert score == pytest.approx(repeated.method_scores_[name], rel=1e-8)
 
 
+@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+def test_prefit_integer_weights_equal_repeated_rows(method):
+    (X, y, w, _), (X_rep, y_rep, _) = _weighted_and_repeated(7)
+    lr = LogisticRegression(C=0.1).fit(X[::2], y[::2])
+    weighted = CalibratedClassifier(FrozenEstimator(lr), method=method)
+    weighted.fit(X, y, sample_weight=w)
+    repeated = CalibratedClassifier(FrozenEstimator(lr), method=method)
+    repeated.fit(X_rep, y_rep)
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_row_order_does_not_matter(method):
+    """Permuting the rows, with each row keeping its fold, changes nothing."""
+    (X, y, _, folds), _ = _weighted_and_repeated(8)
+    fold_of = np.empty(y.shape[0], dtype=int)
+    for k, (_, test) in enumerate(folds):
+        fold_of[test] = k
+    order = np.random.default_rng(8).permutation(y.shape[0])
+    permuted_folds = [
+        (np.flatnonzero(fold_of[order] != k), np.flatnonzero(fold_of[order] == k))
+        for k in range(len(folds))
+    ]
+    model = CalibratedClassifier(GaussianNB(), method=method, cv=folds).fit(X, y)
+    permuted = CalibratedClassifier(GaussianNB(), method=method, cv=permuted_folds)
+    permuted.fit(X[order], y[order])
+    np.testing.assert_allclose(
+        model.predict_proba(X), permuted.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+
+
 def test_weights_reach_classifier_and_calibrator():
     (X, y, w, folds), _ = _weighted_and_repeated(1)
     model = CalibratedClassifier(GaussianNB(), method="platt", cv=folds)
