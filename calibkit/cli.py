@@ -814,7 +814,7 @@ def _run_demo(args, console):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             calibrator = cls().fit(cal_scores, y_cal)
-        notes += [f"{name}: {w.message}" for w in caught]
+        notes += _demo_notes(name, caught)
         proba = calibrator.predict_proba(test_scores)
         evaluations.append(
             evaluate_forecasts(y_test, proba, name=name, labels=calibrator.classes_)
@@ -880,6 +880,23 @@ def _run_demo(args, console):
             f"--report {out / 'test_report.html'}"
         )
     return 0
+
+
+def _demo_notes(name, caught):
+    """Warnings of a demo fit as short notes (separable classes summarised)."""
+    from calibkit.exceptions import NoFiniteOptimumWarning
+
+    separable = [w for w in caught if issubclass(w.category, NoFiniteOptimumWarning)]
+    notes = [f"{name}: {w.message}" for w in caught if w not in separable]
+    if separable and name == "platt":
+        notes.append(
+            f"platt: for {len(separable)} of the classes the scores separate the "
+            "class from the rest (no finite optimum of the one-vs-rest fit), so "
+            "those fits used Platt's smoothed targets."
+        )
+    else:
+        notes += [f"{name}: {w.message}" for w in separable]
+    return notes
 
 
 def _demo_scores(seed=0):

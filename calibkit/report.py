@@ -498,11 +498,14 @@ def render_html(
             + "; a calibrated forecast follows the diagonal. The histogram "
             "shows where the forecasts lie.</p>"
         )
-        parts.append(_img(reliability_png(evaluations), "Reliability diagrams"))
+        images = dict(images or {})
+        if "reliability" not in images:
+            images["reliability"] = reliability_png(evaluations)
+        if "decomposition" not in images:
+            images["decomposition"] = figure_png(decomposition_figure(evaluations))
+        parts.append(_img(images["reliability"], "Reliability diagrams"))
         parts.append("<h2>Log-loss decomposition</h2>")
-        parts.append(
-            _img(figure_png(decomposition_figure(evaluations)), "Decomposition")
-        )
+        parts.append(_img(images["decomposition"], "Log-loss decomposition"))
     else:
         parts.append(f'<p class="warning">{esc(_NO_MATPLOTLIB)}</p>')
         parts.append("<h2>Log-loss decomposition</h2>")
