@@ -36,7 +36,7 @@ class CalibrationScorer:
 
     Build one with :func:`make_calibration_scorer` or :func:`get_scorer`.
 
-    Attributes
+    Parameters
     ----------
     metric : callable or str
         The metric, ``metric(y_true, y_prob, *, sample_weight=None, labels=None,
@@ -57,10 +57,14 @@ class CalibrationScorer:
 
         Parameters
         ----------
-        estimator : fitted classifier with ``predict_proba`` and ``classes_``
+        estimator : classifier
+            A fitted classifier with ``predict_proba`` and ``classes_``.
         X : array-like of shape (n_samples, n_features)
+            Data for ``estimator.predict_proba``.
         y_true : array-like of shape (n_samples,)
+            Observed labels.
         sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, passed to the metric.
 
         Returns
         -------
@@ -163,6 +167,7 @@ def get_scorer(name):
     Returns
     -------
     CalibrationScorer
+        A callable ``scorer(estimator, X, y_true, sample_weight=None)``.
 
     Examples
     --------
@@ -178,11 +183,12 @@ def get_scorer(name):
 
 
 def get_scorer_names():
-    """Names accepted by :func:`get_scorer`, sorted.
+    """Return the names accepted by :func:`get_scorer`.
 
     Returns
     -------
     list of str
+        The names, sorted.
     """
     return sorted(SCORERS)
 

@@ -45,7 +45,7 @@ HARD_PROBABILITY_FLOOR = 1e-3
 class CalibratedPair:
     """A fitted classifier and the calibrator fitted on its held-out outputs.
 
-    Attributes
+    Parameters
     ----------
     estimator : estimator
         The fitted (or frozen) classifier.
@@ -142,9 +142,10 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     See Also
     --------
-    sklearn.calibration.CalibratedClassifierCV : scikit-learn's counterpart.
-    calibkit.TemperatureScaling, calibkit.PlattScaling,
-    calibkit.IsotonicCalibration : The calibrators, usable on saved outputs.
+    sklearn.calibration.CalibratedClassifierCV : The scikit-learn counterpart.
+    calibkit.TemperatureScaling : One temperature for all logits.
+    calibkit.PlattScaling : Logistic regression on the log-odds.
+    calibkit.IsotonicCalibration : Monotone, non-parametric calibration.
 
     Notes
     -----
@@ -434,6 +435,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Data in the form the classifier accepts.
 
         Returns
         -------
