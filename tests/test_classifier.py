@@ -212,6 +212,17 @@ def test_pooled_cross_fit_matches_manual_construction(cancer):
     assert isinstance(model.calibrated_classifiers_[0], CalibratedPair)
 
 
+def test_parallel_folds_give_the_same_model(cancer):
+    X_train, X_test, y_train, _ = cancer
+    results = []
+    # Threads: the same dispatch as processes without their start-up time.
+    with joblib.parallel_config(backend="threading"):
+        for n_jobs in (None, 2):
+            model = CalibratedClassifier(GaussianNB(), method="auto", n_jobs=n_jobs)
+            results.append(model.fit(X_train, y_train).predict_proba(X_test))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
 def test_ensemble_matches_manual_construction(digits):
     X_train, X_test, y_train, _ = digits
     lr = make_pipeline(StandardScaler(), LogisticRegression(C=0.01))

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv
 from sklearn.utils import get_tags, indexable
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
 
 from calibkit._validation import (
@@ -111,6 +112,9 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Which output of the classifier is calibrated. ``"auto"`` takes
         ``decision_function`` when the classifier has one, else
         ``predict_proba``.
+    n_jobs : int, default=None
+        Number of folds fitted in parallel (joblib); ``None`` means 1 unless
+        in a :func:`joblib.parallel_backend` context, ``-1`` all processors.
 
     Attributes
     ----------
@@ -231,6 +235,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "cv": ["cv_object", StrOptions({"prefit"})],
         "ensemble": ["boolean"],
         "response": [StrOptions({"auto", *CALIBRATOR_INPUT})],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -241,12 +246,14 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         cv=5,
         ensemble=False,
         response="auto",
+        n_jobs=None,
     ):
         self.estimator = estimator
         self.method = method
         self.cv = cv
         self.ensemble = ensemble
         self.response = response
+        self.n_jobs = n_jobs
 
     # -- fit ----------------------------------------------------------------
 
@@ -297,7 +304,14 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             params = _classifier_fit_params(estimator, sample_weight, fit_params)
             splits = self._cross_fit_splits(X, y, codes)
             fold_models, raw = _cross_fit(
-                estimator, X, y, splits, params, self.response_, self.classes_
+                estimator,
+                X,
+                y,
+                splits,
+                params,
+                self.response_,
+                self.classes_,
+                self.n_jobs,
             )
 
         self.probability_floor_ = None
@@ -604,22 +618,28 @@ def _check_model_classes(model, classes):
         raise ValueError(msg)
 
 
-def _cross_fit(estimator, X, y, splits, params, response, classes):
+def _cross_fit(estimator, X, y, splits, params, response, classes, n_jobs):
     """Clones fitted on each training fold and their outputs on the test folds."""
     n_samples = y.shape[0]
-    models, raw = [], None
-    for train, test in splits:
-        model = clone(estimator).fit(
-            _take_rows(X, train), y[train], **_split_params(params, train, n_samples)
-        )
+    folds = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_fold)(estimator, X, y, train, test, params, response)
+        for train, test in splits
+    )
+    raw = None
+    for (model, out), (_, test) in zip(folds, splits, strict=True):
         _check_model_classes(model, classes)
-        out = np.asarray(getattr(model, response)(_take_rows(X, test)))
         _check_output_shape(out, response, len(classes), model)
         if raw is None:
             raw = np.empty((n_samples, *out.shape[1:]), dtype=np.float64)
         raw[test] = out
-        models.append(model)
-    return models, raw
+    return [model for model, _ in folds], raw
+
+
+def _fit_fold(estimator, X, y, train, test, params, response):
+    """A clone fitted on the training rows, and its output on the test rows."""
+    fold_params = _split_params(params, train, y.shape[0])
+    model = clone(estimator).fit(_take_rows(X, train), y[train], **fold_params)
+    return model, np.asarray(getattr(model, response)(_take_rows(X, test)))
 
 
 def _check_output_shape(out, response, n_classes, model):
