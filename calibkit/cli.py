@@ -345,11 +345,13 @@ class _Console:
                 seen.add(text)
                 print(f"{PROG} {self.command}: warning: {text}", file=sys.stderr)
 
+    def shows_progress(self, size, threshold):
+        """Whether a job of ``size`` gets progress messages."""
+        return not self.quiet and size >= threshold and _stderr_is_terminal()
+
     def progress(self, label, size, threshold):
         """A progress callback for a job of ``size``, or None for small jobs."""
-        if self.quiet or size < threshold or not _stderr_is_terminal():
-            return None
-        return _ProgressBar(label)
+        return _ProgressBar(label) if self.shows_progress(size, threshold) else None
 
 
 def _stderr_is_terminal():
@@ -415,9 +417,14 @@ def _column_list(values):
     return names
 
 
-def _check_output_path(path, *, name):
-    if path is None or str(path) == "-":
+def _check_output_path(path, *, name, stdout=False):
+    if path is None:
         return
+    if str(path) == "-":
+        if stdout:
+            return
+        msg = f"{name} cannot be standard output ('-'); give a file name."
+        raise ValueError(msg)
     parent = Path(path).parent
     if not parent.is_dir():
         msg = f"{name}: directory '{parent}' does not exist."
@@ -541,7 +548,7 @@ def _run_apply(args, console):
 
     from calibkit.persistence import load, load_metadata
 
-    _check_output_path(args.output, name="--output")
+    _check_output_path(args.output, name="--output", stdout=True)
     ckio.detect_format(args.output)
     calibrator = load(args.calibrator)
     stored = load_metadata(args.calibrator).get("columns")
@@ -552,7 +559,7 @@ def _run_apply(args, console):
     columns = ckio.select_columns(frame, columns=columns, prefix=args.prefix)
     _check_n_columns(columns, calibrator)
     X = ckio.score_array(frame, columns)
-    if console.progress("", frame.shape[0], PROGRESS_MIN_ROWS) is not None:
+    if console.shows_progress(frame.shape[0], PROGRESS_MIN_ROWS):
         console.info(f"calibrating {frame.shape[0]} rows ...")
     proba = calibrator.predict_proba(X)
     names = [f"{args.output_prefix}{_label_text(c)}" for c in calibrator.classes_]

@@ -161,6 +161,9 @@ def _read_csv(path, progress):
     # calibrated files match the Python API: pandas 3 parses exactly by default
     # (and deprecates the option); earlier versions need "round_trip".
     options = {} if pandas_major >= 3 else {"float_precision": "round_trip"}
+    # One pass over the whole file to infer each column's type, so that a
+    # column is never split into chunks of different types.
+    options["low_memory"] = False
     try:
         if str(path) == STDIO:
             return pd.read_csv(getattr(sys.stdin, "buffer", sys.stdin), **options)
@@ -495,15 +498,7 @@ def label_array(frame, column):
             raise ValueError(msg)
         if np.all(labels == np.round(labels)) and np.all(np.abs(labels) < 2**53):
             labels = labels.astype(np.int64)
-    elif labels.dtype.kind == "O":
-        labels = np.array([_plain(v) for v in labels], dtype=object)
     return labels
-
-
-def _plain(value):
-    """numpy scalars as Python scalars, so that labels print as users wrote them."""
-    item = getattr(value, "item", None)
-    return item() if callable(item) else value
 
 
 def _source(frame):
@@ -656,7 +651,7 @@ def _plain_column(series):
     """A column as a numpy array that needs no pickling (strings fixed-width)."""
     values = series.to_numpy()
     if values.dtype.kind == "O":
-        return np.array([str(v) for v in values], dtype=str)
+        return values.astype(str)
     return values
 
 

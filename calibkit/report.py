@@ -307,7 +307,9 @@ def reliability_figure(evaluations, *, ncols=2, n_resamples=300):
     n = len(evaluations)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    figure = Figure(figsize=(4.3 * ncols, 4.3 * nrows + 0.4), layout="constrained")
+    # Near-square panels from the figure size: a fixed aspect would fight the
+    # constrained layout (and clip the titles).
+    figure = Figure(figsize=(4.3 * ncols, 4.6 * nrows + 0.6), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False)
     for k, (ax, evaluation) in enumerate(zip(axes.ravel(), evaluations, strict=False)):
         ReliabilityDisplay.from_predictions(
@@ -327,7 +329,6 @@ def reliability_figure(evaluations, *, ncols=2, n_resamples=300):
             f"ECE {evaluation.ece:.3f}",
             fontsize="medium",
         )
-        ax.set_aspect("equal")
         row, col = divmod(k, ncols)
         ax.set_xlabel(_x_label(evaluation) if row == nrows - 1 else "")
         ax.set_ylabel(_y_label(evaluation) if col == 0 else "")

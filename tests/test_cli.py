@@ -518,6 +518,23 @@ BAD_INPUTS = [
         r"already has column\(s\) \['calibrated_yes'\]; choose another --output-prefix",
     ),
     (
+        ["fit", "good.csv", "--label", "y", "-o", "-"],
+        r"--output cannot be standard output \('-'\); give a file name",
+    ),
+    (
+        [
+            "evaluate",
+            "good.csv",
+            "--label",
+            "y",
+            "--calibrator",
+            "cal.json",
+            "--json",
+            "-",
+        ],
+        r"--json cannot be standard output",
+    ),
+    (
         ["evaluate", "good.csv", "--label", "y", "--n-bins", "0"],
         r"--n-bins must be at least 1",
     ),
