@@ -341,6 +341,9 @@ class _Console:
         seen = set()
         for record in caught:
             text = " ".join(str(record.message).split())
+            # Library messages name Python arguments; say the options instead.
+            for kind in ("probabilities", "logits"):
+                text = text.replace(f"input='{kind}'", f"--input {kind}")
             if text not in seen:
                 seen.add(text)
                 print(f"{PROG} {self.command}: warning: {text}", file=sys.stderr)
