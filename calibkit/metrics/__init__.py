@@ -4,6 +4,7 @@ All logarithms are natural (results in nats). Every function takes
 ``sample_weight``; integer weights give exactly what repeated rows give.
 """
 
+from calibkit.metrics.decomposition import Decomposition, decompose
 from calibkit.metrics.goodness_of_fit import hosmer_lemeshow_test, spiegelhalter_z_test
 from calibkit.metrics.information import (
     cross_entropy,
@@ -19,9 +20,11 @@ from calibkit.metrics.reliability import (
 from calibkit.metrics.scores import brier_score, log_loss
 
 __all__ = [
+    "Decomposition",
     "ReliabilityCurve",
     "brier_score",
     "cross_entropy",
+    "decompose",
     "entropy",
     "expected_calibration_error",
     "hosmer_lemeshow_test",

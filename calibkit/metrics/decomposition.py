@@ -1,0 +1,930 @@
+"""Score decomposition: miscalibration, discrimination and uncertainty.
+
+A proper score S̄ (log-loss or Brier) of forecasts q splits exactly as
+
+    S̄(q) = MCB - DSC + UNC,   MCB = S̄(q) - S̄(c),  DSC = S̄(ȳ) - S̄(c),  UNC = S̄(ȳ),
+
+where c is a recalibration of q fitted on the same data and ȳ the base rate.
+With c the isotonic (PAV) recalibration this is the CORP decomposition of
+Dimitriadis, Gneiting and Jordan (2021); with c the bin frequencies it is the
+classic binned decomposition plus within-bin terms (Stephenson et al. 2008).
+
+Binary forecasts are decomposed exactly: one sort pools exact ties, PAV runs on
+the distinct forecasts, and every component is a sum over distinct forecasts or
+PAV blocks written in a form that keeps small components accurate (no component
+is the difference of two large numbers). Multiclass components depend on the
+recalibrator and are estimates; the score and the uncertainty stay exact.
+"""
+
+import numbers
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import isotonic_regression
+from scipy.special import entr, xlog1py, xlogy
+
+from calibkit._chunks import as_float64, row_chunks
+from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._inputs import check_forecasts
+
+__all__ = ["Decomposition", "decompose"]
+
+_SCORES = ("log", "brier")
+_METHODS = ("isotonic", "binned")
+_STRATEGIES = ("uniform", "quantile")
+_MULTICLASS = ("classwise", "top_label")
+_SCORE_NAMES = {"log": "log-loss (nats)", "brier": "Brier score"}
+_MAX_LISTED = 5
+
+
+@dataclass(frozen=True, repr=False)
+class Decomposition:
+    """Decomposition of a mean score, as returned by :func:`decompose`.
+
+    ``score == miscalibration - discrimination + uncertainty`` holds to
+    rounding error (about 1e-15 relative to the largest term), and
+    ``refinement == score - miscalibration == uncertainty - discrimination``.
+
+    Attributes
+    ----------
+    score : float
+        Mean score of the forecasts (log-loss in nats, or Brier score); ``inf``
+        when a forecast gave probability 0 to what happened.
+    miscalibration : float
+        MCB = S̄(q) - S̄(c): how much recalibration would lower the score.
+        ``inf`` together with ``score``.
+    discrimination : float
+        DSC = S̄(ȳ) - S̄(c): how much the recalibrated forecast beats the base
+        rate (resolution). Always finite.
+    uncertainty : float
+        UNC = S̄(ȳ): the score of always forecasting the observed class
+        frequencies (the entropy of the base rate for the log-loss).
+    refinement : float
+        S̄(c), the score of the recalibrated forecast (the conditional entropy
+        for the log-loss). Finite even when ``score`` is infinite.
+    score_name : str
+        ``"log"`` or ``"brier"``.
+    method : str
+        ``"isotonic"`` (CORP) or ``"binned"``.
+    estimator : str
+        Human-readable name of the recalibrator and whether the components are
+        exact or estimates.
+    exact : bool
+        True for binary forecasts, where the components are exact functions of
+        the data; False for multiclass estimates.
+    n_samples : int
+        Number of rows given (rows with zero weight included).
+    n_classes : int
+        Number of classes (2 for a binary forecast).
+    multiclass : str or None
+        ``"classwise"`` or ``"top_label"``; None for a binary forecast.
+    n_bins : int or None
+        ``method="binned"``: number of bins requested; None otherwise.
+    strategy : str or None
+        ``method="binned"``: ``"uniform"`` or ``"quantile"``; None otherwise.
+    reliability : float or None
+        Binary ``method="binned"``: REL = Σ_b w_b d(ȳ_b, q̄_b), with d the KL
+        divergence (log-loss) or the squared difference (Brier). None otherwise.
+    resolution : float or None
+        Binary ``method="binned"``: RES = Σ_b w_b d(ȳ_b, ȳ). Equals
+        ``discrimination``. None otherwise.
+    within_bin : float or None
+        Binary ``method="binned"``: S̄(q) - S̄(q̄), the change in score from
+        replacing each forecast by its bin mean; ``miscalibration ==
+        reliability + within_bin``. For the Brier score it equals
+        ``within_bin_variance - within_bin_covariance``. None otherwise.
+    within_bin_variance : float or None
+        Binary binned Brier only: WBV = Σ_i w_i (q_i - q̄_b)².
+    within_bin_covariance : float or None
+        Binary binned Brier only: WBC = 2 Σ_i w_i (y_i - ȳ_b)(q_i - q̄_b).
+    """
+
+    score: float
+    miscalibration: float
+    discrimination: float
+    uncertainty: float
+    refinement: float
+    score_name: str
+    method: str
+    estimator: str
+    exact: bool
+    n_samples: int
+    n_classes: int
+    multiclass: str | None = None
+    n_bins: int | None = None
+    strategy: str | None = None
+    reliability: float | None = None
+    resolution: float | None = None
+    within_bin: float | None = None
+    within_bin_variance: float | None = None
+    within_bin_covariance: float | None = None
+
+    def to_dict(self):
+        """All fields as a plain dict (floats, strings, ints and None)."""
+        return asdict(self)
+
+    def to_frame(self):
+        """A one-row pandas DataFrame of :meth:`to_dict`; concatenate several
+        (``pandas.concat``) to compare models."""
+        import pandas as pd
+
+        return pd.DataFrame([self.to_dict()])
+
+    def __repr__(self):
+        head = (
+            f"Decomposition of the {_SCORE_NAMES[self.score_name]} by "
+            f"{self.estimator}; {self.n_samples} samples"
+        )
+        names = ["score", "miscalibration", "discrimination", "uncertainty"]
+        names += ["refinement", "reliability", "resolution", "within_bin"]
+        names += ["within_bin_variance", "within_bin_covariance"]
+        lines = [
+            f"  {name:<22}{getattr(self, name):.6g}"
+            for name in names
+            if getattr(self, name) is not None
+        ]
+        return "\n".join([head, *lines])
+
+
+def decompose(
+    y_true,
+    y_prob,
+    *,
+    score="log",
+    method="isotonic",
+    n_bins=10,
+    strategy="uniform",
+    multiclass="classwise",
+    sample_weight=None,
+    labels=None,
+    pos_label=None,
+):
+    """Split a mean score into miscalibration, discrimination and uncertainty.
+
+    ``score = miscalibration - discrimination + uncertainty``, with
+    miscalibration MCB = S̄(q) - S̄(c), discrimination DSC = S̄(ȳ) - S̄(c) and
+    uncertainty UNC = S̄(ȳ), where c is the forecast recalibrated on the same
+    data. Logarithms are natural: log-loss components are in nats.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Observed labels (numbers, strings or booleans); numpy, list, pandas or
+        polars.
+    y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
+        1-D: probability of the positive class (binary). 2-D: one column per
+        class in the order of ``labels`` (or of the sorted labels of
+        ``y_true``), rows summing to 1 within ``1e-6`` (``1e-4`` for float32).
+    score : {"log", "brier"}, default="log"
+        The score to decompose: log-loss, or the Brier score. For a binary 1-D
+        ``y_prob`` the Brier score is mean (q - y)²; for 2-D it is
+        mean Σ_k (q_k - y_k)² (twice the binary value on two columns).
+    method : {"isotonic", "binned"}, default="isotonic"
+        Recalibrator: ``"isotonic"`` is PAV (CORP; no tuning choices);
+        ``"binned"`` replaces forecasts by bin frequencies.
+    n_bins : int, default=10
+        Number of bins for ``method="binned"``.
+    strategy : {"uniform", "quantile"}, default="uniform"
+        Bins for ``method="binned"``: ``"uniform"`` edges
+        ``np.linspace(0, 1, n_bins + 1)``, bins [e_k, e_{k+1}) with the last
+        closed; ``"quantile"`` equal-mass bins whose inner edge k is the
+        smallest forecast with weighted CDF above k / n_bins (tied forecasts are
+        never split; duplicate edges merge bins).
+    multiclass : {"classwise", "top_label"}, default="classwise"
+        Recalibrator for a 2-D ``y_prob`` (ignored for 1-D). ``"classwise"``
+        recalibrates every column one-vs-rest and maps the rows back to the
+        simplex; it uses the whole forecast, which is what the multiclass score
+        rates, hence the default. ``"top_label"`` recalibrates only the
+        probability of the predicted class. See Notes.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative row weights; integer weights give what repeated rows give.
+        Rows with zero weight are ignored.
+    labels : array-like, default=None
+        All class labels, when ``y_true`` does not contain every class.
+    pos_label : label, default=None
+        The class a 1-D ``y_prob`` refers to (default: the greater label).
+
+    Returns
+    -------
+    Decomposition
+        Frozen dataclass with ``score``, ``miscalibration``,
+        ``discrimination``, ``uncertainty``, ``refinement``, the ``estimator``
+        used and, for binary binned decompositions, ``reliability``,
+        ``resolution`` and the within-bin terms.
+
+    Raises
+    ------
+    ValueError
+        For an unknown option, ``n_bins < 1``, or invalid labels, probabilities
+        or weights (the message names the argument and the first bad row).
+    TypeError
+        When ``n_bins`` is not an integer or an input is not numeric.
+
+    Warns
+    -----
+    CalibrationWarning
+        When a forecast gave probability 0 to what happened (log-loss): the
+        score and the miscalibration are ``inf``; the discrimination and the
+        uncertainty stay finite.
+
+    Notes
+    -----
+    **Binary, isotonic (CORP), exact.** c is the PAV fit of y on q: the
+    non-decreasing function of q, pooling only exactly equal forecasts, that
+    minimises every proper score; it is piecewise constant on blocks, each
+    block's value its event frequency. Since q itself is non-decreasing in q
+    and the constant ȳ is too, MCB ≥ 0 and DSC ≥ 0. For the log-loss,
+    UNC = H(ȳ) = -ȳ ln ȳ - (1 - ȳ) ln(1 - ȳ), DSC = mean KL(c ‖ ȳ), and
+    refinement S̄(c) = mean H(c) (the entropy part); MCB is the KL part,
+
+        MCB = mean[y ln(c/q) + (1 - y) ln((1 - c)/(1 - q))] ≥ mean KL(c ‖ q),
+
+    with equality only when q is constant on every PAV block, so MCB is not
+    mean KL(c ‖ q) in general. For the Brier score, UNC = ȳ(1 - ȳ),
+    DSC = mean (c - ȳ)², refinement = mean c(1 - c) and
+    MCB = mean (c - q)(2y - q - c). Each is summed directly over distinct
+    forecasts or blocks (``log1p`` of relative differences, 0 ln 0 = 0), and
+    the score is refinement + MCB, so small components keep their relative
+    accuracy and the identity holds to rounding.
+
+    **Binary, binned.** With bin weights w_b, mean forecasts q̄_b, event
+    frequencies ȳ_b, and d = KL (log-loss) or squared difference (Brier):
+    REL = Σ w_b d(ȳ_b, q̄_b), RES = Σ w_b d(ȳ_b, ȳ), and exactly
+    S̄(q) = REL - RES + UNC + WB with the within-bin term WB = S̄(q) - S̄(q̄).
+    For the Brier score WB = WBV - WBC (Stephenson, Coelho and Jolliffe 2008).
+    Here c is the bin frequency ȳ_b, so MCB = REL + WB (it can be negative)
+    and DSC = RES ≥ 0; Stephenson et al.'s generalized resolution is
+    ``resolution - within_bin``.
+
+    **Multiclass, estimates.** The score (log-loss -ln q_y, or
+    Σ_k (q_k - y_k)²) and UNC (the entropy H(π) of the class frequencies π, or
+    Σ_k π_k(1 - π_k)) are exact; MCB and DSC depend on the recalibrator.
+
+    - ``"classwise"``: c_k is the PAV fit (or bin frequency) of 1{y = k} on
+      q_k, for each class k. Its rows need not sum to 1, so they are mapped
+      onto the simplex by the projection that belongs to the score: division
+      by the row sum for the log-loss (the KL projection), the Euclidean
+      projection for the Brier score (division can make the Brier DSC
+      negative). With PAV both components are then ≥ 0. Log-loss: PAV also
+      minimises the Poisson deviance, so mean[-ln c_y] + mean Σ_k c_k ≤
+      S̄(q) + 1; the row sums average 1 (PAV keeps every class's weighted
+      total), so Jensen's inequality gives mean ln Σ_k c_k ≤ 0 and MCB ≥ 0;
+      the log-sum inequality over each class's blocks gives
+      mean[-ln c_y] ≤ H(π) and DSC ≥ 0. Brier: the projection lowers every
+      row's score, and before it the score is the sum of K binary CORP
+      refinements, each at most that of q_k and of π_k. No recalibrated row
+      sums to 0: the observed class's column is positive on the block (or
+      bin) that holds the row.
+    - ``"top_label"``: the probability of the predicted (arg-max) class is the
+      PAV fit (or bin frequency) of "prediction correct" on the confidence,
+      fitted separately per predicted class (top-label calibration in the
+      sense of Gupta and Ramdas, 2022). The remaining mass is shared either in
+      the proportions of q, or in the proportions of the observed classes
+      among the errors of that predicted class, whichever scores better for
+      that predicted class. For the log-loss this gives MCB ≥ 0 and DSC ≥ 0;
+      for the Brier score either may be slightly negative.
+
+    With binning, MCB can have either sign (q is not piecewise constant on
+    the bins), while DSC ≥ 0 still holds except for top-label Brier.
+    Components that are proved non-negative are reported as 0 where rounding
+    alone would make them a hair negative.
+
+    Components come from recalibrating in-sample: on small samples the
+    recalibrated forecast overfits, so MCB and DSC are optimistic (too large)
+    and the refinement too small; compare models on the same, large data.
+
+    References
+    ----------
+    .. [1] T. Dimitriadis, T. Gneiting and A. I. Jordan, "Stable reliability
+       diagrams for probabilistic classifiers", PNAS 118(8), 2021.
+       https://doi.org/10.1073/pnas.2016191118
+    .. [2] D. B. Stephenson, C. A. S. Coelho and I. T. Jolliffe, "Two extra
+       components in the Brier score decomposition", Weather and Forecasting
+       23(4), 2008. https://doi.org/10.1175/2007WAF2006116.1
+    .. [3] J. Bröcker, "Reliability, sufficiency, and the decomposition of
+       proper scores", Q. J. R. Meteorol. Soc. 135, 2009.
+       https://doi.org/10.1002/qj.456
+    .. [4] C. Gupta and A. Ramdas, "Top-label calibration and multiclass-to-
+       binary reductions", ICLR 2022. https://arxiv.org/abs/2107.08353
+
+    Examples
+    --------
+    >>> from calibkit.metrics import decompose
+    >>> y = [0, 0, 1, 1]
+    >>> d = decompose(y, [0.25, 0.25, 0.75, 0.75], score="brier")
+    >>> d
+    Decomposition of the Brier score by CORP (PAV recalibration), exact; 4 samples
+      score                 0.0625
+      miscalibration        0.0625
+      discrimination        0.25
+      uncertainty           0.25
+      refinement            0
+
+    PAV pools the forecasts 0.4 and 0.6 (events 1, 0) into c = 1/2, so
+    refinement = (2/5) ln 2 and uncertainty = H(3/5):
+
+    >>> d = decompose([0, 1, 0, 1, 1], [0.1, 0.4, 0.6, 0.8, 0.9])
+    >>> round(d.refinement, 4), round(d.uncertainty, 4)
+    (0.2773, 0.673)
+    >>> round(d.score, 4), round(d.miscalibration, 4), round(d.discrimination, 4)
+    (0.4533, 0.176, 0.3958)
+    """
+    _check_option(score, "score", _SCORES)
+    _check_option(method, "method", _METHODS)
+    _check_option(strategy, "strategy", _STRATEGIES)
+    _check_option(multiclass, "multiclass", _MULTICLASS)
+    n_bins = _check_n_bins(n_bins)
+    fc = check_forecasts(
+        y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
+    )
+    y, prob, w = _positive_weight_rows(fc.y, fc.prob, fc.sample_weight)
+    binning = (n_bins, strategy) if method == "binned" else None
+
+    if fc.is_binary:
+        if binning is None:
+            terms = _binary_isotonic(y, prob, w, score)
+        else:
+            terms = _binary_binned(y, prob, w, score, binning)
+        extra = {}
+    else:
+        terms = _multiclass(y, prob, w, score, binning, multiclass, fc.n_classes)
+        extra = {"multiclass": multiclass}
+    if binning is not None:
+        extra.update(n_bins=n_bins, strategy=strategy)
+    if not np.isfinite(terms["score"]):
+        _warn_certain_wrong(fc)
+    return Decomposition(
+        score_name=score,
+        method=method,
+        estimator=_estimator_name(fc.is_binary, multiclass, binning),
+        exact=fc.is_binary,
+        n_samples=int(fc.y.shape[0]),
+        n_classes=fc.n_classes,
+        **{k: float(v) for k, v in terms.items()},
+        **extra,
+    )
+
+
+# --- binary, isotonic (CORP) --------------------------------------------------
+
+
+def _binary_isotonic(y, q, w, score):
+    """Exact CORP components from one sort: PAV on the distinct forecasts."""
+    pooled = _pool_ties(q, y == 1, w)
+    fit = isotonic_regression(pooled.target, weights=pooled.weight)
+    c = np.clip(fit.x, 0.0, 1.0, out=fit.x)  # removes rounding excursions only
+    block_c = c[fit.blocks[:-1]]
+    block_w = fit.weights
+    total = pooled.total_weight
+    base_rate = pooled.positives_total / total
+    distinct = pooled.scores
+    if score == "log":
+        if pooled.starts is None:  # no ties: every target is 0 or 1
+            mcb_terms = _log_ratio_of_outcome(pooled.events, c, distinct)
+        else:
+            mcb_terms = _expected_log_ratio(pooled.target, c, distinct)
+        refinement = _wsum(block_w, _binary_entropy(block_c)) / total
+        discrimination = _wsum(block_w, _bernoulli_kl(block_c, base_rate)) / total
+        uncertainty = _binary_entropy(base_rate)
+    else:
+        mcb_terms = np.multiply(pooled.target, 2.0)  # (c - q)(2t - q - c)
+        mcb_terms -= distinct
+        mcb_terms -= c
+        mcb_terms *= c - distinct
+        refinement = _wsum(block_w, block_c * (1.0 - block_c)) / total
+        discrimination = _wsum(block_w, (block_c - base_rate) ** 2) / total
+        uncertainty = base_rate * (1.0 - base_rate)
+    # MCB ≥ 0 is a theorem; a sum of terms of both signs may round below it.
+    miscalibration = max(_wsum(pooled.weight, mcb_terms) / total, 0.0)
+    return {
+        "score": refinement + miscalibration,
+        "miscalibration": miscalibration,
+        "discrimination": discrimination,
+        "uncertainty": uncertainty,
+        "refinement": refinement,
+    }
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """Rows sorted once by score, exact ties merged (see :func:`_pool_ties`)."""
+
+    order: np.ndarray  # sorting permutation of the rows
+    starts: np.ndarray | None  # first sorted row of each distinct score; None: no ties
+    scores: np.ndarray  # distinct scores, increasing, float64
+    weight: np.ndarray | None  # total weight per distinct score; None: all 1
+    target: np.ndarray  # weighted mean of the 0/1 target per distinct score
+    events: np.ndarray | None  # without ties: the boolean target, sorted
+    total_weight: float
+    positives_total: float
+
+    def expand(self, values):
+        """Per-distinct-score ``values`` as a per-row array in the input order."""
+        if self.starts is not None:
+            counts = np.diff(self.starts, append=self.order.shape[0])
+            values = np.repeat(values, counts)
+        per_row = np.empty(self.order.shape[0])
+        per_row[self.order] = values
+        return per_row
+
+
+def _pool_ties(scores, target, w):
+    """Sort by score once and merge exactly equal scores.
+
+    The same pooling as :func:`calibkit._pav.pool_ties`, leaner for large
+    inputs: the 0/1 target is gathered as bytes, and when no two scores are
+    equal (the common case for continuous forecasts) nothing is reduced or
+    copied. ``w`` must be positive (zero-weight rows removed beforehand).
+    """
+    n = scores.shape[0]
+    order = np.argsort(scores)
+    sorted_scores = scores[order]
+    sorted_target = target[order]
+    new_value = np.empty(n, dtype=bool)
+    new_value[0] = True
+    np.not_equal(sorted_scores[1:], sorted_scores[:-1], out=new_value[1:])
+    sorted_w = None if w is None else w[order]
+    events = None
+    if new_value.all():
+        starts, weight, events = None, sorted_w, sorted_target
+        distinct = as_float64(sorted_scores)
+        positives = sorted_target.astype(np.float64)
+        if sorted_w is not None:
+            positives *= sorted_w
+    else:
+        starts = np.flatnonzero(new_value)
+        distinct = as_float64(sorted_scores[starts])
+        if sorted_w is None:
+            weight = np.diff(starts, append=n).astype(np.float64)
+            positives = np.add.reduceat(sorted_target, starts, dtype=np.float64)
+        else:
+            weight = np.add.reduceat(sorted_w, starts)
+            positives = np.add.reduceat(sorted_w * sorted_target, starts)
+    total = float(n) if weight is None else float(np.sum(weight))
+    positives_total = float(np.sum(positives))
+    mean_target = positives if weight is None else positives / weight
+    return _Pooled(
+        order, starts, distinct, weight, mean_target, events, total, positives_total
+    )
+
+
+def _isotonic_rows(scores, target, w):
+    """PAV fit of a 0/1 target on scores, evaluated at every row."""
+    pooled = _pool_ties(scores, target, w)
+    fitted = isotonic_regression(pooled.target, weights=pooled.weight).x
+    return pooled.expand(np.clip(fitted, 0.0, 1.0, out=fitted))
+
+
+# --- binary, binned -------------------------------------------------------------
+
+
+def _binary_binned(y, q, w, score, binning):
+    """REL - RES + UNC + within-bin term, from one pass for bin totals and one
+    for the within-bin sums (in row chunks: float32 input is never upcast whole)."""
+    edges = _bin_edges(q, w, *binning)
+    n_bins = edges.shape[0] - 1
+    weight, positives, forecast_sum = np.zeros((3, n_bins))
+    for rows in row_chunks(q.shape[0]):
+        b, qc, yc, wc = _binned_chunk(q, y, w, rows, edges)
+        weight += np.bincount(b, weights=wc, minlength=n_bins)
+        positives += np.bincount(b, weights=wc * yc, minlength=n_bins)
+        forecast_sum += np.bincount(b, weights=wc * qc, minlength=n_bins)
+    filled = weight > 0
+    total = float(weight.sum())
+    base_rate = float(positives.sum()) / total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frequency = np.where(filled, positives / weight, 0.0)
+        mean_forecast = np.clip(np.where(filled, forecast_sum / weight, 0.0), 0, 1)
+
+    row_score = within = variance = covariance = 0.0
+    for rows in row_chunks(q.shape[0]):
+        b, qc, yc, wc = _binned_chunk(q, y, w, rows, edges)
+        qbar = mean_forecast[b]
+        if score == "log":
+            row_score += _wsum(wc, _binary_log_loss(yc, qc))
+            within += _wsum(wc, _log_ratio_of_outcome(yc > 0.5, qbar, qc))
+        else:
+            spread = qc - qbar
+            row_score += _wsum(wc, (qc - yc) ** 2)
+            variance += _wsum(wc, spread**2)
+            covariance += 2.0 * _wsum(wc, (yc - frequency[b]) * spread)
+
+    share = weight[filled] / total
+    ybar_b, qbar_b = frequency[filled], mean_forecast[filled]
+    terms = {"score": row_score / total}
+    if score == "log":
+        terms["reliability"] = _wsum(share, _bernoulli_kl(ybar_b, qbar_b))
+        terms["resolution"] = _wsum(share, _bernoulli_kl(ybar_b, base_rate))
+        terms["uncertainty"] = _binary_entropy(base_rate)
+        terms["refinement"] = _wsum(share, _binary_entropy(ybar_b))
+        terms["within_bin"] = within / total
+    else:
+        terms["reliability"] = _wsum(share, (qbar_b - ybar_b) ** 2)
+        terms["resolution"] = _wsum(share, (ybar_b - base_rate) ** 2)
+        terms["uncertainty"] = base_rate * (1.0 - base_rate)
+        terms["refinement"] = _wsum(share, ybar_b * (1.0 - ybar_b))
+        terms["within_bin_variance"] = variance / total
+        terms["within_bin_covariance"] = covariance / total
+        terms["within_bin"] = (variance - covariance) / total
+    terms["miscalibration"] = terms["reliability"] + terms["within_bin"]
+    terms["discrimination"] = terms["resolution"]
+    return terms
+
+
+def _binned_chunk(q, y, w, rows, edges):
+    qc = as_float64(q[rows])
+    yc = y[rows].astype(np.float64)
+    wc = np.ones(qc.shape[0]) if w is None else w[rows]
+    return _bin_index(qc, edges), qc, yc, wc
+
+
+def _bin_edges(x, w, n_bins, strategy):
+    """Uniform edges on [0, 1], or equal-mass edges at weighted quantiles of x.
+
+    Inner edge k is the smallest x whose weighted CDF exceeds k / n_bins, so
+    tied values are never split; duplicate edges are merged.
+    """
+    if strategy == "uniform":
+        return np.linspace(0.0, 1.0, n_bins + 1)
+    order = np.argsort(x)
+    ordered = as_float64(x[order])
+    cumulative = np.arange(1.0, x.shape[0] + 1.0) if w is None else np.cumsum(w[order])
+    levels = cumulative[-1] * np.arange(1, n_bins) / n_bins
+    position = np.searchsorted(cumulative, levels, side="right")
+    inner = ordered[np.minimum(position, x.shape[0] - 1)]
+    edges = np.unique(np.concatenate(([ordered[0]], inner, [ordered[-1]])))
+    if edges.shape[0] == 1:  # one distinct forecast: a single closed bin
+        edges = np.repeat(edges, 2)
+    return edges
+
+
+def _bin_index(x, edges):
+    """Bin of each value: [e_k, e_{k+1}), the last bin closed."""
+    return np.searchsorted(edges[1:-1], x, side="right")
+
+
+# --- multiclass -----------------------------------------------------------------
+
+
+def _multiclass(y, prob, w, score, binning, multiclass, n_classes):
+    """Exact score and uncertainty; MCB and DSC from the named recalibrator."""
+    total = float(y.shape[0]) if w is None else float(np.sum(w))
+    frequencies = np.bincount(y, weights=w, minlength=n_classes) / total
+    if score == "log":
+        uncertainty = float(np.sum(entr(frequencies)))
+    else:
+        uncertainty = float(np.sum(frequencies * (1.0 - frequencies)))
+    mean_score = _multiclass_score(y, prob, w, score) / total
+    if multiclass == "classwise":
+        refinement = _classwise_refinement(y, prob, w, score, binning) / total
+    else:
+        refinement = _top_label_refinement(y, prob, w, score, binning) / total
+    miscalibration = mean_score - refinement
+    discrimination = uncertainty - refinement
+    # Where a sign is a theorem (see decompose's Notes), only rounding of the
+    # two separately summed scores can cross zero: cut that to 0.
+    mcb_proved = binning is None and (multiclass == "classwise" or score == "log")
+    dsc_proved = multiclass == "classwise" or score == "log"
+    if mcb_proved:
+        miscalibration = max(miscalibration, 0.0)
+    if dsc_proved:
+        discrimination = max(discrimination, 0.0)
+    return {
+        "score": mean_score,
+        "miscalibration": miscalibration,
+        "discrimination": discrimination,
+        "uncertainty": uncertainty,
+        "refinement": refinement,
+    }
+
+
+def _multiclass_score(y, prob, w, score):
+    """Weighted sum of -ln q_y (log) or Σ_k (q_k - y_k)² (Brier), in row chunks."""
+    total = 0.0
+    for rows in row_chunks(prob.shape[0], prob.shape[1]):
+        yc = y[rows]
+        wc = None if w is None else w[rows]
+        p = as_float64(prob[rows])
+        observed = p[np.arange(yc.shape[0]), yc]
+        if score == "log":
+            with np.errstate(divide="ignore"):
+                total += _wsum(wc, -np.log(observed))
+        else:
+            squares = np.einsum("ij,ij->i", p, p)
+            total += _wsum(wc, squares - 2.0 * observed + 1.0)
+    return total
+
+
+def _recalibrated_rows(scores, target, w, binning):
+    """Recalibrated P(target) per row: PAV fit, or bin frequency."""
+    if binning is None:
+        return _isotonic_rows(scores, target, w)
+    edges = _bin_edges(scores, w, *binning)
+    index = _bin_index(scores, edges)
+    n_bins = edges.shape[0] - 1
+    weight = np.bincount(index, weights=w, minlength=n_bins)
+    hits = np.bincount(index, weights=_weighted(w, target), minlength=n_bins)
+    with np.errstate(invalid="ignore"):
+        return (hits / weight)[index]
+
+
+def _classwise_refinement(y, prob, w, score, binning):
+    """Weighted sum of the score of the class-wise recalibrated forecast."""
+    n, n_classes = prob.shape
+    if score == "log":
+        # KL projection: only the observed column and the row sums are needed.
+        row_sum = np.zeros(n)
+        observed = np.empty(n)
+        for k in range(n_classes):
+            is_k = y == k
+            c_k = _recalibrated_rows(prob[:, k], is_k, w, binning)
+            row_sum += c_k
+            observed[is_k] = c_k[is_k]
+        return _wsum(w, np.log(row_sum / observed))
+    recalibrated = np.empty((n, n_classes))
+    for k in range(n_classes):
+        recalibrated[:, k] = _recalibrated_rows(prob[:, k], y == k, w, binning)
+    total = 0.0
+    for rows in row_chunks(n, n_classes):
+        p = _project_to_simplex(recalibrated[rows])
+        p[np.arange(p.shape[0]), y[rows]] -= 1.0
+        total += _wsum(None if w is None else w[rows], np.einsum("ij,ij->i", p, p))
+    return total
+
+
+def _project_to_simplex(rows):
+    """Euclidean projection of each row onto the probability simplex."""
+    n_classes = rows.shape[1]
+    descending = -np.sort(-rows, axis=1)
+    excess = np.cumsum(descending, axis=1) - 1.0
+    rank = np.arange(1, n_classes + 1)
+    support = np.count_nonzero(descending - excess / rank > 0, axis=1)
+    shift = excess[np.arange(rows.shape[0]), support - 1] / support
+    return np.maximum(rows - shift[:, None], 0.0)
+
+
+def _top_label_refinement(y, prob, w, score, binning):
+    """Weighted sum of the score of the top-label recalibrated forecast.
+
+    The top probability f is recalibrated per predicted class; the rest 1 - f
+    is shared like q (option "q") or like the classes observed among that
+    predicted class's errors (option "errors"), whichever scores better per
+    predicted class.
+    """
+    n, n_classes = prob.shape
+    rows_info = _top_label_rows(y, prob, score)
+    predicted, confidence = rows_info["predicted"], rows_info["confidence"]
+    correct = predicted == y
+    f = np.empty(n)
+    grouped = np.argsort(predicted, kind="stable")
+    bounds = np.cumsum(np.bincount(predicted, minlength=n_classes))
+    for rows in np.split(grouped, bounds[:-1]):
+        if rows.shape[0]:
+            f[rows] = _recalibrated_rows(
+                confidence[rows], correct[rows], None if w is None else w[rows], binning
+            )
+
+    # Class frequencies among the errors of each predicted class.
+    wrong = ~correct
+    errors = np.bincount(
+        predicted[wrong] * n_classes + y[wrong],
+        weights=None if w is None else w[wrong],
+        minlength=n_classes * n_classes,
+    ).reshape(n_classes, n_classes)
+    with np.errstate(invalid="ignore"):
+        error_share = errors / errors.sum(axis=1, keepdims=True)
+    share_of_observed = np.where(correct, 0.0, error_share[predicted, y])
+    # Rows whose q puts no mass outside its top class cannot share like q.
+    like_q = rows_info["rest_sum"] > 0
+    rest_q = np.where(
+        like_q, rows_info["observed"] / np.where(like_q, rows_info["rest_sum"], 1), 0
+    )
+    rest_q = np.where(like_q | correct, rest_q, share_of_observed)
+
+    if score == "log":
+        with np.errstate(divide="ignore"):
+            top = np.where(correct, -np.log(f), -np.log1p(-f))
+            loss_q = top - np.where(correct, 0.0, np.log(rest_q))
+            loss_errors = top - np.where(correct, 0.0, np.log(share_of_observed))
+    else:
+        rest_sq_errors = np.nansum(error_share**2, axis=1)[predicted]
+        rest_sq_q = np.where(
+            like_q,
+            rows_info["rest_squares"] / np.where(like_q, rows_info["rest_sum"], 1) ** 2,
+            rest_sq_errors,
+        )
+        loss_q = _top_label_brier(f, correct, rest_q, rest_sq_q)
+        loss_errors = _top_label_brier(f, correct, share_of_observed, rest_sq_errors)
+    per_class_q = np.bincount(
+        predicted, weights=_weighted(w, loss_q), minlength=n_classes
+    )
+    per_class_errors = np.bincount(
+        predicted, weights=_weighted(w, loss_errors), minlength=n_classes
+    )
+    return float(np.sum(np.fmin(per_class_q, per_class_errors)))
+
+
+def _top_label_brier(f, correct, observed_share, rest_squares):
+    """Σ_k (ĉ_k - y_k)² for ĉ = (f on the top class, (1 - f) · shares elsewhere)."""
+    rest = 1.0 - f
+    spread = rest**2 * rest_squares
+    return np.where(
+        correct,
+        rest**2 + spread,
+        f**2 + spread - 2.0 * rest * observed_share + 1.0,
+    )
+
+
+def _top_label_rows(y, prob, score):
+    """Predicted class, its probability, and what the rest of each row holds."""
+    n, n_classes = prob.shape
+    info = {
+        name: np.empty(n)
+        for name in ("confidence", "observed", "rest_sum", "rest_squares")
+    }
+    info["predicted"] = np.empty(n, dtype=np.intp)
+    for rows in row_chunks(n, n_classes):
+        p = np.array(prob[rows], dtype=np.float64)  # a copy: the top is zeroed below
+        index = np.arange(p.shape[0])
+        top = np.argmax(p, axis=1)
+        confidence = p[index, top]
+        p[index, top] = 0.0
+        info["predicted"][rows] = top
+        info["confidence"][rows] = confidence
+        info["observed"][rows] = p[index, y[rows]]
+        info["rest_sum"][rows] = p.sum(axis=1)
+        if score == "brier":
+            info["rest_squares"][rows] = np.einsum("ij,ij->i", p, p)
+    return info
+
+
+# --- numerics -------------------------------------------------------------------
+
+
+def _wsum(w, values):
+    """Σ w·values (pairwise summation); ``w=None`` means unit weights."""
+    if w is None:
+        return float(np.sum(values))
+    return float(np.sum(w * values))
+
+
+def _weighted(w, values):
+    return values if w is None else w * values
+
+
+def _expected_log_ratio(t, c, q):
+    """t ln(c/q) + (1 - t) ln((1 - c)/(1 - q)), elementwise, with 0 ln(.) = 0.
+
+    Written as log1p of relative differences so that terms with c close to q
+    keep their relative accuracy. +inf where q gives probability 0 to an
+    outcome that t gives positive weight; c must be 0 (or 1) only where t is.
+    """
+    t = np.asarray(t, dtype=np.float64)
+    d = np.subtract(c, q)
+    q = np.broadcast_to(q, d.shape)
+    c = np.broadcast_to(c, d.shape)
+    # ln(c/q) = log1p((c - q)/q).
+    event_term = _log1p_relative(d, q, c, q)
+    # ln((1 - c)/(1 - q)) = log1p((q - c)/(1 - q)); -(1 - q) is -0.0 at q = 1,
+    # so that d < 0 there gives +inf.
+    other_term = _log1p_relative(d, -(1.0 - q), 1.0 - c, 1.0 - q)
+    with np.errstate(invalid="ignore"):  # 0 * inf, replaced by 0 just below
+        event_term *= t
+        other_term *= 1.0 - t
+    np.copyto(event_term, 0.0, where=t == 0)  # 0 ln(.) = 0
+    np.copyto(other_term, 0.0, where=t == 1)
+    event_term += other_term
+    return event_term
+
+
+def _log_ratio_of_outcome(event, c, q):
+    """ln(c/q) where ``event`` else ln((1 - c)/(1 - q)): the 0/1 case of
+    :func:`_expected_log_ratio` with one log1p per element and few temporaries
+    (this is the hot loop of a decomposition of continuous forecasts)."""
+    d = np.subtract(c, q)
+    # Denominator of the relative difference: q for events, -(1 - q) otherwise
+    # (-0.0 at q = 1, where c < 1, so that the ratio is +inf there).
+    denominator = np.subtract(1.0, q)
+    np.negative(denominator, out=denominator)
+    np.copyto(denominator, q, where=event)
+    return _log1p_relative(
+        d,
+        denominator,
+        lambda rows: np.where(event[rows], c[rows], 1.0 - c[rows]),
+        lambda rows: np.where(event[rows], q[rows], 1.0 - q[rows]),
+        out=denominator,
+    )
+
+
+def _log1p_relative(difference, denominator, numerator, base, out=None):
+    """log1p(difference / denominator): ln(numerator / base) where
+    difference = ±(numerator - base) and denominator = ±base.
+
+    Where the quotient overflows (a base below ~1e-308 times the difference),
+    falls back to ln(numerator) - ln(base), which is then accurate since the
+    log ratio exceeds 709. ``numerator`` and ``base`` are arrays, or functions
+    of the row indices that need them (so they are only built where used).
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.divide(difference, denominator, out=out)
+    np.copyto(ratio, 0.0, where=difference == 0)  # equal: 0, even where base is 0
+    overflowed = np.isinf(ratio)
+    with np.errstate(divide="ignore"):
+        np.log1p(ratio, out=ratio)
+        if overflowed.any():
+            rows = np.flatnonzero(overflowed)
+            top = numerator(rows) if callable(numerator) else numerator[rows]
+            bottom = base(rows) if callable(base) else base[rows]
+            ratio[rows] = np.log(top) - np.log(bottom)
+    return ratio
+
+
+def _bernoulli_kl(a, b):
+    """KL(Bernoulli(a) ‖ Bernoulli(b)) in nats, elementwise.
+
+    KL ≥ 0; where a ≈ b the two terms nearly cancel and rounding could leave
+    -1e-17, which is cut to 0.
+    """
+    return np.maximum(_expected_log_ratio(a, a, b), 0.0)
+
+
+def _binary_entropy(p):
+    """Entropy of Bernoulli(p) in nats, 0 ln 0 = 0."""
+    return entr(p) + entr(1.0 - p)
+
+
+def _binary_log_loss(y, q):
+    """-y ln q - (1 - y) ln(1 - q), +inf for a certain wrong forecast."""
+    with np.errstate(divide="ignore"):
+        return -xlogy(y, q) - xlog1py(1.0 - y, -q)
+
+
+# --- checks and messages --------------------------------------------------------
+
+
+def _positive_weight_rows(y, prob, w):
+    """Drop rows with zero weight once, so that no later step sees them."""
+    if w is None or np.all(w > 0):
+        return y, prob, w
+    keep = np.flatnonzero(w > 0)
+    return y[keep], prob[keep], w[keep]
+
+
+def _warn_certain_wrong(fc):
+    """CalibrationWarning naming how many rows were certain and wrong, and where."""
+    n_bad, first = 0, []
+    n_cols = 1 if fc.is_binary else fc.prob.shape[1]
+    for rows in row_chunks(fc.y.shape[0], n_cols):
+        yc = fc.y[rows]
+        if fc.is_binary:
+            p = fc.prob[rows]
+            bad = np.where(yc == 1, p == 0, p == 1)
+        else:
+            bad = fc.prob[rows][np.arange(yc.shape[0]), yc] == 0
+        if fc.sample_weight is not None:
+            bad &= fc.sample_weight[rows] > 0
+        n_bad += int(np.count_nonzero(bad))
+        first += (rows.start + np.flatnonzero(bad)[:_MAX_LISTED]).tolist()
+    listed = ", ".join(map(str, first[:_MAX_LISTED]))
+    msg = (
+        f"{n_bad} rows gave probability 0 to the observed class (first at rows "
+        f"{listed}); the score and the miscalibration are infinite, the "
+        "discrimination and the uncertainty are finite."
+    )
+    warnings.warn(msg, CalibrationWarning, stacklevel=3)
+
+
+def _estimator_name(is_binary, multiclass, binning):
+    if binning is None:
+        recalibrator = "CORP (PAV recalibration)"
+        if not is_binary and multiclass == "classwise":
+            recalibrator = "class-wise one-vs-rest CORP (PAV per class, rows projected)"
+        elif not is_binary:
+            recalibrator = "top-label CORP (PAV per predicted class)"
+    else:
+        n_bins, strategy = binning
+        bins = f"{n_bins} {strategy} bins"
+        recalibrator = f"binning ({bins})"
+        if not is_binary and multiclass == "classwise":
+            recalibrator = f"class-wise one-vs-rest binning ({bins}, rows projected)"
+        elif not is_binary:
+            recalibrator = f"top-label binning ({bins} per predicted class)"
+    return f"{recalibrator}, {'exact' if is_binary else 'estimate'}"
+
+
+def _check_option(value, name, options):
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(o) for o in options)
+        msg = f"{name} must be one of {listed}; got {value!r}."
+        raise ValueError(msg)
+
+
+def _check_n_bins(n_bins):
+    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral):
+        msg = f"n_bins must be an integer; got {n_bins!r}."
+        raise TypeError(msg)
+    if n_bins < 1:
+        msg = f"n_bins must be at least 1; got {n_bins}."
+        raise ValueError(msg)
+    return int(n_bins)
