@@ -82,7 +82,9 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
-    # Each script must run without error or warning output breaking the build.
+    # Every build runs every script, even one unchanged since the last build,
+    # so that a change in calibkit that breaks an example fails the build.
+    "run_stale_examples": True,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
 }

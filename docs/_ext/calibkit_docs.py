@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import os
 import pkgutil
 import re
 import types
@@ -280,8 +281,12 @@ def _parser_lines(parser, level_char, title):
         for action in actions:
             lines += [*_action_lines(action, parser.prog), ""]
     if parser.epilog:
-        lines += [".. rubric:: Examples", ""]
-        lines += _literal(parser.epilog)
+        epilog = parser.epilog.strip("\n")
+        if epilog.lower().startswith("examples:\n"):
+            lines += [".. rubric:: Examples", ""]
+            body = epilog.split("\n", 1)[1].splitlines()
+            epilog = "\n".join(line.removeprefix("  ") for line in body)
+        lines += _literal(epilog)
     return lines, subcommands
 
 
@@ -302,7 +307,16 @@ def write_cli_reference(srcdir):
     """Write ``generated/cli.inc`` from ``calibkit.cli.build_parser()``."""
     from calibkit.cli import build_parser
 
-    text = "\n".join(cli_reference_lines(build_parser())) + "\n"
+    # argparse wraps usage lines to the terminal width: fix it for the docs.
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "88"
+    try:
+        text = "\n".join(cli_reference_lines(build_parser())) + "\n"
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
     _write_if_changed(Path(srcdir) / "generated" / "cli.inc", text)
 
 
