@@ -339,7 +339,9 @@ class _Console:
 
     def warnings(self, caught):
         seen = set()
-        for record in caught:
+        # Users get the warnings about their results (UserWarning and its
+        # subclasses, calibkit's included), not libraries' deprecation notes.
+        for record in (r for r in caught if issubclass(r.category, UserWarning)):
             text = " ".join(str(record.message).split())
             # Library messages name Python arguments; say the options instead.
             for kind in ("probabilities", "logits"):

@@ -668,6 +668,6 @@ def test_library_warnings_are_one_line_and_name_the_options(tmp_path, capsys):
         capsys, "fit", tmp_path / "p.csv", "--label", "y", "-o", tmp_path / "c.json"
     )
     assert code == 0
-    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    (warning,) = [line for line in err.splitlines() if ": warning: " in line]
     assert warning.startswith("calibkit fit: warning: X looks like probabilities")
     assert "pass --input probabilities if they are" in warning.lower()
