@@ -534,6 +534,8 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for train, test in folds:
+                if not np.any(w[test] > 0):
+                    continue  # a fold of zero-weight rows scores nothing
                 sw = None if weight is None else weight[train]
                 calibrator = cls(input=kind).fit(X[train], y[train], sample_weight=sw)
                 proba = calibrator.predict_proba(X[test])
