@@ -139,7 +139,8 @@ class PlattScaling(BaseCalibrator):
         summary = summarize_scores(values, positive, sample_weight, transform)
         smooth = self.target_smoothing
         if not smooth and summary.separable:
-            which = "" if label is None else f" (class {label!r} against the rest)"
+            plain = label.item() if isinstance(label, np.generic) else label
+            which = "" if label is None else f" (class {plain!r} against the rest)"
             warnings.warn(
                 f"The scores separate the classes{which}, so the unsmoothed "
                 "log-loss has no finite minimiser (the slope would grow without "
