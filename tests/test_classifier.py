@@ -6,7 +6,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import (
     load_breast_cancer,
@@ -310,6 +310,31 @@ def test_probabilities_are_calibrated_on_their_log_odds(logistic_data):
         for r in ("decision_function", "predict_proba")
     ]
     np.testing.assert_allclose(results[0], results[1], rtol=1e-9, atol=1e-12)
+
+
+class _FirstColumnScore(ClassifierMixin, BaseEstimator):
+    """A 'classifier' whose decision function is its first feature."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X)[:, 0]
+
+
+def test_decision_values_in_unit_interval_are_not_mistaken_for_probabilities():
+    rng = np.random.default_rng(9)
+    s = rng.random(200)
+    y = (rng.random(200) < s).astype(int)
+    X = s[:, None]
+    scorer = FrozenEstimator(_FirstColumnScore().fit(X, y))
+    model = CalibratedClassifier(scorer, method="platt").fit(X, y)  # no warning
+    with pytest.warns(CalibrationWarning, match="looks like probabilities"):
+        reference = PlattScaling().fit(s, y)  # the bare calibrator has to guess
+    np.testing.assert_allclose(
+        model.predict_proba(X), reference.predict_proba(s), rtol=1e-12
+    )
 
 
 def test_well_calibrated_model_stays_calibrated(logistic_data):

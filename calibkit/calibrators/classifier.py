@@ -676,9 +676,17 @@ class _CalibrationSet:
     def fit(self, calibrator, rows):
         """A fitted clone of ``calibrator`` on the given rows."""
         weights = None if self.sample_weight is None else self.sample_weight[rows]
-        return clone(calibrator).fit(
-            self.inputs[rows], self.codes[rows], sample_weight=weights
-        )
+        with warnings.catch_warnings():
+            # The calibrators guess when logits "look like probabilities" (all
+            # in [0, 1]); here the input kind is known from the response.
+            warnings.filterwarnings(
+                "ignore",
+                message="X looks like probabilities",
+                category=CalibrationWarning,
+            )
+            return clone(calibrator).fit(
+                self.inputs[rows], self.codes[rows], sample_weight=weights
+            )
 
     def cross_validated_log_loss(self, calibrator, splits):
         """Mean log-loss (nats) of ``calibrator`` on held-out folds of the rows."""
