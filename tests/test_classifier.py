@@ -52,10 +52,13 @@ METHODS = ["temperature", "platt", "isotonic", "auto"]
 def _check_instances():
     # LogisticRegression (decision_function path) for every method, with the
     # newton-cholesky solver, which is several times faster than lbfgs on the
-    # checks' small data; GaussianNB (predict_proba path) for "auto" (which fits
-    # every calibrator) in both ensemble modes.
+    # checks' small data, and once as an ensemble; GaussianNB (predict_proba
+    # path) for "auto" (which fits every calibrator) in both ensemble modes.
     logistic = LogisticRegression(solver="newton-cholesky")
     instances = [CalibratedClassifier(logistic, method=m, cv=3) for m in METHODS]
+    instances.append(
+        CalibratedClassifier(logistic, method="platt", cv=3, ensemble=True)
+    )
     instances += [
         CalibratedClassifier(GaussianNB(), method="auto", cv=3, ensemble=ensemble)
         for ensemble in (False, True)
