@@ -98,8 +98,8 @@ class PlattScaling(BaseCalibrator):
     >>> y = np.array([0, 0, 1, 0, 1, 0, 1, 1])
     >>> cal = PlattScaling().fit(scores, y)
     >>> cal.predict_proba([0.0, 3.0]).round(3)
-    array([[0.561, 0.439],
-           [0.088, 0.912]])
+    array([[0.612, 0.388],
+           [0.17 , 0.83 ]])
     """
 
     _parameter_constraints = {
