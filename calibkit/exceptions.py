@@ -4,7 +4,7 @@ Errors are plain :class:`ValueError` and :class:`TypeError`; warnings are
 reserved for results that are valid but deserve a second look.
 """
 
-__all__ = ["CalibrationWarning", "NoFiniteOptimumWarning"]
+__all__ = ["CalibrationWarning", "InputKindWarning", "NoFiniteOptimumWarning"]
 
 
 class CalibrationWarning(UserWarning):
@@ -19,4 +19,12 @@ class NoFiniteOptimumWarning(CalibrationWarning):
     scaling) or when every calibration row is already classified correctly
     (temperature scaling). The docstring of each calibrator says what it returns
     in that case.
+    """
+
+
+class InputKindWarning(CalibrationWarning):
+    """Data passed as logits look like probabilities (or the other way round).
+
+    calibkit never guesses the kind of its input; this warning says which
+    argument to change when the data suggest a mistake.
     """

@@ -20,7 +20,7 @@ from calibkit._validation import (
     encode_labels,
     looks_like_probabilities,
 )
-from calibkit.exceptions import CalibrationWarning
+from calibkit.exceptions import CalibrationWarning, InputKindWarning
 
 INPUT_KINDS = StrOptions({"logits", "probabilities"})
 
@@ -154,7 +154,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
                 "X looks like probabilities (values in [0, 1]"
                 + (", rows summing to 1" if X.ndim == 2 else "")
                 + ") but input='logits'. Pass input='probabilities' if they are.",
-                CalibrationWarning,
+                InputKindWarning,
                 stacklevel=3,
             )
         return X

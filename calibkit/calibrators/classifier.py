@@ -25,7 +25,7 @@ from calibkit.calibrators._base import BaseCalibrator
 from calibkit.calibrators.isotonic import IsotonicCalibration
 from calibkit.calibrators.platt import PlattScaling
 from calibkit.calibrators.temperature import TemperatureScaling
-from calibkit.exceptions import CalibrationWarning
+from calibkit.exceptions import CalibrationWarning, InputKindWarning
 
 #: Calibrators by name, in the order "auto" tries them (fewest parameters
 #: first, so that a tie goes to the simplest map).
@@ -679,11 +679,7 @@ class _CalibrationSet:
         with warnings.catch_warnings():
             # The calibrators guess when logits "look like probabilities" (all
             # in [0, 1]); here the input kind is known from the response.
-            warnings.filterwarnings(
-                "ignore",
-                message="X looks like probabilities",
-                category=CalibrationWarning,
-            )
+            warnings.simplefilter("ignore", InputKindWarning)
             return clone(calibrator).fit(
                 self.inputs[rows], self.codes[rows], sample_weight=weights
             )
