@@ -378,6 +378,28 @@ def test_identity_and_signs_hold_on_random_binary_data(data, score):
     assert 0 <= d.refinement <= d.uncertainty * (1 + 1e-15)
 
 
+@settings(max_examples=25, deadline=None)
+@given(data=binary_samples(max_size=12), score=st.sampled_from(["log", "brier"]))
+def test_binary_matches_brute_force_on_random_data(data, score):
+    y, q, w = data
+    wrong = (w > 0) & (((y == 1) & (q == 0)) | ((y == 0) & (q == 1)))
+    q = np.where(wrong, 0.5, q)  # finite scores here; infinities are tested apart
+    # 50 digits give ln(1 - q) to 1e-13 relative only for q >= ~1e-35, so
+    # smaller forecasts are moved up for this comparison (subnormal forecasts
+    # are covered by the identity tests).
+    q = np.where((q > 0) & (q < 1e-30), 1e-30, q)
+    s, mcb, dsc, unc = reference_binary(y, q, w, score)
+    d = decompose(y, q, score=score, sample_weight=w, labels=[0, 1])
+    scale = max(float(s), float(unc))
+    for name, value in (
+        ("score", s),
+        ("miscalibration", mcb),
+        ("discrimination", dsc),
+        ("uncertainty", unc),
+    ):
+        assert abs(getattr(d, name) - float(value)) <= 1e-13 * scale, name
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     data=binary_samples(),
@@ -521,6 +543,43 @@ def test_binned_log_matches_definitions_in_50_digits():
     assert d.miscalibration == pytest.approx(float(mcb), rel=1e-10)
     assert d.within_bin_variance is None
     assert d.estimator == "binning (5 uniform bins), exact"
+
+
+def mp_binned_log_terms(y, q):
+    """REL, RES, within-bin term and score of a single bin, in 50 digits."""
+    y = [int(v) for v in y]
+    q = [mpmath.mpf(float(v)) for v in q]  # exact binary values
+    n = len(y)
+    ybar = mpmath.mpf(sum(y)) / n
+    qbar = sum(q) / n
+
+    def loss(yi, p):
+        return -mpmath.log(p if yi else 1 - p)
+
+    def kl(a, b):
+        terms = [a * mpmath.log(a / b) if a else 0]
+        terms.append((1 - a) * mpmath.log((1 - a) / (1 - b)) if a != 1 else 0)
+        return sum(terms)
+
+    score = sum(loss(yi, qi) for yi, qi in zip(y, q)) / n
+    within = score - sum(loss(yi, qbar) for yi in y) / n
+    return {"reliability": kl(ybar, qbar), "within_bin": within, "score": score}
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        [1 - 2**-53, 1 - 2**-52],  # bin mean rounds to 1; its complement does not
+        [5e-324, 5e-324, 0.0],  # bin mean of subnormals underflows to 0
+        [1e-310, 3e-310, 0.25],
+    ],
+)
+def test_binned_log_extreme_bin_means(q):
+    y = [0, 1] if len(q) == 2 else [1, 1, 0]
+    d = decompose(y, q, method="binned", n_bins=1)
+    for name, value in mp_binned_log_terms(y, q).items():
+        assert getattr(d, name) == pytest.approx(float(value), rel=1e-12), name
+    assert_identity(d)
 
 
 def test_binned_quantile_bins_hold_equal_mass():
@@ -878,6 +937,55 @@ def test_multiclass_refinement_matches_brute_force(seed, score, multiclass):
     expected = reference(y, P, w, score)
     d = decompose(y, P, score=score, multiclass=multiclass, sample_weight=w)
     assert d.refinement == pytest.approx(float(expected), rel=1e-13)
+
+
+def test_sharp_multiclass_forecasts_keep_their_accuracy():
+    # Forecasts within 1e-9 of the truth: the scores are ~1e-18 (Brier) and
+    # ~1e-9 (log); a formula that adds O(1) terms would lose them entirely.
+    eps = Fraction(1, 2**30)
+    y = np.array([0, 1, 2, 1, 0, 2])
+    rows = [[eps if k != yi else 1 - 2 * eps for k in range(3)] for yi in y]
+    P = np.array([[float(v) for v in row] for row in rows])
+    brier = sum(
+        sum((v - (k == yi)) ** 2 for k, v in enumerate(row))
+        for yi, row in zip(y, rows, strict=True)
+    ) / len(y)
+    log = -mp_log(1 - 2 * eps)
+    for multiclass in ("classwise", "top_label"):
+        b = decompose(y, P, score="brier", multiclass=multiclass)
+        assert b.score == pytest.approx(float(brier), rel=1e-14)
+        assert b.refinement == 0  # the recalibrated forecast is the one-hot truth
+        d = decompose(y, P, multiclass=multiclass)
+        assert d.score == pytest.approx(float(log), rel=1e-14)
+        assert d.miscalibration == pytest.approx(float(log), rel=1e-14)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    data=multiclass_samples(),
+    score=st.sampled_from(["log", "brier"]),
+    multiclass=st.sampled_from(["classwise", "top_label"]),
+)
+def test_multiclass_refinement_matches_brute_force_on_random_data(
+    data, score, multiclass
+):
+    y, P, w = data
+    observed = P[np.arange(y.shape[0]), y]
+    if score == "log" and np.any((observed == 0) & (w > 0)):
+        return  # infinite score: covered by the certain-wrong tests
+    reference = (
+        classwise_reference if multiclass == "classwise" else top_label_reference
+    )
+    expected = float(reference(y, P, w, score))
+    d = decompose(
+        y,
+        P,
+        score=score,
+        sample_weight=w,
+        labels=range(P.shape[1]),
+        multiclass=multiclass,
+    )
+    assert abs(d.refinement - expected) <= 1e-13 * max(d.score, d.uncertainty)
 
 
 def test_two_column_classwise_equals_binary():

@@ -36,6 +36,7 @@ _STRATEGIES = ("uniform", "quantile")
 _MULTICLASS = ("classwise", "top_label")
 _SCORE_NAMES = {"log": "log-loss (nats)", "brier": "Brier score"}
 _MAX_LISTED = 5
+_TINY = np.finfo(np.float64).tiny  # smallest normal float64
 
 
 @dataclass(frozen=True, repr=False)
@@ -204,6 +205,8 @@ def decompose(
         All class labels, when ``y_true`` does not contain every class.
     pos_label : label, default=None
         The class a 1-D ``y_prob`` refers to (default: the greater label).
+        With more than two classes in ``y_true``, a 1-D ``y_prob`` is the
+        forecast of ``pos_label`` against the rest.
 
     Returns
     -------
@@ -233,8 +236,8 @@ def decompose(
     **Binary, isotonic (CORP), exact.** c is the PAV fit of y on q: the
     non-decreasing function of q, pooling only exactly equal forecasts, that
     minimises every proper score; it is piecewise constant on blocks, each
-    block's value its event frequency. Since q itself is non-decreasing in q
-    and the constant ȳ is too, MCB ≥ 0 and DSC ≥ 0. For the log-loss,
+    block's value its event frequency. Since q itself and the constant ȳ are
+    non-decreasing functions of q, MCB ≥ 0 and DSC ≥ 0. For the log-loss,
     UNC = H(ȳ) = -ȳ ln ȳ - (1 - ȳ) ln(1 - ȳ), DSC = mean KL(c ‖ ȳ), and
     refinement S̄(c) = mean H(c) (the entropy part); MCB is the KL part,
 
@@ -243,7 +246,7 @@ def decompose(
     with equality only when q is constant on every PAV block, so MCB is not
     mean KL(c ‖ q) in general. For the Brier score, UNC = ȳ(1 - ȳ),
     DSC = mean (c - ȳ)², refinement = mean c(1 - c) and
-    MCB = mean (c - q)(2y - q - c). Each is summed directly over distinct
+    MCB = mean (c - q)((y - q) + (y - c)). Each is summed directly over distinct
     forecasts or blocks (``log1p`` of relative differences, 0 ln 0 = 0), and
     the score is refinement + MCB, so small components keep their relative
     accuracy and the identity holds to rounding.
@@ -378,6 +381,7 @@ def _binary_isotonic(y, q, w, score):
     block_w = fit.weights
     total = pooled.total_weight
     base_rate = pooled.positives_total / total
+    base_complement = (total - pooled.positives_total) / total
     distinct = pooled.scores
     if score == "log":
         if pooled.starts is None:  # no ties: every target is 0 or 1
@@ -385,12 +389,14 @@ def _binary_isotonic(y, q, w, score):
         else:
             mcb_terms = _expected_log_ratio(pooled.target, c, distinct)
         refinement = _wsum(block_w, _binary_entropy(block_c)) / total
-        discrimination = _wsum(block_w, _bernoulli_kl(block_c, base_rate)) / total
-        uncertainty = _binary_entropy(base_rate)
+        kl = _bernoulli_kl(block_c, base_rate, b_complement=base_complement)
+        discrimination = _wsum(block_w, kl) / total
+        uncertainty = _binary_entropy(base_rate, base_complement)
     else:
-        mcb_terms = np.multiply(pooled.target, 2.0)  # (c - q)(2t - q - c)
-        mcb_terms -= distinct
-        mcb_terms -= c
+        # (t - q)² - (t - c)² = (c - q)((t - q) + (t - c)); the two small
+        # differences are exact where 2t - q - c would round away.
+        mcb_terms = np.subtract(pooled.target, distinct)
+        mcb_terms += pooled.target - c
         mcb_terms *= c - distinct
         refinement = _wsum(block_w, block_c * (1.0 - block_c)) / total
         discrimination = _wsum(block_w, (block_c - base_rate) ** 2) / total
@@ -455,8 +461,10 @@ def _pool_ties(scores, target, w):
     else:
         starts = np.flatnonzero(new_value)
         distinct = as_float64(sorted_scores[starts])
-        if sorted_w is None:
-            weight = np.diff(starts, append=n).astype(np.float64)
+        if sorted_w is None:  # tie-group sizes, straight into float64
+            weight = np.empty(starts.shape[0])
+            np.subtract(starts[1:], starts[:-1], out=weight[:-1])
+            weight[-1] = n - starts[-1]
             positives = np.add.reduceat(sorted_target, starts, dtype=np.float64)
         else:
             weight = np.add.reduceat(sorted_w, starts)
@@ -484,18 +492,28 @@ def _binary_binned(y, q, w, score, binning):
     for the within-bin sums (in row chunks: float32 input is never upcast whole)."""
     edges = _bin_edges(q, w, *binning)
     n_bins = edges.shape[0] - 1
-    weight, positives, forecast_sum = np.zeros((3, n_bins))
+    # Sums of 1 - q too: a bin mean of forecasts near 1 can round to 1 while
+    # its complement, which the log-loss needs, is 1e-17.
+    weight, positives, forecast_sum, complement_sum = np.zeros((4, n_bins))
     for rows in row_chunks(q.shape[0]):
         b, qc, yc, wc = _binned_chunk(q, y, w, rows, edges)
         weight += np.bincount(b, weights=wc, minlength=n_bins)
         positives += np.bincount(b, weights=wc * yc, minlength=n_bins)
         forecast_sum += np.bincount(b, weights=wc * qc, minlength=n_bins)
+        complement_sum += np.bincount(b, weights=wc * (1.0 - qc), minlength=n_bins)
     filled = weight > 0
     total = float(weight.sum())
     base_rate = float(positives.sum()) / total
+    base_complement = float(total - positives.sum()) / total
     with np.errstate(invalid="ignore", divide="ignore"):
         frequency = np.where(filled, positives / weight, 0.0)
+        frequency_complement = np.where(filled, (weight - positives) / weight, 0.0)
         mean_forecast = np.clip(np.where(filled, forecast_sum / weight, 0.0), 0, 1)
+        mean_complement = np.clip(np.where(filled, complement_sum / weight, 0), 0, 1)
+        # A mean of subnormal forecasts loses its digits (or underflows to 0);
+        # its log, from the (exact) sum of subnormals, does not.
+        underflow = filled & (mean_forecast < _TINY) & (forecast_sum > 0)
+        log_mean_forecast = np.log(forecast_sum) - np.log(weight)
 
     row_score = within = variance = covariance = 0.0
     for rows in row_chunks(q.shape[0]):
@@ -503,7 +521,12 @@ def _binary_binned(y, q, w, score, binning):
         qbar = mean_forecast[b]
         if score == "log":
             row_score += _wsum(wc, _binary_log_loss(yc, qc))
-            within += _wsum(wc, _log_ratio_of_outcome(yc > 0.5, qbar, qc))
+            event = yc > 0.5
+            ratio = _log_ratio_of_outcome(event, qbar, qc, mean_complement[b])
+            fix = np.flatnonzero(event & underflow[b])
+            with np.errstate(divide="ignore"):  # q = 0 < y: +inf, as it should
+                ratio[fix] = log_mean_forecast[b[fix]] - np.log(qc[fix])
+            within += _wsum(wc, ratio)
         else:
             spread = qc - qbar
             row_score += _wsum(wc, (qc - yc) ** 2)
@@ -512,12 +535,23 @@ def _binary_binned(y, q, w, score, binning):
 
     share = weight[filled] / total
     ybar_b, qbar_b = frequency[filled], mean_forecast[filled]
+    ybar_c, qbar_c = frequency_complement[filled], mean_complement[filled]
     terms = {"score": row_score / total}
     if score == "log":
-        terms["reliability"] = _wsum(share, _bernoulli_kl(ybar_b, qbar_b))
-        terms["resolution"] = _wsum(share, _bernoulli_kl(ybar_b, base_rate))
-        terms["uncertainty"] = _binary_entropy(base_rate)
-        terms["refinement"] = _wsum(share, _binary_entropy(ybar_b))
+        reliability = _bernoulli_kl(ybar_b, qbar_b, ybar_c, qbar_c)
+        fix = underflow[filled]
+        if fix.any():  # subnormal means (see above): ȳ ln(ȳ/q̄) from ln q̄
+            yb, yb_c = ybar_b[fix], ybar_c[fix]
+            first = xlogy(yb, yb) - yb * log_mean_forecast[filled][fix]
+            with np.errstate(invalid="ignore"):  # 0 * inf where ȳ' = 0
+                second = yb_c * _log_ratio(yb_c, qbar_c[fix], qbar_b[fix] - yb)
+            reliability[fix] = first + np.where(yb_c > 0, second, 0.0)
+        terms["reliability"] = _wsum(share, reliability)
+        terms["resolution"] = _wsum(
+            share, _bernoulli_kl(ybar_b, base_rate, ybar_c, base_complement)
+        )
+        terms["uncertainty"] = _binary_entropy(base_rate, base_complement)
+        terms["refinement"] = _wsum(share, _binary_entropy(ybar_b, ybar_c))
         terms["within_bin"] = within / total
     else:
         terms["reliability"] = _wsum(share, (qbar_b - ybar_b) ** 2)
@@ -605,14 +639,15 @@ def _multiclass_score(y, prob, w, score):
     for rows in row_chunks(prob.shape[0], prob.shape[1]):
         yc = y[rows]
         wc = None if w is None else w[rows]
-        p = as_float64(prob[rows])
-        observed = p[np.arange(yc.shape[0]), yc]
+        index = np.arange(yc.shape[0])
         if score == "log":
             with np.errstate(divide="ignore"):
-                total += _wsum(wc, -np.log(observed))
+                total += _wsum(wc, -np.log(as_float64(prob[rows][index, yc])))
         else:
-            squares = np.einsum("ij,ij->i", p, p)
-            total += _wsum(wc, squares - 2.0 * observed + 1.0)
+            # q - onehot(y) summed directly: stays accurate for sharp forecasts.
+            p = np.array(prob[rows], dtype=np.float64)
+            p[index, yc] -= 1.0
+            total += _wsum(wc, np.einsum("ij,ij->i", p, p))
     return total
 
 
@@ -633,15 +668,17 @@ def _classwise_refinement(y, prob, w, score, binning):
     """Weighted sum of the score of the class-wise recalibrated forecast."""
     n, n_classes = prob.shape
     if score == "log":
-        # KL projection: only the observed column and the row sums are needed.
-        row_sum = np.zeros(n)
+        # KL projection: -ln(c_y / Σ_k c_k) = log1p(Σ_{k≠y} c_k / c_y), so only
+        # the observed column and the sum of the others are needed.
+        others = np.zeros(n)
         observed = np.empty(n)
         for k in range(n_classes):
             is_k = y == k
             c_k = _recalibrated_rows(prob[:, k], is_k, w, binning)
-            row_sum += c_k
             observed[is_k] = c_k[is_k]
-        return _wsum(w, np.log(row_sum / observed))
+            c_k[is_k] = 0.0
+            others += c_k
+        return _wsum(w, np.log1p(others / observed))
     recalibrated = np.empty((n, n_classes))
     for k in range(n_classes):
         recalibrated[:, k] = _recalibrated_rows(prob[:, k], y == k, w, binning)
@@ -776,82 +813,95 @@ def _weighted(w, values):
 def _expected_log_ratio(t, c, q):
     """t ln(c/q) + (1 - t) ln((1 - c)/(1 - q)), elementwise, with 0 ln(.) = 0.
 
-    Written as log1p of relative differences so that terms with c close to q
-    keep their relative accuracy. +inf where q gives probability 0 to an
-    outcome that t gives positive weight; c must be 0 (or 1) only where t is.
+    +inf where q gives probability 0 to an outcome that t gives positive
+    weight; c must be 0 (or 1) only where t is. Elements with t = 0 or 1 (most
+    of them, even with ties) take the one-log path of
+    :func:`_log_ratio_of_outcome`.
     """
-    t = np.asarray(t, dtype=np.float64)
-    d = np.subtract(c, q)
-    q = np.broadcast_to(q, d.shape)
-    c = np.broadcast_to(c, d.shape)
-    # ln(c/q) = log1p((c - q)/q).
-    event_term = _log1p_relative(d, q, c, q)
-    # ln((1 - c)/(1 - q)) = log1p((q - c)/(1 - q)); -(1 - q) is -0.0 at q = 1,
-    # so that d < 0 there gives +inf.
-    other_term = _log1p_relative(d, -(1.0 - q), 1.0 - c, 1.0 - q)
-    with np.errstate(invalid="ignore"):  # 0 * inf, replaced by 0 just below
-        event_term *= t
-        other_term *= 1.0 - t
-    np.copyto(event_term, 0.0, where=t == 0)  # 0 ln(.) = 0
-    np.copyto(other_term, 0.0, where=t == 1)
-    event_term += other_term
-    return event_term
-
-
-def _log_ratio_of_outcome(event, c, q):
-    """ln(c/q) where ``event`` else ln((1 - c)/(1 - q)): the 0/1 case of
-    :func:`_expected_log_ratio` with one log1p per element and few temporaries
-    (this is the hot loop of a decomposition of continuous forecasts)."""
-    d = np.subtract(c, q)
-    # Denominator of the relative difference: q for events, -(1 - q) otherwise
-    # (-0.0 at q = 1, where c < 1, so that the ratio is +inf there).
-    denominator = np.subtract(1.0, q)
-    np.negative(denominator, out=denominator)
-    np.copyto(denominator, q, where=event)
-    return _log1p_relative(
-        d,
-        denominator,
-        lambda rows: np.where(event[rows], c[rows], 1.0 - c[rows]),
-        lambda rows: np.where(event[rows], q[rows], 1.0 - q[rows]),
-        out=denominator,
+    t, c, q = np.broadcast_arrays(
+        np.asarray(t, dtype=np.float64), np.asarray(c, dtype=np.float64), q
     )
+    out = _log_ratio_of_outcome(t == 1, c, q)
+    mixed = np.flatnonzero((t > 0) & (t < 1))
+    if mixed.size:
+        t, c, q = t[mixed], c[mixed], q[mixed]  # here 0 < c < 1
+        out[mixed] = t * _log_ratio(c, q, c - q) + (1.0 - t) * _log_ratio(
+            1.0 - c, 1.0 - q, q - c
+        )
+    return out
 
 
-def _log1p_relative(difference, denominator, numerator, base, out=None):
-    """log1p(difference / denominator): ln(numerator / base) where
-    difference = ±(numerator - base) and denominator = ±base.
+def _log_ratio_of_outcome(event, c, q, c_complement=None):
+    """ln(c/q) where ``event``, else ln((1 - c)/(1 - q)), elementwise.
 
-    Where the quotient overflows (a base below ~1e-308 times the difference),
-    falls back to ln(numerator) - ln(base), which is then accurate since the
-    log ratio exceeds 709. ``numerator`` and ``base`` are arrays, or functions
-    of the row indices that need them (so they are only built where used).
+    The hot loop of a decomposition of continuous forecasts: one log1p per
+    element. ``c_complement`` is 1 - c computed without rounding c first (a
+    mean of forecasts near 1 can round to 1 while its complement is 1e-17).
     """
+    q_complement = 1.0 - q  # exact for q >= 1/2
+    base = np.where(event, q, q_complement)
+    difference = np.subtract(c, q)
+    if c_complement is None:
+        np.negative(difference, out=difference, where=~event)  # (1-c) - (1-q)
+    else:
+        # Subtract on the side where the values are small, hence accurate.
+        small_side = np.where(c < 0.5, q - c, c_complement - q_complement)
+        np.copyto(difference, small_side, where=~event)
+
+    def numerator(rows):
+        other = 1.0 - c[rows] if c_complement is None else c_complement[rows]
+        return np.where(event[rows], c[rows], other)
+
+    return _log_ratio(numerator, base, difference, out=difference)
+
+
+def _log_ratio(numerator, base, difference, out=None):
+    """ln(numerator / base) as log1p(difference / base), elementwise.
+
+    ``difference`` is numerator - base, computed before any rounding of the
+    quotient, so that values close to 0 keep their relative accuracy. Equal
+    values give 0 (also 0/0); base 0 < numerator gives +inf. Where the quotient
+    overflows (base below ~1e-308 times the difference) this falls back to
+    ln(numerator) - ln(base), accurate there since it exceeds 709.
+    ``numerator`` may be a function of row indices, built only where needed.
+    """
+    equal = difference == 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = np.divide(difference, denominator, out=out)
-    np.copyto(ratio, 0.0, where=difference == 0)  # equal: 0, even where base is 0
-    overflowed = np.isinf(ratio)
-    with np.errstate(divide="ignore"):
+        ratio = np.divide(difference, base, out=out)  # ``out`` may be difference
+        np.copyto(ratio, 0.0, where=equal)
+        overflowed = np.isinf(ratio)
         np.log1p(ratio, out=ratio)
         if overflowed.any():
             rows = np.flatnonzero(overflowed)
             top = numerator(rows) if callable(numerator) else numerator[rows]
-            bottom = base(rows) if callable(base) else base[rows]
-            ratio[rows] = np.log(top) - np.log(bottom)
+            ratio[rows] = np.log(top) - np.log(base[rows])
     return ratio
 
 
-def _bernoulli_kl(a, b):
+def _bernoulli_kl(a, b, a_complement=None, b_complement=None):
     """KL(Bernoulli(a) ‖ Bernoulli(b)) in nats, elementwise.
 
-    KL ≥ 0; where a ≈ b the two terms nearly cancel and rounding could leave
-    -1e-17, which is cut to 0.
+    The complements 1 - a and 1 - b may be given when they are known more
+    accurately than by subtraction. KL ≥ 0; where a ≈ b the two terms nearly
+    cancel and rounding could leave -1e-17, which is cut to 0.
     """
-    return np.maximum(_expected_log_ratio(a, a, b), 0.0)
+    a, b = np.broadcast_arrays(
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    )
+    a_c = 1.0 - a if a_complement is None else np.broadcast_to(a_complement, a.shape)
+    b_c = 1.0 - b if b_complement is None else np.broadcast_to(b_complement, b.shape)
+    difference = np.where(b < 0.5, a - b, b_c - a_c)  # the accurate side
+    with np.errstate(invalid="ignore"):  # 0 * -inf, replaced by 0 below
+        first = a * _log_ratio(a, b, difference)
+        second = a_c * _log_ratio(a_c, b_c, -difference)
+    np.copyto(first, 0.0, where=a == 0)
+    np.copyto(second, 0.0, where=a_c == 0)
+    return np.maximum(first + second, 0.0)
 
 
-def _binary_entropy(p):
+def _binary_entropy(p, p_complement=None):
     """Entropy of Bernoulli(p) in nats, 0 ln 0 = 0."""
-    return entr(p) + entr(1.0 - p)
+    return entr(p) + entr(1.0 - p if p_complement is None else p_complement)
 
 
 def _binary_log_loss(y, q):
