@@ -838,15 +838,16 @@ def _log_ratio_of_outcome(event, c, q, c_complement=None):
     element. ``c_complement`` is 1 - c computed without rounding c first (a
     mean of forecasts near 1 can round to 1 while its complement is 1e-17).
     """
-    q_complement = 1.0 - q  # exact for q >= 1/2
-    base = np.where(event, q, q_complement)
+    base = np.subtract(1.0, q)  # q' = 1 - q, exact for q >= 1/2
+    nonevent = ~event
     difference = np.subtract(c, q)
     if c_complement is None:
-        np.negative(difference, out=difference, where=~event)  # (1-c) - (1-q)
+        np.negative(difference, out=difference, where=nonevent)  # c' - q' = q - c
     else:
         # Subtract on the side where the values are small, hence accurate.
-        small_side = np.where(c < 0.5, q - c, c_complement - q_complement)
-        np.copyto(difference, small_side, where=~event)
+        small_side = np.where(c < 0.5, q - c, c_complement - base)
+        np.copyto(difference, small_side, where=nonevent)
+    np.copyto(base, q, where=event)
 
     def numerator(rows):
         other = 1.0 - c[rows] if c_complement is None else c_complement[rows]
