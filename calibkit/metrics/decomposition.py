@@ -16,7 +16,6 @@ is the difference of two large numbers). Multiclass components depend on the
 recalibrator and are estimates; the score and the uncertainty stay exact.
 """
 
-import numbers
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -26,6 +25,7 @@ from scipy.special import entr, xlog1py, xlogy
 
 from calibkit._chunks import as_float64, row_chunks
 from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._binning import bin_edges, bin_index, check_count, check_option
 from calibkit.metrics._inputs import check_forecasts
 
 __all__ = ["Decomposition", "decompose"]
@@ -333,11 +333,11 @@ def decompose(
     >>> round(d.score, 4), round(d.miscalibration, 4), round(d.discrimination, 4)
     (0.4533, 0.176, 0.3958)
     """
-    _check_option(score, "score", _SCORES)
-    _check_option(method, "method", _METHODS)
-    _check_option(strategy, "strategy", _STRATEGIES)
-    _check_option(multiclass, "multiclass", _MULTICLASS)
-    n_bins = _check_n_bins(n_bins)
+    check_option(score, "score", _SCORES)
+    check_option(method, "method", _METHODS)
+    check_option(strategy, "strategy", _STRATEGIES)
+    check_option(multiclass, "multiclass", _MULTICLASS)
+    n_bins = check_count(n_bins, "n_bins")
     fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
     )
@@ -490,7 +490,7 @@ def _isotonic_rows(scores, target, w):
 def _binary_binned(y, q, w, score, binning):
     """REL - RES + UNC + within-bin term, from one pass for bin totals and one
     for the within-bin sums (in row chunks: float32 input is never upcast whole)."""
-    edges = _bin_edges(q, w, *binning)
+    edges = bin_edges(q, w, *binning)
     n_bins = edges.shape[0] - 1
     # Sums of 1 - q too: a bin mean of forecasts near 1 can round to 1 while
     # its complement, which the log-loss needs, is 1e-17.
@@ -570,32 +570,7 @@ def _binned_chunk(q, y, w, rows, edges):
     qc = as_float64(q[rows])
     yc = y[rows].astype(np.float64)
     wc = np.ones(qc.shape[0]) if w is None else w[rows]
-    return _bin_index(qc, edges), qc, yc, wc
-
-
-def _bin_edges(x, w, n_bins, strategy):
-    """Uniform edges on [0, 1], or equal-mass edges at weighted quantiles of x.
-
-    Inner edge k is the smallest x whose weighted CDF exceeds k / n_bins, so
-    tied values are never split; duplicate edges are merged.
-    """
-    if strategy == "uniform":
-        return np.linspace(0.0, 1.0, n_bins + 1)
-    order = np.argsort(x)
-    ordered = as_float64(x[order])
-    cumulative = np.arange(1.0, x.shape[0] + 1.0) if w is None else np.cumsum(w[order])
-    levels = cumulative[-1] * np.arange(1, n_bins) / n_bins
-    position = np.searchsorted(cumulative, levels, side="right")
-    inner = ordered[np.minimum(position, x.shape[0] - 1)]
-    edges = np.unique(np.concatenate(([ordered[0]], inner, [ordered[-1]])))
-    if edges.shape[0] == 1:  # one distinct forecast: a single closed bin
-        edges = np.repeat(edges, 2)
-    return edges
-
-
-def _bin_index(x, edges):
-    """Bin of each value: [e_k, e_{k+1}), the last bin closed."""
-    return np.searchsorted(edges[1:-1], x, side="right")
+    return bin_index(qc, edges), qc, yc, wc
 
 
 # --- multiclass -----------------------------------------------------------------
@@ -655,8 +630,8 @@ def _recalibrated_rows(scores, target, w, binning):
     """Recalibrated P(target) per row: PAV fit, or bin frequency."""
     if binning is None:
         return _isotonic_rows(scores, target, w)
-    edges = _bin_edges(scores, w, *binning)
-    index = _bin_index(scores, edges)
+    edges = bin_edges(scores, w, *binning)
+    index = bin_index(scores, edges)
     n_bins = edges.shape[0] - 1
     weight = np.bincount(index, weights=w, minlength=n_bins)
     hits = np.bincount(index, weights=_weighted(w, target), minlength=n_bins)
@@ -962,20 +937,3 @@ def _estimator_name(is_binary, multiclass, binning):
         elif not is_binary:
             recalibrator = f"top-label binning ({bins} per predicted class)"
     return f"{recalibrator}, {'exact' if is_binary else 'estimate'}"
-
-
-def _check_option(value, name, options):
-    if not isinstance(value, str) or value not in options:
-        listed = ", ".join(repr(o) for o in options)
-        msg = f"{name} must be one of {listed}; got {value!r}."
-        raise ValueError(msg)
-
-
-def _check_n_bins(n_bins):
-    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral):
-        msg = f"n_bins must be an integer; got {n_bins!r}."
-        raise TypeError(msg)
-    if n_bins < 1:
-        msg = f"n_bins must be at least 1; got {n_bins}."
-        raise ValueError(msg)
-    return int(n_bins)

@@ -13,8 +13,9 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._binning import bin_edges, check_count
 from calibkit.metrics._inputs import check_forecasts
-from calibkit.metrics.reliability import _bin_edges, _bin_totals, _check_count
+from calibkit.metrics.reliability import _bin_totals
 
 __all__ = [
     "HosmerLemeshowTest",
@@ -288,9 +289,9 @@ def hosmer_lemeshow_test(
     >>> round(result.statistic, 4), result.df, round(result.p_value, 4)
     (1.0398, 1, 0.3079)
     """
-    n_bins = _check_count(n_bins, "n_bins", minimum=3)
+    n_bins = check_count(n_bins, "n_bins", minimum=3)
     p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label)
-    edges = _bin_edges(p, w, n_bins, "quantile")
+    edges = bin_edges(p, w, n_bins, "quantile")
     n_groups = edges.shape[0] - 1
     if n_groups < 3:
         msg = (

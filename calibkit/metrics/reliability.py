@@ -20,6 +20,7 @@ from scipy.optimize import isotonic_regression
 from calibkit._chunks import is_dask, row_chunks
 from calibkit._pav import pav, pool_ties
 from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._binning import bin_edges, bin_index, check_count, check_option
 from calibkit.metrics._inputs import check_forecasts
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
@@ -216,10 +217,10 @@ def expected_calibration_error(
     >>> round(ece, 4)
     0.1667
     """
-    _check_option(strategy, "strategy", ("uniform", "quantile"))
-    _check_option(norm, "norm", ("l1", "l2", "max"))
-    _check_option(multiclass, "multiclass", ("top_label", "classwise"))
-    n_bins = _check_count(n_bins, "n_bins")
+    check_option(strategy, "strategy", ("uniform", "quantile"))
+    check_option(norm, "norm", ("l1", "l2", "max"))
+    check_option(multiclass, "multiclass", ("top_label", "classwise"))
+    n_bins = check_count(n_bins, "n_bins")
     if not isinstance(debias, bool | np.bool_):
         msg = f"debias must be True or False; got {debias!r}."
         raise TypeError(msg)
@@ -341,10 +342,10 @@ def reliability_curve(
     >>> corp.observed.tolist(), corp.block_starts.tolist()
     ([0.0, 0.0, 1.0, 1.0, 1.0], [0, 2, 5])
     """
-    _check_option(strategy, "strategy", ("uniform", "quantile", "isotonic"))
-    n_bins = _check_count(n_bins, "n_bins")
+    check_option(strategy, "strategy", ("uniform", "quantile", "isotonic"))
+    n_bins = check_count(n_bins, "n_bins")
     level = _check_level(bands)
-    n_resamples = _check_count(n_resamples, "n_resamples")
+    n_resamples = check_count(n_resamples, "n_resamples")
     rng = _check_random_state(random_state) if level is not None else None
     fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
@@ -421,40 +422,10 @@ def _positive_weight_rows(x, t, w):
 # --- bins ---------------------------------------------------------------------
 
 
-def _bin_edges(x, w, n_bins, strategy):
-    """Uniform edges on [0, 1], or equal-mass edges at weighted quantiles of x.
-
-    Equal-mass edge j is the smallest x with weighted CDF F(x) > j / n_bins, so
-    that bin [e_j, e_{j+1}) holds the rows with F in (j/n, (j+1)/n] when there
-    are no ties; tied values are never split, duplicate edges are merged.
-    """
-    if strategy == "uniform":
-        return np.linspace(0.0, 1.0, n_bins + 1)
-    ordered_index = np.argsort(x, kind="stable")
-    ordered = x[ordered_index]
-    if w is None:
-        cumulative = np.arange(1.0, x.shape[0] + 1.0)
-    else:
-        cumulative = np.cumsum(w[ordered_index])
-    levels = cumulative[-1] * np.arange(1, n_bins) / n_bins
-    position = np.searchsorted(cumulative, levels, side="right")
-    inner = ordered[np.minimum(position, x.shape[0] - 1)]
-    edges = np.unique(np.concatenate(([ordered[0]], inner, [ordered[-1]])))
-    if edges.shape[0] == 1:  # a single distinct forecast: one closed bin
-        edges = np.repeat(edges, 2)
-    return edges
-
-
-def _bin_index(x, edges):
-    """Bin of each value: [e_b, e_{b+1}), the last bin closed."""
-    index = np.searchsorted(edges, x, side="right") - 1
-    return np.clip(index, 0, edges.shape[0] - 2)
-
-
 def _bin_totals(x, t, w, edges):
     """Per-bin weight, row count, weighted sums of x and t (np.bincount, O(n))."""
     n_bins = edges.shape[0] - 1
-    index = _bin_index(x, edges)
+    index = bin_index(x, edges)
     count = np.bincount(index, minlength=n_bins)
     if w is None:
         weight = count.astype(np.float64)
@@ -469,7 +440,7 @@ def _bin_totals(x, t, w, edges):
 
 def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
     x, t, w = _positive_weight_rows(x, t, w)
-    edges = _bin_edges(x, w, n_bins, strategy)
+    edges = bin_edges(x, w, n_bins, strategy)
     _, weight, _, sum_x, sum_t = _bin_totals(x, t, w, edges)
     filled = weight > 0
     weight = weight[filled]
@@ -501,7 +472,7 @@ def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
 
 
 def _binned_curve(x, t, w, n_bins, strategy):
-    edges = _bin_edges(x, w, n_bins, strategy)
+    edges = bin_edges(x, w, n_bins, strategy)
     _, weight, count, sum_x, sum_t = _bin_totals(x, t, w, edges)
     filled = np.flatnonzero(weight > 0)
     return {
@@ -543,7 +514,7 @@ def _resampled_binned(x, w, curve, n_resamples, rng):
     edges, filled = curve["bin_edges"], curve["bin_index"]
     position = np.full(edges.shape[0] - 1, -1)
     position[filled] = np.arange(filled.shape[0])
-    point = position[_bin_index(x, edges)]  # every row lies in a non-empty bin
+    point = position[bin_index(x, edges)]  # every row lies in a non-empty bin
     n_points = filled.shape[0]
     blocks = []
     for size in _resample_blocks(x.shape[0], n_resamples):
@@ -575,23 +546,6 @@ def _resampled_isotonic(x, w, n_resamples, rng):
 
 
 # --- argument checks ----------------------------------------------------------
-
-
-def _check_option(value, name, options):
-    if not isinstance(value, str) or value not in options:
-        listed = ", ".join(repr(o) for o in options)
-        msg = f"{name} must be one of {listed}; got {value!r}."
-        raise ValueError(msg)
-
-
-def _check_count(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f"{name} must be an integer; got {value!r}."
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name} must be at least {minimum}; got {value}."
-        raise ValueError(msg)
-    return int(value)
 
 
 def _check_level(bands):
