@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import isotonic_regression
 
+from calibkit._chunks import as_float64
+
 
 @dataclass(frozen=True)
 class PAVFit:
@@ -52,52 +54,103 @@ class PAVFit:
         return np.add.reduceat(self.weights, self.block_starts[:-1])
 
 
-def pool_ties(scores, y, sample_weight=None):
-    """Sort by score and merge rows with exactly equal scores.
+@dataclass(frozen=True)
+class PooledTies:
+    """Rows sorted once by score, exactly equal scores merged.
 
-    Rows with zero weight are dropped first.
+    Attributes
+    ----------
+    order : ndarray
+        Sorting permutation of the rows.
+    starts : ndarray or None
+        First sorted row of each distinct score; None when no two scores tie.
+    scores : ndarray
+        Distinct scores, increasing, float64.
+    weight : ndarray or None
+        Total weight per distinct score; None when every weight is 1.
+    target : ndarray
+        Weighted mean of the target per distinct score.
+    events : ndarray or None
+        Without ties: the sorted 0/1 target itself.
+    total_weight, positives_total : float
+        Sums of the weights and of the weighted target.
+    """
+
+    order: np.ndarray
+    starts: np.ndarray | None
+    scores: np.ndarray
+    weight: np.ndarray | None
+    target: np.ndarray
+    events: np.ndarray | None
+    total_weight: float
+    positives_total: float
+
+    def weights_or_ones(self):
+        """Weight per distinct score (ones when unweighted)."""
+        return np.ones(self.scores.shape[0]) if self.weight is None else self.weight
+
+    def expand(self, values):
+        """Per-distinct-score ``values`` as a per-row array in the input order."""
+        if self.starts is not None:
+            counts = np.diff(self.starts, append=self.order.shape[0])
+            values = np.repeat(values, counts)
+        per_row = np.empty(self.order.shape[0])
+        per_row[self.order] = values
+        return per_row
+
+
+def pool_ties(scores, target, sample_weight=None):
+    """Sort by score once and merge rows with exactly equal scores.
+
+    Built for large inputs: a boolean target is gathered as bytes, and when no
+    two scores are equal (the common case for continuous forecasts) nothing is
+    reduced or copied.
 
     Parameters
     ----------
     scores : ndarray of shape (n_samples,)
-    y : ndarray of shape (n_samples,)
-        Targets (0/1 labels or values in [0, 1]).
+    target : ndarray of shape (n_samples,)
+        0/1 labels (bool is cheapest) or values in [0, 1].
     sample_weight : ndarray of shape (n_samples,) or None
+        Positive weights: drop zero-weight rows before calling.
 
     Returns
     -------
-    distinct : ndarray
-        Distinct scores, increasing.
-    weight : ndarray
-        Total weight per distinct score.
-    target : ndarray
-        Weighted mean target per distinct score.
-    order : ndarray
-        The sorting permutation of the kept rows (indices into the input).
-    starts : ndarray
-        Start of each distinct score in the sorted kept rows.
+    PooledTies
     """
-    if sample_weight is None:
-        order = np.argsort(scores)
-        w_sorted = None
-    else:
-        kept = np.flatnonzero(sample_weight > 0)
-        order = kept[np.argsort(scores[kept])]
-        w_sorted = np.asarray(sample_weight, dtype=np.float64)[order]
-    s_sorted = scores[order]
-    y_sorted = np.asarray(y[order], dtype=np.float64)
-    new_value = np.empty(s_sorted.shape[0], dtype=bool)
+    n = scores.shape[0]
+    order = np.argsort(scores)
+    sorted_scores = scores[order]
+    sorted_target = target[order]
+    new_value = np.empty(n, dtype=bool)
     new_value[0] = True
-    np.not_equal(s_sorted[1:], s_sorted[:-1], out=new_value[1:])
-    starts = np.flatnonzero(new_value)
-    if w_sorted is None:
-        weight = np.diff(np.append(starts, s_sorted.shape[0])).astype(np.float64)
-        target_sum = np.add.reduceat(y_sorted, starts)
+    np.not_equal(sorted_scores[1:], sorted_scores[:-1], out=new_value[1:])
+    sorted_w = None if sample_weight is None else sample_weight[order]
+    events = None
+    if new_value.all():
+        starts, weight = None, sorted_w
+        events = sorted_target if sorted_target.dtype == bool else None
+        distinct = as_float64(sorted_scores)
+        positives = sorted_target.astype(np.float64)
+        if sorted_w is not None:
+            positives *= sorted_w
     else:
-        weight = np.add.reduceat(w_sorted, starts)
-        target_sum = np.add.reduceat(w_sorted * y_sorted, starts)
-    target = target_sum / weight
-    return s_sorted[starts], weight, target, order, starts
+        starts = np.flatnonzero(new_value)
+        distinct = as_float64(sorted_scores[starts])
+        if sorted_w is None:  # tie-group sizes, straight into float64
+            weight = np.empty(starts.shape[0])
+            np.subtract(starts[1:], starts[:-1], out=weight[:-1])
+            weight[-1] = n - starts[-1]
+            positives = np.add.reduceat(sorted_target, starts, dtype=np.float64)
+        else:
+            weight = np.add.reduceat(sorted_w, starts)
+            positives = np.add.reduceat(sorted_w * sorted_target, starts)
+    total = float(n) if weight is None else float(np.sum(weight))
+    positives_total = float(np.sum(positives))
+    mean_target = positives if weight is None else positives / weight
+    return PooledTies(
+        order, starts, distinct, weight, mean_target, events, total, positives_total
+    )
 
 
 def pav(scores, y, sample_weight=None):
@@ -116,42 +169,21 @@ def pav(scores, y, sample_weight=None):
     -------
     PAVFit
     """
-    distinct, weight, target, _, _ = pool_ties(scores, y, sample_weight)
-    result = isotonic_regression(target, weights=weight, increasing=True)
-    fitted = np.clip(result.x, 0.0, 1.0) if _is_unit(target) else result.x
+    if sample_weight is not None and not np.all(sample_weight > 0):
+        kept = sample_weight > 0
+        scores, y, sample_weight = scores[kept], y[kept], sample_weight[kept]
+    pooled = pool_ties(scores, y, sample_weight)
+    weights = pooled.weights_or_ones()
+    result = isotonic_regression(pooled.target, weights=weights, increasing=True)
+    fitted = result.x
+    if pooled.target.min() >= 0.0 and pooled.target.max() <= 1.0:
+        # Block means of values in [0, 1] lie in [0, 1]; clipping only removes
+        # rounding excursions such as 1 + 1e-16, which would break log-losses.
+        np.clip(fitted, 0.0, 1.0, out=fitted)
     return PAVFit(
-        scores=distinct,
+        scores=pooled.scores,
         fitted=fitted,
-        weights=weight,
-        targets=target,
+        weights=weights,
+        targets=pooled.target,
         block_starts=np.asarray(result.blocks, dtype=np.intp),
     )
-
-
-def _is_unit(target):
-    # Block means of values in [0, 1] lie in [0, 1]; clipping only removes
-    # rounding excursions such as 1 + 1e-16, which would break log-losses.
-    return target.min() >= 0.0 and target.max() <= 1.0
-
-
-def pav_per_row(scores, y, sample_weight=None):
-    """PAV fit evaluated at each input row (in the input's order).
-
-    Parameters
-    ----------
-    scores, y, sample_weight
-        As in :func:`pav`. Rows with zero weight receive the fit of their score
-        when it equals a score with positive weight, and NaN otherwise.
-
-    Returns
-    -------
-    fit : PAVFit
-    per_row : ndarray of shape (n_samples,)
-    """
-    fit = pav(scores, y, sample_weight)
-    idx = np.searchsorted(fit.scores, scores)
-    idx = np.minimum(idx, fit.scores.shape[0] - 1)
-    per_row = fit.fitted[idx]
-    if sample_weight is not None:
-        per_row = np.where(fit.scores[idx] == scores, per_row, np.nan)
-    return fit, per_row

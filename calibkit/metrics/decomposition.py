@@ -24,6 +24,7 @@ from scipy.optimize import isotonic_regression
 from scipy.special import entr, xlog1py, xlogy
 
 from calibkit._chunks import as_float64, row_chunks
+from calibkit._pav import pool_ties
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import bin_edges, bin_index, check_count, check_option
 from calibkit.metrics._inputs import check_forecasts
@@ -374,7 +375,7 @@ def decompose(
 
 def _binary_isotonic(y, q, w, score):
     """Exact CORP components from one sort: PAV on the distinct forecasts."""
-    pooled = _pool_ties(q, y == 1, w)
+    pooled = pool_ties(q, y == 1, w)
     fit = isotonic_regression(pooled.target, weights=pooled.weight)
     c = np.clip(fit.x, 0.0, 1.0, out=fit.x)  # removes rounding excursions only
     block_c = c[fit.blocks[:-1]]
@@ -412,74 +413,9 @@ def _binary_isotonic(y, q, w, score):
     }
 
 
-@dataclass(frozen=True)
-class _Pooled:
-    """Rows sorted once by score, exact ties merged (see :func:`_pool_ties`)."""
-
-    order: np.ndarray  # sorting permutation of the rows
-    starts: np.ndarray | None  # first sorted row of each distinct score; None: no ties
-    scores: np.ndarray  # distinct scores, increasing, float64
-    weight: np.ndarray | None  # total weight per distinct score; None: all 1
-    target: np.ndarray  # weighted mean of the 0/1 target per distinct score
-    events: np.ndarray | None  # without ties: the boolean target, sorted
-    total_weight: float
-    positives_total: float
-
-    def expand(self, values):
-        """Per-distinct-score ``values`` as a per-row array in the input order."""
-        if self.starts is not None:
-            counts = np.diff(self.starts, append=self.order.shape[0])
-            values = np.repeat(values, counts)
-        per_row = np.empty(self.order.shape[0])
-        per_row[self.order] = values
-        return per_row
-
-
-def _pool_ties(scores, target, w):
-    """Sort by score once and merge exactly equal scores.
-
-    The same pooling as :func:`calibkit._pav.pool_ties`, leaner for large
-    inputs: the 0/1 target is gathered as bytes, and when no two scores are
-    equal (the common case for continuous forecasts) nothing is reduced or
-    copied. ``w`` must be positive (zero-weight rows removed beforehand).
-    """
-    n = scores.shape[0]
-    order = np.argsort(scores)
-    sorted_scores = scores[order]
-    sorted_target = target[order]
-    new_value = np.empty(n, dtype=bool)
-    new_value[0] = True
-    np.not_equal(sorted_scores[1:], sorted_scores[:-1], out=new_value[1:])
-    sorted_w = None if w is None else w[order]
-    events = None
-    if new_value.all():
-        starts, weight, events = None, sorted_w, sorted_target
-        distinct = as_float64(sorted_scores)
-        positives = sorted_target.astype(np.float64)
-        if sorted_w is not None:
-            positives *= sorted_w
-    else:
-        starts = np.flatnonzero(new_value)
-        distinct = as_float64(sorted_scores[starts])
-        if sorted_w is None:  # tie-group sizes, straight into float64
-            weight = np.empty(starts.shape[0])
-            np.subtract(starts[1:], starts[:-1], out=weight[:-1])
-            weight[-1] = n - starts[-1]
-            positives = np.add.reduceat(sorted_target, starts, dtype=np.float64)
-        else:
-            weight = np.add.reduceat(sorted_w, starts)
-            positives = np.add.reduceat(sorted_w * sorted_target, starts)
-    total = float(n) if weight is None else float(np.sum(weight))
-    positives_total = float(np.sum(positives))
-    mean_target = positives if weight is None else positives / weight
-    return _Pooled(
-        order, starts, distinct, weight, mean_target, events, total, positives_total
-    )
-
-
 def _isotonic_rows(scores, target, w):
     """PAV fit of a 0/1 target on scores, evaluated at every row."""
-    pooled = _pool_ties(scores, target, w)
+    pooled = pool_ties(scores, target, w)
     fitted = isotonic_regression(pooled.target, weights=pooled.weight).x
     return pooled.expand(np.clip(fitted, 0.0, 1.0, out=fitted))
 

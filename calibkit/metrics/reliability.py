@@ -530,7 +530,9 @@ def _resampled_binned(x, w, curve, n_resamples, rng):
 
 def _resampled_isotonic(x, w, n_resamples, rng):
     """PAV fits at the distinct forecasts under y* ~ Bernoulli(x)."""
-    distinct, weight, _, order, starts = pool_ties(x, np.zeros_like(x), w)
+    pooled = pool_ties(x, np.zeros(x.shape[0], dtype=bool), w)
+    distinct, weight, order = pooled.scores, pooled.weights_or_ones(), pooled.order
+    starts = np.arange(x.shape[0]) if pooled.starts is None else pooled.starts
     x_sorted = x[order]
     w_sorted = None if w is None else w[order]
     fits = []
