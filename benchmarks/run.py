@@ -246,19 +246,18 @@ def markdown(rows):
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         speedup = r["sklearn_s"] / r["calibkit_s"] if r.get("sklearn_s") else None
-        lines.append(
-            "| {w} | {c:.4f} | {s} | {u} | {f} | {ratio:.1f} | {lc} | {ls} | {mem} |".format(
-                w=r["workload"],
-                c=r["calibkit_s"],
-                s=f"{r['sklearn_s']:.4f}" if r.get("sklearn_s") else "-",
-                u=f"{speedup:.1f}x" if speedup else "-",
-                f=r["floor"],
-                ratio=r["calibkit_s"] / r["floor_s"],
-                lc=f"{r['calibkit_loss']:.12g}" if "calibkit_loss" in r else "-",
-                ls=f"{r['sklearn_loss']:.12g}" if "sklearn_loss" in r else "-",
-                mem=f"{r['calibkit_peak_mb']:.1f} / {r['input_mb']:.1f}",
-            )
-        )
+        cells = [
+            r["workload"],
+            f"{r['calibkit_s']:.4f}",
+            f"{r['sklearn_s']:.4f}" if r.get("sklearn_s") else "-",
+            f"{speedup:.1f}x" if speedup else "-",
+            r["floor"],
+            f"{r['calibkit_s'] / r['floor_s']:.1f}",
+            f"{r['calibkit_loss']:.12g}" if "calibkit_loss" in r else "-",
+            f"{r['sklearn_loss']:.12g}" if "sklearn_loss" in r else "-",
+            f"{r['calibkit_peak_mb']:.1f} / {r['input_mb']:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
