@@ -1,0 +1,24 @@
+"""Smoke test of the benchmark suite: its quick mode runs and writes results."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+def test_quick_benchmark_runs(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "| Platt fit" in done.stdout
+    (result,) = tmp_path.glob("*-quick.json")
+    rows = json.loads(result.read_text())["results"]
+    platt = next(r for r in rows if r["workload"].startswith("Platt"))
+    # Same objective, same optimum: calibkit's loss is not above scikit-learn's.
+    assert platt["calibkit_loss"] <= platt["sklearn_loss"] * (1 + 1e-12)
