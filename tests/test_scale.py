@@ -14,7 +14,13 @@ from scipy.special import expit
 
 import calibkit._chunks
 from calibkit import PlattScaling, TemperatureScaling
-from calibkit.metrics import brier_score, expected_calibration_error, log_loss
+from calibkit.metrics import (
+    brier_score,
+    decompose,
+    expected_calibration_error,
+    log_loss,
+    reliability_curve,
+)
 
 N_ROWS, N_CLASSES = 20_000, 500  # 40 MB of float32 logits
 BUDGET = 10 * 2**20  # bytes of Python allocations allowed during a pass
@@ -146,6 +152,17 @@ def test_dask_fits_and_metrics_match_numpy(dask_client):
     dp = da.from_array(p, chunks=(5_000, 12))
     for metric in (log_loss, brier_score, expected_calibration_error):
         np.testing.assert_allclose(metric(y, dp), metric(y, p), rtol=1e-10)
+    # Curves and decompositions that sort the forecasts compute them in memory.
+    for method in ("binned", "isotonic"):
+        lazy, eager = decompose(y, dp, method=method), decompose(y, p, method=method)
+        np.testing.assert_allclose(lazy.score, eager.score, rtol=1e-10)
+        np.testing.assert_allclose(
+            lazy.miscalibration, eager.miscalibration, rtol=1e-10
+        )
+    for strategy in ("uniform", "isotonic"):
+        lazy = reliability_curve(y, dp, strategy=strategy)
+        eager = reliability_curve(y, p, strategy=strategy)
+        np.testing.assert_allclose(lazy.observed, eager.observed, rtol=1e-10)
 
 
 def test_dask_binary_platt_and_temperature(dask_client):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calibkit._chunks import is_dask
 from calibkit._validation import (
     check_consistent_length,
     check_float_array,
@@ -60,6 +61,7 @@ def check_forecasts(
     labels=None,
     pos_label=None,
     input="probabilities",
+    lazy=False,
 ):
     """Validate ``y_true``, ``y_prob`` and ``sample_weight`` for a metric.
 
@@ -82,6 +84,10 @@ def check_forecasts(
     input : {"probabilities", "logits"}
         With ``"logits"``, ``y_prob`` holds logits (1-D: log-odds) and only
         finiteness is checked.
+    lazy : bool, default=False
+        Keep a dask ``y_prob`` as it is, for metrics computed as reductions over
+        row blocks. Otherwise a dask array is computed into memory (metrics that
+        sort the forecasts need them all at once).
 
     Returns
     -------
@@ -89,6 +95,8 @@ def check_forecasts(
     """
     y_true = check_labels(y_true, name="y_true")
     prob = check_float_array(y_prob, name="y_prob")
+    if is_dask(prob) and not lazy:
+        prob = prob.compute()
     check_consistent_length(y_true=y_true, y_prob=prob)
     w = check_sample_weight(sample_weight, y_true.shape[0])
     if input == "probabilities":

@@ -228,7 +228,12 @@ def expected_calibration_error(
         msg = f"debias=True applies to norm='l2' only; got norm={norm!r}."
         raise ValueError(msg)
     fc = check_forecasts(
-        y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
+        y_true,
+        y_prob,
+        sample_weight=sample_weight,
+        labels=labels,
+        pos_label=pos_label,
+        lazy=True,
     )
     settings = {"n_bins": n_bins, "strategy": strategy, "norm": norm}
     if multiclass == "top_label":
@@ -348,7 +353,12 @@ def reliability_curve(
     n_resamples = check_count(n_resamples, "n_resamples")
     rng = _check_random_state(random_state) if level is not None else None
     fc = check_forecasts(
-        y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
+        y_true,
+        y_prob,
+        sample_weight=sample_weight,
+        labels=labels,
+        pos_label=pos_label,
+        lazy=True,
     )
     if fc.is_binary:
         x, t = np.asarray(fc.prob, dtype=np.float64), fc.y.astype(np.float64)

@@ -125,6 +125,7 @@ def log_loss(
         labels=labels,
         pos_label=pos_label,
         input=input,
+        lazy=True,
     )
     weights = _class_weighted(fc, class_weight)
     row_losses = _logit_losses if input == "logits" else _probability_losses
@@ -209,7 +210,12 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
     0.14
     """
     fc = check_forecasts(
-        y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
+        y_true,
+        y_prob,
+        sample_weight=sample_weight,
+        labels=labels,
+        pos_label=pos_label,
+        lazy=True,
     )
     n_cols = 1 if fc.is_binary else fc.n_classes
     total = reduce_rows(_brier_kernel, fc.prob, fc.y, fc.sample_weight, n_cols=n_cols)
