@@ -301,3 +301,22 @@ def test_bad_probabilities(cls):
         cls().fit(z[:, :2], y3)
     with pytest.raises(ValueError, match="input"):
         cls(input="scores").fit(s, y)
+
+
+@pytest.mark.parametrize("cls", CALIBRATORS)
+def test_classes_absent_from_y_can_be_declared(cls):
+    z, y = multiclass_data(n=600, k=4, seed=7)
+    y = np.where(y == 3, 0, y)  # class 3 never observed
+    with pytest.raises(ValueError, match="classes=..."):
+        cls().fit(z, y)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)  # no positives of 3
+        cal = cls().fit(z, y, classes=[0, 1, 2, 3])
+    np.testing.assert_array_equal(cal.classes_, [0, 1, 2, 3])
+    proba = cal.predict_proba(z)
+    assert proba.shape == (600, 4)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="not among the known classes"):
+        cls().fit(z, np.where(y == 0, 9, y), classes=[0, 1, 2, 3])

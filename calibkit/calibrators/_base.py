@@ -36,7 +36,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {"input": [INPUT_KINDS]}
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, classes=None):
         """Fit the calibrator on saved predictions.
 
         Parameters
@@ -48,6 +48,12 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             True labels; any labels scikit-learn accepts, strings included.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights act as repeated rows.
+        classes : array-like of shape (n_classes,), default=None
+            Every class, for when ``y`` does not contain them all (e.g. a
+            calibration set missing rare classes, or token-level calibration of
+            a language model whose vocabulary is the set of classes). The
+            columns of ``X`` follow the sorted ``classes``. Default: the sorted
+            labels found in ``y``.
 
         Returns
         -------
@@ -58,7 +64,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         X = self._check_X(X, reset=True)
         y = check_labels(y, name="y")
         check_classification_labels(y, name="y")
-        self.classes_, codes = encode_labels(y, name="y")
+        self.classes_, codes = encode_labels(y, classes=classes, name="y")
         check_n_classes(self.classes_, name="y")
         check_consistent_length(X=X, y=codes)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
@@ -168,9 +174,12 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             )
             raise ValueError(msg)
         if X.ndim == 2 and X.shape[1] != n_classes:
+            listed = self.classes_[:10].tolist()
+            more = ", ..." if n_classes > 10 else ""
             msg = (
                 f"X has {X.shape[1]} columns but y has {n_classes} classes "
-                f"{self.classes_.tolist()}; X needs one column per class."
+                f"{str(listed)[:-1]}{more}]; X needs one column per class. If y "
+                "misses some classes, pass them all with fit(..., classes=...)."
             )
             raise ValueError(msg)
 
