@@ -10,7 +10,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
 
@@ -188,8 +187,14 @@ def _platt_kernel(rows, s, w, *, alpha, gamma, center, scale, transform):
     np.exp(e, out=e)  # exp(-|z|), in (0, 1]
     softplus = np.log1p(e)
     softplus += np.maximum(z, 0.0)
-    p = expit(z)
-    curv = e / np.square(1.0 + e)  # p (1 - p) without cancellation
+    # sigmoid(|z|) = 1 / (1 + e) and sigmoid(-|z|) = e / (1 + e): both without
+    # cancellation, and their product is p (1 - p).
+    big = 1.0 + e
+    np.reciprocal(big, out=big)
+    small = e * big
+    p = np.where(z >= 0.0, big, small)
+    curv = small
+    curv *= big
     if w is not None:
         softplus *= w
         p *= w
