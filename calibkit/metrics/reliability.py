@@ -392,8 +392,10 @@ def _top_label(fc):
         p = np.asarray(fc.prob, dtype=np.float64)
         complement = 1.0 - p
         # argmax over (1 - p, p): class 1 only when strictly more likely.
-        predicted = (p > complement).astype(np.intp)
-        return np.maximum(p, complement), (predicted == fc.y).astype(np.float64)
+        predicted_positive = p > complement
+        confidence = np.maximum(p, complement, out=complement)
+        correct = (predicted_positive == (fc.y == 1)).astype(np.float64)
+        return confidence, correct
     n, n_classes = fc.prob.shape
     if is_dask(fc.prob):
         # Reduce each row where the block lives; only (n,) vectors travel.
