@@ -140,7 +140,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         classifier's probabilities (see Notes); None otherwise.
     n_features_in_ : int
         Number of features seen by the inner classifier.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen by the inner classifier, when it records them
         (e.g. when ``X`` was a pandas DataFrame).
 

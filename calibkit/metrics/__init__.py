@@ -5,8 +5,14 @@ All logarithms are natural (results in nats). Every function takes
 """
 
 from calibkit.metrics.decomposition import Decomposition, decompose
-from calibkit.metrics.goodness_of_fit import hosmer_lemeshow_test, spiegelhalter_z_test
+from calibkit.metrics.goodness_of_fit import (
+    HosmerLemeshowTest,
+    SpiegelhalterTest,
+    hosmer_lemeshow_test,
+    spiegelhalter_z_test,
+)
 from calibkit.metrics.information import (
+    InformationDecomposition,
     cross_entropy,
     entropy,
     information_decomposition,
@@ -21,7 +27,10 @@ from calibkit.metrics.scores import brier_score, log_loss
 
 __all__ = [
     "Decomposition",
+    "HosmerLemeshowTest",
+    "InformationDecomposition",
     "ReliabilityCurve",
+    "SpiegelhalterTest",
     "brier_score",
     "cross_entropy",
     "decompose",
