@@ -511,7 +511,8 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
     """Mean held-out log-loss of each method over stratified folds."""
     from sklearn.model_selection import StratifiedKFold
 
-    from calibkit.metrics import log_loss
+    from calibkit._validation import encode_labels
+    from calibkit.calibrators._selection import CalibrationSet
 
     classes, counts = np.unique(y, return_counts=True)
     n_splits = min(n_splits, int(counts.min()))
@@ -525,26 +526,12 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
     folds = list(
         StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0).split(X, y)
     )
-    w = np.ones(y.shape[0]) if weight is None else weight
-    losses = {}
-    for name, cls in _calibrator_classes().items():
-        total = 0.0
-        # Fold fits may warn (e.g. no finite optimum on a small fold); the
-        # chosen method is refitted on all rows, and warns then if it must.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for train, test in folds:
-                if not np.any(w[test] > 0):
-                    continue  # a fold of zero-weight rows scores nothing
-                sw = None if weight is None else weight[train]
-                calibrator = cls(input=kind).fit(X[train], y[train], sample_weight=sw)
-                proba = calibrator.predict_proba(X[test])
-                held_out = log_loss(
-                    y[test], proba, labels=calibrator.classes_, sample_weight=w[test]
-                )
-                total += held_out * float(w[test].sum())
-        losses[name] = total / float(w.sum())
-    return losses
+    _, codes = encode_labels(y, name="labels")
+    rows = CalibrationSet(inputs=X, codes=codes, sample_weight=weight)
+    return {
+        name: rows.cross_validated_log_loss(cls(input=kind), folds)
+        for name, cls in _calibrator_classes().items()
+    }
 
 
 # --- apply ----------------------------------------------------------------------------

@@ -22,10 +22,11 @@ from calibkit._validation import (
     encode_labels,
 )
 from calibkit.calibrators._base import BaseCalibrator
+from calibkit.calibrators._selection import CalibrationSet
 from calibkit.calibrators.isotonic import IsotonicCalibration
 from calibkit.calibrators.platt import PlattScaling
 from calibkit.calibrators.temperature import TemperatureScaling
-from calibkit.exceptions import CalibrationWarning, InputKindWarning
+from calibkit.exceptions import CalibrationWarning
 
 #: Calibrators by name, in the order "auto" tries them (fewest parameters
 #: first, so that a tie goes to the simplest map).
@@ -317,7 +318,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.probability_floor_ = None
         if self.response_ == "predict_proba":
             self.probability_floor_ = _probability_floor(raw, sample_weight)
-        calibration = _CalibrationSet(
+        calibration = CalibrationSet(
             calibrator_input(raw, self.probability_floor_), codes, sample_weight
         )
         self.method_, calibrator = self._select(candidates, calibration, splits)
@@ -654,57 +655,3 @@ def _check_output_shape(out, response, n_classes, model):
             "decision_function_shape='ovr'."
         )
         raise ValueError(msg)
-
-
-@dataclass(frozen=True)
-class _CalibrationSet:
-    """Calibrator inputs (out-of-fold outputs), class codes and weights."""
-
-    inputs: np.ndarray
-    codes: np.ndarray
-    sample_weight: np.ndarray | None
-
-    @property
-    def all_rows(self):
-        return np.arange(self.codes.shape[0])
-
-    def weights(self, rows):
-        if self.sample_weight is None:
-            return np.ones(rows.shape[0])
-        return self.sample_weight[rows]
-
-    def fit(self, calibrator, rows):
-        """A fitted clone of ``calibrator`` on the given rows."""
-        weights = None if self.sample_weight is None else self.sample_weight[rows]
-        with warnings.catch_warnings():
-            # The calibrators guess when logits "look like probabilities" (all
-            # in [0, 1]); here the input kind is known from the response.
-            warnings.simplefilter("ignore", InputKindWarning)
-            return clone(calibrator).fit(
-                self.inputs[rows], self.codes[rows], sample_weight=weights
-            )
-
-    def cross_validated_log_loss(self, calibrator, splits):
-        """Mean log-loss (nats) of ``calibrator`` on held-out folds of the rows."""
-        total, weight = 0.0, 0.0
-        with warnings.catch_warnings():
-            # Warnings of candidates that may not be chosen would only confuse;
-            # the chosen one is refitted on all rows and warns then.
-            warnings.simplefilter("ignore", CalibrationWarning)
-            for train, test in splits:
-                fitted = self.fit(calibrator, train)
-                proba = fitted.predict_proba(self.inputs[test])
-                p_true = _probability_of_truth(proba, fitted.classes_, self.codes[test])
-                w = self.weights(test)
-                counted = w > 0  # 0 * inf would be NaN
-                with np.errstate(divide="ignore"):
-                    total -= float(np.sum(w[counted] * np.log(p_true[counted])))
-                weight += float(np.sum(w))
-        return total / weight
-
-
-def _probability_of_truth(proba, fitted_codes, codes):
-    """Probability given to each row's class; 0 for a class the fit never saw."""
-    columns = np.minimum(np.searchsorted(fitted_codes, codes), len(fitted_codes) - 1)
-    seen = fitted_codes[columns] == codes
-    return np.where(seen, proba[np.arange(codes.shape[0]), columns], 0.0)
