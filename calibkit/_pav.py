@@ -43,16 +43,6 @@ class PAVFit:
     targets: np.ndarray
     block_starts: np.ndarray
 
-    @property
-    def block_values(self):
-        """Fitted value of each block."""
-        return self.fitted[self.block_starts[:-1]]
-
-    @property
-    def block_weights(self):
-        """Total weight of each block."""
-        return np.add.reduceat(self.weights, self.block_starts[:-1])
-
 
 @dataclass(frozen=True)
 class PooledTies:

@@ -251,7 +251,9 @@ def fit_platt(
     """
     if summary is None:
         summary = summarize_scores(scores, y, sample_weight, transform)
-    mean_t = _mean_target(y, sample_weight, targets)
+    t_pos, t_neg = targets
+    frac_pos = summary.weight_pos / summary.weight
+    mean_t = t_pos * frac_pos + t_neg * (1.0 - frac_pos)
     if summary.std == 0.0 or not np.isfinite(summary.std):
         # Constant scores: only the intercept is identified.
         intercept = float(np.log(mean_t) - np.log1p(-mean_t))
@@ -305,15 +307,6 @@ def _robust_scale(scores, transform, std, max_rows=100_000):
     sample = _chunk(scores, slice(None, None, step), transform)
     q25, q75 = np.percentile(sample, [25, 75])
     return float(q75 - q25) if q75 > q25 else std
-
-
-def _mean_target(y, sample_weight, targets):
-    t_pos, t_neg = targets
-    if sample_weight is None:
-        frac_pos = np.count_nonzero(y) / y.shape[0]
-    else:
-        frac_pos = sample_weight[y].sum() / sample_weight.sum()
-    return t_pos * frac_pos + t_neg * (1.0 - frac_pos)
 
 
 # --------------------------------------------------------------------------

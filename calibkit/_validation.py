@@ -341,7 +341,7 @@ def check_labels(y, *, name="y"):
             )
             raise ValueError(msg)
     elif y.dtype.kind == "O":
-        missing = np.array([v is None or v != v for v in y])  # None or NaN
+        missing = np.equal(y, None) | (y != y)  # None, or NaN (not equal to itself)
         if missing.any():
             msg = (
                 f"{name} contains {int(missing.sum())} missing labels; first at row "

@@ -13,7 +13,6 @@ from calibkit._validation import (
     check_classification_labels,
     check_consistent_length,
     check_float_array,
-    check_labels,
     check_n_classes,
     check_probabilities,
     check_sample_weight,
@@ -62,9 +61,8 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         X = self._check_X(X, reset=True)
-        y = check_labels(y, name="y")
-        check_classification_labels(y, name="y")
         self.classes_, codes = encode_labels(y, classes=classes, name="y")
+        check_classification_labels(self.classes_, name="y")
         check_n_classes(self.classes_, name="y")
         check_consistent_length(X=X, y=codes)
         sample_weight = check_sample_weight(sample_weight, X.shape[0])

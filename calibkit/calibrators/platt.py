@@ -151,7 +151,7 @@ class PlattScaling(BaseCalibrator):
                 stacklevel=4,
             )
             smooth = True
-        targets = _platt_targets(positive, sample_weight) if smooth else (1.0, 0.0)
+        targets = _platt_targets(summary) if smooth else (1.0, 0.0)
         return fit_platt(
             values,
             positive,
@@ -183,12 +183,8 @@ class PlattScaling(BaseCalibrator):
         return out
 
 
-def _platt_targets(positive, sample_weight):
-    """Platt's smoothed targets from (weighted) class counts."""
-    if sample_weight is None:
-        n_pos = float(np.count_nonzero(positive))
-        n_neg = positive.shape[0] - n_pos
-    else:
-        n_pos = float(sample_weight[positive].sum())
-        n_neg = float(sample_weight[~positive].sum())
+def _platt_targets(summary):
+    """Platt's smoothed targets from the (weighted) class counts of a summary."""
+    n_pos = summary.weight_pos
+    n_neg = summary.weight - n_pos
     return (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0)
