@@ -164,16 +164,25 @@ def pav(scores, y, sample_weight=None):
         scores, y, sample_weight = scores[kept], y[kept], sample_weight[kept]
     pooled = pool_ties(scores, y, sample_weight)
     weights = pooled.weights_or_ones()
-    result = isotonic_regression(pooled.target, weights=weights, increasing=True)
-    fitted = result.x
-    if pooled.target.min() >= 0.0 and pooled.target.max() <= 1.0:
-        # Block means of values in [0, 1] lie in [0, 1]; clipping only removes
-        # rounding excursions such as 1 + 1e-16, which would break log-losses.
-        np.clip(fitted, 0.0, 1.0, out=fitted)
+    result = isotonic_fit(pooled.target, weights)
     return PAVFit(
         scores=pooled.scores,
-        fitted=fitted,
+        fitted=result.x,
         weights=weights,
         targets=pooled.target,
         block_starts=np.asarray(result.blocks, dtype=np.intp),
     )
+
+
+def isotonic_fit(target, weights=None):
+    """PAV of per-point targets (already pooled), kept inside [0, 1].
+
+    Returns scipy's result (``x``, ``blocks``, ``weights`` per block). When the
+    targets lie in [0, 1], ``x`` is clipped to [0, 1]: block means of such
+    values lie there, and clipping only removes rounding excursions such as
+    1 + 1e-16, which would break log-losses.
+    """
+    result = isotonic_regression(target, weights=weights, increasing=True)
+    if target.min() >= 0.0 and target.max() <= 1.0:
+        np.clip(result.x, 0.0, 1.0, out=result.x)
+    return result

@@ -162,3 +162,15 @@ def _binary_codes(y_true, labels, pos_label):
     others = [c for c in classes.tolist() if c != pos_label]
     negative = others[0] if others else None
     return np.array([negative, pos_label], dtype=object), positive.astype(np.intp)
+
+
+def positive_weight_rows(w, *arrays):
+    """``arrays`` and ``w`` without the rows of zero weight (as they were if none).
+
+    Rows of zero weight count nowhere; dropping them once keeps them out of
+    sorts, bins and PAV blocks.
+    """
+    if w is None or np.all(w > 0):
+        return (*arrays, w)
+    keep = np.flatnonzero(w > 0)
+    return (*(a[keep] for a in arrays), w[keep])

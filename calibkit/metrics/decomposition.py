@@ -20,14 +20,15 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
-from scipy.special import entr, xlog1py, xlogy
+from scipy.special import entr, xlogy
 
-from calibkit._chunks import as_float64, row_chunks
-from calibkit._pav import pool_ties
+from calibkit._chunks import as_float64, reduce_rows, row_chunks
+from calibkit._pav import isotonic_fit, pool_ties
+from calibkit._validation import combine_first_bad_rows, first_bad_rows
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import bin_edges, bin_index, check_count, check_option
-from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
+from calibkit.metrics.scores import _brier_kernel, _probability_losses
 
 __all__ = ["Decomposition", "decompose"]
 
@@ -36,7 +37,6 @@ _METHODS = ("isotonic", "binned")
 _STRATEGIES = ("uniform", "quantile")
 _MULTICLASS = ("classwise", "top_label")
 _SCORE_NAMES = {"log": "log-loss (nats)", "brier": "Brier score"}
-_MAX_LISTED = 5
 _TINY = np.finfo(np.float64).tiny  # smallest normal float64
 
 
@@ -342,7 +342,7 @@ def decompose(
     fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
     )
-    y, prob, w = _positive_weight_rows(fc.y, fc.prob, fc.sample_weight)
+    y, prob, w = positive_weight_rows(fc.sample_weight, fc.y, fc.prob)
     binning = (n_bins, strategy) if method == "binned" else None
 
     if fc.is_binary:
@@ -376,8 +376,8 @@ def decompose(
 def _binary_isotonic(y, q, w, score):
     """Exact CORP components from one sort: PAV on the distinct forecasts."""
     pooled = pool_ties(q, y == 1, w)
-    fit = isotonic_regression(pooled.target, weights=pooled.weight)
-    c = np.clip(fit.x, 0.0, 1.0, out=fit.x)  # removes rounding excursions only
+    fit = isotonic_fit(pooled.target, pooled.weight)
+    c = fit.x
     block_c = c[fit.blocks[:-1]]
     block_w = fit.weights
     total = pooled.total_weight
@@ -416,8 +416,7 @@ def _binary_isotonic(y, q, w, score):
 def _isotonic_rows(scores, target, w):
     """PAV fit of a 0/1 target on scores, evaluated at every row."""
     pooled = pool_ties(scores, target, w)
-    fitted = isotonic_regression(pooled.target, weights=pooled.weight).x
-    return pooled.expand(np.clip(fitted, 0.0, 1.0, out=fitted))
+    return pooled.expand(isotonic_fit(pooled.target, pooled.weight).x)
 
 
 # --- binary, binned -------------------------------------------------------------
@@ -456,7 +455,8 @@ def _binary_binned(y, q, w, score, binning):
         b, qc, yc, wc = _binned_chunk(q, y, w, rows, edges)
         qbar = mean_forecast[b]
         if score == "log":
-            row_score += _wsum(wc, _binary_log_loss(yc, qc))
+            with np.errstate(divide="ignore"):
+                row_score += _wsum(wc, _probability_losses(qc, yc))
             event = yc > 0.5
             ratio = _log_ratio_of_outcome(event, qbar, qc, mean_complement[b])
             fix = np.flatnonzero(event & underflow[b])
@@ -546,20 +546,13 @@ def _multiclass(y, prob, w, score, binning, multiclass, n_classes):
 
 def _multiclass_score(y, prob, w, score):
     """Weighted sum of -ln q_y (log) or Σ_k (q_k - y_k)² (Brier), in row chunks."""
-    total = 0.0
-    for rows in row_chunks(prob.shape[0], prob.shape[1]):
-        yc = y[rows]
-        wc = None if w is None else w[rows]
-        index = np.arange(yc.shape[0])
-        if score == "log":
-            with np.errstate(divide="ignore"):
-                total += _wsum(wc, -np.log(as_float64(prob[rows][index, yc])))
-        else:
-            # q - onehot(y) summed directly: stays accurate for sharp forecasts.
-            p = np.array(prob[rows], dtype=np.float64)
-            p[index, yc] -= 1.0
-            total += _wsum(wc, np.einsum("ij,ij->i", p, p))
-    return total
+    kernel = _log_score_kernel if score == "log" else _brier_kernel
+    return float(reduce_rows(kernel, prob, y, w)[0])
+
+
+def _log_score_kernel(rows, prob, y, w):
+    with np.errstate(divide="ignore"):
+        return np.array([_wsum(w, _probability_losses(prob, y))])
 
 
 def _recalibrated_rows(scores, target, w, binning):
@@ -816,39 +809,31 @@ def _binary_entropy(p, p_complement=None):
     return entr(p) + entr(1.0 - p if p_complement is None else p_complement)
 
 
-def _binary_log_loss(y, q):
-    """-y ln q - (1 - y) ln(1 - q), +inf for a certain wrong forecast."""
-    with np.errstate(divide="ignore"):
-        return -xlogy(y, q) - xlog1py(1.0 - y, -q)
-
-
 # --- checks and messages --------------------------------------------------------
 
 
-def _positive_weight_rows(y, prob, w):
-    """Drop rows with zero weight once, so that no later step sees them."""
-    if w is None or np.all(w > 0):
-        return y, prob, w
-    keep = np.flatnonzero(w > 0)
-    return y[keep], prob[keep], w[keep]
+def _certain_wrong_rows(rows, prob, y, w):
+    """Rows (first few, and how many) whose forecast gave the outcome 0."""
+    if prob.ndim == 1:
+        bad = np.where(y == 1, prob == 0, prob == 1)
+    else:
+        bad = prob[np.arange(y.shape[0]), y] == 0
+    if w is not None:
+        bad &= w > 0
+    return first_bad_rows(rows, bad)
 
 
 def _warn_certain_wrong(fc):
     """CalibrationWarning naming how many rows were certain and wrong, and where."""
-    n_bad, first = 0, []
-    n_cols = 1 if fc.is_binary else fc.prob.shape[1]
-    for rows in row_chunks(fc.y.shape[0], n_cols):
-        yc = fc.y[rows]
-        if fc.is_binary:
-            p = fc.prob[rows]
-            bad = np.where(yc == 1, p == 0, p == 1)
-        else:
-            bad = fc.prob[rows][np.arange(yc.shape[0]), yc] == 0
-        if fc.sample_weight is not None:
-            bad &= fc.sample_weight[rows] > 0
-        n_bad += int(np.count_nonzero(bad))
-        first += (rows.start + np.flatnonzero(bad)[:_MAX_LISTED]).tolist()
-    listed = ", ".join(map(str, first[:_MAX_LISTED]))
+    result = reduce_rows(
+        _certain_wrong_rows,
+        fc.prob,
+        fc.y,
+        fc.sample_weight,
+        combine=combine_first_bad_rows,
+    )
+    n_bad = int(result[0])
+    listed = ", ".join(str(int(r)) for r in result[1:] if np.isfinite(r))
     msg = (
         f"{n_bad} rows gave probability 0 to the observed class (first at rows "
         f"{listed}); the score and the miscalibration are infinite, the "

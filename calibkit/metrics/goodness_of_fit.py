@@ -14,7 +14,7 @@ from scipy.stats import chi2, norm
 
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import bin_edges, check_count
-from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
 from calibkit.metrics.reliability import _bin_totals
 
 __all__ = [
@@ -343,8 +343,4 @@ def _binary_rows(y_true, y_prob, sample_weight, pos_label):
         raise ValueError(msg)
     p = np.asarray(fc.prob, dtype=np.float64)
     y = fc.y.astype(np.float64)
-    w = fc.sample_weight
-    if w is not None and not np.all(w > 0):
-        keep = w > 0
-        p, y, w = p[keep], y[keep], w[keep]
-    return p, y, w
+    return positive_weight_rows(fc.sample_weight, p, y)

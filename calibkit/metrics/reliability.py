@@ -15,13 +15,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from calibkit._chunks import is_dask, row_chunks
-from calibkit._pav import pav, pool_ties
+from calibkit._pav import isotonic_fit, pav, pool_ties
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import bin_edges, bin_index, check_count, check_option
-from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
 
@@ -364,7 +363,7 @@ def reliability_curve(
         x, t = np.asarray(fc.prob, dtype=np.float64), fc.y.astype(np.float64)
     else:
         x, t = _top_label(fc)
-    x, t, w = _positive_weight_rows(x, t, fc.sample_weight)
+    x, t, w = positive_weight_rows(fc.sample_weight, x, t)
     if strategy == "isotonic":
         curve = _isotonic_curve(x, t, w)
     else:
@@ -424,13 +423,6 @@ def _class_columns(fc):
         yield np.asarray(fc.prob[:, k], dtype=np.float64), (fc.y == k).astype(float)
 
 
-def _positive_weight_rows(x, t, w):
-    if w is None or np.all(w > 0):
-        return x, t, w
-    keep = w > 0
-    return x[keep], t[keep], w[keep]
-
-
 # --- bins ---------------------------------------------------------------------
 
 
@@ -451,7 +443,7 @@ def _bin_totals(x, t, w, edges):
 
 
 def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
-    x, t, w = _positive_weight_rows(x, t, w)
+    x, t, w = positive_weight_rows(w, x, t)
     edges = bin_edges(x, w, n_bins, strategy)
     _, weight, _, sum_x, sum_t = _bin_totals(x, t, w, edges)
     filled = weight > 0
@@ -553,9 +545,7 @@ def _resampled_isotonic(x, w, n_resamples, rng):
         if w_sorted is not None:
             outcome *= w_sorted
         targets = np.add.reduceat(outcome, starts, axis=1) / weight
-        for target in targets:
-            fitted = isotonic_regression(target, weights=weight).x
-            fits.append(np.clip(fitted, 0.0, 1.0))
+        fits.extend(isotonic_fit(target, weight).x for target in targets)
     return np.asarray(fits).reshape(n_resamples, distinct.shape[0])
 
 
