@@ -437,3 +437,9 @@ def check_n_classes(classes, *, name="y", minimum=2):
             f"{minimum} classes are needed."
         )
         raise ValueError(msg)
+
+
+def format_label(label):
+    """A class label as users wrote it: ``1`` rather than ``np.int64(1)``."""
+    item = getattr(label, "item", None)
+    return str(item() if callable(item) else label)

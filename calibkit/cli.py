@@ -24,15 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from calibkit import io as ckio
+from calibkit._validation import format_label
 from calibkit._version import __version__
+from calibkit.calibrators._selection import METHODS
 
 __all__ = ["main"]
 
 PROG = "calibkit"
 
-#: Methods of ``fit --method``, in the order ``auto`` tries them: fewest
-#: parameters first, so that a tie goes to the simplest map.
-METHOD_NAMES = ("temperature", "platt", "isotonic")
+#: Methods of ``fit --method``, in the order ``auto`` tries them.
+METHOD_NAMES = tuple(METHODS)
 
 #: Inputs at least this large (bytes read, or rows written) get a progress bar,
 #: when stderr is a terminal and ``--quiet`` is not given.
@@ -436,21 +437,6 @@ def _check_output_path(path, *, name, stdout=False):
         raise FileNotFoundError(msg)
 
 
-def _calibrator_classes():
-    from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
-
-    return {
-        "temperature": TemperatureScaling,
-        "platt": PlattScaling,
-        "isotonic": IsotonicCalibration,
-    }
-
-
-def _label_text(label):
-    item = getattr(label, "item", None)
-    return str(item() if callable(item) else label)
-
-
 # --- fit ------------------------------------------------------------------------------
 
 
@@ -478,7 +464,7 @@ def _run_fit(args, console):
         method = min(losses, key=losses.get)
         listed = ", ".join(f"{name} {loss:.4f}" for name, loss in losses.items())
         console.info(f"cross-validated log-loss (nats): {listed}; using {method}")
-    calibrator = _calibrator_classes()[method](input=args.input)
+    calibrator = METHODS[method](input=args.input)
     calibrator.fit(X, y, sample_weight=weight)
     metadata = {
         "columns": columns,
@@ -488,7 +474,7 @@ def _run_fit(args, console):
         "n_rows": int(frame.shape[0]),
     }
     save(calibrator, args.output, metadata=metadata)
-    classes = ", ".join(_label_text(c) for c in calibrator.classes_)
+    classes = ", ".join(format_label(c) for c in calibrator.classes_)
     console.info(
         f"fitted {type(calibrator).__name__} on {frame.shape[0]} rows, "
         f"{len(columns)} column(s), classes [{classes}]: "
@@ -519,7 +505,7 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
     if n_splits < 2:
         msg = (
             f"--method auto needs at least 2 rows of every class for "
-            f"cross-validation; class {_label_text(classes[np.argmin(counts)])} "
+            f"cross-validation; class {format_label(classes[np.argmin(counts)])} "
             "has 1. Choose a --method."
         )
         raise ValueError(msg)
@@ -530,7 +516,7 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
     rows = CalibrationSet(inputs=X, codes=codes, sample_weight=weight)
     return {
         name: rows.cross_validated_log_loss(cls(input=kind), folds)
-        for name, cls in _calibrator_classes().items()
+        for name, cls in METHODS.items()
     }
 
 
@@ -556,7 +542,7 @@ def _run_apply(args, console):
     if console.shows_progress(frame.shape[0], PROGRESS_MIN_ROWS):
         console.info(f"calibrating {frame.shape[0]} rows ...")
     proba = calibrator.predict_proba(X)
-    names = [f"{args.output_prefix}{_label_text(c)}" for c in calibrator.classes_]
+    names = [f"{args.output_prefix}{format_label(c)}" for c in calibrator.classes_]
     clash = [n for n in names if n in frame.columns]
     if clash:
         msg = (
@@ -691,8 +677,8 @@ def _evaluate_raw(y, X, name, kind, labels, options, columns):
 def _check_known_labels(y, classes, column):
     unseen = _unseen(y, classes)
     if unseen.any():
-        values = [_label_text(v) for v in np.unique(y[unseen])[:5]]
-        known = ", ".join(_label_text(c) for c in classes)
+        values = [format_label(v) for v in np.unique(y[unseen])[:5]]
+        known = ", ".join(format_label(c) for c in classes)
         msg = (
             f"label column {column!r} has values not seen when the calibrator was "
             f"fitted: {values} (first at row {int(np.flatnonzero(unseen)[0])}); "
@@ -717,7 +703,7 @@ def _evaluation_labels(y, columns, prefix):
             msg = (
                 f"one prediction column ({columns[0]}) means a binary problem, but "
                 f"the labels have {len(present)} distinct value(s): "
-                f"{[_label_text(v) for v in present[:6]]}. Give one column per class."
+                f"{[format_label(v) for v in present[:6]]}. Give one column per class."
             )
             raise ValueError(msg)
         return present, columns
@@ -725,7 +711,7 @@ def _evaluation_labels(y, columns, prefix):
     if named is not None:
         unseen = _unseen(y, named)
         if unseen.any():
-            values = [_label_text(v) for v in np.unique(y[unseen])[:5]]
+            values = [format_label(v) for v in np.unique(y[unseen])[:5]]
             msg = (
                 f"the labels include {values} (first at row "
                 f"{int(np.flatnonzero(unseen)[0])}), which no prediction column is "
@@ -737,7 +723,7 @@ def _evaluation_labels(y, columns, prefix):
     if len(columns) != len(present):
         msg = (
             f"{len(columns)} prediction columns but the labels have {len(present)} "
-            f"distinct values {[_label_text(v) for v in present[:6]]}; name the "
+            f"distinct values {[format_label(v) for v in present[:6]]}; name the "
             "columns <prefix><label> (as 'calibkit apply' does) or select one "
             "column per class."
         )
@@ -811,7 +797,7 @@ def _run_demo(args, console):
         evaluate_forecasts(y_test, test_scores, name="uncalibrated", input="logits")
     ]
     notes = []
-    for name, cls in _calibrator_classes().items():
+    for name, cls in METHODS.items():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             calibrator = cls().fit(cal_scores, y_cal)

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import expit
 
+from calibkit._transforms import row_softmax
+from calibkit._validation import check_float_array, format_label
 from calibkit._version import __version__
 from calibkit.metrics import (
     brier_score,
@@ -177,8 +179,9 @@ def evaluate_forecasts(
     common = {"sample_weight": sample_weight, "labels": labels}
     loss = log_loss(y_true, values, input=input, **common)
     prob = values
-    if input == "logits" and values.dtype.kind in "fiu":
-        prob = expit(values) if values.ndim == 1 else softmax(values, axis=1)
+    if input == "logits":
+        z = np.asarray(check_float_array(values, name="y_prob"), dtype=np.float64)
+        prob = expit(z) if z.ndim == 1 else row_softmax(z)
     if prob.ndim == 2 and prob.shape[1] == 2:
         prob = prob[:, 1]
     if labels is None:
@@ -343,17 +346,12 @@ def reliability_figure(evaluations, *, ncols=2, n_resamples=300):
 
 def _x_label(evaluation):
     if evaluation.n_classes == 2:
-        return f"Probability of class {_label(evaluation.labels[-1])}"
+        return f"Probability of class {format_label(evaluation.labels[-1])}"
     return "Confidence (top-label probability)"
 
 
 def _y_label(evaluation):
     return "Observed frequency" if evaluation.n_classes == 2 else "Observed accuracy"
-
-
-def _label(value):
-    item = getattr(value, "item", None)
-    return str(item() if callable(item) else value)
 
 
 def _histogram_handle(ax):

@@ -671,3 +671,15 @@ def test_library_warnings_are_one_line_and_name_the_options(tmp_path, capsys):
     (warning,) = [line for line in err.splitlines() if ": warning: " in line]
     assert warning.startswith("calibkit fit: warning: X looks like probabilities")
     assert "pass --input probabilities if they are" in warning.lower()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, object])
+def test_report_scores_logits_of_any_numeric_dtype_as_probabilities(dtype):
+    from calibkit.metrics import brier_score
+    from calibkit.report import evaluate_forecasts
+
+    rng = np.random.default_rng(0)
+    s = rng.normal(0.0, 2.0, 300)
+    y = (rng.random(300) < 1 / (1 + np.exp(-s))).astype(int)
+    evaluation = evaluate_forecasts(y, s.astype(dtype), name="m", input="logits")
+    assert evaluation.brier_score == pytest.approx(brier_score(y, 1 / (1 + np.exp(-s))))

@@ -11,7 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
+from calibkit.calibrators.isotonic import IsotonicCalibration
+from calibkit.calibrators.platt import PlattScaling
+from calibkit.calibrators.temperature import TemperatureScaling
 from calibkit.exceptions import CalibrationWarning, InputKindWarning
+
+#: Calibrators by name, in the order "auto" tries them (fewest parameters
+#: first, so that a tie goes to the simplest map).
+METHODS = {
+    "temperature": TemperatureScaling,
+    "platt": PlattScaling,
+    "isotonic": IsotonicCalibration,
+}
 
 
 @dataclass(frozen=True)

@@ -22,19 +22,8 @@ from calibkit._validation import (
     encode_labels,
 )
 from calibkit.calibrators._base import BaseCalibrator
-from calibkit.calibrators._selection import CalibrationSet
-from calibkit.calibrators.isotonic import IsotonicCalibration
-from calibkit.calibrators.platt import PlattScaling
-from calibkit.calibrators.temperature import TemperatureScaling
+from calibkit.calibrators._selection import METHODS, CalibrationSet
 from calibkit.exceptions import CalibrationWarning
-
-#: Calibrators by name, in the order "auto" tries them (fewest parameters
-#: first, so that a tie goes to the simplest map).
-METHODS = {
-    "temperature": TemperatureScaling,
-    "platt": PlattScaling,
-    "isotonic": IsotonicCalibration,
-}
 
 #: What each response method of the classifier gives the calibrator.
 CALIBRATOR_INPUT = {"decision_function": "logits", "predict_proba": "probabilities"}

@@ -2,6 +2,8 @@
 
 import matplotlib.pyplot as plt
 
+from calibkit._validation import format_label  # noqa: F401 (re-exported)
+
 
 def new_figure(figsize):
     """A new pyplot figure with constrained layout (labels never overlap).
@@ -19,9 +21,3 @@ def root_figure(ax):
     while getattr(figure, "figure", figure) is not figure:
         figure = figure.figure
     return figure
-
-
-def format_label(label):
-    """A class label as users wrote it: ``1`` rather than ``np.int64(1)``."""
-    item = getattr(label, "item", None)
-    return str(item() if callable(item) else label)
