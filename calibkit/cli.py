@@ -500,7 +500,8 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
     from calibkit._validation import encode_labels
     from calibkit.calibrators._selection import CalibrationSet
 
-    classes, counts = np.unique(y, return_counts=True)
+    classes, codes = encode_labels(y, name="labels")
+    counts = np.bincount(codes)
     n_splits = min(n_splits, int(counts.min()))
     if n_splits < 2:
         msg = (
@@ -512,7 +513,6 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
     folds = list(
         StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0).split(X, y)
     )
-    _, codes = encode_labels(y, name="labels")
     rows = CalibrationSet(inputs=X, codes=codes, sample_weight=weight)
     return {
         name: rows.cross_validated_log_loss(cls(input=kind), folds)
@@ -657,9 +657,6 @@ def _optional_calibrator(path):
 def _evaluate_raw(y, X, name, kind, labels, options, columns):
     from calibkit.report import evaluate_forecasts
 
-    if X.ndim == 2 and X.shape[1] != len(labels):
-        msg = f"{X.shape[1]} prediction columns for {len(labels)} classes."
-        raise ValueError(msg)
     try:
         return evaluate_forecasts(y, X, name=name, input=kind, labels=labels, **options)
     except ValueError as exc:

@@ -521,7 +521,8 @@ def _codes_for_fitted(estimator, y):
     classes = np.asarray(estimator.classes_)
     sorted_classes, sorted_codes = encode_labels(y, classes=classes)
     codes = np.argsort(classes, kind="stable")[sorted_codes]
-    missing = np.setdiff1d(sorted_classes, np.unique(y))
+    present = np.bincount(sorted_codes, minlength=len(sorted_classes)) > 0
+    missing = sorted_classes[~present]
     if missing.size:
         msg = (
             f"y has no rows of class(es) {missing.tolist()} of the prefit estimator; "

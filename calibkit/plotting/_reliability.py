@@ -10,7 +10,6 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit._validation import (
     _to_numpy,
     check_float_array,
-    check_labels,
     check_sample_weight,
     encode_labels,
 )
@@ -610,7 +609,7 @@ def _x_axis_forecasts(y_prob):
 def _positive_class(y_true, labels, pos_label):
     if pos_label is not None:
         return pos_label
-    classes, _ = encode_labels(check_labels(y_true, name="y_true"), classes=labels)
+    classes, _ = encode_labels(y_true, classes=labels, name="y_true")
     return classes[-1]
 
 
