@@ -10,17 +10,20 @@ Every function returns a mean over rows (weighted by ``sample_weight``), in nats
 A 1-D ``p`` or ``q`` is the probability of class 1: the row ``(1 - p, p)``.
 """
 
+import functools
 import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.special import entr, xlog1py, xlogy
 
-from calibkit._chunks import as_float64, row_chunks
+from calibkit._chunks import as_float64, reduce_rows
 from calibkit._validation import (
     check_float_array,
     check_probabilities,
     check_sample_weight,
+    combine_first_bad_rows,
+    first_bad_rows,
 )
 from calibkit.exceptions import CalibrationWarning
 
@@ -32,7 +35,6 @@ __all__ = [
     "kl_divergence",
 ]
 
-_MAX_LISTED = 5
 
 # Terms p·φ(t), t = (q - p)/p, use the series below for |t| at most this; beyond
 # it, p·ln(p/q) - p + q loses at most a factor ~10 to cancellation.
@@ -282,42 +284,49 @@ def _check_inputs(p, q, sample_weight):
     return p, q, w
 
 
+_ROW_TERMS = {
+    "entropy": lambda p, q: _row_entropy(p),
+    "kl_divergence": lambda p, q: _row_kl(p, q),
+    "cross_entropy": lambda p, q: _row_cross_entropy(p, q),
+}
+
+
+def _terms_kernel(rows, p, q, w, *, names):
+    """[weighted sum of each term, then count and first rows where q rules out p]."""
+    p = as_float64(p)
+    q = None if q is None else as_float64(q)
+    counted = np.ones(p.shape[0], dtype=bool) if w is None else w > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sums = []
+        for name in names:
+            values = _ROW_TERMS[name](p, q)[counted]
+            sums.append(np.sum(values if w is None else w[counted] * values))
+        impossible = counted & _impossible_rows(p, q) if q is not None else None
+    bad = np.zeros(p.shape[0], dtype=bool) if impossible is None else impossible
+    return np.concatenate([sums, first_bad_rows(rows, bad)])
+
+
 def _mean_terms(p, q, w, names):
     """Weighted means over rows of the requested per-row terms."""
-    terms = {
-        "entropy": _row_entropy,
-        "kl_divergence": _row_kl,
-        "cross_entropy": _row_cross_entropy,
-    }
-    totals = dict.fromkeys(names, 0.0)
-    n_inf, first_inf = 0, []
-    n_cols = 1 if p.ndim == 1 else p.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for rows in row_chunks(p.shape[0], n_cols):
-            p_rows = as_float64(p[rows])
-            q_rows = None if q is None else as_float64(q[rows])
-            counted = slice(None) if w is None else w[rows] > 0
-            for name in names:
-                values = terms[name](p_rows, q_rows)[counted]
-                if w is not None:
-                    values = w[rows][counted] * values
-                totals[name] += float(np.sum(values))
-            if q is not None:
-                impossible = np.flatnonzero(_impossible_rows(p_rows, q_rows)[counted])
-                if impossible.size:
-                    n_inf += impossible.size
-                    kept = np.arange(rows.start, rows.stop)[counted]
-                    first_inf = (first_inf + kept[impossible].tolist())[:_MAX_LISTED]
+    n_names = len(names)
+
+    def combine(a, b):
+        head = a[:n_names] + b[:n_names]
+        return np.concatenate([head, combine_first_bad_rows(a[n_names:], b[n_names:])])
+
+    kernel = functools.partial(_terms_kernel, names=names)
+    result = reduce_rows(kernel, p, q, w, combine=combine)
+    n_inf = int(result[n_names])
     if n_inf and names != ("entropy",):
-        rows_text = ", ".join(map(str, first_inf))
+        first = [int(r) for r in result[n_names + 1 :] if np.isfinite(r)]
         msg = (
             "KL divergence and cross-entropy are infinite: q gives probability 0 "
             f"to a class that p gives positive probability, in {n_inf} rows (first "
-            f"at rows {rows_text})."
+            f"at rows {', '.join(map(str, first))})."
         )
         warnings.warn(msg, CalibrationWarning, stacklevel=3)
     total_weight = float(p.shape[0] if w is None else np.sum(w))
-    return {name: total / total_weight for name, total in totals.items()}
+    return {name: float(result[k]) / total_weight for k, name in enumerate(names)}
 
 
 def _impossible_rows(p, q):
