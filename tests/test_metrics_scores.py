@@ -26,11 +26,19 @@ mpmath.mp.dps = 50
 
 
 def mp_logsumexp_loss(z, y):
-    """Mean of logsumexp(z_i) - z_{i, y_i} in 50-digit arithmetic."""
+    """Mean of logsumexp(z_i) - z_{i, y_i} to 50 significant digits.
+
+    Written as ``log(sum_k exp(z_k - z_y))`` so that a loss near 0 (true class
+    far ahead) keeps its digits: ``log(sum exp(z)) - z_y`` would cancel them.
+    """
     total = mpmath.mpf(0)
-    for row, label in zip(z, y, strict=True):
-        row = [mpmath.mpf(float(v)) for v in row]
-        total += mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row)) - row[label]
+    with mpmath.workdps(50):
+        for row, label in zip(z, y, strict=True):
+            row = [mpmath.mpf(float(v)) for v in row]
+            others = mpmath.fsum(
+                mpmath.exp(v - row[label]) for k, v in enumerate(row) if k != label
+            )
+            total += mpmath.log1p(others)
     return total / len(y)
 
 
