@@ -26,6 +26,10 @@ ROW_SUM_ATOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
 
 _MAX_LISTED = 5
 
+#: Largest accepted total sample weight. Weighted sums of losses (at most about
+#: 750 nats per row) and of squared standardised scores stay finite below it.
+MAX_TOTAL_WEIGHT = 1e250
+
 
 def _to_numpy(X):
     """Return ``X`` as a numpy array without copying when possible.
@@ -294,6 +298,18 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
         raise ValueError(msg)
     if not np.any(w > 0):
         msg = f"{name} is zero everywhere; at least one sample needs a positive weight."
+        raise ValueError(msg)
+    with np.errstate(over="ignore"):
+        total = float(np.sum(w))
+    if not total <= MAX_TOTAL_WEIGHT:
+        # Weighted sums of losses and squared scores would overflow to inf and
+        # then to NaN. Every result but the frequency-based smoothing depends
+        # only on relative weights, so the user can rescale without loss.
+        msg = (
+            f"{name} sums to {total:.3g}, above the supported total of "
+            f"{MAX_TOTAL_WEIGHT:.0e} (weighted sums would overflow); divide the "
+            "weights by a constant."
+        )
         raise ValueError(msg)
     return w
 

@@ -64,3 +64,22 @@ def test_sample_weight_errors():
         check_sample_weight(2.0, 3)
     with pytest.raises(ValueError, match="non-finite"):
         check_sample_weight([1.0, np.nan, 1.0], 3)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[1e308, 1e308, 1.0], [1e250, 1e250, 1e250]],
+)
+def test_sample_weight_total_overflow_is_refused(weights):
+    from calibkit import PlattScaling, TemperatureScaling
+    from calibkit.metrics import brier_score, log_loss
+
+    y, p = [0, 1, 1], [0.2, 0.7, 0.9]
+    for call in (
+        lambda: log_loss(y, p, sample_weight=weights),
+        lambda: brier_score(y, p, sample_weight=weights),
+        lambda: PlattScaling(input="probabilities").fit(p, y, sample_weight=weights),
+        lambda: TemperatureScaling().fit([-1.0, 0.5, 2.0], y, sample_weight=weights),
+    ):
+        with pytest.raises(ValueError, match=r"sample_weight sums to .*divide"):
+            call()
