@@ -29,9 +29,15 @@ line of the file is given as well (the header is line 1).
 """
 
 import contextlib
+import csv
+import io
+import math
 import os
+import re
+import secrets
+import stat
 import sys
-import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +46,9 @@ __all__ = [
     "FORMATS",
     "atomic_output",
     "detect_format",
+    "check_distinct_paths",
     "label_array",
+    "match_columns",
     "read_table",
     "score_array",
     "select_columns",
@@ -52,6 +60,20 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".npy": "npy", ".npz": "npz"}
 
 #: Standard input or output, read and written as CSV.
 STDIO = "-"
+
+#: Cap on the uncompressed size of a ``.npz`` archive's arrays, when it is also
+#: more than :data:`MAX_NPZ_RATIO` times the archive's size (a "zip bomb").
+MAX_NPZ_BYTES = 2**30
+MAX_NPZ_RATIO = 100
+
+#: Cells read as missing in a CSV file: only empty cells, so that a class
+#: named ``NA`` or ``None`` stays a class. (Scores spelled ``NaN`` or ``NA``
+#: are still reported as missing.)
+_CSV_NA = [""]
+_NA_TEXT = frozenset(
+    {"nan", "-nan", "na", "n/a", "null", "none", "<na>", "#n/a", "#na", "-na"}
+)
+_INTEGER_LITERAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
 
 _MAX_LISTED = 8
 _CSV_WRITE_ROWS = 50_000
@@ -103,7 +125,7 @@ def detect_format(path):
 # --- reading ----------------------------------------------------------------
 
 
-def read_table(path, *, progress=None):
+def read_table(path, *, progress=None, text_columns=()):
     """Read a table of predictions.
 
     Parameters
@@ -114,6 +136,10 @@ def read_table(path, *, progress=None):
     progress : callable or None, default=None
         Called with the fraction of the file read so far (CSV files only),
         e.g. to draw a progress bar.
+    text_columns : iterable of str, default=()
+        Columns of a CSV file read as text, exactly as written (used for the
+        label column: ``01`` stays ``"01"``, ``NA`` stays ``"NA"``); see
+        :func:`label_array` for how they are typed.
 
     Returns
     -------
@@ -126,9 +152,20 @@ def read_table(path, *, progress=None):
     FileNotFoundError
         When the file does not exist.
     ValueError
-        For an unknown extension, an unreadable file, or an empty table.
+        For an unknown extension, an unreadable file, duplicate column names,
+        sizes that do not match the file, or an empty table.
     ImportError
         For a Parquet file when pyarrow is not installed.
+
+    Notes
+    -----
+    In a CSV file only empty cells are missing values: a label ``NA`` is a
+    class named ``NA``. Duplicate column names are refused (pandas would
+    rename the second ``score`` to ``score.1``). Numpy files are checked
+    against their size before anything is allocated: a ``.npy`` header must
+    not claim more data than the file holds, and a ``.npz`` archive must not
+    unpack to more than :data:`MAX_NPZ_BYTES` when that is also more than
+    :data:`MAX_NPZ_RATIO` times its size.
     """
     fmt = detect_format(path)
     if str(path) != STDIO and not Path(path).is_file():
@@ -137,23 +174,43 @@ def read_table(path, *, progress=None):
             raise ValueError(msg)
         msg = f"input file '{path}' does not exist."
         raise FileNotFoundError(msg)
-    reader = {
-        "csv": _read_csv,
-        "parquet": _read_parquet,
-        "npy": _read_npy,
-        "npz": _read_npz,
-    }[fmt]
-    frame = reader(path, progress)
+    if fmt == "csv":
+        frame = _read_csv(path, progress, list(text_columns))
+    else:
+        reader = {"parquet": _read_parquet, "npy": _read_npy, "npz": _read_npz}[fmt]
+        frame = reader(path, progress)
     frame.columns = [str(c) for c in frame.columns]
+    _check_unique_names(list(frame.columns), path)
     if frame.shape[0] == 0:
         msg = f"'{path}' holds no rows."
         raise ValueError(msg)
     frame.attrs["source"] = str(path)
     frame.attrs["format"] = fmt
+    text_columns = [c for c in text_columns if c in frame.columns]
+    if fmt == "csv" and text_columns:
+        frame.attrs["text_columns"] = text_columns
     return frame
 
 
-def _read_csv(path, progress):
+def _check_unique_names(names, path):
+    seen = {}
+    for j, name in enumerate(names):
+        if name in seen:
+            msg = (
+                f"'{path}' has two columns named {name!r} (columns {seen[name]} "
+                f"and {j}, counted from 0); rename one."
+            )
+            raise ValueError(msg)
+        seen[name] = j
+
+
+def _csv_header(data):
+    """The column names on the first line of CSV bytes (None when empty)."""
+    text = data.decode("utf-8-sig", errors="replace")
+    return next(csv.reader(io.StringIO(text)), None)
+
+
+def _read_csv(path, progress, text_columns):
     import pandas as pd
 
     pandas_major = int(pd.__version__.split(".")[0])
@@ -164,13 +221,22 @@ def _read_csv(path, progress):
     # One pass over the whole file to infer each column's type, so that a
     # column is never split into chunks of different types.
     options["low_memory"] = False
+    options["keep_default_na"] = False
+    options["na_values"] = _CSV_NA
+    if text_columns:
+        options["dtype"] = dict.fromkeys(text_columns, str)
     try:
         if str(path) == STDIO:
-            return pd.read_csv(getattr(sys.stdin, "buffer", sys.stdin), **options)
-        if progress is None:
-            return pd.read_csv(path, **options)
-        with open(path, "rb") as raw:
-            return pd.read_csv(_ProgressReader(raw, progress), **options)
+            stream = getattr(sys.stdin, "buffer", None)
+            data = stream.read() if stream is not None else sys.stdin.read().encode()
+            header = _csv_header(data.split(b"\n", 1)[0])
+            frame = pd.read_csv(io.BytesIO(data), **options)
+        else:
+            with open(path, "rb") as raw:
+                header = _csv_header(raw.readline())
+                raw.seek(0)
+                source = raw if progress is None else _ProgressReader(raw, progress)
+                frame = pd.read_csv(source, **options)
     except pd.errors.EmptyDataError:
         msg = f"'{path}' is empty; a CSV file needs a header line with column names."
         raise ValueError(msg) from None
@@ -178,6 +244,11 @@ def _read_csv(path, progress):
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         msg = f"'{path}' is not a readable CSV file: {first_line}"
         raise ValueError(msg) from None
+    if header is not None and len(header) == frame.shape[1]:
+        # pandas renames a repeated name ("score" -> "score.1"): check the
+        # names as written.
+        _check_unique_names([h.strip() for h in header], path)
+    return frame
 
 
 class _ProgressReader:
@@ -217,13 +288,48 @@ def _read_parquet(path, progress):
     except (pa.ArrowException, OSError) as exc:
         msg = f"'{path}' is not a readable Parquet file: {exc}"
         raise ValueError(msg) from None
+    _check_unique_names([str(c) for c in table.column_names], path)
     return table.to_pandas()
 
 
 _MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
 
 
-def _load_numpy(path):
+def _npy_header(handle, where):
+    """Shape and dtype from a ``.npy`` header; the handle is left at the data."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(handle)
+        else:
+            shape, fortran, dtype = fmt.read_array_header_2_0(handle)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        msg = f"{where} is not a readable numpy file: {exc}"
+        raise ValueError(msg) from None
+    return shape, dtype
+
+
+def _check_npy_size(shape, dtype, available, where):
+    """Refuse a header that claims more bytes than there are to read."""
+    if dtype.hasobject:
+        msg = (
+            f"{where} holds Python objects, which calibkit does not load "
+            "(loading them could run code); save numbers or fixed-width "
+            "strings instead."
+        )
+        raise ValueError(msg)
+    claimed = dtype.itemsize * math.prod(shape)
+    if claimed > available:
+        msg = (
+            f"{where} is not a readable numpy file: its header claims an array "
+            f"of shape {shape} and dtype {dtype} ({claimed} bytes), but only "
+            f"{available} bytes follow."
+        )
+        raise ValueError(msg)
+
+
+def _check_magic(path):
     expected = _MAGIC[Path(path).suffix.lower()]
     with open(path, "rb") as handle:
         head = handle.read(len(expected))
@@ -231,6 +337,10 @@ def _load_numpy(path):
         kind = "a .npy array" if expected == _MAGIC[".npy"] else "a .npz archive"
         msg = f"'{path}' is not a readable numpy file: it does not start like {kind}."
         raise ValueError(msg)
+
+
+def _load_numpy(path):
+    """np.load without pickles, with numpy's and zipfile's errors as ValueError."""
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -243,17 +353,22 @@ def _load_numpy(path):
         else:
             msg = f"'{path}' is not a readable numpy file: {exc}"
         raise ValueError(msg) from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, MemoryError) as exc:
         msg = f"'{path}' is not a readable numpy file: {exc}"
         raise ValueError(msg) from None
 
 
 def _read_npy(path, progress):
+    _check_magic(path)
+    with open(path, "rb") as handle:
+        shape, dtype = _npy_header(handle, f"'{path}'")
+        available = os.fstat(handle.fileno()).st_size - handle.tell()
+    _check_npy_size(shape, dtype, available, f"'{path}'")
     array = _load_numpy(path)
     if not isinstance(array, np.ndarray):
         msg = f"'{path}' is not a .npy array (is it a .npz archive?)."
         raise ValueError(msg)
-    return _frame_from_columns(_npy_columns(array, path))
+    return _frame_from_columns(_npy_columns(array, path), path)
 
 
 def _npy_columns(array, path):
@@ -265,7 +380,7 @@ def _npy_columns(array, path):
             raise ValueError(msg)
         columns = {}
         for name in array.dtype.names:
-            columns.update(_expand(name, array[name], path))
+            _merge(columns, _expand(name, array[name], path), path)
         return columns
     if array.ndim == 1:
         return {"0": array}
@@ -275,11 +390,44 @@ def _npy_columns(array, path):
     raise ValueError(msg)
 
 
+def _check_npz_sizes(path):
+    """Check every member's declared sizes before anything is decompressed."""
+    size = os.stat(path).st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            total = sum(info.file_size for info in members)
+            if total > MAX_NPZ_BYTES and total > MAX_NPZ_RATIO * size:
+                msg = (
+                    f"'{path}' unpacks to {total} bytes, more than {MAX_NPZ_RATIO} "
+                    f"times its size and than calibkit's limit of {MAX_NPZ_BYTES} "
+                    "bytes; it is not read (a corrupt or malicious archive?)."
+                )
+                raise ValueError(msg)
+            for info in members:
+                where = f"'{path}'[{info.filename!r}]"
+                with archive.open(info) as member:
+                    shape, dtype = _npy_header(member, where)
+                    available = info.file_size - member.tell()
+                _check_npy_size(shape, dtype, available, where)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        msg = f"'{path}' is not a readable numpy file: {exc}"
+        raise ValueError(msg) from None
+
+
 def _read_npz(path, progress):
+    _check_magic(path)
+    _check_npz_sizes(path)
     columns = {}
-    with _load_numpy(path) as archive:
+    archive = _load_numpy(path)
+    with archive:
         for key in archive.files:
-            columns.update(_expand(key, archive[key], f"{path}[{key!r}]"))
+            try:
+                values = archive[key]
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                msg = f"'{path}'[{key!r}] is not a readable numpy array: {exc}"
+                raise ValueError(msg) from None
+            _merge(columns, _expand(key, values, f"{path}[{key!r}]"), path)
     if not columns:
         msg = f"'{path}' holds no arrays."
         raise ValueError(msg)
@@ -288,7 +436,16 @@ def _read_npz(path, progress):
         listed = ", ".join(f"{k}: {n}" for k, n in lengths.items())
         msg = f"the arrays in '{path}' have different numbers of rows ({listed})."
         raise ValueError(msg)
-    return _frame_from_columns(columns)
+    return _frame_from_columns(columns, path)
+
+
+def _merge(columns, new, path):
+    """Add ``new`` columns, refusing a name already taken (``k_0`` twice)."""
+    for name, values in new.items():
+        if name in columns:
+            msg = f"'{path}' has two columns named {name!r}; rename one array."
+            raise ValueError(msg)
+        columns[name] = values
 
 
 def _expand(name, values, where):
@@ -301,10 +458,15 @@ def _expand(name, values, where):
     raise ValueError(msg)
 
 
-def _frame_from_columns(columns):
+def _frame_from_columns(columns, path):
     import pandas as pd
 
-    return pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
+    frame = pd.DataFrame({name: np.asarray(values) for name, values in columns.items()})
+    # A plain 2-D array's columns are named by position ("0", "1", ...): such
+    # names never identify classes (see match_columns).
+    if list(columns) == [str(j) for j in range(len(columns))]:
+        frame.attrs["positional_names"] = True
+    return frame
 
 
 # --- columns ----------------------------------------------------------------
@@ -322,7 +484,8 @@ def select_columns(frame, *, columns=None, prefix=None, exclude=()):
     prefix : str or None, default=None
         Take every column whose name starts with ``prefix``, in file order.
     exclude : iterable of str, default=()
-        Columns never taken by ``prefix`` or by the default (e.g. the label).
+        Columns that are not scores (the label, the weights): never taken by
+        ``prefix`` or by the default, and refused in ``columns``.
 
     Returns
     -------
@@ -333,8 +496,10 @@ def select_columns(frame, *, columns=None, prefix=None, exclude=()):
     Raises
     ------
     ValueError
-        When a named column is missing, both ``columns`` and ``prefix`` are
-        given, or no column is selected.
+        When a named column is missing, named twice or in ``exclude``, both
+        ``columns`` and ``prefix`` are given, no column is selected, or the
+        default picks a column that looks like a row identifier (integer
+        values, all distinct).
 
     Examples
     --------
@@ -346,10 +511,21 @@ def select_columns(frame, *, columns=None, prefix=None, exclude=()):
     if columns and prefix is not None:
         msg = "give either the columns or a column prefix, not both."
         raise ValueError(msg)
-    exclude = set(exclude)
+    exclude = [c for c in exclude if c is not None]
     if columns:
         for name in columns:
             check_column(frame, name, role="prediction column")
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            msg = f"prediction column(s) {_listed(repeated)} are selected twice."
+            raise ValueError(msg)
+        taken = [c for c in columns if c in exclude]
+        if taken:
+            msg = (
+                f"column {taken[0]!r} is the label or weight column and cannot also "
+                "be a prediction column."
+            )
+            raise ValueError(msg)
         return list(columns)
     if prefix is not None:
         chosen = [c for c in frame.columns if c.startswith(prefix) and c not in exclude]
@@ -364,7 +540,31 @@ def select_columns(frame, *, columns=None, prefix=None, exclude=()):
     if not chosen:
         msg = f"{_source(frame)} has no prediction columns besides {_listed(exclude)}."
         raise ValueError(msg)
+    for name in chosen:
+        if _looks_like_identifier(frame[name]):
+            msg = (
+                f"column {name!r} of {_source(frame)} holds distinct whole numbers, "
+                "like a row identifier, and would be read as scores; select the "
+                "score columns with --columns or --prefix."
+            )
+            raise ValueError(msg)
     return chosen
+
+
+def _looks_like_identifier(series):
+    """Integer values (or whole floats), all distinct, in at least 3 rows."""
+    values = series.to_numpy()
+    if values.shape[0] < 3:
+        return False
+    if values.dtype.kind in "iu":
+        pass
+    elif values.dtype.kind == "f":
+        finite = np.isfinite(values)
+        if not finite.all() or np.any(values != np.round(values)):
+            return False
+    else:
+        return False
+    return np.unique(values).shape[0] == values.shape[0]
 
 
 def check_column(frame, name, *, role="column"):
@@ -419,21 +619,63 @@ def score_array(frame, columns):
     return out
 
 
+_NOT_NUMBERS = {
+    "c": "complex numbers",
+    "M": "dates and times",
+    "m": "time differences",
+    "b": "booleans",
+}
+_INFERRED_NOT_NUMBERS = {
+    "complex": "complex numbers",
+    "datetime": "dates and times",
+    "datetime64": "dates and times",
+    "date": "dates and times",
+    "time": "dates and times",
+    "timedelta": "time differences",
+    "timedelta64": "time differences",
+    "period": "periods",
+    "interval": "intervals",
+    "boolean": "booleans",
+    "bytes": "bytes",
+}
+
+
+def _not_numbers(series, raw):
+    """What a column holds when it is not real numbers (complex, dates...)."""
+    import pandas as pd
+
+    kind = getattr(series.dtype, "kind", "O")
+    if kind in _NOT_NUMBERS:
+        return _NOT_NUMBERS[kind]
+    if raw.dtype.kind in _NOT_NUMBERS:
+        return _NOT_NUMBERS[raw.dtype.kind]
+    if raw.dtype.kind == "O":
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        return _INFERRED_NOT_NUMBERS.get(inferred)
+    return None
+
+
 def _numeric_column(frame, name):
     import pandas as pd
 
     series = frame[name]
     raw = series.to_numpy()
-    if raw.dtype.kind == "b":
-        msg = f"column {name!r} of {_source(frame)} holds booleans, not scores."
+    what = _not_numbers(series, raw)
+    if what is not None:
+        # Converting would drop the imaginary part or count nanoseconds since
+        # 1970: refuse, as the Python API does.
+        msg = f"column {name!r} of {_source(frame)} holds {what}, not scores."
         raise ValueError(msg)
     if raw.dtype.kind in "iu":
         return raw.astype(np.float64)
     if raw.dtype.kind == "f" and raw.dtype.itemsize >= 4:
         values = raw if raw.dtype.itemsize in (4, 8) else raw.astype(np.float64)
     else:
-        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.isnan(numbers) & series.notna().to_numpy()
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(
+            dtype=np.float64, copy=True
+        )
+        missing = series.isna().to_numpy() | _is_na_text(raw)
+        bad = np.isnan(numbers) & ~missing
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             msg = (
@@ -442,6 +684,7 @@ def _numeric_column(frame, name):
                 f"({int(bad.sum())} such cells)."
             )
             raise ValueError(msg)
+        numbers[missing] = np.nan
         values = numbers
     finite = np.isfinite(values)
     if not finite.all():
@@ -455,12 +698,27 @@ def _numeric_column(frame, name):
     return values
 
 
+def _is_na_text(raw):
+    """Cells spelled like a missing value (``NaN``, ``NA``, ``null``...)."""
+    if raw.dtype.kind not in "OUS":
+        return np.zeros(raw.shape[0], dtype=bool)
+    return np.array(
+        [isinstance(v, str) and v.strip().lower() in _NA_TEXT for v in raw], dtype=bool
+    )
+
+
 def label_array(frame, column):
     """The class labels in ``column``, checked for missing values.
 
-    Whole-number floats (as in a float ``.npy`` array, or a CSV column written
-    as ``1.0``) are read as integers, so that class ``1.0`` and class ``1`` are
-    the same label everywhere.
+    Labels read as text from a CSV file (``read_table(...,
+    text_columns=[column])``) are typed by one rule: when every value is an
+    integer literal without leading zeros (``0``, ``7``, ``-3``) that fits in
+    64 bits, the labels are integers; otherwise they are the strings exactly as
+    written (``01`` and ``1`` are two classes, ``NA`` is a class, ``1.0`` is
+    the string ``"1.0"``). Only an empty cell is a missing label. Labels from
+    typed formats (Parquet, numpy, a DataFrame) keep their type, except that
+    whole-number floats are read as integers, so that class ``1.0`` and class
+    ``1`` are the same label everywhere.
 
     Parameters
     ----------
@@ -487,6 +745,8 @@ def label_array(frame, column):
             f"{_where(frame, row)} ({int(missing.sum())} missing labels)."
         )
         raise ValueError(msg)
+    if column in frame.attrs.get("text_columns", ()):
+        return _typed_text_labels(series.to_numpy(dtype=object))
     labels = series.to_numpy()
     if labels.dtype.kind == "f":
         if not np.isfinite(labels).all():
@@ -498,7 +758,245 @@ def label_array(frame, column):
             raise ValueError(msg)
         if np.all(labels == np.round(labels)) and np.all(np.abs(labels) < 2**53):
             labels = labels.astype(np.int64)
+    elif labels.dtype.kind in "US":
+        labels = labels.astype(str).astype(object)
     return labels
+
+
+def _typed_text_labels(text):
+    """Integers when every label is a canonical integer literal, else strings."""
+    distinct = set(text.tolist())
+    if all(_INTEGER_LITERAL.fullmatch(v) for v in distinct):
+        values = [int(v) for v in distinct]
+        if all(-(2**63) <= v < 2**63 for v in values):
+            return text.astype(np.int64)
+    return text
+
+
+def label_text(label):
+    """How a label is written in a column name (``calibrated_<label>``).
+
+    Parameters
+    ----------
+    label : object
+        A class label (numpy scalars are unwrapped).
+
+    Returns
+    -------
+    str
+    """
+    item = getattr(label, "item", None)
+    return str(item() if callable(item) else label)
+
+
+def _label_from_text(text, kind):
+    """The label of numpy ``kind`` written as ``text``, or None."""
+    if kind in "iu" and _INTEGER_LITERAL.fullmatch(text):
+        value = int(text)
+        return value if -(2**63) <= value < 2**63 else None
+    return None
+
+
+def _separator_prefixes(names, given):
+    """Candidate prefixes: ``given`` (or ""), and longer common prefixes of
+    ``names`` that end at a non-alphanumeric character (``logit_``)."""
+    common = os.path.commonprefix(list(names))  # noqa: RUF071 (not paths)
+    base = given or ""
+    found = [base]
+    for i in range(len(base), len(common)):
+        if not common[i].isalnum():
+            found.append(common[: i + 1])
+    return found
+
+
+def _names_to_labels(columns, prefix, text_of):
+    """Per column the label its name gives under ``prefix`` (or None)."""
+    return [text_of.get(c[len(prefix) :]) for c in columns]
+
+
+def match_columns(
+    columns,
+    *,
+    classes=None,
+    y=None,
+    prefix=None,
+    explicit=False,
+    positional_names=False,
+):
+    """Match prediction columns to classes, by name when the names say.
+
+    One rule for every subcommand of the command line:
+
+    - a column named ``<prefix><label>`` (``prefix`` being ``--prefix``, or a
+      common prefix of the columns ending at a non-alphanumeric character
+      such as ``logit_``, or nothing) is the column of that label. When every
+      column is named after a distinct class, the columns are reordered to
+      the order of the classes, whatever their order in the file;
+    - a single column is the score of the greater of two classes; it is
+      refused when its name says it is the other class's;
+    - when no name identifies a class, several columns are accepted only in
+      an order the user stated (``explicit=True``: ``--columns a,b,c`` in
+      the sorted order of the labels); a ``--prefix`` or the default
+      selection is refused, since the file's order says nothing;
+    - names that identify some classes but not all are refused.
+
+    Labels match names by their text (:func:`label_text`): label ``1`` matches
+    ``p_1``, the string label ``"01"`` matches ``p_01`` only.
+
+    Parameters
+    ----------
+    columns : list of str
+        The selected prediction columns, in file (or stated) order.
+    classes : array-like or None, default=None
+        The known classes (e.g. a fitted calibrator's ``classes_``).
+    y : ndarray or None, default=None
+        The labels, when ``classes`` is None: the classes are those named by
+        the columns (which must include every label in ``y``), or else the
+        sorted distinct labels.
+    prefix : str or None, default=None
+        The ``--prefix`` given, if any.
+    explicit : bool, default=False
+        Whether the user listed the columns (their order is then meaningful).
+    positional_names : bool, default=False
+        Column names that are positions in an array (``"0"``, ``"1"`` of a
+        2-D ``.npy``), which never identify classes.
+
+    Returns
+    -------
+    classes : ndarray
+        The classes, sorted.
+    ordered : list of str
+        The columns, one per class in the order of ``classes`` (or the single
+        column of a binary problem).
+
+    Raises
+    ------
+    ValueError
+        When the columns cannot be matched to the classes with certainty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array(["bird", "cat", "dog", "cat"], dtype=object)
+    >>> classes, ordered = match_columns(
+    ...     ["logit_dog", "logit_cat", "logit_bird"], y=y, prefix="logit_"
+    ... )
+    >>> ordered
+    ['logit_bird', 'logit_cat', 'logit_dog']
+    """
+    columns = list(columns)
+    present = np.unique(y) if classes is None else np.asarray(classes)
+    kind = present.dtype.kind
+    # Integer columns may name classes absent from y (a rare class missing
+    # from a test set); any other label must be one that was seen.
+    candidates = None
+    if classes is not None or kind not in "iu":
+        candidates = {label_text(c): c for c in present.tolist()}
+
+    def labels_for(pfx):
+        out = []
+        for name in columns:
+            suffix = name[len(pfx) :]
+            if candidates is not None:
+                out.append((True, candidates[suffix]) if suffix in candidates else None)
+            else:
+                value = _label_from_text(suffix, kind)
+                out.append(None if value is None else (True, value))
+        return out
+
+    full, partial = [], None
+    if not positional_names:
+        for pfx in _separator_prefixes(columns, prefix):
+            found = labels_for(pfx)
+            values = [f[1] for f in found if f is not None]
+            if values and len(values) == len(columns) and len(set(values)) == len(values):
+                full.append((pfx, values))
+            elif values and partial is None:
+                partial = (pfx, found)
+    listed = ", ".join(columns[:6]) + (" ..." if len(columns) > 6 else "")
+    known = [label_text(v) for v in present[:8]]
+
+    if len(columns) == 1:
+        if len(present) != 2 and classes is None:
+            msg = (
+                f"one prediction column ({columns[0]}) means a binary problem, but "
+                f"the labels have {len(present)} distinct value(s): {known}. Give "
+                "one column per class."
+            )
+            raise ValueError(msg)
+        named = {v for _, values in full for v in values}
+        if named and len(present) == 2 and present[1].item() not in named:
+            msg = (
+                f"the single prediction column {columns[0]!r} is named for label "
+                f"{label_text(next(iter(named)))}, but one column is read as the "
+                f"score of the greater label {label_text(present[1])}; select the "
+                f"column of label {label_text(present[1])}, or give both columns."
+            )
+            raise ValueError(msg)
+        return present, columns
+
+    if full:
+        mappings = {tuple(values) for _, values in full}
+        if len(mappings) > 1:
+            msg = (
+                f"the names of the prediction columns ({listed}) match the labels "
+                "in more than one way; rename them <prefix><label>."
+            )
+            raise ValueError(msg)
+        values = full[0][1]
+        named = np.array(values, dtype=present.dtype if kind != "O" else object)
+        if classes is None:
+            unseen = ~np.isin(y, named) if kind != "O" else _not_in(y, named)
+            if unseen.any():
+                missing = [label_text(v) for v in np.unique(y[unseen])[:5]]
+                msg = (
+                    f"the labels include {missing} (first at row "
+                    f"{int(np.flatnonzero(unseen)[0])}), which no prediction "
+                    f"column is named for ({listed})."
+                )
+                raise ValueError(msg)
+        elif len(values) != len(present):
+            msg = (
+                f"the prediction columns ({listed}) are named for "
+                f"{len(values)} classes, but the calibrator has {len(present)}: "
+                f"{known}."
+            )
+            raise ValueError(msg)
+        order = np.argsort(named, kind="stable")
+        return named[order], [columns[i] for i in order]
+
+    if partial is not None:
+        pfx, found = partial
+        named = [c for c, f in zip(columns, found, strict=True) if f is not None]
+        other = [c for c, f in zip(columns, found, strict=True) if f is None]
+        msg = (
+            f"some prediction columns are named after labels ({', '.join(named[:4])}) "
+            f"and some are not ({', '.join(other[:4])}); the columns cannot be "
+            "matched to the labels with certainty. Name every column "
+            "<prefix><label>, or select only such columns."
+        )
+        raise ValueError(msg)
+    if len(columns) != len(present):
+        msg = (
+            f"{len(columns)} prediction columns ({listed}) but "
+            f"{len(present)} classes {known}; give one column per class, named "
+            "<prefix><label>."
+        )
+        raise ValueError(msg)
+    if not explicit:
+        msg = (
+            f"the names of the prediction columns ({listed}) do not say which "
+            f"class each one is for; name them <prefix><label> (e.g. "
+            f"{(prefix or 'score_') + known[0]}), or list them with --columns in "
+            f"the sorted order of the labels {known}."
+        )
+        raise ValueError(msg)
+    return present, columns
+
+
+def _not_in(y, named):
+    names = set(named.tolist())
+    return np.array([v not in names for v in y.tolist()], dtype=bool)
 
 
 def _source(frame):
@@ -524,6 +1022,9 @@ def _listed(names):
 # --- writing ----------------------------------------------------------------
 
 
+_TMP_MARK = ".calibkit-tmp-"
+
+
 @contextlib.contextmanager
 def atomic_output(path):
     """Write to a temporary file next to ``path``; rename it over ``path`` on success.
@@ -544,7 +1045,18 @@ def atomic_output(path):
     FileNotFoundError
         When the directory of ``path`` does not exist.
     ValueError
-        When ``path`` is an existing directory.
+        When ``path`` is an existing directory, block device or socket.
+
+    Notes
+    -----
+    - A symbolic link is followed: the file it points to is replaced, the link
+      stays a link.
+    - A character device (``/dev/null``) or a named pipe is never replaced:
+      the finished output is copied into it.
+    - A replaced file keeps its permission bits.
+    - The temporary file is ``.<name>.calibkit-tmp-<pid>-<random>``. Should
+      the process be killed before it can delete it, the next write to the
+      same ``path`` deletes temporaries whose process is gone.
 
     Examples
     --------
@@ -555,29 +1067,127 @@ def atomic_output(path):
     >>> target.read_text()
     'done'
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
     directory = path.parent
     if not directory.is_dir():
         msg = f"output directory '{directory}' does not exist (writing '{path}')."
         raise FileNotFoundError(msg)
-    if path.is_dir():
-        msg = f"output '{path}' is a directory; give a file name."
+    special = _special_kind(path)
+    if special is not None and special not in ("character device", "named pipe"):
+        msg = f"output '{path}' is a {special}; give a file name."
         raise ValueError(msg)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=directory
-    )
-    os.close(handle)
-    tmp = Path(name)
+    _remove_stale_temporaries(path)
+    name = f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = directory / name
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         yield tmp
-        # mkstemp creates files readable by the owner only; give the result
-        # the mode a plainly created file (or the replaced file) would have.
-        os.chmod(tmp, _target_mode(path))
-        os.replace(tmp, path)
+        if special is not None:
+            # Never swap out a device node or a pipe: write through to it.
+            with open(tmp, "rb") as src, open(path, "wb") as dst:
+                while chunk := src.read(2**20):
+                    dst.write(chunk)
+            tmp.unlink()
+        else:
+            # The temporary is readable by the owner only; give the result
+            # the mode a plainly created file (or the replaced file) would have.
+            os.chmod(tmp, _target_mode(path))
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _special_kind(path):
+    """What ``path`` is when it exists and is not a regular file, else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    for test, kind in (
+        (stat.S_ISREG, None),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISFIFO, "named pipe"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            if kind == "directory":
+                msg = f"output '{path}' is a directory; give a file name."
+                raise ValueError(msg)
+            return kind
+    return "special file"
+
+
+def _remove_stale_temporaries(path):
+    """Delete temporaries of ``path`` left by processes that no longer run."""
+    pattern = re.compile(re.escape(f".{path.name}{_TMP_MARK}") + r"(\d+)-[0-9a-f]+")
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match and not _process_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _process_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or cannot tell: leave it alone
+    return True
+
+
+def check_distinct_paths(inputs, outputs):
+    """Refuse an output that is one of the inputs, or another output.
+
+    Parameters
+    ----------
+    inputs : dict
+        ``{description: path}`` of files read (``None`` and ``"-"`` skipped).
+    outputs : dict
+        ``{description: path}`` of files to write.
+
+    Raises
+    ------
+    ValueError
+        When an output is the same file as an input or as another output
+        (same resolved path, or same device and inode, so hard links and
+        symbolic links count).
+    """
+    seen = []
+    for role, path in [*inputs.items(), *outputs.items()]:
+        if path is None or str(path) == STDIO:
+            continue
+        key = _file_key(path)
+        for other_role, other_key in seen:
+            if key == other_key and (role in outputs or other_role in outputs):
+                msg = (
+                    f"{role} '{path}' is the same file as {other_role}; writing "
+                    "it would destroy it. Choose another file name."
+                )
+                raise ValueError(msg)
+        seen.append((role, key))
+
+
+def _file_key(path):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+        # /dev/null may be both --json and --report; nothing is destroyed.
+        return ("special", os.path.realpath(path), object())
+    return ("inode", info.st_dev, info.st_ino)
 
 
 def _target_mode(path):
