@@ -35,6 +35,9 @@ own precision (``float64``, ``float32``, ``int64`` or ``int32``):
   ``y_thresholds_`` (lists of float arrays, one per fitted model) and
   ``eps_`` (a float).
 
+``feature_names_in`` (optional) lists the column names of a calibrator fitted
+on a DataFrame (its ``feature_names_in_``).
+
 ``metadata`` is an optional object for the caller (the command line stores the
 prediction columns there); calibkit ignores it when loading.
 
@@ -43,7 +46,17 @@ to the same double, so loading restores every number bit for bit and a loaded
 calibrator predicts exactly what the saved one did. Loading never executes code
 (no pickle) and checks everything: an unknown class or schema version, a
 missing, extra or malformed field, or a non-finite number where none is
-allowed raises a ValueError that names the field.
+allowed raises a ValueError that names the field. A file is data from
+anywhere, so loading also refuses files larger than :data:`MAX_FILE_BYTES`,
+nesting deep enough to exhaust the parser, integers too large for their field,
+string labels declared wider than :data:`MAX_LABEL_WIDTH` characters (and
+wider than the longest label), a temperature that is subnormal (below
+``2.2e-308`` but not 0, so that logits divided by it overflow), isotonic
+probabilities that decrease, a clipping bound ``eps_`` that differs from a
+numeric ``eps`` parameter, and isotonic knots whose layout contradicts the
+``interpolation`` parameter (``"step"`` keeps one knot per block, so its
+probabilities strictly increase; ``"linear"`` keeps both ends of a block, so
+a probability appears at most twice).
 """
 
 import json
@@ -58,10 +71,28 @@ from calibkit.calibrators.isotonic import IsotonicCalibration
 from calibkit.calibrators.platt import PlattScaling
 from calibkit.calibrators.temperature import TemperatureScaling
 
-__all__ = ["SCHEMA_VERSION", "from_dict", "load", "load_metadata", "save", "to_dict"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "SCHEMA_VERSION",
+    "from_dict",
+    "load",
+    "load_metadata",
+    "load_with_metadata",
+    "save",
+    "to_dict",
+]
 
 #: Version of the document layout; bumped when the layout changes.
 SCHEMA_VERSION = 1
+
+#: Largest calibrator file read (bytes): a calibrator file is data from
+#: anywhere, and JSON costs far more memory parsed than on disk. 64 MiB holds
+#: an isotonic map with about three million knots.
+MAX_FILE_BYTES = 64 * 2**20
+
+#: Longest fixed-width string dtype accepted for labels (characters), unless
+#: the labels themselves are longer.
+MAX_LABEL_WIDTH = 256
 
 FORMAT = "calibkit-calibrator"
 
@@ -135,6 +166,9 @@ def to_dict(calibrator, *, metadata=None):
         "classes": _encode_classes(calibrator.classes_),
         "state": _STATE[name].encode(calibrator),
     }
+    names = getattr(calibrator, "feature_names_in_", None)
+    if names is not None:
+        doc["feature_names_in"] = [str(n) for n in names]
     if metadata is not None:
         doc["metadata"] = metadata
     return doc
@@ -181,7 +215,7 @@ def from_dict(document):
             f"field 'schema_version' is {version!r}, but this calibkit "
             f"({__version__}) reads schema version {SCHEMA_VERSION} only."
         )
-    doc.check_keys(_TOP_LEVEL, optional={"metadata"})
+    doc.check_keys(_TOP_LEVEL, optional={"metadata", "feature_names_in"})
     if not isinstance(doc.get("calibkit_version"), str):
         raise doc.error("field 'calibkit_version' must be a string.")
     name = doc.get("class")
@@ -202,9 +236,25 @@ def from_dict(document):
             f"field 'n_features_in' must be one of {sorted(allowed)} for "
             f"{len(classes)} classes; got {n_features!r}."
         )
-    _STATE[name].decode(calibrator, doc.sub("state"), n_models)
+    try:
+        _STATE[name].decode(calibrator, doc.sub("state"), n_models)
+    except OverflowError:
+        raise doc.error("field 'state' holds a number too large for a float.") from None
     calibrator.classes_ = classes
     calibrator.n_features_in_ = n_features
+    if "feature_names_in" in document:
+        names = document["feature_names_in"]
+        if (
+            not isinstance(names, list)
+            or len(names) != n_features
+            or not all(isinstance(n, str) for n in names)
+            or len(set(names)) != len(names)
+        ):
+            raise doc.error(
+                f"field 'feature_names_in' must be a list of {n_features} distinct "
+                "column names."
+            )
+        calibrator.feature_names_in_ = np.asarray(names, dtype=object)
     return calibrator
 
 
@@ -247,7 +297,7 @@ def load(path):
     Parameters
     ----------
     path : str or os.PathLike
-        A JSON file written by :func:`save`.
+        A JSON file written by :func:`save`, at most :data:`MAX_FILE_BYTES`.
 
     Returns
     -------
@@ -262,7 +312,29 @@ def load(path):
         When the file is not valid JSON or not a valid calibrator; the message
         starts with the path and names the field.
     """
-    return from_dict(_read_document(path))
+    return load_with_metadata(path)[0]
+
+
+def load_with_metadata(path):
+    """A saved calibrator and its ``metadata`` object, reading the file once.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    calibrator : PlattScaling, TemperatureScaling or IsotonicCalibration
+    metadata : dict
+        ``{}`` when the file has none.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load`.
+    """
+    document = _read_document(path)
+    return from_dict(document), dict(document.get("metadata", {}))
 
 
 def load_metadata(path):
@@ -278,9 +350,7 @@ def load_metadata(path):
     -------
     dict
     """
-    document = _read_document(path)
-    from_dict(document)
-    return document.get("metadata", {})
+    return load_with_metadata(path)[1]
 
 
 def _read_document(path):
@@ -288,8 +358,16 @@ def _read_document(path):
         what = "is not a file" if Path(path).exists() else "does not exist"
         msg = f"calibrator file '{path}' {what}."
         raise FileNotFoundError(msg)
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        msg = (
+            f"'{path}' is not read: it is larger than {MAX_FILE_BYTES} bytes, the "
+            "limit for a calibrator file."
+        )
+        raise ValueError(msg)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         msg = f"'{path}' is not a calibrator file: it is not UTF-8 text."
         raise ValueError(msg) from None
@@ -302,6 +380,9 @@ def _read_document(path):
         raise ValueError(msg) from None
     except ValueError as exc:
         msg = f"'{path}' is not a calibrator file: {exc}"
+        raise ValueError(msg) from None
+    except RecursionError:
+        msg = f"'{path}' is not a calibrator file: its JSON is nested too deeply."
         raise ValueError(msg) from None
     if not isinstance(document, dict):
         msg = f"'{path}' is not a calibrator file: the JSON is not an object."
@@ -436,13 +517,22 @@ def _number_problem(value, *, integer, finite):
     # bool is an int subclass in Python, but true/false are not numbers.
     if integer:
         if type(value) is not int:
-            return f"must be an integer; got {value!r}"
+            return f"must be an integer; got {_short(value)}"
+        if not -(2**63) <= value < 2**63:
+            return f"must fit in 64 bits; got {_short(value)}"
         return None
     if type(value) not in (int, float):
-        return f"must be a number; got {value!r}"
+        return f"must be a number; got {_short(value)}"
+    if type(value) is int and abs(value) >= 2**1024:
+        return f"is too large for a float; got {_short(value)}"
     if finite and not math.isfinite(value):
         return f"must be finite; got {value!r}"
     return None
+
+
+def _short(value, limit=40):
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _kind(value):
@@ -480,9 +570,10 @@ def _decode_classes(fields):
         raise fields.error(f"field '{name}' must be a list of at least 2 labels.")
     check = {
         "b": lambda v: type(v) is bool,
-        "i": lambda v: type(v) is int,
-        "u": lambda v: type(v) is int and v >= 0,
-        "f": lambda v: type(v) in (int, float) and math.isfinite(v),
+        "i": lambda v: type(v) is int and -(2**63) <= v < 2**63,
+        "u": lambda v: type(v) is int and 0 <= v < 2**64,
+        "f": lambda v: type(v) is float and math.isfinite(v)
+        or (type(v) is int and abs(v) < 2**53),
         "U": lambda v: type(v) is str,
         "O": lambda v: type(v) is str,
     }[dtype.kind]
@@ -490,6 +581,15 @@ def _decode_classes(fields):
         if not check(v):
             raise fields.error(
                 f"field '{name}' entry {i} is {v!r}, not a label of dtype {dtype}."
+            )
+    if dtype.kind in "US":
+        width = dtype.itemsize // (4 if dtype.kind == "U" else 1)
+        longest = max(len(v) for v in values)
+        if width > max(longest, MAX_LABEL_WIDTH):
+            raise fields.error(
+                f"field '{fields.name('dtype')}' declares strings of {width} "
+                f"characters, but the longest label has {longest} (at most "
+                f"{MAX_LABEL_WIDTH} characters of padding are accepted)."
             )
     try:
         classes = np.array(values, dtype=dtype)
@@ -505,7 +605,7 @@ def _decode_classes(fields):
 def _label_dtype(fields):
     name = fields.name("dtype")
     text = fields.get("dtype")
-    if not isinstance(text, str) or len(text) > 12:
+    if not isinstance(text, str) or len(text) > 16:
         raise fields.error(f"field '{name}' must be a numpy dtype string like '<i8'.")
     try:
         dtype = np.dtype(text)
@@ -568,7 +668,14 @@ class _TemperatureState:
     @staticmethod
     def decode(cal, state, n_models):
         state.check_keys({"temperature_", "n_iter_"})
-        cal.temperature_ = state.number("temperature_", minimum=0, allow_inf=True)
+        temperature = state.number("temperature_", minimum=0, allow_inf=True)
+        if 0 < temperature < np.finfo(np.float64).tiny:
+            raise state.error(
+                f"field '{state.name('temperature_')}' is {temperature!r}, below the "
+                "smallest normal double (2.2e-308) but not 0: logits divided by it "
+                "overflow."
+            )
+        cal.temperature_ = temperature
         cal.n_iter_ = state.number("n_iter_", integer=True, minimum=0)
 
 
@@ -604,7 +711,36 @@ class _IsotonicState:
                     f"field '{state.name('y_thresholds_')}' model {k} must hold "
                     "probabilities in [0, 1]."
                 )
+            if np.any(np.diff(y) < 0):
+                raise state.error(
+                    f"field '{state.name('y_thresholds_')}' model {k} decreases; an "
+                    "isotonic map is non-decreasing."
+                )
+            _check_knot_layout(state, k, y, cal.interpolation)
+        if cal.eps != "auto" and cal.eps_ != float(cal.eps):
+            raise state.error(
+                f"field '{state.name('eps_')}' is {cal.eps_!r} but the parameter "
+                f"eps is {cal.eps!r}; they must agree."
+            )
         cal.X_thresholds_, cal.y_thresholds_ = xs, ys
+
+
+def _check_knot_layout(state, k, y, interpolation):
+    """Knots as the fit lays them out for ``interpolation`` (see module notes)."""
+    if interpolation == "step":
+        bad = np.any(np.diff(y) <= 0)
+    else:
+        bad = y.shape[0] > 2 and np.any((y[2:] == y[1:-1]) & (y[1:-1] == y[:-2]))
+    if bad:
+        layout = (
+            "strictly increasing probabilities (one knot per block)"
+            if interpolation == "step"
+            else "each probability at most twice (the two ends of a block)"
+        )
+        raise state.error(
+            f"field '{state.name('y_thresholds_')}' model {k} does not have the "
+            f"layout of interpolation={interpolation!r}: {layout}."
+        )
 
 
 def _nested_lists(state, key, n_models):

@@ -134,6 +134,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
     # -- input contract ---------------------------------------------------
 
     def _check_X(self, X, *, reset):
+        self._check_feature_names(X, reset=reset)
         X = check_float_array(X, name="X")
         if X.ndim == 2 and X.shape[1] == 1:
             X = X[:, 0]
@@ -163,6 +164,35 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             )
         return X
 
+    def _check_feature_names(self, X, *, reset):
+        """Record a DataFrame's column names in fit; check them in predict.
+
+        scikit-learn's convention: ``feature_names_in_`` is set only when ``X``
+        has string column names. A DataFrame whose columns differ from them
+        (other names, or the same names in another order, which would pair
+        scores with the wrong classes) is refused; plain arrays are taken by
+        position.
+        """
+        names = _column_names(X)
+        if reset:
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is None or names is None:
+            return
+        if names.tolist() != fitted.tolist():
+            same_set = sorted(names.tolist()) == sorted(fitted.tolist())
+            problem = "the same columns in another order" if same_set else "other columns"
+            msg = (
+                f"X has {problem} ({_first_names(names)}) than the calibrator was "
+                f"fitted on (feature_names_in_ = {_first_names(fitted)}); pass the "
+                "columns in that order."
+            )
+            raise ValueError(msg)
+
     def _check_shape_against_classes(self, X):
         n_classes = len(self.classes_)
         if X.ndim == 1 and n_classes != 2:
@@ -180,6 +210,22 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
                 "misses some classes, pass them all with fit(..., classes=...)."
             )
             raise ValueError(msg)
+
+
+def _column_names(X):
+    """String column names of a DataFrame (pandas or polars), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or is_dask(X) or not hasattr(X, "shape") or len(X.shape) != 2:
+        return None
+    names = list(columns)
+    if not names or not all(isinstance(n, str) for n in names):
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def _first_names(names, limit=5):
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return "[" + shown + (", ..." if len(names) > limit else "") + "]"
 
 
 # -- scores for one-vs-rest calibrators (Platt, isotonic) ------------------
