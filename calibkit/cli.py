@@ -14,8 +14,10 @@ arguments, reads and writes files and calls calibkit's public functions.
 """
 
 import argparse
-import math
+import contextlib
 import os
+import re
+import signal
 import sys
 import textwrap
 import warnings
@@ -42,6 +44,37 @@ PROGRESS_MIN_ROWS = 1_000_000
 
 _EXIT_ERROR = 2
 _EXIT_INTERRUPTED = 130
+#: A closed pipe on standard output (``calibkit apply ... -o - | head``): exit
+#: quietly with the status a process killed by SIGPIPE reports (128 + 13), as
+#: ``yes | head`` does, so that ``set -o pipefail`` still sees it.
+_EXIT_BROKEN_PIPE = 141
+_EXIT_TERMINATED = 143
+
+#: Largest --n-bins (ECE bins).
+MAX_N_BINS = 10_000
+
+#: Python argument names in library messages, and how the command line says
+#: them (the one place where the two vocabularies meet).
+_OPTION_NAMES = [
+    (r"input='(logits|probabilities)'", r"--input \1"),
+    (r"(?<![\w'\"-])sample_weight(?![\w'\"])", "the --weight column"),
+    (r"(?<![\w'\"-])n_bins(?![\w'\"])", "--n-bins"),
+    (r"(?<![\w'\"-])(y_prob|X)(?![\w'\"])", "the score table"),
+    (r"(?<![\w'\"-])(y_true|y)(?![\w'\"])", "the label column"),
+]
+
+
+def cli_spelling(text):
+    """A library message with Python argument names replaced by the options."""
+    for pattern, replacement in _OPTION_NAMES:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised so that temporary files are removed on the way out."""
+
+
 _OUTPUT_PREFIX = "calibrated_"
 
 
@@ -79,18 +112,58 @@ def main(argv=None):
         )
         return _EXIT_ERROR
     console = _Console(args.command, quiet=args.quiet)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _terminate_cleanly():
         warnings.simplefilter("always")
         try:
             return args.run(args, console)
-        except (ValueError, TypeError, OSError, ImportError) as exc:
+        except BrokenPipeError:
+            _silence_stdout()
+            return _EXIT_BROKEN_PIPE
+        except (
+            ValueError,
+            TypeError,
+            OSError,
+            ImportError,
+            OverflowError,
+            RecursionError,
+            MemoryError,
+        ) as exc:
             console.error(exc)
             return _EXIT_ERROR
         except KeyboardInterrupt:
             console.error("interrupted.")
             return _EXIT_INTERRUPTED
+        except _Terminated:
+            console.error("terminated.")
+            return _EXIT_TERMINATED
         finally:
             console.warnings(caught)
+
+
+@contextlib.contextmanager
+def _terminate_cleanly():
+    """Turn SIGTERM into an exception while the command runs (main thread)."""
+
+    def handler(signum, frame):
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _silence_stdout():
+    """After a broken pipe, point stdout at /dev/null so the exit flush is quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 # --- argument parsing -----------------------------------------------------------------
@@ -156,13 +229,15 @@ def _add_column_options(parser, *, default):
         action="append",
         metavar="A,B,...",
         help="comma-separated score columns: one column holds the score of the "
-        "greater label (binary), K columns one score per class in the sorted "
-        "order of the labels. May be repeated.",
+        "greater label (binary), K columns one score per class. Columns named "
+        "<prefix><label> are matched to the labels by name; others are taken in "
+        "the sorted order of the labels. May be repeated.",
     )
     group.add_argument(
         "--prefix",
         metavar="PREFIX",
-        help="take every column whose name starts with PREFIX, in file order",
+        help="take every column whose name starts with PREFIX; the rest of each "
+        "name is its label (logit_cat is the column of label cat), in any order",
     )
     group.description = f"Default: {default}"
 
@@ -189,6 +264,12 @@ def _add_demo(sub, common):
         metavar="DIR",
         default="calibkit-demo",
         help="output directory, created if needed (default: ./calibkit-demo)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite files of an earlier demo in DIR (without it, the demo "
+        "refuses to replace any existing file)",
     )
     parser.set_defaults(command="demo", run=_run_demo)
 
@@ -313,11 +394,26 @@ def _add_evaluate(sub, common):
     )
     parser.add_argument("--weight", metavar="COL", help="column of sample weights")
     parser.add_argument(
-        "--n-bins", type=int, default=15, metavar="N", help="ECE bins (default: 15)"
+        "--n-bins",
+        default="15",
+        metavar="N",
+        help=f"ECE bins, 1 to {MAX_N_BINS} (default: 15)",
     )
     parser.add_argument("--report", metavar="FILE.html", help="write an HTML report")
     parser.add_argument("--json", metavar="FILE.json", help="write the scores as JSON")
     parser.set_defaults(command="evaluate", run=_run_evaluate)
+
+
+def _check_n_bins(text):
+    """--n-bins, checked here rather than by argparse so the error is one line."""
+    value = None
+    with contextlib.suppress(ValueError):
+        value = int(text)
+    if value is None or not 1 <= value <= MAX_N_BINS:
+        shown = text if len(text) <= 30 else text[:30] + "..."
+        msg = f"--n-bins must be a whole number from 1 to {MAX_N_BINS}; got {shown}."
+        raise ValueError(msg)
+    return value
 
 
 # --- console --------------------------------------------------------------------------
@@ -336,6 +432,11 @@ class _Console:
 
     def error(self, exc):
         text = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, MemoryError):
+            text = f"not enough memory ({text})."
+        elif isinstance(exc, RecursionError):
+            text = "input nested too deeply."
+        text = cli_spelling(text)
         print(f"{PROG} {self.command}: error: {text}", file=sys.stderr)
 
     def warnings(self, caught):
@@ -343,10 +444,8 @@ class _Console:
         # Users get the warnings about their results (UserWarning and its
         # subclasses, calibkit's included), not libraries' deprecation notes.
         for record in (r for r in caught if issubclass(r.category, UserWarning)):
-            text = " ".join(str(record.message).split())
             # Library messages name Python arguments; say the options instead.
-            for kind in ("probabilities", "logits"):
-                text = text.replace(f"input='{kind}'", f"--input {kind}")
+            text = cli_spelling(" ".join(str(record.message).split()))
             if text not in seen:
                 seen.add(text)
                 print(f"{PROG} {self.command}: warning: {text}", file=sys.stderr)
@@ -390,10 +489,42 @@ class _ProgressBar:
 # --- shared steps ---------------------------------------------------------------------
 
 
-def _read(path, console):
+def _read(path, console, *, label=None):
     size = 0 if str(path) == "-" else _file_size(path)
     progress = console.progress(f"reading {path}", size, PROGRESS_MIN_BYTES)
-    return ckio.read_table(path, progress=progress)
+    text = [label] if label is not None else []
+    return ckio.read_table(path, progress=progress, text_columns=text)
+
+
+def _prediction_columns(frame, args, *, exclude, classes=None, y=None, stored=None):
+    """The prediction columns, matched to the classes (ckio.match_columns).
+
+    Returns ``(classes, columns)`` with one column per class in the order of
+    ``classes`` (or the single column of a binary problem).
+    """
+    explicit = _column_list(args.columns)
+    if explicit is None and args.prefix is None and stored is not None:
+        # The calibrator's own columns, saved in the order of its classes.
+        columns = ckio.select_columns(frame, columns=stored, exclude=exclude)
+        return np.asarray(classes), columns
+    columns = ckio.select_columns(
+        frame, columns=explicit, prefix=args.prefix, exclude=exclude
+    )
+    return ckio.match_columns(
+        columns,
+        classes=classes,
+        y=y,
+        prefix=args.prefix,
+        explicit=explicit is not None,
+        positional_names=bool(frame.attrs.get("positional_names")),
+    )
+
+
+def _check_paths(args, inputs, outputs):
+    ckio.check_distinct_paths(
+        {k: getattr(args, v) for k, v in inputs.items()},
+        {k: getattr(args, v) for k, v in outputs.items()},
+    )
 
 
 def _file_size(path):
@@ -447,15 +578,11 @@ def _run_fit(args, console):
     if Path(args.output).suffix.lower() != ".json":
         msg = f"--output must be a .json file; got '{args.output}'."
         raise ValueError(msg)
-    frame = _read(args.predictions, console)
+    _check_paths(args, {"PREDICTIONS": "predictions"}, {"--output": "output"})
+    frame = _read(args.predictions, console, label=args.label)
     y = ckio.label_array(frame, args.label)
-    not_scores = [args.label] + ([args.weight] if args.weight else [])
-    columns = ckio.select_columns(
-        frame,
-        columns=_column_list(args.columns),
-        prefix=args.prefix,
-        exclude=not_scores,
-    )
+    not_scores = [args.label, args.weight]
+    classes, columns = _prediction_columns(frame, args, exclude=not_scores, y=y)
     X = ckio.score_array(frame, columns)
     weight = ckio.score_array(frame, [args.weight]) if args.weight else None
     method = args.method
@@ -465,7 +592,8 @@ def _run_fit(args, console):
         listed = ", ".join(f"{name} {loss:.4f}" for name, loss in losses.items())
         console.info(f"cross-validated log-loss (nats): {listed}; using {method}")
     calibrator = METHODS[method](input=args.input)
-    calibrator.fit(X, y, sample_weight=weight)
+    # The columns may name classes missing from the labels (a rare class).
+    calibrator.fit(X, y, sample_weight=weight, classes=classes)
     metadata = {
         "columns": columns,
         "label": args.label,
@@ -526,17 +654,21 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
 def _run_apply(args, console):
     import pandas as pd
 
-    from calibkit.persistence import load, load_metadata
+    from calibkit.persistence import load_with_metadata
 
     _check_output_path(args.output, name="--output", stdout=True)
     ckio.detect_format(args.output)
-    calibrator = load(args.calibrator)
-    stored = load_metadata(args.calibrator).get("columns")
+    _check_paths(
+        args,
+        {"CALIBRATOR": "calibrator", "PREDICTIONS": "predictions"},
+        {"--output": "output"},
+    )
+    calibrator, metadata = load_with_metadata(args.calibrator)
+    stored = _stored_columns(calibrator, metadata, args)
     frame = _read(args.predictions, console)
-    columns = _column_list(args.columns)
-    if columns is None and args.prefix is None:
-        columns = _stored_columns(stored, args.calibrator)
-    columns = ckio.select_columns(frame, columns=columns, prefix=args.prefix)
+    _, columns = _prediction_columns(
+        frame, args, exclude=(), classes=calibrator.classes_, stored=stored
+    )
     _check_n_columns(columns, calibrator)
     X = ckio.score_array(frame, columns)
     if console.shows_progress(frame.shape[0], PROGRESS_MIN_ROWS):
@@ -560,15 +692,23 @@ def _run_apply(args, console):
     return 0
 
 
-def _stored_columns(stored, path):
+def _stored_columns(calibrator, metadata, args):
+    """The columns a calibrator was fitted on: its feature names, else the
+    columns 'calibkit fit' recorded; None when the user selects columns."""
+    if _column_list(args.columns) is not None or args.prefix is not None:
+        return None
+    names = getattr(calibrator, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    stored = metadata.get("columns")
     if stored is None:
         msg = (
-            f"'{path}' does not record its prediction columns (it was not saved by "
-            "'calibkit fit'); pass --columns or --prefix."
+            f"'{args.calibrator}' does not record its prediction columns (it was "
+            "not saved by 'calibkit fit'); pass --columns or --prefix."
         )
         raise ValueError(msg)
     if not isinstance(stored, list) or not all(isinstance(c, str) for c in stored):
-        msg = f"'{path}': metadata 'columns' must be a list of column names."
+        msg = f"'{args.calibrator}': metadata 'columns' must be a list of column names."
         raise ValueError(msg)
     return stored
 
@@ -594,34 +734,39 @@ def _source(path):
 def _run_evaluate(args, console):
     from calibkit.report import evaluate_forecasts, format_table, to_json, write_report
 
+    args.n_bins = _check_n_bins(args.n_bins)
     for option, path in (("--report", args.report), ("--json", args.json)):
         _check_output_path(path, name=option)
-    if args.n_bins < 1:
-        msg = f"--n-bins must be at least 1; got {args.n_bins}."
-        raise ValueError(msg)
-    calibrator, stored = _optional_calibrator(args.calibrator)
-    frame = _read(args.predictions, console)
-    y = ckio.label_array(frame, args.label)
-    not_scores = [args.label] + ([args.weight] if args.weight else [])
-    columns = _column_list(args.columns)
-    if columns is None and args.prefix is None and stored is not None:
-        columns = _stored_columns(stored, args.calibrator)
-    columns = ckio.select_columns(
-        frame, columns=columns, prefix=args.prefix, exclude=not_scores
+    _check_paths(
+        args,
+        {"PREDICTIONS": "predictions", "--calibrator": "calibrator"},
+        {"--json": "json", "--report": "report"},
     )
+    calibrator, stored = None, None
+    if args.calibrator is not None:
+        from calibkit.persistence import load_with_metadata
+
+        calibrator, metadata = load_with_metadata(args.calibrator)
+        stored = _stored_columns(calibrator, metadata, args)
+    frame = _read(args.predictions, console, label=args.label)
+    y = ckio.label_array(frame, args.label)
+    not_scores = [args.label, args.weight]
     weight = ckio.score_array(frame, [args.weight]) if args.weight else None
     kind = args.input or (calibrator.input if calibrator else "probabilities")
     options = {"sample_weight": weight, "n_bins": args.n_bins}
 
     if calibrator is None:
-        labels, columns = _evaluation_labels(y, columns, args.prefix)
+        labels, columns = _prediction_columns(frame, args, exclude=not_scores, y=y)
         X = ckio.score_array(frame, columns)
         evaluations = [
             _evaluate_raw(y, X, "predictions", kind, labels, options, columns)
         ]
     else:
-        _check_n_columns(columns, calibrator)
         labels = calibrator.classes_
+        _, columns = _prediction_columns(
+            frame, args, exclude=not_scores, classes=labels, stored=stored
+        )
+        _check_n_columns(columns, calibrator)
         _check_known_labels(y, labels, args.label)
         X = ckio.score_array(frame, columns)
         raw = _evaluate_raw(y, X, "uncalibrated", kind, labels, options, columns)
@@ -644,14 +789,6 @@ def _run_evaluate(args, console):
         write_report(args.report, evaluations, description=description)
         console.info(f"wrote {args.report}")
     return 0
-
-
-def _optional_calibrator(path):
-    if path is None:
-        return None, None
-    from calibkit.persistence import load, load_metadata
-
-    return load(path), load_metadata(path).get("columns")
 
 
 def _evaluate_raw(y, X, name, kind, labels, options, columns):
@@ -692,80 +829,14 @@ def _unseen(y, classes):
     return ~np.isin(y, classes)
 
 
-def _evaluation_labels(y, columns, prefix):
-    """The classes of the columns, and the columns in the order of the classes."""
-    present = np.unique(y)
-    if len(columns) == 1:
-        if len(present) != 2:
-            msg = (
-                f"one prediction column ({columns[0]}) means a binary problem, but "
-                f"the labels have {len(present)} distinct value(s): "
-                f"{[format_label(v) for v in present[:6]]}. Give one column per class."
-            )
-            raise ValueError(msg)
-        return present, columns
-    named = _labels_from_names(columns, prefix, y)
-    if named is not None:
-        unseen = _unseen(y, named)
-        if unseen.any():
-            values = [format_label(v) for v in np.unique(y[unseen])[:5]]
-            msg = (
-                f"the labels include {values} (first at row "
-                f"{int(np.flatnonzero(unseen)[0])}), which no prediction column is "
-                f"named for ({', '.join(columns[:6])})."
-            )
-            raise ValueError(msg)
-        order = np.argsort(named, kind="stable")
-        return named[order], [columns[i] for i in order]
-    if len(columns) != len(present):
-        msg = (
-            f"{len(columns)} prediction columns but the labels have {len(present)} "
-            f"distinct values {[format_label(v) for v in present[:6]]}; name the "
-            "columns <prefix><label> (as 'calibkit apply' does) or select one "
-            "column per class."
-        )
-        raise ValueError(msg)
-    return present, columns
-
-
-def _labels_from_names(columns, prefix, y):
-    """Labels read from column names ``<prefix><label>``, or None if they are not."""
-    if prefix is None:
-        common = os.path.commonprefix(list(columns))  # noqa: RUF071 (not paths)
-        cut = max((i for i, ch in enumerate(common) if not ch.isalnum()), default=-1)
-        prefix = common[: cut + 1]
-    if not prefix:
-        return None
-    suffixes = [c[len(prefix) :] for c in columns]
-    parse = _label_parser(y.dtype)
-    labels = [parse(s) for s in suffixes]
-    if any(v is None for v in labels) or len(set(labels)) != len(labels):
-        return None
-    return np.array(labels, dtype=y.dtype if y.dtype.kind != "O" else object)
-
-
-def _label_parser(dtype):
-    def parse_int(text):
-        try:
-            value = int(text)
-        except ValueError:
-            return None
-        return value if str(value) == text else None
-
-    def parse_float(text):
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-        return value if math.isfinite(value) else None
-
-    if dtype.kind == "b":
-        return {"True": True, "False": False}.get
-    if dtype.kind in "iu":
-        return parse_int
-    if dtype.kind == "f":
-        return parse_float
-    return lambda text: text or None
+#: Files ``calibkit demo`` writes into --out.
+DEMO_FILES = (
+    "calibration.csv",
+    "test.csv",
+    "reliability.png",
+    "decomposition.png",
+    "report.html",
+)
 
 
 # --- demo -----------------------------------------------------------------------------
@@ -787,6 +858,13 @@ def _run_demo(args, console):
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         msg = f"--out '{out}' exists and is not a directory."
+        raise ValueError(msg)
+    existing = [name for name in DEMO_FILES if (out / name).exists()]
+    if existing and not args.force:
+        msg = (
+            f"--out '{out}' already holds {', '.join(existing)}; the demo does not "
+            "replace files. Choose another directory, or pass --force to overwrite."
+        )
         raise ValueError(msg)
     out.mkdir(parents=True, exist_ok=True)
     cal_scores, y_cal, test_scores, y_test = _demo_scores()

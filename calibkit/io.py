@@ -45,8 +45,8 @@ import numpy as np
 __all__ = [
     "FORMATS",
     "atomic_output",
-    "detect_format",
     "check_distinct_paths",
+    "detect_format",
     "label_array",
     "match_columns",
     "read_table",
@@ -301,9 +301,9 @@ def _npy_header(handle, where):
     try:
         version = fmt.read_magic(handle)
         if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(handle)
+            shape, _, dtype = fmt.read_array_header_1_0(handle)
         else:
-            shape, fortran, dtype = fmt.read_array_header_2_0(handle)
+            shape, _, dtype = fmt.read_array_header_2_0(handle)
     except (ValueError, OSError, EOFError, SyntaxError) as exc:
         msg = f"{where} is not a readable numpy file: {exc}"
         raise ValueError(msg) from None
@@ -909,7 +909,11 @@ def match_columns(
         for pfx in _separator_prefixes(columns, prefix):
             found = labels_for(pfx)
             values = [f[1] for f in found if f is not None]
-            if values and len(values) == len(columns) and len(set(values)) == len(values):
+            if (
+                values
+                and len(values) == len(columns)
+                and len(set(values)) == len(values)
+            ):
                 full.append((pfx, values))
             elif values and partial is None:
                 partial = (pfx, found)
@@ -925,7 +929,7 @@ def match_columns(
             )
             raise ValueError(msg)
         named = {v for _, values in full for v in values}
-        if named and len(present) == 2 and present[1].item() not in named:
+        if named and len(present) == 2 and present.tolist()[1] not in named:
             msg = (
                 f"the single prediction column {columns[0]!r} is named for label "
                 f"{label_text(next(iter(named)))}, but one column is read as the "

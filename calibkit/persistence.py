@@ -572,8 +572,10 @@ def _decode_classes(fields):
         "b": lambda v: type(v) is bool,
         "i": lambda v: type(v) is int and -(2**63) <= v < 2**63,
         "u": lambda v: type(v) is int and 0 <= v < 2**64,
-        "f": lambda v: type(v) is float and math.isfinite(v)
-        or (type(v) is int and abs(v) < 2**53),
+        "f": lambda v: (
+            (type(v) is float and math.isfinite(v))
+            or (type(v) is int and abs(v) < 2**53)
+        ),
         "U": lambda v: type(v) is str,
         "O": lambda v: type(v) is str,
     }[dtype.kind]

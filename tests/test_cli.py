@@ -43,8 +43,12 @@ def overconfident_logits(labels, *, n, seed):
 
 
 def prediction_table(X, y, *, label="y"):
-    X2 = X[:, None] if X.ndim == 1 else X
-    table = pd.DataFrame({f"logit_{j}": X2[:, j] for j in range(X2.shape[1])})
+    """Columns logit_<label>: one per class, or the greater label's for 1-D X."""
+    classes = np.unique(y)
+    if X.ndim == 1:
+        table = pd.DataFrame({f"logit_{classes[1]}": X})
+    else:
+        table = pd.DataFrame({f"logit_{c}": X[:, j] for j, c in enumerate(classes)})
     table.insert(0, label, y)
     return table
 
@@ -414,7 +418,8 @@ def test_demo_without_matplotlib(tmp_path, capsys, monkeypatch):
 def workspace(tmp_path, capsys):
     """Valid inputs, a fitted calibrator, and outputs that already exist."""
     X, y = overconfident_logits(["no", "yes"], n=100, seed=9)
-    table = prediction_table(X, y)
+    # A name that does not name a label: one column is the score of "yes".
+    table = prediction_table(X, y).rename(columns={"logit_yes": "logit_0"})
     table.to_csv(tmp_path / "good.csv", index=False)
     run(
         capsys,
@@ -532,11 +537,12 @@ BAD_INPUTS = [
     ),
     (
         ["evaluate", "good.csv", "--label", "y", "--n-bins", "0"],
-        r"--n-bins must be at least 1",
+        r"--n-bins must be a whole number from 1 to 10000; got 0",
     ),
     (
         ["evaluate", "good.csv", "--label", "y"],
-        r"y_prob must hold probabilities in \[0, 1\]; row \d+ has .* "
+        r"columns logit_0: the score table must hold probabilities in \[0, 1\]; "
+        r"row \d+ has .* "
         r"pass --input logits",
     ),
 ]
@@ -669,8 +675,13 @@ def test_library_warnings_are_one_line_and_name_the_options(tmp_path, capsys):
     )
     assert code == 0
     (warning,) = [line for line in err.splitlines() if ": warning: " in line]
-    assert warning.startswith("calibkit fit: warning: X looks like probabilities")
+    # The command line's own words: no Python argument names (X, input=...).
+    assert warning.startswith(
+        "calibkit fit: warning: the score table looks like probabilities"
+    )
+    assert "but --input logits" in warning
     assert "pass --input probabilities if they are" in warning.lower()
+    assert "input=" not in warning
 
 
 @pytest.mark.parametrize("dtype", [np.float64, object])

@@ -185,7 +185,9 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             return
         if names.tolist() != fitted.tolist():
             same_set = sorted(names.tolist()) == sorted(fitted.tolist())
-            problem = "the same columns in another order" if same_set else "other columns"
+            problem = (
+                "the same columns in another order" if same_set else "other columns"
+            )
             msg = (
                 f"X has {problem} ({_first_names(names)}) than the calibrator was "
                 f"fitted on (feature_names_in_ = {_first_names(fitted)}); pass the "
