@@ -894,15 +894,7 @@ def match_columns(
         candidates = {label_text(c): c for c in present.tolist()}
 
     def labels_for(pfx):
-        out = []
-        for name in columns:
-            suffix = name[len(pfx) :]
-            if candidates is not None:
-                out.append((True, candidates[suffix]) if suffix in candidates else None)
-            else:
-                value = _label_from_text(suffix, kind)
-                out.append(None if value is None else (True, value))
-        return out
+        return [_one_label(name[len(pfx) :], candidates, kind) for name in columns]
 
     full, partial = [], None
     if not positional_names:
@@ -917,6 +909,20 @@ def match_columns(
                 full.append((pfx, values))
             elif values and partial is None:
                 partial = (pfx, found)
+    if partial is None and not full and not positional_names:
+        # A name such as "logit_cat" among others without the same prefix
+        # still names a label: look after every separator of each name.
+        found = []
+        for name in columns:
+            cuts = [0] + [i + 1 for i, ch in enumerate(name) if not ch.isalnum()]
+            hit = None
+            for cut in cuts:
+                hit = _one_label(name[cut:], candidates, kind)
+                if hit is not None:
+                    break
+            found.append(hit)
+        if any(f is not None for f in found):
+            partial = (None, found)
     listed = ", ".join(columns[:6]) + (" ..." if len(columns) > 6 else "")
     known = [label_text(v) for v in present[:8]]
 
@@ -996,6 +1002,14 @@ def match_columns(
         )
         raise ValueError(msg)
     return present, columns
+
+
+def _one_label(text, candidates, kind):
+    """``(True, label)`` when ``text`` is a label's text, else None."""
+    if candidates is not None:
+        return (True, candidates[text]) if text in candidates else None
+    value = _label_from_text(text, kind)
+    return None if value is None else (True, value)
 
 
 def _not_in(y, named):

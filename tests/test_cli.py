@@ -694,3 +694,571 @@ def test_report_scores_logits_of_any_numeric_dtype_as_probabilities(dtype):
     y = (rng.random(300) < 1 / (1 + np.exp(-s))).astype(int)
     evaluation = evaluate_forecasts(y, s.astype(dtype), name="m", input="logits")
     assert evaluation.brier_score == pytest.approx(brier_score(y, 1 / (1 + np.exp(-s))))
+
+
+# --- columns matched to labels by name (issue 10) ---------------------------------------
+
+
+def _animals(tmp_path, order):
+    """Logits for labels bird/cat/dog, columns logit_<label> in ``order``."""
+    labels = ["bird", "cat", "dog"]
+    X, y = overconfident_logits(labels, n=300, seed=11)
+    table = pd.DataFrame({f"logit_{c}": X[:, labels.index(c)] for c in order})
+    table.insert(0, "y", y)
+    path = tmp_path / "animals.csv"
+    table.to_csv(path, index=False)
+    return path, X, y
+
+
+def test_fit_matches_columns_to_labels_by_name_in_any_order(tmp_path, capsys):
+    path, X, y = _animals(tmp_path, ["dog", "cat", "bird"])
+    model = tmp_path / "c.json"
+    code, _, err = run(
+        capsys, "fit", path, "--label", "y", "--prefix", "logit_", "-o", model
+    )
+    assert code == 0, err
+    expected = ck.TemperatureScaling().fit(X, y)  # columns in sorted label order
+    loaded = ck.load(model)
+    assert loaded.temperature_ == expected.temperature_
+    assert json.loads(model.read_text())["metadata"]["columns"] == [
+        "logit_bird",
+        "logit_cat",
+        "logit_dog",
+    ]
+    # apply and evaluate find the columns by name too, whatever their order.
+    out = tmp_path / "out.csv"
+    assert run(capsys, "apply", model, path, "-o", out)[0] == 0
+    result = pd.read_csv(out)
+    assert_array_equal(
+        result[["calibrated_bird", "calibrated_cat", "calibrated_dog"]].to_numpy(),
+        expected.predict_proba(X),
+    )
+    code, out_text, _ = run(
+        capsys,
+        "evaluate",
+        path,
+        "--label",
+        "y",
+        "--prefix",
+        "logit_",
+        "--input",
+        "logits",
+        "--calibrator",
+        model,
+        "--json",
+        tmp_path / "m.json",
+    )
+    assert code == 0
+    scores = json.loads((tmp_path / "m.json").read_text())
+    raw = scores["evaluations"][0] if "evaluations" in scores else scores
+    text = json.dumps(raw)
+    expected_raw = sk_log_loss(y, softmax(X, axis=1), labels=["bird", "cat", "dog"])
+    assert f"{expected_raw:.6f}"[:6] in text or np.isclose(
+        _first_log_loss(scores), expected_raw, rtol=1e-9
+    )
+
+
+def _first_log_loss(doc):
+    """The first log_loss value found in a JSON document."""
+    if isinstance(doc, dict):
+        if "log_loss" in doc and isinstance(doc["log_loss"], float):
+            return doc["log_loss"]
+        values = doc.values()
+    elif isinstance(doc, list):
+        values = doc
+    else:
+        return None
+    for value in values:
+        found = _first_log_loss(value)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--columns", "a,b,c"], None),
+        (["--prefix", "s_"], r"do not say which class each one is for; .*--columns"),
+        ([], r"do not say which class each one is for"),
+        (["--columns", "s_a,logit_cat,s_c"], r"some prediction columns are named"),
+    ],
+)
+def test_unnamed_columns_need_a_stated_order(tmp_path, capsys, argv, match):
+    labels = ["bird", "cat", "dog"]
+    X, y = overconfident_logits(labels, n=200, seed=12)
+    table = pd.DataFrame({"y": y, "s_a": X[:, 0], "logit_cat": X[:, 1], "s_c": X[:, 2]})
+    if match is None or "--prefix" in argv or not argv:
+        table = table.rename(columns={"s_a": "a", "logit_cat": "b", "s_c": "c"})
+        if "--prefix" in argv:
+            table = table.rename(columns={"a": "s_a", "b": "s_b", "c": "s_c"})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run(
+        capsys,
+        "fit",
+        tmp_path / "t.csv",
+        "--label",
+        "y",
+        *argv,
+        "-o",
+        tmp_path / "c.json",
+    )
+    if match is None:  # an explicit list is the order of the sorted labels
+        assert code == 0, err
+        assert ck.load(tmp_path / "c.json").temperature_ == (
+            ck.TemperatureScaling().fit(X, y).temperature_
+        )
+    else:
+        assert code == 2
+        assert re.search(match, one_error_line(err, "fit"))
+        assert not (tmp_path / "c.json").exists()
+
+
+def test_label_text_matching_is_exact(tmp_path, capsys):
+    # Integer label 1 matches p_1 only; string labels "01" and "1" stay apart.
+    rng = np.random.default_rng(0)
+    n = 120
+    y = rng.choice(["01", "1", "2"], size=n)
+    X = rng.normal(size=(n, 3))
+    table = pd.DataFrame({"y": y, "p_2": X[:, 2], "p_1": X[:, 1], "p_01": X[:, 0]})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run(
+        capsys,
+        "fit",
+        tmp_path / "t.csv",
+        "--label",
+        "y",
+        "--prefix",
+        "p_",
+        "-o",
+        tmp_path / "c.json",
+    )
+    assert code == 0, err
+    loaded = ck.load(tmp_path / "c.json")
+    assert loaded.classes_.tolist() == ["01", "1", "2"]
+    expected = ck.TemperatureScaling().fit(X, y)
+    assert loaded.temperature_ == expected.temperature_
+
+
+def test_single_column_named_for_the_other_class_is_refused(tmp_path, capsys):
+    table = pd.DataFrame({"y": [0, 1, 1, 0, 1, 0], "p_0": [0.1, -1, -2, 0.5, -1, 2.0]})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run(
+        capsys, "fit", tmp_path / "t.csv", "--label", "y", "-o", tmp_path / "c.json"
+    )
+    assert code == 2
+    assert "named for label 0" in one_error_line(err, "fit")
+
+
+# --- columns that are not scores --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "argv", "match"),
+    [
+        (
+            {
+                "id": [10, 11, 12, 13, 14, 15],
+                "label": [0, 1, 0, 1, 1, 0],
+                "score": [-1.0, 2, 0.5, 1, 3, -2],
+            },
+            [],
+            r"column 'id' .* holds distinct whole numbers, like a row identifier",
+        ),
+        (
+            {"label": [0, 1, 0, 1], "score": [-1.0, 2, 0.5, 1]},
+            ["--columns", "label,score"],
+            r"column 'label' is the label or weight column",
+        ),
+        (
+            {"label": [0, 1, 0, 1], "score": [-1.0, 2, 0.5, 1]},
+            ["--columns", "score,score"],
+            r"selected twice",
+        ),
+    ],
+)
+def test_columns_that_are_not_scores_are_refused(tmp_path, capsys, table, argv, match):
+    pd.DataFrame(table).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run(
+        capsys,
+        "fit",
+        tmp_path / "t.csv",
+        "--label",
+        "label",
+        *argv,
+        "-o",
+        tmp_path / "c.json",
+    )
+    assert code == 2
+    assert re.search(match, one_error_line(err, "fit"))
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_duplicate_headers_are_refused(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text("y,score,score\n0,1,2\n1,2,3\n")
+    code, _, err = run(
+        capsys,
+        "fit",
+        tmp_path / "t.csv",
+        "--label",
+        "y",
+        "--columns",
+        "score",
+        "-o",
+        tmp_path / "c.json",
+    )
+    assert code == 2
+    assert "two columns named 'score'" in one_error_line(err, "fit")
+
+
+def test_labels_from_csv_keep_their_text(tmp_path, capsys):
+    # "01" and "1" are two classes; "NA" is a class, not a missing value.
+    rng = np.random.default_rng(1)
+    y = np.array(["01", "1", "NA"] * 40)
+    X = rng.normal(size=(120, 3))
+    table = pd.DataFrame({"y": y, "s_01": X[:, 0], "s_1": X[:, 1], "s_NA": X[:, 2]})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run(
+        capsys,
+        "fit",
+        tmp_path / "t.csv",
+        "--label",
+        "y",
+        "--prefix",
+        "s_",
+        "-o",
+        tmp_path / "c.json",
+    )
+    assert code == 0, err
+    assert ck.load(tmp_path / "c.json").classes_.tolist() == ["01", "1", "NA"]
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["apply", "cal.json", "good.csv", "-o", "good.csv"],
+        ["apply", "cal.json", "good.csv", "-o", "hard.csv"],
+        [
+            "evaluate",
+            "good.csv",
+            "--label",
+            "y",
+            "--calibrator",
+            "cal.json",
+            "--json",
+            "cal.json",
+        ],
+        [
+            "evaluate",
+            "good.csv",
+            "--label",
+            "y",
+            "--input",
+            "logits",
+            "--report",
+            "good.csv",
+        ],
+        [
+            "evaluate",
+            "good.csv",
+            "--label",
+            "y",
+            "--input",
+            "logits",
+            "--report",
+            "x.html",
+            "--json",
+            "x.html",
+        ],
+        ["fit", "good.csv", "--label", "y", "-o", "link.json"],
+    ],
+)
+def test_an_output_that_is_an_input_is_refused(workspace, capsys, argv):
+    (workspace / "good.json").write_text("{}")
+    (workspace / "link.json").symlink_to(workspace / "good.csv")
+    (workspace / "hard.csv").hardlink_to(workspace / "good.csv")
+    before = {p.name: p.read_bytes() for p in workspace.iterdir() if p.is_file()}
+    code, _, err = run(
+        capsys,
+        *[workspace / a if a.endswith((".csv", ".json", ".html")) else a for a in argv],
+    )
+    assert code == 2
+    assert "is the same file as" in one_error_line(err, argv[0])
+    after = {p.name: p.read_bytes() for p in workspace.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_outputs_follow_symlinks_and_never_replace_devices(workspace, capsys):
+    target = workspace / "real.csv"
+    target.write_text("old")
+    target.chmod(0o640)
+    link = workspace / "link.csv"
+    link.symlink_to(target)
+    assert (
+        run(
+            capsys, "apply", workspace / "cal.json", workspace / "good.csv", "-o", link
+        )[0]
+        == 0
+    )
+    assert link.is_symlink()
+    assert "calibrated_yes" in target.read_text()
+    assert target.stat().st_mode & 0o777 == 0o640
+    # /dev/null is written through, never replaced (as root it could be).
+    import os
+
+    fifo = workspace / "pipe.csv"
+    os.mkfifo(fifo)
+    import threading
+
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    code = run(
+        capsys, "apply", workspace / "cal.json", workspace / "good.csv", "-o", fifo
+    )[0]
+    reader.join(timeout=30)
+    assert code == 0
+    assert received[0].startswith(b"y,logit_0,calibrated_no,calibrated_yes")
+    import stat
+
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert (
+        run(
+            capsys,
+            "evaluate",
+            workspace / "good.csv",
+            "--label",
+            "y",
+            "--input",
+            "logits",
+            "--json",
+            os.devnull,
+        )[0]
+        == 0
+    )
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_demo_refuses_to_overwrite_without_force(tmp_path, capsys):
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "report.html").write_text("mine")
+    code, _, err = run(capsys, "demo", "--out", out)
+    assert code == 2
+    assert "--force" in one_error_line(err, "demo")
+    assert (out / "report.html").read_text() == "mine"
+    assert run(capsys, "demo", "--out", out, "--force", "--quiet")[0] == 0
+    assert (out / "report.html").read_text() != "mine"
+
+
+# --- malformed inputs -------------------------------------------------------------------
+
+
+def _npy_claiming_rows(path, rows):
+    header = {"descr": "<f8", "fortran_order": False, "shape": (rows, 2)}
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        handle.write(np.zeros(4).tobytes())
+
+
+def _zip_bomb(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("s.npy", "w", force_zip64=True) as member:
+            header = {"descr": "<f8", "fortran_order": False, "shape": (2**28,)}
+            np.lib.format.write_array_header_1_0(member, header)
+            block = bytes(2**24)
+            for _ in range(2**31 // 2**24):
+                member.write(block)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "match"),
+    [
+        (
+            "deep.json",
+            lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
+            r"nested too deeply",
+        ),
+        (
+            "big.npy",
+            lambda p: _npy_claiming_rows(p, 10**11),
+            r"header claims an array of shape \(100000000000, 2\)",
+        ),
+        (
+            "trunc.npz",
+            lambda p: p.write_bytes(b"PK\x03\x04" + b"\0" * 20),
+            r"is not a readable numpy file",
+        ),
+    ],
+)
+def test_malformed_files_exit_2_with_one_line(tmp_path, capsys, name, make, match):
+    path = tmp_path / name
+    make(path)
+    if name.endswith(".json"):
+        (tmp_path / "t.csv").write_text("s\n0.5\n")
+        argv = ["apply", path, tmp_path / "t.csv", "-o", tmp_path / "o.csv"]
+    else:
+        argv = ["fit", path, "--label", "0", "-o", tmp_path / "c.json"]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert re.search(match, one_error_line(err, argv[0]))
+
+
+def test_bad_crc_npz(tmp_path, capsys):
+    path = tmp_path / "s.npz"
+    np.savez(path, y=np.array([0, 1, 0, 1]), s=np.array([0.1, 0.2, 0.3, 0.4]))
+    data = bytearray(path.read_bytes())
+    index = data.find(np.array([0.1, 0.2, 0.3, 0.4]).tobytes())
+    data[index] ^= 0xFF
+    path.write_bytes(bytes(data))
+    code, _, err = run(capsys, "fit", path, "--label", "y", "-o", tmp_path / "c.json")
+    assert code == 2
+    assert re.search(r"not a readable numpy", one_error_line(err, "fit"))
+
+
+@pytest.mark.parametrize("value", ["10000000000", "1e10", "9" * 400])
+def test_n_bins_is_bounded(workspace, capsys, value):
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        workspace / "good.csv",
+        "--label",
+        "y",
+        "--input",
+        "logits",
+        "--n-bins",
+        value,
+    )
+    assert code == 2
+    assert "--n-bins must be a whole number from 1 to 10000" in one_error_line(
+        err, "evaluate"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "what"),
+    [
+        (np.array([1 + 2j, 0.5, 1j, 2.0]), "complex numbers"),
+        (
+            np.array(
+                ["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-04"],
+                dtype="datetime64[ns]",
+            ),
+            "dates and times",
+        ),
+        (np.array([1, 2, 3, 4], dtype="timedelta64[s]"), "time differences"),
+    ],
+)
+def test_non_real_score_columns_are_refused(tmp_path, capsys, values, what):
+    np.savez(tmp_path / "s.npz", y=np.array([0, 1, 0, 1]), s=values)
+    code, _, err = run(
+        capsys, "fit", tmp_path / "s.npz", "--label", "y", "-o", tmp_path / "c.json"
+    )
+    assert code == 2
+    assert f"column 's' of '{tmp_path / 's.npz'}' holds {what}" in one_error_line(
+        err, "fit"
+    )
+
+
+# --- signals and pipes (a real process) -------------------------------------------------
+
+
+def _subprocess_env():
+    import os
+    from pathlib import Path
+
+    env = dict(os.environ)
+    root = str(Path(ck.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_broken_pipe_exits_quietly(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 200_000
+    s = rng.normal(size=n)
+    y = (rng.uniform(size=n) < 0.5).astype(int)
+    pd.DataFrame({"y": y, "s": s}).to_csv(tmp_path / "t.csv", index=False)
+    cal = ck.PlattScaling().fit(s[:1000], y[:1000])
+    ck.save(cal, tmp_path / "c.json", metadata={"columns": ["s"]})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "calibkit",
+            "apply",
+            str(tmp_path / "c.json"),
+            str(tmp_path / "t.csv"),
+            "-o",
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_subprocess_env(),
+    )
+    with process:
+        process.stdout.readline()  # like `| head -1`
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=120)
+    assert code == 141
+    assert err == ""
+
+
+def test_sigterm_leaves_no_temporary_and_stale_ones_are_removed(tmp_path):
+    import os
+    import signal
+    import time
+
+    # A temporary left by a process that no longer exists (pid from a
+    # finished child) is removed by the next write to the same file.
+    done = subprocess.run([sys.executable, "-c", "pass"], check=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".out.csv.calibkit-tmp-{dead.pid}-abcd1234"
+    stale.write_text("half")
+    assert done.returncode == 0
+    from calibkit import io as io_module
+
+    with io_module.atomic_output(tmp_path / "out.csv") as tmp:
+        tmp.write_text("x")
+    assert not stale.exists()
+
+    # Through the command line's SIGTERM handling: run main() on a slow job.
+    script = (
+        "import sys, time\n"
+        "from calibkit import cli, io\n"
+        "def slow(args, console):\n"
+        "    with io.atomic_output(r'%s') as tmp:\n"
+        "        tmp.write_text('partial')\n"
+        "        print('ready', flush=True)\n"
+        "        time.sleep(60)\n"
+        "    return 0\n"
+        "parser = cli.build_parser\n"
+        "def patched():\n"
+        "    p = parser()\n"
+        "    p.set_defaults(command='fit', run=slow, quiet=False)\n"
+        "    return p\n"
+        "cli.build_parser = patched\n"
+        "sys.exit(cli.main([]))\n"
+    ) % (tmp_path / "slow.csv")
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_subprocess_env(),
+    )
+    with process:
+        assert process.stdout.readline().strip() == b"ready"
+        time.sleep(0.2)
+        os.kill(process.pid, signal.SIGTERM)
+        status = process.wait(timeout=60)
+        err = process.stderr.read().decode()
+    assert status == 143, err
+    assert "terminated" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
