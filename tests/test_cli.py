@@ -78,7 +78,7 @@ def one_error_line(err, command):
     return lines[0]
 
 
-# --- round trips ---------------------------------------------------------------------
+# --- round trips --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fmt", [".csv", ".parquet", ".npy"])
@@ -314,7 +314,7 @@ def test_infinite_log_loss_is_strict_json(tmp_path, capsys):
     assert forecast["log_loss"] == "inf"
 
 
-# --- reports and the demo ------------------------------------------------------------
+# --- reports and the demo -----------------------------------------------------------
 
 
 def test_html_report_content(tmp_path, capsys):
@@ -411,7 +411,7 @@ def test_demo_without_matplotlib(tmp_path, capsys, monkeypatch):
     assert "tables only" in (tmp_path / "d" / "report.html").read_text()
 
 
-# --- bad input -----------------------------------------------------------------------
+# --- bad input ----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -619,7 +619,7 @@ def test_progress_bar_only_on_a_terminal(workspace, capsys, monkeypatch):
     assert "wrote" in err
 
 
-# --- as a program --------------------------------------------------------------------
+# --- as a program -------------------------------------------------------------------
 
 
 def test_entry_point_is_declared():
@@ -696,7 +696,7 @@ def test_report_scores_logits_of_any_numeric_dtype_as_probabilities(dtype):
     assert evaluation.brier_score == pytest.approx(brier_score(y, 1 / (1 + np.exp(-s))))
 
 
-# --- columns matched to labels by name (issue 10) ---------------------------------------
+# --- columns matched to labels by name (issue 10) -----------------------------------
 
 
 def _animals(tmp_path, order):
@@ -733,7 +733,7 @@ def test_fit_matches_columns_to_labels_by_name_in_any_order(tmp_path, capsys):
         result[["calibrated_bird", "calibrated_cat", "calibrated_dog"]].to_numpy(),
         expected.predict_proba(X),
     )
-    code, out_text, _ = run(
+    code, _, _ = run(
         capsys,
         "evaluate",
         path,
@@ -750,12 +750,9 @@ def test_fit_matches_columns_to_labels_by_name_in_any_order(tmp_path, capsys):
     )
     assert code == 0
     scores = json.loads((tmp_path / "m.json").read_text())
-    raw = scores["evaluations"][0] if "evaluations" in scores else scores
-    text = json.dumps(raw)
+    # Uncalibrated log-loss of the logits, columns paired with the right labels.
     expected_raw = sk_log_loss(y, softmax(X, axis=1), labels=["bird", "cat", "dog"])
-    assert f"{expected_raw:.6f}"[:6] in text or np.isclose(
-        _first_log_loss(scores), expected_raw, rtol=1e-9
-    )
+    assert_allclose(_first_log_loss(scores), expected_raw, rtol=1e-9)
 
 
 def _first_log_loss(doc):
@@ -850,7 +847,7 @@ def test_single_column_named_for_the_other_class_is_refused(tmp_path, capsys):
     assert "named for label 0" in one_error_line(err, "fit")
 
 
-# --- columns that are not scores --------------------------------------------------------
+# --- columns that are not scores ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -933,7 +930,7 @@ def test_labels_from_csv_keep_their_text(tmp_path, capsys):
     assert ck.load(tmp_path / "c.json").classes_.tolist() == ["01", "1", "NA"]
 
 
-# --- outputs ----------------------------------------------------------------------------
+# --- outputs ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -1054,7 +1051,7 @@ def test_demo_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert (out / "report.html").read_text() != "mine"
 
 
-# --- malformed inputs -------------------------------------------------------------------
+# --- malformed inputs ---------------------------------------------------------------
 
 
 def _npy_claiming_rows(path, rows):
@@ -1062,18 +1059,6 @@ def _npy_claiming_rows(path, rows):
     with open(path, "wb") as handle:
         np.lib.format.write_array_header_1_0(handle, header)
         handle.write(np.zeros(4).tobytes())
-
-
-def _zip_bomb(path):
-    import zipfile
-
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("s.npy", "w", force_zip64=True) as member:
-            header = {"descr": "<f8", "fortran_order": False, "shape": (2**28,)}
-            np.lib.format.write_array_header_1_0(member, header)
-            block = bytes(2**24)
-            for _ in range(2**31 // 2**24):
-                member.write(block)
 
 
 @pytest.mark.parametrize(
@@ -1165,7 +1150,7 @@ def test_non_real_score_columns_are_refused(tmp_path, capsys, values, what):
     )
 
 
-# --- signals and pipes (a real process) -------------------------------------------------
+# --- signals and pipes (a real process) ---------------------------------------------
 
 
 def _subprocess_env():

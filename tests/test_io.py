@@ -350,3 +350,83 @@ def test_progress_callbacks(tmp_path, monkeypatch):
     assert read[-1] == 1.0
     assert read == sorted(read)
     assert_array_equal(back.to_numpy(), frame.to_numpy())
+
+
+# --- issue 10: labels as text, sizes checked, outputs --------------------------------
+
+
+def test_csv_label_text_typing(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("y,s\n01,1\n1,2\nNA,3\n")
+    frame = ckio.read_table(path, text_columns=["y"])
+    assert ckio.label_array(frame, "y").tolist() == ["01", "1", "NA"]
+    path.write_text("y,s\n1,1\n-2,2\n0,3\n")
+    labels = ckio.label_array(ckio.read_table(path, text_columns=["y"]), "y")
+    assert labels.dtype == np.int64
+    assert labels.tolist() == [1, -2, 0]
+    path.write_text("y,s\n1.0,1\n0.0,2\n")
+    labels = ckio.label_array(ckio.read_table(path, text_columns=["y"]), "y")
+    assert labels.tolist() == ["1.0", "0.0"]
+
+
+def test_zip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
+    monkeypatch.setattr(ckio, "MAX_NPZ_BYTES", 2**20)
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, s=np.zeros(2**20))
+    with pytest.raises(ValueError, match=r"unpacks to \d+ bytes, more than 100 times"):
+        ckio.read_table(path)
+
+
+def test_npz_member_header_claiming_more_than_it_holds(tmp_path):
+    import zipfile
+
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w") as archive, archive.open("s.npy", "w") as member:
+        header = {"descr": "<f8", "fortran_order": False, "shape": (10**11,)}
+        np.lib.format.write_array_header_1_0(member, header)
+        member.write(np.zeros(3).tobytes())
+    with pytest.raises(ValueError, match=r"header claims an array of shape"):
+        ckio.read_table(path)
+
+
+def test_match_columns_rules():
+    y = np.array([2, 0, 1, 0], dtype=np.int64)
+    classes, ordered = ckio.match_columns(["p_2", "p_0", "p_1"], y=y)
+    assert classes.tolist() == [0, 1, 2]
+    assert ordered == ["p_0", "p_1", "p_2"]
+    # A column may name a class absent from the labels.
+    classes, ordered = ckio.match_columns(["p_3", "p_1", "p_0", "p_2"], y=y)
+    assert classes.tolist() == [0, 1, 2, 3]
+    # Leading zeros never name an integer label.
+    with pytest.raises(ValueError, match=r"some prediction columns are named"):
+        ckio.match_columns(["p_00", "p_1", "p_2"], y=y)
+    with pytest.raises(ValueError, match=r"do not say which class"):
+        ckio.match_columns(["a", "b", "c"], y=y)
+    assert ckio.match_columns(["a", "b", "c"], y=y, explicit=True)[1] == ["a", "b", "c"]
+    # Positional names of a plain 2-D array never identify classes.
+    assert ckio.match_columns(
+        ["2", "1", "0"], y=y, explicit=True, positional_names=True
+    )[1] == ["2", "1", "0"]
+
+
+def test_output_keeps_symlink_and_cleans_stale_temporaries(tmp_path):
+    target = tmp_path / "t.txt"
+    target.write_text("old")
+    link = tmp_path / "l.txt"
+    link.symlink_to(target)
+    with ckio.atomic_output(link) as tmp:
+        assert tmp.name.startswith(".t.txt.calibkit-tmp-")
+        tmp.write_text("new")
+    assert link.is_symlink()
+    assert target.read_text() == "new"
+    with ckio.atomic_output(os.devnull) as tmp:
+        tmp.write_text("discarded")
+    assert not any(p.name.startswith(".null") for p in tmp_path.iterdir())
+
+
+def test_check_distinct_paths(tmp_path):
+    a = tmp_path / "a.csv"
+    a.write_text("x")
+    with pytest.raises(ValueError, match=r"--output '.*a.csv' is the same file as IN"):
+        ckio.check_distinct_paths({"IN": a}, {"--output": a})
+    ckio.check_distinct_paths({"IN": a}, {"--output": tmp_path / "b.csv"})

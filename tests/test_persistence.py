@@ -391,3 +391,85 @@ def test_failed_save_keeps_existing_file(tmp_path):
         ck.save(ck.IsotonicCalibration(), path)
     assert path.read_text() == "previous"
     assert list(tmp_path.iterdir()) == [path]
+
+
+# --- issue 10: a calibrator file is data from anywhere --------------------------------
+
+
+def _doc(cls, **params):
+    X, y = overlapping_data(2)
+    return ck.persistence.to_dict(cls(**params).fit(X, y))
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (
+            lambda d: d["classes"].update(dtype="<U10000000", values=["a", "b"]),
+            r"declares strings of 10000000 characters, but the longest label has 1",
+        ),
+        (
+            lambda d: d["state"].update(temperature_=1e-320),
+            r"below the smallest normal double",
+        ),
+        (
+            lambda d: d["state"].update(n_iter_=10**400),
+            r"must fit in 64 bits; got 1000000000.*\(401 characters\)",
+        ),
+    ],
+)
+def test_absurd_values_are_refused(edit, match):
+    doc = _doc(ck.TemperatureScaling)
+    edit(doc)
+    with pytest.raises(ValueError, match=match):
+        ck.persistence.from_dict(doc)
+
+
+def test_isotonic_state_must_agree_with_its_parameters():
+    doc = _doc(ck.IsotonicCalibration)
+    y = doc["state"]["y_thresholds_"][0]["values"]
+    decreasing = copy.deepcopy(doc)
+    decreasing["state"]["y_thresholds_"][0]["values"] = y[::-1]
+    with pytest.raises(ValueError, match=r"model 0 decreases"):
+        ck.persistence.from_dict(decreasing)
+    step = copy.deepcopy(doc)
+    step["params"]["interpolation"] = "step"
+    with pytest.raises(ValueError, match=r"layout of interpolation='step'"):
+        ck.persistence.from_dict(step)
+    eps = copy.deepcopy(doc)
+    eps["params"]["eps"] = 0.1
+    with pytest.raises(ValueError, match=r"eps_.* but the parameter eps is 0.1"):
+        ck.persistence.from_dict(eps)
+
+
+def test_file_limits(tmp_path, monkeypatch):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match=r"nested too deeply"):
+        ck.load(path)
+    monkeypatch.setattr(ck.persistence, "MAX_FILE_BYTES", 100)
+    path.write_text(" " * 101)
+    with pytest.raises(ValueError, match=r"larger than 100 bytes"):
+        ck.load(path)
+
+
+def test_feature_names_round_trip_and_one_read(tmp_path, monkeypatch):
+    import pandas as pd
+
+    X, y = overlapping_data(3)
+    frame = pd.DataFrame(X, columns=["p_a", "p_b", "p_c"])
+    cal = ck.TemperatureScaling().fit(frame, y)
+    assert cal.feature_names_in_.tolist() == ["p_a", "p_b", "p_c"]
+    ck.save(cal, tmp_path / "c.json", metadata={"k": 1})
+    reads = []
+    original = ck.persistence._read_document
+    monkeypatch.setattr(
+        ck.persistence, "_read_document", lambda p: reads.append(p) or original(p)
+    )
+    loaded, metadata = ck.persistence.load_with_metadata(tmp_path / "c.json")
+    assert len(reads) == 1
+    assert metadata == {"k": 1}
+    assert loaded.feature_names_in_.tolist() == ["p_a", "p_b", "p_c"]
+    with pytest.raises(ValueError, match=r"the same columns in another order"):
+        loaded.predict_proba(frame[["p_c", "p_b", "p_a"]])
+    assert_array_equal(loaded.predict_proba(frame), cal.predict_proba(frame))
