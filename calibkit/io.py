@@ -37,6 +37,7 @@ import re
 import secrets
 import stat
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -1070,7 +1071,8 @@ def atomic_output(path):
     - A symbolic link is followed: the file it points to is replaced, the link
       stays a link.
     - A character device (``/dev/null``) or a named pipe is never replaced:
-      the finished output is copied into it.
+      the finished output, staged in the system's temporary directory, is
+      copied into it.
     - A replaced file keeps its permission bits.
     - The temporary file is ``.<name>.calibkit-tmp-<pid>-<random>``. Should
       the process be killed before it can delete it, the next write to the
@@ -1094,7 +1096,12 @@ def atomic_output(path):
     if special is not None and special not in ("character device", "named pipe"):
         msg = f"output '{path}' is a {special}; give a file name."
         raise ValueError(msg)
-    _remove_stale_temporaries(path)
+    # A device or pipe is written through, so its temporary need not share its
+    # directory (and must not litter /dev); a file's must, for an atomic rename.
+    if special is None:
+        _remove_stale_temporaries(path)
+    else:
+        directory = Path(tempfile.gettempdir())
     name = f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
     tmp = directory / name
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

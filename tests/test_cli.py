@@ -7,6 +7,7 @@ import subprocess
 import sys
 from contextlib import nullcontext
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1037,6 +1038,10 @@ def test_outputs_follow_symlinks_and_never_replace_devices(workspace, capsys):
         == 0
     )
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    # The write-through temporaries live in the temp directory, not beside the
+    # node (never in /dev), and are gone afterwards.
+    assert not list(Path(os.devnull).parent.glob(".null.calibkit-tmp-*"))
+    assert not list(workspace.glob(".pipe.csv.calibkit-tmp-*"))
 
 
 def test_demo_refuses_to_overwrite_without_force(tmp_path, capsys):
