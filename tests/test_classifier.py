@@ -610,8 +610,8 @@ def _bad_cases():
     X, y = make_classification(n_samples=60, random_state=0)
     fitted = LogisticRegression().fit(X, y)
     few = y.copy()
-    few[:58] = 0
-    few[58:] = 1
+    few[:59] = 0
+    few[59:] = 1  # one row: the training part of its fold has none
     zero_weight_class = np.where(y == 1, 0.0, 1.0)
     return [
         ({"method": "bogus"}, {}, y, ValueError, "'method' parameter"),
@@ -625,7 +625,13 @@ def _bad_cases():
             ValueError,
             "has no predict_proba",
         ),
-        ({"cv": 3}, {}, few, ValueError, "only 2 rows of class 1"),
+        (
+            {"cv": 3},
+            {},
+            few,
+            ValueError,
+            r"training part of cv fold 2 has no rows of class 1 \(y has 1 row",
+        ),
         (
             {"cv": ShuffleSplit(3, random_state=0)},
             {},
@@ -697,7 +703,9 @@ def test_fold_missing_a_class_is_an_error():
     order = np.argsort(y, kind="stable")
     X, y = X[order], y[order]
     halves = [(np.arange(30), np.arange(30, 60)), (np.arange(30, 60), np.arange(30))]
-    with pytest.raises(ValueError, match="every training fold must contain every"):
+    # Refused before any fit, naming the fold and the class.
+    match = r"training part of cv fold 0 has no rows of class 1 \(y has 30 row"
+    with pytest.raises(ValueError, match=match):
         CalibratedClassifier(GaussianNB(), cv=halves).fit(X, y)
 
 
