@@ -751,9 +751,9 @@ def _check_response_values(raw, response, model):
         n_bad, row = _first(off)
         msg = (
             f"The rows of the estimator's {where} must sum to 1 (tolerance "
-            f"{atol:g}); row {row} sums to {sums[row]:.10g} ({n_bad} rows are "
-            "off). calibkit does not renormalise them silently: fix the model, "
-            "or use response='decision_function' if it has one."
+            f"{atol:g}); {n_bad} rows do not (first at row {row}, which sums to "
+            f"{sums[row]:.10g}). calibkit does not renormalise them silently: fix "
+            "the model, or use response='decision_function' if it has one."
         )
         raise ValueError(msg)
 
