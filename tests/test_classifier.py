@@ -676,8 +676,9 @@ def test_bad_input_messages(case):
 def test_classifier_without_sample_weight_warns():
     (X, y, w, folds), _ = _weighted_and_repeated(5)
     model = CalibratedClassifier(KNeighborsClassifier(), method="isotonic", cv=folds)
-    with pytest.warns(CalibrationWarning, match="does not accept sample_weight"):
+    with pytest.warns(CalibrationWarning, match="does not accept sample_weight") as rec:
         model.fit(X, y, sample_weight=w)
+    assert rec[0].filename == __file__
     # The calibrator still uses them: same as an explicitly weighted calibrator.
     oof = cross_val_predict(
         KNeighborsClassifier(), X, y, cv=folds, method="predict_proba"
