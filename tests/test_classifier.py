@@ -991,3 +991,22 @@ def test_one_class_message_prints_the_label():
     X, _ = make_classification(n_samples=30, random_state=0)
     with pytest.raises(ValueError, match=r"y has 1 class \(7\); at least 2"):
         CalibratedClassifier(GaussianNB(), cv=3).fit(X, np.full(30, 7))
+
+
+class _Float32Proba(_Faulty):
+    """Probabilities in float32 whose rows are off by 5e-6, as float32 rounding
+    of many classes gives."""
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X).astype(np.float32)
+        proba[:, 1] += np.float32(5e-6)
+        return proba
+
+
+def test_float32_probabilities_get_the_float32_tolerance():
+    X, y = _faulty_data()
+    X[:, 1] = -1.0
+    for estimator in (_Float32Proba(), FrozenEstimator(_Float32Proba().fit(X, y))):
+        model = CalibratedClassifier(estimator, response="predict_proba", cv=4)
+        model.fit(X, y)
+        np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1, rtol=1e-6)

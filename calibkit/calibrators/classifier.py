@@ -92,7 +92,8 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         cross-validated log-loss (see ``method_scores_``).
     cv : int, cross-validation generator, iterable or "prefit", default=5
         Splits whose held-out predictions feed the calibrator. An int is a
-        number of stratified folds. Every row must be in exactly one test fold.
+        number of stratified folds. Every row must be in exactly one test fold,
+        and every training part must hold every class (see Notes).
         ``"prefit"`` is short for wrapping ``estimator`` in a
         ``FrozenEstimator``. With a frozen estimator the calibrator is fitted on
         all rows, and ``cv`` only splits the rows to score the candidates of
@@ -180,6 +181,32 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     (isotonic is unaffected) and puts them one step beyond the most extreme
     finite output, instead of at an arbitrary ``log(1e-300)`` that would
     dominate a parametric fit.
+
+    **Rare classes.** Every calibrator is fitted with every class
+    (``fit(..., classes=...)``), so a calibration part without some class --
+    a fold of ``ensemble=True``, or the rows given for a prefit model that
+    lacks a class of ``estimator.classes_`` -- is calibrated like the others
+    and the class keeps its column. A class with fewer rows than folds is
+    therefore accepted (``cv=<int>`` splits are stratified, so every training
+    part still holds it when it has two rows or more). A training part
+    without a class is refused before anything is fitted, with a message
+    naming the fold: the model fitted on it could not score that class.
+    (scikit-learn instead gives such a class probability 0 in that fold's
+    pair; here a class of one row needs fewer folds or more rows.) At least two
+    classes of positive weight are needed overall; a class whose weight is zero
+    in a part is treated as absent from it.
+
+    **The classifier's outputs** are checked at fit and at prediction:
+    NaN or infinite values, probabilities outside ``[0, 1]``, and
+    ``predict_proba`` rows that do not sum to 1 (beyond
+    :data:`calibkit._validation.ROW_SUM_ATOL`) raise a ``ValueError`` naming
+    the classifier's method and the first row. Such rows are not renormalised:
+    that would hide a broken model.
+
+    **Warnings** of the calibrator are re-issued from :meth:`fit` (pointing at
+    the caller's line) in this estimator's terms: class labels as in ``y``,
+    calibrator options as ``method=<Calibrator>(option=...)``, and the folds
+    they come from when ``ensemble=True``.
 
     ``sample_weight`` is passed to the classifier's ``fit`` when it accepts
     one, and always to the calibrator. With ``method="auto"`` the candidates
@@ -298,7 +325,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             params = _classifier_fit_params(estimator, sample_weight, fit_params)
             splits = self._cross_fit_splits(X, y, codes)
-            fold_models, raw = _cross_fit(
+            fold_models, raw, out_dtype = _cross_fit(
                 estimator,
                 X,
                 y,
@@ -308,7 +335,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 self.classes_,
                 self.n_jobs,
             )
-            _check_response_values(raw, self.response_, estimator)
+            _check_response_values(raw, self.response_, estimator, dtype=out_dtype)
 
         self.probability_floor_ = None
         if self.response_ == "predict_proba":
@@ -661,7 +688,8 @@ def _check_model_classes(model, classes):
 
 
 def _cross_fit(estimator, X, y, splits, params, response, classes, n_jobs):
-    """Clones fitted on each training fold and their outputs on the test folds."""
+    """Clones fitted on each training fold, their outputs on the test folds
+    (float64, in the rows' order) and the outputs' own dtype."""
     n_samples = y.shape[0]
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_fit_fold)(estimator, X, y, train, test, params, response)
@@ -674,7 +702,8 @@ def _cross_fit(estimator, X, y, splits, params, response, classes, n_jobs):
         if raw is None:
             raw = np.empty((n_samples, *out.shape[1:]), dtype=np.float64)
         raw[test] = out
-    return [model for model, _ in folds], raw
+    out_dtype = np.result_type(*(out.dtype for _, out in folds))
+    return [model for model, _ in folds], raw, out_dtype
 
 
 def _fit_fold(estimator, X, y, train, test, params, response):
@@ -710,14 +739,15 @@ def _first(mask):
     return int(np.count_nonzero(mask)), int(np.argmax(mask))
 
 
-def _check_response_values(raw, response, model):
+def _check_response_values(raw, response, model, dtype=None):
     """The classifier's output must be finite, and probabilities valid.
 
     Raises a ValueError naming the model's method and the first bad row: these
     are the model's outputs, not the user's data. Probabilities outside
     ``[0, 1]`` or rows that do not sum to 1 (beyond the tolerance of
-    :data:`calibkit._validation.ROW_SUM_ATOL`) are refused rather than
-    renormalised, which would hide a broken model.
+    :data:`calibkit._validation.ROW_SUM_ATOL` for ``dtype``, by default that
+    of ``raw``) are refused rather than renormalised, which would hide a
+    broken model.
     """
     where = f"{_model_name(model)}.{response}"
     values = raw.reshape(raw.shape[0], -1)
@@ -744,7 +774,8 @@ def _check_response_values(raw, response, model):
             "probabilities. Use response='decision_function' if the model has one."
         )
         raise ValueError(msg)
-    atol = ROW_SUM_ATOL.get(values.dtype, ROW_SUM_ATOL[np.dtype(np.float64)])
+    dtype = values.dtype if dtype is None else np.dtype(dtype)
+    atol = ROW_SUM_ATOL.get(dtype, ROW_SUM_ATOL[np.dtype(np.float64)])
     sums = values.sum(axis=1, dtype=np.float64)
     off = np.abs(sums - 1.0) > atol
     if off.any():
