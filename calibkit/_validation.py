@@ -375,7 +375,7 @@ def check_classification_labels(y, *, name="y"):
     if y.dtype.kind == "f" and np.any(y != np.round(y)):
         msg = (
             f"Unknown label type: {name} holds continuous values (e.g. "
-            f"{y[y != np.round(y)][0]!r}); class labels are needed."
+            f"{format_label(y[y != np.round(y)][0])}); class labels are needed."
         )
         raise ValueError(msg)
 
@@ -449,7 +449,8 @@ def check_n_classes(classes, *, name="y", minimum=2):
     """Raise a ValueError when fewer than ``minimum`` classes are present."""
     if len(classes) < minimum:
         msg = (
-            f"{name} has {len(classes)} class ({list(classes)!r}); at least "
+            f"{name} has {len(classes)} class "
+            f"({', '.join(format_label(c) for c in classes)}); at least "
             f"{minimum} classes are needed."
         )
         raise ValueError(msg)

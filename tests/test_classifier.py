@@ -1,6 +1,7 @@
 """CalibratedClassifier against hand-built cross-fitting, sklearn and invariances."""
 
 import copy
+import warnings
 
 import joblib
 import numpy as np
@@ -21,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import (
     GridSearchCV,
+    KFold,
     ShuffleSplit,
     StratifiedKFold,
     cross_val_predict,
@@ -40,7 +42,7 @@ from calibkit import (
     TemperatureScaling,
 )
 from calibkit.calibrators.classifier import CalibratedPair
-from calibkit.exceptions import CalibrationWarning
+from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 from calibkit.scorers import get_scorer
 
 METHODS = ["temperature", "platt", "isotonic", "auto"]
@@ -63,6 +65,9 @@ def _check_instances():
         CalibratedClassifier(GaussianNB(), method="auto", cv=3, ensemble=ensemble)
         for ensemble in (False, True)
     ]
+    # Default parameters, as check_estimator(CalibratedClassifierCV()) passes:
+    # check_fit2d_1feature has a class of 3 rows for cv=5 folds.
+    instances.append(CalibratedClassifier())
     return instances
 
 
@@ -610,8 +615,8 @@ def _bad_cases():
     X, y = make_classification(n_samples=60, random_state=0)
     fitted = LogisticRegression().fit(X, y)
     few = y.copy()
-    few[:58] = 0
-    few[58:] = 1
+    few[:59] = 0
+    few[59:] = 1  # one row: the training part of its fold has none
     zero_weight_class = np.where(y == 1, 0.0, 1.0)
     return [
         ({"method": "bogus"}, {}, y, ValueError, "'method' parameter"),
@@ -625,7 +630,13 @@ def _bad_cases():
             ValueError,
             "has no predict_proba",
         ),
-        ({"cv": 3}, {}, few, ValueError, "only 2 rows of class 1"),
+        (
+            {"cv": 3},
+            {},
+            few,
+            ValueError,
+            r"training part of cv fold 2 has no rows of class 1 \(y has 1 row",
+        ),
         (
             {"cv": ShuffleSplit(3, random_state=0)},
             {},
@@ -665,8 +676,9 @@ def test_bad_input_messages(case):
 def test_classifier_without_sample_weight_warns():
     (X, y, w, folds), _ = _weighted_and_repeated(5)
     model = CalibratedClassifier(KNeighborsClassifier(), method="isotonic", cv=folds)
-    with pytest.warns(CalibrationWarning, match="does not accept sample_weight"):
+    with pytest.warns(CalibrationWarning, match="does not accept sample_weight") as rec:
         model.fit(X, y, sample_weight=w)
+    assert rec[0].filename == __file__
     # The calibrator still uses them: same as an explicitly weighted calibrator.
     oof = cross_val_predict(
         KNeighborsClassifier(), X, y, cv=folds, method="predict_proba"
@@ -697,7 +709,9 @@ def test_fold_missing_a_class_is_an_error():
     order = np.argsort(y, kind="stable")
     X, y = X[order], y[order]
     halves = [(np.arange(30), np.arange(30, 60)), (np.arange(30, 60), np.arange(30))]
-    with pytest.raises(ValueError, match="every training fold must contain every"):
+    # Refused before any fit, naming the fold and the class.
+    match = r"training part of cv fold 0 has no rows of class 1 \(y has 30 row"
+    with pytest.raises(ValueError, match=match):
         CalibratedClassifier(GaussianNB(), cv=halves).fit(X, y)
 
 
@@ -706,3 +720,293 @@ def test_unfitted_predict_raises():
         CalibratedClassifier().predict_proba(np.zeros((2, 3)))
     with pytest.raises(AttributeError, match="not fitted"):
         _ = CalibratedClassifier().n_features_in_
+
+
+# -- rare classes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_calibration_part_with_one_class(method, ensemble):
+    """scikit-learn's non-regression test for its issue 7796: with KFold(3) on
+    sorted labels the first and last calibration parts hold one class."""
+    X, _ = make_classification(n_samples=10, n_features=5, random_state=0)
+    y = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    svm = LinearSVC(C=1.0, random_state=7)
+    model = CalibratedClassifier(svm, method=method, cv=KFold(3), ensemble=ensemble)
+    with warnings.catch_warnings():
+        # Platt and temperature have no finite optimum on one-class parts.
+        warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        model.fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_ensemble_calibrators_are_fitted_with_every_class():
+    """A fold's calibration part without a class: its calibrator is the one
+    fitted with fit(classes=...) on that part, built here by hand."""
+    X, _ = make_classification(n_samples=10, n_features=5, random_state=0)
+    y = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    folds = KFold(3)
+    model = CalibratedClassifier(
+        LinearSVC(random_state=7), method="isotonic", cv=folds, ensemble=True
+    ).fit(X, y)
+    expected = np.zeros((10, 2))
+    for train, test in folds.split(X, y):
+        svm = LinearSVC(random_state=7).fit(X[train], y[train])
+        calibrator = IsotonicCalibration().fit(
+            svm.decision_function(X[test]), y[test], classes=[0, 1]
+        )
+        expected += calibrator.predict_proba(svm.decision_function(X)) / 3
+    np.testing.assert_allclose(model.predict_proba(X), expected, rtol=1e-12)
+
+
+def _rare_class_data(n_rare=2, seed=0):
+    """Three classes (labels 10, 20, 30), the last with only ``n_rare`` rows."""
+    X, y = make_classification(
+        n_samples=80, n_features=5, n_informative=3, n_classes=2, random_state=seed
+    )
+    labels = np.where(y == 1, 20, 10)
+    labels[:n_rare] = 30
+    return X, labels
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_class_with_fewer_rows_than_folds_is_fitted(ensemble):
+    """Two rows of a class and cv=3: every training part holds the class (the
+    rows sit in different stratified test folds), so it can be fitted; the
+    calibration parts without it are fitted with every class."""
+    X, y = _rare_class_data()
+    lr = LogisticRegression(C=0.5)
+    model = CalibratedClassifier(lr, method="temperature", cv=3, ensemble=ensemble)
+    model.fit(X, y)
+    np.testing.assert_array_equal(model.classes_, [10, 20, 30])
+
+    with pytest.warns(UserWarning, match="least populated class"):
+        folds = list(StratifiedKFold(3).split(X, y))
+    codes = np.searchsorted([10, 20, 30], y)
+    if ensemble:
+        expected = np.zeros((X.shape[0], 3))
+        for train, test in folds:
+            fold_model = clone(lr).fit(X[train], y[train])
+            calibrator = TemperatureScaling().fit(
+                fold_model.decision_function(X[test]), codes[test], classes=[0, 1, 2]
+            )
+            expected += calibrator.predict_proba(fold_model.decision_function(X)) / 3
+    else:
+        oof = cross_val_predict(lr, X, y, cv=folds, method="decision_function")
+        calibrator = TemperatureScaling().fit(oof, y)
+        expected = calibrator.predict_proba(clone(lr).fit(X, y).decision_function(X))
+    np.testing.assert_allclose(model.predict_proba(X), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_auto_with_a_rare_class(ensemble):
+    """method="auto" scores candidates on folds whose parts lack the rare class;
+    scikit-learn's "least populated class" warning is not passed on."""
+    X, y = _rare_class_data(n_rare=3, seed=1)
+    model = CalibratedClassifier(
+        LogisticRegression(), method="auto", cv=5, ensemble=ensemble
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        model.fit(X, y)
+    assert set(model.method_scores_) == {"temperature", "platt", "isotonic"}
+    assert all(np.isfinite(list(model.method_scores_.values())))
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_zero_weight_class_in_a_fold_equals_dropped_rows(ensemble):
+    """Class 2 weighs nothing in fold 0: as if those rows were absent, so the
+    calibration part of fold 0 has no row of it."""
+    X, y = make_classification(
+        n_samples=90, n_features=5, n_informative=3, n_classes=3, random_state=0
+    )
+    fold = np.arange(90) % 3
+    w = np.where((y == 2) & (fold == 0), 0.0, 1.0)
+    keep = w > 0
+
+    def splits(f):
+        return [(np.flatnonzero(f != k), np.flatnonzero(f == k)) for k in range(3)]
+
+    lr = LogisticRegression(solver="newton-cholesky", tol=1e-12)
+    weighted = CalibratedClassifier(lr, cv=splits(fold), ensemble=ensemble)
+    weighted.fit(X, y, sample_weight=w)
+    dropped = CalibratedClassifier(lr, cv=splits(fold[keep]), ensemble=ensemble)
+    dropped.fit(X[keep], y[keep])
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), dropped.predict_proba(X), rtol=1e-6, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+def test_prefit_model_with_classes_missing_from_y(method):
+    """A prefit model's class absent from y: the calibrator is fitted with
+    classes=estimator.classes_, as the bare calibrator would be."""
+    X, y = load_iris(return_X_y=True)
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    X_cal, y_cal = X[y < 2], y[y < 2]  # no row of class 2
+    model = CalibratedClassifier(FrozenEstimator(lr), method=method)
+    calibrator = {
+        "temperature": TemperatureScaling(),
+        "platt": PlattScaling(),
+        "isotonic": IsotonicCalibration(),
+    }[method]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        model.fit(X_cal, y_cal)
+        calibrator.fit(lr.decision_function(X_cal), y_cal, classes=[0, 1, 2])
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+    np.testing.assert_allclose(
+        model.predict_proba(X),
+        calibrator.predict_proba(lr.decision_function(X)),
+        rtol=1e-12,
+    )
+
+
+def test_prefit_model_with_string_classes_missing_from_y():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])
+    lr = LogisticRegression(max_iter=1000).fit(X, names[y])
+    model = CalibratedClassifier(lr, cv="prefit").fit(X[y > 0], names[y[y > 0]])
+    np.testing.assert_array_equal(model.classes_, names)
+    assert model.predict_proba(X).shape == (150, 3)
+    with pytest.raises(ValueError, match=r"no rows of class\(es\) \[setosa, vers"):
+        CalibratedClassifier(lr, cv="prefit").fit(X[y == 2], names[y[y == 2]])
+
+
+# -- the classifier's outputs -------------------------------------------------
+
+
+class _Faulty(ClassifierMixin, BaseEstimator):
+    """A classifier whose outputs are broken in chosen rows (by feature value)."""
+
+    def __init__(self, fault="nan"):
+        self.fault = fault
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def decision_function(self, X):
+        s = np.asarray(X, dtype=float)[:, 0].copy()
+        s[np.asarray(X)[:, 1] > 0] = np.nan if self.fault == "nan" else np.inf
+        return s
+
+    def predict_proba(self, X):
+        p = 1.0 / (1.0 + np.exp(-np.asarray(X, dtype=float)[:, 0]))
+        proba = np.column_stack([1.0 - p, p])
+        bad = np.asarray(X)[:, 1] > 0
+        if self.fault == "negative":
+            proba[bad] = [-0.25, 1.25]
+        elif self.fault == "unnormalised":
+            proba[bad] *= 1.1
+        return proba
+
+
+def _faulty_data():
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.normal(size=40), -np.ones(40)])
+    y = (rng.random(40) < 1.0 / (1.0 + np.exp(-X[:, 0]))).astype(int)
+    X[[7, 11, 30], 1] = 1.0  # the rows the model gets wrong
+    return X, y
+
+
+@pytest.mark.parametrize(
+    ("fault", "response", "match"),
+    [
+        ("nan", "decision_function", r"_Faulty.decision_function returned NaN in 3 "),
+        ("inf", "decision_function", r"_Faulty.decision_function returned inf in 3 "),
+        ("negative", "predict_proba", r"outside \[0, 1\] in 3 rows \(first at row 7: "),
+        (
+            "unnormalised",
+            "predict_proba",
+            r"3 rows do not \(first at row 7, which sums to 1.1\)",
+        ),
+    ],
+)
+def test_broken_model_outputs_are_named(fault, response, match):
+    """The model's output is at fault, not X: say which method and rows."""
+    X, y = _faulty_data()
+    model = _Faulty(fault)
+    frozen = CalibratedClassifier(FrozenEstimator(model.fit(X, y)), response=response)
+    with pytest.raises(ValueError, match=match):
+        frozen.fit(X, y)
+    cross_fitted = CalibratedClassifier(model, response=response, cv=KFold(4))
+    with pytest.raises(ValueError, match=match) as info:
+        cross_fitted.fit(X, y)
+    assert "(first at row 7" in str(info.value)  # rows of X, not of a fold
+    # At prediction time too: rows of the X given to predict_proba.
+    clean = X.copy()
+    clean[:, 1] = -1.0
+    fitted = CalibratedClassifier(FrozenEstimator(model), response=response)
+    fitted.fit(clean, y)
+    with pytest.raises(ValueError, match=r"\(first at row 7"):
+        fitted.predict_proba(X)
+
+
+# -- warnings -----------------------------------------------------------------
+
+
+def test_calibrator_warning_names_labels_and_method_at_the_callers_line():
+    """Platt one-vs-rest: the first class separates from the rest. The warning
+    points here, prints the label (10, not the code 0 or np.int64(10)) and
+    tells how to ask for smoothing through this estimator."""
+    X, y = load_iris(return_X_y=True)
+    labels = np.array([10, 20, 30])[y]
+    lr = LogisticRegression(max_iter=1000).fit(X, labels)
+    model = CalibratedClassifier(FrozenEstimator(lr), method="platt")
+    with pytest.warns(NoFiniteOptimumWarning, match="class 10 against") as record:
+        model.fit(X, labels)
+    assert record[0].filename == __file__
+    message = str(record[0].message)
+    assert "method=PlattScaling(target_smoothing=True)" in message
+    assert "np." not in message
+    assert " target_smoothing=True" not in message.replace("(target_smoothing", "")
+
+
+def test_ensemble_warnings_name_the_folds_and_point_here():
+    X, _ = make_classification(n_samples=10, n_features=5, random_state=0)
+    y = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    model = CalibratedClassifier(
+        LinearSVC(random_state=7), method="platt", cv=KFold(3), ensemble=True
+    )
+    with pytest.warns(NoFiniteOptimumWarning, match=r"^Calibrator of cv folds 0, 2: "):
+        model.fit(X, y)
+
+
+def test_max_iter_is_named_through_method():
+    X, y = load_breast_cancer(return_X_y=True)
+    nb = GaussianNB().fit(X[:300], y[:300])
+    model = CalibratedClassifier(
+        FrozenEstimator(nb), method=TemperatureScaling(max_iter=1)
+    )
+    with pytest.warns(CalibrationWarning, match="did not converge") as record:
+        model.fit(X[300:], y[300:])
+    assert record[0].filename == __file__
+    assert "method=TemperatureScaling(max_iter=1)" in str(record[0].message)
+
+
+def test_one_class_message_prints_the_label():
+    X, _ = make_classification(n_samples=30, random_state=0)
+    with pytest.raises(ValueError, match=r"y has 1 class \(7\); at least 2"):
+        CalibratedClassifier(GaussianNB(), cv=3).fit(X, np.full(30, 7))
+
+
+class _Float32Proba(_Faulty):
+    """Probabilities in float32 whose rows are off by 5e-6, as float32 rounding
+    of many classes gives."""
+
+    def predict_proba(self, X):
+        proba = super().predict_proba(X).astype(np.float32)
+        proba[:, 1] += np.float32(5e-6)
+        return proba
+
+
+def test_float32_probabilities_get_the_float32_tolerance():
+    X, y = _faulty_data()
+    X[:, 1] = -1.0
+    for estimator in (_Float32Proba(), FrozenEstimator(_Float32Proba().fit(X, y))):
+        model = CalibratedClassifier(estimator, response="predict_proba", cv=4)
+        model.fit(X, y)
+        np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1, rtol=1e-6)

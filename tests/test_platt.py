@@ -131,3 +131,14 @@ def test_constant_scores_give_base_rate():
     cal = PlattScaling().fit(np.full(4, -2.0), y)
     assert cal.coef_[0] == 0.0
     np.testing.assert_allclose(cal.predict_proba([5.0])[0, 1], 0.75, rtol=1e-12)
+
+
+def test_one_vs_rest_separation_warning_points_at_the_caller():
+    """Multiclass: the warning of a separating class names its label and points
+    at the user's line (it pointed into calibkit under Python 3.11)."""
+    logits = np.eye(3) * 5.0
+    with pytest.warns(NoFiniteOptimumWarning, match="class '[abc]' against") as record:
+        PlattScaling().fit(logits, np.array(["a", "b", "c"]))
+    assert len(record) == 3
+    assert "class 'b' against" in str(record[1].message)
+    assert {r.filename for r in record} == {__file__}

@@ -49,8 +49,13 @@ class CalibrationSet:
             # The calibrators guess when logits "look like probabilities" (all
             # in [0, 1]); here the input kind is known from the response.
             warnings.simplefilter("ignore", InputKindWarning)
+            # classes=: every class has a column in the inputs, even when these
+            # rows lack it (a rare class absent from a fold).
             return clone(calibrator).fit(
-                self.inputs[rows], self.codes[rows], sample_weight=weights
+                self.inputs[rows],
+                self.codes[rows],
+                sample_weight=weights,
+                classes=np.arange(2 if self.inputs.ndim == 1 else self.inputs.shape[1]),
             )
 
     def cross_validated_log_loss(self, calibrator, splits):

@@ -1,5 +1,6 @@
 """CalibratedClassifier: a scikit-learn classifier followed by a calibkit calibrator."""
 
+import re
 import warnings
 from dataclasses import dataclass
 from numbers import Integral
@@ -15,11 +16,13 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
 
 from calibkit._validation import (
+    ROW_SUM_ATOL,
     StrOptions,
     check_labels,
     check_n_classes,
     check_sample_weight,
     encode_labels,
+    format_label,
 )
 from calibkit.calibrators._base import BaseCalibrator
 from calibkit.calibrators._selection import METHODS, CalibrationSet
@@ -58,7 +61,8 @@ class CalibratedPair:
 
     def predict_proba(self, X):
         """Calibrated probabilities, columns in the order of the classes."""
-        raw = getattr(self.estimator, self.response)(X)
+        raw = np.asarray(getattr(self.estimator, self.response)(X))
+        _check_response_values(raw, self.response, self.estimator)
         return self.calibrator.predict_proba(
             calibrator_input(raw, self.probability_floor)
         )
@@ -88,7 +92,8 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         cross-validated log-loss (see ``method_scores_``).
     cv : int, cross-validation generator, iterable or "prefit", default=5
         Splits whose held-out predictions feed the calibrator. An int is a
-        number of stratified folds. Every row must be in exactly one test fold.
+        number of stratified folds. Every row must be in exactly one test fold,
+        and every training part must hold every class (see Notes).
         ``"prefit"`` is short for wrapping ``estimator`` in a
         ``FrozenEstimator``. With a frozen estimator the calibrator is fitted on
         all rows, and ``cv`` only splits the rows to score the candidates of
@@ -176,6 +181,32 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     (isotonic is unaffected) and puts them one step beyond the most extreme
     finite output, instead of at an arbitrary ``log(1e-300)`` that would
     dominate a parametric fit.
+
+    **Rare classes.** Every calibrator is fitted with every class
+    (``fit(..., classes=...)``), so a calibration part without some class --
+    a fold of ``ensemble=True``, or the rows given for a prefit model that
+    lacks a class of ``estimator.classes_`` -- is calibrated like the others
+    and the class keeps its column. A class with fewer rows than folds is
+    therefore accepted (``cv=<int>`` splits are stratified, so every training
+    part still holds it when it has two rows or more). A training part
+    without a class is refused before anything is fitted, with a message
+    naming the fold: the model fitted on it could not score that class.
+    (scikit-learn instead gives such a class probability 0 in that fold's
+    pair; here a class of one row needs fewer folds or more rows.) At least two
+    classes of positive weight are needed overall; a class whose weight is zero
+    in a part is treated as absent from it.
+
+    **The classifier's outputs** are checked at fit and at prediction:
+    NaN or infinite values, probabilities outside ``[0, 1]``, and
+    ``predict_proba`` rows that do not sum to 1 (beyond
+    :data:`calibkit._validation.ROW_SUM_ATOL`) raise a ``ValueError`` naming
+    the classifier's method and the first row. Such rows are not renormalised:
+    that would hide a broken model.
+
+    **Warnings** of the calibrator are re-issued from :meth:`fit` (pointing at
+    the caller's line) in this estimator's terms: class labels as in ``y``,
+    calibrator options as ``method=<Calibrator>(option=...)``, and the folds
+    they come from when ``ensemble=True``.
 
     ``sample_weight`` is passed to the classifier's ``fit`` when it accepts
     one, and always to the calibrator. With ``method="auto"`` the candidates
@@ -284,16 +315,17 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             self.classes_, codes = encode_labels(y)
             check_n_classes(self.classes_, name="y")
-        _check_classes_weighted(self.classes_, codes, sample_weight)
+        _check_two_classes(self.classes_, codes, sample_weight, frozen=frozen)
 
         if frozen:
             raw = np.asarray(getattr(estimator, self.response_)(X))
             _check_output_shape(raw, self.response_, len(self.classes_), estimator)
+            _check_response_values(raw, self.response_, estimator)
             splits = self._selection_splits(raw, y) if len(candidates) > 1 else []
         else:
             params = _classifier_fit_params(estimator, sample_weight, fit_params)
             splits = self._cross_fit_splits(X, y, codes)
-            fold_models, raw = _cross_fit(
+            fold_models, raw, out_dtype = _cross_fit(
                 estimator,
                 X,
                 y,
@@ -303,6 +335,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 self.classes_,
                 self.n_jobs,
             )
+            _check_response_values(raw, self.response_, estimator, dtype=out_dtype)
 
         self.probability_floor_ = None
         if self.response_ == "predict_proba":
@@ -323,16 +356,26 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             final_model = clone(estimator).fit(X, y, **params)
             _check_model_classes(final_model, self.classes_)
             models_and_rows = [(final_model, calibration.all_rows)]
-        self.calibrated_classifiers_ = [
-            CalibratedPair(
-                model,
-                calibration.fit(calibrator, rows),
-                self.response_,
-                self.probability_floor_,
+        # The calibrators' warnings are recorded and re-issued below, at the
+        # caller's line and in the terms of this estimator: its labels instead
+        # of the calibrator's class codes, method= instead of the calibrator's
+        # parameter names, and the fold for an ensemble.
+        caught = []
+        self.calibrated_classifiers_ = []
+        for fold, (model, rows) in enumerate(models_and_rows):
+            with warnings.catch_warnings(record=True) as records:
+                warnings.simplefilter("always")
+                fitted = calibration.fit(calibrator, rows)
+            source = fold if len(models_and_rows) > 1 else None
+            caught += [(record, source) for record in records]
+            self.calibrated_classifiers_.append(
+                CalibratedPair(model, fitted, self.response_, self.probability_floor_)
             )
-            for model, rows in models_and_rows
-        ]
         self.estimator_ = self.calibrated_classifiers_[0].estimator
+        for message, category in _translated_warnings(
+            caught, self.classes_, calibrator
+        ):
+            warnings.warn(message, category, stacklevel=2)
         return self
 
     def _checked_estimator(self):
@@ -375,27 +418,15 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return {name: METHODS[name](input=kind) for name in names}
 
     def _cross_fit_splits(self, X, y, codes):
-        cv = check_cv(self.cv, y, classifier=True)
-        n_splits = getattr(cv, "n_splits", None)
-        if isinstance(self.cv, Integral) and n_splits:
-            counts = np.bincount(codes, minlength=len(self.classes_))
-            rare = int(np.argmin(counts))
-            if counts[rare] < n_splits:
-                label = self.classes_.tolist()[rare]
-                msg = (
-                    f"y has only {counts[rare]} rows of class {label!r} but "
-                    f"cv={self.cv} folds need at least {n_splits} rows of every "
-                    "class (each fold must see every class)."
-                )
-                raise ValueError(msg)
-        splits = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y)]
+        splits = _split(check_cv(self.cv, y, classifier=True), X, y)
         _check_partition(splits, codes.shape[0])
+        _check_training_parts(splits, codes, self.classes_)
         return splits
 
     def _selection_splits(self, raw, y):
         """Folds of the calibration rows used to score "auto" candidates."""
         cv = check_cv(5 if self.cv == "prefit" else self.cv, y, classifier=True)
-        splits = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(raw, y)]
+        splits = _split(cv, raw, y)
         _check_partition(splits, y.shape[0])
         return splits
 
@@ -517,34 +548,80 @@ def _checked_target(y):
 
 
 def _codes_for_fitted(estimator, y):
-    """``classes_`` of a fitted classifier and codes of ``y`` in their order."""
+    """``classes_`` of a fitted classifier and codes of ``y`` in their order.
+
+    ``y`` may lack some of the classes: the calibrator is fitted with all of
+    them (``fit(classes=...)``), as the columns of the model's output are.
+    """
     classes = np.asarray(estimator.classes_)
-    sorted_classes, sorted_codes = encode_labels(y, classes=classes)
+    _, sorted_codes = encode_labels(y, classes=classes)
     codes = np.argsort(classes, kind="stable")[sorted_codes]
-    present = np.bincount(sorted_codes, minlength=len(sorted_classes)) > 0
-    missing = sorted_classes[~present]
-    if missing.size:
-        msg = (
-            f"y has no rows of class(es) {missing.tolist()} of the prefit estimator; "
-            "the calibrator needs rows of every class."
-        )
-        raise ValueError(msg)
     return classes, codes
 
 
-def _check_classes_weighted(classes, codes, sample_weight):
-    """Every class needs positive total weight, or calibration is undefined."""
-    if sample_weight is None:
-        return
+def _labels(labels):
+    """Labels as users wrote them, for messages: ``[1, 2]``, not ``np.int64``."""
+    return "[" + ", ".join(format_label(label) for label in labels) + "]"
+
+
+def _check_two_classes(classes, codes, sample_weight, *, frozen):
+    """Calibration needs rows of positive total weight in at least two classes.
+
+    Other classes may be missing (a prefit model's class absent from ``y``) or
+    weigh nothing; the calibrator is fitted with every class all the same.
+    """
     totals = np.bincount(codes, weights=sample_weight, minlength=len(classes))
-    empty = np.flatnonzero(totals == 0)
-    if empty.size:
+    if np.count_nonzero(totals > 0) >= 2:
+        return
+    counts = np.bincount(codes, minlength=len(classes))
+    absent = classes[counts == 0]
+    if frozen and absent.size:
         msg = (
-            f"sample_weight is zero for every row of class(es) "
-            f"{classes[empty].tolist()}; at least two classes need positive weight "
-            "and every class of y needs some."
+            f"y has no rows of class(es) {_labels(absent)} of the prefit "
+            f"estimator (classes {_labels(classes)}); calibration needs rows of "
+            "at least two classes."
         )
-        raise ValueError(msg)
+    else:
+        msg = (
+            "sample_weight is zero for every row of class(es) "
+            f"{_labels(classes[(totals == 0) & (counts > 0)])}; calibration needs "
+            "at least two classes of positive weight."
+        )
+    raise ValueError(msg)
+
+
+def _split(cv, X, y):
+    """The (train, test) index pairs of a splitter, as arrays."""
+    with warnings.catch_warnings():
+        # StratifiedKFold warns when a class has fewer rows than folds. That is
+        # handled here: a calibration (test) part without the class is fitted
+        # with every class, and a training part without it is an error naming
+        # the fold (_check_training_parts).
+        warnings.filterwarnings(
+            "ignore", message="The least populated class", category=UserWarning
+        )
+        return [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y)]
+
+
+def _check_training_parts(splits, codes, classes):
+    """Every training part must hold every class, or its model cannot score it.
+
+    Checked before anything is fitted. (A test part may lack classes: its
+    calibrator is fitted with all of them.)
+    """
+    counts = np.bincount(codes, minlength=len(classes))
+    for fold, (train, _) in enumerate(splits):
+        missing = np.bincount(codes[train], minlength=len(classes)) == 0
+        if missing.any():
+            k = int(np.argmax(missing))
+            msg = (
+                f"The training part of cv fold {fold} has no rows of class "
+                f"{format_label(classes[k])} (y has {counts[k]} row(s) of it), so "
+                "the classifier fitted on it could not score that class. Use "
+                "fewer folds, stratified folds (cv=<int>), or more rows of the "
+                "class."
+            )
+            raise ValueError(msg)
 
 
 def _check_partition(splits, n_samples):
@@ -602,15 +679,17 @@ def _split_params(params, rows, n_samples):
 def _check_model_classes(model, classes):
     model_classes = getattr(model, "classes_", None)
     if model_classes is None or not np.array_equal(np.asarray(model_classes), classes):
+        found = "none" if model_classes is None else _labels(model_classes)
         msg = (
-            f"The classifier fitted on a fold has classes {model_classes!r} but y has "
-            f"{classes.tolist()}: every training fold must contain every class."
+            f"The classifier fitted on a fold has classes {found} but y has "
+            f"{_labels(classes)}: every training fold must contain every class."
         )
         raise ValueError(msg)
 
 
 def _cross_fit(estimator, X, y, splits, params, response, classes, n_jobs):
-    """Clones fitted on each training fold and their outputs on the test folds."""
+    """Clones fitted on each training fold, their outputs on the test folds
+    (float64, in the rows' order) and the outputs' own dtype."""
     n_samples = y.shape[0]
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_fit_fold)(estimator, X, y, train, test, params, response)
@@ -623,7 +702,8 @@ def _cross_fit(estimator, X, y, splits, params, response, classes, n_jobs):
         if raw is None:
             raw = np.empty((n_samples, *out.shape[1:]), dtype=np.float64)
         raw[test] = out
-    return [model for model, _ in folds], raw
+    out_dtype = np.result_type(*(out.dtype for _, out in folds))
+    return [model for model, _ in folds], raw, out_dtype
 
 
 def _fit_fold(estimator, X, y, train, test, params, response):
@@ -645,3 +725,112 @@ def _check_output_shape(out, response, n_classes, model):
             "decision_function_shape='ovr'."
         )
         raise ValueError(msg)
+
+
+def _model_name(model):
+    """Class name of a classifier, looking through a FrozenEstimator."""
+    if isinstance(model, FrozenEstimator):
+        model = model.estimator
+    return type(model).__name__
+
+
+def _first(mask):
+    """Number of true rows of a row mask and the index of the first one."""
+    return int(np.count_nonzero(mask)), int(np.argmax(mask))
+
+
+def _check_response_values(raw, response, model, dtype=None):
+    """The classifier's output must be finite, and probabilities valid.
+
+    Raises a ValueError naming the model's method and the first bad row: these
+    are the model's outputs, not the user's data. Probabilities outside
+    ``[0, 1]`` or rows that do not sum to 1 (beyond the tolerance of
+    :data:`calibkit._validation.ROW_SUM_ATOL` for ``dtype``, by default that
+    of ``raw``) are refused rather than renormalised, which would hide a
+    broken model.
+    """
+    where = f"{_model_name(model)}.{response}"
+    values = raw.reshape(raw.shape[0], -1)
+    nan, inf = np.isnan(values).any(axis=1), np.isinf(values).any(axis=1)
+    if nan.any() or inf.any():
+        what = " or ".join(
+            name for name, bad in (("NaN", nan), ("inf", inf)) if bad.any()
+        )
+        n_bad, row = _first(nan | inf)
+        msg = (
+            f"The estimator's {where} returned {what} in {n_bad} rows (first at "
+            f"row {row}); calibration needs finite outputs."
+        )
+        raise ValueError(msg)
+    if response != "predict_proba":
+        return
+    outside = ((values < 0) | (values > 1)).any(axis=1)
+    if outside.any():
+        n_bad, row = _first(outside)
+        bad = values[row][(values[row] < 0) | (values[row] > 1)][0]
+        msg = (
+            f"The estimator's {where} returned values outside [0, 1] in {n_bad} "
+            f"rows (first at row {row}: {float(bad)!r}); these are not "
+            "probabilities. Use response='decision_function' if the model has one."
+        )
+        raise ValueError(msg)
+    dtype = values.dtype if dtype is None else np.dtype(dtype)
+    atol = ROW_SUM_ATOL.get(dtype, ROW_SUM_ATOL[np.dtype(np.float64)])
+    sums = values.sum(axis=1, dtype=np.float64)
+    off = np.abs(sums - 1.0) > atol
+    if off.any():
+        n_bad, row = _first(off)
+        msg = (
+            f"The rows of the estimator's {where} must sum to 1 (tolerance "
+            f"{atol:g}); {n_bad} rows do not (first at row {row}, which sums to "
+            f"{sums[row]:.10g}). calibkit does not renormalise them silently: fix "
+            "the model, or use response='decision_function' if it has one."
+        )
+        raise ValueError(msg)
+
+
+#: Calibrator messages print class codes as "class 3": the wrapper's codes.
+_CLASS_CODE = re.compile(r"\bclass (\d+)\b")
+
+
+def _translated_warnings(caught, classes, calibrator):
+    """(message, category) pairs to re-issue from ``CalibratedClassifier.fit``.
+
+    ``caught`` holds ``(warning record, source)`` pairs from calibrator fits;
+    ``source`` names the fold of an ensemble (or is None). Class codes become
+    the user's labels and the calibrator's parameters (``target_smoothing=``,
+    ``max_iter``) are named as the user sets them here, through ``method=``.
+    Identical messages of several folds are issued once, naming the folds.
+    """
+    name = type(calibrator).__name__
+    params = sorted(
+        (p for p in calibrator.get_params() if p != "input"), key=len, reverse=True
+    )
+    sources = {}
+    for record, source in caught:
+        text = _CLASS_CODE.sub(
+            lambda m: f"class {format_label(classes[int(m.group(1))])}",
+            str(record.message),
+        )
+        for param in params:
+            text = re.sub(
+                rf"(?<![\w.(]){param}=([^\s,;:]*[^\s,;:.])",
+                rf"method={name}({param}=\1)",
+                text,
+            )
+            text = re.sub(
+                rf"(?<![\w.(]){param}(?![\w=])",
+                f"{param} (method={name}({param}=...))",
+                text,
+            )
+        key = (text, record.category)
+        sources.setdefault(key, [])
+        if source is not None:
+            sources[key].append(source)
+    for (text, category), folds in sources.items():
+        if folds:
+            listed = ", ".join(map(str, folds))
+            text = (
+                f"Calibrator of cv fold{'s' if len(folds) > 1 else ''} {listed}: {text}"
+            )
+        yield text, category

@@ -120,10 +120,13 @@ class PlattScaling(BaseCalibrator):
             solutions = [self._fit_one(values, y == 1, sample_weight, transform, None)]
         else:
             scores = one_vs_rest_scores(X, self.input, X.dtype)
-            solutions = [
-                self._fit_one(scores[k], y == k, sample_weight, None, label)
-                for k, label in enumerate(self.classes_)
-            ]
+            solutions = []
+            # A loop, not a comprehension: before Python 3.12 a comprehension
+            # is a frame of its own, and the warning's stacklevel would miss.
+            for k, label in enumerate(self.classes_):
+                solutions.append(
+                    self._fit_one(scores[k], y == k, sample_weight, None, label)
+                )
         self.coef_ = np.array([s.coef for s in solutions])
         self.intercept_ = np.array([s.intercept for s in solutions])
         self.n_iter_ = np.array([s.n_iter for s in solutions])
