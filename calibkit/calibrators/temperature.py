@@ -174,4 +174,4 @@ def _tempered_softmax(z, temperature):
     if temperature == 0.0:
         top = (z == z.max(axis=1, keepdims=True)).astype(np.float64)
         return top / top.sum(axis=1, keepdims=True)
-    return row_softmax(z / temperature)
+    return row_softmax(z, temperature)
