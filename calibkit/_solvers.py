@@ -362,9 +362,9 @@ def fit_platt(
     if not np.isfinite(coef):
         magnitude = np.ldexp(summary.magnitude, summary.exponent)
         msg = (
-            f"The scores are so small (largest magnitude {magnitude:.3g}) that the "
-            "fitted slope exceeds the float64 range; multiply them by a constant "
-            "(the fit is scale-equivariant)."
+            f"The scores in X are so small (largest magnitude {magnitude:.3g}) "
+            "that the fitted slope exceeds the float64 range; multiply them by a "
+            "constant (the fit is scale-equivariant)."
         )
         raise ValueError(msg)
     return PlattSolution(float(coef), float(intercept), float(loss), n_iter, converged)
@@ -632,7 +632,7 @@ def fit_inverse_temperature(
         beta = float(np.ldexp(solution.beta, -exponent))
     if solution.status == "optimum" and not 0.0 < beta < np.inf:
         msg = (
-            f"The logits are too close to zero (largest magnitude about "
+            f"The logits in X are too close to zero (largest magnitude about "
             f"{np.ldexp(passes.magnitude, exponent):.3g}) for the inverse "
             "temperature to be represented in float64; multiply them by a constant "
             "(the temperature is scale-equivariant)."

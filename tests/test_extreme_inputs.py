@@ -7,13 +7,17 @@ multiplies the temperature by ``c``. The fits at ``c = 1`` are checked against
 fits at every other ``c`` are checked against them, across the float64 range.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from calibkit import PlattScaling, TemperatureScaling
+import calibkit
+from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 
 TINY = np.finfo(float).tiny
 HUGE = np.finfo(float).max
@@ -175,6 +179,13 @@ def test_a_class_far_below_the_others_does_not_stall_the_solver():
     np.testing.assert_allclose(cal.temperature_, reference.temperature_, rtol=1e-10)
 
 
+def test_temperature_logits_too_small_for_beta_raise():
+    # Subnormal logits: 1 / T (~1e310) is beyond float64. On main: T = 0.
+    z, y, _ = temperature_data(seed=12)
+    with pytest.raises(ValueError, match="logits in X are too close to zero"):
+        TemperatureScaling().fit(z * 1e-310, y)
+
+
 def test_predictions_at_the_float64_limits_are_exact():
     # softmax((z - max z) / T): no inf - inf even where z / T overflows.
     z, y, _ = temperature_data(k=3, seed=9)
@@ -200,3 +211,110 @@ def test_binary_predictions_at_the_float64_limits_are_exact():
     assert cal.temperature_ < 1.0
     proba = cal.predict_proba(np.array([HUGE, -HUGE, 0.0]))
     np.testing.assert_array_equal(proba, [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+
+
+# -- weights -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["zero weights", "absent from y"])
+def test_platt_class_without_weight_is_named_not_called_separated(how):
+    # On main: "The scores separate the classes", which is not what happened.
+    z, y, _ = temperature_data(n=300, k=3, seed=11)
+    if how == "zero weights":
+        w = np.where(y == 2, 0.0, 1.0)
+        fit = {"sample_weight": w}
+    else:
+        keep = y != 2
+        z, y = z[keep], y[keep]
+        w = np.ones(len(y))
+        fit = {"classes": [0, 1, 2]}
+    with pytest.warns(
+        NoFiniteOptimumWarning, match=r"no calibration rows.*: 2\."
+    ) as rec:
+        cal = PlattScaling().fit(z, y, **fit)
+    assert not any("separate" in str(r.message) for r in rec)
+    # Platt's smoothed targets with no positive row: every target is
+    # 1 / (W + 2), met exactly by a flat map.
+    assert cal.coef_[2] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(expit(cal.intercept_[2]), 1.0 / (w.sum() + 2.0))
+
+
+def test_binary_platt_class_with_zero_weight_is_named():
+    s, y, _ = platt_data(seed=12)
+    w = np.where(y == 0, 0.0, 1.0)
+    with pytest.warns(NoFiniteOptimumWarning, match=r"no calibration rows.*: 0\."):
+        cal = PlattScaling().fit(s, y, sample_weight=w)
+    # Only positives: the smoothed positive target (W + 1) / (W + 2).
+    n_pos = w.sum()
+    np.testing.assert_allclose(
+        cal.predict_proba(s)[:, 1], (n_pos + 1) / (n_pos + 2), rtol=1e-9
+    )
+
+
+def test_platt_smoothing_integer_weights_equal_repeated_rows():
+    # The smoothed targets use weighted counts, i.e. weights as frequencies.
+    s, y, _ = platt_data(seed=13)
+    w = np.random.default_rng(13).integers(0, 4, len(y))
+    weighted = PlattScaling(target_smoothing=True).fit(s, y, sample_weight=w)
+    repeated = PlattScaling(target_smoothing=True).fit(np.repeat(s, w), np.repeat(y, w))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-10)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-10)
+
+
+def test_isotonic_auto_eps_integer_weights_equal_repeated_rows():
+    s, y, _ = platt_data(seed=14)
+    w = np.random.default_rng(14).integers(0, 4, len(y))
+    weighted = IsotonicCalibration().fit(s, y, sample_weight=w)
+    repeated = IsotonicCalibration().fit(np.repeat(s, w), np.repeat(y, w))
+    assert weighted.eps_ == repeated.eps_ == 1.0 / (w.sum() + 2.0)
+    grid = np.linspace(-8, 8, 501)
+    np.testing.assert_allclose(
+        weighted.predict_proba(grid), repeated.predict_proba(grid), rtol=1e-12
+    )
+
+
+def test_isotonic_normalised_weights_warn_that_eps_dominates():
+    # On main: weights summing to 1 silently clipped every prediction to
+    # [1/3, 2/3].
+    s, y, _ = platt_data(seed=15)
+    w = np.full(len(y), 1.0 / len(y))
+    with pytest.warns(CalibrationWarning, match=r"sums to 1 over 400 rows.*\[0.333"):
+        cal = IsotonicCalibration().fit(s, y, sample_weight=w)
+    assert cal.eps_ == pytest.approx(1.0 / 3.0)
+    # An explicit eps is the way out, and draws no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        IsotonicCalibration(eps=1e-3).fit(s, y, sample_weight=w)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [np.ones(400), np.full(400, 0.6), np.r_[np.full(399, 1e-3), 1e3]],
+    ids=["unit", "mean above 1/2", "large total"],
+)
+def test_isotonic_ordinary_weights_do_not_warn(weights):
+    s, y, _ = platt_data(seed=16)
+    IsotonicCalibration().fit(s, y, sample_weight=weights)
+
+
+def test_isotonic_tiny_weights_save_and_reload(tmp_path):
+    # On main: eps_ = 1 / (5e-298 + 2) rounded to 0.5, outside [0, 0.5), and
+    # calibkit.load refused the file calibkit.save had written.
+    s, y, _ = platt_data(seed=17)
+    with pytest.warns(CalibrationWarning, match="read as frequencies"):
+        cal = IsotonicCalibration().fit(s, y, sample_weight=np.full(len(y), 1e-300))
+    assert cal.eps_ < 0.5
+    calibkit.save(cal, tmp_path / "cal.json")
+    loaded = calibkit.load(tmp_path / "cal.json")
+    np.testing.assert_array_equal(loaded.predict_proba(s), cal.predict_proba(s))
+    np.testing.assert_allclose(cal.predict_proba(s), 0.5, rtol=1e-15)
+
+
+def test_isotonic_fit_ignores_the_scale_of_the_weights():
+    # Only the clipping bound reads weights as counts; the PAV fit itself uses
+    # relative weights, down to 1e-300.
+    s, y, w = platt_data(seed=18)
+    base = IsotonicCalibration(eps=0).fit(s, y, sample_weight=w)
+    tiny = IsotonicCalibration(eps=0).fit(s, y, sample_weight=w * 1e-300)
+    for a, b in zip(base.y_thresholds_, tiny.y_thresholds_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
