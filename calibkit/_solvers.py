@@ -6,6 +6,7 @@ the rows, in chunks, that computes value, gradient and curvature together, so
 float32 and memory-mapped inputs are read, never copied whole.
 """
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -30,6 +31,41 @@ def _chunk(X, rows, transform):
     return _transformed(np.asarray(X[rows]), transform)
 
 
+#: Largest magnitudes of scores or logits used as given. Outside this window the
+#: solvers first multiply the data by a power of two -- exactly, bit for bit
+#: (barring subnormals) -- so that squares and weighted sums (up to the 1e250
+#: total weight that ``check_sample_weight`` admits) neither overflow nor sink
+#: into subnormals, and the fits stay equivariant under scaling across the whole
+#: float64 range.
+MAGNITUDE_WINDOW = (2.0**-200, 2.0**50)
+
+
+def scale_exponent(magnitude):
+    """Exponent ``k`` that brings ``magnitude * 2**-k`` into [0.5, 1).
+
+    0 when ``magnitude`` already lies in :data:`MAGNITUDE_WINDOW` (or is 0, or
+    not finite), so ordinary data are used untouched.
+    """
+    low, high = MAGNITUDE_WINDOW
+    if not np.isfinite(magnitude) or magnitude == 0.0 or low <= magnitude <= high:
+        return 0
+    return int(np.frexp(magnitude)[1])
+
+
+def scaled_transform(transform, exponent):
+    """``transform`` followed by multiplication with ``2**exponent`` (exact).
+
+    Returns ``transform`` itself when ``exponent`` is 0.
+    """
+    if exponent == 0:
+        return transform
+
+    def scaled(values):
+        return np.ldexp(values if transform is None else transform(values), exponent)
+
+    return scaled
+
+
 # --------------------------------------------------------------------------
 # Platt scaling: p = sigmoid(a * s + b)
 # --------------------------------------------------------------------------
@@ -39,10 +75,15 @@ def _chunk(X, rows, transform):
 class ScoreSummary:
     """One pass over binary scores: location, spread, class ranges and sums.
 
-    Sums are of ``d = s - shift`` (``shift`` is the first score), which keeps
-    them free of cancellation when the scores sit far from zero.
+    Every field describes the scores multiplied by ``2**-exponent`` (see
+    :func:`scale_exponent`; ``exponent`` is 0 unless the scores are extreme),
+    so that nothing here overflows or underflows. Sums are of
+    ``d = s - shift`` (``shift`` is the first score), which keeps them free of
+    cancellation when the scores sit far from zero.
     """
 
+    exponent: int
+    magnitude: float
     shift: float
     weight: float
     mean: float
@@ -68,8 +109,12 @@ class ScoreSummary:
 
 
 def _summary_kernel(rows, s, positive, w, *, shift, transform):
-    """Partial sums ``[w, w d, w d^2, w pos, w d pos, 0, 0]`` and maxima
-    ``[-min pos, max pos, -min neg, max neg, ...]`` with ``d = s - shift``."""
+    """Partial sums ``[w, w d, w d^2, w pos, w d pos]`` and maxima
+    ``[-min pos, max pos, -min neg, max neg, max |s|]`` with ``d = s - shift``.
+
+    ``max |s|`` is over all rows, zero weights included: the solver evaluates
+    those rows too.
+    """
     s = _transformed(s, transform)
     d = s - shift
     w = np.ones_like(d) if w is None else w
@@ -80,14 +125,29 @@ def _summary_kernel(rows, s, positive, w, *, shift, transform):
     for i, mask in enumerate((positive & present, ~positive & present)):
         if mask.any():
             maxima[2 * i : 2 * i + 2] = -s[mask].min(), s[mask].max()
-    return np.array([[*sums], [*maxima, -np.inf]])
+    magnitude = max(-s.min(), s.max())
+    return np.array([[*sums], [*maxima, magnitude]])
 
 
 def summarize_scores(scores, y, sample_weight=None, transform=None):
     """Weighted moments of the scores, per-class ranges and per-class sums.
 
-    Rows with zero weight are ignored for the ranges.
+    Rows with zero weight are ignored for the ranges. Scores whose largest
+    magnitude lies outside :data:`MAGNITUDE_WINDOW` are summarised after an
+    exact multiplication by a power of two (a second pass, for such data only).
     """
+    # The first pass may overflow on extreme scores; it is then discarded.
+    with np.errstate(over="ignore", invalid="ignore"):
+        summary = _summarize(scores, y, sample_weight, transform, 0)
+    exponent = scale_exponent(summary.magnitude)
+    if exponent:
+        summary = _summarize(scores, y, sample_weight, transform, exponent)
+    return summary
+
+
+def _summarize(scores, y, sample_weight, transform, exponent):
+    """:func:`summarize_scores` of the scores times ``2**-exponent``."""
+    transform = scaled_transform(transform, -exponent)
     shift = float(_chunk(scores, slice(0, 1), transform)[0])
     kernel = functools.partial(_summary_kernel, shift=shift, transform=transform)
     sums, maxima = reduce_rows(
@@ -97,6 +157,8 @@ def summarize_scores(scores, y, sample_weight=None, transform=None):
     mean_d = sum_d / weight
     var = max(sum_d2 / weight - mean_d**2, 0.0)
     return ScoreSummary(
+        exponent=exponent,
+        magnitude=float(maxima[4]),
         shift=shift,
         weight=weight,
         mean=shift + mean_d,
@@ -251,6 +313,9 @@ def fit_platt(
     """
     if summary is None:
         summary = summarize_scores(scores, y, sample_weight, transform)
+    # Solve for the scores times 2**-exponent (exact), then scale the slope back:
+    # the fit is equivariant, coef(c s) = coef(s) / c, over the float64 range.
+    transform = scaled_transform(transform, -summary.exponent)
     t_pos, t_neg = targets
     frac_pos = summary.weight_pos / summary.weight
     mean_t = t_pos * frac_pos + t_neg * (1.0 - frac_pos)
@@ -291,8 +356,17 @@ def fit_platt(
         theta = trial
         loss, grad, hess = new
     alpha, gamma = theta
-    coef = alpha / scale
     intercept = gamma - alpha * center / scale
+    with np.errstate(over="ignore"):
+        coef = np.ldexp(alpha / scale, -summary.exponent)
+    if not np.isfinite(coef):
+        magnitude = np.ldexp(summary.magnitude, summary.exponent)
+        msg = (
+            f"The scores in X are so small (largest magnitude {magnitude:.3g}) "
+            "that the fitted slope exceeds the float64 range; multiply them by a "
+            "constant (the fit is scale-equivariant)."
+        )
+        raise ValueError(msg)
     return PlattSolution(float(coef), float(intercept), float(loss), n_iter, converged)
 
 
@@ -365,13 +439,30 @@ class _LogitPasses:
             logits.shape[0] if sample_weight is None else sample_weight.sum()
         )
 
+    #: Largest ``max(|max_k z_k|, |z_y|)`` over rows, from the last pass with
+    #: limits: the magnitude that decides whether the logits need rescaling
+    #: (columns far below the row maximum, such as masked classes at
+    #: ``np.finfo(float).min``, do not count).
+    magnitude = None
+
     def _reduce(self, **options):
         kernel = functools.partial(
             _binary_logit_kernel if self.binary else _logit_kernel,
             transform=self.transform,
             **options,
         )
-        sums = reduce_rows(kernel, self.logits, self.y, self.w, n_cols=self.n_cols)
+        if options["beta"] is not None and not options["with_limits"]:
+            sums = reduce_rows(kernel, self.logits, self.y, self.w, n_cols=self.n_cols)
+            return sums / self.total_weight
+        sums, maxima = reduce_rows(
+            kernel,
+            self.logits,
+            self.y,
+            self.w,
+            n_cols=self.n_cols,
+            combine=combine_sum_max,
+        )
+        self.magnitude = float(maxima[0])
         return sums / self.total_weight
 
     def limits(self):
@@ -403,48 +494,91 @@ def _weighted_row_sums(terms, w):
     return np.einsum("ij,j->i", terms, w)
 
 
+def _tolerate_overflow(kernel):
+    """Run a logit kernel with float overflow and ``0 * inf`` left silent.
+
+    Logits near the float64 limits (a class masked with ``np.finfo(float).min``)
+    overflow in ``z - max z`` to ``-inf``, whose softmax weight ``exp(-inf)`` is
+    exactly 0; the kernels repair the NaN of ``0 * -inf`` themselves, and the
+    solver treats an infinite or NaN curvature as "take a bracketing step".
+    """
+
+    @functools.wraps(kernel)
+    def quiet(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return kernel(*args, **kwargs)
+
+    return quiet
+
+
+def _with_magnitude(sums, magnitude):
+    """Stack weighted sums over a row of maxima headed by ``magnitude``."""
+    maxima = np.full_like(sums, -np.inf)
+    maxima[0] = magnitude
+    return np.stack([sums, maxima])
+
+
+@_tolerate_overflow
 def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
-    """Partial sums for :class:`_LogitPasses` (see its methods)."""
+    """Partial sums for :class:`_LogitPasses` (see its methods).
+
+    With limits, returns ``[sums, maxima]`` whose first maximum is the chunk's
+    share of :attr:`_LogitPasses.magnitude`.
+    """
     z = _transformed(z, transform)
+    top = row_max(z)
+    if (beta is None or with_limits) and z.shape[0]:
+        true = z[np.arange(z.shape[0]), y]
+        magnitude = max(np.abs(top).max(), np.abs(true).max())
     if z.flags.owndata:  # a float64 copy made for this chunk: reuse it
-        z -= row_max(z)[:, None]
+        z -= top[:, None]
         centered = z
     else:  # a view of the caller's float64 data: never written
-        centered = z - row_max(z)[:, None]
+        centered = z - top[:, None]
     gap = centered[np.arange(centered.shape[0]), y]  # z_y - max z <= 0
     if beta is None:  # limits at beta = 0 and beta = inf
         mean = row_sum(centered) / centered.shape[1]
         var = np.einsum("ij,ij->i", centered, centered) / centered.shape[1]
         terms = [mean - gap, var - mean * mean, -gap]
-        return _weighted_row_sums(np.stack(terms), w)
+        return _with_magnitude(_weighted_row_sums(np.stack(terms), w), magnitude)
     e = beta * centered
     np.exp(e, out=e)
     s0 = row_sum(e)
     s1 = np.einsum("ij,ij->i", e, centered)
     e *= centered
     s2 = np.einsum("ij,ij->i", e, centered)
+    masked = np.isnan(s1)
+    if masked.any():
+        # A logit at -inf after centring has weight exp(-inf) = 0 and adds
+        # nothing; only its 0 * -inf = NaN has to go.
+        s1[masked] = np.nansum(e[masked], axis=1)
+        s2[masked] = np.nansum(e[masked] * centered[masked], axis=1)
     mean = s1 / s0
     terms = [np.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
     if with_limits:
         terms += [row_sum(centered) / centered.shape[1] - gap, -gap]
+        return _with_magnitude(_weighted_row_sums(np.stack(terms), w), magnitude)
     return _weighted_row_sums(np.stack(terms), w)
 
 
+@_tolerate_overflow
 def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform):
     """Partial sums for :class:`_BinaryLogitPasses`."""
     s = _transformed(s, transform)
     low = -np.abs(s)
     # The true class is at the maximum unless its logit is the lower one.
     gap = np.where((s > 0) != (y == 1), low, 0.0)
+    magnitude = -low.min() if s.shape[0] else 0.0
     if beta is None:
         terms = [0.5 * low - gap, 0.25 * low * low, -gap]
-        return _weighted_row_sums(np.stack(terms), w)
+        return _with_magnitude(_weighted_row_sums(np.stack(terms), w), magnitude)
     e = np.exp(beta * low)
     share = e / (1.0 + e)  # softmax weight of the lower logit
     terms = [np.log1p(e) - beta * gap, share * low - gap]
     terms.append(share * (1.0 - share) * low * low)
     if with_limits:
         terms += [0.5 * low - gap, -gap]
+        return _with_magnitude(_weighted_row_sums(np.stack(terms), w), magnitude)
     return _weighted_row_sums(np.stack(terms), w)
 
 
@@ -484,20 +618,60 @@ def fit_inverse_temperature(
     kind = _BinaryLogitPasses if logits.ndim == 1 else _LogitPasses
     passes = kind(logits, y, sample_weight, transform)
     beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter)
+    limits = _first_pass(passes, beta)
+    exponent = scale_exponent(passes.magnitude)
+    if exponent:
+        # Extreme logits: solve for z * 2**-exponent (exact), then scale beta
+        # back, so that T(c z) = c T(z) holds across the float64 range.
+        transform = scaled_transform(transform, -exponent)
+        passes = kind(logits, y, sample_weight, transform)
+        beta = None if beta is None else float(np.ldexp(beta, exponent))
+        limits = _first_pass(passes, beta)
+    solution = _bracketed_newton(passes, beta, n_iter, limits, max_iter)
+    with np.errstate(over="ignore"):
+        beta = float(np.ldexp(solution.beta, -exponent))
+    if solution.status == "optimum" and not 0.0 < beta < np.inf:
+        msg = (
+            f"The logits in X are too close to zero (largest magnitude about "
+            f"{np.ldexp(passes.magnitude, exponent):.3g}) for the inverse "
+            "temperature to be represented in float64; multiply them by a constant "
+            "(the temperature is scale-equivariant)."
+        )
+        raise ValueError(msg)
+    return dataclasses.replace(solution, beta=beta)
+
+
+def _first_pass(passes, beta):
+    """``(L'(0), L''(0), L'(inf))`` in one pass, at ``beta`` when it is known.
+
+    ``L''(0)`` is None when ``beta`` is given (it is only needed as a start).
+    """
     if beta is None:
         slope_zero, curvature_zero, slope_inf = passes.limits()
+        return slope_zero, curvature_zero, slope_inf
+    _, _, _, slope_zero, slope_inf = passes.evaluate(beta, with_limits=True)
+    return slope_zero, None, slope_inf
+
+
+def _bracketed_newton(passes, beta, n_iter, limits, max_iter):
+    """The iteration of :func:`fit_inverse_temperature` after its first pass."""
+    slope_zero, curvature_zero, slope_inf = limits
+    if beta is None:
         n_iter = 1
-    else:
-        _, _, _, slope_zero, slope_inf = passes.evaluate(beta, with_limits=True)
-        curvature_zero = None
     if not slope_zero < 0:
         return TemperatureSolution(0.0, n_iter, True, "infinite_temperature")
     if not slope_inf > 0:
         return TemperatureSolution(np.inf, n_iter, True, "zero_temperature")
     if beta is None:
         beta = -slope_zero / curvature_zero
+        if not 0.0 < beta < np.inf:
+            # A class far below the others (a mask at np.finfo(float).min)
+            # makes L''(0) infinite: start from the mean gap z_max - z_y instead.
+            beta = 1.0 / slope_inf
 
     lo, hi = 0.0, np.inf
+    growth = 4.0  # squared at each unbounded step: a bad start costs log(log) steps
+    newton_from = None  # (beta, slope) where the last Newton step started
     for n_iter in range(n_iter + 1, max_iter + 1):  # noqa: B020 (restarts the count)
         _, slope, curvature = passes.evaluate(beta)
         if slope < 0:
@@ -506,17 +680,25 @@ def fit_inverse_temperature(
             hi = beta
         else:
             return TemperatureSolution(beta, n_iter, True, "optimum")
-        newton = beta - slope / curvature if curvature > 0 else np.nan
+        newton = beta - slope / curvature if 0 < curvature < np.inf else np.nan
         if abs(newton - beta) <= NEWTON_STOP_RTOL * beta:
             # A small Newton step is accurate even if rounding puts it a hair
             # outside the bracket.
             return TemperatureSolution(newton, n_iter, True, "optimum")
-        if lo < newton < hi:
-            beta = newton
+        # Newton creeps (small steps that leave most of L') while a far-off
+        # column dominates the curvature, e.g. one at -1e150: bracket instead.
+        # Ordinary fits never trigger this: once their steps are that small,
+        # convergence is quadratic.
+        creeping = newton_from is not None and (
+            abs(beta - newton_from[0]) < 0.1 * beta and slope / newton_from[1] > 0.25
+        )
+        newton_from = None
+        if lo < newton < hi and not creeping:
+            beta, newton_from = newton, (beta, slope)
         elif hi == np.inf:
-            beta = 4.0 * lo
+            beta, growth = growth * lo, min(growth * growth, 2.0**64)
         elif lo == 0.0:
-            beta = hi / 4.0
+            beta, growth = hi / growth, min(growth * growth, 2.0**64)
         else:
             beta = np.sqrt(lo * hi) if hi > 2.0 * lo else 0.5 * (lo + hi)
         if hi < np.inf and hi - lo <= STEP_RTOL * hi:

@@ -76,9 +76,18 @@ def log_odds_from_logits(z):
     return out
 
 
-def row_softmax(z):
-    """Row-wise softmax of a float64 array (new array)."""
-    shifted = z - z.max(axis=1, keepdims=True)
+def row_softmax(z, temperature=1.0):
+    """Row-wise ``softmax(z / temperature)`` of a float64 array (new array).
+
+    The row maximum is subtracted *before* dividing by ``temperature``, so that
+    logits near the float64 limits never overflow to ``inf - inf``: ``z - max``
+    is at most 0, and when it overflows to ``-inf`` (``z = -1.7e308`` next to
+    ``max = 1.7e308``) its weight ``exp(-inf)`` is exactly 0.
+    """
+    with np.errstate(over="ignore"):
+        shifted = z - z.max(axis=1, keepdims=True)
+        if temperature != 1.0:
+            shifted /= temperature
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=1, keepdims=True)
     return shifted

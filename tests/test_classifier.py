@@ -1,6 +1,7 @@
 """CalibratedClassifier against hand-built cross-fitting, sklearn and invariances."""
 
 import copy
+import re
 import warnings
 
 import joblib
@@ -971,8 +972,15 @@ def test_ensemble_warnings_name_the_folds_and_point_here():
     model = CalibratedClassifier(
         LinearSVC(random_state=7), method="platt", cv=KFold(3), ensemble=True
     )
-    with pytest.warns(NoFiniteOptimumWarning, match=r"^Calibrator of cv folds 0, 2: "):
+    # Folds 0 and 2 calibrate on one class each: each fold's warning names its
+    # fold and the missing class by its label, at this line.
+    with pytest.warns(NoFiniteOptimumWarning) as record:
         model.fit(X, y)
+    texts = sorted(str(r.message) for r in record)
+    assert len(texts) == 2
+    assert re.match(r"^Calibrator of cv fold 0: .*: class 0\.", texts[0])
+    assert re.match(r"^Calibrator of cv fold 2: .*: class 1\.", texts[1])
+    assert {r.filename for r in record} == {__file__}
 
 
 def test_max_iter_is_named_through_method():

@@ -1,5 +1,6 @@
 """Isotonic calibration: the monotone map of the score that minimises log-loss."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -15,6 +16,12 @@ from calibkit.calibrators._base import (
     normalize_rows,
     one_vs_rest_scores,
 )
+from calibkit.exceptions import CalibrationWarning
+
+#: With ``eps="auto"``, a total weight below both this and half the number of
+#: weighted rows draws a warning: the bound ``1 / (W + 2)`` (then above 1/102)
+#: reflects the scale of the weights rather than the amount of data.
+SMALL_TOTAL_WEIGHT = 100.0
 
 
 class IsotonicCalibration(BaseCalibrator):
@@ -37,7 +44,8 @@ class IsotonicCalibration(BaseCalibrator):
         log-loss when wrong). ``"auto"`` uses Laplace's rule of succession for
         an event never seen in the calibration set, ``1 / (n + 2)`` with ``n``
         the total sample weight (weights read as frequencies). ``0`` gives the
-        exact PAV fit, as scikit-learn's ``IsotonicRegression`` does.
+        exact PAV fit, as scikit-learn's ``IsotonicRegression`` does. The
+        fitted ``eps_`` stays below 1/2 however small the weights.
 
     Attributes
     ----------
@@ -66,6 +74,17 @@ class IsotonicCalibration(BaseCalibrator):
     minimises the weighted squared error, which is also the minimiser of every
     Bregman loss -- log-loss included -- among monotone maps [2]_. The
     in-sample fit can reach 0 and 1 at the ends, hence ``eps``.
+
+    Sample weights are frequencies, as in scikit-learn: a weight of 2 counts a
+    row twice, and integer weights give what repeated rows give. The PAV fit
+    depends on relative weights only; ``eps="auto"`` reads the total weight
+    ``W`` as a number of rows. Weights normalised to sum to 1 would make it
+    1/3, clipping every output to [1/3, 2/3], so a
+    :class:`~calibkit.exceptions.CalibrationWarning` is issued when ``W`` is
+    below both 100 and half the number of rows with positive weight: then the
+    bound (above 1/102) reflects the scale of the weights, not the amount of
+    data. A class absent from ``y`` or with all weights 0 is fitted as all
+    negatives (probability ``eps_``), without a warning.
 
     Multiclass problems are fitted one-vs-rest on per-class log-odds and the
     predicted rows are renormalised to sum to one (a row that is 0 in every
@@ -108,8 +127,11 @@ class IsotonicCalibration(BaseCalibrator):
         return one_vs_rest_scores(X, self.input, np.float64)
 
     def _fit(self, X, y, sample_weight):
-        total = X.shape[0] if sample_weight is None else sample_weight.sum()
-        self.eps_ = 1.0 / (total + 2.0) if self.eps == "auto" else float(self.eps)
+        self.eps_ = (
+            self._auto_eps(sample_weight, X.shape[0])
+            if self.eps == "auto"
+            else float(self.eps)
+        )
         scores = self._scores(X)
         models = [1] if len(self.classes_) == 2 else range(len(self.classes_))
         self.X_thresholds_, self.y_thresholds_ = [], []
@@ -122,6 +144,33 @@ class IsotonicCalibration(BaseCalibrator):
                 keep = np.unique(np.concatenate([starts, stops]))
             self.X_thresholds_.append(fit.scores[keep])
             self.y_thresholds_.append(fit.fitted[keep])
+
+    @staticmethod
+    def _auto_eps(sample_weight, n_rows):
+        """Laplace's bound ``1 / (W + 2)``, kept below 1/2 (the bound on ``eps``).
+
+        ``W`` is the total weight, read as a number of rows. Warns when that
+        reading makes the bound large only because the weights are small.
+        """
+        if sample_weight is None:
+            return 1.0 / (n_rows + 2.0)
+        total = float(sample_weight.sum())
+        # For W below ~2e-16, 1 / (W + 2) rounds to 1/2, outside the domain of
+        # eps (and of a saved file); the exact value lies below it.
+        eps = min(1.0 / (total + 2.0), np.nextafter(0.5, 0.0))
+        n_weighted = int(np.count_nonzero(sample_weight))
+        if total < min(0.5 * n_weighted, SMALL_TOTAL_WEIGHT):
+            warnings.warn(
+                f"sample_weight sums to {total:.3g} over {n_weighted} rows with "
+                "positive weight. Weights are read as frequencies (a weight of 2 "
+                "counts a row twice), so eps='auto' clips every probability to "
+                f"[{eps:.3g}, {1.0 - eps:.3g}] (1 / (W + 2) for a total weight W). "
+                "Scale the weights to count rows (e.g. to a mean of 1) or pass "
+                "eps explicitly.",
+                CalibrationWarning,
+                stacklevel=4,
+            )
+        return eps
 
     def _map(self, scores, model):
         """The fitted monotone map of one model, clipped to [eps_, 1 - eps_]."""

@@ -9,7 +9,7 @@ from scipy.special import expit
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import fit_platt, summarize_scores
 from calibkit._transforms import row_softmax
-from calibkit._validation import Interval
+from calibkit._validation import Interval, format_label
 from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
@@ -77,6 +77,24 @@ class PlattScaling(BaseCalibrator):
     scores are constant, ``coef_`` is 0 and the intercept is the log-odds of
     the base rate.
 
+    Sample weights are frequencies, as in scikit-learn: integer weights act as
+    repeated rows. The unsmoothed fit depends on relative weights only; the
+    smoothed targets use weighted counts ``N+`` and ``N-``. A class with no
+    weight -- absent from ``y`` (see ``fit(classes=...)``) or with all its
+    weights 0 -- has no finite optimum either (its probability would be 0):
+    it is fitted with the smoothed targets, giving it probability
+    ``1 / (W + 2)`` for a total weight ``W``, and named in a
+    :class:`~calibkit.exceptions.NoFiniteOptimumWarning`.
+
+    The fit is scale-equivariant across the float64 range: scores ``c * s``
+    give ``coef_ / c``, the same ``intercept_`` and the same probabilities,
+    for ``c`` from 1e-300 up to the largest finite scores (binary scores and
+    two-column logits; the one-vs-rest log-odds of more classes are not
+    linear in ``c``). Scores whose largest magnitude is outside
+    ``[2**-200, 2**50]`` are multiplied by a power of two, exactly, before
+    solving. Scores so small (subnormal) that the slope would overflow raise a
+    ``ValueError``.
+
     Multiclass problems are fitted one-vs-rest on the per-class log-odds of the
     softmax (``z_k - logsumexp(z_{-k})``; for probabilities ``log(p_k / (1 -
     p_k))``), and the predicted rows are renormalised to sum to one.
@@ -115,9 +133,12 @@ class PlattScaling(BaseCalibrator):
 
     def _fit(self, X, y, sample_weight):
         warn_if_saturated(X, self.input)
+        empty = []  # classes without calibration weight
         if len(self.classes_) == 2:
             values, transform = binary_scores(X, self.input)
-            solutions = [self._fit_one(values, y == 1, sample_weight, transform, None)]
+            solutions = [
+                self._fit_one(values, y == 1, sample_weight, transform, None, empty)
+            ]
         else:
             scores = one_vs_rest_scores(X, self.input, X.dtype)
             solutions = []
@@ -125,8 +146,22 @@ class PlattScaling(BaseCalibrator):
             # is a frame of its own, and the warning's stacklevel would miss.
             for k, label in enumerate(self.classes_):
                 solutions.append(
-                    self._fit_one(scores[k], y == k, sample_weight, None, label)
+                    self._fit_one(scores[k], y == k, sample_weight, None, label, empty)
                 )
+        if empty:
+            # "class <label>" each: CalibratedClassifier maps the codes it fits
+            # on back to the user's labels by that pattern.
+            shown = ", ".join(f"class {format_label(label)}" for label in empty[:10])
+            more = ", ..." if len(empty) > 10 else ""
+            warnings.warn(
+                f"{len(empty)} class(es) have no calibration rows with positive "
+                f"weight (absent from y, or all their sample_weight is 0): {shown}"
+                f"{more}. Their unsmoothed log-loss has no finite minimiser, so "
+                "they were fitted with Platt's smoothed targets, which give them "
+                "a probability of about 1 / (W + 2) for a total weight W.",
+                NoFiniteOptimumWarning,
+                stacklevel=3,
+            )
         self.coef_ = np.array([s.coef for s in solutions])
         self.intercept_ = np.array([s.intercept for s in solutions])
         self.n_iter_ = np.array([s.n_iter for s in solutions])
@@ -138,10 +173,19 @@ class PlattScaling(BaseCalibrator):
                 stacklevel=3,
             )
 
-    def _fit_one(self, values, positive, sample_weight, transform, label):
+    def _fit_one(self, values, positive, sample_weight, transform, label, empty):
         summary = summarize_scores(values, positive, sample_weight, transform)
         smooth = self.target_smoothing
-        if not smooth and summary.separable:
+        if summary.weight_pos == 0 or summary.weight_pos == summary.weight:
+            # One side has no weight: not a separation of the classes but a
+            # class missing. One-vs-rest, "the rest" is empty only when every
+            # other class is missing, and each of those reports itself.
+            if summary.weight_pos == 0:
+                empty.append(self.classes_[1] if label is None else label)
+            elif label is None:
+                empty.append(self.classes_[0])
+            smooth = True
+        elif not smooth and summary.separable:
             plain = label.item() if isinstance(label, np.generic) else label
             which = "" if label is None else f" (class {plain!r} against the rest)"
             warnings.warn(

@@ -72,6 +72,16 @@ class TemperatureScaling(BaseCalibrator):
       than uniform predictions, so ``temperature_ = inf`` and predictions are
       uniform.
 
+    The fit depends on relative sample weights only (integer weights act as
+    repeated rows), and it is scale-equivariant across the float64 range:
+    logits ``c * z`` give ``c * temperature_``, for ``c`` from 1e-300 up to
+    the largest finite logits (those outside ``[2**-200, 2**50]`` in magnitude
+    are multiplied by a power of two, exactly, before solving). A class masked
+    with ``np.finfo(float).min`` gets probability exactly 0 (at any temperature
+    below about 1e305) and does not change the fit; predictions are
+    ``exp((z - max z) / T)`` normalised, so logits near +-1.8e308 never
+    produce NaN.
+
     References
     ----------
     .. [1] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration
@@ -174,4 +184,4 @@ def _tempered_softmax(z, temperature):
     if temperature == 0.0:
         top = (z == z.max(axis=1, keepdims=True)).astype(np.float64)
         return top / top.sum(axis=1, keepdims=True)
-    return row_softmax(z / temperature)
+    return row_softmax(z, temperature)
