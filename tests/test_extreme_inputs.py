@@ -243,8 +243,6 @@ def test_binary_platt_class_with_zero_weight_is_named():
     s, y, _ = platt_data(seed=12)
     w = np.where(y == 0, 0.0, 1.0)
     with pytest.warns(NoFiniteOptimumWarning, match=r"no calibration.*: class 0\."):
-        NoFiniteOptimumWarning, match=r"no calibration rows.*: class 0\."
-    ):
         cal = PlattScaling().fit(s, y, sample_weight=w)
     # Only positives: the smoothed positive target (W + 1) / (W + 2).
     n_pos = w.sum()
