@@ -344,10 +344,37 @@ FORECAST_DTYPES = [
 CONTAINERS = ["numpy", "numpy", "list", "pandas", "pandas-nullable", "polars"]
 
 
+def rarely(draw, n):
+    """True about once in ``n`` draws.
+
+    Hypothesis favours 0 and the bounds of a range, so an odd case keyed to 0
+    would come up far more often than once in ``n``; an interior value does not.
+    """
+    return draw(st.integers(0, n - 1)) == n // 2
+
+
+def weighted(draw, options):
+    """One of ``options`` (a list of ``(weight, value)``), drawn by weight.
+
+    Most examples should be valid enough to get past the first check, so odd
+    values are drawn less often than ordinary ones.
+    """
+    total = sum(weight for weight, _ in options)
+    pick = draw(st.integers(0, total - 1))
+    for weight, value in options:
+        if pick < weight:
+            return value
+        pick -= weight
+    raise AssertionError(pick)
+
+
 @st.composite
-def float_matrix(draw, n, k, *, mode=None):
+def float_matrix(draw, n, k, *, mode=None, sprinkle=True):
     """An (n, k) float64 array (k = 0 means 1-D) of one kind of values."""
-    mode = mode or draw(st.sampled_from(sorted(mode_values)))
+    mode = mode or weighted(
+        draw,
+        [(4, "probabilities"), (1, "unnormalised"), (3, "logits"), (2, "extreme")],
+    )
     size = n * max(k, 1)
     values = draw(st.lists(mode_values[mode], min_size=size, max_size=size))
     array = np.array(values, dtype=np.float64)
@@ -357,7 +384,7 @@ def float_matrix(draw, n, k, *, mode=None):
             sums = array.sum(axis=1, keepdims=True)
             with np.errstate(invalid="ignore", divide="ignore"):
                 array = np.where(sums > 0, array / sums, 1.0 / k)
-    if size and draw(st.integers(0, 4)) == 0:  # sprinkle NaN/inf
+    if sprinkle and size and rarely(draw, 8):  # NaN/inf
         flat = array.reshape(-1)
         for index in draw(st.lists(st.integers(0, size - 1), min_size=1, max_size=3)):
             flat[index] = draw(st.sampled_from(NONFINITE))
@@ -409,12 +436,15 @@ def convert(array, dtype, container):
 
 
 @st.composite
-def forecasts(draw, n, k, *, plain=False):
-    """Forecasts of n rows: 1-D when k = 0, else k columns, any dtype and container."""
-    array = draw(float_matrix(n, k))
+def forecasts(draw, n, k, *, plain=False, sprinkle=True):
+    """Forecasts of n rows: 1-D when k = 0, else k columns, any dtype and container.
+
+    ``plain``: a float64 array; ``sprinkle``: NaN/inf in some examples.
+    """
+    array = draw(float_matrix(n, k, sprinkle=sprinkle))
     if plain:
         return array
-    dtype = draw(st.sampled_from(FORECAST_DTYPES))
+    dtype = draw(st.sampled_from(FORECAST_DTYPES)) if rarely(draw, 3) else "float64"
     container = draw(st.sampled_from(CONTAINERS))
     return convert(array, dtype, container)
 
@@ -470,7 +500,13 @@ def label_container(values, container):
 @st.composite
 def labels_for(draw, n, n_classes, *, plain=False):
     """Labels of n rows from n_classes classes of one pool (sometimes odd)."""
-    pool_name = draw(st.sampled_from(sorted(LABEL_POOLS)))
+    pool_name = weighted(
+        draw,
+        [
+            *[(4, "int"), (2, "str"), (1, "int-odd"), (1, "str-digits")],
+            *[(1, "bool"), (1, "float"), (1, "mixed")],
+        ],
+    )
     pool = LABEL_POOLS[pool_name][: max(n_classes, 1)]
     if plain:
         pool = LABEL_POOLS["int"][: max(n_classes, 1)]
@@ -478,38 +514,40 @@ def labels_for(draw, n, n_classes, *, plain=False):
     if n >= len(pool) and draw(st.booleans()):
         values[: len(pool)] = pool  # every class present
     if not plain:
-        oddity = draw(st.integers(0, 7))
-        if oddity == 0 and n:  # a missing label
+        oddity = draw(st.integers(0, 11))
+        if oddity == 6 and n:  # a missing label
             values[draw(st.integers(0, n - 1))] = draw(st.sampled_from(MISSING))
-        elif oddity == 1:  # length mismatch
+        elif oddity == 4:  # length mismatch
             values = (
                 values[:-1] if values and draw(st.booleans()) else [*values, pool[0]]
             )
-        elif oddity == 2 and n:  # one class only
+        elif oddity == 5 and n:  # one class only
             values = [pool[0]] * n
     if plain:
         return np.array(values)
-    return label_container(values, draw(st.sampled_from(LABEL_CONTAINERS)))
+    container = "numpy" if draw(st.booleans()) else None
+    container = container or draw(st.sampled_from(LABEL_CONTAINERS))
+    return label_container(values, container)
 
 
 @st.composite
 def weights_for(draw, n):
-    if draw(st.integers(0, 2)) == 0:
+    if rarely(draw, 3):
         return None
     length = n if draw(st.integers(0, 9)) else draw(st.integers(0, n + 2))
-    values = draw(
-        st.lists(
-            st.one_of(
-                st.sampled_from([1.0, 0.0, 2.0, 3.0, 1e-300, 1e300, 1e308]),
-                st.floats(0.0, 10.0),
-                st.sampled_from([-1.0, np.nan, np.inf]),
-            ),
-            min_size=length,
-            max_size=length,
+    odd = rarely(draw, 4)
+    element = st.one_of(st.sampled_from([1.0, 0.0, 2.0, 3.0]), st.floats(0.0, 10.0))
+    if odd:
+        element = st.one_of(
+            element,
+            st.sampled_from([1e-300, 1e300, 1e308, 5e-324]),
+            st.sampled_from([-1.0, np.nan, np.inf]),
         )
-    )
+    values = draw(st.lists(element, min_size=length, max_size=length))
     array = np.array(values)
-    kind = draw(st.sampled_from(["numpy", "numpy", "list", "pandas", "int", "str"]))
+    kind = weighted(
+        draw, [(6, "numpy"), (2, "list"), (2, "pandas"), (2, "int"), (1, "str")]
+    )
     if kind == "list":
         return values
     if kind == "pandas":
@@ -525,24 +563,30 @@ def weights_for(draw, n):
 @st.composite
 def problems(draw, *, max_rows=12, plain=False):
     """y_true, y_prob, sample_weight and the shape facts of one fuzz case."""
-    n = draw(st.integers(0, max_rows))
+    n = 0 if rarely(draw, 20) else draw(st.integers(1, max_rows))
     k = draw(st.sampled_from([0, 0, 2, 3, 4, 1]))  # 0: 1-D forecasts
     n_classes = 2 if k in (0, 1) else k
-    if draw(st.integers(0, 9)) == 0:
+    if rarely(draw, 10):
         n_classes = draw(st.integers(1, 5))
+    # One part is odd at a time, mostly: several independent odd parts would
+    # make nearly every example fail the first check and test nothing else.
+    odd = weighted(
+        draw, [(2, "y_prob"), (1, "y_true"), (1, "sample_weight"), (1, "all")]
+    )
+    plain_p = plain or odd not in ("y_prob", "all")
+    plain_y = plain or odd not in ("y_true", "all")
     return {
         "n": n,
         "k": k,
-        "y": draw(labels_for(n, n_classes, plain=plain)),
-        "p": draw(forecasts(n, k, plain=plain)),
-        "w": draw(weights_for(n)) if not plain else None,
+        "y": draw(labels_for(n, n_classes, plain=plain_y)),
+        "p": draw(forecasts(n, k, plain=plain_p, sprinkle=not plain_p)),
+        "w": draw(weights_for(n)) if odd in ("sample_weight", "all") else None,
     }
 
 
 def maybe_labels_kwarg(draw, problem):
     """Sometimes ``labels=``: the right ones, a shuffled, short or unseen set."""
-    choice = draw(st.integers(0, 5))
-    if choice > 2:
+    if not rarely(draw, 4):
         return {}
     k = max(problem["k"], 2)
     options = [list(range(k)), list(range(k))[::-1], ["u", "v"][: min(k, 2)], [0]]
@@ -614,7 +658,7 @@ def metric_case(draw, target, problem):
     lab = maybe_labels_kwarg(draw, problem)
     pos = (
         {"pos_label": draw(st.sampled_from([1, "b", 0, True]))}
-        if (draw(st.integers(0, 7)) == 0)
+        if (rarely(draw, 8))
         else {}
     )
     extra = {**lab, **pos}
@@ -653,7 +697,7 @@ def metric_case(draw, target, problem):
             "strategy": draw(st.sampled_from(["uniform", "quantile"])),
             "norm": draw(st.sampled_from(["l1", "l2", "max"])),
             "multiclass": draw(st.sampled_from(["top_label", "classwise"])),
-            "debias": draw(st.booleans()),
+            "debias": rarely(draw, 4),
         }
         return (
             lambda: ckm.expected_calibration_error(
@@ -995,7 +1039,7 @@ def test_scorers(scorer_name, data):
     X = data.draw(
         float_matrix(n, 2, mode=data.draw(st.sampled_from(["logits", "probabilities"])))
     )
-    pool = [*classes, "zz", None] if data.draw(st.integers(0, 4)) == 0 else classes
+    pool = [*classes, "zz", None] if rarely(data.draw, 5) else classes
     y = data.draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
     y = np.array(y, dtype=object) if None in y else np.array(y)
     w = data.draw(weights_for(n))
@@ -1061,7 +1105,7 @@ def csv_tables(draw):
         header.append("id")
     if draw(st.booleans()):
         header.append("w")
-    if draw(st.integers(0, 4)) == 0:  # random / duplicate names
+    if rarely(draw, 5):  # random / duplicate names
         header = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=5))
     label_pool = draw(
         st.sampled_from(
@@ -1081,7 +1125,7 @@ def csv_tables(draw):
         for name in header:
             if name in ("y", "label"):
                 value = draw(st.sampled_from(label_pool))
-                if draw(st.integers(0, 15)) == 0:
+                if rarely(draw, 16):
                     value = draw(st.sampled_from(CELL_TEXT))
             elif name == "id":
                 value = str(draw(st.integers(0, 10**6)))
@@ -1091,12 +1135,12 @@ def csv_tables(draw):
                 )
             elif draw(st.integers(0, 5)):
                 value = repr(draw(st.floats(-30, 30)))
-                if draw(st.integers(0, 7)) == 0:
+                if rarely(draw, 8):
                     value = repr(draw(magnitudes))
             else:
                 value = draw(st.sampled_from(CELL_TEXT))
             row.append(value)
-        if draw(st.integers(0, 30)) == 0:
+        if rarely(draw, 31):
             row = row[:-1]  # ragged row
         rows.append(row)
     return header, rows
@@ -1141,7 +1185,7 @@ def write_numpy(path, header, rows, draw):
             for j, name in enumerate(header)
         }
         np.savez(path, **names)
-    if draw(st.integers(0, 5)) == 0:  # a truncated file
+    if rarely(draw, 6):  # a truncated file
         data = path.read_bytes()
         path.write_bytes(data[: draw(st.integers(0, max(len(data) - 1, 0)))])
 
@@ -1314,14 +1358,14 @@ def run_cli(command, argv, directory, outputs):
 
 def _column_options(draw, header):
     choice = draw(st.integers(0, 4))
-    if choice == 0:
+    if choice == 3:
         return ["--prefix", draw(st.sampled_from(["logit_", "p", "zz", ""]))]
-    if choice == 1:
+    if choice == 2:
         cols = draw(
             st.lists(st.sampled_from([*header, "nope"]), min_size=1, max_size=3)
         )
         return ["--columns", ",".join(cols)]
-    if choice == 2 and "logit_0" in header:
+    if choice in (0, 1) and "logit_0" in header:
         return ["--prefix", "logit_"]
     return []
 
@@ -1396,7 +1440,7 @@ def test_cli_fit_apply_evaluate(data):
         if draw(st.booleans()):
             argv += ["--json", tmp / "m.json"]
             outputs.append(tmp / "m.json")
-        if draw(st.integers(0, 5)) == 0:
+        if rarely(draw, 6):
             argv += ["--report", tmp / "r.html"]
             outputs.append(tmp / "r.html")
         code, _ = run_cli("evaluate", argv, tmp, outputs)
