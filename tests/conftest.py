@@ -1,5 +1,7 @@
 """Shared, seeded test data. Each fixture builds its data from its own seed."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,24 @@ def multiclass_forecasts():
     y = np.minimum(y, n_classes - 1)
     w = rng.integers(0, 4, n)
     return y, P, w
+
+
+# Hypothesis profiles. CI (the default): few examples per fuzz target, derandomised
+# so that a run is reproducible. HYPOTHESIS_PROFILE=fuzz-long: the long fuzz of
+# issue 10 (2000 examples per target, no deadline, random seeds).
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+else:
+    settings.register_profile(
+        "ci", derandomize=True, deadline=None, print_blob=True, database=None
+    )
+    settings.register_profile(
+        "fuzz-long",
+        max_examples=2000,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
