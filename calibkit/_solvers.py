@@ -353,13 +353,14 @@ class _LogitPasses:
 
     binary = False
 
-    def __init__(self, logits, y, sample_weight, transform):
+    def __init__(self, logits, y, sample_weight, transform, eps=None):
         self.logits, self.y, self.w, self.transform = (
             logits,
             y,
             sample_weight,
             transform,
         )
+        self.eps = eps
         self.n_cols = 2 if logits.ndim == 1 else logits.shape[1]
         self.total_weight = (
             logits.shape[0] if sample_weight is None else sample_weight.sum()
@@ -369,6 +370,7 @@ class _LogitPasses:
         kernel = functools.partial(
             _binary_logit_kernel if self.binary else _logit_kernel,
             transform=self.transform,
+            eps=self.eps,
             **options,
         )
         sums = reduce_rows(kernel, self.logits, self.y, self.w, n_cols=self.n_cols)
@@ -403,8 +405,19 @@ def _weighted_row_sums(terms, w):
     return np.einsum("ij,j->i", terms, w)
 
 
-def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
-    """Partial sums for :class:`_LogitPasses` (see its methods)."""
+def _soft_gap(centered, gap, eps):
+    """``sum_k t_k (z_k - max z)`` for targets ``1 - eps`` on the true class and
+    ``eps / (K - 1)`` on each other class (``gap`` is the true class's term)."""
+    other = eps / (centered.shape[1] - 1)
+    return (1.0 - eps) * gap + other * (row_sum(centered) - gap)
+
+
+def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform, eps):
+    """Partial sums for :class:`_LogitPasses` (see its methods).
+
+    ``gap`` below is the target-weighted logit ``sum_k t_k z_k`` minus the row
+    maximum: the true class's for one-hot targets, a mixture with ``eps``.
+    """
     z = _transformed(z, transform)
     if z.flags.owndata:  # a float64 copy made for this chunk: reuse it
         z -= row_max(z)[:, None]
@@ -412,6 +425,8 @@ def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
     else:  # a view of the caller's float64 data: never written
         centered = z - row_max(z)[:, None]
     gap = centered[np.arange(centered.shape[0]), y]  # z_y - max z <= 0
+    if eps is not None:
+        gap = _soft_gap(centered, gap, eps[y])
     if beta is None:  # limits at beta = 0 and beta = inf
         mean = row_sum(centered) / centered.shape[1]
         var = np.einsum("ij,ij->i", centered, centered) / centered.shape[1]
@@ -430,12 +445,17 @@ def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
     return _weighted_row_sums(np.stack(terms), w)
 
 
-def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform):
+def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform, eps):
     """Partial sums for :class:`_BinaryLogitPasses`."""
     s = _transformed(s, transform)
     low = -np.abs(s)
     # The true class is at the maximum unless its logit is the lower one.
-    gap = np.where((s > 0) != (y == 1), low, 0.0)
+    truth_low = (s > 0) != (y == 1)
+    if eps is None:
+        gap = np.where(truth_low, low, 0.0)
+    else:  # target weight of the lower logit times that logit
+        e = eps[y]
+        gap = np.where(truth_low, 1.0 - e, e) * low
     if beta is None:
         terms = [0.5 * low - gap, 0.25 * low * low, -gap]
         return _weighted_row_sums(np.stack(terms), w)
@@ -449,7 +469,7 @@ def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform):
 
 
 def fit_inverse_temperature(
-    logits, y, *, sample_weight=None, transform=None, max_iter=100
+    logits, y, *, sample_weight=None, transform=None, max_iter=100, eps=None
 ):
     """Find ``beta = 1 / T`` minimising the mean log-loss of ``softmax(beta * z)``.
 
@@ -476,14 +496,20 @@ def fit_inverse_temperature(
         Applied to each float64 chunk (e.g. probabilities to log-probabilities).
     max_iter : int, default=100
         Maximum number of passes over all rows.
+    eps : ndarray of shape (n_classes,) or None
+        Smoothed targets: a row of class ``k`` has target ``1 - eps[k]`` on
+        its class and ``eps[k] / (K - 1)`` on each other class (see
+        :func:`smoothing_eps`). None: one-hot targets. Only the label term of
+        the loss changes, ``beta * sum_k t_k z_k`` instead of ``beta * z_y``, so
+        ``L`` stays convex and ``L''`` is unchanged.
 
     Returns
     -------
     TemperatureSolution
     """
     kind = _BinaryLogitPasses if logits.ndim == 1 else _LogitPasses
-    passes = kind(logits, y, sample_weight, transform)
-    beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter)
+    passes = kind(logits, y, sample_weight, transform, eps)
+    beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)
     if beta is None:
         slope_zero, curvature_zero, slope_inf = passes.limits()
         n_iter = 1
@@ -524,7 +550,7 @@ def fit_inverse_temperature(
     return TemperatureSolution(beta, max_iter, False, "optimum")
 
 
-def _starting_point(logits, y, sample_weight, transform, max_iter):
+def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
     """``beta`` fitted on an evenly spaced subsample of rows, or None.
 
     Returns ``(beta, 0)`` or ``(None, 0)`` when the input is small or the
@@ -544,7 +570,242 @@ def _starting_point(logits, y, sample_weight, transform, max_iter):
         sample_weight=weights,
         transform=transform,
         max_iter=max_iter,
+        eps=eps,
     )
     if sub.status != "optimum" or not sub.converged:
         return None, 0
     return sub.beta, 0
+
+
+def smoothing_eps(y, sample_weight, n_classes):
+    """Per-class smoothing ``eps_k = 1 / (N_k + 2)`` (``N_k``: weighted count).
+
+    A row of class ``k`` gets target ``1 - eps_k = (N_k + 1) / (N_k + 2)`` on
+    its class and ``eps_k / (K - 1)`` on each other class. For two classes these
+    are exactly Platt's smoothed targets ``(N+ + 1) / (N+ + 2)`` and
+    ``1 / (N- + 2)``.
+    """
+    counts = np.bincount(y, weights=sample_weight, minlength=n_classes)
+    return 1.0 / (counts + 2.0)
+
+
+# --------------------------------------------------------------------------
+# Temperature scaling with a fitted logit for exact-zero probabilities:
+# logit beta * log p where p > 0, and c where p == 0
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZeroScan:
+    """One pass over log-probabilities with ``-inf`` at exact zeros.
+
+    Over rows of positive weight: ``zero_truth`` is the weight of rows whose
+    true class has probability exactly 0, ``n_zero`` the number of exact
+    zeros, and ``min_log`` the smallest finite log-probability.
+    """
+
+    zero_truth: float
+    n_zero: float
+    min_log: float
+
+
+def _zero_scan_kernel(rows, lp, y, w, *, transform):
+    lp = _transformed(lp, transform)
+    n = lp.shape[0]
+    zero = np.isneginf(lp)
+    present = np.ones(n, bool) if w is None else w > 0
+    truth_zero = present & zero[np.arange(n), y]
+    weight = np.count_nonzero(truth_zero) if w is None else w[truth_zero].sum()
+    lowest = np.where(zero, np.inf, lp)[present].min(initial=np.inf)
+    sums = [weight, float(np.count_nonzero(zero[present])), 0.0]
+    return np.array([sums, [-np.inf, -np.inf, -lowest]])
+
+
+def scan_zero_entries(log_probs, y, sample_weight=None, transform=None):
+    """Summary of the exact zeros of ``log_probs`` (``-inf`` entries); one pass."""
+    kernel = functools.partial(_zero_scan_kernel, transform=transform)
+    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+    sums, maxima = reduce_rows(
+        kernel, log_probs, y, sample_weight, n_cols=n_cols, combine=combine_sum_max
+    )
+    return ZeroScan(
+        zero_truth=float(sums[0]), n_zero=float(sums[1]), min_log=float(-maxima[2])
+    )
+
+
+def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform):
+    """Partial sums of L, dL/d(beta, c) and the Hessian's 3 entries.
+
+    Logits are ``a_k = beta * l_k`` where ``l_k = log p_k`` is finite and
+    ``a_k = c`` where ``p_k == 0``. With ``q = softmax(a)`` and features
+    ``x = (l_k or 0, 0 or 1)``, the gradient is ``E_q x - sum_k t_k x_k`` and
+    the Hessian ``Cov_q x``.
+    """
+    lp = _transformed(lp, transform)
+    n, k = lp.shape
+    idx = np.arange(n)
+    zero = np.isneginf(lp)
+    ell = np.where(zero, 0.0, lp)
+    m = row_sum(zero.astype(np.float64))
+    truth_zero = zero[idx, y]
+    top_logit = beta * row_max(lp)
+    shift = np.where(m > 0, np.maximum(top_logit, c), top_logit)
+    e = beta * ell
+    e -= shift[:, None]
+    np.exp(e, out=e)
+    e[zero] = 0.0
+    # c <= shift on rows with a zero; elsewhere m = 0 and exp must not overflow.
+    e_zero = m * np.exp(np.minimum(c - shift, 0.0))
+    s_nonzero = row_sum(e)
+    total = s_nonzero + e_zero
+    q_zero = e_zero / total
+    q_nonzero = s_nonzero / total
+    e /= total[:, None]  # q on the nonzero entries
+    mu = np.einsum("ij,ij->i", e, ell)
+    d = ell - mu[:, None]
+    d *= d
+    var = np.einsum("ij,ij->i", e, d) + q_zero * mu * mu
+    true_l = np.where(truth_zero, 0.0, ell[idx, y])
+    if eps is None:
+        t_l, t_zero = true_l, truth_zero.astype(np.float64)
+    else:
+        e_row = eps[y]
+        other = e_row / (k - 1)
+        t_l = other * row_sum(ell) + (1.0 - e_row - other) * true_l
+        t_zero = other * m + (1.0 - e_row - other) * truth_zero
+    loss = shift + np.log(total) - beta * t_l - c * t_zero
+    terms = [loss, mu - t_l, q_zero - t_zero, var, -mu * q_zero, q_zero * q_nonzero]
+    return _weighted_row_sums(np.stack(terms), w)
+
+
+def zero_logit_loss(
+    log_probs, y, beta, c, *, sample_weight=None, transform=None, eps=None
+):
+    """Mean log-loss of the (beta, c) model of :func:`fit_temperature_zero_logit`.
+
+    One pass; without exact zeros it is the temperature-scaling loss at
+    ``beta`` (``c`` is then unused).
+    """
+    kernel = functools.partial(
+        _zero_logit_kernel, beta=beta, c=c, eps=eps, transform=transform
+    )
+    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+    total = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)[0]
+    weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
+    return float(total / weight)
+
+
+@dataclass(frozen=True)
+class ZeroLogitSolution:
+    """Result of :func:`fit_temperature_zero_logit`."""
+
+    beta: float
+    zero_logit: float
+    loss: float
+    n_iter: int
+    converged: bool
+    status: str
+
+
+def fit_temperature_zero_logit(
+    log_probs,
+    y,
+    *,
+    sample_weight=None,
+    transform=None,
+    eps=None,
+    start=(1.0, 0.0),
+    max_iter=100,
+):
+    """Minimise the log-loss of ``softmax(beta * log p)`` with exact zeros at ``c``.
+
+    Exact zeros of ``p`` (``-inf`` in ``log_probs``) get the common logit ``c``
+    instead of ``beta * log 0``. The mean log-loss is a log-sum-exp of an
+    affine map of ``(beta, c)`` minus a linear term, hence convex; it is
+    minimised over ``beta >= 0`` by projected damped Newton (Armijo
+    backtracking), one pass over the rows per evaluation. With one-hot
+    targets the minimiser is often at infinity (``c -> -inf`` when no zero
+    holds the truth), so callers pass smoothed targets ``eps``, with which it
+    is finite.
+
+    Parameters
+    ----------
+    log_probs : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        Read in chunks through ``transform``, which must give float64
+        log-probabilities of shape (rows, n_classes) with ``-inf`` at zeros.
+    y : ndarray of shape (n_samples,), dtype intp
+    sample_weight : ndarray of shape (n_samples,) or None
+    transform : callable or None
+    eps : ndarray of shape (n_classes,) or None
+        Smoothed targets as in :func:`fit_inverse_temperature`.
+    start : (float, float)
+        Starting ``(beta, c)``.
+    max_iter : int, default=100
+
+    Returns
+    -------
+    ZeroLogitSolution
+        ``status`` is ``"infinite_temperature"`` when the optimum has
+        ``beta = 0``, else ``"optimum"``.
+    """
+    total_weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
+    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+
+    def evaluate(theta):
+        kernel = functools.partial(
+            _zero_logit_kernel,
+            beta=theta[0],
+            c=theta[1],
+            eps=eps,
+            transform=transform,
+        )
+        sums = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)
+        sums = sums / total_weight
+        hess = np.array([[sums[3], sums[4]], [sums[4], sums[5]]])
+        return sums[0], sums[1:3], hess
+
+    theta = np.array(start, dtype=np.float64)
+    loss, grad, hess = evaluate(theta)
+    n_iter, converged = 1, False
+    noise = 64 * np.finfo(float).eps
+    while n_iter < max_iter:
+        if theta[0] == 0.0 and grad[0] >= 0.0:
+            # On the bound beta = 0, pushing outwards: move c alone.
+            step = np.array([0.0, -grad[1] / hess[1, 1] if hess[1, 1] > 0 else 0.0])
+        else:
+            try:
+                step = -np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                step = -grad
+            if not grad @ step < 0:  # singular Hessian: steepest descent
+                step = -grad
+        slope = grad @ step
+        scale = 1.0 + np.max(np.abs(theta))
+        if np.max(np.abs(step)) <= STEP_RTOL * scale or -slope <= noise * max(
+            abs(loss), 1.0
+        ):
+            trial = theta + step
+            trial[0] = max(trial[0], 0.0)
+            theta = trial
+            converged = True
+            break
+        t = 1.0
+        while True:
+            trial = theta + t * step
+            trial[0] = max(trial[0], 0.0)
+            new = evaluate(trial)
+            n_iter += 1
+            decrease = grad @ (trial - theta)
+            slack = 4 * np.finfo(float).eps * abs(loss)
+            if new[0] <= loss + 1e-4 * decrease + slack or n_iter >= max_iter:
+                break
+            t *= 0.5
+        moved = np.max(np.abs(trial - theta))
+        theta = trial
+        loss, grad, hess = new
+        if moved <= STEP_RTOL * scale:
+            converged = True
+            break
+    beta, c = float(theta[0]), float(theta[1])
+    status = "infinite_temperature" if beta == 0.0 else "optimum"
+    return ZeroLogitSolution(beta, c, float(loss), n_iter, converged, status)

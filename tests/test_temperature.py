@@ -21,18 +21,25 @@ def overconfident_logits(n, k, seed, true_temperature=2.5, scale=4.0):
     return z, y
 
 
-def mp_inverse_temperature(z, y, w, dps=50):
-    """Root of L'(beta) by bisection in 50-digit arithmetic."""
+def mp_inverse_temperature(z, y, w, dps=50, targets=None):
+    """Root of L'(beta) by bisection in 50-digit arithmetic.
+
+    ``targets``: optional (n, K) target probabilities (default one-hot ``y``);
+    then ``L'(beta) = mean[E_beta z - sum_k t_k z_k]``.
+    """
     with mpmath.workdps(dps):
         rows = [[mpmath.mpf(float(v)) for v in row] for row in z]
         w = [mpmath.mpf(float(v)) for v in w]
+        if targets is None:
+            targets = np.eye(len(rows[0]))[y]
+        t = [[mpmath.mpf(float(v)) for v in row] for row in targets]
 
         def slope(beta):
             total = mpmath.mpf(0)
-            for row, yi, wi in zip(rows, y, w):
+            for row, ti, wi in zip(rows, t, w):
                 e = [mpmath.exp(beta * v) for v in row]
                 mean = sum(ei * v for ei, v in zip(e, row)) / sum(e)
-                total += wi * (mean - row[yi])
+                total += wi * (mean - sum(tk * v for tk, v in zip(ti, row)))
             return total
 
         lo, hi = mpmath.mpf(0), mpmath.mpf(1)
@@ -103,12 +110,45 @@ def test_probabilities_input_equals_log_probability_logits():
     )
 
 
-def test_all_rows_correct_warns_and_predicts_one_hot():
-    z = np.array([[3.0, 0.0, -1.0], [0.0, 2.0, 1.0], [0.0, -1.0, 5.0]])
-    with pytest.warns(NoFiniteOptimumWarning, match="largest logit"):
-        cal = TemperatureScaling().fit(z, [0, 1, 2])
-    assert cal.temperature_ == 0.0
-    np.testing.assert_array_equal(cal.predict_proba(z), np.eye(3))
+def platt_prior_targets(y, w, n_classes):
+    """Platt's prior for K classes, written out: a row of class k gets
+    (N_k + 1) / (N_k + 2) on k and the rest, 1 / (N_k + 2), shared evenly."""
+    counts = np.array([w[y == k].sum() for k in range(n_classes)])
+    eps = 1.0 / (counts[y] + 2.0)
+    t = np.repeat((eps / (n_classes - 1))[:, None], n_classes, axis=1)
+    t[np.arange(len(y)), y] = 1.0 - eps
+    return t
+
+
+def test_all_rows_correct_falls_back_to_smoothed_targets():
+    # Before: temperature_ = 0.0, one-hot predictions, and an infinite log-loss
+    # on the first new row the model gets wrong.
+    z = np.array([[3.0, 0.0, -1.0], [0.0, 2.0, 1.0], [0.0, -1.0, 5.0], [1.0, 0.0, 0.5]])
+    y = np.array([0, 1, 2, 0])
+    with pytest.warns(NoFiniteOptimumWarning, match="largest logit.*smoothed"):
+        cal = TemperatureScaling().fit(z, y)
+    assert 0 < cal.temperature_ < np.inf
+    smoothed = TemperatureScaling(target_smoothing=True).fit(z, y)  # no warning
+    assert cal.temperature_ == smoothed.temperature_
+    targets = platt_prior_targets(y, np.ones(4), 3)
+    beta = mp_inverse_temperature(z, y, np.ones(4), targets=targets)
+    np.testing.assert_allclose(cal.temperature_, 1.0 / beta, rtol=1e-10)
+    wrong = cal.predict_proba(np.array([[2.0, 0.0, 0.0]]))[0, 2]
+    assert np.log(wrong) > -50  # a finite, moderate loss on a miss
+
+
+@pytest.mark.parametrize(("n_classes", "seed"), [(2, 10), (4, 11)])
+def test_target_smoothing_matches_high_precision_root(n_classes, seed):
+    z, y = overconfident_logits(30, n_classes, seed)
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, z.shape[0])
+    cal = TemperatureScaling(target_smoothing=True).fit(z, y, sample_weight=w)
+    targets = platt_prior_targets(y, w, n_classes)
+    beta = mp_inverse_temperature(z, y, w, targets=targets)
+    np.testing.assert_allclose(cal.temperature_, 1.0 / beta, rtol=1e-10)
+    if n_classes == 2:  # 1-D log-odds give the same fit: Platt's targets exactly
+        s = z[:, 1] - z[:, 0]
+        one_d = TemperatureScaling(target_smoothing=True).fit(s, y, sample_weight=w)
+        np.testing.assert_allclose(one_d.temperature_, 1.0 / beta, rtol=1e-10)
 
 
 def test_logits_pointing_away_warn_and_predict_uniform():

@@ -7,13 +7,14 @@ import numpy as np
 from scipy.special import expit
 
 from calibkit._chunks import as_float64, row_chunks
-from calibkit._solvers import fit_platt, summarize_scores
+from calibkit._solvers import PlattSolution, fit_platt, summarize_scores
 from calibkit._transforms import row_softmax
 from calibkit._validation import Interval
 from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     binary_scores,
+    materialize,
     one_vs_rest_scores,
     warn_if_saturated,
 )
@@ -114,19 +115,30 @@ class PlattScaling(BaseCalibrator):
         self.max_iter = max_iter
 
     def _fit(self, X, y, sample_weight):
-        warn_if_saturated(X, self.input)
+        warn_if_saturated(
+            X,
+            self.input,
+            "the rows where a class has probability exactly 0 (or 1) get a "
+            "fitted probability of their own, zero_proba_ (one_proba_)",
+        )
+        exact = self.input == "probabilities"
         if len(self.classes_) == 2:
-            values, transform = binary_scores(X, self.input)
-            solutions = [self._fit_one(values, y == 1, sample_weight, transform, None)]
+            values, transform = binary_scores(X, self.input, exact=exact)
+            fits = [self._fit_one(values, y == 1, sample_weight, transform, None)]
         else:
-            scores = one_vs_rest_scores(X, self.input, X.dtype)
-            solutions = [
+            scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
+            fits = [
                 self._fit_one(scores[k], y == k, sample_weight, None, label)
                 for k, label in enumerate(self.classes_)
             ]
+        solutions = [solution for solution, _ in fits]
         self.coef_ = np.array([s.coef for s in solutions])
         self.intercept_ = np.array([s.intercept for s in solutions])
         self.n_iter_ = np.array([s.n_iter for s in solutions])
+        self.zero_proba_ = self.one_proba_ = None
+        if exact:
+            self.zero_proba_ = np.array([ends[0] for _, ends in fits])
+            self.one_proba_ = np.array([ends[1] for _, ends in fits])
         if not all(s.converged for s in solutions):
             warnings.warn(
                 f"Platt scaling did not converge in max_iter={self.max_iter} passes; "
@@ -136,8 +148,53 @@ class PlattScaling(BaseCalibrator):
             )
 
     def _fit_one(self, values, positive, sample_weight, transform, label):
+        """One sigmoid, plus the probabilities of the rows at score -inf / +inf.
+
+        Returns ``(solution, (zero_proba, one_proba))``; the pair is None for
+        logits, which are always finite.
+        """
+        if self.input != "probabilities":
+            solution = self._fit_sigmoid(
+                values, positive, sample_weight, transform, label
+            )
+            return solution, None
+        low, high = _infinite_scores(values, transform)
+        weights = np.ones(low.shape[0]) if sample_weight is None else sample_weight
+        keep = ~(low | high)
+        all_positive = positive
+        if not keep.all():
+            # The sigmoid is fitted on the finite scores only: saturated rows
+            # get their own probability, which decouples from (a, b).
+            values = materialize(values, transform)[keep]
+            positive, transform = positive[keep], None
+            sample_weight = None if sample_weight is None else sample_weight[keep]
+        if not np.any(weights[keep] > 0):
+            # Every row saturated: the sigmoid only matters for finite scores
+            # met later; give them the smoothed base rate.
+            rate = (weights[all_positive].sum() + 1.0) / (weights.sum() + 2.0)
+            intercept = float(np.log(rate) - np.log1p(-rate))
+            solution = PlattSolution(0.0, intercept, float("nan"), 0, True)
+            lowest = highest = 0.0
+        else:
+            solution = self._fit_sigmoid(
+                values, positive, sample_weight, transform, label, smooth=not keep.all()
+            )
+            lowest, highest = solution.score_range
+        ends = []
+        for group, edge in ((low, lowest), (high, highest)):
+            n = weights[group].sum()
+            if n > 0:  # Laplace's rule: never exactly 0 or 1
+                n_pos = weights[group & all_positive].sum()
+                ends.append(float((n_pos + 1.0) / (n + 2.0)))
+            else:  # never seen: hold the map at the most extreme finite score
+                ends.append(float(expit(solution.coef * edge + solution.intercept)))
+        return solution, tuple(ends)
+
+    def _fit_sigmoid(
+        self, values, positive, sample_weight, transform, label, smooth=False
+    ):
         summary = summarize_scores(values, positive, sample_weight, transform)
-        smooth = self.target_smoothing
+        smooth = smooth or self.target_smoothing
         if not smooth and summary.separable:
             plain = label.item() if isinstance(label, np.generic) else label
             which = "" if label is None else f" (class {plain!r} against the rest)"
@@ -148,11 +205,11 @@ class PlattScaling(BaseCalibrator):
                 "Platt's smoothed targets instead; set target_smoothing=True to "
                 "choose this explicitly.",
                 NoFiniteOptimumWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             smooth = True
         targets = _platt_targets(summary) if smooth else (1.0, 0.0)
-        return fit_platt(
+        solution = fit_platt(
             values,
             positive,
             sample_weight=sample_weight,
@@ -161,26 +218,76 @@ class PlattScaling(BaseCalibrator):
             summary=summary,
             max_iter=self.max_iter,
         )
+        return _RangedSolution(
+            solution,
+            (
+                min(summary.min_pos, summary.min_neg),
+                max(summary.max_pos, summary.max_neg),
+            ),
+        )
 
     def _predict_proba(self, X):
+        exact = self.input == "probabilities" and self.zero_proba_ is not None
         if len(self.classes_) == 2:
-            values, transform = binary_scores(X, self.input)
+            values, transform = binary_scores(X, self.input, exact=exact)
             out = np.empty((X.shape[0], 2), dtype=X.dtype)
             for rows in row_chunks(X.shape[0], 1 if X.ndim == 1 else 2):
                 s = as_float64(values[rows])
                 if transform is not None:
                     s = transform(s)
+                if exact:
+                    low, high = np.isneginf(s), np.isposinf(s)
+                    s = np.where(low | high, 0.0, s)
                 z = self.coef_[0] * s + self.intercept_[0]
-                out[rows] = binary_columns(expit(-z), expit(z), X.dtype)
+                p_neg, p_pos = expit(-z), expit(z)
+                if exact:
+                    for group, p in (
+                        (low, self.zero_proba_[0]),
+                        (high, self.one_proba_[0]),
+                    ):
+                        p_pos[group], p_neg[group] = p, 1.0 - p
+                out[rows] = binary_columns(p_neg, p_pos, X.dtype)
             return out
-        scores = one_vs_rest_scores(X, self.input, X.dtype)
+        scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
         out = np.empty((X.shape[0], len(self.classes_)), dtype=X.dtype)
         for rows in row_chunks(X.shape[0], len(self.classes_)):
-            z = self.coef_[:, None] * scores[:, rows] + self.intercept_[:, None]
+            s = scores[:, rows].T
+            if exact:
+                low, high = np.isneginf(s), np.isposinf(s)
+                s = np.where(low | high, 0.0, s)
+            z = self.coef_ * s + self.intercept_
             # Normalise log sigmoid(z_k) in log space: sigmoid(z_k) may
             # underflow to 0 in every column while the ratios are finite.
-            out[rows] = row_softmax(-np.logaddexp(0.0, -z.T))
+            log_p = -np.logaddexp(0.0, -z)
+            if exact:
+                log_p = np.where(low, np.log(self.zero_proba_), log_p)
+                log_p = np.where(high, np.log(self.one_proba_), log_p)
+            out[rows] = row_softmax(log_p)
         return out
+
+
+class _RangedSolution:
+    """A :class:`~calibkit._solvers.PlattSolution` with the range of its scores."""
+
+    def __init__(self, solution, score_range):
+        self._solution = solution
+        self.score_range = score_range
+
+    def __getattr__(self, name):
+        return getattr(self._solution, name)
+
+
+def _infinite_scores(values, transform):
+    """Boolean masks of the rows whose score is ``-inf`` and ``+inf``."""
+    n = values.shape[0]
+    low, high = np.zeros(n, bool), np.zeros(n, bool)
+    n_cols = 1 if values.ndim == 1 else values.shape[1]
+    for rows in row_chunks(n, n_cols):
+        s = as_float64(values[rows])
+        if transform is not None:
+            s = transform(s)
+        low[rows], high[rows] = np.isneginf(s), np.isposinf(s)
+    return low, high
 
 
 def _platt_targets(summary):
