@@ -599,12 +599,14 @@ def smoothing_eps(y, sample_weight, n_classes):
 class ZeroScan:
     """One pass over log-probabilities with ``-inf`` at exact zeros.
 
-    Over rows of positive weight: ``zero_truth`` is the weight of rows whose
-    true class has probability exactly 0, ``n_zero`` the number of exact
-    zeros, and ``min_log`` the smallest finite log-probability.
+    Over rows of positive weight: ``zero_truth`` (``zero_other``) is the
+    weight of rows with an exact zero whose true class is (is not) one of
+    them, ``n_zero`` the number of exact zeros, and ``min_log`` the smallest
+    finite log-probability.
     """
 
     zero_truth: float
+    zero_other: float
     n_zero: float
     min_log: float
 
@@ -615,9 +617,10 @@ def _zero_scan_kernel(rows, lp, y, w, *, transform):
     zero = np.isneginf(lp)
     present = np.ones(n, bool) if w is None else w > 0
     truth_zero = present & zero[np.arange(n), y]
-    weight = np.count_nonzero(truth_zero) if w is None else w[truth_zero].sum()
+    other = present & zero.any(axis=1) & ~truth_zero
+    w = np.ones(n) if w is None else w
     lowest = np.where(zero, np.inf, lp)[present].min(initial=np.inf)
-    sums = [weight, float(np.count_nonzero(zero[present])), 0.0]
+    sums = [w[truth_zero].sum(), w[other].sum(), np.count_nonzero(zero[present])]
     return np.array([sums, [-np.inf, -np.inf, -lowest]])
 
 
@@ -629,11 +632,14 @@ def scan_zero_entries(log_probs, y, sample_weight=None, transform=None):
         kernel, log_probs, y, sample_weight, n_cols=n_cols, combine=combine_sum_max
     )
     return ZeroScan(
-        zero_truth=float(sums[0]), n_zero=float(sums[1]), min_log=float(-maxima[2])
+        zero_truth=float(sums[0]),
+        zero_other=float(sums[1]),
+        n_zero=float(sums[2]),
+        min_log=float(-maxima[2]),
     )
 
 
-def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform):
+def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform, zero_prior=None):
     """Partial sums of L, dL/d(beta, c) and the Hessian's 3 entries.
 
     Logits are ``a_k = beta * l_k`` where ``l_k = log p_k`` is finite and
@@ -666,8 +672,19 @@ def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform):
     d *= d
     var = np.einsum("ij,ij->i", e, d) + q_zero * mu * mu
     true_l = np.where(truth_zero, 0.0, ell[idx, y])
-    if eps is None:
+    if eps is None and zero_prior is None:
         t_l, t_zero = true_l, truth_zero.astype(np.float64)
+    elif eps is None:
+        # Platt's prior on the event "the truth is one of the row's zeros",
+        # on rows with a zero: target 1 - d_pos on the zeros when it is (the
+        # rest shared by the positive entries), d_neg when it is not.
+        d_pos, d_neg = zero_prior
+        has_zero = m > 0
+        mean_l = row_sum(ell) / (k - m)
+        t_zero = np.where(truth_zero, 1.0 - d_pos, np.where(has_zero, d_neg, 0.0))
+        t_l = np.where(
+            truth_zero, d_pos * mean_l, np.where(has_zero, 1.0 - d_neg, 1.0) * true_l
+        )
     else:
         e_row = eps[y]
         other = e_row / (k - 1)
@@ -679,7 +696,15 @@ def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform):
 
 
 def zero_logit_loss(
-    log_probs, y, beta, c, *, sample_weight=None, transform=None, eps=None
+    log_probs,
+    y,
+    beta,
+    c,
+    *,
+    sample_weight=None,
+    transform=None,
+    eps=None,
+    zero_prior=None,
 ):
     """Mean log-loss of the (beta, c) model of :func:`fit_temperature_zero_logit`.
 
@@ -687,7 +712,12 @@ def zero_logit_loss(
     ``beta`` (``c`` is then unused).
     """
     kernel = functools.partial(
-        _zero_logit_kernel, beta=beta, c=c, eps=eps, transform=transform
+        _zero_logit_kernel,
+        beta=beta,
+        c=c,
+        eps=eps,
+        transform=transform,
+        zero_prior=zero_prior,
     )
     n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
     total = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)[0]
@@ -714,6 +744,7 @@ def fit_temperature_zero_logit(
     sample_weight=None,
     transform=None,
     eps=None,
+    zero_prior=None,
     start=(1.0, 0.0),
     max_iter=100,
 ):
@@ -758,6 +789,7 @@ def fit_temperature_zero_logit(
             c=theta[1],
             eps=eps,
             transform=transform,
+            zero_prior=zero_prior,
         )
         sums = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)
         sums = sums / total_weight

@@ -193,11 +193,12 @@ class TemperatureScaling(BaseCalibrator):
         """
         scan = scan_zero_entries(X, y, sample_weight, transform=exact_log_probabilities)
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
-        if scan.n_zero > 0:
-            # Platt's prior, always: on calibration rows a model's exact zeros
-            # are usually all right, and the one-hot fit would then send their
-            # logit to -inf (probability 0 for the first row they get wrong).
-            eps = smoothing_eps(y, sample_weight, len(self.classes_))
+        zero_prior = None
+        if scan.n_zero > 0 and eps is None:
+            # Platt's prior on "the truth is among the row's zeros", always: on
+            # calibration rows a model's zeros are usually all right, and the
+            # one-hot fit would then send their logit to -inf.
+            zero_prior = (1.0 / (scan.zero_truth + 2.0), 1.0 / (scan.zero_other + 2.0))
         floors = [None] + [-(2.0**j) for j in range(1, 11) if -(2.0**j) > scan.min_log]
         best = None
         for floor in floors:
@@ -213,6 +214,7 @@ class TemperatureScaling(BaseCalibrator):
                     sample_weight=sample_weight,
                     transform=log_probs,
                     eps=eps,
+                    zero_prior=zero_prior,
                     start=start,
                     max_iter=self.max_iter,
                 )
@@ -243,6 +245,7 @@ class TemperatureScaling(BaseCalibrator):
                 sample_weight=sample_weight,
                 transform=log_probs,
                 eps=eps,
+                zero_prior=zero_prior,
             )
             penalized = loss if floor is None else loss + 1.0 / total_weight
             if best is None or penalized < best[0]:
