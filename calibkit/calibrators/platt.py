@@ -49,6 +49,12 @@ class PlattScaling(BaseCalibrator):
         Intercept ``b`` per fitted model.
     n_iter_ : ndarray of shape (n_models,)
         Passes over the data used by the solver, per model.
+    zero_proba_ : ndarray of shape (n_models,) or None
+        With ``input="probabilities"``: the calibrated probability of the
+        model's class for rows where the input gave it probability exactly 0
+        (see Notes). None for logits.
+    one_proba_ : ndarray of shape (n_models,) or None
+        The same for rows where the input gave it probability exactly 1.
     n_features_in_ : int
         1 for 1-D scores, else the number of columns of ``X``.
 
@@ -77,6 +83,17 @@ class PlattScaling(BaseCalibrator):
     steep but finite map that ``target_smoothing=True`` would. When the
     scores are constant, ``coef_`` is 0 and the intercept is the log-odds of
     the base rate.
+
+    **Exact 0 and 1.** A probability of exactly 0 or 1 has log-odds
+    ``-inf``/``+inf``, which no sigmoid maps to anything but 0 or 1. With
+    ``input="probabilities"`` those rows get a fitted probability of their
+    own: the log-loss then decouples, and their best probability is the
+    frequency of the class among them, which Platt's prior (Laplace's rule)
+    keeps inside ``(0, 1)``: ``(n+ + 1) / (n + 2)`` with weighted counts. The
+    sigmoid is fitted on the other rows, with Platt's smoothed targets
+    whenever such rows exist (a model that is this sharp usually separates
+    the calibration rows). When no calibration row had an exact 0 (or 1),
+    new ones get the map at the most extreme finite score seen.
 
     Multiclass problems are fitted one-vs-rest on the per-class log-odds of the
     softmax (``z_k - logsumexp(z_{-k})``; for probabilities ``log(p_k / (1 -

@@ -39,7 +39,16 @@ class TemperatureScaling(BaseCalibrator):
         log-odds ``s`` of ``classes_[1]`` for a binary problem (then
         ``p = sigmoid(s / temperature_)``). ``"probabilities"``: probabilities
         (1-D: of ``classes_[1]``); their logs are valid logits because the
-        softmax ignores a constant added to a row.
+        softmax ignores a constant added to a row. Exact zeros get a fitted
+        logit of their own (see Notes).
+    target_smoothing : bool, default=False
+        Fit to smoothed targets, the K-class form of Platt's: a row of class
+        ``k`` has target ``(N_k + 1) / (N_k + 2)`` on ``k`` and
+        ``1 / (N_k + 2)`` shared evenly by the other classes (``N_k``: weighted
+        count of class ``k``). For two classes these are exactly Platt's
+        targets. It guarantees a finite temperature but biases the fit on
+        small sets; it is used automatically when the one-hot fit has no
+        finite optimum (see Notes).
     max_iter : int, default=100
         Maximum number of passes over the data.
 
@@ -48,8 +57,18 @@ class TemperatureScaling(BaseCalibrator):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     temperature_ : float
-        Fitted temperature ``T > 0``; ``0.0`` or ``inf`` when the loss has no
-        finite minimiser (see Notes).
+        Fitted temperature ``T > 0``, or ``inf`` when sharpening the logits
+        only makes the loss worse (see Notes). A fit never returns ``0.0``;
+        a loaded file may hold it (one-hot predictions).
+    zero_logit_ : float or None
+        With ``input="probabilities"``: the logit ``c`` given to probabilities
+        of exactly 0, on the scale where a positive ``p`` has logit
+        ``log(p) / T``. Fitted jointly with ``T``; when the calibration set
+        had no exact zero, ``log(p_min) / T`` for the smallest probability it
+        had. None for logits.
+    log_floor_ : float or None
+        With ``input="probabilities"``: floor applied to ``log p`` of positive
+        probabilities before scaling (None: no floor). Chosen by log-loss.
     n_iter_ : int
         Passes over the data used by the solver.
     n_features_in_ : int
@@ -76,11 +95,32 @@ class TemperatureScaling(BaseCalibrator):
     a :class:`~calibkit.exceptions.NoFiniteOptimumWarning`:
 
     - every calibration row already gives its true class the largest logit:
-      the loss keeps falling as ``T -> 0``. Then ``temperature_ = 0.0`` and
-      predictions are one-hot on the argmax (ties share the mass);
+      the one-hot loss keeps falling as ``T -> 0`` (one-hot predictions, and
+      an infinite log-loss on the first new row the model gets wrong). The
+      fit then uses the smoothed targets of ``target_smoothing`` instead, as
+      Platt scaling does for separable scores. With targets ``t`` the loss is
+      ``mean[logsumexp(beta z_i) - beta sum_k t_ik z_ik]``, still convex with
+      the same ``L''``, and its minimiser is finite;
     - ``L'(0) >= 0``: sharpening the logits in any amount makes the loss worse
-      than uniform predictions, so ``temperature_ = inf`` and predictions are
-      uniform.
+      than uniform predictions. By convexity uniform is then the best
+      forecast among ``beta >= 0``, and its log-loss ``log K`` is finite:
+      ``temperature_ = inf``.
+
+    **Exact zeros.** ``log 0`` is not a logit. With ``input="probabilities"``
+    the model is ``softmax(a)`` with ``a_k = beta * log p_k`` where
+    ``p_k > 0`` and ``a_k = c`` (``zero_logit_``) where ``p_k == 0``: the
+    logits are linear in ``(beta, c)``, so the log-loss stays convex, and both
+    are fitted by projected damped Newton (one pass per iteration). On
+    calibration rows a model's exact zeros are usually all right, which would
+    send ``c`` to ``-inf``; so Platt's prior is applied to the event "the
+    truth is one of the row's zeros", on rows that have one: their targets
+    put ``1 - 1/(Z+ + 2)`` on the zeros when it is and ``1/(Z- + 2)`` when it
+    is not (``Z+``/``Z-``: weighted counts of such rows; other rows keep
+    one-hot targets). Log-probabilities of models such as naive Bayes also
+    reach ``-1e3`` and beyond, and one ``beta`` for all of them flattens the
+    informative part; so ``log p`` is also floored at ``log_floor_``, chosen
+    among ``-2, -4, ..., -1024`` and no floor by the fitted log-loss plus
+    ``1 / N`` (Akaike's penalty for the extra parameter).
 
     References
     ----------
