@@ -805,11 +805,11 @@ def fit_temperature_zero_logit(
             # On the bound beta = 0, pushing outwards: move c alone.
             step = np.array([0.0, -grad[1] / hess[1, 1] if hess[1, 1] > 0 else 0.0])
         else:
-            try:
-                step = -np.linalg.solve(hess, grad)
-            except np.linalg.LinAlgError:
-                step = -grad
-            if not grad @ step < 0:  # singular Hessian: steepest descent
+            # Pseudo-inverse: when the data say nothing about one direction
+            # (e.g. every positive probability is 1, so beta is not
+            # identified), step only along the others.
+            step = -np.linalg.pinv(hess, rcond=1e-12, hermitian=True) @ grad
+            if not grad @ step < 0:
                 step = -grad
         slope = grad @ step
         scale = 1.0 + np.max(np.abs(theta))
