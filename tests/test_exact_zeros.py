@@ -24,12 +24,12 @@ from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
 from calibkit.calibrators._selection import CalibrationSet
 from calibkit.exceptions import CalibrationWarning
 
-#: Allowed excess over scikit-learn's held-out log-loss, in nats. Across
-#: random splits of these data either library's loss moves by 0.02-0.1 nats
-#: (e.g. temperature on naive Bayes: 0.53, 0.54, 0.65 for three seeds), so a
-#: gap below 0.02 is not a difference between the methods. The largest gap
-#: seen is Platt on k-NN in the wrapper, 0.115 against 0.104.
-TOLERANCE = 0.02
+#: Allowed excess over scikit-learn's held-out log-loss, in nats. On this
+#: split calibkit is at or below scikit-learn in every pair; on other splits
+#: (``benchmarks/exact_zeros.py 1 2``) the largest excess is 0.006 nats
+#: (Platt on saved tree and k-NN probabilities), while either library's loss
+#: moves by 0.02-0.1 nats from split to split.
+TOLERANCE = 0.01
 
 MODELS = {
     "naive_bayes": GaussianNB(),

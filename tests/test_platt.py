@@ -171,8 +171,15 @@ def test_multiclass_exact_zeros_get_their_own_probability_per_class():
     p /= p.sum(1, keepdims=True)
     with pytest.warns(CalibrationWarning, match="exactly 0 or 1"):
         cal = PlattScaling(input="probabilities").fit(p, y)
+    # Beta prior of two pseudo-rows at the rate pooled over the classes that
+    # have exact zeros (here class 0 alone).
     n_true = (y[:60] == 0).sum()
-    np.testing.assert_allclose(cal.zero_proba_[0], (n_true + 1) / (60 + 2))
+    pooled = (n_true + 1) / (60 + 2)
+    np.testing.assert_allclose(cal.zero_proba_[0], (n_true + 2 * pooled) / (60 + 2))
+    # Classes never at 0 or 1: the sigmoid at the extreme finite score.
+    s = np.log(p[60:, 1]) - np.log1p(-p[60:, 1])
+    edge = expit(cal.coef_[1] * s.min() + cal.intercept_[1])
+    np.testing.assert_allclose(cal.zero_proba_[1], edge)
     held_out = cal.predict_proba(p[:60])
     assert np.all(held_out[:, 0] > 0.05)  # before: about exp(-750 * coef)
     np.testing.assert_allclose(held_out.sum(1), 1.0, rtol=1e-12)

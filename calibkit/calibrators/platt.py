@@ -88,8 +88,12 @@ class PlattScaling(BaseCalibrator):
     ``-inf``/``+inf``, which no sigmoid maps to anything but 0 or 1. With
     ``input="probabilities"`` those rows get a fitted probability of their
     own: the log-loss then decouples, and their best probability is the
-    frequency of the class among them, which Platt's prior (Laplace's rule)
-    keeps inside ``(0, 1)``: ``(n+ + 1) / (n + 2)`` with weighted counts. The
+    frequency of the class among them, often exactly 0 or 1. It is kept
+    inside ``(0, 1)`` by a Beta prior worth two rows: Platt's prior (Laplace's
+    rule ``(n+ + 1) / (n + 2)``, weighted counts) for a binary problem, and
+    ``(n+ + 2 r) / (n + 2)`` one-vs-rest, with ``r`` that rule applied to the
+    rows of all classes pooled (how often the model's "certain" is right is
+    shared across classes, and one class alone has few such rows). The
     sigmoid is fitted on the other rows, with Platt's smoothed targets
     whenever such rows exist (a model that is this sharp usually separates
     the calibration rows). When no calibration row had an exact 0 (or 1),
@@ -154,8 +158,8 @@ class PlattScaling(BaseCalibrator):
         self.n_iter_ = np.array([s.n_iter for s in solutions])
         self.zero_proba_ = self.one_proba_ = None
         if exact:
-            self.zero_proba_ = np.array([ends[0] for _, ends in fits])
-            self.one_proba_ = np.array([ends[1] for _, ends in fits])
+            self.zero_proba_ = _saturated_probabilities([ends[0] for _, ends in fits])
+            self.one_proba_ = _saturated_probabilities([ends[1] for _, ends in fits])
         if not all(s.converged for s in solutions):
             warnings.warn(
                 f"Platt scaling did not converge in max_iter={self.max_iter} passes; "
@@ -199,12 +203,12 @@ class PlattScaling(BaseCalibrator):
             lowest, highest = solution.score_range
         ends = []
         for group, edge in ((low, lowest), (high, highest)):
-            n = weights[group].sum()
-            if n > 0:  # Laplace's rule: never exactly 0 or 1
-                n_pos = weights[group & all_positive].sum()
-                ends.append(float((n_pos + 1.0) / (n + 2.0)))
-            else:  # never seen: hold the map at the most extreme finite score
-                ends.append(float(expit(solution.coef * edge + solution.intercept)))
+            # (weighted positives, weighted rows, the map at the extreme
+            # finite score: the value when no calibration row is saturated)
+            held = float(expit(solution.coef * edge + solution.intercept))
+            ends.append(
+                (weights[group & all_positive].sum(), weights[group].sum(), held)
+            )
         return solution, tuple(ends)
 
     def _fit_sigmoid(
@@ -292,6 +296,28 @@ class _RangedSolution:
 
     def __getattr__(self, name):
         return getattr(self._solution, name)
+
+
+def _saturated_probabilities(groups):
+    """Calibrated probability of each model's rows at score -inf (or +inf).
+
+    ``groups`` holds ``(n_pos, n, held)`` per model. The log-loss of a group's
+    own probability decouples from the sigmoid; its minimiser, the frequency
+    ``n_pos / n``, is often exactly 0 or 1 (a model's certain outputs are
+    usually right on calibration rows), so it is smoothed with a Beta prior
+    of two pseudo-rows: at 1/2 for a single model (Laplace's rule
+    ``(n_pos + 1) / (n + 2)``, Platt's prior), and at the pooled rate of all
+    classes for one-vs-rest models, which share how often "certain" is
+    right. A group with no row gets ``held``.
+    """
+    n_pos = np.array([g[0] for g in groups])
+    n = np.array([g[1] for g in groups])
+    center = 0.5
+    if len(groups) > 1 and n.sum() > 0:
+        center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
+    with np.errstate(invalid="ignore"):
+        smoothed = (n_pos + 2.0 * center) / (n + 2.0)
+    return np.where(n > 0, smoothed, [g[2] for g in groups])
 
 
 def _infinite_scores(values, transform):
