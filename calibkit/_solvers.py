@@ -427,13 +427,14 @@ class _LogitPasses:
 
     binary = False
 
-    def __init__(self, logits, y, sample_weight, transform):
+    def __init__(self, logits, y, sample_weight, transform, eps=None):
         self.logits, self.y, self.w, self.transform = (
             logits,
             y,
             sample_weight,
             transform,
         )
+        self.eps = eps
         self.n_cols = 2 if logits.ndim == 1 else logits.shape[1]
         self.total_weight = (
             logits.shape[0] if sample_weight is None else sample_weight.sum()
@@ -449,6 +450,7 @@ class _LogitPasses:
         kernel = functools.partial(
             _binary_logit_kernel if self.binary else _logit_kernel,
             transform=self.transform,
+            eps=self.eps,
             **options,
         )
         if options["beta"] is not None and not options["with_limits"]:
@@ -518,12 +520,21 @@ def _with_magnitude(sums, magnitude):
     return np.stack([sums, maxima])
 
 
+def _soft_gap(centered, gap, eps):
+    """``sum_k t_k (z_k - max z)`` for targets ``1 - eps`` on the true class and
+    ``eps / (K - 1)`` on each other class (``gap`` is the true class's term)."""
+    other = eps / (centered.shape[1] - 1)
+    return (1.0 - eps) * gap + other * (row_sum(centered) - gap)
+
+
 @_tolerate_overflow
-def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
+def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform, eps):
     """Partial sums for :class:`_LogitPasses` (see its methods).
 
     With limits, returns ``[sums, maxima]`` whose first maximum is the chunk's
-    share of :attr:`_LogitPasses.magnitude`.
+    share of :attr:`_LogitPasses.magnitude`. ``gap`` below is the
+    target-weighted logit ``sum_k t_k z_k`` minus the row maximum: the true
+    class's for one-hot targets, a mixture with ``eps``.
     """
     z = _transformed(z, transform)
     top = row_max(z)
@@ -536,6 +547,8 @@ def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
     else:  # a view of the caller's float64 data: never written
         centered = z - top[:, None]
     gap = centered[np.arange(centered.shape[0]), y]  # z_y - max z <= 0
+    if eps is not None:
+        gap = _soft_gap(centered, gap, eps[y])
     if beta is None:  # limits at beta = 0 and beta = inf
         mean = row_sum(centered) / centered.shape[1]
         var = np.einsum("ij,ij->i", centered, centered) / centered.shape[1]
@@ -562,12 +575,17 @@ def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform):
 
 
 @_tolerate_overflow
-def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform):
+def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform, eps):
     """Partial sums for :class:`_BinaryLogitPasses`."""
     s = _transformed(s, transform)
     low = -np.abs(s)
     # The true class is at the maximum unless its logit is the lower one.
-    gap = np.where((s > 0) != (y == 1), low, 0.0)
+    truth_low = (s > 0) != (y == 1)
+    if eps is None:
+        gap = np.where(truth_low, low, 0.0)
+    else:  # target weight of the lower logit times that logit
+        e = eps[y]
+        gap = np.where(truth_low, 1.0 - e, e) * low
     magnitude = -low.min() if s.shape[0] else 0.0
     if beta is None:
         terms = [0.5 * low - gap, 0.25 * low * low, -gap]
@@ -583,7 +601,7 @@ def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform):
 
 
 def fit_inverse_temperature(
-    logits, y, *, sample_weight=None, transform=None, max_iter=100
+    logits, y, *, sample_weight=None, transform=None, max_iter=100, eps=None
 ):
     """Find ``beta = 1 / T`` minimising the mean log-loss of ``softmax(beta * z)``.
 
@@ -610,21 +628,27 @@ def fit_inverse_temperature(
         Applied to each float64 chunk (e.g. probabilities to log-probabilities).
     max_iter : int, default=100
         Maximum number of passes over all rows.
+    eps : ndarray of shape (n_classes,) or None
+        Smoothed targets: a row of class ``k`` has target ``1 - eps[k]`` on
+        its class and ``eps[k] / (K - 1)`` on each other class (see
+        :func:`smoothing_eps`). None: one-hot targets. Only the label term of
+        the loss changes, ``beta * sum_k t_k z_k`` instead of ``beta * z_y``, so
+        ``L`` stays convex and ``L''`` is unchanged.
 
     Returns
     -------
     TemperatureSolution
     """
     kind = _BinaryLogitPasses if logits.ndim == 1 else _LogitPasses
-    passes = kind(logits, y, sample_weight, transform)
-    beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter)
+    passes = kind(logits, y, sample_weight, transform, eps)
+    beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)
     limits = _first_pass(passes, beta)
     exponent = scale_exponent(passes.magnitude)
     if exponent:
         # Extreme logits: solve for z * 2**-exponent (exact), then scale beta
         # back, so that T(c z) = c T(z) holds across the float64 range.
         transform = scaled_transform(transform, -exponent)
-        passes = kind(logits, y, sample_weight, transform)
+        passes = kind(logits, y, sample_weight, transform, eps)
         beta = None if beta is None else float(np.ldexp(beta, exponent))
         limits = _first_pass(passes, beta)
     solution = _bracketed_newton(passes, beta, n_iter, limits, max_iter)
@@ -706,7 +730,7 @@ def _bracketed_newton(passes, beta, n_iter, limits, max_iter):
     return TemperatureSolution(beta, max_iter, False, "optimum")
 
 
-def _starting_point(logits, y, sample_weight, transform, max_iter):
+def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
     """``beta`` fitted on an evenly spaced subsample of rows, or None.
 
     Returns ``(beta, 0)`` or ``(None, 0)`` when the input is small or the
@@ -726,7 +750,274 @@ def _starting_point(logits, y, sample_weight, transform, max_iter):
         sample_weight=weights,
         transform=transform,
         max_iter=max_iter,
+        eps=eps,
     )
     if sub.status != "optimum" or not sub.converged:
         return None, 0
     return sub.beta, 0
+
+
+def smoothing_eps(y, sample_weight, n_classes):
+    """Per-class smoothing ``eps_k = 1 / (N_k + 2)`` (``N_k``: weighted count).
+
+    A row of class ``k`` gets target ``1 - eps_k = (N_k + 1) / (N_k + 2)`` on
+    its class and ``eps_k / (K - 1)`` on each other class. For two classes these
+    are exactly Platt's smoothed targets ``(N+ + 1) / (N+ + 2)`` and
+    ``1 / (N- + 2)``.
+    """
+    counts = np.bincount(y, weights=sample_weight, minlength=n_classes)
+    return 1.0 / (counts + 2.0)
+
+
+# --------------------------------------------------------------------------
+# Temperature scaling with a fitted logit for exact-zero probabilities:
+# logit beta * log p where p > 0, and c where p == 0
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZeroScan:
+    """One pass over log-probabilities with ``-inf`` at exact zeros.
+
+    Over rows of positive weight: ``zero_truth`` (``zero_other``) is the
+    weight of rows with an exact zero whose true class is (is not) one of
+    them, ``n_zero`` the number of exact zeros, and ``min_log`` the smallest
+    finite log-probability.
+    """
+
+    zero_truth: float
+    zero_other: float
+    n_zero: float
+    min_log: float
+
+
+def _zero_scan_kernel(rows, lp, y, w, *, transform):
+    lp = _transformed(lp, transform)
+    n = lp.shape[0]
+    zero = np.isneginf(lp)
+    present = np.ones(n, bool) if w is None else w > 0
+    truth_zero = present & zero[np.arange(n), y]
+    other = present & zero.any(axis=1) & ~truth_zero
+    w = np.ones(n) if w is None else w
+    lowest = np.where(zero, np.inf, lp)[present].min(initial=np.inf)
+    sums = [w[truth_zero].sum(), w[other].sum(), np.count_nonzero(zero[present])]
+    return np.array([sums, [-np.inf, -np.inf, -lowest]])
+
+
+def scan_zero_entries(log_probs, y, sample_weight=None, transform=None):
+    """Summary of the exact zeros of ``log_probs`` (``-inf`` entries); one pass."""
+    kernel = functools.partial(_zero_scan_kernel, transform=transform)
+    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+    sums, maxima = reduce_rows(
+        kernel, log_probs, y, sample_weight, n_cols=n_cols, combine=combine_sum_max
+    )
+    return ZeroScan(
+        zero_truth=float(sums[0]),
+        zero_other=float(sums[1]),
+        n_zero=float(sums[2]),
+        min_log=float(-maxima[2]),
+    )
+
+
+def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform, zero_prior=None):
+    """Partial sums of L, dL/d(beta, c) and the Hessian's 3 entries.
+
+    Logits are ``a_k = beta * l_k`` where ``l_k = log p_k`` is finite and
+    ``a_k = c`` where ``p_k == 0``. With ``q = softmax(a)`` and features
+    ``x = (l_k or 0, 0 or 1)``, the gradient is ``E_q x - sum_k t_k x_k`` and
+    the Hessian ``Cov_q x``.
+    """
+    lp = _transformed(lp, transform)
+    n, k = lp.shape
+    idx = np.arange(n)
+    zero = np.isneginf(lp)
+    ell = np.where(zero, 0.0, lp)
+    m = row_sum(zero.astype(np.float64))
+    truth_zero = zero[idx, y]
+    top_logit = beta * row_max(lp)
+    shift = np.where(m > 0, np.maximum(top_logit, c), top_logit)
+    e = beta * ell
+    e -= shift[:, None]
+    np.exp(e, out=e)
+    e[zero] = 0.0
+    # c <= shift on rows with a zero; elsewhere m = 0 and exp must not overflow.
+    e_zero = m * np.exp(np.minimum(c - shift, 0.0))
+    s_nonzero = row_sum(e)
+    total = s_nonzero + e_zero
+    q_zero = e_zero / total
+    q_nonzero = s_nonzero / total
+    e /= total[:, None]  # q on the nonzero entries
+    mu = np.einsum("ij,ij->i", e, ell)
+    d = ell - mu[:, None]
+    d *= d
+    var = np.einsum("ij,ij->i", e, d) + q_zero * mu * mu
+    true_l = np.where(truth_zero, 0.0, ell[idx, y])
+    if eps is None and zero_prior is None:
+        t_l, t_zero = true_l, truth_zero.astype(np.float64)
+    elif eps is None:
+        # Platt's prior on the event "the truth is one of the row's zeros",
+        # on rows with a zero: target 1 - d_pos on the zeros when it is (the
+        # rest shared by the positive entries), d_neg when it is not.
+        d_pos, d_neg = zero_prior
+        has_zero = m > 0
+        mean_l = row_sum(ell) / (k - m)
+        t_zero = np.where(truth_zero, 1.0 - d_pos, np.where(has_zero, d_neg, 0.0))
+        t_l = np.where(
+            truth_zero, d_pos * mean_l, np.where(has_zero, 1.0 - d_neg, 1.0) * true_l
+        )
+    else:
+        e_row = eps[y]
+        other = e_row / (k - 1)
+        t_l = other * row_sum(ell) + (1.0 - e_row - other) * true_l
+        t_zero = other * m + (1.0 - e_row - other) * truth_zero
+    loss = shift + np.log(total) - beta * t_l - c * t_zero
+    terms = [loss, mu - t_l, q_zero - t_zero, var, -mu * q_zero, q_zero * q_nonzero]
+    return _weighted_row_sums(np.stack(terms), w)
+
+
+def zero_logit_loss(
+    log_probs,
+    y,
+    beta,
+    c,
+    *,
+    sample_weight=None,
+    transform=None,
+    eps=None,
+    zero_prior=None,
+):
+    """Mean log-loss of the (beta, c) model of :func:`fit_temperature_zero_logit`.
+
+    One pass; without exact zeros it is the temperature-scaling loss at
+    ``beta`` (``c`` is then unused).
+    """
+    kernel = functools.partial(
+        _zero_logit_kernel,
+        beta=beta,
+        c=c,
+        eps=eps,
+        transform=transform,
+        zero_prior=zero_prior,
+    )
+    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+    total = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)[0]
+    weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
+    return float(total / weight)
+
+
+@dataclass(frozen=True)
+class ZeroLogitSolution:
+    """Result of :func:`fit_temperature_zero_logit`."""
+
+    beta: float
+    zero_logit: float
+    loss: float
+    n_iter: int
+    converged: bool
+    status: str
+
+
+def fit_temperature_zero_logit(
+    log_probs,
+    y,
+    *,
+    sample_weight=None,
+    transform=None,
+    eps=None,
+    zero_prior=None,
+    start=(1.0, 0.0),
+    max_iter=100,
+):
+    """Minimise the log-loss of ``softmax(beta * log p)`` with exact zeros at ``c``.
+
+    Exact zeros of ``p`` (``-inf`` in ``log_probs``) get the common logit ``c``
+    instead of ``beta * log 0``. The mean log-loss is a log-sum-exp of an
+    affine map of ``(beta, c)`` minus a linear term, hence convex; it is
+    minimised over ``beta >= 0`` by projected damped Newton (Armijo
+    backtracking), one pass over the rows per evaluation. With one-hot
+    targets the minimiser is often at infinity (``c -> -inf`` when no zero
+    holds the truth), so callers pass smoothed targets ``eps``, with which it
+    is finite.
+
+    Parameters
+    ----------
+    log_probs : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        Read in chunks through ``transform``, which must give float64
+        log-probabilities of shape (rows, n_classes) with ``-inf`` at zeros.
+    y : ndarray of shape (n_samples,), dtype intp
+    sample_weight : ndarray of shape (n_samples,) or None
+    transform : callable or None
+    eps : ndarray of shape (n_classes,) or None
+        Smoothed targets as in :func:`fit_inverse_temperature`.
+    start : (float, float)
+        Starting ``(beta, c)``.
+    max_iter : int, default=100
+
+    Returns
+    -------
+    ZeroLogitSolution
+        ``status`` is ``"infinite_temperature"`` when the optimum has
+        ``beta = 0``, else ``"optimum"``.
+    """
+    total_weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
+    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+
+    def evaluate(theta):
+        kernel = functools.partial(
+            _zero_logit_kernel,
+            beta=theta[0],
+            c=theta[1],
+            eps=eps,
+            transform=transform,
+            zero_prior=zero_prior,
+        )
+        sums = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)
+        sums = sums / total_weight
+        hess = np.array([[sums[3], sums[4]], [sums[4], sums[5]]])
+        return sums[0], sums[1:3], hess
+
+    theta = np.array(start, dtype=np.float64)
+    loss, grad, hess = evaluate(theta)
+    n_iter, converged = 1, False
+    noise = 64 * np.finfo(float).eps
+    while n_iter < max_iter:
+        if theta[0] == 0.0 and grad[0] >= 0.0:
+            # On the bound beta = 0, pushing outwards: move c alone.
+            step = np.array([0.0, -grad[1] / hess[1, 1] if hess[1, 1] > 0 else 0.0])
+        else:
+            # Pseudo-inverse: when the data say nothing about one direction
+            # (e.g. every positive probability is 1, so beta is not
+            # identified), step only along the others.
+            step = -np.linalg.pinv(hess, rcond=1e-12, hermitian=True) @ grad
+            if not grad @ step < 0:
+                step = -grad
+        slope = grad @ step
+        scale = 1.0 + np.max(np.abs(theta))
+        if np.max(np.abs(step)) <= STEP_RTOL * scale or -slope <= noise * max(
+            abs(loss), 1.0
+        ):
+            trial = theta + step
+            trial[0] = max(trial[0], 0.0)
+            theta = trial
+            converged = True
+            break
+        t = 1.0
+        while True:
+            trial = theta + t * step
+            trial[0] = max(trial[0], 0.0)
+            new = evaluate(trial)
+            n_iter += 1
+            decrease = grad @ (trial - theta)
+            slack = 4 * np.finfo(float).eps * abs(loss)
+            if new[0] <= loss + 1e-4 * decrease + slack or n_iter >= max_iter:
+                break
+            t *= 0.5
+        moved = np.max(np.abs(trial - theta))
+        theta = trial
+        loss, grad, hess = new
+        if moved <= STEP_RTOL * scale:
+            converged = True
+            break
+    beta, c = float(theta[0]), float(theta[1])
+    status = "infinite_temperature" if beta == 0.0 else "optimum"
+    return ZeroLogitSolution(beta, c, float(loss), n_iter, converged, status)

@@ -7,10 +7,48 @@ new arrays; they never modify their input.
 import numpy as np
 from scipy.special import logsumexp
 
-#: Value standing in for ``log(0)``. It lies below the log of the smallest
-#: positive double (about -744.4), so exact zeros stay strictly below every
-#: positive probability and the order of the data is preserved.
+#: Value standing in for ``log(0)`` where only the order of the scores
+#: matters (isotonic calibration) or for a calibrator fitted on logits. It lies
+#: below the log of the smallest positive double (about -744.4), so exact zeros
+#: stay strictly below every positive probability. Platt and temperature
+#: scaling on probabilities do not use it: they give exact zeros a fitted
+#: probability of their own (see :func:`exact_log_probabilities`).
 LOG_ZERO = -750.0
+
+
+def exact_log_probabilities(p):
+    """Log-probabilities with ``-inf`` at exact zeros, one column per class.
+
+    1-D ``p`` (probability of class 1) gives the columns
+    ``(log1p(-p), log(p))``; a 2-D ``p`` gives ``log(p)``.
+    """
+    with np.errstate(divide="ignore"):
+        if p.ndim == 1:
+            return np.stack([np.log1p(-p), np.log(p)], axis=1)
+        return np.log(p)
+
+
+def floored_log_probabilities(p, *, floor=None):
+    """:func:`exact_log_probabilities` raised to ``floor`` except at exact zeros.
+
+    Exact zeros stay ``-inf``; ``floor=None`` leaves every value as it is.
+    """
+    out = exact_log_probabilities(p)
+    if floor is not None:
+        np.maximum(out, floor, out=out, where=~np.isneginf(out))
+    return out
+
+
+def floored_log_odds(p, *, floor=None):
+    """Log-odds of 1-D ``p`` from :func:`floored_log_probabilities`."""
+    out = floored_log_probabilities(p, floor=floor)
+    return out[:, 1] - out[:, 0]
+
+
+def exact_log_odds(p):
+    """``log(p) - log1p(-p)``: ``-inf`` at ``p == 0`` and ``+inf`` at ``p == 1``."""
+    with np.errstate(divide="ignore"):
+        return np.log(p) - np.log1p(-p)
 
 
 def safe_log(p):

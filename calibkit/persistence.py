@@ -642,34 +642,54 @@ def _build(cls, params):
 
 
 class _PlattState:
+    # Probabilities given to rows whose input probability is exactly 0 / 1
+    # (fitted with input="probabilities" only, hence optional).
+    ENDS = ("zero_proba_", "one_proba_")
+
     @staticmethod
     def encode(cal):
+        ends = {k: _encode_array(getattr(cal, k, None)) for k in _PlattState.ENDS}
         return {
             "coef_": _encode_array(cal.coef_),
             "intercept_": _encode_array(cal.intercept_),
             "n_iter_": _encode_array(cal.n_iter_),
+            **{k: v for k, v in ends.items() if v is not None},
         }
 
     @staticmethod
     def decode(cal, state, n_models):
-        state.check_keys({"coef_", "intercept_", "n_iter_"})
+        state.check_keys({"coef_", "intercept_", "n_iter_"}, optional=_PlattState.ENDS)
         cal.coef_ = state.array("coef_", length=n_models)
         cal.intercept_ = state.array("intercept_", length=n_models)
         cal.n_iter_ = state.array("n_iter_", length=n_models, integer=True)
+        for key in _PlattState.ENDS:
+            value = None
+            if state.get(key) is not None:
+                value = state.array(key, length=n_models)
+                if np.any((value <= 0) | (value >= 1)):
+                    raise state.error(
+                        f"field '{state.name(key)}' must hold probabilities "
+                        "strictly between 0 and 1."
+                    )
+            setattr(cal, key, value)
 
 
 class _TemperatureState:
     @staticmethod
     def encode(cal):
         temperature = float(cal.temperature_)
+        # Logit of exact zeros and floor of log p (input="probabilities").
+        extra = {k: getattr(cal, k, None) for k in ("zero_logit_", "log_floor_")}
         return {
             "temperature_": "inf" if temperature == math.inf else temperature,
             "n_iter_": int(cal.n_iter_),
+            **{k: float(v) for k, v in extra.items() if v is not None},
         }
 
     @staticmethod
     def decode(cal, state, n_models):
-        state.check_keys({"temperature_", "n_iter_"})
+        optional = ("zero_logit_", "log_floor_")
+        state.check_keys({"temperature_", "n_iter_"}, optional=optional)
         temperature = state.number("temperature_", minimum=0, allow_inf=True)
         if 0 < temperature < np.finfo(np.float64).tiny:
             raise state.error(
@@ -679,6 +699,11 @@ class _TemperatureState:
             )
         cal.temperature_ = temperature
         cal.n_iter_ = state.number("n_iter_", integer=True, minimum=0)
+        cal.zero_logit_ = cal.log_floor_ = None
+        if state.get("zero_logit_") is not None:
+            cal.zero_logit_ = state.number("zero_logit_")
+        if state.get("log_floor_") is not None:
+            cal.log_floor_ = state.number("log_floor_", below=0)
 
 
 class _IsotonicState:
@@ -762,6 +787,8 @@ def _nested_lists(state, key, n_models):
 
 
 def _encode_array(array):
+    if array is None:
+        return None
     if array.dtype.name not in _FLOAT_DTYPES + _INT_DTYPES:
         msg = f"cannot save a fitted array of dtype {array.dtype}."
         raise TypeError(msg)

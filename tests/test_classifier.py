@@ -358,17 +358,24 @@ def test_well_calibrated_model_stays_calibrated(logistic_data):
         assert after < before + 0.005
 
 
-def test_saturated_probabilities_get_a_floor_and_no_warning():
-    """GaussianNB outputs exact 0 and 1; they are floored below the smallest
-    probability in (0, 1), silently (warnings are errors in this test run)."""
+def test_saturated_probabilities_reach_the_calibrator_and_no_warning():
+    """GaussianNB outputs exact 0 and 1; they reach the calibrator unchanged
+    (which fits a probability of their own for them), silently (warnings are
+    errors in this test run)."""
     X, y = load_breast_cancer(return_X_y=True)
     nb = GaussianNB().fit(X[:300], y[:300])
     proba = nb.predict_proba(X[300:])
     assert np.any(proba == 0.0)
     model = CalibratedClassifier(FrozenEstimator(nb), method="platt")
     model.fit(X[300:], y[300:])
-    inside = proba[(proba > 0) & (proba < 1)]
-    assert model.probability_floor_ == pytest.approx(inside.min() / 2, rel=1e-15)
+    assert model.probability_floor_ == 0.0
+    direct = PlattScaling(input="probabilities")
+    with pytest.warns(CalibrationWarning, match="exactly 0 or 1"):
+        direct.fit(proba, y[300:])
+    np.testing.assert_allclose(
+        model.predict_proba(X), direct.predict_proba(nb.predict_proba(X)), rtol=1e-12
+    )
+    assert 0 < direct.zero_proba_[0] < 1
     assert np.all(np.isfinite(np.log(model.predict_proba(X))))
 
 
@@ -684,13 +691,8 @@ def test_classifier_without_sample_weight_warns():
     oof = cross_val_predict(
         KNeighborsClassifier(), X, y, cv=folds, method="predict_proba"
     )
-    weighted = oof[w > 0]
-    floor = weighted[(weighted > 0) & (weighted < 1)].min() / 2
-    oof = np.maximum(oof, floor)
-    oof /= oof.sum(axis=1, keepdims=True)
     calibrator = IsotonicCalibration(input="probabilities").fit(oof, y, w)
-    test = np.maximum(KNeighborsClassifier().fit(X, y).predict_proba(X), floor)
-    test /= test.sum(axis=1, keepdims=True)
+    test = KNeighborsClassifier().fit(X, y).predict_proba(X)
     np.testing.assert_allclose(
         model.predict_proba(X), calibrator.predict_proba(test), rtol=1e-12
     )

@@ -7,7 +7,7 @@ from scipy.special import expit
 from sklearn.calibration import _SigmoidCalibration
 
 from calibkit import PlattScaling
-from calibkit.exceptions import NoFiniteOptimumWarning
+from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 
 
 def miscalibrated_scores(n, seed, slope=0.4, offset=-0.5):
@@ -142,3 +142,55 @@ def test_one_vs_rest_separation_warning_points_at_the_caller():
     assert len(record) == 3
     assert "class 'b' against" in str(record[1].message)
     assert {r.filename for r in record} == {__file__}
+
+
+def test_exact_zero_and_one_probabilities_get_laplace_frequencies():
+    # Before: p = 0 / 1 became log-odds -/+1500 and dominated the sigmoid.
+    s, y = miscalibrated_scores(200, 8)
+    p = expit(s)
+    rng = np.random.default_rng(8)
+    w = rng.uniform(0.5, 2.0, 200)
+    p[:20], p[20:35] = 0.0, 1.0
+    y[:20] = rng.random(20) < 0.1
+    y[20:35] = rng.random(15) < 0.9
+    with pytest.warns(CalibrationWarning, match="exactly 0 or 1.*zero_proba_"):
+        cal = PlattScaling(input="probabilities").fit(p, y, sample_weight=w)
+    zero, one = slice(0, 20), slice(20, 35)
+    np.testing.assert_allclose(
+        cal.zero_proba_[0], (w[zero][y[zero] == 1].sum() + 1) / (w[zero].sum() + 2)
+    )
+    np.testing.assert_allclose(
+        cal.one_proba_[0], (w[one][y[one] == 1].sum() + 1) / (w[one].sum() + 2)
+    )
+    # The sigmoid is fitted on the other rows, with Platt's prior.
+    ref = PlattScaling(target_smoothing=True).fit(s[35:], y[35:], sample_weight=w[35:])
+    np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=1e-8)
+    np.testing.assert_allclose(cal.intercept_, ref.intercept_, rtol=1e-8, atol=1e-12)
+    proba = cal.predict_proba(np.array([0.0, 1.0, 0.5]))[:, 1]
+    np.testing.assert_allclose(
+        proba, [cal.zero_proba_[0], cal.one_proba_[0], ref.predict_proba([0.0])[0, 1]]
+    )
+
+
+def test_multiclass_exact_zeros_get_their_own_probability_per_class():
+    rng = np.random.default_rng(9)
+    z = rng.normal(0, 2, (300, 3))
+    y = rng.integers(0, 3, 300)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p[:60, 0] = 0.0  # class 0 ruled out, wrongly in a third of those rows
+    y[:60] = np.where(rng.random(60) < 1 / 3, 0, y[:60])
+    p /= p.sum(1, keepdims=True)
+    with pytest.warns(CalibrationWarning, match="exactly 0 or 1"):
+        cal = PlattScaling(input="probabilities").fit(p, y)
+    # Beta prior of two pseudo-rows at the rate pooled over the classes that
+    # have exact zeros (here class 0 alone).
+    n_true = (y[:60] == 0).sum()
+    pooled = (n_true + 1) / (60 + 2)
+    np.testing.assert_allclose(cal.zero_proba_[0], (n_true + 2 * pooled) / (60 + 2))
+    # Classes never at 0 or 1: the sigmoid at the extreme finite score.
+    s = np.log(p[60:, 1]) - np.log1p(-p[60:, 1])
+    edge = expit(cal.coef_[1] * s.min() + cal.intercept_[1])
+    np.testing.assert_allclose(cal.zero_proba_[1], edge)
+    held_out = cal.predict_proba(p[:60])
+    assert np.all(held_out[:, 0] > 0.05)  # before: about exp(-750 * coef)
+    np.testing.assert_allclose(held_out.sum(1), 1.0, rtol=1e-12)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.calibration import _TemperatureScaling
 
 from calibkit import TemperatureScaling
-from calibkit.exceptions import NoFiniteOptimumWarning
+from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 
 
 def overconfident_logits(n, k, seed, true_temperature=2.5, scale=4.0):
@@ -21,18 +21,25 @@ def overconfident_logits(n, k, seed, true_temperature=2.5, scale=4.0):
     return z, y
 
 
-def mp_inverse_temperature(z, y, w, dps=50):
-    """Root of L'(beta) by bisection in 50-digit arithmetic."""
+def mp_inverse_temperature(z, y, w, dps=50, targets=None):
+    """Root of L'(beta) by bisection in 50-digit arithmetic.
+
+    ``targets``: optional (n, K) target probabilities (default one-hot ``y``);
+    then ``L'(beta) = mean[E_beta z - sum_k t_k z_k]``.
+    """
     with mpmath.workdps(dps):
         rows = [[mpmath.mpf(float(v)) for v in row] for row in z]
         w = [mpmath.mpf(float(v)) for v in w]
+        if targets is None:
+            targets = np.eye(len(rows[0]))[y]
+        t = [[mpmath.mpf(float(v)) for v in row] for row in targets]
 
         def slope(beta):
             total = mpmath.mpf(0)
-            for row, yi, wi in zip(rows, y, w):
+            for row, ti, wi in zip(rows, t, w):
                 e = [mpmath.exp(beta * v) for v in row]
                 mean = sum(ei * v for ei, v in zip(e, row)) / sum(e)
-                total += wi * (mean - row[yi])
+                total += wi * (mean - sum(tk * v for tk, v in zip(ti, row)))
             return total
 
         lo, hi = mpmath.mpf(0), mpmath.mpf(1)
@@ -103,12 +110,45 @@ def test_probabilities_input_equals_log_probability_logits():
     )
 
 
-def test_all_rows_correct_warns_and_predicts_one_hot():
-    z = np.array([[3.0, 0.0, -1.0], [0.0, 2.0, 1.0], [0.0, -1.0, 5.0]])
-    with pytest.warns(NoFiniteOptimumWarning, match="largest logit"):
-        cal = TemperatureScaling().fit(z, [0, 1, 2])
-    assert cal.temperature_ == 0.0
-    np.testing.assert_array_equal(cal.predict_proba(z), np.eye(3))
+def platt_prior_targets(y, w, n_classes):
+    """Platt's prior for K classes, written out: a row of class k gets
+    (N_k + 1) / (N_k + 2) on k and the rest, 1 / (N_k + 2), shared evenly."""
+    counts = np.array([w[y == k].sum() for k in range(n_classes)])
+    eps = 1.0 / (counts[y] + 2.0)
+    t = np.repeat((eps / (n_classes - 1))[:, None], n_classes, axis=1)
+    t[np.arange(len(y)), y] = 1.0 - eps
+    return t
+
+
+def test_all_rows_correct_falls_back_to_smoothed_targets():
+    # Before: temperature_ = 0.0, one-hot predictions, and an infinite log-loss
+    # on the first new row the model gets wrong.
+    z = np.array([[3.0, 0.0, -1.0], [0.0, 2.0, 1.0], [0.0, -1.0, 5.0], [1.0, 0.0, 0.5]])
+    y = np.array([0, 1, 2, 0])
+    with pytest.warns(NoFiniteOptimumWarning, match="largest logit.*smoothed"):
+        cal = TemperatureScaling().fit(z, y)
+    assert 0 < cal.temperature_ < np.inf
+    smoothed = TemperatureScaling(target_smoothing=True).fit(z, y)  # no warning
+    assert cal.temperature_ == smoothed.temperature_
+    targets = platt_prior_targets(y, np.ones(4), 3)
+    beta = mp_inverse_temperature(z, y, np.ones(4), targets=targets)
+    np.testing.assert_allclose(cal.temperature_, 1.0 / beta, rtol=1e-10)
+    wrong = cal.predict_proba(np.array([[2.0, 0.0, 0.0]]))[0, 2]
+    assert np.log(wrong) > -50  # a finite, moderate loss on a miss
+
+
+@pytest.mark.parametrize(("n_classes", "seed"), [(2, 10), (4, 11)])
+def test_target_smoothing_matches_high_precision_root(n_classes, seed):
+    z, y = overconfident_logits(30, n_classes, seed)
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, z.shape[0])
+    cal = TemperatureScaling(target_smoothing=True).fit(z, y, sample_weight=w)
+    targets = platt_prior_targets(y, w, n_classes)
+    beta = mp_inverse_temperature(z, y, w, targets=targets)
+    np.testing.assert_allclose(cal.temperature_, 1.0 / beta, rtol=1e-10)
+    if n_classes == 2:  # 1-D log-odds give the same fit: Platt's targets exactly
+        s = z[:, 1] - z[:, 0]
+        one_d = TemperatureScaling(target_smoothing=True).fit(s, y, sample_weight=w)
+        np.testing.assert_allclose(one_d.temperature_, 1.0 / beta, rtol=1e-10)
 
 
 def test_logits_pointing_away_warn_and_predict_uniform():
@@ -148,3 +188,117 @@ def test_subsample_start_reaches_the_full_data_optimum():
 
     _, slope, _ = _LogitPasses(z, y, w, None).evaluate(1.0 / cal.temperature_)
     assert abs(slope) < 1e-12
+
+
+def probabilities_with_zeros(n, k, seed):
+    """Probabilities >= 0.15/(1 - zeroed mass) with exact zeros in some rows,
+    and labels that sometimes fall on a zero (a model that is sometimes
+    wrong to rule a class out)."""
+    rng = np.random.default_rng(seed)
+    p = 0.15 + (1 - 0.15 * k) * rng.dirichlet(np.ones(k), n)
+    zeroed = rng.random((n, k)) < 0.25
+    zeroed[np.arange(n), p.argmax(1)] = False  # keep a positive entry per row
+    p[zeroed] = 0.0
+    p /= p.sum(1, keepdims=True)
+    honest = (p.cumsum(1) < rng.random((n, 1))).sum(1)
+    y = np.where(rng.random(n) < 0.8, honest, rng.integers(0, k, n))
+    return p, y
+
+
+def zero_event_targets(p, y, w):
+    """Platt's prior on the event "the truth is one of the row's exact zeros",
+    written out: on rows with a zero, 1 - 1/(Z+ + 2) on the zeros when it is
+    (the rest shared by the positive entries), 1/(Z- + 2) when it is not."""
+    n, k = p.shape
+    zero = p == 0
+    truth_zero = zero[np.arange(n), y]
+    has_zero = zero.any(1)
+    d_pos = 1.0 / (w[truth_zero].sum() + 2.0)
+    d_neg = 1.0 / (w[has_zero & ~truth_zero].sum() + 2.0)
+    t = np.eye(k)[y]
+    for i in np.flatnonzero(has_zero):
+        if truth_zero[i]:
+            t[i] = np.where(zero[i], 0.0, d_pos / (~zero[i]).sum())
+            t[i, y[i]] = 1.0 - d_pos
+        else:
+            t[i] = np.where(zero[i], d_neg / zero[i].sum(), 0.0)
+            t[i, y[i]] = 1.0 - d_neg
+    return t
+
+
+def mp_zero_logit_fit(p, y, w, targets, dps=50):
+    """(beta, c) minimising the mean of logsumexp(a) - sum_k t_k a_k, with
+    a_k = beta log p_k (p_k > 0) or c (p_k = 0): damped Newton in 50 digits."""
+    with mpmath.workdps(dps):
+        rows = [
+            [None if v == 0 else mpmath.log(mpmath.mpf(float(v))) for v in row]
+            for row in p
+        ]
+        w = [mpmath.mpf(float(v)) for v in w]
+        t = [[mpmath.mpf(float(v)) for v in row] for row in targets]
+
+        def evaluate(beta, c):
+            loss, g, h = mpmath.mpf(0), [mpmath.mpf(0)] * 2, [mpmath.mpf(0)] * 3
+            for row, ti, wi in zip(rows, t, w):
+                a = [c if v is None else beta * v for v in row]
+                x = [(mpmath.mpf(0), 1) if v is None else (v, 0) for v in row]
+                e = [mpmath.exp(ai) for ai in a]
+                q = [ei / sum(e) for ei in e]
+                m = [sum(qk * xk[j] for qk, xk in zip(q, x)) for j in range(2)]
+                tm = [sum(tk * xk[j] for tk, xk in zip(ti, x)) for j in range(2)]
+                loss += wi * (
+                    mpmath.log(sum(e)) - sum(tk * ak for tk, ak in zip(ti, a))
+                )
+                g = [g[j] + wi * (m[j] - tm[j]) for j in range(2)]
+                cov = [
+                    sum(qk * xk[i] * xk[j] for qk, xk in zip(q, x)) - m[i] * m[j]
+                    for i, j in ((0, 0), (0, 1), (1, 1))
+                ]
+                h = [h[j] + wi * cov[j] for j in range(3)]
+            return loss, g, h
+
+        beta, c = mpmath.mpf(1), mpmath.mpf(-2)
+        for _ in range(100):
+            loss, g, h = evaluate(beta, c)
+            det = h[0] * h[2] - h[1] ** 2
+            db = -(h[2] * g[0] - h[1] * g[1]) / det
+            dc = -(-h[1] * g[0] + h[0] * g[1]) / det
+            step = mpmath.mpf(1)
+            while evaluate(beta + step * db, c + step * dc)[0] > loss and step > 1e-20:
+                step /= 2
+            beta, c = beta + step * db, c + step * dc
+            if abs(db) + abs(dc) < mpmath.mpf(10) ** (-dps + 8):
+                break
+        return float(beta), float(c)
+
+
+@pytest.mark.parametrize(("n_classes", "seed"), [(3, 20), (4, 21)])
+def test_zero_logit_matches_high_precision_fit(n_classes, seed):
+    p, y = probabilities_with_zeros(30, n_classes, seed)
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, p.shape[0])
+    with pytest.warns(CalibrationWarning, match="exactly 0 or 1.*zero_logit_"):
+        cal = TemperatureScaling(input="probabilities").fit(p, y, sample_weight=w)
+    assert cal.log_floor_ is None  # every log p > -2: no floor is a candidate
+    beta, c = mp_zero_logit_fit(p, y, w, zero_event_targets(p, y, w))
+    np.testing.assert_allclose(1.0 / cal.temperature_, beta, rtol=1e-10)
+    np.testing.assert_allclose(cal.zero_logit_, c, rtol=1e-10)
+    # New rows: exact zeros get exp(c) against p_k ** beta elsewhere.
+    row = np.array([[0.0] + [1.0 / (n_classes - 1)] * (n_classes - 1)])
+    expected = np.array([np.exp(c)] + [row[0, 1] ** beta] * (n_classes - 1))
+    np.testing.assert_allclose(
+        cal.predict_proba(row)[0], expected / expected.sum(), rtol=1e-12
+    )
+
+
+def test_exact_zeros_no_longer_distort_the_temperature():
+    # Before: log 0 -> -750, so a zero that held the truth cost ~750 / T nats
+    # and the fit flattened everything: T = 358 here, held-out loss 0.98.
+    p, y = probabilities_with_zeros(400, 3, 22)
+    with pytest.warns(CalibrationWarning, match="exactly 0 or 1"):
+        cal = TemperatureScaling(input="probabilities").fit(p, y)
+    # The positive probabilities are honest for 80 % of the labels: T near 1.
+    assert 0.5 < cal.temperature_ < 3.0
+    proba = cal.predict_proba(p)
+    truth_on_zero = (p[np.arange(len(y)), y] == 0).mean()
+    # The calibrated zeros carry about the share of truth they hold.
+    np.testing.assert_allclose(proba[p == 0].sum() / len(y), truth_on_zero, rtol=0.05)

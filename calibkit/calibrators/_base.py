@@ -7,7 +7,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
-from calibkit._transforms import log_odds, log_odds_from_logits, safe_log
+from calibkit._transforms import (
+    exact_log_odds,
+    log_odds,
+    log_odds_from_logits,
+    safe_log,
+)
 from calibkit._validation import (
     StrOptions,
     check_classification_labels,
@@ -233,18 +238,29 @@ def _first_names(names, limit=5):
 # -- scores for one-vs-rest calibrators (Platt, isotonic) ------------------
 
 
-def binary_scores(X, input):
+def binary_scores(X, input, *, exact=False):
     """Log-odds of ``classes_[1]`` as an array plus a per-chunk transform.
 
     Returns ``(values, transform)`` so that ``transform(values[rows])`` are the
     log-odds of those rows; ``transform`` is None when ``values`` already are
-    log-odds, so 1-D logits are used without any copy.
+    log-odds, so 1-D logits are used without any copy. With ``exact``,
+    probabilities of exactly 0 and 1 give log-odds ``-inf`` and ``+inf``
+    (otherwise the finite stand-ins of :data:`~calibkit._transforms.LOG_ZERO`).
     """
     if X.ndim == 1:
-        return X, (log_odds if input == "probabilities" else None)
+        if input != "probabilities":
+            return X, None
+        return X, (exact_log_odds if exact else log_odds)
     if input == "probabilities":
+        if exact:
+            return X, _exact_two_column_log_odds
         return X, lambda p: safe_log(p[:, 1]) - safe_log(p[:, 0])
     return X, lambda z: z[:, 1] - z[:, 0]
+
+
+def _exact_two_column_log_odds(p):
+    with np.errstate(divide="ignore"):
+        return np.log(p[:, 1]) - np.log(p[:, 0])
 
 
 def materialize(values, transform, dtype=np.float64):
@@ -262,19 +278,23 @@ def materialize(values, transform, dtype=np.float64):
     return out
 
 
-def one_vs_rest_scores(X, input, dtype):
+def one_vs_rest_scores(X, input, dtype, *, exact=False):
     """Per-class log-odds, shape (n_classes, n_samples), for K > 2 classes.
 
     Each row is contiguous so one class can be read quickly; stored in
     ``dtype`` (the input's precision: float32 data gives a float32 copy).
+    With ``exact``, probabilities of exactly 0 and 1 give ``-inf`` and ``+inf``.
     """
+    prob_log_odds = exact_log_odds if exact else log_odds
     if is_dask(X):  # the per-class scores are held in memory anyway
         X = X.compute()
     out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
     for rows in row_chunks(X.shape[0], X.shape[1]):
         chunk = as_float64(X[rows])
         out[:, rows] = (
-            log_odds(chunk) if input == "probabilities" else log_odds_from_logits(chunk)
+            prob_log_odds(chunk)
+            if input == "probabilities"
+            else log_odds_from_logits(chunk)
         ).T
     return out
 
@@ -303,21 +323,20 @@ def _count_saturated(rows, chunk):
     return np.array([np.count_nonzero(saturated)])
 
 
-def warn_if_saturated(X, input):
+def warn_if_saturated(X, input, treatment):
     """Warn when probabilities hold exact 0 or 1, which have no finite logit.
 
-    Those entries are mapped to a finite stand-in for ``log(0)`` (see
-    :data:`calibkit._transforms.LOG_ZERO`), which a parametric calibrator then
-    treats as an extremely confident score.
+    ``treatment`` says, in a clause, what the calibrator does with them (Platt
+    and temperature scaling fit a probability of their own for them).
     """
     if input != "probabilities":
         return
     n_saturated = int(reduce_rows(_count_saturated, X)[0])
     if n_saturated:
         warnings.warn(
-            f"X holds {n_saturated} probabilities equal to exactly 0 or 1; their "
-            "logits are infinite and were replaced by -750 / +750. Pass logits "
-            "(input='logits') if the model can produce them.",
+            f"X holds {n_saturated} probabilities equal to exactly 0 or 1, whose "
+            f"logits are infinite; {treatment}. Pass logits (input='logits') if "
+            "the model can produce them.",
             CalibrationWarning,
             stacklevel=4,
         )

@@ -49,6 +49,13 @@ class CalibrationSet:
             # The calibrators guess when logits "look like probabilities" (all
             # in [0, 1]); here the input kind is known from the response.
             warnings.simplefilter("ignore", InputKindWarning)
+            # Exact zeros in a classifier's predict_proba are expected (trees,
+            # k-NN, naive Bayes) and modelled by the calibrators.
+            warnings.filterwarnings(
+                "ignore",
+                message="X holds .* exactly 0 or 1",
+                category=CalibrationWarning,
+            )
             # classes=: every class has a column in the inputs, even when these
             # rows lack it (a rare class absent from a fold).
             return clone(calibrator).fit(
@@ -59,7 +66,14 @@ class CalibrationSet:
             )
 
     def cross_validated_log_loss(self, calibrator, splits):
-        """Mean log-loss (nats) of ``calibrator`` on held-out folds of the rows."""
+        """Mean log-loss (nats) of ``calibrator`` on held-out folds of the rows.
+
+        A candidate that gives some class probability exactly 0 on a held-out
+        row scores ``inf`` even if no row of that class came: it is certain of
+        something, and one row of that class on new data costs an infinite
+        log-loss. So "auto" never prefers such a calibrator to one whose loss
+        is finite (a temperature of 0, say, on rows the model got all right).
+        """
         total, weight = 0.0, 0.0
         with warnings.catch_warnings():
             # Warnings of candidates that may not be chosen would only confuse;
@@ -71,6 +85,8 @@ class CalibrationSet:
                 p_true = probability_of_truth(proba, fitted.classes_, self.codes[test])
                 w = self.weights(test)
                 counted = w > 0  # 0 * inf would be NaN
+                if np.any(proba[counted] == 0):
+                    return float("inf")
                 with np.errstate(divide="ignore"):
                     total -= float(np.sum(w[counted] * np.log(p_true[counted])))
                 weight += float(np.sum(w))

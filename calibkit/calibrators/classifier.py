@@ -31,9 +31,6 @@ from calibkit.exceptions import CalibrationWarning
 #: What each response method of the classifier gives the calibrator.
 CALIBRATOR_INPUT = {"decision_function": "logits", "predict_proba": "probabilities"}
 
-#: Stand-in for probability 0 when a classifier outputs nothing but 0 and 1.
-HARD_PROBABILITY_FLOOR = 1e-3
-
 
 @dataclass(frozen=True)
 class CalibratedPair:
@@ -131,8 +128,9 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Only with ``method="auto"``: the cross-validated mean log-loss (nats)
         of each candidate method on the out-of-fold outputs.
     probability_floor_ : float or None
-        With ``response_="predict_proba"``: the floor applied to the
-        classifier's probabilities (see Notes); None otherwise.
+        With ``response_="predict_proba"``: 0.0, the floor applied to the
+        classifier's probabilities (none: exact zeros are modelled by the
+        calibrator, see Notes); None otherwise.
     n_features_in_ : int
         Number of features seen by the inner classifier.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -174,13 +172,11 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     with ``input="probabilities"``, so the calibrators work on its
     log-probabilities (and, for Platt and isotonic, its log-odds): a sigmoid is
     never fitted to raw probabilities, which would distort a model that is
-    already well calibrated. Probabilities of exactly 0 have no logit; they are
-    raised to ``probability_floor_``, half the smallest probability in
-    ``(0, 1)`` that the classifier gave the calibration rows (``1e-3`` when it
-    gave only 0 and 1), and the rows renormalised. This keeps their order
-    (isotonic is unaffected) and puts them one step beyond the most extreme
-    finite output, instead of at an arbitrary ``log(1e-300)`` that would
-    dominate a parametric fit.
+    already well calibrated. Probabilities of exactly 0 (trees, k-NN, naive
+    Bayes) are passed as they are (``probability_floor_`` is 0): Platt and
+    temperature scaling fit a probability of their own for them (see their
+    ``zero_proba_`` and ``zero_logit_``), isotonic calibration ranks them below
+    every positive probability.
 
     **Rare classes.** Every calibrator is fitted with every class
     (``fit(..., classes=...)``), so a calibration part without some class --
@@ -339,7 +335,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         self.probability_floor_ = None
         if self.response_ == "predict_proba":
-            self.probability_floor_ = _probability_floor(raw, sample_weight)
+            self.probability_floor_ = 0.0  # exact zeros are the calibrator's job
         calibration = CalibrationSet(
             calibrator_input(raw, self.probability_floor_), codes, sample_weight
         )
@@ -525,17 +521,6 @@ def calibrator_input(raw, probability_floor):
         return raw
     proba = np.maximum(np.asarray(raw, dtype=np.float64), probability_floor)
     return proba / proba.sum(axis=1, keepdims=True)
-
-
-def _probability_floor(proba, sample_weight):
-    """Half the smallest probability in (0, 1) among rows of positive weight."""
-    proba = np.asarray(proba, dtype=np.float64)
-    if sample_weight is not None:
-        proba = proba[sample_weight > 0]
-    inside = proba[(proba > 0) & (proba < 1)]
-    if inside.size == 0:
-        return HARD_PROBABILITY_FLOOR
-    return float(max(inside.min() / 2.0, np.finfo(np.float64).tiny))
 
 
 def _checked_target(y):

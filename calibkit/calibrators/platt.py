@@ -7,13 +7,14 @@ import numpy as np
 from scipy.special import expit
 
 from calibkit._chunks import as_float64, row_chunks
-from calibkit._solvers import fit_platt, summarize_scores
+from calibkit._solvers import PlattSolution, fit_platt, summarize_scores
 from calibkit._transforms import row_softmax
 from calibkit._validation import Interval, format_label
 from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     binary_scores,
+    materialize,
     one_vs_rest_scores,
     warn_if_saturated,
 )
@@ -48,6 +49,12 @@ class PlattScaling(BaseCalibrator):
         Intercept ``b`` per fitted model.
     n_iter_ : ndarray of shape (n_models,)
         Passes over the data used by the solver, per model.
+    zero_proba_ : ndarray of shape (n_models,) or None
+        With ``input="probabilities"``: the calibrated probability of the
+        model's class for rows where the input gave it probability exactly 0
+        (see Notes). None for logits.
+    one_proba_ : ndarray of shape (n_models,) or None
+        The same for rows where the input gave it probability exactly 1.
     n_features_in_ : int
         1 for 1-D scores, else the number of columns of ``X``.
 
@@ -95,6 +102,21 @@ class PlattScaling(BaseCalibrator):
     solving. Scores so small (subnormal) that the slope would overflow raise a
     ``ValueError``.
 
+    **Exact 0 and 1.** A probability of exactly 0 or 1 has log-odds
+    ``-inf``/``+inf``, which no sigmoid maps to anything but 0 or 1. With
+    ``input="probabilities"`` those rows get a fitted probability of their
+    own: the log-loss then decouples, and their best probability is the
+    frequency of the class among them, often exactly 0 or 1. It is kept
+    inside ``(0, 1)`` by a Beta prior worth two rows: Platt's prior (Laplace's
+    rule ``(n+ + 1) / (n + 2)``, weighted counts) for a binary problem, and
+    ``(n+ + 2 r) / (n + 2)`` one-vs-rest, with ``r`` that rule applied to the
+    rows of all classes pooled (how often the model's "certain" is right is
+    shared across classes, and one class alone has few such rows). The
+    sigmoid is fitted on the other rows, with Platt's smoothed targets
+    whenever such rows exist (a model that is this sharp usually separates
+    the calibration rows). When no calibration row had an exact 0 (or 1),
+    new ones get the map at the most extreme finite score seen.
+
     Multiclass problems are fitted one-vs-rest on the per-class log-odds of the
     softmax (``z_k - logsumexp(z_{-k})``; for probabilities ``log(p_k / (1 -
     p_k))``), and the predicted rows are renormalised to sum to one.
@@ -132,20 +154,26 @@ class PlattScaling(BaseCalibrator):
         self.max_iter = max_iter
 
     def _fit(self, X, y, sample_weight):
-        warn_if_saturated(X, self.input)
+        warn_if_saturated(
+            X,
+            self.input,
+            "the rows where a class has probability exactly 0 (or 1) get a "
+            "fitted probability of their own, zero_proba_ (one_proba_)",
+        )
+        exact = self.input == "probabilities"
         empty = []  # classes without calibration weight
         if len(self.classes_) == 2:
-            values, transform = binary_scores(X, self.input)
-            solutions = [
+            values, transform = binary_scores(X, self.input, exact=exact)
+            fits = [
                 self._fit_one(values, y == 1, sample_weight, transform, None, empty)
             ]
         else:
-            scores = one_vs_rest_scores(X, self.input, X.dtype)
-            solutions = []
+            scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
+            fits = []
             # A loop, not a comprehension: before Python 3.12 a comprehension
             # is a frame of its own, and the warning's stacklevel would miss.
             for k, label in enumerate(self.classes_):
-                solutions.append(
+                fits.append(
                     self._fit_one(scores[k], y == k, sample_weight, None, label, empty)
                 )
         if empty:
@@ -162,9 +190,14 @@ class PlattScaling(BaseCalibrator):
                 NoFiniteOptimumWarning,
                 stacklevel=3,
             )
+        solutions = [solution for solution, _ in fits]
         self.coef_ = np.array([s.coef for s in solutions])
         self.intercept_ = np.array([s.intercept for s in solutions])
         self.n_iter_ = np.array([s.n_iter for s in solutions])
+        self.zero_proba_ = self.one_proba_ = None
+        if exact:
+            self.zero_proba_ = _saturated_probabilities([ends[0] for _, ends in fits])
+            self.one_proba_ = _saturated_probabilities([ends[1] for _, ends in fits])
         if not all(s.converged for s in solutions):
             warnings.warn(
                 f"Platt scaling did not converge in max_iter={self.max_iter} passes; "
@@ -174,16 +207,75 @@ class PlattScaling(BaseCalibrator):
             )
 
     def _fit_one(self, values, positive, sample_weight, transform, label, empty):
+        """One sigmoid, plus the probabilities of the rows at score -inf / +inf.
+
+        Returns ``(solution, (zero_proba, one_proba))``; the pair is None for
+        logits, which are always finite.
+        """
+        if self.input != "probabilities":
+            solution = self._fit_sigmoid(
+                values, positive, sample_weight, transform, label, empty
+            )
+            return solution, None
+        low, high = _infinite_scores(values, transform)
+        weights = np.ones(low.shape[0]) if sample_weight is None else sample_weight
+        keep = ~(low | high)
+        all_positive = positive
+        saturated = not keep.all()
+        if saturated:
+            # Whether a class has calibration weight is a fact of all rows, not
+            # of the finite ones the sigmoid sees.
+            _record_empty(
+                empty,
+                weights.sum(),
+                weights[all_positive].sum(),
+                label,
+                self.classes_,
+            )
+            # The sigmoid is fitted on the finite scores only: saturated rows
+            # get their own probability, which decouples from (a, b).
+            values = materialize(values, transform)[keep]
+            positive, transform = positive[keep], None
+            sample_weight = None if sample_weight is None else sample_weight[keep]
+        if not np.any(weights[keep] > 0):
+            # Every row saturated: the sigmoid only matters for finite scores
+            # met later; give them the smoothed base rate.
+            rate = (weights[all_positive].sum() + 1.0) / (weights.sum() + 2.0)
+            intercept = float(np.log(rate) - np.log1p(-rate))
+            solution = PlattSolution(0.0, intercept, float("nan"), 0, True)
+            lowest = highest = 0.0
+        else:
+            solution = self._fit_sigmoid(
+                values,
+                positive,
+                sample_weight,
+                transform,
+                label,
+                [] if saturated else empty,
+                smooth=saturated,
+            )
+            lowest, highest = solution.score_range
+        ends = []
+        for group, edge in ((low, lowest), (high, highest)):
+            # (weighted positives, weighted rows, the map at the extreme
+            # finite score: the value when no calibration row is saturated)
+            held = float(expit(solution.coef * edge + solution.intercept))
+            ends.append(
+                (weights[group & all_positive].sum(), weights[group].sum(), held)
+            )
+        return solution, tuple(ends)
+
+    def _fit_sigmoid(
+        self, values, positive, sample_weight, transform, label, empty, smooth=False
+    ):
         summary = summarize_scores(values, positive, sample_weight, transform)
-        smooth = self.target_smoothing
+        smooth = smooth or self.target_smoothing
         if summary.weight_pos == 0 or summary.weight_pos == summary.weight:
             # One side has no weight: not a separation of the classes but a
-            # class missing. One-vs-rest, "the rest" is empty only when every
-            # other class is missing, and each of those reports itself.
-            if summary.weight_pos == 0:
-                empty.append(self.classes_[1] if label is None else label)
-            elif label is None:
-                empty.append(self.classes_[0])
+            # class missing.
+            _record_empty(
+                empty, summary.weight, summary.weight_pos, label, self.classes_
+            )
             smooth = True
         elif not smooth and summary.separable:
             plain = label.item() if isinstance(label, np.generic) else label
@@ -195,11 +287,11 @@ class PlattScaling(BaseCalibrator):
                 "Platt's smoothed targets instead; set target_smoothing=True to "
                 "choose this explicitly.",
                 NoFiniteOptimumWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             smooth = True
         targets = _platt_targets(summary) if smooth else (1.0, 0.0)
-        return fit_platt(
+        solution = fit_platt(
             values,
             positive,
             sample_weight=sample_weight,
@@ -208,26 +300,111 @@ class PlattScaling(BaseCalibrator):
             summary=summary,
             max_iter=self.max_iter,
         )
+        return _RangedSolution(
+            solution,
+            (
+                min(summary.min_pos, summary.min_neg),
+                max(summary.max_pos, summary.max_neg),
+            ),
+        )
 
     def _predict_proba(self, X):
+        exact = self.input == "probabilities" and self.zero_proba_ is not None
         if len(self.classes_) == 2:
-            values, transform = binary_scores(X, self.input)
+            values, transform = binary_scores(X, self.input, exact=exact)
             out = np.empty((X.shape[0], 2), dtype=X.dtype)
             for rows in row_chunks(X.shape[0], 1 if X.ndim == 1 else 2):
                 s = as_float64(values[rows])
                 if transform is not None:
                     s = transform(s)
+                if exact:
+                    low, high = np.isneginf(s), np.isposinf(s)
+                    s = np.where(low | high, 0.0, s)
                 z = self.coef_[0] * s + self.intercept_[0]
-                out[rows] = binary_columns(expit(-z), expit(z), X.dtype)
+                p_neg, p_pos = expit(-z), expit(z)
+                if exact:
+                    for group, p in (
+                        (low, self.zero_proba_[0]),
+                        (high, self.one_proba_[0]),
+                    ):
+                        p_pos[group], p_neg[group] = p, 1.0 - p
+                out[rows] = binary_columns(p_neg, p_pos, X.dtype)
             return out
-        scores = one_vs_rest_scores(X, self.input, X.dtype)
+        scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
         out = np.empty((X.shape[0], len(self.classes_)), dtype=X.dtype)
         for rows in row_chunks(X.shape[0], len(self.classes_)):
-            z = self.coef_[:, None] * scores[:, rows] + self.intercept_[:, None]
+            s = scores[:, rows].T
+            if exact:
+                low, high = np.isneginf(s), np.isposinf(s)
+                s = np.where(low | high, 0.0, s)
+            z = self.coef_ * s + self.intercept_
             # Normalise log sigmoid(z_k) in log space: sigmoid(z_k) may
             # underflow to 0 in every column while the ratios are finite.
-            out[rows] = row_softmax(-np.logaddexp(0.0, -z.T))
+            log_p = -np.logaddexp(0.0, -z)
+            if exact:
+                log_p = np.where(low, np.log(self.zero_proba_), log_p)
+                log_p = np.where(high, np.log(self.one_proba_), log_p)
+            out[rows] = row_softmax(log_p)
         return out
+
+
+def _record_empty(empty, weight, weight_pos, label, classes):
+    """Append to ``empty`` the class of a fit whose positives (or, binary,
+    negatives) have no weight; ``weight`` and ``weight_pos`` are the totals.
+
+    One-vs-rest, "the rest" is empty only when every other class is missing,
+    and each of those reports itself.
+    """
+    if weight_pos == 0:
+        empty.append(classes[1] if label is None else label)
+    elif weight_pos == weight and label is None:
+        empty.append(classes[0])
+
+
+class _RangedSolution:
+    """A :class:`~calibkit._solvers.PlattSolution` with the range of its scores."""
+
+    def __init__(self, solution, score_range):
+        self._solution = solution
+        self.score_range = score_range
+
+    def __getattr__(self, name):
+        return getattr(self._solution, name)
+
+
+def _saturated_probabilities(groups):
+    """Calibrated probability of each model's rows at score -inf (or +inf).
+
+    ``groups`` holds ``(n_pos, n, held)`` per model. The log-loss of a group's
+    own probability decouples from the sigmoid; its minimiser, the frequency
+    ``n_pos / n``, is often exactly 0 or 1 (a model's certain outputs are
+    usually right on calibration rows), so it is smoothed with a Beta prior
+    of two pseudo-rows: at 1/2 for a single model (Laplace's rule
+    ``(n_pos + 1) / (n + 2)``, Platt's prior), and at the pooled rate of all
+    classes for one-vs-rest models, which share how often "certain" is
+    right. A group with no row gets ``held``.
+    """
+    n_pos = np.array([g[0] for g in groups])
+    n = np.array([g[1] for g in groups])
+    center = 0.5
+    if len(groups) > 1 and n.sum() > 0:
+        center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
+    with np.errstate(invalid="ignore"):
+        smoothed = (n_pos + 2.0 * center) / (n + 2.0)
+    return np.where(n > 0, smoothed, [g[2] for g in groups])
+
+
+def _infinite_scores(values, transform):
+    """Boolean masks of the rows whose score is ``-inf`` and ``+inf``."""
+    n = values.shape[0]
+    low, high = np.zeros(n, bool), np.zeros(n, bool)
+    n_cols = 1 if values.ndim == 1 else values.shape[1]
+    for rows in row_chunks(n, n_cols):
+        s = as_float64(values[rows])
+        if transform is not None:
+            s = transform(s)
+        low[rows], high[rows] = np.isneginf(s), np.isposinf(s)
+    return low, high
 
 
 def _platt_targets(summary):
