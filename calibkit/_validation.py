@@ -94,11 +94,7 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
     elif X.dtype.kind == "O":
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError):
-            msg = f"{name} must hold numbers; got values of type object that are not."
-            raise TypeError(msg) from None
+        X = _object_to_float(X, name=name)
     else:
         msg = f"{name} must hold numbers; got an array of dtype {X.dtype}."
         raise TypeError(msg)
@@ -118,6 +114,43 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
     if finite:
         check_finite(X, name=name)
     return X
+
+
+def _missing_mask(values):
+    """Where an object array holds a missing value: None, NaN, pandas.NA or NaT.
+
+    Elementwise, because ``pd.NA != pd.NA`` is NA, whose truth value raises.
+    """
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _object_to_float(X, *, name):
+    """float64 from an object array; missing values (pandas nullable dtypes give
+    ``pd.NA``) are reported by row rather than as "not numbers"."""
+    try:
+        return X.astype(np.float64)
+    except (TypeError, ValueError):
+        pass
+    missing = _missing_mask(X)
+    if missing.any():
+        if missing.ndim == 2:
+            missing = missing.any(axis=1)
+        filled = np.where(_missing_mask(X), np.nan, X)
+        try:
+            filled.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+        else:
+            rows = ", ".join(map(str, _first_rows(missing)))
+            msg = (
+                f"{name} has missing values (NA or None) in {int(missing.sum())} "
+                f"rows; first at rows {rows}."
+            )
+            raise ValueError(msg)
+    msg = f"{name} must hold numbers; got values of type object that are not."
+    raise TypeError(msg)
 
 
 def first_bad_rows(rows, bad):
@@ -357,7 +390,7 @@ def check_labels(y, *, name="y"):
             )
             raise ValueError(msg)
     elif y.dtype.kind == "O":
-        missing = np.equal(y, None) | (y != y)  # None, or NaN (not equal to itself)
+        missing = _missing_mask(y)
         if missing.any():
             msg = (
                 f"{name} contains {int(missing.sum())} missing labels; first at row "

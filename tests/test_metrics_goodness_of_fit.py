@@ -230,3 +230,18 @@ def test_hosmer_lemeshow_bad_options(kwargs, error, match):
     arguments = {"y_true": [0, 1, 1, 0], "y_prob": [0.1, 0.2, 0.3, 0.4]} | kwargs
     with pytest.raises(error, match=match):
         hosmer_lemeshow_test(**arguments)
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e-300, 1e-100, 3.0, 1e200, 1e249])
+def test_spiegelhalter_under_extreme_weights(scale):
+    # Tiny weights raised ZeroDivisionError, huge ones OverflowError. Weights
+    # are counts: multiplying them all by c multiplies z by sqrt(c).
+    y = np.array([0, 1, 1, 0, 1])
+    p = np.array([0.1, 0.8, 0.6, 0.4, 0.9])
+    slope = 1 - 2 * p
+    z_unit = np.sum((y - p) * slope) / np.sqrt(np.sum(slope**2 * p * (1 - p)))
+    result = spiegelhalter_z_test(y, p, sample_weight=np.full(5, scale))
+    assert result.statistic == pytest.approx(z_unit * np.sqrt(scale), rel=1e-9)
+    assert result.brier_score == pytest.approx(np.mean((y - p) ** 2), rel=1e-12)
+    assert result.expected_brier_score == pytest.approx(np.mean(p * (1 - p)))
+    assert np.isfinite(result.p_value)

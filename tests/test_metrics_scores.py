@@ -224,11 +224,47 @@ def test_balanced_class_weight_with_weights_equals_repeated_rows(binary_forecast
         ({1: -1.0}, ValueError, r"class_weight\[1\] must be a finite non-negative"),
         ({1: np.nan}, ValueError, r"class_weight\[1\] must be a finite non-negative"),
         ({0: 0.0, 1: 0.0}, ValueError, r"class_weight leaves every row"),
+        ({1: "2"}, TypeError, r"class_weight\[1\] must be a number; got '2'"),
+        ({1: None}, TypeError, r"class_weight\[1\] must be a number; got None"),
+        ({1: True}, TypeError, r"class_weight\[1\] must be a number; got True"),
+        ({1: np.inf}, ValueError, r"class_weight\[1\] must be a finite non-negative"),
     ],
 )
 def test_bad_class_weight(class_weight, error, match):
     with pytest.raises(error, match=match):
         log_loss([0, 1, 1], [0.2, 0.6, 0.7], class_weight=class_weight)
+
+
+def test_class_weight_only_ratios_matter_even_near_the_float_limits():
+    # 1e308 used to overflow the weighted sums and return 0.0.
+    y, p = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3])
+    plain = log_loss(y, p)
+    assert log_loss(y, p, class_weight={0: 1e308, 1: 1e308}) == pytest.approx(plain)
+    assert log_loss(y, p, class_weight={0: 1e-300, 1: 1e-300}) == pytest.approx(plain)
+    # Class 0 then weighs nothing next to class 1: the mean loss of the positives.
+    positives = -np.mean(np.log([0.8, 0.6]))
+    got = log_loss(y, p, class_weight={1: 1e308})
+    assert got == pytest.approx(positives, rel=1e-12)
+
+
+def test_balanced_class_weight_with_extreme_sample_weights():
+    # Class totals of 1e249 and 5e-324: W / (K W_k) overflowed to inf.
+    y, p = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3])
+    w = np.array([1e249, 5e-324, 5e-324, 1e249])
+    got = log_loss(y, p, sample_weight=w, class_weight="balanced")
+    # Each class counts equally: the mean of the two class-wise mean losses.
+    negatives = -np.mean(np.log1p(-p[[0, 3]]))
+    positives = -np.mean(np.log(p[[1, 2]]))
+    assert got == pytest.approx((negatives + positives) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e-300, 1e-150, 1e240])
+def test_scores_do_not_depend_on_the_scale_of_the_weights(scale):
+    # Subnormal weights times losses rounded to 0 (log-loss 0.0, Brier NaN).
+    y, p = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3])
+    w = np.full(4, scale)
+    assert log_loss(y, p, sample_weight=w) == pytest.approx(log_loss(y, p))
+    assert brier_score(y, p, sample_weight=w) == pytest.approx(brier_score(y, p))
 
 
 # --- brier_score --------------------------------------------------------------

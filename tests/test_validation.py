@@ -1,10 +1,12 @@
 """Input validation helpers: label encoding and array checks."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from calibkit._validation import (
     check_float_array,
+    check_labels,
     check_probabilities,
     check_sample_weight,
     encode_labels,
@@ -83,3 +85,54 @@ def test_sample_weight_total_overflow_is_refused(weights):
     ):
         with pytest.raises(ValueError, match=r"sample_weight sums to .*divide"):
             call()
+
+
+# --- missing values from pandas nullable dtypes ------------------------------
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        pd.Series([0, 1, pd.NA, 0], dtype=object),
+        pd.Series([False, True, pd.NA, True], dtype="boolean"),
+        pd.Series(["a", "b", pd.NA, "a"], dtype="string"),
+        pd.Series([0, 1, None, 0], dtype=object),
+    ],
+)
+def test_missing_labels_are_named_by_row(y):
+    # pd.NA used to raise "boolean value of NA is ambiguous".
+    with pytest.raises(
+        ValueError, match=r"y contains 1 missing labels; first at row 2"
+    ):
+        check_labels(y)
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        pd.DataFrame({"a": [0.1, pd.NA, pd.NA], "b": [0.9, 0.8, 0.7]}, dtype="Float64"),
+        pd.DataFrame({"a": [1, 2, 3], "b": [0.5, pd.NA, pd.NA]}).astype(
+            {"a": "Int64", "b": "Float64"}
+        ),
+        np.array([0.5, pd.NA, None], dtype=object),
+    ],
+)
+def test_missing_values_in_nullable_columns_are_named_by_row(X):
+    # This said "X must hold numbers" without a row.
+    with pytest.raises(
+        ValueError,
+        match=r"X has missing values \(NA or None\) in 2 rows; first at rows 1, 2",
+    ):
+        check_float_array(X, name="X")
+
+
+def test_nullable_dtypes_without_missing_values_just_work():
+    frame = pd.DataFrame({"a": [0.25, 0.5], "b": [1, 2], "c": [True, False]})
+    frame = frame.astype({"a": "Float64", "b": "Int64", "c": "boolean"})
+    got = check_float_array(frame, name="X")
+    np.testing.assert_array_equal(got, [[0.25, 1.0, 1.0], [0.5, 2.0, 0.0]])
+    assert got.dtype == np.float64
+    labels = check_labels(pd.Series([1, 0, 1], dtype="Int64"))
+    assert labels.tolist() == [1, 0, 1]
+    with pytest.raises(TypeError, match=r"X must hold numbers; got values of type obj"):
+        check_float_array(np.array([0.5, "a"], dtype=object), name="X")

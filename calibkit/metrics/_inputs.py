@@ -174,3 +174,19 @@ def positive_weight_rows(w, *arrays):
         return (*arrays, w)
     keep = np.flatnonzero(w > 0)
     return (*(a[keep] for a in arrays), w[keep])
+
+
+def scaled_to_unit_max(values):
+    """``values`` divided by the power of two that brings their maximum to [0.5, 1).
+
+    Results that depend only on ratios of weights are computed on these: the
+    scaling is exact (a power of two), weighted sums cannot overflow, and
+    weights near the bottom of the float range keep their digits. ``None``
+    (unit weights) stays ``None``.
+    """
+    if values is None:
+        return None
+    top = float(np.max(values))
+    if top == 0:
+        return values
+    return np.ldexp(values, -np.frexp(top)[1])

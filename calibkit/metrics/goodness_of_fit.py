@@ -6,6 +6,7 @@ independently. Both read ``sample_weight`` as row counts (integer weights give
 what repeated rows give).
 """
 
+import math
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -41,7 +42,9 @@ class SpiegelhalterTest:
     expected_brier_score : float
         Its expectation under calibration, :math:`\\frac{1}{W}\\sum w_i p_i(1-p_i)`.
     variance : float
-        Its variance under calibration.
+        Its variance under calibration, reading the weights as row counts
+        (so it scales as 1 / weight); ``inf`` when that leaves the float
+        range (weights near 1e-308).
     """
 
     statistic: float
@@ -196,7 +199,15 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
     """
     p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label)
     slope = 1.0 - 2.0 * p
-    weights = np.ones_like(p) if w is None else w
+    # Weights are row counts: scaling them all by c scales z by sqrt(c) and
+    # leaves the means alone. The sums are taken on weights scaled by a power
+    # of two 2**-e (exact) to a maximum in [0.5, 1), so that 1e-300 or 1e200
+    # weights neither underflow nor overflow; z is then multiplied by 2**(e/2).
+    if w is None:
+        weights, exponent = np.ones_like(p), 0
+    else:
+        exponent = int(np.frexp(np.max(w))[1])
+        weights = np.ldexp(w, -exponent)
     total_weight = float(weights.sum())
     variance_sum = float(np.sum(weights * slope**2 * p * (1.0 - p)))
     if variance_sum == 0:
@@ -207,13 +218,17 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
         )
         raise ValueError(msg)
     excess = float(np.sum(weights * (y - p) * slope))
-    statistic = excess / np.sqrt(variance_sum)
+    statistic = excess / math.sqrt(variance_sum) * 2.0 ** (exponent / 2)
+    # Var B = sum(w v) / W**2 reads the weights as counts, so it scales as
+    # 1 / weight: undo the scaling (inf if it leaves the float range).
+    with np.errstate(over="ignore"):
+        variance = float(np.ldexp(variance_sum / total_weight**2, -exponent))
     return SpiegelhalterTest(
         statistic=float(statistic),
         p_value=float(2.0 * norm.sf(abs(statistic))),
         brier_score=float(np.sum(weights * (y - p) ** 2)) / total_weight,
         expected_brier_score=float(np.sum(weights * p * (1.0 - p))) / total_weight,
-        variance=variance_sum / total_weight**2,
+        variance=variance,
     )
 
 
