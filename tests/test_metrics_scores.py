@@ -20,7 +20,13 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from calibkit._chunks import CHUNK_BYTES
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics import brier_score, log_loss
+from calibkit.metrics import (
+    brier_score,
+    cross_entropy,
+    decompose,
+    expected_calibration_error,
+    log_loss,
+)
 
 mpmath.mp.dps = 50
 
@@ -431,3 +437,23 @@ def test_bad_input_messages(metric, argument, value, match):
 def test_bad_input_option():
     with pytest.raises(ValueError, match=r"input must be 'probabilities' or 'logits'"):
         log_loss([0, 1], [0.2, 0.6], input="odds")
+
+
+def test_metrics_use_the_renormalised_rows_of_rounded_files():
+    # Probabilities saved with 4 decimals: rows off by up to 3e-4 were refused.
+    rng = np.random.default_rng(3)
+    P = np.round(rng.dirichlet([2.0, 1.0, 1.0], size=300), 4)
+    y = rng.integers(0, 3, size=300)
+    exact = P / P.sum(axis=1, keepdims=True)
+    metrics = [
+        log_loss,
+        brier_score,
+        expected_calibration_error,
+        lambda y, p: decompose(y, p, score="brier").score,
+        lambda y, p: decompose(y, p, method="binned").miscalibration,
+        lambda y, p: cross_entropy(exact, p),
+    ]
+    for metric in metrics:
+        with pytest.warns(CalibrationWarning, match="rows did not sum to 1"):
+            got = metric(y, P)
+        assert got == pytest.approx(metric(y, exact), rel=1e-12)

@@ -100,7 +100,7 @@ def check_forecasts(
     check_consistent_length(y_true=y_true, y_prob=prob)
     w = check_sample_weight(sample_weight, y_true.shape[0])
     if input == "probabilities":
-        check_probabilities(prob, name="y_prob")
+        prob = check_probabilities(prob, name="y_prob")
     elif input != "logits":
         msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
         raise ValueError(msg)

@@ -273,10 +273,10 @@ def information_decomposition(p, q, *, sample_weight=None):
 
 def _check_inputs(p, q, sample_weight):
     p = check_float_array(p, name="p")
-    check_probabilities(p, name="p")
+    p = check_probabilities(p, name="p")
     if q is not None:
         q = check_float_array(q, name="q")
-        check_probabilities(q, name="q")
+        q = check_probabilities(q, name="q")
         if q.shape != p.shape:
             msg = f"p and q must have the same shape; got {p.shape} and {q.shape}."
             raise ValueError(msg)

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit._validation import (
     _to_numpy,
     check_float_array,
+    check_probabilities,
     check_sample_weight,
     encode_labels,
 )
@@ -601,6 +602,8 @@ class ReliabilityDisplay:
 def _x_axis_forecasts(y_prob):
     """The forecasts a diagram puts on its x axis, and whether it is top-label."""
     prob = check_float_array(_to_numpy(y_prob), name="y_prob")
+    # The curve's own check has warned already about renormalised rows.
+    prob = check_probabilities(prob, name="y_prob", warn=False)
     if prob.ndim == 1:
         return prob, False
     return prob.max(axis=1), True
