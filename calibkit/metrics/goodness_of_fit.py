@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._binning import bin_edges, check_count
+from calibkit.metrics._binning import Binning, check_count
 from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
 from calibkit.metrics.reliability import _bin_totals
 
@@ -306,7 +306,8 @@ def hosmer_lemeshow_test(
     """
     n_bins = check_count(n_bins, "n_bins", minimum=3)
     p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label)
-    edges = bin_edges(p, w, n_bins, "quantile")
+    binning = Binning(p, w, n_bins, "quantile")
+    edges = binning.all_edges()  # at most one per distinct forecast
     n_groups = edges.shape[0] - 1
     if n_groups < 3:
         msg = (
@@ -314,7 +315,8 @@ def hosmer_lemeshow_test(
             f"{np.unique(p).shape[0]} distinct forecasts, giving {n_groups}."
         )
         raise ValueError(msg)
-    _, weight, count, expected, observed = _bin_totals(p, y, w, edges)
+    # Every group starts at a forecast, so none is empty.
+    weight, count, expected, observed = _bin_totals(p, y, w, binning.assign(p))
     statistic = _hosmer_lemeshow_statistic(observed, expected, weight)
     df = n_groups - 2
     return HosmerLemeshowTest(
@@ -331,6 +333,13 @@ def hosmer_lemeshow_test(
 
 
 def _hosmer_lemeshow_statistic(observed, expected, weight):
+    # The statistic scales with the weights (they are counts). Computing it on
+    # group totals scaled by a power of two (exact) keeps the squares of 1e200
+    # weights from overflowing; the scale is put back at the end.
+    exponent = int(np.frexp(np.max(weight))[1])
+    observed, expected, weight = (
+        np.ldexp(v, -exponent) for v in (observed, expected, weight)
+    )
     variance = expected * (1.0 - expected / weight)
     excess = (observed - expected) ** 2
     certain = variance <= 0
@@ -341,7 +350,8 @@ def _hosmer_lemeshow_statistic(observed, expected, weight):
         )
         warnings.warn(msg, CalibrationWarning, stacklevel=3)
         return float("inf")
-    return float(np.sum(excess[~certain] / variance[~certain]))
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(np.sum(excess[~certain] / variance[~certain]), exponent))
 
 
 def _binary_rows(y_true, y_prob, sample_weight, pos_label):
