@@ -661,3 +661,18 @@ def test_a_billion_bins_on_a_few_rows(strategy):
         for c in np.unique(confidence)
     )
     assert ece == pytest.approx(expected, rel=1e-12)
+
+
+def test_weights_spanning_the_float_range():
+    # Rows weighing 5e-324 next to rows weighing 1e200 count (their bins are
+    # points of the curve) but carry no share of the ECE.
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.15, 0.35, 0.65, 0.95])
+    w = np.array([1e200, 5e-324, 5e-324, 1e200])
+    curve = reliability_curve(y, p, sample_weight=w, n_bins=10)
+    np.testing.assert_array_equal(curve.forecast, p)
+    np.testing.assert_array_equal(curve.observed, y)
+    np.testing.assert_array_equal(curve.weight, w)
+    heavy = expected_calibration_error(y[[0, 3]], p[[0, 3]], n_bins=10)
+    ece = expected_calibration_error(y, p, sample_weight=w, n_bins=10)
+    assert ece == pytest.approx(heavy, rel=1e-15)

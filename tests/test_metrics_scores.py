@@ -457,3 +457,12 @@ def test_metrics_use_the_renormalised_rows_of_rounded_files():
         with pytest.warns(CalibrationWarning, match="rows did not sum to 1"):
             got = metric(y, P)
         assert got == pytest.approx(metric(y, exact), rel=1e-12)
+
+
+def test_balanced_class_weight_with_a_class_of_zero_weight():
+    y, p = (
+        np.array([2, 1, 0]),
+        np.array([[0.3, 0.4, 0.3], [0.7, 0.1, 0.2], [0.2, 0.5, 0.3]]),
+    )
+    got = log_loss(y, p, sample_weight=[0.0, 1e-300, 1.0], class_weight="balanced")
+    assert got == pytest.approx((-np.log(0.1) - np.log(0.2)) / 2, rel=1e-12)

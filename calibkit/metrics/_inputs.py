@@ -181,12 +181,20 @@ def scaled_to_unit_max(values):
 
     Results that depend only on ratios of weights are computed on these: the
     scaling is exact (a power of two), weighted sums cannot overflow, and
-    weights near the bottom of the float range keep their digits. ``None``
-    (unit weights) stays ``None``.
+    weights near the bottom of the float range keep their digits; a weight
+    whose ratio to the largest is below the float range becomes the smallest
+    positive float. ``None`` (unit weights) stays ``None``.
     """
     if values is None:
         return None
     top = float(np.max(values))
     if top == 0:
         return values
-    return np.ldexp(values, -np.frexp(top)[1])
+    scaled = np.ldexp(values, -np.frexp(top)[1])
+    # A positive weight stays positive (its row still counts, e.g. an
+    # infinite loss stays infinite) even when its ratio to the largest
+    # weight is below the float range.
+    return np.where((values > 0) & (scaled == 0), _SMALLEST_WEIGHT, scaled)
+
+
+_SMALLEST_WEIGHT = np.nextafter(0.0, 1.0)

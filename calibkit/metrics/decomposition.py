@@ -27,7 +27,11 @@ from calibkit._pav import isotonic_fit, pool_ties
 from calibkit._validation import combine_first_bad_rows, first_bad_rows
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import Binning, check_count, check_option
-from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
+from calibkit.metrics._inputs import (
+    check_forecasts,
+    positive_weight_rows,
+    scaled_to_unit_max,
+)
 from calibkit.metrics.scores import _brier_kernel, _probability_losses
 
 __all__ = ["Decomposition", "decompose"]
@@ -342,7 +346,11 @@ def decompose(
     fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
     )
-    y, prob, w = positive_weight_rows(fc.sample_weight, fc.y, fc.prob)
+    # Every term is a weighted mean: weights scaled by a power of two (exact)
+    # cannot overflow, and in-sample frequencies of light rows stay positive.
+    y, prob, w = positive_weight_rows(
+        scaled_to_unit_max(fc.sample_weight), fc.y, fc.prob
+    )
     binning = (n_bins, strategy) if method == "binned" else None
 
     if fc.is_binary:

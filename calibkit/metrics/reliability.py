@@ -23,7 +23,6 @@ from calibkit.metrics._binning import Binning, check_count, check_option
 from calibkit.metrics._inputs import (
     check_forecasts,
     positive_weight_rows,
-    scaled_to_unit_max,
 )
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
@@ -469,15 +468,28 @@ def _bin_totals(x, t, w, bins):
     return weight, count, sum_x, sum_t
 
 
+def _bin_means(x, t, w, bins):
+    """Weight and row count of each bin (as given), and weighted means of x, t.
+
+    The means use the weights of each bin divided by a power of two (exact)
+    that brings the bin's largest to [0.5, 1): subnormal weights keep their
+    digits, whatever the other bins weigh.
+    """
+    weight, count, sum_x, sum_t = _bin_totals(x, t, w, bins)
+    if w is None:
+        return weight, count, sum_x / weight, sum_t / weight
+    largest = np.zeros(bins.number.shape[0])
+    np.maximum.at(largest, bins.row, w)
+    scaled = np.ldexp(w, -np.frexp(largest)[1][bins.row])
+    scaled_weight, _, scaled_x, scaled_t = _bin_totals(x, t, scaled, bins)
+    return weight, count, scaled_x / scaled_weight, scaled_t / scaled_weight
+
+
 def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
     x, t, w = positive_weight_rows(w, x, t)
-    # Only weight ratios enter (shares, means); counts for debias need the
-    # weights as given.
-    scaled = w if debias else scaled_to_unit_max(w)
-    bins = Binning(x, scaled, n_bins, strategy).assign(x)
-    weight, _, sum_x, sum_t = _bin_totals(x, t, scaled, bins)
-    frequency = sum_t / weight
-    gap = frequency - sum_x / weight
+    bins = Binning(x, w, n_bins, strategy).assign(x)
+    weight, _, mean_x, frequency = _bin_means(x, t, w, bins)
+    gap = frequency - mean_x
     share = weight / weight.sum()
     if norm == "l1":
         return float(np.dot(share, np.abs(gap)))
@@ -506,17 +518,10 @@ def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
 def _binned_curve(x, t, w, n_bins, strategy):
     """Points of the non-empty bins, and each row's point (for the bands)."""
     bins = Binning(x, w, n_bins, strategy).assign(x)
-    weight, count, sum_x, sum_t = _bin_totals(x, t, w, bins)
-    # Means from power-of-two scaled weights: exact scaling, no underflow of
-    # w * x for subnormal weights.
-    scaled = scaled_to_unit_max(w)
-    if scaled is not w:
-        scaled_weight, _, sum_x, sum_t = _bin_totals(x, t, scaled, bins)
-    else:
-        scaled_weight = weight
+    weight, count, mean_x, mean_t = _bin_means(x, t, w, bins)
     curve = {
-        "forecast": sum_x / scaled_weight,
-        "observed": sum_t / scaled_weight,
+        "forecast": mean_x,
+        "observed": mean_t,
         "weight": weight,
         "count": count,
         "bin_lower": bins.lower,

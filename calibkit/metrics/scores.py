@@ -286,7 +286,8 @@ def _class_weighted(fc, class_weight):
         per_class = np.bincount(fc.y, weights=raw, minlength=fc.n_classes)
         # w_i W / (K+ W_k) up to the common factor W / K+: w_i / W_k is in
         # [0, 1] (unscaled, so that subnormal weights keep their ratios).
-        return scaled_to_unit_max(raw / per_class[fc.y])
+        with np.errstate(invalid="ignore"):  # 0 / 0 for a class of zero weight
+            return scaled_to_unit_max(np.where(raw > 0, raw / per_class[fc.y], 0.0))
     if isinstance(class_weight, dict):
         multiplier = scaled_to_unit_max(_dict_class_weights(class_weight, fc.classes))
     else:
