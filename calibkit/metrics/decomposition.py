@@ -181,7 +181,8 @@ def decompose(
     y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
         1-D: probability of the positive class (binary). 2-D: one column per
         class in the order of ``labels`` (or of the sorted labels of
-        ``y_true``), rows summing to 1 within ``1e-6`` (``1e-4`` for float32).
+        ``y_true``), rows summing to 1 (within ``K * 1e-6``; rows off by up
+        to ``1e-3`` are renormalised with a warning).
     score : {"log", "brier"}, default="log"
         The score to decompose: log-loss, or the Brier score. For a binary 1-D
         ``y_prob`` the Brier score is mean (q - y)²; for 2-D it is

@@ -40,8 +40,9 @@ def log_loss(
     y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
         With ``input="probabilities"``: 1-D, the probability of the positive
         class; 2-D, one column per class in the order of ``labels`` (or of the
-        sorted labels of ``y_true``), rows summing to 1 (tolerance ``1e-6``
-        for float64, ``1e-4`` for float32). With ``input="logits"``: 1-D
+        sorted labels of ``y_true``), rows summing to 1 (within ``K * 1e-6``
+        for K classes; rows off by up to ``1e-3``, as in files saved with few
+        decimals, are renormalised with a warning). With ``input="logits"``: 1-D
         log-odds of the positive class, or 2-D logits (any real numbers; only
         their differences within a row matter).
     sample_weight : array-like of shape (n_samples,), default=None
