@@ -11,6 +11,9 @@ convert them to float64 one chunk at a time (see :mod:`calibkit._chunks`).
 
 import functools
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -19,10 +22,21 @@ import numpy as np
 # one-line fix here.
 from sklearn.utils._param_validation import Interval, StrOptions  # noqa: F401
 
-from calibkit._chunks import is_dask, reduce_rows, row_sum
+from calibkit._chunks import is_dask, reduce_rows, row_chunks, row_sum
+from calibkit.exceptions import CalibrationWarning
 
-#: Tolerance on ``|row sum - 1|`` for probability rows, by input precision.
-ROW_SUM_ATOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+#: Largest ``|row sum - 1|`` of a probability row that is accepted, by input
+#: precision. Accepted rows off by more than rounding noise are renormalised
+#: (see :func:`check_probabilities`): probabilities saved with 6 decimals sum to
+#: 1 within ``K * 5e-7``, with 4 decimals within ``K * 5e-5``. Rows further off
+#: are refused.
+ROW_SUM_ATOL = {np.dtype(np.float64): 1e-3, np.dtype(np.float32): 1e-3}
+
+#: Per class, the ``|row sum - 1|`` read as rounding noise (see
+#: :func:`row_sum_noise`): float32 precision, whatever the dtype, since float32
+#: model outputs are often stored as float64.
+_NOISE_PER_CLASS = 1e-6
+
 
 _MAX_LISTED = 5
 
@@ -94,11 +108,7 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
     elif X.dtype.kind == "O":
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError):
-            msg = f"{name} must hold numbers; got values of type object that are not."
-            raise TypeError(msg) from None
+        X = _object_to_float(X, name=name)
     else:
         msg = f"{name} must hold numbers; got an array of dtype {X.dtype}."
         raise TypeError(msg)
@@ -118,6 +128,43 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
     if finite:
         check_finite(X, name=name)
     return X
+
+
+def _missing_mask(values):
+    """Where an object array holds a missing value: None, NaN, pandas.NA or NaT.
+
+    Elementwise, because ``pd.NA != pd.NA`` is NA, whose truth value raises.
+    """
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _object_to_float(X, *, name):
+    """float64 from an object array; missing values (pandas nullable dtypes give
+    ``pd.NA``) are reported by row rather than as "not numbers"."""
+    try:
+        return X.astype(np.float64)
+    except (TypeError, ValueError):
+        pass
+    missing = _missing_mask(X)
+    if missing.any():
+        if missing.ndim == 2:
+            missing = missing.any(axis=1)
+        filled = np.where(_missing_mask(X), np.nan, X)
+        try:
+            filled.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+        else:
+            rows = ", ".join(map(str, _first_rows(missing)))
+            msg = (
+                f"{name} has missing values (NA or None) in {int(missing.sum())} "
+                f"rows; first at rows {rows}."
+            )
+            raise ValueError(msg)
+    msg = f"{name} must hold numbers; got values of type object that are not."
+    raise TypeError(msg)
 
 
 def first_bad_rows(rows, bad):
@@ -179,36 +226,72 @@ def check_finite(X, *, name):
         raise ValueError(msg)
 
 
-def _probability_violations(rows, chunk, atol):
-    """[rows outside [0, 1], first such row, rows off sum, first such row, its sum]."""
+def row_sum_noise(n_classes):
+    """Largest ``|row sum - 1|`` of ``n_classes`` probabilities read as noise.
+
+    ``n_classes * 1e-6``: the rounding of a float32 softmax (float32 outputs
+    are often stored as float64) or of 6 saved decimals. It does not depend on
+    the dtype, so that the same values give the same results in float32 and
+    float64, and float32 outputs are not copied.
+    """
+    return n_classes * _NOISE_PER_CLASS
+
+
+def _probability_violations(rows, chunk, noise, atol):
+    """[rows outside [0, 1], first such row, rows off sum, first such row, its sum,
+    rows to renormalise, first such row, largest deviation among them]."""
     outside = (chunk < 0) | (chunk > 1)
     if outside.ndim == 2:
         outside = outside.any(axis=1)
-    out = np.array([outside.sum(), np.inf, 0.0, np.inf, np.nan])
+    out = np.array([outside.sum(), np.inf, 0.0, np.inf, np.nan, 0.0, np.inf, 0.0])
     if outside.any():
         out[1] = rows.start + np.argmax(outside)
     if atol is not None and chunk.ndim == 2:
         sums = row_sum(np.asarray(chunk, dtype=np.float64))
-        off = np.abs(sums - 1.0) > atol
+        deviation = np.abs(sums - 1.0)
+        off = ~(deviation <= atol)
         if off.any():
             first = np.argmax(off)
-            out[2:] = off.sum(), rows.start + first, sums[first]
+            out[2:5] = off.sum(), rows.start + first, sums[first]
+        renormalise = (deviation > noise) & ~off
+        if renormalise.any():
+            out[5:] = (
+                renormalise.sum(),
+                rows.start + np.argmax(renormalise),
+                deviation[renormalise].max(),
+            )
     return out
 
 
 def _combine_violations(a, b):
     first_sum = a if a[3] <= b[3] else b
     return np.array(
-        [a[0] + b[0], min(a[1], b[1]), a[2] + b[2], first_sum[3], first_sum[4]]
+        [
+            a[0] + b[0],
+            min(a[1], b[1]),
+            a[2] + b[2],
+            first_sum[3],
+            first_sum[4],
+            a[5] + b[5],
+            min(a[6], b[6]),
+            max(a[7], b[7]),
+        ]
     )
 
 
-def check_probabilities(P, *, name, row_sums=True):
-    """Check that ``P`` holds probabilities.
+def check_probabilities(P, *, name, row_sums=True, warn=True):
+    """Check that ``P`` holds probabilities; renormalise rows rounded in a file.
 
-    Values must lie in [0, 1]. A 2-D ``P`` must also have rows that sum to one
-    within :data:`ROW_SUM_ATOL` (``1e-6`` for float64 input, ``1e-4`` for
-    float32 input).
+    Values must lie in [0, 1]. The rows of a 2-D ``P`` with K columns must sum
+    to one:
+
+    - within :func:`row_sum_noise` (``K * 1e-6``: float32 rounding, or
+      most rows saved with 6 decimals): used as they are, whatever the dtype;
+    - within :data:`ROW_SUM_ATOL` (``1e-3``), e.g. probabilities saved with 4
+      decimals: divided by their sums, in a new array of the same dtype, and a
+      :class:`~calibkit.exceptions.CalibrationWarning` says how many rows and
+      the largest deviation;
+    - further off: ``ValueError``.
 
     Parameters
     ----------
@@ -218,12 +301,29 @@ def check_probabilities(P, *, name, row_sums=True):
         Argument name for messages.
     row_sums : bool, default=True
         Whether to check the row sums of a 2-D ``P``.
+    warn : bool, default=True
+        Warn when rows are renormalised.
+
+    Returns
+    -------
+    ndarray or dask array
+        ``P`` itself when no row needed renormalising (no copy); otherwise a
+        new array of the same dtype with the off rows divided by their sums
+        (the caller's array is never modified). Callers must use the
+        returned array.
+
+    Raises
+    ------
+    ValueError
+        For values outside [0, 1] or rows further than ``ROW_SUM_ATOL`` from 1.
     """
-    atol = ROW_SUM_ATOL[P.dtype] if row_sums else None
-    kernel = functools.partial(_probability_violations, atol=atol)
-    n_out, first_out, n_off, first_off, first_sum = reduce_rows(
-        kernel, P, combine=_combine_violations
-    )
+    check_2d = row_sums and P.ndim == 2
+    atol = ROW_SUM_ATOL[P.dtype] if check_2d else None
+    noise = row_sum_noise(P.shape[1]) if check_2d else None
+    kernel = functools.partial(_probability_violations, noise=noise, atol=atol)
+    violations = reduce_rows(kernel, P, combine=_combine_violations)
+    n_out, first_out, n_off, first_off, first_sum = violations[:5]
+    n_fix, first_fix, largest = violations[5:]
     if n_out:
         row = int(first_out)
         value = np.atleast_1d(np.asarray(P[row]))
@@ -241,6 +341,51 @@ def check_probabilities(P, *, name, row_sums=True):
             "rows, or pass logits if these are scores."
         )
         raise ValueError(msg)
+    if not n_fix:
+        return P
+    if warn:
+        msg = (
+            f"{name}: {int(n_fix)} rows did not sum to 1 (largest deviation "
+            f"{largest:.2g}, first at row {int(first_fix)}), as when probabilities "
+            "are saved with few decimals; they were divided by their sums. Rows "
+            f"off by more than {atol:g} are refused."
+        )
+        warnings.warn(msg, CalibrationWarning, stacklevel=external_stacklevel())
+    return _renormalised(P, noise)
+
+
+def _renormalised(P, noise):
+    """A copy of ``P`` (same dtype) whose rows off by more than ``noise`` are
+    divided by their sums; a dask array stays lazy."""
+    if is_dask(P):
+        sums = P.astype(np.float64).sum(axis=1, keepdims=True)
+        return (P / sums).astype(P.dtype)
+    out = np.array(P, copy=True)
+    for rows in row_chunks(P.shape[0], P.shape[1]):
+        chunk = np.asarray(P[rows], dtype=np.float64)
+        sums = row_sum(chunk)
+        fix = np.flatnonzero(np.abs(sums - 1.0) > noise)
+        if fix.size:
+            out[rows][fix] = chunk[fix] / sums[fix, None]
+    return out
+
+
+def external_stacklevel():
+    """``stacklevel`` for a warning that points at the first frame outside calibkit.
+
+    Call it as the argument of ``warnings.warn``: the count starts at the
+    function that warns and walks out through calibkit's own frames, so the
+    warning names the user's line however deep the check sits.
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _range_and_row_sums(rows, chunk):
@@ -357,7 +502,7 @@ def check_labels(y, *, name="y"):
             )
             raise ValueError(msg)
     elif y.dtype.kind == "O":
-        missing = np.equal(y, None) | (y != y)  # None, or NaN (not equal to itself)
+        missing = _missing_mask(y)
         if missing.any():
             msg = (
                 f"{name} contains {int(missing.sum())} missing labels; first at row "

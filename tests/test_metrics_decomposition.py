@@ -1147,3 +1147,24 @@ def test_single_class_binary_with_pos_label():
     assert d.uncertainty == 0
     assert d.discrimination == 0
     assert d.miscalibration == pytest.approx(d.score, rel=1e-14)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_binned_with_a_billion_bins_costs_nothing(strategy):
+    # n_bins=10**9 allocated four arrays of 10**9 bins (32 GB).
+    y = np.array([0, 1, 1, 0, 1, 0, 1])
+    q = np.array([0.2, 0.7, 0.7, 0.4, 0.9, 0.2, 0.4])
+    d = decompose(y, q, method="binned", n_bins=10**9, strategy=strategy)
+    # Each distinct forecast in its own bin (quantile: the last bin, closed,
+    # also holds the largest forecast): reliability by hand.
+    groups = [[0, 5], [3, 6], [1, 2, 4]] if strategy == "quantile" else None
+    groups = groups or [[0, 5], [3, 6], [1, 2], [4]]
+    reliability = 0.0
+    for rows in groups:
+        ybar, qbar = y[rows].mean(), q[rows].mean()
+        kl = sum(
+            a * np.log(a / b) for a, b in [(ybar, qbar), (1 - ybar, 1 - qbar)] if a > 0
+        )
+        reliability += len(rows) / 7 * kl
+    assert d.reliability == pytest.approx(reliability, rel=1e-12)
+    assert d.score == pytest.approx(sklearn_log_loss(y, q), rel=1e-12)

@@ -230,3 +230,43 @@ def test_hosmer_lemeshow_bad_options(kwargs, error, match):
     arguments = {"y_true": [0, 1, 1, 0], "y_prob": [0.1, 0.2, 0.3, 0.4]} | kwargs
     with pytest.raises(error, match=match):
         hosmer_lemeshow_test(**arguments)
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e-300, 1e-100, 3.0, 1e200, 1e249])
+def test_spiegelhalter_under_extreme_weights(scale):
+    # Tiny weights raised ZeroDivisionError, huge ones OverflowError. Weights
+    # are counts: multiplying them all by c multiplies z by sqrt(c).
+    y = np.array([0, 1, 1, 0, 1])
+    p = np.array([0.1, 0.8, 0.6, 0.4, 0.9])
+    slope = 1 - 2 * p
+    z_unit = np.sum((y - p) * slope) / np.sqrt(np.sum(slope**2 * p * (1 - p)))
+    result = spiegelhalter_z_test(y, p, sample_weight=np.full(5, scale))
+    assert result.statistic == pytest.approx(z_unit * np.sqrt(scale), rel=1e-9)
+    assert result.brier_score == pytest.approx(np.mean((y - p) ** 2), rel=1e-12)
+    assert result.expected_brier_score == pytest.approx(np.mean(p * (1 - p)))
+    assert np.isfinite(result.p_value)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e200, 1e249])
+def test_hosmer_lemeshow_under_extreme_weights(scale):
+    # Weights are counts: the statistic scales with them. 1e200 overflowed.
+    y = np.array([0, 0, 1, 0, 1, 1, 1, 0, 1])
+    p = np.linspace(0.1, 0.9, 9)
+    unit = hosmer_lemeshow_test(y, p, n_bins=3)
+    got = hosmer_lemeshow_test(y, p, n_bins=3, sample_weight=np.full(9, scale))
+    assert got.statistic == pytest.approx(unit.statistic * scale, rel=1e-12)
+    np.testing.assert_allclose(got.weight, unit.weight * scale, rtol=1e-15)
+
+
+def test_goodness_of_fit_huge_n_bins_costs_nothing():
+    # n_bins far above the number of rows: the equal-mass levels were all
+    # allocated (8 GB for 1e9). Every forecast then starts a group (the last
+    # group, closed, holds the two largest), as with 10**4 groups.
+    y = np.array([0, 0, 1, 0, 1, 1, 1, 0, 1])
+    p = np.linspace(0.1, 0.9, 9)
+    got = hosmer_lemeshow_test(y, p, n_bins=10**9)
+    assert got.n_groups == 8
+    np.testing.assert_array_equal(got.count, [1] * 7 + [2])
+    np.testing.assert_array_equal(got.observed, [0, 0, 1, 0, 1, 1, 1, 1])
+    expected = hosmer_lemeshow_test(y, p, n_bins=10**4)
+    assert got.statistic == expected.statistic

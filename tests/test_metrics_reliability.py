@@ -24,7 +24,9 @@ from calibkit.metrics import (
     expected_calibration_error,
     reliability_curve,
 )
+from calibkit.metrics import _binning as binning_module
 from calibkit.metrics import reliability as reliability_module
+from calibkit.metrics._binning import Binning
 
 # --- brute-force references -------------------------------------------------------
 
@@ -599,3 +601,78 @@ def test_curve_bad_input(kwargs, error, match):
     arguments = {"y_true": [0, 1, 1], "y_prob": [0.2, 0.6, 0.7]} | kwargs
     with pytest.raises(error, match=match):
         reliability_curve(**arguments)
+
+
+# --- bins that hold no rows cost nothing ---------------------------------------
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 7, 10, 15, 49, 100, 997, 10**4, 2**20])
+def test_uniform_bin_numbers_match_linspace_edges(n_bins):
+    rng = np.random.default_rng(n_bins)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # Values on and next to every edge (the rounding-sensitive places).
+    on = edges[rng.integers(0, n_bins + 1, size=2000)]
+    x = np.concatenate(
+        [rng.uniform(size=2000), on, np.nextafter(on, 0), np.nextafter(on, 1)]
+    )
+    x = np.clip(x, 0.0, 1.0)
+    got = Binning(x, None, n_bins, "uniform").number(x)
+    np.testing.assert_array_equal(got, np.searchsorted(edges[1:-1], x, side="right"))
+
+
+@pytest.mark.parametrize("n_bins", [2, 5, 50, 300, 5000])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_equal_mass_edges_match_the_dense_levels(n_bins, weighted, monkeypatch):
+    rng = np.random.default_rng(n_bins)
+    x = np.round(rng.beta(2, 5, size=400), 2)  # ties
+    w = rng.integers(1, 4, size=400).astype(float) if weighted else None
+    dense = Binning(x, w, n_bins, "quantile").edges
+    monkeypatch.setattr(binning_module, "_DENSE_LEVELS", 0)
+    sparse = Binning(x, w, n_bins, "quantile").edges
+    np.testing.assert_array_equal(sparse, dense)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_a_billion_bins_on_a_few_rows(strategy):
+    # n_bins=10**9 allocated the edges of every bin (8 GB for each array).
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([0.05, 0.35, 0.6, 0.6, 0.9, 0.12])
+    curve = reliability_curve(y, p, n_bins=10**9, strategy=strategy)
+    if strategy == "uniform":
+        assert curve.n_bins == 10**9
+        # Edges are those of np.linspace(0, 1, 10**9 + 1): k * (1 / 10**9).
+        np.testing.assert_array_equal(curve.bin_lower, curve.bin_index * (1 / 10**9))
+        assert np.all(curve.bin_lower <= curve.forecast)
+        assert np.all(curve.forecast < curve.bin_upper)
+        np.testing.assert_array_equal(curve.forecast, [0.05, 0.12, 0.35, 0.6, 0.9])
+        np.testing.assert_array_equal(curve.observed, [0, 0, 1, 0.5, 1])
+        np.testing.assert_array_equal(curve.count, [1, 1, 1, 2, 1])
+    else:
+        # Every distinct forecast starts a bin; the last (closed) holds 0.6, 0.9.
+        np.testing.assert_allclose(curve.forecast, [0.05, 0.12, 0.35, 0.7])
+        np.testing.assert_allclose(curve.observed, [0, 0, 1, 2 / 3])
+        np.testing.assert_array_equal(curve.count, [1, 1, 1, 3])
+    # One bin per distinct top-label confidence c: sum_c (n_c / n) |acc_c - c|.
+    ece = expected_calibration_error(y, p, n_bins=10**9, strategy="uniform")
+    confidence = np.maximum(p, 1 - p)
+    correct = (p > 0.5) == (y == 1)
+    expected = sum(
+        np.sum(confidence == c) / 6 * abs(correct[confidence == c].mean() - c)
+        for c in np.unique(confidence)
+    )
+    assert ece == pytest.approx(expected, rel=1e-12)
+
+
+def test_weights_spanning_the_float_range():
+    # Rows weighing 5e-324 next to rows weighing 1e200 count (their bins are
+    # points of the curve) but carry no share of the ECE.
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.15, 0.35, 0.65, 0.95])
+    w = np.array([1e200, 5e-324, 5e-324, 1e200])
+    curve = reliability_curve(y, p, sample_weight=w, n_bins=10)
+    np.testing.assert_array_equal(curve.forecast, p)
+    np.testing.assert_array_equal(curve.observed, y)
+    np.testing.assert_array_equal(curve.weight, w)
+    heavy = expected_calibration_error(y[[0, 3]], p[[0, 3]], n_bins=10)
+    ece = expected_calibration_error(y, p, sample_weight=w, n_bins=10)
+    assert ece == pytest.approx(heavy, rel=1e-15)

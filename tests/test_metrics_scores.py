@@ -20,7 +20,13 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from calibkit._chunks import CHUNK_BYTES
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics import brier_score, log_loss
+from calibkit.metrics import (
+    brier_score,
+    cross_entropy,
+    decompose,
+    expected_calibration_error,
+    log_loss,
+)
 
 mpmath.mp.dps = 50
 
@@ -224,11 +230,47 @@ def test_balanced_class_weight_with_weights_equals_repeated_rows(binary_forecast
         ({1: -1.0}, ValueError, r"class_weight\[1\] must be a finite non-negative"),
         ({1: np.nan}, ValueError, r"class_weight\[1\] must be a finite non-negative"),
         ({0: 0.0, 1: 0.0}, ValueError, r"class_weight leaves every row"),
+        ({1: "2"}, TypeError, r"class_weight\[1\] must be a number; got '2'"),
+        ({1: None}, TypeError, r"class_weight\[1\] must be a number; got None"),
+        ({1: True}, TypeError, r"class_weight\[1\] must be a number; got True"),
+        ({1: np.inf}, ValueError, r"class_weight\[1\] must be a finite non-negative"),
     ],
 )
 def test_bad_class_weight(class_weight, error, match):
     with pytest.raises(error, match=match):
         log_loss([0, 1, 1], [0.2, 0.6, 0.7], class_weight=class_weight)
+
+
+def test_class_weight_only_ratios_matter_even_near_the_float_limits():
+    # 1e308 used to overflow the weighted sums and return 0.0.
+    y, p = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3])
+    plain = log_loss(y, p)
+    assert log_loss(y, p, class_weight={0: 1e308, 1: 1e308}) == pytest.approx(plain)
+    assert log_loss(y, p, class_weight={0: 1e-300, 1: 1e-300}) == pytest.approx(plain)
+    # Class 0 then weighs nothing next to class 1: the mean loss of the positives.
+    positives = -np.mean(np.log([0.8, 0.6]))
+    got = log_loss(y, p, class_weight={1: 1e308})
+    assert got == pytest.approx(positives, rel=1e-12)
+
+
+def test_balanced_class_weight_with_extreme_sample_weights():
+    # Class totals of 1e249 and 5e-324: W / (K W_k) overflowed to inf.
+    y, p = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3])
+    w = np.array([1e249, 5e-324, 5e-324, 1e249])
+    got = log_loss(y, p, sample_weight=w, class_weight="balanced")
+    # Each class counts equally: the mean of the two class-wise mean losses.
+    negatives = -np.mean(np.log1p(-p[[0, 3]]))
+    positives = -np.mean(np.log(p[[1, 2]]))
+    assert got == pytest.approx((negatives + positives) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e-300, 1e-150, 1e240])
+def test_scores_do_not_depend_on_the_scale_of_the_weights(scale):
+    # Subnormal weights times losses rounded to 0 (log-loss 0.0, Brier NaN).
+    y, p = np.array([0, 1, 1, 0]), np.array([0.1, 0.8, 0.6, 0.3])
+    w = np.full(4, scale)
+    assert log_loss(y, p, sample_weight=w) == pytest.approx(log_loss(y, p))
+    assert brier_score(y, p, sample_weight=w) == pytest.approx(brier_score(y, p))
 
 
 # --- brier_score --------------------------------------------------------------
@@ -395,3 +437,32 @@ def test_bad_input_messages(metric, argument, value, match):
 def test_bad_input_option():
     with pytest.raises(ValueError, match=r"input must be 'probabilities' or 'logits'"):
         log_loss([0, 1], [0.2, 0.6], input="odds")
+
+
+def test_metrics_use_the_renormalised_rows_of_rounded_files():
+    # Probabilities saved with 4 decimals: rows off by up to 3e-4 were refused.
+    rng = np.random.default_rng(3)
+    P = np.round(rng.dirichlet([2.0, 1.0, 1.0], size=300), 4)
+    y = rng.integers(0, 3, size=300)
+    exact = P / P.sum(axis=1, keepdims=True)
+    metrics = [
+        log_loss,
+        brier_score,
+        expected_calibration_error,
+        lambda y, p: decompose(y, p, score="brier").score,
+        lambda y, p: decompose(y, p, method="binned").miscalibration,
+        lambda y, p: cross_entropy(exact, p),
+    ]
+    for metric in metrics:
+        with pytest.warns(CalibrationWarning, match="rows did not sum to 1"):
+            got = metric(y, P)
+        assert got == pytest.approx(metric(y, exact), rel=1e-12)
+
+
+def test_balanced_class_weight_with_a_class_of_zero_weight():
+    y, p = (
+        np.array([2, 1, 0]),
+        np.array([[0.3, 0.4, 0.3], [0.7, 0.1, 0.2], [0.2, 0.5, 0.3]]),
+    )
+    got = log_loss(y, p, sample_weight=[0.0, 1e-300, 1.0], class_weight="balanced")
+    assert got == pytest.approx((-np.log(0.1) - np.log(0.2)) / 2, rel=1e-12)

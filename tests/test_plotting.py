@@ -701,3 +701,83 @@ def test_matplotlib_is_optional():
     )
     assert result.returncode == 0, result.stderr
     assert "pip install calibkit[plot]" in result.stdout
+
+
+# --- options checked before anything is drawn ----------------------------------
+
+
+def _no_figures():
+    return plt.get_fignums() == []
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"ax": "XXX"}, TypeError, r"ax must be a matplotlib Axes or None; got 'XXX'"),
+        ({"ax": 3}, TypeError, r"ax must be a matplotlib Axes"),
+        (
+            {"foo": 1, "bar": 2},
+            TypeError,
+            r"Unknown keyword arguments .*\['bar', 'foo'\]",
+        ),
+        ({"color": "notacolor"}, ValueError, r"Invalid keyword argument .*notacolor"),
+        ({"hist_bins": 10**8}, ValueError, r"hist_bins must be between 1 and 10000"),
+        ({"hist_bins": 0}, ValueError, r"hist_bins must be between 1 and 10000"),
+        ({"hist_bins": 2.5}, TypeError, r"hist_bins must be None, an integer"),
+        ({"hist_bins": [0, 0.5, 0.4]}, ValueError, r"finite and increasing"),
+    ],
+)
+def test_bad_drawing_options_raise_before_drawing(
+    binary_forecasts, options, error, match
+):
+    # These raised "cannot create weak reference to 'str'", AttributeError from
+    # Line2D.set() after the figure was made, or MemoryError.
+    y, p, _ = binary_forecasts
+    with pytest.raises(error, match=match):
+        ReliabilityDisplay.from_predictions(y, p, **options)
+    assert _no_figures()
+    curve = reliability_curve(y, p)
+    display = ReliabilityDisplay(curve, y_prob=p)
+    with pytest.raises(error, match=match):
+        display.plot(**options)
+    assert _no_figures()
+
+
+def test_classwise_and_decomposition_displays_check_their_axes():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet([1, 1, 1], size=60)
+    y = rng.integers(0, 3, size=60)
+    with pytest.raises(TypeError, match=r"axes\[1\] must be a matplotlib Axes"):
+        ReliabilityDisplay.from_predictions_classwise(y, p, axes=[None, "x", None])
+    with pytest.raises(TypeError, match=r"Unknown keyword arguments .*\['colour'\]"):
+        ReliabilityDisplay.from_predictions_classwise(y, p, colour="red")
+    with pytest.raises(TypeError, match=r"ax must be a matplotlib Axes"):
+        DecompositionDisplay.from_predictions(y, {"m": p}, ax="XXX")
+    with pytest.raises(TypeError, match=r"ax must be a matplotlib Axes"):
+        DecompositionDisplay.from_decompositions([decompose(y, p)], ax=[1])
+    assert _no_figures()
+
+
+def test_valid_line_keywords_and_aliases_still_reach_the_line(binary_forecasts):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, lw=3, c="red", linestyle=":")
+    assert disp.line_.get_linewidth() == 3
+    assert disp.line_.get_color() == "red"
+
+
+def test_huge_n_bins_draws_only_the_bins_with_rows(binary_forecasts):
+    # n_bins=10**6 on a few hundred rows took minutes and gigabytes (a
+    # histogram of 10**6 bins); now the curve has a point per non-empty bin
+    # and the histogram falls back to 20 bins.
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, n_bins=10**9)
+    assert disp.curve.n_bins == 10**9
+    assert disp.line_.get_xdata().shape[0] == np.unique(p).shape[0]
+    stairs = list(disp.hist_ax_.patches)
+    assert len(stairs) == 2  # the filled and the outlined stairs
+    assert stairs[0].get_data().edges.shape == (21,)
+    assert stairs[0].get_data().values.sum() == p.shape[0]
+    disp = DecompositionDisplay.from_predictions(
+        y, {"m": p}, method="binned", n_bins=10**9
+    )
+    assert np.isfinite(disp.decompositions[0].score)

@@ -1,14 +1,17 @@
 """Input validation helpers: label encoding and array checks."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from calibkit._validation import (
     check_float_array,
+    check_labels,
     check_probabilities,
     check_sample_weight,
     encode_labels,
 )
+from calibkit.exceptions import CalibrationWarning
 
 
 @pytest.mark.parametrize(
@@ -83,3 +86,112 @@ def test_sample_weight_total_overflow_is_refused(weights):
     ):
         with pytest.raises(ValueError, match=r"sample_weight sums to .*divide"):
             call()
+
+
+# --- missing values from pandas nullable dtypes ------------------------------
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        pd.Series([0, 1, pd.NA, 0], dtype=object),
+        pd.Series([False, True, pd.NA, True], dtype="boolean"),
+        pd.Series(["a", "b", pd.NA, "a"], dtype="string"),
+        pd.Series([0, 1, None, 0], dtype=object),
+    ],
+)
+def test_missing_labels_are_named_by_row(y):
+    # pd.NA used to raise "boolean value of NA is ambiguous".
+    with pytest.raises(
+        ValueError, match=r"y contains 1 missing labels; first at row 2"
+    ):
+        check_labels(y)
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        pd.DataFrame({"a": [0.1, pd.NA, pd.NA], "b": [0.9, 0.8, 0.7]}, dtype="Float64"),
+        pd.DataFrame({"a": [1, 2, 3], "b": [0.5, pd.NA, pd.NA]}).astype(
+            {"a": "Int64", "b": "Float64"}
+        ),
+        np.array([0.5, pd.NA, None], dtype=object),
+    ],
+)
+def test_missing_values_in_nullable_columns_are_named_by_row(X):
+    # This said "X must hold numbers" without a row.
+    with pytest.raises(
+        ValueError,
+        match=r"X has missing values \(NA or None\) in 2 rows; first at rows 1, 2",
+    ):
+        check_float_array(X, name="X")
+
+
+def test_nullable_dtypes_without_missing_values_just_work():
+    frame = pd.DataFrame({"a": [0.25, 0.5], "b": [1, 2], "c": [True, False]})
+    frame = frame.astype({"a": "Float64", "b": "Int64", "c": "boolean"})
+    got = check_float_array(frame, name="X")
+    np.testing.assert_array_equal(got, [[0.25, 1.0, 1.0], [0.5, 2.0, 0.0]])
+    assert got.dtype == np.float64
+    labels = check_labels(pd.Series([1, 0, 1], dtype="Int64"))
+    assert labels.tolist() == [1, 0, 1]
+    with pytest.raises(TypeError, match=r"X must hold numbers; got values of type obj"):
+        check_float_array(np.array([0.5, "a"], dtype=object), name="X")
+
+
+# --- row sums of probabilities saved with few decimals -------------------------
+
+
+def _rounded(rng, n, k, decimals, dtype=np.float64):
+    return np.round(rng.dirichlet(np.ones(k), size=n), decimals).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_rounded_to_four_decimals_are_renormalised_with_a_warning(dtype):
+    # Rows off by more than 1e-6 used to be refused.
+    P = _rounded(np.random.default_rng(0), 200, 7, 4, dtype)
+    before = P.copy()
+    sums = P.astype(np.float64).sum(axis=1)
+    off = np.abs(sums - 1) > 7e-6
+    largest = np.abs(sums - 1)[off].max()
+    with pytest.warns(
+        CalibrationWarning,
+        match=rf"y_prob: {off.sum()} rows did not sum to 1 \(largest deviation "
+        rf"{largest:.2g}, first at row {np.flatnonzero(off)[0]}\)",
+    ) as record:
+        got = check_probabilities(P, name="y_prob")
+    assert record[0].filename == __file__  # points at the caller's line
+    np.testing.assert_array_equal(P, before)  # never modified
+    assert got.dtype == dtype
+    expected = P.astype(np.float64) / sums[:, None]
+    rtol = 4 * np.finfo(dtype).eps
+    np.testing.assert_allclose(got[off], expected[off], rtol=rtol)
+    np.testing.assert_array_equal(got[~off], P[~off])  # rows within noise untouched
+
+
+def test_rows_saved_with_six_decimals_are_accepted():
+    # These were refused ("rows must sum to 1 (tolerance 1e-06)").
+    P = np.array([[0.333333, 0.333333, 0.333333], [0.1, 0.2, 0.7]])
+    assert check_probabilities(P, name="y_prob") is P  # within 3e-6: noise
+    wide = np.full((1, 40), 0.025)
+    wide[0, :20] -= 4e-7  # each value rounded by 4e-7: 8e-6 in all, within 4e-5
+    assert check_probabilities(wide, name="y_prob") is wide
+
+
+def test_rows_within_rounding_noise_are_used_as_they_are():
+    P = np.random.default_rng(1).dirichlet(np.ones(5), size=100)
+    assert check_probabilities(P, name="y_prob") is P
+    P32 = P.astype(np.float32)
+    assert check_probabilities(P32, name="y_prob") is P32
+    P64 = P32.astype(np.float64)  # float32 outputs stored as float64
+    assert check_probabilities(P64, name="y_prob") is P64
+
+
+def test_renormalising_tolerance_and_beyond():
+    ok = np.array([[0.5, 0.4995], [0.25, 0.75]])  # off by 5e-4: renormalised
+    with pytest.warns(CalibrationWarning, match="1 rows did not sum to 1"):
+        got = check_probabilities(ok, name="P")
+    np.testing.assert_allclose(got[0], [0.5 / 0.9995, 0.4995 / 0.9995], rtol=1e-15)
+    bad = np.array([[0.5, 0.498], [0.25, 0.75]])  # off by 2e-3: refused
+    with pytest.raises(ValueError, match=r"P rows must sum to 1 \(tolerance 0.001\)"):
+        check_probabilities(bad, name="P")

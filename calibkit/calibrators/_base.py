@@ -158,7 +158,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             )
             raise ValueError(msg)
         if self.input == "probabilities":
-            check_probabilities(X, name="X")
+            X = check_probabilities(X, name="X")
         elif reset and looks_like_probabilities(X):
             warnings.warn(
                 "X looks like probabilities (values in [0, 1]"

@@ -5,31 +5,150 @@ decomposition with the same options group the same rows.
 """
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 
 from calibkit._chunks import as_float64
 
+#: Largest accepted ``n_bins``: bin numbers and uniform edges stay exact floats.
+MAX_BINS = 2**53
 
-def bin_edges(x, w, n_bins, strategy):
-    """Uniform edges on [0, 1], or equal-mass edges at weighted quantiles of x.
+# Up to this many levels, equal-mass edges are found by one searchsorted of
+# all the levels; above it, by counting the levels between consecutive rows
+# (memory O(n) however many bins are asked for).
+_DENSE_LEVELS = 1 << 16
 
-    Equal-mass inner edge k is the smallest x whose weighted CDF exceeds
-    ``k / n_bins``, so that tied values are never split (which keeps results
-    independent of row order); duplicate edges are merged.
+
+@dataclass(frozen=True)
+class Bins:
+    """Rows grouped into bins, with only the non-empty bins stored.
+
+    Attributes
+    ----------
+    n_bins : int
+        Number of bins, empty ones included (``len(edges) - 1``).
+    number : ndarray of shape (n_filled,), dtype int64
+        Increasing bin numbers of the bins that hold a row.
+    lower, upper : ndarray of shape (n_filled,)
+        Edges of those bins: ``[lower, upper)``, the last bin closed.
+    row : ndarray of shape (n_rows,), dtype intp
+        Position in ``number`` of each row's bin.
     """
-    if strategy == "uniform":
-        return np.linspace(0.0, 1.0, n_bins + 1)
+
+    n_bins: int
+    number: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    row: np.ndarray
+
+
+class Binning:
+    """Bins ``[e_k, e_{k+1})`` on [0, 1] (the last one closed) without
+    materialising empty bins: memory and time do not grow with ``n_bins``.
+
+    ``"uniform"``: the edges of ``np.linspace(0, 1, n_bins + 1)``, computed
+    one at a time (``k * (1 / n_bins)``, exactly as ``linspace`` does).
+    ``"quantile"``: equal-mass edges at weighted quantiles of ``x`` (at most
+    one per distinct value, so O(n) of them).
+    """
+
+    def __init__(self, x, w, n_bins, strategy):
+        self.strategy = strategy
+        if strategy == "uniform":
+            self.edges = None
+            self.n_bins = int(n_bins)
+            self._step = 1.0 / n_bins
+        else:
+            self.edges = _quantile_edges(x, w, n_bins)
+            self.n_bins = self.edges.shape[0] - 1
+
+    def edge(self, k):
+        """Edges number ``k`` (int array), as float64."""
+        if self.edges is not None:
+            return self.edges[k]
+        k = np.asarray(k, dtype=np.int64)
+        return np.where(k >= self.n_bins, 1.0, k.astype(np.float64) * self._step)
+
+    def number(self, x):
+        """Bin number of each value of ``x`` (int64)."""
+        x = as_float64(x)
+        if self.edges is not None:
+            return np.searchsorted(self.edges[1:-1], x, side="right").astype(np.int64)
+        last = self.n_bins - 1
+        with np.errstate(invalid="ignore"):
+            k = np.clip(np.floor(x * self.n_bins), 0, last).astype(np.int64)
+        # floor(x n) may be one off the bin of the rounded linspace edges:
+        # bin = number of inner edges e_1 .. e_{n-1} at or below x.
+        for _ in range(2):
+            k -= (k > 0) & (x < self.edge(k))
+            k += (k < last) & (x >= self.edge(k + 1))
+        return k
+
+    def assign(self, x):
+        """:class:`Bins` of the values ``x``."""
+        number = self.number(x)
+        filled = np.unique(number)
+        return Bins(
+            n_bins=self.n_bins,
+            number=filled,
+            lower=self.edge(filled),
+            upper=self.edge(filled + 1),
+            row=np.searchsorted(filled, number),
+        )
+
+    def all_edges(self):
+        """Every edge, empty bins included (O(n_bins) for ``"uniform"``)."""
+        if self.edges is not None:
+            return self.edges
+        return np.linspace(0.0, 1.0, self.n_bins + 1)
+
+
+def _quantile_edges(x, w, n_bins):
+    """Equal-mass edges: inner edge k is the smallest x whose weighted CDF
+    exceeds ``k / n_bins``, so that tied values are never split (results do
+    not depend on row order); duplicate edges are merged."""
     order = np.argsort(x, kind="stable")
     ordered = as_float64(x[order])
-    cumulative = np.arange(1.0, x.shape[0] + 1.0) if w is None else np.cumsum(w[order])
-    levels = cumulative[-1] * np.arange(1, n_bins) / n_bins
-    position = np.searchsorted(cumulative, levels, side="right")
-    inner = ordered[np.minimum(position, x.shape[0] - 1)]
+    n = x.shape[0]
+    cumulative = np.arange(1.0, n + 1.0) if w is None else np.cumsum(w[order])
+    total = cumulative[-1]
+    # A CDF within its summation error of a level counts as equal to it, so
+    # that scaling all weights (1 -> 1e200) cannot move an edge.
+    slack = 2.0 * n * np.finfo(np.float64).eps * total
+    if n_bins - 1 <= _DENSE_LEVELS:
+        levels = total * np.arange(1, n_bins) / n_bins + slack
+        position = np.searchsorted(cumulative, levels, side="right")
+        inner = ordered[np.minimum(position, n - 1)]
+    else:
+        # Row j is an edge when some level falls in [C_{j-1}, C_j).
+        below = _levels_below(cumulative, total, n_bins, slack)
+        before = np.concatenate(([0], below[:-1]))
+        inner = ordered[below > before]
     edges = np.unique(np.concatenate(([ordered[0]], inner, [ordered[-1]])))
     if edges.shape[0] == 1:  # one distinct forecast: a single closed bin
         edges = np.repeat(edges, 2)
     return edges
+
+
+def _levels_below(values, total, n_bins, slack):
+    """How many levels ``total * k / n_bins + slack`` (k = 1 .. n_bins - 1) are
+    below each value, rounded exactly as the dense path rounds them."""
+
+    def level(k):
+        return total * k.astype(np.float64) / n_bins + slack
+
+    last = n_bins - 1
+    k = np.clip(np.floor(values / total * n_bins), 0, last).astype(np.int64)
+    for _ in range(3):
+        k -= (k >= 1) & (level(k) >= values)
+        k += (k < last) & (level(k + 1) < values)
+    return k
+
+
+def bin_edges(x, w, n_bins, strategy):
+    """All edges: uniform on [0, 1], or equal-mass at weighted quantiles of x."""
+    return Binning(x, w, n_bins, strategy).all_edges()
 
 
 def bin_index(x, edges):
@@ -52,5 +171,8 @@ def check_count(value, name, minimum=1):
         raise TypeError(msg)
     if value < minimum:
         msg = f"{name} must be at least {minimum}; got {value}."
+        raise ValueError(msg)
+    if value > MAX_BINS:
+        msg = f"{name} must be at most 2**53; got {value}."
         raise ValueError(msg)
     return int(value)

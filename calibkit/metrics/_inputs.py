@@ -100,7 +100,7 @@ def check_forecasts(
     check_consistent_length(y_true=y_true, y_prob=prob)
     w = check_sample_weight(sample_weight, y_true.shape[0])
     if input == "probabilities":
-        check_probabilities(prob, name="y_prob")
+        prob = check_probabilities(prob, name="y_prob")
     elif input != "logits":
         msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
         raise ValueError(msg)
@@ -174,3 +174,27 @@ def positive_weight_rows(w, *arrays):
         return (*arrays, w)
     keep = np.flatnonzero(w > 0)
     return (*(a[keep] for a in arrays), w[keep])
+
+
+def scaled_to_unit_max(values):
+    """``values`` divided by the power of two that brings their maximum to [0.5, 1).
+
+    Results that depend only on ratios of weights are computed on these: the
+    scaling is exact (a power of two), weighted sums cannot overflow, and
+    weights near the bottom of the float range keep their digits; a weight
+    whose ratio to the largest is below the float range becomes the smallest
+    positive float. ``None`` (unit weights) stays ``None``.
+    """
+    if values is None:
+        return None
+    top = float(np.max(values))
+    if top == 0:
+        return values
+    scaled = np.ldexp(values, -np.frexp(top)[1])
+    # A positive weight stays positive (its row still counts, e.g. an
+    # infinite loss stays infinite) even when its ratio to the largest
+    # weight is below the float range.
+    return np.where((values > 0) & (scaled == 0), _SMALLEST_WEIGHT, scaled)
+
+
+_SMALLEST_WEIGHT = np.nextafter(0.0, 1.0)

@@ -26,8 +26,12 @@ from calibkit._chunks import as_float64, reduce_rows, row_chunks
 from calibkit._pav import isotonic_fit, pool_ties
 from calibkit._validation import combine_first_bad_rows, first_bad_rows
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._binning import bin_edges, bin_index, check_count, check_option
-from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
+from calibkit.metrics._binning import Binning, check_count, check_option
+from calibkit.metrics._inputs import (
+    check_forecasts,
+    positive_weight_rows,
+    scaled_to_unit_max,
+)
 from calibkit.metrics.scores import _brier_kernel, _probability_losses
 
 __all__ = ["Decomposition", "decompose"]
@@ -177,7 +181,8 @@ def decompose(
     y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
         1-D: probability of the positive class (binary). 2-D: one column per
         class in the order of ``labels`` (or of the sorted labels of
-        ``y_true``), rows summing to 1 within ``1e-6`` (``1e-4`` for float32).
+        ``y_true``), rows summing to 1 (within ``K * 1e-6``; rows off by up
+        to ``1e-3`` are renormalised with a warning).
     score : {"log", "brier"}, default="log"
         The score to decompose: log-loss, or the Brier score. For a binary 1-D
         ``y_prob`` the Brier score is mean (q - y)²; for 2-D it is
@@ -342,7 +347,11 @@ def decompose(
     fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
     )
-    y, prob, w = positive_weight_rows(fc.sample_weight, fc.y, fc.prob)
+    # Every term is a weighted mean: weights scaled by a power of two (exact)
+    # cannot overflow, and in-sample frequencies of light rows stay positive.
+    y, prob, w = positive_weight_rows(
+        scaled_to_unit_max(fc.sample_weight), fc.y, fc.prob
+    )
     binning = (n_bins, strategy) if method == "binned" else None
 
     if fc.is_binary:
@@ -425,13 +434,20 @@ def _isotonic_rows(scores, target, w):
 def _binary_binned(y, q, w, score, binning):
     """REL - RES + UNC + within-bin term, from one pass for bin totals and one
     for the within-bin sums (in row chunks: float32 input is never upcast whole)."""
-    edges = bin_edges(q, w, *binning)
-    n_bins = edges.shape[0] - 1
+    binner = Binning(q, w, *binning)
+    # Only the bins that hold rows are counted (n_bins may exceed n): their
+    # numbers first, in one pass over the chunks.
+    numbers = np.unique(
+        np.concatenate(
+            [np.unique(binner.number(q[rows])) for rows in row_chunks(q.shape[0])]
+        )
+    )
+    n_bins = numbers.shape[0]
     # Sums of 1 - q too: a bin mean of forecasts near 1 can round to 1 while
     # its complement, which the log-loss needs, is 1e-17.
     weight, positives, forecast_sum, complement_sum = np.zeros((4, n_bins))
     for rows in row_chunks(q.shape[0]):
-        b, qc, yc, wc = _binned_chunk(q, y, w, rows, edges)
+        b, qc, yc, wc = _binned_chunk(q, y, w, rows, binner, numbers)
         weight += np.bincount(b, weights=wc, minlength=n_bins)
         positives += np.bincount(b, weights=wc * yc, minlength=n_bins)
         forecast_sum += np.bincount(b, weights=wc * qc, minlength=n_bins)
@@ -452,7 +468,7 @@ def _binary_binned(y, q, w, score, binning):
 
     row_score = within = variance = covariance = 0.0
     for rows in row_chunks(q.shape[0]):
-        b, qc, yc, wc = _binned_chunk(q, y, w, rows, edges)
+        b, qc, yc, wc = _binned_chunk(q, y, w, rows, binner, numbers)
         qbar = mean_forecast[b]
         if score == "log":
             with np.errstate(divide="ignore"):
@@ -502,11 +518,11 @@ def _binary_binned(y, q, w, score, binning):
     return terms
 
 
-def _binned_chunk(q, y, w, rows, edges):
+def _binned_chunk(q, y, w, rows, binner, numbers):
     qc = as_float64(q[rows])
     yc = y[rows].astype(np.float64)
     wc = np.ones(qc.shape[0]) if w is None else w[rows]
-    return bin_index(qc, edges), qc, yc, wc
+    return np.searchsorted(numbers, binner.number(qc)), qc, yc, wc
 
 
 # --- multiclass -----------------------------------------------------------------
@@ -559,9 +575,9 @@ def _recalibrated_rows(scores, target, w, binning):
     """Recalibrated P(target) per row: PAV fit, or bin frequency."""
     if binning is None:
         return _isotonic_rows(scores, target, w)
-    edges = bin_edges(scores, w, *binning)
-    index = bin_index(scores, edges)
-    n_bins = edges.shape[0] - 1
+    bins = Binning(scores, w, *binning).assign(scores)
+    index = bins.row
+    n_bins = bins.number.shape[0]
     weight = np.bincount(index, weights=w, minlength=n_bins)
     hits = np.bincount(index, weights=_weighted(w, target), minlength=n_bins)
     with np.errstate(invalid="ignore"):

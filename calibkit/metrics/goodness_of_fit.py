@@ -6,6 +6,7 @@ independently. Both read ``sample_weight`` as row counts (integer weights give
 what repeated rows give).
 """
 
+import math
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -13,7 +14,7 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._binning import bin_edges, check_count
+from calibkit.metrics._binning import Binning, check_count
 from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
 from calibkit.metrics.reliability import _bin_totals
 
@@ -41,7 +42,9 @@ class SpiegelhalterTest:
     expected_brier_score : float
         Its expectation under calibration, :math:`\\frac{1}{W}\\sum w_i p_i(1-p_i)`.
     variance : float
-        Its variance under calibration.
+        Its variance under calibration, reading the weights as row counts
+        (so it scales as 1 / weight); ``inf`` when that leaves the float
+        range (weights near 1e-308).
     """
 
     statistic: float
@@ -196,7 +199,15 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
     """
     p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label)
     slope = 1.0 - 2.0 * p
-    weights = np.ones_like(p) if w is None else w
+    # Weights are row counts: scaling them all by c scales z by sqrt(c) and
+    # leaves the means alone. The sums are taken on weights scaled by a power
+    # of two 2**-e (exact) to a maximum in [0.5, 1), so that 1e-300 or 1e200
+    # weights neither underflow nor overflow; z is then multiplied by 2**(e/2).
+    if w is None:
+        weights, exponent = np.ones_like(p), 0
+    else:
+        exponent = int(np.frexp(np.max(w))[1])
+        weights = np.ldexp(w, -exponent)
     total_weight = float(weights.sum())
     variance_sum = float(np.sum(weights * slope**2 * p * (1.0 - p)))
     if variance_sum == 0:
@@ -207,13 +218,17 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
         )
         raise ValueError(msg)
     excess = float(np.sum(weights * (y - p) * slope))
-    statistic = excess / np.sqrt(variance_sum)
+    statistic = excess / math.sqrt(variance_sum) * 2.0 ** (exponent / 2)
+    # Var B = sum(w v) / W**2 reads the weights as counts, so it scales as
+    # 1 / weight: undo the scaling (inf if it leaves the float range).
+    with np.errstate(over="ignore"):
+        variance = float(np.ldexp(variance_sum / total_weight**2, -exponent))
     return SpiegelhalterTest(
         statistic=float(statistic),
         p_value=float(2.0 * norm.sf(abs(statistic))),
         brier_score=float(np.sum(weights * (y - p) ** 2)) / total_weight,
         expected_brier_score=float(np.sum(weights * p * (1.0 - p))) / total_weight,
-        variance=variance_sum / total_weight**2,
+        variance=variance,
     )
 
 
@@ -291,7 +306,8 @@ def hosmer_lemeshow_test(
     """
     n_bins = check_count(n_bins, "n_bins", minimum=3)
     p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label)
-    edges = bin_edges(p, w, n_bins, "quantile")
+    binning = Binning(p, w, n_bins, "quantile")
+    edges = binning.all_edges()  # at most one per distinct forecast
     n_groups = edges.shape[0] - 1
     if n_groups < 3:
         msg = (
@@ -299,7 +315,8 @@ def hosmer_lemeshow_test(
             f"{np.unique(p).shape[0]} distinct forecasts, giving {n_groups}."
         )
         raise ValueError(msg)
-    _, weight, count, expected, observed = _bin_totals(p, y, w, edges)
+    # Every group starts at a forecast, so none is empty.
+    weight, count, expected, observed = _bin_totals(p, y, w, binning.assign(p))
     statistic = _hosmer_lemeshow_statistic(observed, expected, weight)
     df = n_groups - 2
     return HosmerLemeshowTest(
@@ -316,6 +333,13 @@ def hosmer_lemeshow_test(
 
 
 def _hosmer_lemeshow_statistic(observed, expected, weight):
+    # The statistic scales with the weights (they are counts). Computing it on
+    # group totals scaled by a power of two (exact) keeps the squares of 1e200
+    # weights from overflowing; the scale is put back at the end.
+    exponent = int(np.frexp(np.max(weight))[1])
+    observed, expected, weight = (
+        np.ldexp(v, -exponent) for v in (observed, expected, weight)
+    )
     variance = expected * (1.0 - expected / weight)
     excess = (observed - expected) ** 2
     certain = variance <= 0
@@ -326,7 +350,8 @@ def _hosmer_lemeshow_statistic(observed, expected, weight):
         )
         warnings.warn(msg, CalibrationWarning, stacklevel=3)
         return float("inf")
-    return float(np.sum(excess[~certain] / variance[~certain]))
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(np.sum(excess[~certain] / variance[~certain]), exponent))
 
 
 def _binary_rows(y_true, y_prob, sample_weight, pos_label):

@@ -76,8 +76,8 @@ def entropy(p, *, sample_weight=None):
     ----------
     p : array-like of shape (n_samples,) or (n_samples, n_classes)
         True class probabilities: 1-D, the probability of class 1 (the row
-        ``(1 - p, p)``); 2-D, rows on the simplex (sums within ``1e-6``, or
-        ``1e-4`` for float32).
+        ``(1 - p, p)``); 2-D, rows on the simplex (sums within ``K * 1e-6``;
+        rows off by up to ``1e-3`` are renormalised with a warning).
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative row weights (integer weights equal repeated rows).
 
@@ -273,10 +273,10 @@ def information_decomposition(p, q, *, sample_weight=None):
 
 def _check_inputs(p, q, sample_weight):
     p = check_float_array(p, name="p")
-    check_probabilities(p, name="p")
+    p = check_probabilities(p, name="p")
     if q is not None:
         q = check_float_array(q, name="q")
-        check_probabilities(q, name="q")
+        q = check_probabilities(q, name="q")
         if q.shape != p.shape:
             msg = f"p and q must have the same shape; got {p.shape} and {q.shape}."
             raise ValueError(msg)

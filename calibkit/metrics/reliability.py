@@ -19,8 +19,11 @@ import numpy as np
 from calibkit._chunks import is_dask, row_chunks
 from calibkit._pav import isotonic_fit, pav, pool_ties
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._binning import bin_edges, bin_index, check_count, check_option
-from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
+from calibkit.metrics._binning import Binning, check_count, check_option
+from calibkit.metrics._inputs import (
+    check_forecasts,
+    positive_weight_rows,
+)
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
 
@@ -45,11 +48,17 @@ class ReliabilityCurve:
         Total sample weight of each point.
     count : ndarray of shape (n_points,)
         Number of rows (with positive weight) of each point.
-    bin_edges : ndarray of shape (n_bins + 1,) or None
-        Edges of all bins, empty ones included; ``None`` for ``"isotonic"``.
+    bin_lower, bin_upper : ndarray of shape (n_points,) or None
+        Edges of the bin of each point, ``[bin_lower, bin_upper)`` (the last
+        bin closed). ``None`` for ``"isotonic"``.
     bin_index : ndarray of shape (n_points,) or None
-        Bin of each point: it spans ``bin_edges[bin_index]`` to
-        ``bin_edges[bin_index + 1]``. ``None`` for ``"isotonic"``.
+        Bin number of each point, from 0 to ``n_bins - 1``; ``None`` for
+        ``"isotonic"``.
+    n_bins : int or None
+        Number of bins, empty ones included (for ``"quantile"``, after tied
+        edges were merged); ``None`` for ``"isotonic"``. Only non-empty bins
+        are stored, so ``n_bins`` may be far above the number of rows at no
+        cost.
     block_starts : ndarray of shape (n_blocks + 1,) or None
         ``"isotonic"`` only: index of the first point of each constant block
         of ``observed`` (last entry ``n_points``), to draw the step graph.
@@ -80,8 +89,10 @@ class ReliabilityCurve:
     observed: np.ndarray
     weight: np.ndarray
     count: np.ndarray
-    bin_edges: np.ndarray | None
+    bin_lower: np.ndarray | None
+    bin_upper: np.ndarray | None
     bin_index: np.ndarray | None
+    n_bins: int | None
     block_starts: np.ndarray | None
     lower: np.ndarray | None
     upper: np.ndarray | None
@@ -95,6 +106,18 @@ class ReliabilityCurve:
             f"ReliabilityCurve(strategy={self.strategy!r}, "
             f"n_points={self.forecast.shape[0]}{band})"
         )
+
+    @property
+    def bin_edges(self):
+        """Edges of all bins, empty ones included (``n_bins + 1`` values), or
+        ``None`` for ``"isotonic"``. Built on access: for ``"uniform"`` it is
+        ``np.linspace(0, 1, n_bins + 1)``, as large as ``n_bins``."""
+        if self.n_bins is None:
+            return None
+        if self.strategy == "uniform":
+            return np.linspace(0.0, 1.0, self.n_bins + 1)
+        # Equal-mass bins start at a forecast, so none is empty.
+        return np.concatenate([self.bin_lower, self.bin_upper[-1:]])
 
     def to_frame(self):
         """The points as a pandas DataFrame, one row per point.
@@ -111,9 +134,9 @@ class ReliabilityCurve:
             "weight": self.weight,
             "count": self.count,
         }
-        if self.bin_edges is not None:
-            columns["bin_lower"] = self.bin_edges[self.bin_index]
-            columns["bin_upper"] = self.bin_edges[self.bin_index + 1]
+        if self.bin_lower is not None:
+            columns["bin_lower"] = self.bin_lower
+            columns["bin_upper"] = self.bin_upper
         if self.lower is not None:
             columns["lower"] = self.lower
             columns["upper"] = self.upper
@@ -296,8 +319,9 @@ def reliability_curve(
     Returns
     -------
     ReliabilityCurve
-        ``forecast``, ``observed``, ``weight``, ``count``, ``bin_edges``,
-        ``bin_index``, ``block_starts``, ``lower``, ``upper``, ``strategy``,
+        ``forecast``, ``observed``, ``weight``, ``count``, ``bin_lower``,
+        ``bin_upper``, ``bin_index``, ``n_bins`` (and ``bin_edges``),
+        ``block_starts``, ``lower``, ``upper``, ``strategy``,
         ``level``, ``n_resamples``; ``to_frame()`` gives a table.
 
     Notes
@@ -305,7 +329,9 @@ def reliability_curve(
     Binned: rows fall in bins :math:`[e_b, e_{b+1})` (the last one closed);
     each non-empty bin gives the point :math:`(\\bar x_b, \\bar t_b)` of
     weighted mean forecast and observed frequency. **Empty bins (total weight
-    0) are dropped**, so ``n_points`` may be below ``n_bins``.
+    0) are dropped**, so ``n_points`` may be below ``n_bins``; they cost
+    nothing (only the bins that hold rows are counted), so ``n_bins`` may
+    exceed the number of rows.
 
     Isotonic (CORP, Dimitriadis, Gneiting & Jordan, 2021): rows with exactly
     equal forecasts are pooled, then the pool-adjacent-violators algorithm
@@ -365,9 +391,9 @@ def reliability_curve(
         x, t = _top_label(fc)
     x, t, w = positive_weight_rows(fc.sample_weight, x, t)
     if strategy == "isotonic":
-        curve = _isotonic_curve(x, t, w)
+        curve, point = _isotonic_curve(x, t, w), None
     else:
-        curve = _binned_curve(x, t, w, n_bins, strategy)
+        curve, point = _binned_curve(x, t, w, n_bins, strategy)
     if level is None:
         return ReliabilityCurve(
             **curve, lower=None, upper=None, level=None, n_resamples=None
@@ -375,7 +401,7 @@ def reliability_curve(
     if strategy == "isotonic":
         resampled = _resampled_isotonic(x, w, n_resamples, rng)
     else:
-        resampled = _resampled_binned(x, w, curve, n_resamples, rng)
+        resampled = _resampled_binned(x, w, curve, point, n_resamples, rng)
     lower, upper = np.quantile(resampled, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return ReliabilityCurve(
         **curve, lower=lower, upper=upper, level=level, n_resamples=n_resamples
@@ -426,30 +452,44 @@ def _class_columns(fc):
 # --- bins ---------------------------------------------------------------------
 
 
-def _bin_totals(x, t, w, edges):
-    """Per-bin weight, row count, weighted sums of x and t (np.bincount, O(n))."""
-    n_bins = edges.shape[0] - 1
-    index = bin_index(x, edges)
-    count = np.bincount(index, minlength=n_bins)
+def _bin_totals(x, t, w, bins):
+    """Weight, row count, weighted sums of x and t of each non-empty bin."""
+    m = bins.number.shape[0]
+    index = bins.row
+    count = np.bincount(index, minlength=m)
     if w is None:
         weight = count.astype(np.float64)
-        sum_x = np.bincount(index, weights=x, minlength=n_bins)
-        sum_t = np.bincount(index, weights=t, minlength=n_bins)
+        sum_x = np.bincount(index, weights=x, minlength=m)
+        sum_t = np.bincount(index, weights=t, minlength=m)
     else:
-        weight = np.bincount(index, weights=w, minlength=n_bins)
-        sum_x = np.bincount(index, weights=w * x, minlength=n_bins)
-        sum_t = np.bincount(index, weights=w * t, minlength=n_bins)
-    return index, weight, count, sum_x, sum_t
+        weight = np.bincount(index, weights=w, minlength=m)
+        sum_x = np.bincount(index, weights=w * x, minlength=m)
+        sum_t = np.bincount(index, weights=w * t, minlength=m)
+    return weight, count, sum_x, sum_t
+
+
+def _bin_means(x, t, w, bins):
+    """Weight and row count of each bin (as given), and weighted means of x, t.
+
+    The means use the weights of each bin divided by a power of two (exact)
+    that brings the bin's largest to [0.5, 1): subnormal weights keep their
+    digits, whatever the other bins weigh.
+    """
+    weight, count, sum_x, sum_t = _bin_totals(x, t, w, bins)
+    if w is None:
+        return weight, count, sum_x / weight, sum_t / weight
+    largest = np.zeros(bins.number.shape[0])
+    np.maximum.at(largest, bins.row, w)
+    scaled = np.ldexp(w, -np.frexp(largest)[1][bins.row])
+    scaled_weight, _, scaled_x, scaled_t = _bin_totals(x, t, scaled, bins)
+    return weight, count, scaled_x / scaled_weight, scaled_t / scaled_weight
 
 
 def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
     x, t, w = positive_weight_rows(w, x, t)
-    edges = bin_edges(x, w, n_bins, strategy)
-    _, weight, _, sum_x, sum_t = _bin_totals(x, t, w, edges)
-    filled = weight > 0
-    weight = weight[filled]
-    frequency = sum_t[filled] / weight
-    gap = frequency - sum_x[filled] / weight
+    bins = Binning(x, w, n_bins, strategy).assign(x)
+    weight, _, mean_x, frequency = _bin_means(x, t, w, bins)
+    gap = frequency - mean_x
     share = weight / weight.sum()
     if norm == "l1":
         return float(np.dot(share, np.abs(gap)))
@@ -476,19 +516,22 @@ def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
 
 
 def _binned_curve(x, t, w, n_bins, strategy):
-    edges = bin_edges(x, w, n_bins, strategy)
-    _, weight, count, sum_x, sum_t = _bin_totals(x, t, w, edges)
-    filled = np.flatnonzero(weight > 0)
-    return {
-        "forecast": sum_x[filled] / weight[filled],
-        "observed": sum_t[filled] / weight[filled],
-        "weight": weight[filled],
-        "count": count[filled],
-        "bin_edges": edges,
-        "bin_index": filled,
+    """Points of the non-empty bins, and each row's point (for the bands)."""
+    bins = Binning(x, w, n_bins, strategy).assign(x)
+    weight, count, mean_x, mean_t = _bin_means(x, t, w, bins)
+    curve = {
+        "forecast": mean_x,
+        "observed": mean_t,
+        "weight": weight,
+        "count": count,
+        "bin_lower": bins.lower,
+        "bin_upper": bins.upper,
+        "bin_index": bins.number,
+        "n_bins": bins.n_bins,
         "block_starts": None,
         "strategy": strategy,
     }
+    return curve, bins.row
 
 
 def _isotonic_curve(x, t, w):
@@ -499,8 +542,10 @@ def _isotonic_curve(x, t, w):
         "observed": fit.fitted,
         "weight": fit.weights,
         "count": count,
-        "bin_edges": None,
+        "bin_lower": None,
+        "bin_upper": None,
         "bin_index": None,
+        "n_bins": None,
         "block_starts": fit.block_starts,
         "strategy": "isotonic",
     }
@@ -513,13 +558,9 @@ def _resample_blocks(n_rows, n_resamples):
     return [per_block] * full + ([rest] if rest else [])
 
 
-def _resampled_binned(x, w, curve, n_resamples, rng):
+def _resampled_binned(x, w, curve, point, n_resamples, rng):
     """Observed frequencies per bin under y* ~ Bernoulli(x), same bins."""
-    edges, filled = curve["bin_edges"], curve["bin_index"]
-    position = np.full(edges.shape[0] - 1, -1)
-    position[filled] = np.arange(filled.shape[0])
-    point = position[bin_index(x, edges)]  # every row lies in a non-empty bin
-    n_points = filled.shape[0]
+    n_points = curve["forecast"].shape[0]
     blocks = []
     for size in _resample_blocks(x.shape[0], n_resamples):
         outcome = rng.random((size, x.shape[0])) < x

@@ -7,6 +7,8 @@ clipped to a large finite number.
 """
 
 import functools
+import math
+import numbers
 import warnings
 
 import numpy as np
@@ -14,7 +16,7 @@ import numpy as np
 from calibkit._chunks import as_float64, reduce_rows
 from calibkit._validation import combine_first_bad_rows, first_bad_rows
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._inputs import check_forecasts, scaled_to_unit_max
 
 __all__ = ["brier_score", "log_loss"]
 
@@ -38,8 +40,9 @@ def log_loss(
     y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
         With ``input="probabilities"``: 1-D, the probability of the positive
         class; 2-D, one column per class in the order of ``labels`` (or of the
-        sorted labels of ``y_true``), rows summing to 1 (tolerance ``1e-6``
-        for float64, ``1e-4`` for float32). With ``input="logits"``: 1-D
+        sorted labels of ``y_true``), rows summing to 1 (within ``K * 1e-6``
+        for K classes; rows off by up to ``1e-3``, as in files saved with few
+        decimals, are renormalised with a warning). With ``input="logits"``: 1-D
         log-odds of the positive class, or 2-D logits (any real numbers; only
         their differences within a row matter).
     sample_weight : array-like of shape (n_samples,), default=None
@@ -56,7 +59,8 @@ def log_loss(
     class_weight : None, "balanced" or dict, default=None
         Per-class multipliers of ``sample_weight``. ``"balanced"`` makes every
         class present in ``y_true`` count equally (see Notes); a dict maps
-        class labels to non-negative weights, classes it omits keep weight 1.
+        class labels to finite non-negative numbers (classes it omits keep
+        weight 1). Only ratios matter: any magnitude up to 1.8e308 works.
 
     Returns
     -------
@@ -218,8 +222,10 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
         lazy=True,
     )
     n_cols = 1 if fc.is_binary else fc.n_classes
-    total = reduce_rows(_brier_kernel, fc.prob, fc.y, fc.sample_weight, n_cols=n_cols)
-    return float(total[0]) / _total_weight(fc)
+    # Only weight ratios matter: scaled weights keep tiny ones from underflowing.
+    w = scaled_to_unit_max(fc.sample_weight)
+    total = reduce_rows(_brier_kernel, fc.prob, fc.y, w, n_cols=n_cols)
+    return float(total[0]) / (float(fc.y.shape[0]) if w is None else float(np.sum(w)))
 
 
 def _brier_kernel(rows, prob, y, w):
@@ -232,12 +238,6 @@ def _brier_kernel(rows, prob, y, w):
         error[np.arange(y.shape[0]), y] -= 1.0
         squared = np.einsum("ij,ij->i", error, error)
     return np.array([squared.sum() if w is None else np.einsum("i,i->", w, squared)])
-
-
-def _total_weight(fc):
-    if fc.sample_weight is None:
-        return float(fc.y.shape[0])
-    return float(np.sum(fc.sample_weight))
 
 
 def _probability_losses(prob, y):
@@ -267,8 +267,14 @@ def _logit_losses(logits, y):
 
 
 def _class_weighted(fc, class_weight):
-    """Row weights times the per-class multipliers of ``class_weight``."""
-    weights = fc.weights_or_ones()
+    """Row weights times the per-class multipliers of ``class_weight``.
+
+    The log-loss depends only on the ratios of the weights, so the products are
+    scaled by a power of two (exact) that brings the largest to [0.5, 1): huge
+    multipliers cannot overflow and tiny ones cannot round every row to 0.
+    """
+    raw = fc.weights_or_ones()
+    weights = scaled_to_unit_max(raw)
     if class_weight is None:
         return weights
     if isinstance(class_weight, str):
@@ -278,21 +284,25 @@ def _class_weighted(fc, class_weight):
                 f"got {class_weight!r}."
             )
             raise ValueError(msg)
-        per_class = np.bincount(fc.y, weights=weights, minlength=fc.n_classes)
-        present = per_class > 0
-        multiplier = np.zeros(fc.n_classes)
-        multiplier[present] = per_class.sum() / (present.sum() * per_class[present])
-    elif isinstance(class_weight, dict):
-        multiplier = _dict_class_weights(class_weight, fc.classes)
+        per_class = np.bincount(fc.y, weights=raw, minlength=fc.n_classes)
+        # w_i W / (K+ W_k) up to the common factor W / K+: w_i / W_k is in
+        # [0, 1] (unscaled, so that subnormal weights keep their ratios).
+        with np.errstate(invalid="ignore"):  # 0 / 0 for a class of zero weight
+            return scaled_to_unit_max(np.where(raw > 0, raw / per_class[fc.y], 0.0))
+    if isinstance(class_weight, dict):
+        multiplier = scaled_to_unit_max(_dict_class_weights(class_weight, fc.classes))
     else:
         msg = (
             "class_weight must be None, 'balanced' or a dict {label: weight}; got "
             f"an object of type {type(class_weight).__name__}."
         )
         raise TypeError(msg)
-    weighted = weights * multiplier[fc.y]
+    weighted = scaled_to_unit_max(weights * multiplier[fc.y])
     if not np.any(weighted > 0):
-        msg = "class_weight leaves every row with zero weight."
+        msg = (
+            "class_weight leaves every row with zero weight: the classes that "
+            "occur in y_true all have class weight 0."
+        )
         raise ValueError(msg)
     return weighted
 
@@ -307,7 +317,15 @@ def _dict_class_weights(class_weight, classes):
     for k, label in enumerate(known):
         if label in class_weight:
             value = class_weight[label]
-            if not (np.isscalar(value) and np.isfinite(value) and value >= 0):
+            if isinstance(value, bool | np.bool_) or not isinstance(
+                value, numbers.Real
+            ):
+                msg = (
+                    f"class_weight[{label!r}] must be a number; got {value!r} of "
+                    f"type {type(value).__name__}."
+                )
+                raise TypeError(msg)
+            if not (math.isfinite(value) and value >= 0):
                 msg = (
                     f"class_weight[{label!r}] must be a finite non-negative number; "
                     f"got {value!r}."

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from calibkit.metrics.decomposition import Decomposition, decompose
-from calibkit.plotting._axes import new_figure, root_figure
+from calibkit.plotting._axes import check_axes, new_figure, root_figure
 
 __all__ = ["DecompositionDisplay"]
 
@@ -145,6 +145,7 @@ class DecompositionDisplay:
         -------
         DecompositionDisplay
         """
+        check_axes(ax)
         names, forecasts = _named(y_probs, "y_probs")
         decompositions = [
             decompose(
@@ -197,6 +198,7 @@ class DecompositionDisplay:
         DecompositionDisplay
             ``self``, with ``ax_``, ``figure_`` and the artists set.
         """
+        check_axes(ax)
         if kind not in _KINDS:
             msg = f"kind must be 'bars' or 'mcb_dsc'; got {kind!r}."
             raise ValueError(msg)

@@ -10,12 +10,21 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit._validation import (
     _to_numpy,
     check_float_array,
+    check_probabilities,
     check_sample_weight,
     encode_labels,
 )
 from calibkit.metrics._inputs import check_forecasts
 from calibkit.metrics.reliability import reliability_curve
-from calibkit.plotting._axes import format_label, new_figure, root_figure
+from calibkit.plotting._axes import (
+    MAX_HIST_BINS,
+    check_axes,
+    check_hist_bins,
+    check_line_kwargs,
+    format_label,
+    new_figure,
+    root_figure,
+)
 
 __all__ = ["ReliabilityDisplay"]
 
@@ -103,8 +112,8 @@ class ReliabilityDisplay:
     your own, the histogram is drawn in the bottom fifth of that axes, behind
     the curves and without a y axis (heights are relative); pass
     ``hist=False`` to leave it out. Bins: the curve's bins for
-    ``strategy="uniform"``, else 20 equal-width bins (equal-width in
-    log-odds on a logit axis).
+    ``strategy="uniform"`` (up to 10,000 of them), else 20 equal-width bins
+    (equal-width in log-odds on a logit axis).
 
     **Logit axes.** ``logit_scale=True`` spreads forecasts near 0 and 1 by
     plotting both axes on the log-odds scale. Points at exactly 0 or 1 (e.g.
@@ -215,7 +224,9 @@ class ReliabilityDisplay:
         hist : bool, default=True
             Draw a histogram of the forecasts (see the class Notes).
         hist_bins : int or array-like, default=None
-            Histogram bins: a number of equal-width bins or the edges.
+            Histogram bins: a number of equal-width bins (at most 10,000) or
+            increasing edges. ``None``: the diagram's bins for
+            ``strategy="uniform"`` with at most 10,000 bins, else 20 bins.
         logit_scale : bool, default=False
             Plot both axes on the log-odds scale.
         ref_line : bool, default=True
@@ -226,7 +237,16 @@ class ReliabilityDisplay:
         Returns
         -------
         ReliabilityDisplay
+
+        Raises
+        ------
+        TypeError
+            When ``ax`` is not a matplotlib Axes, or a keyword is not a
+            property of a matplotlib line (checked before anything is drawn).
         """
+        check_axes(ax)
+        check_hist_bins(hist_bins)
+        check_line_kwargs(kwargs)
         curve = reliability_curve(
             y_true,
             y_prob,
@@ -371,6 +391,8 @@ class ReliabilityDisplay:
         ['class a', 'class b', 'class c']
         >>> plt.close(grid[0].figure_)
         """
+        check_hist_bins(hist_bins)
+        check_line_kwargs(kwargs)
         forecasts = check_forecasts(
             y_true, y_prob, sample_weight=sample_weight, labels=labels
         )
@@ -445,7 +467,8 @@ class ReliabilityDisplay:
         hist : bool, default=True
             Draw a histogram of the forecasts (needs ``y_prob``).
         hist_bins : int or array-like, default=None
-            Number of equal-width bins, or bin edges (see the class Notes).
+            Number of equal-width bins (at most 10,000), or increasing bin
+            edges (see the class Notes).
         logit_scale : bool, default=False
             Plot both axes on the log-odds scale.
         ref_line : bool, default=True
@@ -459,6 +482,10 @@ class ReliabilityDisplay:
             ``self``, with ``ax_``, ``figure_``, ``line_`` and the other
             artists set.
         """
+        # Every option is checked before a figure or artist is made.
+        check_axes(ax)
+        hist_bins = check_hist_bins(hist_bins)
+        check_line_kwargs(kwargs)
         main_ax, hist_ax = _diagram_axes(ax, hist and self.y_prob is not None)
         return self._draw(
             main_ax,
@@ -601,6 +628,8 @@ class ReliabilityDisplay:
 def _x_axis_forecasts(y_prob):
     """The forecasts a diagram puts on its x axis, and whether it is top-label."""
     prob = check_float_array(_to_numpy(y_prob), name="y_prob")
+    # The curve's own check has warned already about renormalised rows.
+    prob = check_probabilities(prob, name="y_prob", warn=False)
     if prob.ndim == 1:
         return prob, False
     return prob.max(axis=1), True
@@ -650,7 +679,8 @@ def _corp_polyline(curve):
 def _histogram_edges(curve, hist_bins, limits, logit_scale):
     if hist_bins is not None and not np.isscalar(hist_bins):
         return np.asarray(hist_bins, dtype=np.float64)
-    if hist_bins is None and curve.strategy == "uniform" and not logit_scale:
+    default_to_curve = hist_bins is None and curve.strategy == "uniform"
+    if default_to_curve and not logit_scale and curve.n_bins <= MAX_HIST_BINS:
         return curve.bin_edges
     n_bins = _DEFAULT_HIST_BINS if hist_bins is None else int(hist_bins)
     if logit_scale:
@@ -725,6 +755,8 @@ def _classwise_axes(axes, n_classes, ncols, hist):
     """One (main axes, histogram axes) pair per class."""
     if axes is not None:
         axes = np.ravel(np.asarray(axes, dtype=object))
+        for i, ax in enumerate(axes):
+            check_axes(ax, name=f"axes[{i}]")
         if axes.shape[0] != n_classes:
             msg = (
                 f"axes must hold one Axes per class ({n_classes}); got {axes.shape[0]}."
