@@ -268,8 +268,8 @@ def _add_demo(sub, common):
     parser.add_argument(
         "--force",
         action="store_true",
-        help="overwrite files of an earlier demo in DIR (without it, the demo "
-        "refuses to replace any existing file)",
+        help="overwrite existing files in DIR (without it, the demo replaces only "
+        "the files an earlier demo wrote there and nobody changed since)",
     )
     parser.set_defaults(command="demo", run=_run_demo)
 
@@ -839,7 +839,50 @@ DEMO_FILES = (
 )
 
 
+#: The demo's record of the files it wrote, with their SHA-256 digests, so that
+#: a rerun replaces its own unchanged output but never a file the user made or
+#: edited.
+DEMO_MANIFEST = ".calibkit-demo.json"
+
+
 # --- demo -----------------------------------------------------------------------------
+
+
+def _sha256(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _demo_own_files(out):
+    """Names of DEMO_FILES in ``out`` that an earlier demo wrote, unchanged since."""
+    import json
+
+    try:
+        recorded = json.loads((out / DEMO_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(recorded, dict):
+        return set()
+    return {
+        name
+        for name in DEMO_FILES
+        if isinstance(recorded.get(name), str)
+        and (out / name).is_file()
+        and _sha256(out / name) == recorded[name]
+    }
+
+
+def _write_demo_manifest(out, written):
+    import json
+
+    digests = {Path(path).name: _sha256(path) for path in written}
+    with ckio.atomic_output(out / DEMO_MANIFEST) as tmp:
+        tmp.write_text(json.dumps(digests, indent=1), encoding="utf-8")
 
 
 def _run_demo(args, console):
@@ -860,10 +903,13 @@ def _run_demo(args, console):
         msg = f"--out '{out}' exists and is not a directory."
         raise ValueError(msg)
     existing = [name for name in DEMO_FILES if (out / name).exists()]
-    if existing and not args.force:
+    own = _demo_own_files(out)
+    foreign = [name for name in existing if name not in own]
+    if foreign and not args.force:
         msg = (
-            f"--out '{out}' already holds {', '.join(existing)}; the demo does not "
-            "replace files. Choose another directory, or pass --force to overwrite."
+            f"--out '{out}' already holds {', '.join(foreign)}, not as an earlier "
+            "demo left them; the demo does not replace such files. Choose another "
+            "directory, or pass --force to overwrite."
         )
         raise ValueError(msg)
     out.mkdir(parents=True, exist_ok=True)
@@ -931,6 +977,7 @@ def _run_demo(args, console):
         images=images,
     )
     written.append(report)
+    _write_demo_manifest(out, written)
     if not args.quiet:
         print("\nwrote " + ", ".join(str(p) for p in written))
         print(

@@ -375,6 +375,7 @@ def test_demo(tmp_path, capsys):
         "reliability.png",
         "decomposition.png",
         "report.html",
+        ".calibkit-demo.json",  # digests of the files above, for a rerun
     }
     assert (out_dir / "reliability.png").read_bytes().startswith(b"\x89PNG")
     assert "Platt's smoothed targets" in out
@@ -1054,6 +1055,19 @@ def test_demo_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert (out / "report.html").read_text() == "mine"
     assert run(capsys, "demo", "--out", out, "--force", "--quiet")[0] == 0
     assert (out / "report.html").read_text() != "mine"
+
+
+def test_demo_reruns_over_its_own_unchanged_output(tmp_path, capsys):
+    # The README's command run twice works; a file the user edited since is kept.
+    out = tmp_path / "d"
+    assert run(capsys, "demo", "--out", out, "--quiet")[0] == 0
+    assert run(capsys, "demo", "--out", out, "--quiet")[0] == 0
+    with open(out / "test.csv", "a") as file:
+        file.write("my notes\n")
+    code, _, err = run(capsys, "demo", "--out", out, "--quiet")
+    assert code == 2
+    assert "test.csv, not as an earlier demo left them" in one_error_line(err, "demo")
+    assert (out / "test.csv").read_text().endswith("my notes\n")
 
 
 # --- malformed inputs ---------------------------------------------------------------
