@@ -960,6 +960,27 @@ def test_sharp_multiclass_forecasts_keep_their_accuracy():
         assert d.miscalibration == pytest.approx(float(log), rel=1e-14)
 
 
+@pytest.mark.parametrize("tiny", [1e-300, 5e-324])
+def test_top_label_brier_with_a_subnormal_rest(tiny):
+    # Rows whose mass outside the top class is ~1e-300: its square underflows
+    # (regression: 0 / 0 in the shares of the rest, a numpy warning, F8).
+    P = np.array(
+        [
+            [tiny, 1.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.5, 0.5, 0.0],
+            [0.57, 0.43, 0.0],
+            [0.1, 0.2, 0.7],
+            [0.0, 2 * tiny, 1.0],
+        ]
+    )
+    y = np.array([0, 1, 1, 0, 2, 1])
+    w = np.array([1, 2, 1, 1, 3, 1])
+    expected = top_label_reference(y, P, w, "brier")
+    d = decompose(y, P, score="brier", multiclass="top_label", sample_weight=w)
+    assert d.refinement == pytest.approx(float(expected), rel=1e-13)
+
+
 @settings(max_examples=15, deadline=None)
 @given(
     data=multiclass_samples(),

@@ -666,11 +666,7 @@ def _top_label_refinement(y, prob, w, score, binning):
             loss_errors = top - np.where(correct, 0.0, np.log(share_of_observed))
     else:
         rest_sq_errors = np.nansum(error_share**2, axis=1)[predicted]
-        rest_sq_q = np.where(
-            like_q,
-            rows_info["rest_squares"] / np.where(like_q, rows_info["rest_sum"], 1) ** 2,
-            rest_sq_errors,
-        )
+        rest_sq_q = np.where(like_q, rows_info["rest_shares_squared"], rest_sq_errors)
         loss_q = _top_label_brier(f, correct, rest_q, rest_sq_q)
         loss_errors = _top_label_brier(f, correct, share_of_observed, rest_sq_errors)
     per_class_q = np.bincount(
@@ -698,7 +694,7 @@ def _top_label_rows(y, prob, score):
     n, n_classes = prob.shape
     info = {
         name: np.empty(n)
-        for name in ("confidence", "observed", "rest_sum", "rest_squares")
+        for name in ("confidence", "observed", "rest_sum", "rest_shares_squared")
     }
     info["predicted"] = np.empty(n, dtype=np.intp)
     for rows in row_chunks(n, n_classes):
@@ -712,7 +708,11 @@ def _top_label_rows(y, prob, score):
         info["observed"][rows] = p[index, y[rows]]
         info["rest_sum"][rows] = p.sum(axis=1)
         if score == "brier":
-            info["rest_squares"][rows] = np.einsum("ij,ij->i", p, p)
+            # Σ_k (q_k / rest)², from the shares: squaring first underflows
+            # (rest = 1e-300 gives 0 / 0) although the shares are ordinary.
+            rest = info["rest_sum"][rows]
+            shares = p / np.where(rest > 0, rest, 1.0)[:, None]
+            info["rest_shares_squared"][rows] = np.einsum("ij,ij->i", shares, shares)
     return info
 
 
