@@ -9,6 +9,7 @@ forms for constant forecasts, and a brute-force simplex projection.
 """
 
 import itertools
+import warnings
 from fractions import Fraction
 
 import mpmath
@@ -718,6 +719,28 @@ def test_float32_equals_its_float64_values(
     d64 = decompose(y, p32.astype(np.float64), sample_weight=w, **config)
     assert_same(d32, d64, rtol=1e-13)
     assert_identity(d32)
+
+
+@pytest.mark.parametrize("first", [0.9, 1.0])
+@pytest.mark.parametrize("tiny", [5e-324, 1e-310, 1e-300])
+def test_binary_weight_near_zero_is_continuous(first, tiny):
+    # A tied block whose only event has a subnormal weight: its recalibrated
+    # c is ~1e-324, and ln(c / q) = log1p((c - q) / q) = log1p(-1) = -inf
+    # (regression: -inf + inf = NaN for the score and MCB with q = 1 for a
+    # non-event). A weight -> 0 must give the zero-weight result.
+    y = [0, 1, 1, 0, 1, 0]
+    q = np.array([first, 1.0, 1.0, 0.5, 0.5, 0.5])
+    w = np.array([2, 2, 1, 3, tiny, 3])
+    w0 = np.where(w == tiny, 0.0, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)  # certain and wrong
+        got = decompose(y, q, sample_weight=w)
+        limit = decompose(y, q, sample_weight=w0)
+    names = ("score", "miscalibration", "discrimination", "uncertainty", "refinement")
+    for name in names:
+        a, b = getattr(got, name), getattr(limit, name)
+        assert a == b or abs(a - b) <= 1e-290, name
+    assert np.isinf(got.score) == (first == 1.0)
 
 
 def test_zero_weight_rows_are_dropped(binary_forecasts, multiclass_forecasts):

@@ -781,21 +781,31 @@ def _log_ratio(numerator, base, difference, out=None):
 
     ``difference`` is numerator - base, computed before any rounding of the
     quotient, so that values close to 0 keep their relative accuracy. Equal
-    values give 0 (also 0/0); base 0 < numerator gives +inf. Where the quotient
-    overflows (base below ~1e-308 times the difference) this falls back to
-    ln(numerator) - ln(base), accurate there since it exceeds 709.
+    values give 0 (also 0/0); base 0 < numerator gives +inf. Far from 0 the
+    log1p form is not needed and can fail: where the quotient overflows (base
+    below ~1e-308 times the difference), or where numerator < base / 2 (the
+    sum 1 + difference / base cancels, down to log1p(-1) = -inf for a
+    subnormal numerator), this uses ln(numerator / base), or ln(numerator) -
+    ln(base) when that quotient leaves the normal range (the result then
+    exceeds 708 in size, so the two logs' rounding does not matter).
     ``numerator`` may be a function of row indices, built only where needed.
     """
     equal = difference == 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.divide(difference, base, out=out)  # ``out`` may be difference
         np.copyto(ratio, 0.0, where=equal)
-        overflowed = np.isinf(ratio)
+        direct = np.isinf(ratio) | (ratio < -0.5)
         np.log1p(ratio, out=ratio)
-        if overflowed.any():
-            rows = np.flatnonzero(overflowed)
+        if direct.any():
+            rows = np.flatnonzero(direct)
             top = numerator(rows) if callable(numerator) else numerator[rows]
-            ratio[rows] = np.log(top) - np.log(base[rows])
+            bottom = base[rows]
+            with np.errstate(under="ignore"):
+                quotient = top / bottom
+            normal = (quotient >= _TINY) & np.isfinite(quotient)
+            ratio[rows] = np.where(
+                normal, np.log(quotient), np.log(top) - np.log(bottom)
+            )
     return ratio
 
 
