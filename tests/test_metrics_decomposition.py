@@ -743,6 +743,108 @@ def test_binary_weight_near_zero_is_continuous(first, tiny):
     assert np.isinf(got.score) == (first == 1.0)
 
 
+@pytest.mark.parametrize("light", [1e-17, 1e-20, 1e-100, 5e-324])
+@pytest.mark.parametrize("score", ["log", "brier"])
+def test_binary_light_non_event_in_a_heavy_block(light, score):
+    # PAV pools the light non-event with five events: c = 5 / (5 + 1e-20)
+    # rounded to 1, its ln(1 - c) was -inf, and max(MCB, 0) turned the -inf
+    # into a silent score of 0 (regression). The score is the mean loss.
+    q = np.array([0.9, 0.2, 0.6, 0.3, 0.8, 0.1])
+    y = np.array([1, 0, 1, 1, 1, 1])
+    w = np.array([1.0, light, 1.0, 1.0, 1.0, 1.0])
+    d = decompose(y, q, score=score, sample_weight=w)
+    if score == "log":
+        expected = sklearn_log_loss(y, q, sample_weight=w, labels=[0, 1])
+    else:
+        expected = np.average((q - y) ** 2, weights=w)
+    assert d.score == pytest.approx(expected, rel=1e-14)
+    assert_identity(d)
+    limit = decompose(y, q, score=score, sample_weight=np.where(w < 1, 0.0, w))
+    for name in ("miscalibration", "discrimination", "refinement"):
+        assert getattr(d, name) == pytest.approx(getattr(limit, name), abs=1e-15)
+
+
+WEIGHT_RATIO_CONFIGS = [
+    {"score": "log"},
+    {"score": "brier"},
+    {"score": "log", "method": "binned", "n_bins": 3},
+    {"score": "brier", "method": "binned", "n_bins": 3},
+]
+
+
+@pytest.mark.parametrize("config", WEIGHT_RATIO_CONFIGS)
+@pytest.mark.parametrize("light_label", [0, 1])
+def test_binary_weights_beyond_the_float_range_apart(config, light_label):
+    # Weights 1e200 and 5e-324 in one data set: total - positives rounded the
+    # base complement to 0 (regression: infinite discrimination, NaN), the
+    # bin complements too. The light row must act like a weight -> 0.
+    q = np.array([0.9, 0.2, 0.6, 0.3, 0.8, 0.1])
+    y = np.array([1, light_label, 1, 1, 0, 1])
+    if light_label == 0:
+        y[4] = 1  # the light row is the only negative
+    w = np.array([1e200, 5e-324, 3e199, 1e200, 2e200, 1e200])
+    got = decompose(y, q, sample_weight=w, **config)
+    limit = decompose(y, q, sample_weight=np.where(w < 1, 0.0, w), **config)
+    names = ("score", "miscalibration", "discrimination", "uncertainty", "refinement")
+    for name in names:
+        a, b = getattr(got, name), getattr(limit, name)
+        assert np.isfinite(a), name
+        assert abs(a - b) <= 1e-290 + 1e-15 * abs(b), name
+
+
+@pytest.mark.parametrize("multiclass", ["classwise", "top_label"])
+@pytest.mark.parametrize(
+    "binning",
+    [{}, {"method": "binned", "n_bins": 2}, {"method": "binned", "n_bins": 5}],
+)
+@pytest.mark.parametrize("score", ["log", "brier"])
+def test_multiclass_subnormal_weight_of_a_class(multiclass, binning, score):
+    # The light row is the only one of its class in its bin/block: its
+    # in-sample frequency 5e-324 / 2 rounded to 0 (regression: refinement
+    # inf, MCB = inf - inf = NaN, or an overflow warning in c_other / c_y, F7).
+    P = np.array(
+        [
+            [0.5, 0.3, 0.2],
+            [0.2, 0.5, 0.3],
+            [0.3, 0.3, 0.4],
+            [0.1, 0.1, 0.8],
+            [0.6, 0.2, 0.2],
+        ]
+    )
+    y = np.array([0, 2, 2, 0, 1])
+    w = np.array([1e200, 5e-324, 1e200, 3e199, 1e200])
+    kwargs = {"score": score, "multiclass": multiclass, **binning}
+    got = decompose(y, P, sample_weight=w, **kwargs)
+    limit = decompose(y, P, sample_weight=np.where(w < 1, 0.0, w), **kwargs)
+    names = ("score", "miscalibration", "discrimination", "uncertainty", "refinement")
+    for name in names:
+        a, b = getattr(got, name), getattr(limit, name)
+        assert np.isfinite(a), name
+        assert abs(a - b) <= 1e-290 + 1e-14 * max(abs(b), got.score), name
+
+
+def test_multiclass_binned_subnormal_weight_keeps_refinement_finite():
+    # F7's case: a certain-wrong row (infinite score and MCB, documented) and
+    # a row of weight 5e-324 alone with its class in a quantile bin.
+    P = np.array([[0.0, 0.0, 0.25, 0.75], [0.15, 0.45, 0.4, 0.0], [0.2, 0.6, 0.2, 0.0]])
+    for multiclass in ("classwise", "top_label"):
+        with pytest.warns(CalibrationWarning, match="probability 0 to the observed"):
+            d = decompose(
+                [1, 0, 1],
+                P,
+                sample_weight=[1, 1, 5e-324],
+                labels=[0, 1, 2, 3],
+                method="binned",
+                strategy="quantile",
+                n_bins=2,
+                multiclass=multiclass,
+            )
+        assert d.score == d.miscalibration == np.inf
+        assert np.isfinite(d.refinement)
+        assert d.refinement >= 0
+        assert np.isfinite(d.discrimination)
+
+
 def test_zero_weight_rows_are_dropped(binary_forecasts, multiclass_forecasts):
     for y, p, w in (binary_forecasts, multiclass_forecasts):
         kept = w > 0
