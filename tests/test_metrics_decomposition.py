@@ -764,6 +764,23 @@ def test_binary_light_non_event_in_a_heavy_block(light, score):
         assert getattr(d, name) == pytest.approx(getattr(limit, name), abs=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("q", "infinite"),
+    [([0.0, 0.0], "reliability"), ([0.0, 0.05], "within_bin")],
+)
+def test_binned_log_infinite_terms_are_the_documented_ones(q, infinite):
+    # A forecast of 0 for an event: the bin mean is 0 as well (REL = KL(1/2
+    # || 0) = inf) or it is not (REL finite, the within-bin term inf).
+    with pytest.warns(CalibrationWarning, match="probability 0 to the observed"):
+        d = decompose([1, 0], np.array(q), method="binned")
+    assert d.score == d.miscalibration == np.inf
+    assert getattr(d, infinite) == np.inf
+    other = {"reliability", "within_bin"} - {infinite}
+    assert np.isfinite(getattr(d, other.pop()))
+    assert np.isfinite(d.resolution)
+    assert np.isfinite(d.refinement)
+
+
 WEIGHT_RATIO_CONFIGS = [
     {"score": "log"},
     {"score": "brier"},

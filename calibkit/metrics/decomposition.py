@@ -94,6 +94,7 @@ class Decomposition:
     reliability : float or None
         Binary ``method="binned"``: REL = Σ_b w_b d(ȳ_b, q̄_b), with d the KL
         divergence (log-loss) or the squared difference (Brier). None otherwise.
+        Can be ``inf`` only together with ``score`` (see ``within_bin``).
     resolution : float or None
         Binary ``method="binned"``: RES = Σ_b w_b d(ȳ_b, ȳ). Equals
         ``discrimination``. None otherwise.
@@ -102,6 +103,10 @@ class Decomposition:
         replacing each forecast by its bin mean; ``miscalibration ==
         reliability + within_bin``. For the Brier score it equals
         ``within_bin_variance - within_bin_covariance``. None otherwise.
+        With the log-loss, when ``score`` is ``inf`` (a forecast of exactly 0
+        or 1 for the other outcome), ``reliability`` (if that bin's mean
+        forecast is exactly 0 or 1 too) or ``within_bin`` (if it is not) is
+        ``inf``, as ``miscalibration`` is; ``resolution`` stays finite.
     within_bin_variance : float or None
         Binary binned Brier only: WBV = Σ_i w_i (q_i - q̄_b)².
     within_bin_covariance : float or None
@@ -298,6 +303,14 @@ def decompose(
 
     With binning, MCB can have either sign (q is not piecewise constant on
     the bins), while DSC ≥ 0 still holds except for top-label Brier.
+
+    **Weights across the float range.** Only ratios of weights matter, and any
+    ratios work: weights 1e200 and 5e-324 in one data set give the limit of
+    the light rows' weight going to 0, to within 1e-290 in every term. Class
+    shares, block and bin frequencies and their complements are each summed
+    from their own rows (never as 1 - share, which rounds a share below 1e-16
+    away), and an in-sample frequency that underflows is kept at the smallest
+    positive float (a row's own block always holds its outcome).
     Components that are proved non-negative are reported as 0 where rounding
     alone would make them a hair negative.
 
