@@ -840,6 +840,34 @@ def test_multiclass_subnormal_weight_of_a_class(multiclass, binning, score):
         assert abs(a - b) <= 1e-290 + 1e-14 * max(abs(b), got.score), name
 
 
+@pytest.mark.parametrize("light", [1e-20, 5e-324])
+@pytest.mark.parametrize("multiclass", ["classwise", "top_label"])
+@pytest.mark.parametrize("binning", [{}, {"method": "binned", "n_bins": 2}])
+def test_multiclass_light_error_among_heavy_correct_rows(light, multiclass, binning):
+    # The light row (class 1) is the only error in a block of correct class-0
+    # predictions: its top-label c rounded to 1 and -ln(1 - c) = inf gave
+    # refinement inf and MCB 0 or -inf (regression); class-wise, its c_y of
+    # 5e-324 overflowed c_other / c_y.
+    P = np.array(
+        [
+            [0.7, 0.2, 0.1],
+            [0.7, 0.2, 0.1],
+            [0.6, 0.3, 0.1],
+            [0.2, 0.5, 0.3],
+            [0.1, 0.2, 0.7],
+        ]
+    )
+    y = np.array([0, 1, 0, 1, 2])
+    w = np.array([1.0, light, 1.0, 1.0, 1.0])
+    kwargs = {"multiclass": multiclass, **binning}
+    d = decompose(y, P, sample_weight=w, **kwargs)
+    expected = sklearn_log_loss(y, P, sample_weight=w)
+    assert d.score == pytest.approx(expected, rel=1e-14)
+    limit = decompose(y, P, sample_weight=np.where(w < 1, 0.0, w), **kwargs)
+    for name in ("miscalibration", "discrimination", "uncertainty", "refinement"):
+        assert getattr(d, name) == pytest.approx(getattr(limit, name), abs=1e-15)
+
+
 def test_multiclass_binned_subnormal_weight_keeps_refinement_finite():
     # F7's case: a certain-wrong row (infinite score and MCB, documented) and
     # a row of weight 5e-324 alone with its class in a quantile bin.
