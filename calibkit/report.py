@@ -173,14 +173,16 @@ def evaluate_forecasts(
         msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
         raise ValueError(msg)
     y_true = np.asarray(y_true)
-    values = np.asarray(y_prob)
+    # Validated once: the kept ``y_prob`` is a float array even when the input
+    # was an object array or a nullable pandas column.
+    values = np.asarray(check_float_array(y_prob, name="y_prob"))
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     common = {"sample_weight": sample_weight, "labels": labels}
     loss = log_loss(y_true, values, input=input, **common)
     prob = values
     if input == "logits":
-        z = np.asarray(check_float_array(values, name="y_prob"), dtype=np.float64)
+        z = np.asarray(values, dtype=np.float64)
         prob = expit(z) if z.ndim == 1 else row_softmax(z)
     if prob.ndim == 2 and prob.shape[1] == 2:
         prob = prob[:, 1]

@@ -9,6 +9,7 @@ forms for constant forecasts, and a brute-force simplex projection.
 """
 
 import itertools
+import warnings
 from fractions import Fraction
 
 import mpmath
@@ -720,6 +721,175 @@ def test_float32_equals_its_float64_values(
     assert_identity(d32)
 
 
+@pytest.mark.parametrize("first", [0.9, 1.0])
+@pytest.mark.parametrize("tiny", [5e-324, 1e-310, 1e-300])
+def test_binary_weight_near_zero_is_continuous(first, tiny):
+    # A tied block whose only event has a subnormal weight: its recalibrated
+    # c is ~1e-324, and ln(c / q) = log1p((c - q) / q) = log1p(-1) = -inf
+    # (regression: -inf + inf = NaN for the score and MCB with q = 1 for a
+    # non-event). A weight -> 0 must give the zero-weight result.
+    y = [0, 1, 1, 0, 1, 0]
+    q = np.array([first, 1.0, 1.0, 0.5, 0.5, 0.5])
+    w = np.array([2, 2, 1, 3, tiny, 3])
+    w0 = np.where(w == tiny, 0.0, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)  # certain and wrong
+        got = decompose(y, q, sample_weight=w)
+        limit = decompose(y, q, sample_weight=w0)
+    names = ("score", "miscalibration", "discrimination", "uncertainty", "refinement")
+    for name in names:
+        a, b = getattr(got, name), getattr(limit, name)
+        assert a == b or abs(a - b) <= 1e-290, name
+    assert np.isinf(got.score) == (first == 1.0)
+
+
+@pytest.mark.parametrize("light", [1e-17, 1e-20, 1e-100, 5e-324])
+@pytest.mark.parametrize("score", ["log", "brier"])
+def test_binary_light_non_event_in_a_heavy_block(light, score):
+    # PAV pools the light non-event with five events: c = 5 / (5 + 1e-20)
+    # rounded to 1, its ln(1 - c) was -inf, and max(MCB, 0) turned the -inf
+    # into a silent score of 0 (regression). The score is the mean loss.
+    q = np.array([0.9, 0.2, 0.6, 0.3, 0.8, 0.1])
+    y = np.array([1, 0, 1, 1, 1, 1])
+    w = np.array([1.0, light, 1.0, 1.0, 1.0, 1.0])
+    d = decompose(y, q, score=score, sample_weight=w)
+    if score == "log":
+        expected = sklearn_log_loss(y, q, sample_weight=w, labels=[0, 1])
+    else:
+        expected = np.average((q - y) ** 2, weights=w)
+    assert d.score == pytest.approx(expected, rel=1e-14)
+    assert_identity(d)
+    limit = decompose(y, q, score=score, sample_weight=np.where(w < 1, 0.0, w))
+    for name in ("miscalibration", "discrimination", "refinement"):
+        assert getattr(d, name) == pytest.approx(getattr(limit, name), abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("q", "infinite"),
+    [([0.0, 0.0], "reliability"), ([0.0, 0.05], "within_bin")],
+)
+def test_binned_log_infinite_terms_are_the_documented_ones(q, infinite):
+    # A forecast of 0 for an event: the bin mean is 0 as well (REL = KL(1/2
+    # || 0) = inf) or it is not (REL finite, the within-bin term inf).
+    with pytest.warns(CalibrationWarning, match="probability 0 to the observed"):
+        d = decompose([1, 0], np.array(q), method="binned")
+    assert d.score == d.miscalibration == np.inf
+    assert getattr(d, infinite) == np.inf
+    other = {"reliability", "within_bin"} - {infinite}
+    assert np.isfinite(getattr(d, other.pop()))
+    assert np.isfinite(d.resolution)
+    assert np.isfinite(d.refinement)
+
+
+WEIGHT_RATIO_CONFIGS = [
+    {"score": "log"},
+    {"score": "brier"},
+    {"score": "log", "method": "binned", "n_bins": 3},
+    {"score": "brier", "method": "binned", "n_bins": 3},
+]
+
+
+@pytest.mark.parametrize("config", WEIGHT_RATIO_CONFIGS)
+@pytest.mark.parametrize("light_label", [0, 1])
+def test_binary_weights_beyond_the_float_range_apart(config, light_label):
+    # Weights 1e200 and 5e-324 in one data set: total - positives rounded the
+    # base complement to 0 (regression: infinite discrimination, NaN), the
+    # bin complements too. The light row must act like a weight -> 0.
+    q = np.array([0.9, 0.2, 0.6, 0.3, 0.8, 0.1])
+    y = np.array([1, light_label, 1, 1, 0, 1])
+    if light_label == 0:
+        y[4] = 1  # the light row is the only negative
+    w = np.array([1e200, 5e-324, 3e199, 1e200, 2e200, 1e200])
+    got = decompose(y, q, sample_weight=w, **config)
+    limit = decompose(y, q, sample_weight=np.where(w < 1, 0.0, w), **config)
+    names = ("score", "miscalibration", "discrimination", "uncertainty", "refinement")
+    for name in names:
+        a, b = getattr(got, name), getattr(limit, name)
+        assert np.isfinite(a), name
+        assert abs(a - b) <= 1e-290 + 1e-15 * abs(b), name
+
+
+@pytest.mark.parametrize("multiclass", ["classwise", "top_label"])
+@pytest.mark.parametrize(
+    "binning",
+    [{}, {"method": "binned", "n_bins": 2}, {"method": "binned", "n_bins": 5}],
+)
+@pytest.mark.parametrize("score", ["log", "brier"])
+def test_multiclass_subnormal_weight_of_a_class(multiclass, binning, score):
+    # The light row is the only one of its class in its bin/block: its
+    # in-sample frequency 5e-324 / 2 rounded to 0 (regression: refinement
+    # inf, MCB = inf - inf = NaN, or an overflow warning in c_other / c_y, F7).
+    P = np.array(
+        [
+            [0.5, 0.3, 0.2],
+            [0.2, 0.5, 0.3],
+            [0.3, 0.3, 0.4],
+            [0.1, 0.1, 0.8],
+            [0.6, 0.2, 0.2],
+        ]
+    )
+    y = np.array([0, 2, 2, 0, 1])
+    w = np.array([1e200, 5e-324, 1e200, 3e199, 1e200])
+    kwargs = {"score": score, "multiclass": multiclass, **binning}
+    got = decompose(y, P, sample_weight=w, **kwargs)
+    limit = decompose(y, P, sample_weight=np.where(w < 1, 0.0, w), **kwargs)
+    names = ("score", "miscalibration", "discrimination", "uncertainty", "refinement")
+    for name in names:
+        a, b = getattr(got, name), getattr(limit, name)
+        assert np.isfinite(a), name
+        assert abs(a - b) <= 1e-290 + 1e-14 * max(abs(b), got.score), name
+
+
+@pytest.mark.parametrize("light", [1e-20, 5e-324])
+@pytest.mark.parametrize("multiclass", ["classwise", "top_label"])
+@pytest.mark.parametrize("binning", [{}, {"method": "binned", "n_bins": 2}])
+def test_multiclass_light_error_among_heavy_correct_rows(light, multiclass, binning):
+    # The light row (class 1) is the only error in a block of correct class-0
+    # predictions: its top-label c rounded to 1 and -ln(1 - c) = inf gave
+    # refinement inf and MCB 0 or -inf (regression); class-wise, its c_y of
+    # 5e-324 overflowed c_other / c_y.
+    P = np.array(
+        [
+            [0.7, 0.2, 0.1],
+            [0.7, 0.2, 0.1],
+            [0.6, 0.3, 0.1],
+            [0.2, 0.5, 0.3],
+            [0.1, 0.2, 0.7],
+        ]
+    )
+    y = np.array([0, 1, 0, 1, 2])
+    w = np.array([1.0, light, 1.0, 1.0, 1.0])
+    kwargs = {"multiclass": multiclass, **binning}
+    d = decompose(y, P, sample_weight=w, **kwargs)
+    expected = sklearn_log_loss(y, P, sample_weight=w)
+    assert d.score == pytest.approx(expected, rel=1e-14)
+    limit = decompose(y, P, sample_weight=np.where(w < 1, 0.0, w), **kwargs)
+    for name in ("miscalibration", "discrimination", "uncertainty", "refinement"):
+        assert getattr(d, name) == pytest.approx(getattr(limit, name), abs=1e-15)
+
+
+def test_multiclass_binned_subnormal_weight_keeps_refinement_finite():
+    # F7's case: a certain-wrong row (infinite score and MCB, documented) and
+    # a row of weight 5e-324 alone with its class in a quantile bin.
+    P = np.array([[0.0, 0.0, 0.25, 0.75], [0.15, 0.45, 0.4, 0.0], [0.2, 0.6, 0.2, 0.0]])
+    for multiclass in ("classwise", "top_label"):
+        with pytest.warns(CalibrationWarning, match="probability 0 to the observed"):
+            d = decompose(
+                [1, 0, 1],
+                P,
+                sample_weight=[1, 1, 5e-324],
+                labels=[0, 1, 2, 3],
+                method="binned",
+                strategy="quantile",
+                n_bins=2,
+                multiclass=multiclass,
+            )
+        assert d.score == d.miscalibration == np.inf
+        assert np.isfinite(d.refinement)
+        assert d.refinement >= 0
+        assert np.isfinite(d.discrimination)
+
+
 def test_zero_weight_rows_are_dropped(binary_forecasts, multiclass_forecasts):
     for y, p, w in (binary_forecasts, multiclass_forecasts):
         kept = w > 0
@@ -958,6 +1128,27 @@ def test_sharp_multiclass_forecasts_keep_their_accuracy():
         d = decompose(y, P, multiclass=multiclass)
         assert d.score == pytest.approx(float(log), rel=1e-14)
         assert d.miscalibration == pytest.approx(float(log), rel=1e-14)
+
+
+@pytest.mark.parametrize("tiny", [1e-300, 5e-324])
+def test_top_label_brier_with_a_subnormal_rest(tiny):
+    # Rows whose mass outside the top class is ~1e-300: its square underflows
+    # (regression: 0 / 0 in the shares of the rest, a numpy warning, F8).
+    P = np.array(
+        [
+            [tiny, 1.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.5, 0.5, 0.0],
+            [0.57, 0.43, 0.0],
+            [0.1, 0.2, 0.7],
+            [0.0, 2 * tiny, 1.0],
+        ]
+    )
+    y = np.array([0, 1, 1, 0, 2, 1])
+    w = np.array([1, 2, 1, 1, 3, 1])
+    expected = top_label_reference(y, P, w, "brier")
+    d = decompose(y, P, score="brier", multiclass="top_label", sample_weight=w)
+    assert d.refinement == pytest.approx(float(expected), rel=1e-13)
 
 
 @settings(max_examples=15, deadline=None)

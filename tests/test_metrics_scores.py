@@ -138,6 +138,27 @@ def test_logits_finite_where_softmax_underflows():
     )
 
 
+def test_logits_spanning_more_than_the_float_range():
+    # max(z) - z overflows for rows spanning more than 1.8e308 (regression:
+    # numpy's "overflow encountered in subtract" reached the user, F6).
+    z = np.array([[1.79769313e308, -1e308, 3.0], [0.0, 1.0, -1e308]])
+    y = [0, 1]
+    expected = mp_logsumexp_loss(z, y)
+    got = log_loss(y, z, input="logits", labels=[0, 1, 2])
+    assert got == pytest.approx(float(expected), rel=1e-14)
+
+
+def test_logits_whose_observed_loss_overflows_are_certain_and_wrong():
+    # The observed class 2.8e308 below the top one: its loss is beyond the
+    # float range and its softmax probability exactly 0 in floating point;
+    # documented as certain and wrong.
+    z = np.array([[1.79769313e308, -1e308], [0.0, 1.0]])
+    y = [1, 1]
+    assert mp_logsumexp_loss(z[:1], y[:1]) > mpmath.mpf("1.8e308")
+    with pytest.warns(CalibrationWarning, match=r"first at rows 0\b"):
+        assert log_loss(y, z, input="logits", labels=[0, 1]) == np.inf
+
+
 def test_logits_keep_relative_accuracy_of_tiny_losses():
     z = np.array([[40.0, 0.0, -3.0], [0.0, 38.5, 1.0]])
     y = [0, 1]

@@ -315,6 +315,42 @@ def test_logit_scale_on_user_axes(overconfident):
     assert disp.hist_.get_data()[0].sum() == p.shape[0]
 
 
+@pytest.mark.parametrize("classwise", [False, True])
+@pytest.mark.parametrize(
+    ("y", "p"),
+    [
+        # Every forecast exactly 0 or 1: nothing to place on a logit axis.
+        ([0, 0, 1], [0.0, 0.0, 0.0]),
+        ([0, 1, 1, 0], [0.0, 1.0, 1.0, 0.0]),
+        # Forecasts 300 decades from 1/2 (regression: matplotlib's autoscale
+        # overflowed in 10**x and warned before calibkit set the limits).
+        ([0, 1, 0, 1, 0], [1.0, 0.94, 1e-300, 0.22, 1e-300]),
+        ([0, 1, 0], [5e-324, 1.0 - 2.0**-53, 1e-300]),
+    ],
+)
+def test_logit_axis_limits_with_extreme_forecasts(y, p, classwise):
+    # Warnings are errors here: matplotlib's "Data has no values between 0
+    # and 1" and numpy's overflow must not reach the user.
+    p = np.asarray(p)
+    if classwise:
+        displays = ReliabilityDisplay.from_predictions_classwise(
+            y, np.column_stack([1 - p, p]), logit_scale=True
+        )
+    else:
+        displays = [ReliabilityDisplay.from_predictions(y, p, logit_scale=True)]
+    for disp in displays:
+        low, high = disp.ax_.get_xlim()
+        assert disp.ax_.get_ylim() == pytest.approx((low, high))
+        # Inside the documented range: at most 1e-12 .. 1 - 1e-12, padded by
+        # 5% plus 0.1 in log-odds.
+        floor = expit(-1.05 * np.log(1e12 - 1) - 0.1)
+        assert floor * (1 - 1e-9) <= low < 0.5 < high <= 1 - floor * (1 - 1e-9)
+        assert low == pytest.approx(1 - high)
+        assert disp.hist_ax_.get_xlim() == pytest.approx((low, high))
+        assert disp.hist_.get_data()[0].sum() == len(y)
+        disp.figure_.canvas.draw()
+
+
 # --- multiclass ---------------------------------------------------------------
 
 

@@ -42,6 +42,8 @@ _STRATEGIES = ("uniform", "quantile")
 _MULTICLASS = ("classwise", "top_label")
 _SCORE_NAMES = {"log": "log-loss (nats)", "brier": "Brier score"}
 _TINY = np.finfo(np.float64).tiny  # smallest normal float64
+_SMALLEST_POSITIVE = np.nextafter(0.0, 1.0)
+_BELOW_ONE = np.nextafter(1.0, 0.0)
 
 
 @dataclass(frozen=True, repr=False)
@@ -92,6 +94,7 @@ class Decomposition:
     reliability : float or None
         Binary ``method="binned"``: REL = Σ_b w_b d(ȳ_b, q̄_b), with d the KL
         divergence (log-loss) or the squared difference (Brier). None otherwise.
+        Can be ``inf`` only together with ``score`` (see ``within_bin``).
     resolution : float or None
         Binary ``method="binned"``: RES = Σ_b w_b d(ȳ_b, ȳ). Equals
         ``discrimination``. None otherwise.
@@ -100,6 +103,10 @@ class Decomposition:
         replacing each forecast by its bin mean; ``miscalibration ==
         reliability + within_bin``. For the Brier score it equals
         ``within_bin_variance - within_bin_covariance``. None otherwise.
+        With the log-loss, when ``score`` is ``inf`` (a forecast of exactly 0
+        or 1 for the other outcome), ``reliability`` (if that bin's mean
+        forecast is exactly 0 or 1 too) or ``within_bin`` (if it is not) is
+        ``inf``, as ``miscalibration`` is; ``resolution`` stays finite.
     within_bin_variance : float or None
         Binary binned Brier only: WBV = Σ_i w_i (q_i - q̄_b)².
     within_bin_covariance : float or None
@@ -296,6 +303,14 @@ def decompose(
 
     With binning, MCB can have either sign (q is not piecewise constant on
     the bins), while DSC ≥ 0 still holds except for top-label Brier.
+
+    **Weights across the float range.** Only ratios of weights matter, and any
+    ratios work: weights 1e200 and 5e-324 in one data set give the limit of
+    the light rows' weight going to 0, to within 1e-290 in every term. Class
+    shares, block and bin frequencies and their complements are each summed
+    from their own rows (never as 1 - share, which rounds a share below 1e-16
+    away), and an in-sample frequency that underflows is kept at the smallest
+    positive float (a row's own block always holds its outcome).
     Components that are proved non-negative are reported as 0 where rounding
     alone would make them a hair negative.
 
@@ -390,16 +405,35 @@ def _binary_isotonic(y, q, w, score):
     block_c = c[fit.blocks[:-1]]
     block_w = fit.weights
     total = pooled.total_weight
-    base_rate = pooled.positives_total / total
-    base_complement = (total - pooled.positives_total) / total
+    # The complement from the negatives' own weight: total - positives rounds
+    # to 0 when the negatives weigh less than 1e-16 of the total (weights
+    # 1e200 and 5e-324), and a zero base complement makes the KL of every
+    # block with a negative infinite.
+    negatives = y == 0
+    negatives_total = float(
+        np.count_nonzero(negatives) if w is None else np.sum(w[negatives])
+    )
+    base_rate, base_complement = _positive_shares(
+        pooled.positives_total, negatives_total, total
+    )
+    block_complement = c_complement = None
+    if w is not None:
+        c, block_c, c_complement, block_complement = _block_frequencies(
+            pooled, fit, y, w
+        )
     distinct = pooled.scores
     if score == "log":
         if pooled.starts is None:  # no ties: every target is 0 or 1
-            mcb_terms = _log_ratio_of_outcome(pooled.events, c, distinct)
+            mcb_terms = _log_ratio_of_outcome(pooled.events, c, distinct, c_complement)
         else:
-            mcb_terms = _expected_log_ratio(pooled.target, c, distinct)
-        refinement = _wsum(block_w, _binary_entropy(block_c)) / total
-        kl = _bernoulli_kl(block_c, base_rate, b_complement=base_complement)
+            mcb_terms = _expected_log_ratio(pooled.target, c, distinct, c_complement)
+        refinement = _wsum(block_w, _binary_entropy(block_c, block_complement)) / total
+        kl = _bernoulli_kl(
+            block_c,
+            base_rate,
+            a_complement=block_complement,
+            b_complement=base_complement,
+        )
         discrimination = _wsum(block_w, kl) / total
         uncertainty = _binary_entropy(base_rate, base_complement)
     else:
@@ -408,7 +442,8 @@ def _binary_isotonic(y, q, w, score):
         mcb_terms = np.subtract(pooled.target, distinct)
         mcb_terms += pooled.target - c
         mcb_terms *= c - distinct
-        refinement = _wsum(block_w, block_c * (1.0 - block_c)) / total
+        complement = 1.0 - block_c if block_complement is None else block_complement
+        refinement = _wsum(block_w, block_c * complement) / total
         discrimination = _wsum(block_w, (block_c - base_rate) ** 2) / total
         uncertainty = base_rate * (1.0 - base_rate)
     # MCB ≥ 0 is a theorem; a sum of terms of both signs may round below it.
@@ -420,6 +455,55 @@ def _binary_isotonic(y, q, w, score):
         "uncertainty": uncertainty,
         "refinement": refinement,
     }
+
+
+def _positive_shares(positives, negatives, total):
+    """Base rate and its complement, each > 0 when its class has weight.
+
+    A class weighing 5e-324 against a total of 2.5 has a share that rounds
+    to 0, and a zero base rate makes its rows' KL divergence infinite.
+    """
+    shares = []
+    for part in (positives, negatives):
+        share = part / total
+        shares.append(_SMALLEST_POSITIVE if share == 0 and part > 0 else share)
+    return shares
+
+
+def _block_frequencies(pooled, fit, y, w):
+    """PAV event frequency c and its complement 1 - c from each block's own
+    event and non-event weights, per distinct forecast and per block.
+
+    ``fit.x`` is events / weight; 1 - fit.x rounds to 0 when a block's
+    non-events weigh less than 1e-16 of it (weights 1 and 1e-20), and a
+    rounded c = 1 gives that non-event ln(0) = -inf. In-sample, a block that
+    holds an event (non-event) has c > 0 (1 - c > 0): values that underflow
+    are kept at the smallest positive float, far below every other term.
+    """
+    starts = fit.blocks[:-1]
+    sizes = np.diff(fit.blocks)
+
+    def per_block(rows_mask):
+        sorted_values = np.where(rows_mask, w, 0.0)[pooled.order]
+        if pooled.starts is not None:
+            sorted_values = np.add.reduceat(sorted_values, pooled.starts)
+        return np.add.reduceat(sorted_values, starts)
+
+    events, non_events = per_block(y == 1), per_block(y == 0)
+    block_c = events / fit.weights
+    block_complement = non_events / fit.weights
+    np.copyto(block_c, _SMALLEST_POSITIVE, where=(block_c == 0) & (events > 0))
+    np.copyto(
+        block_complement,
+        _SMALLEST_POSITIVE,
+        where=(block_complement == 0) & (non_events > 0),
+    )
+    return (
+        np.repeat(block_c, sizes),
+        block_c,
+        np.repeat(block_complement, sizes),
+        block_complement,
+    )
 
 
 def _isotonic_rows(scores, target, w):
@@ -445,20 +529,24 @@ def _binary_binned(y, q, w, score, binning):
     n_bins = numbers.shape[0]
     # Sums of 1 - q too: a bin mean of forecasts near 1 can round to 1 while
     # its complement, which the log-loss needs, is 1e-17.
-    weight, positives, forecast_sum, complement_sum = np.zeros((4, n_bins))
+    # Negatives summed on their own, not as weight - positives: that
+    # difference rounds to 0 when they weigh less than 1e-16 of the bin.
+    weight, positives, negatives, forecast_sum, complement_sum = np.zeros((5, n_bins))
     for rows in row_chunks(q.shape[0]):
         b, qc, yc, wc = _binned_chunk(q, y, w, rows, binner, numbers)
         weight += np.bincount(b, weights=wc, minlength=n_bins)
         positives += np.bincount(b, weights=wc * yc, minlength=n_bins)
+        negatives += np.bincount(b, weights=wc * (1.0 - yc), minlength=n_bins)
         forecast_sum += np.bincount(b, weights=wc * qc, minlength=n_bins)
         complement_sum += np.bincount(b, weights=wc * (1.0 - qc), minlength=n_bins)
     filled = weight > 0
     total = float(weight.sum())
-    base_rate = float(positives.sum()) / total
-    base_complement = float(total - positives.sum()) / total
+    base_rate, base_complement = _positive_shares(
+        float(positives.sum()), float(negatives.sum()), total
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         frequency = np.where(filled, positives / weight, 0.0)
-        frequency_complement = np.where(filled, (weight - positives) / weight, 0.0)
+        frequency_complement = np.where(filled, negatives / weight, 0.0)
         mean_forecast = np.clip(np.where(filled, forecast_sum / weight, 0.0), 0, 1)
         mean_complement = np.clip(np.where(filled, complement_sum / weight, 0), 0, 1)
         # A mean of subnormal forecasts loses its digits (or underflows to 0);
@@ -572,16 +660,28 @@ def _log_score_kernel(rows, prob, y, w):
 
 
 def _recalibrated_rows(scores, target, w, binning):
-    """Recalibrated P(target) per row: PAV fit, or bin frequency."""
+    """Recalibrated P(target) per row: PAV fit, or bin frequency.
+
+    In-sample, a row's own block (or bin) holds its target, so the frequency
+    is > 0 where ``target`` is true and < 1 where it is false. Rounding can
+    break that for a row whose weight is below 1e-16 of its block's (e.g.
+    weights 1 and 5e-324: 5e-324 / 2 rounds to 0), which would make its log
+    score infinite; such values are moved to the nearest float inside (0, 1).
+    The move is far below the rounding of the block's other terms.
+    """
     if binning is None:
-        return _isotonic_rows(scores, target, w)
-    bins = Binning(scores, w, *binning).assign(scores)
-    index = bins.row
-    n_bins = bins.number.shape[0]
-    weight = np.bincount(index, weights=w, minlength=n_bins)
-    hits = np.bincount(index, weights=_weighted(w, target), minlength=n_bins)
-    with np.errstate(invalid="ignore"):
-        return (hits / weight)[index]
+        c = _isotonic_rows(scores, target, w)
+    else:
+        bins = Binning(scores, w, *binning).assign(scores)
+        index = bins.row
+        n_bins = bins.number.shape[0]
+        weight = np.bincount(index, weights=w, minlength=n_bins)
+        hits = np.bincount(index, weights=_weighted(w, target), minlength=n_bins)
+        with np.errstate(invalid="ignore"):
+            c = (hits / weight)[index]
+    np.copyto(c, _SMALLEST_POSITIVE, where=target & (c == 0))
+    np.copyto(c, _BELOW_ONE, where=~target & (c == 1))
+    return c
 
 
 def _classwise_refinement(y, prob, w, score, binning):
@@ -598,7 +698,16 @@ def _classwise_refinement(y, prob, w, score, binning):
             observed[is_k] = c_k[is_k]
             c_k[is_k] = 0.0
             others += c_k
-        return _wsum(w, np.log1p(others / observed))
+        with np.errstate(over="ignore"):
+            ratio = others / observed
+        losses = np.log1p(ratio)
+        # A subnormal observed frequency (a row weighing < 1e-308 of its
+        # block) overflows the ratio: ln(Σ_k c_k) - ln(c_y) is accurate there.
+        overflowed = np.flatnonzero(np.isinf(ratio))
+        losses[overflowed] = np.log(others[overflowed] + observed[overflowed]) - np.log(
+            observed[overflowed]
+        )
+        return _wsum(w, losses)
     recalibrated = np.empty((n, n_classes))
     for k in range(n_classes):
         recalibrated[:, k] = _recalibrated_rows(prob[:, k], y == k, w, binning)
@@ -666,11 +775,7 @@ def _top_label_refinement(y, prob, w, score, binning):
             loss_errors = top - np.where(correct, 0.0, np.log(share_of_observed))
     else:
         rest_sq_errors = np.nansum(error_share**2, axis=1)[predicted]
-        rest_sq_q = np.where(
-            like_q,
-            rows_info["rest_squares"] / np.where(like_q, rows_info["rest_sum"], 1) ** 2,
-            rest_sq_errors,
-        )
+        rest_sq_q = np.where(like_q, rows_info["rest_shares_squared"], rest_sq_errors)
         loss_q = _top_label_brier(f, correct, rest_q, rest_sq_q)
         loss_errors = _top_label_brier(f, correct, share_of_observed, rest_sq_errors)
     per_class_q = np.bincount(
@@ -698,7 +803,7 @@ def _top_label_rows(y, prob, score):
     n, n_classes = prob.shape
     info = {
         name: np.empty(n)
-        for name in ("confidence", "observed", "rest_sum", "rest_squares")
+        for name in ("confidence", "observed", "rest_sum", "rest_shares_squared")
     }
     info["predicted"] = np.empty(n, dtype=np.intp)
     for rows in row_chunks(n, n_classes):
@@ -712,7 +817,11 @@ def _top_label_rows(y, prob, score):
         info["observed"][rows] = p[index, y[rows]]
         info["rest_sum"][rows] = p.sum(axis=1)
         if score == "brier":
-            info["rest_squares"][rows] = np.einsum("ij,ij->i", p, p)
+            # Σ_k (q_k / rest)², from the shares: squaring first underflows
+            # (rest = 1e-300 gives 0 / 0) although the shares are ordinary.
+            rest = info["rest_sum"][rows]
+            shares = p / np.where(rest > 0, rest, 1.0)[:, None]
+            info["rest_shares_squared"][rows] = np.einsum("ij,ij->i", shares, shares)
     return info
 
 
@@ -730,7 +839,7 @@ def _weighted(w, values):
     return values if w is None else w * values
 
 
-def _expected_log_ratio(t, c, q):
+def _expected_log_ratio(t, c, q, c_complement=None):
     """t ln(c/q) + (1 - t) ln((1 - c)/(1 - q)), elementwise, with 0 ln(.) = 0.
 
     +inf where q gives probability 0 to an outcome that t gives positive
@@ -741,12 +850,13 @@ def _expected_log_ratio(t, c, q):
     t, c, q = np.broadcast_arrays(
         np.asarray(t, dtype=np.float64), np.asarray(c, dtype=np.float64), q
     )
-    out = _log_ratio_of_outcome(t == 1, c, q)
+    out = _log_ratio_of_outcome(t == 1, c, q, c_complement)
     mixed = np.flatnonzero((t > 0) & (t < 1))
     if mixed.size:
+        c_c = 1.0 - c[mixed] if c_complement is None else c_complement[mixed]
         t, c, q = t[mixed], c[mixed], q[mixed]  # here 0 < c < 1
         out[mixed] = t * _log_ratio(c, q, c - q) + (1.0 - t) * _log_ratio(
-            1.0 - c, 1.0 - q, q - c
+            c_c, 1.0 - q, q - c
         )
     return out
 
@@ -781,21 +891,31 @@ def _log_ratio(numerator, base, difference, out=None):
 
     ``difference`` is numerator - base, computed before any rounding of the
     quotient, so that values close to 0 keep their relative accuracy. Equal
-    values give 0 (also 0/0); base 0 < numerator gives +inf. Where the quotient
-    overflows (base below ~1e-308 times the difference) this falls back to
-    ln(numerator) - ln(base), accurate there since it exceeds 709.
+    values give 0 (also 0/0); base 0 < numerator gives +inf. Far from 0 the
+    log1p form is not needed and can fail: where the quotient overflows (base
+    below ~1e-308 times the difference), or where numerator < base / 2 (the
+    sum 1 + difference / base cancels, down to log1p(-1) = -inf for a
+    subnormal numerator), this uses ln(numerator / base), or ln(numerator) -
+    ln(base) when that quotient leaves the normal range (the result then
+    exceeds 708 in size, so the two logs' rounding does not matter).
     ``numerator`` may be a function of row indices, built only where needed.
     """
     equal = difference == 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.divide(difference, base, out=out)  # ``out`` may be difference
         np.copyto(ratio, 0.0, where=equal)
-        overflowed = np.isinf(ratio)
+        direct = np.isinf(ratio) | (ratio < -0.5)
         np.log1p(ratio, out=ratio)
-        if overflowed.any():
-            rows = np.flatnonzero(overflowed)
+        if direct.any():
+            rows = np.flatnonzero(direct)
             top = numerator(rows) if callable(numerator) else numerator[rows]
-            ratio[rows] = np.log(top) - np.log(base[rows])
+            bottom = base[rows]
+            with np.errstate(under="ignore"):
+                quotient = top / bottom
+            normal = (quotient >= _TINY) & np.isfinite(quotient)
+            ratio[rows] = np.where(
+                normal, np.log(quotient), np.log(top) - np.log(bottom)
+            )
     return ratio
 
 

@@ -89,7 +89,10 @@ def log_loss(
     z_{i y_i}`, evaluated as :math:`(m_i - z_{i y_i}) + \\operatorname{log1p}
     (\\sum_{k \\ne k^*} e^{z_{ik} - m_i})` with :math:`m_i = z_{ik^*} = \\max_k
     z_{ik}`: it is accurate to rounding even when the loss is below ``1e-16``
-    and finite when the softmax underflows to 0. 1-D log-odds s are the logits
+    and finite when the softmax underflows to 0. Only a row whose observed
+    logit lies more than the float range (about 1.8e308) below its largest
+    one has a loss that float64 cannot hold; it counts as ``+inf`` (certain
+    and wrong, with the warning), like a probability 0. 1-D log-odds s are the logits
     ``(0, s)``. Rows are processed in chunks with float64 accumulators, so a
     float32 input is never copied whole.
 
@@ -147,7 +150,10 @@ def log_loss(
 
 def _log_loss_kernel(rows, prob, y, w, *, row_losses):
     """[weighted loss of finite rows, number and first indices of infinite rows]."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # over: logits spanning more than the float range give exp(-inf) = 0 for
+    # the far classes (exact) or an observed-class loss beyond 1.8e308 (inf,
+    # reported below as certain and wrong).
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         loss = row_losses(prob, y)
     counted = w > 0
     infinite = counted & np.isinf(loss)

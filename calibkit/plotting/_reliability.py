@@ -119,8 +119,9 @@ class ReliabilityDisplay:
     plotting both axes on the log-odds scale. Points at exactly 0 or 1 (e.g.
     an observed frequency of 0) have no place there and are not shown. The
     range covers the curve and the central 99% of the forecasts (at most
-    1e-12 to 1 - 1e-12); the histogram counts forecasts beyond it in its end
-    bins.
+    1e-12 to 1 - 1e-12; 0.01 to 0.99 when every point and forecast is
+    exactly 0 or 1), padded by 5% in log-odds; the histogram counts
+    forecasts beyond it in its end bins.
 
     References
     ----------
@@ -523,14 +524,19 @@ class ReliabilityDisplay:
         (self.line_,) = main_ax.plot(x, y, **line_kw)
         color = self.line_.get_color()
 
+        # Limits first, scale second: switching to a logit scale autoscales
+        # any axis that still has autoscaling on, and matplotlib's autoscale
+        # warns when every point is 0 or 1 and overflows on forecasts like
+        # 1e-300. Fixed limits (which turn autoscaling off, on the shared
+        # histogram axis too) leave it nothing to do.
+        limits = self._limits(main_ax, logit_scale)
+        main_ax.set_xlim(limits)
+        main_ax.set_ylim(limits)
         if logit_scale:
             for axes in (main_ax, hist_ax):
                 if axes is not None:
                     axes.set_xscale("logit")
             main_ax.set_yscale("logit")
-        limits = self._limits(main_ax, logit_scale)
-        main_ax.set_xlim(limits)
-        main_ax.set_ylim(limits)
         self.ref_line_ = _diagonal(main_ax, limits, ref_line)
         self.band_ = self._band(main_ax, color, limits if logit_scale else None)
 
