@@ -318,3 +318,102 @@ def test_isotonic_fit_ignores_the_scale_of_the_weights():
     tiny = IsotonicCalibration(eps=0).fit(s, y, sample_weight=w * 1e-300)
     for a, b in zip(base.y_thresholds_, tiny.y_thresholds_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+# -- logits whose log-odds overflow float64 (rows spanning > 1.8e308) -----------
+
+SPAN_ROW_2 = [-1.5e308, 1.5e308]  # log-odds 3e308: not a float64
+SPAN_ROW_3 = [-1.5e308, 1.5e308, 0.0]
+
+
+@pytest.mark.parametrize("cls", [PlattScaling, IsotonicCalibration])
+@pytest.mark.parametrize("row", [SPAN_ROW_2, SPAN_ROW_3])
+def test_fit_refuses_logits_whose_log_odds_overflow(cls, row):
+    k = len(row)
+    X = np.vstack([np.eye(k), np.eye(k)[::-1], [row]])
+    y = np.r_[np.arange(k), np.arange(k)[::-1], 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(
+            ValueError, match=rf"log-odds exceed the float64.*row {2 * k}"
+        ):
+            cls().fit(X, y)
+
+
+def _exact_platt(coef, intercept, log_odds):
+    """sigmoid(coef * s + b) with ``coef * s`` computed in exact rationals."""
+    from fractions import Fraction
+
+    z = [
+        float(Fraction(a) * s + Fraction(b))
+        for a, s, b in zip(coef, log_odds, intercept)
+    ]
+    return expit(np.array(z))
+
+
+def test_platt_predictions_for_log_odds_beyond_float64_are_exact():
+    X = np.array([[0.0, 1.0], [3.0, 1.0], [1.0, 2.0], [2.0, 0.5]])
+    cal = PlattScaling(target_smoothing=True).fit(X, [1, 0, 0, 1])
+    # A slope small enough that log-odds of 3e308 give an ordinary probability.
+    cal.coef_[:] = 1e-308
+    from fractions import Fraction
+
+    s = Fraction(SPAN_ROW_2[1]) - Fraction(SPAN_ROW_2[0])  # 3e308, exactly
+    expected = _exact_platt(cal.coef_, cal.intercept_, [s])[0]
+    reversed_ = _exact_platt(cal.coef_, cal.intercept_, [-s])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([SPAN_ROW_2, SPAN_ROW_2[::-1]]))
+    np.testing.assert_allclose(p[0, 1], expected, rtol=1e-14)
+    np.testing.assert_allclose(p[1, 1], reversed_, rtol=1e-14)
+    cal.coef_[:] = 0.0  # a constant map, never 0 * inf = NaN
+    p = cal.predict_proba(np.array([SPAN_ROW_2]))
+    np.testing.assert_allclose(p[0, 1], expit(cal.intercept_[0]), rtol=1e-15)
+
+
+def test_multiclass_platt_predictions_for_log_odds_beyond_float64_are_exact():
+    from fractions import Fraction
+
+    X = np.array([[0.0, 1.0, 2.0], [3.0, 1.0, 1.0], [1.0, 2.0, 1.0], [2.0, 0.0, 0.0]])
+    cal = PlattScaling(target_smoothing=True).fit(X, [1, 0, 2, 2])
+    cal.coef_[:] = 1e-308
+    lo, hi, mid = (Fraction(v) for v in SPAN_ROW_3)
+    # Per-class log-odds z_k - logsumexp(z_{-k}); the log terms (< 1e-300 of
+    # the differences here) vanish below float64 precision.
+    log_odds = [lo - hi, hi - mid, mid - hi]
+    p = _exact_platt(cal.coef_, cal.intercept_, log_odds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = cal.predict_proba(np.array([SPAN_ROW_3]))
+    np.testing.assert_allclose(got[0], p / p.sum(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "step"])
+def test_isotonic_predictions_for_log_odds_beyond_float64_take_the_end_values(
+    interpolation,
+):
+    X = np.array([[0.0, 1.0], [3.0, 1.0], [1.0, 2.0], [2.0, 0.5]])
+    cal = IsotonicCalibration(interpolation=interpolation).fit(X, [1, 0, 0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([SPAN_ROW_2, SPAN_ROW_2[::-1]]))
+    # Beyond every calibration score: the fitted values at the two ends.
+    ends = cal.predict_proba(np.array([[0.0, 1e300], [1e300, 0.0]]))
+    np.testing.assert_array_equal(p, ends)
+
+
+def test_float32_multiclass_log_odds_beyond_float32_stay_finite():
+    # Logits within float32, log-odds (up to 6e38) beyond it: stored as
+    # float64 instead of becoming inf (which put rows at the ends).
+    X = np.array(
+        [[3e38, -3e38, 0.0], [0.0, 3e38, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],
+        dtype=np.float32,
+    )
+    y = [0, 1, 2, 1]
+    for cls in (PlattScaling, IsotonicCalibration):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+            got = cls().fit(X, y).predict_proba(X)
+            ref = cls().fit(X.astype(np.float64), y).predict_proba(X.astype(np.float64))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, ref, rtol=1e-6)

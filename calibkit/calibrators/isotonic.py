@@ -12,6 +12,7 @@ from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     binary_scores,
+    check_finite_log_odds,
     materialize,
     normalize_rows,
     one_vs_rest_scores,
@@ -133,6 +134,9 @@ class IsotonicCalibration(BaseCalibrator):
             else float(self.eps)
         )
         scores = self._scores(X)
+        # Predictions for logits whose log-odds overflow are exact (beyond
+        # every threshold: the end value); a fit on them is not.
+        check_finite_log_odds(X, self.input, "Isotonic calibration", scores=scores)
         models = [1] if len(self.classes_) == 2 else range(len(self.classes_))
         self.X_thresholds_, self.y_thresholds_ = [], []
         for row, k in enumerate(models):

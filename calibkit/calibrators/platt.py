@@ -14,6 +14,8 @@ from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     binary_scores,
+    check_finite_log_odds,
+    halved_log_odds,
     materialize,
     one_vs_rest_scores,
     warn_if_saturated,
@@ -164,11 +166,15 @@ class PlattScaling(BaseCalibrator):
         empty = []  # classes without calibration weight
         if len(self.classes_) == 2:
             values, transform = binary_scores(X, self.input, exact=exact)
+            check_finite_log_odds(
+                X, self.input, "Platt scaling", values=values, transform=transform
+            )
             fits = [
                 self._fit_one(values, y == 1, sample_weight, transform, None, empty)
             ]
         else:
             scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
+            check_finite_log_odds(X, self.input, "Platt scaling", scores=scores)
             fits = []
             # A loop, not a comprehension: before Python 3.12 a comprehension
             # is a frame of its own, and the warning's stacklevel would miss.
@@ -320,7 +326,7 @@ class PlattScaling(BaseCalibrator):
                 if exact:
                     low, high = np.isneginf(s), np.isposinf(s)
                     s = np.where(low | high, 0.0, s)
-                z = self.coef_[0] * s + self.intercept_[0]
+                z = self._linear(s, X[rows], 0)
                 p_neg, p_pos = expit(-z), expit(z)
                 if exact:
                     for group, p in (
@@ -337,7 +343,7 @@ class PlattScaling(BaseCalibrator):
             if exact:
                 low, high = np.isneginf(s), np.isposinf(s)
                 s = np.where(low | high, 0.0, s)
-            z = self.coef_ * s + self.intercept_
+            z = self._linear(s, X[rows], slice(None))
             # Normalise log sigmoid(z_k) in log space: sigmoid(z_k) may
             # underflow to 0 in every column while the ratios are finite.
             log_p = -np.logaddexp(0.0, -z)
@@ -346,6 +352,25 @@ class PlattScaling(BaseCalibrator):
                 log_p = np.where(high, np.log(self.one_proba_), log_p)
             out[rows] = row_softmax(log_p)
         return out
+
+    def _linear(self, s, X, models):
+        """``coef_ * s + intercept_`` for log-odds ``s`` of the rows ``X``.
+
+        Logits spanning more than about 1.8e308 have log-odds ``+-inf``; for
+        those rows the map is taken from the halved log-odds, exact, as
+        ``(coef_ * s / 2) * 2`` (``+-inf`` only where the value itself
+        overflows, never ``0 * inf``).
+        """
+        coef, intercept = self.coef_[models], self.intercept_[models]
+        infinite = np.isinf(s) if self.input == "logits" else None
+        if infinite is None or not infinite.any():
+            return coef * s + intercept
+        bad = infinite if s.ndim == 1 else infinite.any(axis=1)
+        z = coef * np.where(infinite, 0.0, s) + intercept
+        half = halved_log_odds(as_float64(X[bad]))
+        with np.errstate(over="ignore"):
+            z[bad] = (coef * half) * 2.0 + intercept
+        return z
 
 
 def _record_empty(empty, weight, weight_pos, label, classes):
