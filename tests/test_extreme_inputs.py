@@ -417,3 +417,100 @@ def test_float32_multiclass_log_odds_beyond_float32_stay_finite():
             ref = cls().fit(X.astype(np.float64), y).predict_proba(X.astype(np.float64))
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, ref, rtol=1e-6)
+
+
+# -- solver paths at the float64 limits (long fuzz run, F11) ----------------------
+
+
+def test_temperature_beyond_float64_is_refused_not_inf():
+    # The optimal T exceeds 1.8e308 (1/beta overflowed to inf silently, which
+    # predicts uniform probabilities: not the optimum).
+    X = np.array(
+        [1e308, HUGE, -6.1e-09, -7.0e296, -8.7e277, 0.0, 6.9e-300, -7.6e-148, -2.1e170]
+    )
+    y = [0, 1, 0, 0, 0, 0, 0, 1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"too large .* temperature .* float64"):
+            TemperatureScaling().fit(X, y)
+
+
+def test_temperature_far_below_the_logit_scale_needs_no_overflow():
+    # beta ~ 1e300 (T ~ 1e-300): the unbounded bracket grew past float64.
+    X = np.array([1e-300, 1e-300, 0.27, 0.0, 0.16, 0.17, 0.0, 0.0, 0.0, 1e-300, 1e-300])
+    y = np.array([1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", calibkit.exceptions.InputKindWarning)
+        cal = TemperatureScaling().fit(X, y)
+    # Independent check: the same fit on the logits scaled by 1e300 (ordinary
+    # magnitudes; the 0.16-0.27 rows are then certain) gives T * 1e300.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", calibkit.exceptions.InputKindWarning)
+        ref = TemperatureScaling().fit(X * 1e300, y).temperature_
+    np.testing.assert_allclose(cal.temperature_ * 1e300, ref, rtol=1e-6)
+
+
+def test_temperature_bisection_of_a_huge_bracket_needs_no_overflow():
+    X = np.array([-6.3e146, -8.1e-164, 1.0, -6.7e058, HUGE, -1e308, 5e-324, -3.8e-298])
+    y = [0, 1, 0, 0, 1, 0, 1, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        t = TemperatureScaling().fit(X, y).temperature_
+    # Scale-equivariance: the same data times 2**-600 give T * 2**-600.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        t_small = TemperatureScaling().fit(X * 2.0**-600, y).temperature_
+    np.testing.assert_allclose(t * 2.0**-600, t_small, rtol=1e-6)
+
+
+def test_platt_interquartile_range_vanishing_against_the_spread():
+    # Scores at -1e308 and near 0: scaled to [-1, 1] the IQR is subnormal, and
+    # standardising by it overflowed.
+    X = np.array([2.9e-166, -1e308, 1.7e099, 0.5, 1.0, -6.0e-171])
+    y = [1, 0, 0, 1, 0, 1]
+    w = np.array([0.0, 4.6, 1.0, 2.0, 4.6, 6.36])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        cal = PlattScaling().fit(X, y, sample_weight=w)
+    # Equivariance: scores times 2**-900 give coef * 2**900.
+    small = PlattScaling().fit(X * 2.0**-900, y, sample_weight=w)
+    np.testing.assert_allclose(cal.coef_ * 2.0**900, small.coef_, rtol=1e-8)
+    np.testing.assert_allclose(cal.intercept_, small.intercept_, rtol=1e-8)
+
+
+def test_zero_logit_fit_with_a_far_trial_step_needs_no_overflow():
+    P = np.array(
+        [
+            [1.0, 0.0, 0.0],
+            [9.3e-50, 1.0, 1.4e-45],
+            [1.1e-300, 1.0, 1.1e-300],
+            [0.412431, 0.27482, 0.312749],
+            [0.5, 0.0, 0.5],
+            [1.0, 3.2e-16, 1.5e-300],
+        ]
+    )
+    y = [1, 0, 0, 1, 1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", CalibrationWarning)
+        cal = TemperatureScaling(input="probabilities").fit(P, y)
+        p = cal.predict_proba(P)
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_platt_predictions_where_slope_times_score_overflows():
+    cal = PlattScaling().fit(np.array([0.0, 1.0, 2.0, 3.0]), [0, 1, 0, 1])
+    cal.coef_[:] = 2.0  # 2 * 1e308 is beyond float64: the exact limit is p = 0/1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([1e308, -1e308]))
+    np.testing.assert_array_equal(p, [[0.0, 1.0], [1.0, 0.0]])
+    X = np.array([[0.0, 1.0, 2.0], [3.0, 1, 0], [1, 2, 0], [0, 0, 1]])
+    cal = PlattScaling(target_smoothing=True).fit(X, [2, 0, 1, 1])
+    cal.coef_[:] = 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([[1e308, 0, 0], [0, 1e308, 0]]))
+    np.testing.assert_array_equal(p, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
