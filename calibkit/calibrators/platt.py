@@ -363,12 +363,14 @@ class PlattScaling(BaseCalibrator):
         """
         coef, intercept = self.coef_[models], self.intercept_[models]
         infinite = np.isinf(s) if self.input == "logits" else None
-        if infinite is None or not infinite.any():
-            return coef * s + intercept
-        bad = infinite if s.ndim == 1 else infinite.any(axis=1)
-        z = coef * np.where(infinite, 0.0, s) + intercept
-        half = halved_log_odds(as_float64(X[bad]))
+        # A finite score times a slope may exceed float64 (s = 1e308 with a
+        # slope of 2): z = +-inf is then the exact limit, p = 0 or 1.
         with np.errstate(over="ignore"):
+            if infinite is None or not infinite.any():
+                return coef * s + intercept
+            bad = infinite if s.ndim == 1 else infinite.any(axis=1)
+            z = coef * np.where(infinite, 0.0, s) + intercept
+            half = halved_log_odds(as_float64(X[bad]))
             z[bad] = (coef * half) * 2.0 + intercept
         return z
 
