@@ -612,13 +612,33 @@ def _run_fit(args, console):
 
 
 def _fitted_summary(calibrator):
+    """The fitted parameters in a clause, including the state that
+    ``--input probabilities`` adds (what exact 0 and 1 map to, the floor)."""
     if hasattr(calibrator, "temperature_"):
-        return f"temperature {calibrator.temperature_:.6g}"
+        text = f"temperature {calibrator.temperature_:.6g}"
+        zero_logit = getattr(calibrator, "zero_logit_", None)
+        if zero_logit is not None:
+            text += f", logit of exact zeros {zero_logit:.4g}"
+        floor = getattr(calibrator, "log_floor_", None)
+        if floor is not None:
+            text += f", log-probabilities floored at {floor:g}"
+        return text
     if hasattr(calibrator, "coef_"):
         pairs = zip(calibrator.coef_, calibrator.intercept_, strict=True)
-        return "slope, intercept " + "; ".join(f"{a:.4g}, {b:.4g}" for a, b in pairs)
+        text = "slope, intercept " + "; ".join(f"{a:.4g}, {b:.4g}" for a, b in pairs)
+        for name, label in (("zero_proba_", "0"), ("one_proba_", "1")):
+            values = getattr(calibrator, name, None)
+            if values is not None:
+                text += f"; probability for an input of exactly {label}: "
+                text += _short_list(values)
+        return text
     sizes = ", ".join(str(len(x)) for x in calibrator.X_thresholds_)
     return f"isotonic map with {sizes} knots"
+
+
+def _short_list(values, limit=5):
+    shown = ", ".join(f"{v:.4g}" for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
 def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from contextlib import nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -1252,3 +1253,34 @@ def test_sigterm_leaves_no_temporary_and_stale_ones_are_removed(tmp_path):
     assert status == 143, err
     assert "terminated" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+@pytest.mark.parametrize("method", ["temperature", "platt"])
+def test_fit_summary_shows_the_state_of_exact_zeros(tmp_path, capsys, method):
+    # Probabilities with exact zeros: the fitted logit (temperature) or
+    # probabilities (Platt) of exact 0/1, and the floor, belong in the summary.
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet([1.0, 1.0, 1.0], size=60)
+    P[:10, 2] = 0.0
+    P[:10] /= P[:10].sum(axis=1, keepdims=True)
+    y = rng.integers(0, 3, size=60)
+    table = pd.DataFrame({"y": y, "p_0": P[:, 0], "p_1": P[:, 1], "p_2": P[:, 2]})
+    table.to_csv(tmp_path / "p.csv", index=False)
+    model = tmp_path / "m.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ck.exceptions.CalibrationWarning)
+        code, _, err = run(
+            capsys, "fit", tmp_path / "p.csv", "--label", "y", "--input",
+            "probabilities", "--method", method, "-o", model,
+        )  # fmt: skip
+    assert code == 0, err
+    cal = ck.load(model)
+    if method == "temperature":
+        assert f"logit of exact zeros {cal.zero_logit_:.4g}" in err
+        if cal.log_floor_ is not None:
+            assert f"floored at {cal.log_floor_:g}" in err
+    else:
+        shown = ", ".join(f"{v:.4g}" for v in cal.zero_proba_)
+        assert f"probability for an input of exactly 0: {shown}" in err
+        shown = ", ".join(f"{v:.4g}" for v in cal.one_proba_)
+        assert f"probability for an input of exactly 1: {shown}" in err
