@@ -1284,3 +1284,48 @@ def test_fit_summary_shows_the_state_of_exact_zeros(tmp_path, capsys, method):
         assert f"probability for an input of exactly 0: {shown}" in err
         shown = ", ".join(f"{v:.4g}" for v in cal.one_proba_)
         assert f"probability for an input of exactly 1: {shown}" in err
+
+
+def _evaluate_both(tmp_path, capsys):
+    table = pd.DataFrame({"y": [0, 1, 1, 0, 1], "p": [0.2, 0.9, 0.6, 0.4, 0.7]})
+    table.to_csv(tmp_path / "p.csv", index=False)
+    args = ["evaluate", tmp_path / "p.csv", "--label", "y"]
+    args += ["--json", tmp_path / "e.json", "--report", tmp_path / "r.html"]
+    return run(capsys, *args)
+
+
+def test_evaluate_report_failure_leaves_no_json(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("the report cannot be drawn")
+
+    monkeypatch.setattr(report, "render_html", broken)
+    code, _, err = _evaluate_both(tmp_path, capsys)
+    assert code == 2
+    assert "cannot be drawn" in one_error_line(err, "evaluate")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]
+
+
+def test_evaluate_write_failure_of_the_second_output_leaves_neither(
+    tmp_path, capsys, monkeypatch
+):
+    real_write = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        if "r.html" in self.name:
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    code, _, err = _evaluate_both(tmp_path, capsys)
+    assert code == 2
+    assert "No space left" in one_error_line(err, "evaluate")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]
+
+
+def test_evaluate_writes_both_outputs(tmp_path, capsys):
+    code, _, err = _evaluate_both(tmp_path, capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "e.json").read_text())["source"].endswith("p.csv")
+    assert "<html" in (tmp_path / "r.html").read_text().lower()
+    assert f"wrote {tmp_path / 'e.json'}" in err
+    assert f"wrote {tmp_path / 'r.html'}" in err
