@@ -117,7 +117,8 @@ class PlattScaling(BaseCalibrator):
     sigmoid is fitted on the other rows, with Platt's smoothed targets
     whenever such rows exist (a model that is this sharp usually separates
     the calibration rows). When no calibration row had an exact 0 (or 1),
-    new ones get the map at the most extreme finite score seen.
+    new ones get the map at the most extreme finite score seen (kept
+    strictly inside ``(0, 1)``: at least ``2.2e-308`` where it underflows).
 
     Multiclass problems are fitted one-vs-rest on the per-class log-odds of the
     softmax (``z_k - logsumexp(z_{-k})``; for probabilities ``log(p_k / (1 -
@@ -418,7 +419,11 @@ def _saturated_probabilities(groups):
         center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
     with np.errstate(invalid="ignore"):
         smoothed = (n_pos + 2.0 * center) / (n + 2.0)
-    return np.where(n > 0, smoothed, [g[2] for g in groups])
+    out = np.where(n > 0, smoothed, [g[2] for g in groups])
+    # Strictly inside (0, 1), as a saved file requires: the held map value
+    # sigmoid(a s + b) at a score like log(1e-300) underflows to 0 (or rounds
+    # to 1), and so may the smoothed rate for a total weight near 1e300.
+    return np.clip(out, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
 
 
 def _infinite_scores(values, transform):
