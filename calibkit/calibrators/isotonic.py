@@ -87,6 +87,11 @@ class IsotonicCalibration(BaseCalibrator):
     data. A class absent from ``y`` or with all weights 0 is fitted as all
     negatives (probability ``eps_``), without a warning.
 
+    Calibration rows of logits spanning more than about 1.8e308 have log-odds
+    no double holds (their order among themselves is lost) and raise a
+    ``ValueError``; in ``predict_proba`` such rows lie beyond every threshold
+    and get the end value of the map, which is exact.
+
     Multiclass problems are fitted one-vs-rest on per-class log-odds and the
     predicted rows are renormalised to sum to one (a row that is 0 in every
     class, possible only with ``eps=0``, becomes uniform).

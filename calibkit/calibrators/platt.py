@@ -102,7 +102,9 @@ class PlattScaling(BaseCalibrator):
     linear in ``c``). Scores whose largest magnitude is outside
     ``[2**-200, 2**50]`` are multiplied by a power of two, exactly, before
     solving. Scores so small (subnormal) that the slope would overflow raise a
-    ``ValueError``.
+    ``ValueError``, and so do calibration rows of logits spanning more than
+    about 1.8e308, whose log-odds no double holds; predictions for such rows
+    are exact (the map is applied to the halved log-odds, then doubled).
 
     **Exact 0 and 1.** A probability of exactly 0 or 1 has log-odds
     ``-inf``/``+inf``, which no sigmoid maps to anything but 0 or 1. With

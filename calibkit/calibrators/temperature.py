@@ -126,7 +126,9 @@ class TemperatureScaling(BaseCalibrator):
     repeated rows), and it is scale-equivariant across the float64 range:
     logits ``c * z`` give ``c * temperature_``, for ``c`` from 1e-300 up to
     the largest finite logits (those outside ``[2**-200, 2**50]`` in magnitude
-    are multiplied by a power of two, exactly, before solving). A class masked
+    are multiplied by a power of two, exactly, before solving); logits so
+    large that the optimal temperature exceeds the float64 range raise a
+    ``ValueError``. A class masked
     with ``np.finfo(float).min`` gets probability exactly 0 (at any temperature
     below about 1e305) and does not change the fit; predictions are
     ``exp((z - max z) / T)`` normalised, so logits near +-1.8e308 never
