@@ -701,11 +701,16 @@ def _bracketed_newton(passes, beta, n_iter, limits, max_iter):
     if not slope_inf > 0:
         return TemperatureSolution(np.inf, n_iter, True, "zero_temperature")
     if beta is None:
-        beta = -slope_zero / curvature_zero
+        # L''(0) may underflow to 0 (logits near 1e-50 under weights near
+        # 1e-141) or be infinite: only a start, so a bad one is replaced.
+        with np.errstate(divide="ignore", over="ignore"):
+            beta = -slope_zero / curvature_zero
+            if not 0.0 < beta < np.inf:
+                # A class far below the others (a mask at np.finfo(float).min)
+                # makes L''(0) infinite: start from the mean gap z_max - z_y.
+                beta = 1.0 / slope_inf
         if not 0.0 < beta < np.inf:
-            # A class far below the others (a mask at np.finfo(float).min)
-            # makes L''(0) infinite: start from the mean gap z_max - z_y instead.
-            beta = 1.0 / slope_inf
+            beta = 1.0  # the bracket then grows or shrinks geometrically
 
     lo, hi = 0.0, np.inf
     growth = 4.0  # squared at each unbounded step: a bad start costs log(log) steps

@@ -514,3 +514,18 @@ def test_platt_predictions_where_slope_times_score_overflows():
         warnings.simplefilter("error", RuntimeWarning)
         p = cal.predict_proba(np.array([[1e308, 0, 0], [0, 1e308, 0]]))
     np.testing.assert_array_equal(p, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("weights", [[3, 0, 0, 9], [3.0, 1.5e-141, 0.0, 0.0]])
+def test_temperature_start_when_the_curvature_at_zero_underflows(weights):
+    # L''(0) underflows to 0 (the weighted rows other than the first have
+    # logits near 0): the Newton start -L'(0)/L''(0) divided by zero.
+    X = np.array([-4.86e126, 8.9e-178, 1e308, 2.5e-050])
+    y = [0, 1, 1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        cal = TemperatureScaling().fit(X, y, sample_weight=np.array(weights))
+    # Every weighted row is right: smoothed targets, and only row 0 moves with
+    # T; its target is 1 - 1/(N_0 + 2) = 4/5 on class 0, so s_0 / T = log(1/4).
+    np.testing.assert_allclose(cal.temperature_, X[0] / np.log(0.25), rtol=1e-9)
