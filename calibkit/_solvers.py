@@ -380,7 +380,11 @@ def _robust_scale(scores, transform, std, max_rows=100_000):
     step = max(1, scores.shape[0] // max_rows)
     sample = _chunk(scores, slice(None, None, step), transform)
     q25, q75 = np.percentile(sample, [25, 75])
-    return float(q75 - q25) if q75 > q25 else std
+    iqr = float(q75 - q25)
+    # An IQR vanishing against the spread (a few scores at +-1e308 and the
+    # rest near 0, all scaled to [-1, 1]) would put the standardised scores
+    # beyond the float64 range.
+    return iqr if iqr > 1e-12 * std else std
 
 
 # --------------------------------------------------------------------------
@@ -409,6 +413,7 @@ class TemperatureSolution:
 #: The temperature solver stops after a Newton step smaller than this, relative
 #: to ``beta``: convergence is quadratic, so the error left is about its square.
 NEWTON_STOP_RTOL = 1e-6
+HUGE = float(np.finfo(np.float64).max)
 
 #: Largest subsample of rows used for the starting point; it is also at most
 #: 1/32 of the rows, so its copy stays within ~3 % of the input's memory.
@@ -662,6 +667,15 @@ def fit_inverse_temperature(
             "(the temperature is scale-equivariant)."
         )
         raise ValueError(msg)
+    if solution.status == "optimum" and beta < np.finfo(np.float64).tiny:
+        # T = 1 / beta would overflow (or lose digits to a subnormal beta).
+        msg = (
+            f"The logits in X are too large (largest magnitude about "
+            f"{np.ldexp(passes.magnitude, exponent):.3g}) for the fitted temperature "
+            "(above 4.4e307) to be represented in float64; "
+            "divide them by a constant (the temperature is scale-equivariant)."
+        )
+        raise ValueError(msg)
     return dataclasses.replace(solution, beta=beta)
 
 
@@ -687,11 +701,16 @@ def _bracketed_newton(passes, beta, n_iter, limits, max_iter):
     if not slope_inf > 0:
         return TemperatureSolution(np.inf, n_iter, True, "zero_temperature")
     if beta is None:
-        beta = -slope_zero / curvature_zero
+        # L''(0) may underflow to 0 (logits near 1e-50 under weights near
+        # 1e-141) or be infinite: only a start, so a bad one is replaced.
+        with np.errstate(divide="ignore", over="ignore"):
+            beta = -slope_zero / curvature_zero
+            if not 0.0 < beta < np.inf:
+                # A class far below the others (a mask at np.finfo(float).min)
+                # makes L''(0) infinite: start from the mean gap z_max - z_y.
+                beta = 1.0 / slope_inf
         if not 0.0 < beta < np.inf:
-            # A class far below the others (a mask at np.finfo(float).min)
-            # makes L''(0) infinite: start from the mean gap z_max - z_y instead.
-            beta = 1.0 / slope_inf
+            beta = 1.0  # the bracket then grows or shrinks geometrically
 
     lo, hi = 0.0, np.inf
     growth = 4.0  # squared at each unbounded step: a bad start costs log(log) steps
@@ -720,11 +739,15 @@ def _bracketed_newton(passes, beta, n_iter, limits, max_iter):
         if lo < newton < hi and not creeping:
             beta, newton_from = newton, (beta, slope)
         elif hi == np.inf:
-            beta, growth = growth * lo, min(growth * growth, 2.0**64)
+            # Capped: beta beyond the float64 range is no temperature either.
+            with np.errstate(over="ignore"):
+                beta = min(growth * lo, HUGE)
+            growth = min(growth * growth, 2.0**64)
         elif lo == 0.0:
             beta, growth = hi / growth, min(growth * growth, 2.0**64)
         else:
-            beta = np.sqrt(lo * hi) if hi > 2.0 * lo else 0.5 * (lo + hi)
+            # Square roots first: lo * hi may overflow.
+            beta = np.sqrt(lo) * np.sqrt(hi) if hi > 2.0 * lo else 0.5 * lo + 0.5 * hi
         if hi < np.inf and hi - lo <= STEP_RTOL * hi:
             return TemperatureSolution(0.5 * (lo + hi), n_iter, True, "optimum")
     return TemperatureSolution(beta, max_iter, False, "optimum")
@@ -744,14 +767,17 @@ def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
     weights = None if sample_weight is None else sample_weight[idx]
     if weights is not None and not np.any(weights > 0):
         return None, 0
-    sub = fit_inverse_temperature(
-        np.asarray(logits[idx]),
-        y[idx],
-        sample_weight=weights,
-        transform=transform,
-        max_iter=max_iter,
-        eps=eps,
-    )
+    try:
+        sub = fit_inverse_temperature(
+            np.asarray(logits[idx]),
+            y[idx],
+            sample_weight=weights,
+            transform=transform,
+            max_iter=max_iter,
+            eps=eps,
+        )
+    except ValueError:  # beta out of range on the subsample: judge on all rows
+        return None, 0
     if sub.status != "optimum" or not sub.converged:
         return None, 0
     return sub.beta, 0
@@ -900,7 +926,8 @@ def zero_logit_loss(
         zero_prior=zero_prior,
     )
     n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
-    total = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)[0]
+    with np.errstate(over="ignore"):  # inf: a loss beyond float64
+        total = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)[0]
     weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
     return float(total / weight)
 
@@ -971,7 +998,10 @@ def fit_temperature_zero_logit(
             transform=transform,
             zero_prior=zero_prior,
         )
-        sums = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)
+        # A trial step far out (c near -1e308) may give a loss beyond float64:
+        # inf, which the line search rejects.
+        with np.errstate(over="ignore"):
+            sums = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)
         sums = sums / total_weight
         hess = np.array([[sums[3], sums[4]], [sums[4], sums[5]]])
         return sums[0], sums[1:3], hess

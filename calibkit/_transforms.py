@@ -82,35 +82,67 @@ def binary_logits(s):
     return out
 
 
-def log_odds_from_logits(z):
+def logit_difference(z):
+    """Log-odds ``z[:, 1] - z[:, 0]`` of two-column logits.
+
+    ``+-inf`` where the difference exceeds the float64 range (a row spanning
+    more than about 1.8e308); see :func:`halved_logit_difference`.
+    """
+    with np.errstate(over="ignore"):
+        return z[:, 1] - z[:, 0]
+
+
+def halved_logit_difference(z):
+    """Half the log-odds of two-column logits, finite for all finite ``z``.
+
+    Halving is exact for numbers of this size, so where
+    :func:`logit_difference` overflows this gives the log-odds to full
+    precision, in units of two.
+    """
+    return z[:, 1] * 0.5 - z[:, 0] * 0.5
+
+
+def log_odds_from_logits(z, *, half=False):
     """Per-class log-odds ``z_k - logsumexp(z_{-k})`` of the softmax of each row.
 
     Parameters
     ----------
     z : ndarray of shape (n, K), K >= 2
+    half : bool, default=False
+        Return half the log-odds, computed from halved terms so that they are
+        finite for every finite ``z``.
 
     Returns
     -------
     ndarray of shape (n, K)
         ``log(p_k / (1 - p_k))`` with ``p = softmax(z)``, computed without
         forming ``1 - p_k`` (which would cancel when ``p_k`` is close to 1).
+        Without ``half``, ``+-inf`` where the log-odds exceed the float64
+        range (a row spanning more than about 1.8e308).
     """
-    n, k = z.shape
+    n = z.shape[0]
     top = np.argmax(z, axis=1)
     rows = np.arange(n)
     z_max = z[rows, top]
-    shifted = np.exp(z - z_max[:, None])
-    total = shifted.sum(axis=1)
-    # Non-top columns: the other terms include the top one (worth 1), so
-    # ``total - shifted_k >= 1`` and the subtraction loses no accuracy.
-    others = total[:, None] - shifted
-    with np.errstate(divide="ignore"):
-        out = (z - z_max[:, None]) - np.log(others)
-    # Top column: sum the other terms directly, relative to the runner-up.
-    masked = z.copy()
-    masked[rows, top] = -np.inf
-    lse_others = logsumexp(masked, axis=1) if k > 1 else np.full(n, -np.inf)
-    out[rows, top] = z_max - lse_others
+    # ``z - z_max`` overflows to -inf only where the true value is below
+    # -1.8e308: its weight exp(-inf) = 0 is then exact.
+    with np.errstate(over="ignore", divide="ignore"):
+        diff = z - z_max[:, None]
+        shifted = np.exp(diff)
+        total = shifted.sum(axis=1)
+        # Non-top columns: the other terms include the top one (worth 1), so
+        # ``total - shifted_k >= 1`` and the subtraction loses no accuracy.
+        log_others = np.log(total[:, None] - shifted)
+        # Top column: sum the other terms directly, relative to the runner-up.
+        masked = z.copy()
+        masked[rows, top] = -np.inf
+        lse_others = logsumexp(masked, axis=1)
+        if half:
+            out = (z * 0.5 - z_max[:, None] * 0.5) - log_others * 0.5
+            out[rows, top] = z_max * 0.5 - lse_others * 0.5
+        else:
+            out = diff - log_others
+            out[rows, top] = z_max - lse_others
     return out
 
 

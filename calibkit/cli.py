@@ -612,13 +612,33 @@ def _run_fit(args, console):
 
 
 def _fitted_summary(calibrator):
+    """The fitted parameters in a clause, including the state that
+    ``--input probabilities`` adds (what exact 0 and 1 map to, the floor)."""
     if hasattr(calibrator, "temperature_"):
-        return f"temperature {calibrator.temperature_:.6g}"
+        text = f"temperature {calibrator.temperature_:.6g}"
+        zero_logit = getattr(calibrator, "zero_logit_", None)
+        if zero_logit is not None:
+            text += f", logit of exact zeros {zero_logit:.4g}"
+        floor = getattr(calibrator, "log_floor_", None)
+        if floor is not None:
+            text += f", log-probabilities floored at {floor:g}"
+        return text
     if hasattr(calibrator, "coef_"):
         pairs = zip(calibrator.coef_, calibrator.intercept_, strict=True)
-        return "slope, intercept " + "; ".join(f"{a:.4g}, {b:.4g}" for a, b in pairs)
+        text = "slope, intercept " + "; ".join(f"{a:.4g}, {b:.4g}" for a, b in pairs)
+        for name, label in (("zero_proba_", "0"), ("one_proba_", "1")):
+            values = getattr(calibrator, name, None)
+            if values is not None:
+                text += f"; probability for an input of exactly {label}: "
+                text += _short_list(values)
+        return text
     sizes = ", ".join(str(len(x)) for x in calibrator.X_thresholds_)
     return f"isotonic map with {sizes} knots"
+
+
+def _short_list(values, limit=5):
+    shown = ", ".join(f"{v:.4g}" for v in values[:limit])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
 def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
@@ -732,7 +752,7 @@ def _source(path):
 
 
 def _run_evaluate(args, console):
-    from calibkit.report import evaluate_forecasts, format_table, to_json, write_report
+    from calibkit.report import evaluate_forecasts, format_table, render_html, to_json
 
     args.n_bins = _check_n_bins(args.n_bins)
     for option, path in (("--report", args.report), ("--json", args.json)):
@@ -777,18 +797,34 @@ def _run_evaluate(args, console):
             evaluate_forecasts(y, proba, name=name, labels=labels, **options),
         ]
     print(format_table(evaluations))
+    # Both outputs are built before either is written, and written together,
+    # so that a failure leaves neither (not a JSON file without its report).
+    outputs = []
     if args.json:
         text = to_json(evaluations, extra={"source": str(args.predictions)})
-        with ckio.atomic_output(args.json) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-        console.info(f"wrote {args.json}")
+        outputs.append((args.json, text))
     if args.report:
         description = (
             f"Predictions from {args.predictions}, labels in column {args.label!r}."
         )
-        write_report(args.report, evaluations, description=description)
-        console.info(f"wrote {args.report}")
+        outputs.append((args.report, render_html(evaluations, description=description)))
+    _write_texts(outputs)
+    for path, _ in outputs:
+        console.info(f"wrote {path}")
     return 0
+
+
+def _write_texts(outputs):
+    """Write ``(path, text)`` pairs all or none.
+
+    Each text goes to a temporary file next to its path; only when every one
+    is written are they renamed into place (renames do not fail for want of
+    space), and an error before that deletes them all.
+    """
+    with contextlib.ExitStack() as stack:
+        for path, text in outputs:
+            tmp = stack.enter_context(ckio.atomic_output(path))
+            tmp.write_text(text, encoding="utf-8")
 
 
 def _evaluate_raw(y, X, name, kind, labels, options, columns):

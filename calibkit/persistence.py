@@ -27,10 +27,18 @@ own precision (``float64``, ``float32``, ``int64`` or ``int32``):
 
 - :class:`~calibkit.PlattScaling`: ``coef_``, ``intercept_`` (float arrays,
   one entry per fitted model: 1 for a binary problem, else one per class)
-  and ``n_iter_`` (int array);
+  and ``n_iter_`` (int array); optionally ``zero_proba_`` and ``one_proba_``
+  (float arrays of the same length, probabilities strictly between 0 and 1
+  given to rows whose input probability is exactly 0 or 1), written only for
+  a calibrator fitted with ``input="probabilities"``; a file without them
+  (e.g. saved before they existed) loads with both None;
 - :class:`~calibkit.TemperatureScaling`: ``temperature_`` (a float, or the
   string ``"inf"``: strict JSON has no infinity; ``0.0`` and ``"inf"`` are the
   limits of a fit without a finite optimum) and ``n_iter_`` (an int);
+  optionally ``zero_logit_`` (a finite float: the logit of exact-zero
+  probabilities) and ``log_floor_`` (a negative float: the floor of ``log p``),
+  written only when not None (``input="probabilities"``); missing, they load
+  as None, and exact zeros are then held at ``log 0`` stand-ins as before;
 - :class:`~calibkit.IsotonicCalibration`: ``X_thresholds_`` and
   ``y_thresholds_`` (lists of float arrays, one per fitted model) and
   ``eps_`` (a float).

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from contextlib import nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -1266,3 +1267,79 @@ def test_sigterm_leaves_no_temporary_and_stale_ones_are_removed(tmp_path):
     assert status == 143, err
     assert "terminated" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+@pytest.mark.parametrize("method", ["temperature", "platt"])
+def test_fit_summary_shows_the_state_of_exact_zeros(tmp_path, capsys, method):
+    # Probabilities with exact zeros: the fitted logit (temperature) or
+    # probabilities (Platt) of exact 0/1, and the floor, belong in the summary.
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet([1.0, 1.0, 1.0], size=60)
+    P[:10, 2] = 0.0
+    P[:10] /= P[:10].sum(axis=1, keepdims=True)
+    y = rng.integers(0, 3, size=60)
+    table = pd.DataFrame({"y": y, "p_0": P[:, 0], "p_1": P[:, 1], "p_2": P[:, 2]})
+    table.to_csv(tmp_path / "p.csv", index=False)
+    model = tmp_path / "m.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ck.exceptions.CalibrationWarning)
+        code, _, err = run(
+            capsys, "fit", tmp_path / "p.csv", "--label", "y", "--input",
+            "probabilities", "--method", method, "-o", model,
+        )  # fmt: skip
+    assert code == 0, err
+    cal = ck.load(model)
+    if method == "temperature":
+        assert f"logit of exact zeros {cal.zero_logit_:.4g}" in err
+        if cal.log_floor_ is not None:
+            assert f"floored at {cal.log_floor_:g}" in err
+    else:
+        shown = ", ".join(f"{v:.4g}" for v in cal.zero_proba_)
+        assert f"probability for an input of exactly 0: {shown}" in err
+        shown = ", ".join(f"{v:.4g}" for v in cal.one_proba_)
+        assert f"probability for an input of exactly 1: {shown}" in err
+
+
+def _evaluate_both(tmp_path, capsys):
+    table = pd.DataFrame({"y": [0, 1, 1, 0, 1], "p": [0.2, 0.9, 0.6, 0.4, 0.7]})
+    table.to_csv(tmp_path / "p.csv", index=False)
+    args = ["evaluate", tmp_path / "p.csv", "--label", "y"]
+    args += ["--json", tmp_path / "e.json", "--report", tmp_path / "r.html"]
+    return run(capsys, *args)
+
+
+def test_evaluate_report_failure_leaves_no_json(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("the report cannot be drawn")
+
+    monkeypatch.setattr(report, "render_html", broken)
+    code, _, err = _evaluate_both(tmp_path, capsys)
+    assert code == 2
+    assert "cannot be drawn" in one_error_line(err, "evaluate")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]
+
+
+def test_evaluate_write_failure_of_the_second_output_leaves_neither(
+    tmp_path, capsys, monkeypatch
+):
+    real_write = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        if "r.html" in self.name:
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    code, _, err = _evaluate_both(tmp_path, capsys)
+    assert code == 2
+    assert "No space left" in one_error_line(err, "evaluate")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]
+
+
+def test_evaluate_writes_both_outputs(tmp_path, capsys):
+    code, _, err = _evaluate_both(tmp_path, capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "e.json").read_text())["source"].endswith("p.csv")
+    assert "<html" in (tmp_path / "r.html").read_text().lower()
+    assert f"wrote {tmp_path / 'e.json'}" in err
+    assert f"wrote {tmp_path / 'r.html'}" in err

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_digits
 from sklearn.frozen import FrozenEstimator
@@ -159,3 +160,27 @@ def test_certain_forecasts_score_infinite_in_cross_validation():
     platt = rows.cross_validated_log_loss(PlattScaling(), splits)
     assert exact == np.inf
     assert np.isfinite(platt)
+
+
+def test_platt_held_probability_of_exact_zeros_underflowing_stays_positive(tmp_path):
+    # No exact zero in calibration, but scores down to log-odds(1e-300): the
+    # map there, sigmoid(a s + b), underflows to 0 for slopes above ~1.1.
+    # zero_proba_ must stay a probability a file can hold (strictly inside
+    # (0, 1)), and predicting an exact zero must not warn.
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet([1, 1, 1], size=40)
+    P[:3] = [[1e-300, 0.5, 0.5 - 1e-300], [0.5, 1e-300, 0.5], [0.5, 0.5, 1e-300]]
+    y = np.argmax(P + rng.normal(0, 0.2, P.shape), axis=1)
+    cal = PlattScaling(input="probabilities").fit(P, y)
+    lowest = (np.log(P) - np.log1p(-P)).min(axis=0)
+    held = expit(cal.coef_ * lowest + cal.intercept_)
+    assert np.all(held == 0.0)  # the situation of the test
+    np.testing.assert_array_equal(cal.zero_proba_, np.finfo(float).tiny)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]))
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    path = tmp_path / "m.json"
+    ck.save(cal, path)
+    np.testing.assert_array_equal(ck.load(path).predict_proba(P), cal.predict_proba(P))

@@ -318,3 +318,214 @@ def test_isotonic_fit_ignores_the_scale_of_the_weights():
     tiny = IsotonicCalibration(eps=0).fit(s, y, sample_weight=w * 1e-300)
     for a, b in zip(base.y_thresholds_, tiny.y_thresholds_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+# -- logits whose log-odds overflow float64 (rows spanning > 1.8e308) -----------
+
+SPAN_ROW_2 = [-1.5e308, 1.5e308]  # log-odds 3e308: not a float64
+SPAN_ROW_3 = [-1.5e308, 1.5e308, 0.0]
+
+
+@pytest.mark.parametrize("cls", [PlattScaling, IsotonicCalibration])
+@pytest.mark.parametrize("row", [SPAN_ROW_2, SPAN_ROW_3])
+def test_fit_refuses_logits_whose_log_odds_overflow(cls, row):
+    k = len(row)
+    X = np.vstack([np.eye(k), np.eye(k)[::-1], [row]])
+    y = np.r_[np.arange(k), np.arange(k)[::-1], 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(
+            ValueError, match=rf"log-odds exceed the float64.*row {2 * k}"
+        ):
+            cls().fit(X, y)
+
+
+def _exact_platt(coef, intercept, log_odds):
+    """sigmoid(coef * s + b) with ``coef * s`` computed in exact rationals."""
+    from fractions import Fraction
+
+    z = [
+        float(Fraction(a) * s + Fraction(b))
+        for a, s, b in zip(coef, log_odds, intercept)
+    ]
+    return expit(np.array(z))
+
+
+def test_platt_predictions_for_log_odds_beyond_float64_are_exact():
+    X = np.array([[0.0, 1.0], [3.0, 1.0], [1.0, 2.0], [2.0, 0.5]])
+    cal = PlattScaling(target_smoothing=True).fit(X, [1, 0, 0, 1])
+    # A slope small enough that log-odds of 3e308 give an ordinary probability.
+    cal.coef_[:] = 1e-308
+    from fractions import Fraction
+
+    s = Fraction(SPAN_ROW_2[1]) - Fraction(SPAN_ROW_2[0])  # 3e308, exactly
+    expected = _exact_platt(cal.coef_, cal.intercept_, [s])[0]
+    reversed_ = _exact_platt(cal.coef_, cal.intercept_, [-s])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([SPAN_ROW_2, SPAN_ROW_2[::-1]]))
+    np.testing.assert_allclose(p[0, 1], expected, rtol=1e-14)
+    np.testing.assert_allclose(p[1, 1], reversed_, rtol=1e-14)
+    cal.coef_[:] = 0.0  # a constant map, never 0 * inf = NaN
+    p = cal.predict_proba(np.array([SPAN_ROW_2]))
+    np.testing.assert_allclose(p[0, 1], expit(cal.intercept_[0]), rtol=1e-15)
+
+
+def test_multiclass_platt_predictions_for_log_odds_beyond_float64_are_exact():
+    from fractions import Fraction
+
+    X = np.array([[0.0, 1.0, 2.0], [3.0, 1.0, 1.0], [1.0, 2.0, 1.0], [2.0, 0.0, 0.0]])
+    cal = PlattScaling(target_smoothing=True).fit(X, [1, 0, 2, 2])
+    cal.coef_[:] = 1e-308
+    lo, hi, mid = (Fraction(v) for v in SPAN_ROW_3)
+    # Per-class log-odds z_k - logsumexp(z_{-k}); the log terms (< 1e-300 of
+    # the differences here) vanish below float64 precision.
+    log_odds = [lo - hi, hi - mid, mid - hi]
+    p = _exact_platt(cal.coef_, cal.intercept_, log_odds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = cal.predict_proba(np.array([SPAN_ROW_3]))
+    np.testing.assert_allclose(got[0], p / p.sum(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "step"])
+def test_isotonic_predictions_for_log_odds_beyond_float64_take_the_end_values(
+    interpolation,
+):
+    X = np.array([[0.0, 1.0], [3.0, 1.0], [1.0, 2.0], [2.0, 0.5]])
+    cal = IsotonicCalibration(interpolation=interpolation).fit(X, [1, 0, 0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([SPAN_ROW_2, SPAN_ROW_2[::-1]]))
+    # Beyond every calibration score: the fitted values at the two ends.
+    ends = cal.predict_proba(np.array([[0.0, 1e300], [1e300, 0.0]]))
+    np.testing.assert_array_equal(p, ends)
+
+
+def test_float32_multiclass_log_odds_beyond_float32_stay_finite():
+    # Logits within float32, log-odds (up to 6e38) beyond it: stored as
+    # float64 instead of becoming inf (which put rows at the ends).
+    X = np.array(
+        [[3e38, -3e38, 0.0], [0.0, 3e38, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]],
+        dtype=np.float32,
+    )
+    y = [0, 1, 2, 1]
+    for cls in (PlattScaling, IsotonicCalibration):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+            got = cls().fit(X, y).predict_proba(X)
+            ref = cls().fit(X.astype(np.float64), y).predict_proba(X.astype(np.float64))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, ref, rtol=1e-6)
+
+
+# -- solver paths at the float64 limits (long fuzz run, F11) ----------------------
+
+
+def test_temperature_beyond_float64_is_refused_not_inf():
+    # The optimal T exceeds 1.8e308 (1/beta overflowed to inf silently, which
+    # predicts uniform probabilities: not the optimum).
+    X = np.array(
+        [1e308, HUGE, -6.1e-09, -7.0e296, -8.7e277, 0.0, 6.9e-300, -7.6e-148, -2.1e170]
+    )
+    y = [0, 1, 0, 0, 0, 0, 0, 1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"too large .* temperature .* float64"):
+            TemperatureScaling().fit(X, y)
+
+
+def test_temperature_far_below_the_logit_scale_needs_no_overflow():
+    # beta ~ 1e300 (T ~ 1e-300): the unbounded bracket grew past float64.
+    X = np.array([1e-300, 1e-300, 0.27, 0.0, 0.16, 0.17, 0.0, 0.0, 0.0, 1e-300, 1e-300])
+    y = np.array([1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", calibkit.exceptions.InputKindWarning)
+        cal = TemperatureScaling().fit(X, y)
+    # Independent check: the same fit on the logits scaled by 1e300 (ordinary
+    # magnitudes; the 0.16-0.27 rows are then certain) gives T * 1e300.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", calibkit.exceptions.InputKindWarning)
+        ref = TemperatureScaling().fit(X * 1e300, y).temperature_
+    np.testing.assert_allclose(cal.temperature_ * 1e300, ref, rtol=1e-6)
+
+
+def test_temperature_bisection_of_a_huge_bracket_needs_no_overflow():
+    X = np.array([-6.3e146, -8.1e-164, 1.0, -6.7e058, HUGE, -1e308, 5e-324, -3.8e-298])
+    y = [0, 1, 0, 0, 1, 0, 1, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        t = TemperatureScaling().fit(X, y).temperature_
+    # Scale-equivariance: the same data times 2**-600 give T * 2**-600.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        t_small = TemperatureScaling().fit(X * 2.0**-600, y).temperature_
+    np.testing.assert_allclose(t * 2.0**-600, t_small, rtol=1e-6)
+
+
+def test_platt_interquartile_range_vanishing_against_the_spread():
+    # Scores at -1e308 and near 0: scaled to [-1, 1] the IQR is subnormal, and
+    # standardising by it overflowed.
+    X = np.array([2.9e-166, -1e308, 1.7e099, 0.5, 1.0, -6.0e-171])
+    y = [1, 0, 0, 1, 0, 1]
+    w = np.array([0.0, 4.6, 1.0, 2.0, 4.6, 6.36])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        cal = PlattScaling().fit(X, y, sample_weight=w)
+    # Equivariance: scores times 2**-900 give coef * 2**900.
+    small = PlattScaling().fit(X * 2.0**-900, y, sample_weight=w)
+    np.testing.assert_allclose(cal.coef_ * 2.0**900, small.coef_, rtol=1e-8)
+    np.testing.assert_allclose(cal.intercept_, small.intercept_, rtol=1e-8)
+
+
+def test_zero_logit_fit_with_a_far_trial_step_needs_no_overflow():
+    P = np.array(
+        [
+            [1.0, 0.0, 0.0],
+            [9.3e-50, 1.0, 1.4e-45],
+            [1.1e-300, 1.0, 1.1e-300],
+            [0.412431, 0.27482, 0.312749],
+            [0.5, 0.0, 0.5],
+            [1.0, 3.2e-16, 1.5e-300],
+        ]
+    )
+    y = [1, 0, 0, 1, 1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", CalibrationWarning)
+        cal = TemperatureScaling(input="probabilities").fit(P, y)
+        p = cal.predict_proba(P)
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+def test_platt_predictions_where_slope_times_score_overflows():
+    cal = PlattScaling().fit(np.array([0.0, 1.0, 2.0, 3.0]), [0, 1, 0, 1])
+    cal.coef_[:] = 2.0  # 2 * 1e308 is beyond float64: the exact limit is p = 0/1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([1e308, -1e308]))
+    np.testing.assert_array_equal(p, [[0.0, 1.0], [1.0, 0.0]])
+    X = np.array([[0.0, 1.0, 2.0], [3.0, 1, 0], [1, 2, 0], [0, 0, 1]])
+    cal = PlattScaling(target_smoothing=True).fit(X, [2, 0, 1, 1])
+    cal.coef_[:] = 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        p = cal.predict_proba(np.array([[1e308, 0, 0], [0, 1e308, 0]]))
+    np.testing.assert_array_equal(p, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("weights", [[3, 0, 0, 9], [3.0, 1.5e-141, 0.0, 0.0]])
+def test_temperature_start_when_the_curvature_at_zero_underflows(weights):
+    # L''(0) underflows to 0 (the weighted rows other than the first have
+    # logits near 0): the Newton start -L'(0)/L''(0) divided by zero.
+    X = np.array([-4.86e126, 8.9e-178, 1e308, 2.5e-050])
+    y = [0, 1, 1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        cal = TemperatureScaling().fit(X, y, sample_weight=np.array(weights))
+    # Every weighted row is right: smoothed targets, and only row 0 moves with
+    # T; its target is 1 - 1/(N_0 + 2) = 4/5 on class 0, so s_0 / T = log(1/4).
+    np.testing.assert_allclose(cal.temperature_, X[0] / np.log(0.25), rtol=1e-9)

@@ -302,3 +302,30 @@ def test_exact_zeros_no_longer_distort_the_temperature():
     truth_on_zero = (p[np.arange(len(y)), y] == 0).mean()
     # The calibrated zeros carry about the share of truth they hold.
     np.testing.assert_allclose(proba[p == 0].sum() / len(y), truth_on_zero, rtol=0.05)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_true_class_masked_says_so_in_the_infinite_temperature_warning(dtype):
+    # A row whose true class is masked (finfo.min) has infinite loss at every
+    # finite T: T = inf is right, and the warning says which row caused it.
+    X = np.array([[2.0, 0, 0], [0, 2.0, 0], [0, 0, 2.0], [1.0, 0, 0]], dtype=dtype)
+    X[3, 2] = np.finfo(dtype).min
+    with pytest.warns(
+        NoFiniteOptimumWarning,
+        match=r"1 calibration rows give their true class an \(effectively\) -inf "
+        r"logit .* first at row 3",
+    ):
+        cal = TemperatureScaling().fit(X, [0, 1, 2, 2])
+    assert cal.temperature_ == np.inf
+
+
+def test_binary_log_odds_against_the_true_class_at_the_limit_are_named():
+    s = np.array([2.0, -2.0, 1.0, -np.finfo(float).max])
+    with pytest.warns(NoFiniteOptimumWarning, match=r"first at row 3"):
+        TemperatureScaling().fit(s, [1, 0, 1, 1])
+
+
+def test_logits_pointing_away_keep_the_general_message():
+    X = np.array([[2.0, 0.0], [0.0, 2.0]])
+    with pytest.warns(NoFiniteOptimumWarning, match="point away from the true classes"):
+        TemperatureScaling().fit(X, [1, 0])

@@ -9,8 +9,10 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
 from calibkit._transforms import (
     exact_log_odds,
+    halved_logit_difference,
     log_odds,
     log_odds_from_logits,
+    logit_difference,
     safe_log,
 )
 from calibkit._validation import (
@@ -255,7 +257,7 @@ def binary_scores(X, input, *, exact=False):
         if exact:
             return X, _exact_two_column_log_odds
         return X, lambda p: safe_log(p[:, 1]) - safe_log(p[:, 0])
-    return X, lambda z: z[:, 1] - z[:, 0]
+    return X, logit_difference
 
 
 def _exact_two_column_log_odds(p):
@@ -282,21 +284,78 @@ def one_vs_rest_scores(X, input, dtype, *, exact=False):
     """Per-class log-odds, shape (n_classes, n_samples), for K > 2 classes.
 
     Each row is contiguous so one class can be read quickly; stored in
-    ``dtype`` (the input's precision: float32 data gives a float32 copy).
-    With ``exact``, probabilities of exactly 0 and 1 give ``-inf`` and ``+inf``.
+    ``dtype`` (the input's precision: float32 data gives a float32 copy),
+    unless a log-odds value exceeds that precision's range (float32 logits
+    near +-3.4e38 give log-odds up to twice that): then in float64, so that
+    no finite log-odds becomes inf. With ``exact``, probabilities of exactly 0
+    and 1 give ``-inf`` and ``+inf``; logits whose log-odds exceed the float64
+    range give ``+-inf`` (see :func:`check_finite_log_odds`).
     """
     prob_log_odds = exact_log_odds if exact else log_odds
     if is_dask(X):  # the per-class scores are held in memory anyway
         X = X.compute()
     out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
+    limit = np.finfo(dtype).max
     for rows in row_chunks(X.shape[0], X.shape[1]):
         chunk = as_float64(X[rows])
-        out[:, rows] = (
+        scores = (
             prob_log_odds(chunk)
             if input == "probabilities"
             else log_odds_from_logits(chunk)
-        ).T
+        )
+        if out.dtype != np.float64:
+            finite = scores[np.isfinite(scores)]
+            if finite.size and np.abs(finite).max() > limit:
+                out = out.astype(np.float64)
+        out[:, rows] = scores.T
     return out
+
+
+def check_finite_log_odds(
+    X, input, method, *, values=None, transform=None, scores=None
+):
+    """Refuse logits whose log-odds overflow float64, for fitting.
+
+    Pass the binary ``values``/``transform`` of :func:`binary_scores` or the
+    per-class ``scores`` of :func:`one_vs_rest_scores`. An infinite log-odds
+    of logits means a row of ``X`` spans more than about 1.8e308, whose
+    log-odds no float64 holds. Platt and isotonic calibration fit on the
+    log-odds, so they refuse such rows rather than fit on infinities (their
+    predictions for such rows are exact, see :func:`halved_log_odds`).
+    """
+    if input != "logits" or X.ndim == 1:
+        return
+    if scores is not None:
+        bad = ~np.isfinite(scores).all(axis=0)
+    else:
+        bad = np.zeros(values.shape[0], dtype=bool)
+        for rows in row_chunks(values.shape[0], values.shape[1]):
+            bad[rows] = ~np.isfinite(transform(as_float64(values[rows])))
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad == 0:
+        return
+    first = int(np.argmax(bad))
+    row = np.asarray(X[first]).tolist()
+    shown = row if len(row) <= 6 else [*row[:6], "..."]
+    msg = (
+        "X holds logits whose log-odds exceed the float64 range (about 1.8e308) "
+        f"in {n_bad} rows; first at row {first}: {shown}. {method} fits on the "
+        "log-odds, which cannot be represented there. Scale the logits down "
+        "(e.g. divide them by 2) before calibrating."
+    )
+    raise ValueError(msg)
+
+
+def halved_log_odds(X):
+    """Half the log-odds of logits ``X`` (2-D, float64 chunk), never overflowing.
+
+    Two columns: ``(z1 - z0) / 2``; more: per-class halved log-odds, shape
+    (n, K). Used where :func:`binary_scores` or :func:`one_vs_rest_scores`
+    gave ``+-inf`` for logits.
+    """
+    if X.shape[1] == 2:
+        return halved_logit_difference(X)
+    return log_odds_from_logits(X, half=True)
 
 
 def normalize_rows(P):

@@ -12,6 +12,7 @@ from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     binary_scores,
+    check_finite_log_odds,
     materialize,
     normalize_rows,
     one_vs_rest_scores,
@@ -86,6 +87,11 @@ class IsotonicCalibration(BaseCalibrator):
     data. A class absent from ``y`` or with all weights 0 is fitted as all
     negatives (probability ``eps_``), without a warning.
 
+    Calibration rows of logits spanning more than about 1.8e308 have log-odds
+    no double holds (their order among themselves is lost) and raise a
+    ``ValueError``; in ``predict_proba`` such rows lie beyond every threshold
+    and get the end value of the map, which is exact.
+
     Multiclass problems are fitted one-vs-rest on per-class log-odds and the
     predicted rows are renormalised to sum to one (a row that is 0 in every
     class, possible only with ``eps=0``, becomes uniform).
@@ -133,6 +139,9 @@ class IsotonicCalibration(BaseCalibrator):
             else float(self.eps)
         )
         scores = self._scores(X)
+        # Predictions for logits whose log-odds overflow are exact (beyond
+        # every threshold: the end value); a fit on them is not.
+        check_finite_log_odds(X, self.input, "Isotonic calibration", scores=scores)
         models = [1] if len(self.classes_) == 2 else range(len(self.classes_))
         self.X_thresholds_, self.y_thresholds_ = [], []
         for row, k in enumerate(models):

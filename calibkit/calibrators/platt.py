@@ -14,6 +14,8 @@ from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     binary_scores,
+    check_finite_log_odds,
+    halved_log_odds,
     materialize,
     one_vs_rest_scores,
     warn_if_saturated,
@@ -100,7 +102,9 @@ class PlattScaling(BaseCalibrator):
     linear in ``c``). Scores whose largest magnitude is outside
     ``[2**-200, 2**50]`` are multiplied by a power of two, exactly, before
     solving. Scores so small (subnormal) that the slope would overflow raise a
-    ``ValueError``.
+    ``ValueError``, and so do calibration rows of logits spanning more than
+    about 1.8e308, whose log-odds no double holds; predictions for such rows
+    are exact (the map is applied to the halved log-odds, then doubled).
 
     **Exact 0 and 1.** A probability of exactly 0 or 1 has log-odds
     ``-inf``/``+inf``, which no sigmoid maps to anything but 0 or 1. With
@@ -115,7 +119,8 @@ class PlattScaling(BaseCalibrator):
     sigmoid is fitted on the other rows, with Platt's smoothed targets
     whenever such rows exist (a model that is this sharp usually separates
     the calibration rows). When no calibration row had an exact 0 (or 1),
-    new ones get the map at the most extreme finite score seen.
+    new ones get the map at the most extreme finite score seen (kept
+    strictly inside ``(0, 1)``: at least ``2.2e-308`` where it underflows).
 
     Multiclass problems are fitted one-vs-rest on the per-class log-odds of the
     softmax (``z_k - logsumexp(z_{-k})``; for probabilities ``log(p_k / (1 -
@@ -164,11 +169,15 @@ class PlattScaling(BaseCalibrator):
         empty = []  # classes without calibration weight
         if len(self.classes_) == 2:
             values, transform = binary_scores(X, self.input, exact=exact)
+            check_finite_log_odds(
+                X, self.input, "Platt scaling", values=values, transform=transform
+            )
             fits = [
                 self._fit_one(values, y == 1, sample_weight, transform, None, empty)
             ]
         else:
             scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
+            check_finite_log_odds(X, self.input, "Platt scaling", scores=scores)
             fits = []
             # A loop, not a comprehension: before Python 3.12 a comprehension
             # is a frame of its own, and the warning's stacklevel would miss.
@@ -320,7 +329,7 @@ class PlattScaling(BaseCalibrator):
                 if exact:
                     low, high = np.isneginf(s), np.isposinf(s)
                     s = np.where(low | high, 0.0, s)
-                z = self.coef_[0] * s + self.intercept_[0]
+                z = self._linear(s, X[rows], 0)
                 p_neg, p_pos = expit(-z), expit(z)
                 if exact:
                     for group, p in (
@@ -337,7 +346,7 @@ class PlattScaling(BaseCalibrator):
             if exact:
                 low, high = np.isneginf(s), np.isposinf(s)
                 s = np.where(low | high, 0.0, s)
-            z = self.coef_ * s + self.intercept_
+            z = self._linear(s, X[rows], slice(None))
             # Normalise log sigmoid(z_k) in log space: sigmoid(z_k) may
             # underflow to 0 in every column while the ratios are finite.
             log_p = -np.logaddexp(0.0, -z)
@@ -346,6 +355,27 @@ class PlattScaling(BaseCalibrator):
                 log_p = np.where(high, np.log(self.one_proba_), log_p)
             out[rows] = row_softmax(log_p)
         return out
+
+    def _linear(self, s, X, models):
+        """``coef_ * s + intercept_`` for log-odds ``s`` of the rows ``X``.
+
+        Logits spanning more than about 1.8e308 have log-odds ``+-inf``; for
+        those rows the map is taken from the halved log-odds, exact, as
+        ``(coef_ * s / 2) * 2`` (``+-inf`` only where the value itself
+        overflows, never ``0 * inf``).
+        """
+        coef, intercept = self.coef_[models], self.intercept_[models]
+        infinite = np.isinf(s) if self.input == "logits" else None
+        # A finite score times a slope may exceed float64 (s = 1e308 with a
+        # slope of 2): z = +-inf is then the exact limit, p = 0 or 1.
+        with np.errstate(over="ignore"):
+            if infinite is None or not infinite.any():
+                return coef * s + intercept
+            bad = infinite if s.ndim == 1 else infinite.any(axis=1)
+            z = coef * np.where(infinite, 0.0, s) + intercept
+            half = halved_log_odds(as_float64(X[bad]))
+            z[bad] = (coef * half) * 2.0 + intercept
+        return z
 
 
 def _record_empty(empty, weight, weight_pos, label, classes):
@@ -391,7 +421,11 @@ def _saturated_probabilities(groups):
         center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
     with np.errstate(invalid="ignore"):
         smoothed = (n_pos + 2.0 * center) / (n + 2.0)
-    return np.where(n > 0, smoothed, [g[2] for g in groups])
+    out = np.where(n > 0, smoothed, [g[2] for g in groups])
+    # Strictly inside (0, 1), as a saved file requires: the held map value
+    # sigmoid(a s + b) at a score like log(1e-300) underflows to 0 (or rounds
+    # to 1), and so may the smoothed rate for a total weight near 1e300.
+    return np.clip(out, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
 
 
 def _infinite_scores(values, transform):

@@ -126,7 +126,9 @@ class TemperatureScaling(BaseCalibrator):
     repeated rows), and it is scale-equivariant across the float64 range:
     logits ``c * z`` give ``c * temperature_``, for ``c`` from 1e-300 up to
     the largest finite logits (those outside ``[2**-200, 2**50]`` in magnitude
-    are multiplied by a power of two, exactly, before solving). A class masked
+    are multiplied by a power of two, exactly, before solving); logits so
+    large that the optimal temperature exceeds the float64 range raise a
+    ``ValueError``. A class masked
     with ``np.finfo(float).min`` gets probability exactly 0 (at any temperature
     below about 1e305) and does not change the fit; predictions are
     ``exp((z - max z) / T)`` normalised, so logits near +-1.8e308 never
@@ -190,10 +192,14 @@ class TemperatureScaling(BaseCalibrator):
         with np.errstate(divide="ignore"):
             self.temperature_ = float(np.float64(1.0) / solution.beta)
         if solution.status == "infinite_temperature":
+            masked = ""
+            if self.input == "logits":
+                masked = _masked_truth_clause(X, y, sample_weight)
             warnings.warn(
                 "The log-loss does not decrease when the logits are sharpened from "
-                "uniform (L'(0) >= 0): the logits point away from the true classes "
-                "on average. temperature_ is inf and predictions are uniform"
+                "uniform (L'(0) >= 0): "
+                + (masked or "the logits point away from the true classes on average")
+                + ". temperature_ is inf and predictions are uniform"
                 + (
                     " over the classes of nonzero probability."
                     if self.input == "probabilities"
@@ -333,6 +339,39 @@ _ALL_RIGHT_MESSAGE = (
     "wrong). Fitted with smoothed targets instead (see target_smoothing); "
     "calibrate on held-out rows that the model also gets wrong."
 )
+
+
+def _masked_truth_clause(X, y, sample_weight):
+    """Why ``L'(0) >= 0`` when rows give their true class an (effectively) -inf logit.
+
+    A logit at or below half the most negative value of ``X``'s dtype (e.g. a
+    class masked with ``np.finfo(dtype).min``) is -inf for any temperature a
+    fit can reach; when the true class of a row sits there, its log-loss is
+    infinite unless every class gets the same probability, which alone sends
+    ``T`` to inf. Returns a clause naming those rows, or "" if there are none.
+    """
+    low = 0.5 * np.finfo(X.dtype).min
+    n = X.shape[0]
+    hit = np.zeros(n, dtype=bool)
+    for rows in row_chunks(n, 1 if X.ndim == 1 else X.shape[1]):
+        z = np.asarray(X[rows])
+        labels = y[rows]
+        if z.ndim == 1:  # log-odds s of class 1: logits (0, s)
+            hit[rows] = np.where(labels == 1, z <= low, z >= -low)
+        else:
+            hit[rows] = z[np.arange(z.shape[0]), labels] <= low
+    if sample_weight is not None:
+        hit &= sample_weight > 0
+    n_hit = int(np.count_nonzero(hit))
+    if n_hit == 0:
+        return ""
+    return (
+        f"{n_hit} calibration rows give their true class an (effectively) -inf "
+        f"logit (at or below {low:.3g}, e.g. a masked class); first "
+        f"at row {int(np.argmax(hit))}. No finite temperature gives them a "
+        "positive probability, so their loss is infinite unless the predictions "
+        "are uniform. Drop those rows or unmask their classes"
+    )
 
 
 def _binary_log_probabilities(p):
