@@ -154,6 +154,13 @@ def record_or_raise(failure, example):
         handle.write(json.dumps(entry) + "\n")
 
 
+def record_with_inputs(failure, inputs):
+    """:func:`record_or_raise` with the call's inputs added to the detail."""
+    described = describe(inputs)
+    detail = f"{failure.detail}\ninputs:\n{described}"
+    record_or_raise(FuzzError(failure.signature, detail), described)
+
+
 def _short(obj, limit=600):
     text = repr(obj)
     return text if len(text) <= limit else text[:limit] + "…"
@@ -208,12 +215,7 @@ def check_call(name, call, inputs, check=None):
         finally:
             plt.close("all")
     except FuzzError as failure:
-        record_or_raise(
-            FuzzError(
-                failure.signature, f"{failure.detail}\ninputs:\n{describe(inputs)}"
-            ),
-            describe(inputs),
-        )
+        record_with_inputs(failure, inputs)
     return result
 
 
@@ -1387,12 +1389,7 @@ def run_cli(command, argv, directory, outputs):
         finally:
             plt.close("all")
     except FuzzError as failure:
-        record_or_raise(
-            FuzzError(
-                failure.signature, f"{failure.detail}\ninputs:\n{describe(inputs)}"
-            ),
-            describe(inputs),
-        )
+        record_with_inputs(failure, inputs)
     return None, None
 
 
