@@ -125,8 +125,13 @@ def test_all_rows_correct_falls_back_to_smoothed_targets():
     # on the first new row the model gets wrong.
     z = np.array([[3.0, 0.0, -1.0], [0.0, 2.0, 1.0], [0.0, -1.0, 5.0], [1.0, 0.0, 0.5]])
     y = np.array([0, 1, 2, 0])
-    with pytest.warns(NoFiniteOptimumWarning, match="largest logit.*smoothed"):
+    with pytest.warns(NoFiniteOptimumWarning, match="largest logit.*smoothed") as rec:
         cal = TemperatureScaling().fit(z, y)
+    assert rec[0].filename == __file__  # the user's line, for logits ...
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    with pytest.warns(NoFiniteOptimumWarning, match="largest logit") as rec:
+        TemperatureScaling(input="probabilities").fit(p, y)
+    assert [r.filename for r in rec] == [__file__]  # ... and for probabilities
     assert 0 < cal.temperature_ < np.inf
     smoothed = TemperatureScaling(target_smoothing=True).fit(z, y)  # no warning
     assert cal.temperature_ == smoothed.temperature_

@@ -187,7 +187,9 @@ class TemperatureScaling(BaseCalibrator):
         if self.input == "probabilities":
             solution = self._fit_probabilities(X, y, sample_weight, eps)
         else:
-            solution, _ = self._fit_temperature(X, y, sample_weight, eps, None)
+            solution, _ = self._fit_temperature(
+                X, y, sample_weight, eps, None, stacklevel=4
+            )
         self.n_iter_ = solution.n_iter
         with np.errstate(divide="ignore"):
             self.temperature_ = float(np.float64(1.0) / solution.beta)
@@ -216,10 +218,12 @@ class TemperatureScaling(BaseCalibrator):
                 stacklevel=3,
             )
 
-    def _fit_temperature(self, X, y, sample_weight, eps, transform, *, warn=True):
+    def _fit_temperature(self, X, y, sample_weight, eps, transform, *, stacklevel):
         """Temperature alone (bracketed Newton on ``beta``) and the ``eps`` used.
 
-        Falls back to smoothed targets when every row is already right.
+        Falls back to smoothed targets when every row is already right, with a
+        warning at ``stacklevel`` (the caller's depth below the user's line), or
+        silently when it is None.
         """
         options = {
             "sample_weight": sample_weight,
@@ -228,11 +232,9 @@ class TemperatureScaling(BaseCalibrator):
         }
         solution = fit_inverse_temperature(X, y, eps=eps, **options)
         if solution.status == "zero_temperature":
-            if warn:
+            if stacklevel is not None:
                 warnings.warn(
-                    _ALL_RIGHT_MESSAGE,
-                    NoFiniteOptimumWarning,
-                    stacklevel=5,
+                    _ALL_RIGHT_MESSAGE, NoFiniteOptimumWarning, stacklevel=stacklevel
                 )
             eps = smoothing_eps(y, sample_weight, len(self.classes_))
             solution = fit_inverse_temperature(X, y, eps=eps, **options)
@@ -283,7 +285,12 @@ class TemperatureScaling(BaseCalibrator):
                 else:
                     transform = log_probs
                 solution, eps = self._fit_temperature(
-                    X, y, sample_weight, eps, transform, warn=floor is None
+                    X,
+                    y,
+                    sample_weight,
+                    eps,
+                    transform,
+                    stacklevel=5 if floor is None else None,
                 )
                 if solution.status == "zero_temperature":
                     continue
