@@ -605,3 +605,55 @@ def format_label(label):
     """A class label as users wrote it: ``1`` rather than ``np.int64(1)``."""
     item = getattr(label, "item", None)
     return str(item() if callable(item) else label)
+
+
+def _name_prefixes(names):
+    """ "" and the common prefixes of ``names`` that end at a non-alphanumeric
+    character (``logit_`` of ``logit_cat``, ``logit_dog``)."""
+    common = names[0]
+    for name in names[1:]:
+        while not name.startswith(common):
+            common = common[:-1]
+    return [""] + [common[: i + 1] for i, ch in enumerate(common) if not ch.isalnum()]
+
+
+def check_column_order(X, classes, *, name):
+    """Refuse a DataFrame whose columns are named after the classes, out of order.
+
+    Columns are read by position, one per class in the order of ``classes``.
+    When their names say otherwise -- each is ``<prefix><label>`` for a
+    different class, but not in that order -- reading them by position would
+    give each class another class's column, a silently wrong answer.
+
+    Parameters
+    ----------
+    X : object
+        The user's input, before conversion (only a DataFrame has names).
+    classes : array-like
+        The classes, in the order the columns are read.
+    name : str
+        Argument name for messages.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or len(columns) != len(classes) or len(classes) < 2:
+        return
+    names = [str(c) for c in columns]
+    texts = [format_label(c) for c in classes]
+    if len(set(texts)) != len(texts):
+        return
+    for prefix in _name_prefixes(names):
+        suffixes = [n[len(prefix) :] for n in names]
+        if sorted(suffixes) != sorted(texts):
+            continue
+        if suffixes != texts:
+            listed = columns.tolist() if hasattr(columns, "tolist") else list(columns)
+            by_text = dict(zip(suffixes, listed, strict=True))
+            order = [by_text[text] for text in texts]
+            msg = (
+                f"{name}'s columns are named after the classes but are not in the "
+                f"order of the classes: {names}. Columns are read by position, one "
+                f"per class in the order {texts}; select them in that order, e.g. "
+                f"{name}[{order}]."
+            )
+            raise ValueError(msg)
+        return

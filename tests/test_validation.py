@@ -195,3 +195,55 @@ def test_renormalising_tolerance_and_beyond():
     bad = np.array([[0.5, 0.498], [0.25, 0.75]])  # off by 2e-3: refused
     with pytest.raises(ValueError, match=r"P rows must sum to 1 \(tolerance 0.001\)"):
         check_probabilities(bad, name="P")
+
+
+def _class_named_frames():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 3, 60)
+    labels = np.array(["bird", "cat", "dog"])[codes]
+    z = rng.normal(size=(60, 3))
+    z[np.arange(60), codes] += 1.5
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return labels, z, p
+
+
+@pytest.mark.parametrize("prefix", ["", "logit_"])
+def test_frames_with_class_named_columns_out_of_order_are_refused(prefix):
+    # Read by position, the reversed frame gives each class another class's
+    # column: a silently wrong score or fit. Sorted, it is accepted.
+    import pandas as pd
+
+    from calibkit import PlattScaling, TemperatureScaling
+    from calibkit.metrics import brier_score, log_loss
+
+    labels, z, p = _class_named_frames()
+    names = [f"{prefix}{c}" for c in ("bird", "cat", "dog")]
+    z_frame, p_frame = pd.DataFrame(z, columns=names), pd.DataFrame(p, columns=names)
+    reverse = names[::-1]
+    match = r"columns are named after the classes but are not in the order"
+    for call in (
+        lambda: log_loss(labels, p_frame[reverse]),
+        lambda: brier_score(labels, p_frame[reverse]),
+        lambda: TemperatureScaling().fit(z_frame[reverse], labels),
+        lambda: PlattScaling().fit(z_frame[reverse], labels),
+        lambda: TemperatureScaling().fit(z, labels).predict_proba(z_frame[reverse]),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert log_loss(labels, p_frame) == log_loss(labels, p)
+    fitted = TemperatureScaling().fit(z_frame, labels)
+    plain = TemperatureScaling().fit(z, labels).temperature_
+    assert fitted.temperature_ == pytest.approx(plain, rel=1e-14)
+
+
+def test_integer_named_columns_out_of_order_suggest_the_right_selection():
+    import pandas as pd
+
+    from calibkit.metrics import log_loss
+
+    frame = pd.DataFrame(np.full((4, 3), 1 / 3), columns=[2, 0, 1])
+    with pytest.raises(ValueError, match=r"e\.g\. y_prob\[\[0, 1, 2\]\]"):
+        log_loss([0, 1, 2, 1], frame)
+    # Names that are not the classes say nothing about the order.
+    other = pd.DataFrame(np.full((4, 3), 1 / 3), columns=["a", "c", "b"])
+    assert log_loss([0, 1, 2, 1], other) == pytest.approx(np.log(3))

@@ -18,6 +18,7 @@ from calibkit._transforms import (
 from calibkit._validation import (
     StrOptions,
     check_classification_labels,
+    check_column_order,
     check_consistent_length,
     check_float_array,
     check_n_classes,
@@ -67,8 +68,10 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             The fitted calibrator.
         """
         self._validate_params()
+        given = X
         X = self._check_X(X, reset=True)
         self.classes_, codes = encode_labels(y, classes=classes, name="y")
+        check_column_order(given, self.classes_, name="X")
         check_classification_labels(self.classes_, name="y")
         check_n_classes(self.classes_, name="y")
         check_consistent_length(X=X, y=codes)
@@ -92,6 +95,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             precision of ``X`` (float32 stays float32).
         """
         check_is_fitted(self)
+        check_column_order(X, self.classes_, name="X")
         X = self._check_X(X, reset=False)
         if is_dask(X):
             return self._predict_proba_dask(X)

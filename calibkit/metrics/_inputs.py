@@ -6,6 +6,7 @@ import numpy as np
 
 from calibkit._chunks import is_dask
 from calibkit._validation import (
+    check_column_order,
     check_consistent_length,
     check_float_array,
     check_labels,
@@ -122,6 +123,7 @@ def check_forecasts(
         if prob.shape[1] < 2:
             msg = "y_prob must have at least 2 columns when 2-D."
             raise ValueError(msg)
+        check_column_order(y_prob, classes, name="y_prob")
     return Forecasts(classes=classes, y=y, prob=prob, sample_weight=w)
 
 
