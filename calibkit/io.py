@@ -839,7 +839,10 @@ def match_columns(
       an order the user stated (``explicit=True``: ``--columns a,b,c`` in
       the sorted order of the labels); a ``--prefix`` or the default
       selection is refused, since the file's order says nothing;
-    - names that identify some classes but not all are refused.
+    - names that identify some classes but not all are refused; but when
+      every column is ``<prefix><text>`` with one prefix and the text labels
+      of ``y`` are among them, the others name classes without rows here
+      (integer names always may).
 
     Labels match names by their text (:func:`label_text`): label ``1`` matches
     ``p_1``, the string label ``"01"`` matches ``p_01`` only.
@@ -910,6 +913,21 @@ def match_columns(
                 full.append((pfx, values))
             elif values and partial is None:
                 partial = (pfx, found)
+    if not full and classes is None and kind not in "iu" and not positional_names:
+        # Text labels: every column <prefix><label>, the labels of y among
+        # them, names a class even when it has no rows here (a test subset
+        # without a rare class). A prefix is required, so that plain names
+        # such as "id" or "score" are never taken for classes.
+        seen = set(candidates)
+        for pfx in _separator_prefixes(columns, prefix):
+            suffixes = [name[len(pfx) :] for name in columns]
+            if (
+                pfx
+                and all(suffixes)
+                and len(set(suffixes)) == len(suffixes)
+                and seen <= set(suffixes)
+            ):
+                full.append((pfx, suffixes))
     if partial is None and not full and not positional_names:
         # A name such as "logit_cat" among others without the same prefix
         # still names a label: look after every separator of each name.
@@ -928,6 +946,14 @@ def match_columns(
     known = [label_text(v) for v in present[:8]]
 
     if len(columns) == 1:
+        if len(present) == 1 and classes is None:
+            msg = (
+                f"the labels hold one class only ({known[0]}), so the single "
+                f"prediction column ({columns[0]}) cannot be matched to a class; "
+                "at least two classes are needed (to evaluate a subset with one "
+                "class, pass the --calibrator fitted on both)."
+            )
+            raise ValueError(msg)
         if len(present) != 2 and classes is None:
             msg = (
                 f"one prediction column ({columns[0]}) means a binary problem, but "
@@ -955,7 +981,12 @@ def match_columns(
             )
             raise ValueError(msg)
         values = full[0][1]
-        named = np.array(values, dtype=present.dtype if kind != "O" else object)
+        if kind == "O":
+            named = np.array(values, dtype=object)
+        elif kind in "US":  # wide enough for labels longer than those of y
+            named = np.array([str(v) for v in values])
+        else:
+            named = np.array(values, dtype=present.dtype)
         if classes is None:
             unseen = ~np.isin(y, named) if kind != "O" else _not_in(y, named)
             if unseen.any():

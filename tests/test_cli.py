@@ -1343,3 +1343,37 @@ def test_evaluate_writes_both_outputs(tmp_path, capsys):
     assert "<html" in (tmp_path / "r.html").read_text().lower()
     assert f"wrote {tmp_path / 'e.json'}" in err
     assert f"wrote {tmp_path / 'r.html'}" in err
+
+
+def test_named_columns_of_a_class_without_rows(tmp_path, capsys):
+    # A subset without "cat": logit_cat still names a class (text labels), so
+    # the file fits with every class, as the Python API does with classes=.
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 3, 300)
+    z = rng.normal(size=(300, 3))
+    z[np.arange(300), codes] += 1.5
+    labels = np.array(["bird", "cat", "dog"])[codes]
+    keep = labels != "cat"
+    table = pd.DataFrame(
+        {"logit_dog": z[:, 2], "y": labels, "logit_bird": z[:, 0], "logit_cat": z[:, 1]}
+    )[keep]
+    table.to_csv(tmp_path / "nocat.csv", index=False)
+    code, _, _ = run(
+        capsys, "fit", tmp_path / "nocat.csv", "--label", "y", "-o", tmp_path / "c.json"
+    )
+    assert code == 0
+    fitted = ck.load(tmp_path / "c.json")
+    assert fitted.classes_.tolist() == ["bird", "cat", "dog"]
+    by_hand = ck.TemperatureScaling().fit(
+        z[keep], labels[keep], classes=["bird", "cat", "dog"]
+    )
+    assert fitted.temperature_ == pytest.approx(by_hand.temperature_, rel=1e-12)
+
+
+def test_one_class_labels_are_named_as_such(tmp_path, capsys):
+    (tmp_path / "one.csv").write_text("score,y\n1,1\n2,1\n0.5,1\n")
+    code, _, err = run(
+        capsys, "fit", tmp_path / "one.csv", "--label", "y", "-o", tmp_path / "c.json"
+    )
+    assert code == 2
+    assert "the labels hold one class only (1)" in one_error_line(err, "fit")
