@@ -247,3 +247,16 @@ def test_integer_named_columns_out_of_order_suggest_the_right_selection():
     # Names that are not the classes say nothing about the order.
     other = pd.DataFrame(np.full((4, 3), 1 / 3), columns=["a", "c", "b"])
     assert log_loss([0, 1, 2, 1], other) == pytest.approx(np.log(3))
+
+
+def test_rows_at_exactly_the_tolerance_are_accepted_whatever_the_column_order():
+    # 0.263 + 0.592 + 0.144 is 0.999 in decimal but 1 - 1.0000000000000009e-3 in
+    # floating point; with the columns in another order it rounds otherwise.
+    from calibkit.metrics import log_loss
+
+    P = np.array([[0.263, 0.592, 0.144], [0.5, 0.25, 0.25]])
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        with pytest.warns(CalibrationWarning, match="1 rows did not sum to 1"):
+            got = log_loss([0, 1], P[:, order], labels=[0, 1, 2])
+        expected = -np.log([P[0, order[0]] / 0.999, P[1, order[1]]]).mean()
+        assert got == pytest.approx(expected, rel=1e-12)
