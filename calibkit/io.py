@@ -1219,6 +1219,19 @@ def check_distinct_paths(inputs, outputs):
         When an output is the same file as an input or as another output
         (same resolved path, or same device and inode, so hard links and
         symbolic links count).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> data = pathlib.Path(tempfile.mkdtemp()) / "scores.csv"
+    >>> _ = data.write_text("y,score")
+    >>> check_distinct_paths(
+    ...     {"PREDICTIONS": data}, {"--output": data}
+    ... )  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --output '...scores.csv' is the same file as PREDICTIONS; ...
+    >>> check_distinct_paths({"PREDICTIONS": data}, {"--output": data.parent / "o.csv"})
     """
     seen = []
     for role, path in [*inputs.items(), *outputs.items()]:

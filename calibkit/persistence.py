@@ -340,6 +340,19 @@ def load_with_metadata(path):
     ------
     FileNotFoundError, ValueError
         As :func:`load`.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from calibkit import PlattScaling, save
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "cal.json"
+    >>> cal = PlattScaling().fit([-2.0, -1.0, 0.5, 1.0, 2.0], [0, 1, 0, 1, 1])
+    >>> save(cal, path, metadata={"columns": ["score"]})
+    >>> loaded, metadata = load_with_metadata(path)
+    >>> metadata
+    {'columns': ['score']}
+    >>> bool((loaded.predict_proba([0.0]) == cal.predict_proba([0.0])).all())
+    True
     """
     document = _read_document(path)
     return from_dict(document), dict(document.get("metadata", {}))
