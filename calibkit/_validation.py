@@ -237,6 +237,15 @@ def row_sum_noise(n_classes):
     return n_classes * _NOISE_PER_CLASS
 
 
+def rows_off_sum(sums, atol, n_cols):
+    """Rows whose sum is further than ``atol`` from 1 (NaN sums included).
+
+    The slack of ``n_cols`` ulps of 1 is the rounding of the sum itself, so
+    that a row written as summing to exactly ``1 - atol`` is not refused.
+    """
+    return ~(np.abs(sums - 1.0) <= atol + n_cols * np.finfo(np.float64).eps)
+
+
 def _probability_violations(rows, chunk, noise, atol):
     """[rows outside [0, 1], first such row, rows off sum, first such row, its sum,
     rows to renormalise, first such row, largest deviation among them]."""
@@ -249,9 +258,7 @@ def _probability_violations(rows, chunk, noise, atol):
     if atol is not None and chunk.ndim == 2:
         sums = row_sum(np.asarray(chunk, dtype=np.float64))
         deviation = np.abs(sums - 1.0)
-        # Slack for the rounding of the sum itself (at most K ulps of 1), so
-        # that a row written as summing to exactly 1 - atol is not refused.
-        off = ~(deviation <= atol + chunk.shape[1] * np.finfo(np.float64).eps)
+        off = rows_off_sum(sums, atol, chunk.shape[1])
         if off.any():
             first = np.argmax(off)
             out[2:5] = off.sum(), rows.start + first, sums[first]
@@ -609,14 +616,19 @@ def format_label(label):
     return str(item() if callable(item) else label)
 
 
-def _name_prefixes(names):
-    """ "" and the common prefixes of ``names`` that end at a non-alphanumeric
-    character (``logit_`` of ``logit_cat``, ``logit_dog``)."""
-    common = names[0]
-    for name in names[1:]:
-        while not name.startswith(common):
-            common = common[:-1]
-    return [""] + [common[: i + 1] for i, ch in enumerate(common) if not ch.isalnum()]
+def name_prefixes(names, given=""):
+    """Prefixes that column ``names`` may share before a label.
+
+    ``given`` (a prefix the user stated, or "") and every longer common prefix
+    of ``names`` that ends at a non-alphanumeric character (``logit_`` of
+    ``logit_cat``, ``logit_dog``).
+    """
+    common = os.path.commonprefix(list(names))  # noqa: RUF071 (not paths)
+    return [given] + [
+        common[: i + 1]
+        for i in range(len(given), len(common))
+        if not common[i].isalnum()
+    ]
 
 
 def check_column_order(X, classes, *, name):
@@ -643,7 +655,7 @@ def check_column_order(X, classes, *, name):
     texts = [format_label(c) for c in classes]
     if len(set(texts)) != len(texts):
         return
-    for prefix in _name_prefixes(names):
+    for prefix in name_prefixes(names):
         suffixes = [n[len(prefix) :] for n in names]
         if sorted(suffixes) != sorted(texts):
             continue

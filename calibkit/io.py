@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from calibkit._validation import format_label, name_prefixes
+
 __all__ = [
     "FORMATS",
     "atomic_output",
@@ -774,45 +776,12 @@ def _typed_text_labels(text):
     return text
 
 
-def label_text(label):
-    """How a label is written in a column name (``calibrated_<label>``).
-
-    Parameters
-    ----------
-    label : object
-        A class label (numpy scalars are unwrapped).
-
-    Returns
-    -------
-    str
-    """
-    item = getattr(label, "item", None)
-    return str(item() if callable(item) else label)
-
-
 def _label_from_text(text, kind):
     """The label of numpy ``kind`` written as ``text``, or None."""
     if kind in "iu" and _INTEGER_LITERAL.fullmatch(text):
         value = int(text)
         return value if -(2**63) <= value < 2**63 else None
     return None
-
-
-def _separator_prefixes(names, given):
-    """Candidate prefixes: ``given`` (or ""), and longer common prefixes of
-    ``names`` that end at a non-alphanumeric character (``logit_``)."""
-    common = os.path.commonprefix(list(names))  # noqa: RUF071 (not paths)
-    base = given or ""
-    found = [base]
-    for i in range(len(base), len(common)):
-        if not common[i].isalnum():
-            found.append(common[: i + 1])
-    return found
-
-
-def _names_to_labels(columns, prefix, text_of):
-    """Per column the label its name gives under ``prefix`` (or None)."""
-    return [text_of.get(c[len(prefix) :]) for c in columns]
 
 
 def match_columns(
@@ -844,8 +813,8 @@ def match_columns(
       of ``y`` are among them, the others name classes without rows here
       (integer names always may).
 
-    Labels match names by their text (:func:`label_text`): label ``1`` matches
-    ``p_1``, the string label ``"01"`` matches ``p_01`` only.
+    Labels match names by their text (``str`` of the label): label ``1``
+    matches ``p_1``, the string label ``"01"`` matches ``p_01`` only.
 
     Parameters
     ----------
@@ -895,14 +864,14 @@ def match_columns(
     # from a test set); any other label must be one that was seen.
     candidates = None
     if classes is not None or kind not in "iu":
-        candidates = {label_text(c): c for c in present.tolist()}
+        candidates = {format_label(c): c for c in present.tolist()}
 
     def labels_for(pfx):
         return [_one_label(name[len(pfx) :], candidates, kind) for name in columns]
 
     full, partial = [], None
     if not positional_names:
-        for pfx in _separator_prefixes(columns, prefix):
+        for pfx in name_prefixes(columns, prefix or ""):
             found = labels_for(pfx)
             values = [f[1] for f in found if f is not None]
             if (
@@ -919,7 +888,7 @@ def match_columns(
         # without a rare class). A prefix is required, so that plain names
         # such as "id" or "score" are never taken for classes.
         seen = set(candidates)
-        for pfx in _separator_prefixes(columns, prefix):
+        for pfx in name_prefixes(columns, prefix or ""):
             suffixes = [name[len(pfx) :] for name in columns]
             if (
                 pfx
@@ -943,7 +912,7 @@ def match_columns(
         if any(f is not None for f in found):
             partial = (None, found)
     listed = ", ".join(columns[:6]) + (" ..." if len(columns) > 6 else "")
-    known = [label_text(v) for v in present[:8]]
+    known = [format_label(v) for v in present[:8]]
 
     if len(columns) == 1:
         if len(present) == 1 and classes is None:
@@ -965,9 +934,9 @@ def match_columns(
         if named and len(present) == 2 and present.tolist()[1] not in named:
             msg = (
                 f"the single prediction column {columns[0]!r} is named for label "
-                f"{label_text(next(iter(named)))}, but one column is read as the "
-                f"score of the greater label {label_text(present[1])}; select the "
-                f"column of label {label_text(present[1])}, or give both columns."
+                f"{format_label(next(iter(named)))}, but one column is read as the "
+                f"score of the greater label {format_label(present[1])}; select the "
+                f"column of label {format_label(present[1])}, or give both columns."
             )
             raise ValueError(msg)
         return present, columns
@@ -990,7 +959,7 @@ def match_columns(
         if classes is None:
             unseen = ~np.isin(y, named) if kind != "O" else _not_in(y, named)
             if unseen.any():
-                missing = [label_text(v) for v in np.unique(y[unseen])[:5]]
+                missing = [format_label(v) for v in np.unique(y[unseen])[:5]]
                 msg = (
                     f"the labels include {missing} (first at row "
                     f"{int(np.flatnonzero(unseen)[0])}), which no prediction "

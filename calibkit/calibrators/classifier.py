@@ -23,6 +23,7 @@ from calibkit._validation import (
     check_sample_weight,
     encode_labels,
     format_label,
+    rows_off_sum,
 )
 from calibkit.calibrators._base import BaseCalibrator
 from calibkit.calibrators._selection import METHODS, CalibrationSet
@@ -762,7 +763,7 @@ def _check_response_values(raw, response, model, dtype=None):
     dtype = values.dtype if dtype is None else np.dtype(dtype)
     atol = ROW_SUM_ATOL.get(dtype, ROW_SUM_ATOL[np.dtype(np.float64)])
     sums = values.sum(axis=1, dtype=np.float64)
-    off = np.abs(sums - 1.0) > atol
+    off = rows_off_sum(sums, atol, values.shape[1])
     if off.any():
         n_bad, row = _first(off)
         msg = (

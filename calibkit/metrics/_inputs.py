@@ -178,6 +178,18 @@ def positive_weight_rows(w, *arrays):
     return (*(a[keep] for a in arrays), w[keep])
 
 
+def scaled_by_power_of_two(values):
+    """``(values * 2**-e, e)`` with ``e`` such that the maximum is in [0.5, 1).
+
+    Exact (a power of two); ``e = 0`` when the maximum is 0. Statistics that
+    scale with the weights are computed on the scaled values and the scale is
+    put back at the end.
+    """
+    top = float(np.max(values))
+    exponent = int(np.frexp(top)[1]) if top > 0 else 0
+    return np.ldexp(values, -exponent), exponent
+
+
 def scaled_to_unit_max(values):
     """``values`` divided by the power of two that brings their maximum to [0.5, 1).
 
@@ -189,10 +201,7 @@ def scaled_to_unit_max(values):
     """
     if values is None:
         return None
-    top = float(np.max(values))
-    if top == 0:
-        return values
-    scaled = np.ldexp(values, -np.frexp(top)[1])
+    scaled, _ = scaled_by_power_of_two(values)
     # A positive weight stays positive (its row still counts, e.g. an
     # infinite loss stays infinite) even when its ratio to the largest
     # weight is below the float range.

@@ -15,7 +15,11 @@ from scipy.stats import chi2, norm
 
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import Binning, check_count
-from calibkit.metrics._inputs import check_forecasts, positive_weight_rows
+from calibkit.metrics._inputs import (
+    check_forecasts,
+    positive_weight_rows,
+    scaled_by_power_of_two,
+)
 from calibkit.metrics.reliability import _bin_totals
 
 __all__ = [
@@ -206,8 +210,7 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
     if w is None:
         weights, exponent = np.ones_like(p), 0
     else:
-        exponent = int(np.frexp(np.max(w))[1])
-        weights = np.ldexp(w, -exponent)
+        weights, exponent = scaled_by_power_of_two(w)
     total_weight = float(weights.sum())
     variance_sum = float(np.sum(weights * slope**2 * p * (1.0 - p)))
     if variance_sum == 0:
@@ -336,10 +339,8 @@ def _hosmer_lemeshow_statistic(observed, expected, weight):
     # The statistic scales with the weights (they are counts). Computing it on
     # group totals scaled by a power of two (exact) keeps the squares of 1e200
     # weights from overflowing; the scale is put back at the end.
-    exponent = int(np.frexp(np.max(weight))[1])
-    observed, expected, weight = (
-        np.ldexp(v, -exponent) for v in (observed, expected, weight)
-    )
+    weight, exponent = scaled_by_power_of_two(weight)
+    observed, expected = (np.ldexp(v, -exponent) for v in (observed, expected))
     variance = expected * (1.0 - expected / weight)
     excess = (observed - expected) ** 2
     certain = variance <= 0
