@@ -6,6 +6,14 @@ scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
 """
 
 from calibkit import metrics
+from calibkit._persistence import (
+    from_dict,
+    load,
+    load_metadata,
+    load_with_metadata,
+    save,
+    to_dict,
+)
 from calibkit._version import __version__
 from calibkit.calibrators import (
     CalibratedClassifier,
@@ -13,7 +21,6 @@ from calibkit.calibrators import (
     PlattScaling,
     TemperatureScaling,
 )
-from calibkit.persistence import from_dict, load, save, to_dict
 
 __all__ = [
     "CalibratedClassifier",
@@ -23,6 +30,8 @@ __all__ = [
     "__version__",
     "from_dict",
     "load",
+    "load_metadata",
+    "load_with_metadata",
     "metrics",
     "plotting",
     "save",

@@ -572,7 +572,7 @@ def _check_output_path(path, *, name, stdout=False):
 
 
 def _run_fit(args, console):
-    from calibkit.persistence import save
+    from calibkit._persistence import save
 
     _check_output_path(args.output, name="--output")
     if Path(args.output).suffix.lower() != ".json":
@@ -674,7 +674,7 @@ def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
 def _run_apply(args, console):
     import pandas as pd
 
-    from calibkit.persistence import load_with_metadata
+    from calibkit._persistence import load_with_metadata
 
     _check_output_path(args.output, name="--output", stdout=True)
     ckio.detect_format(args.output)
@@ -752,7 +752,12 @@ def _source(path):
 
 
 def _run_evaluate(args, console):
-    from calibkit.report import evaluate_forecasts, format_table, render_html, to_json
+    from calibkit.report._report import (
+        evaluate_forecasts,
+        format_table,
+        render_html,
+        to_json,
+    )
 
     args.n_bins = _check_n_bins(args.n_bins)
     for option, path in (("--report", args.report), ("--json", args.json)):
@@ -764,7 +769,7 @@ def _run_evaluate(args, console):
     )
     calibrator, stored = None, None
     if args.calibrator is not None:
-        from calibkit.persistence import load_with_metadata
+        from calibkit._persistence import load_with_metadata
 
         calibrator, metadata = load_with_metadata(args.calibrator)
         stored = _stored_columns(calibrator, metadata, args)
@@ -924,7 +929,7 @@ def _write_demo_manifest(out, written):
 def _run_demo(args, console):
     import pandas as pd
 
-    from calibkit.report import (
+    from calibkit.report._report import (
         decomposition_figure,
         evaluate_forecasts,
         figure_png,

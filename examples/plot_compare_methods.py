@@ -29,7 +29,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 
 from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
-from calibkit.metrics.decomposition import decompose
+from calibkit.metrics import decompose
 from calibkit.plotting import DecompositionDisplay, ReliabilityDisplay
 
 # %%

@@ -31,9 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
-from calibkit.metrics.decomposition import decompose
-from calibkit.metrics.reliability import expected_calibration_error
-from calibkit.metrics.scores import log_loss
+from calibkit.metrics import decompose, expected_calibration_error, log_loss
 from calibkit.plotting import DecompositionDisplay, ReliabilityDisplay
 
 # %%

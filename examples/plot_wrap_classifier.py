@@ -29,7 +29,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
 
 from calibkit import CalibratedClassifier
-from calibkit.metrics.decomposition import decompose
+from calibkit.metrics import decompose
 from calibkit.plotting import DecompositionDisplay, ReliabilityDisplay
 
 X, y = make_classification(

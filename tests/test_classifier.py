@@ -42,9 +42,9 @@ from calibkit import (
     PlattScaling,
     TemperatureScaling,
 )
-from calibkit.calibrators.classifier import CalibratedPair
+from calibkit.calibrators._classifier import CalibratedPair
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
-from calibkit.scorers import get_scorer
+from calibkit.metrics import get_scorer
 
 METHODS = ["temperature", "platt", "isotonic", "auto"]
 

@@ -18,9 +18,10 @@ from scipy.special import softmax
 from sklearn.metrics import log_loss as sk_log_loss
 
 import calibkit as ck
-from calibkit import cli, report
+from calibkit import cli
 from calibkit import io as ckio
 from calibkit.exceptions import NoFiniteOptimumWarning
+from calibkit.report import _report as report
 
 METHODS = {
     "platt": ck.PlattScaling,
@@ -242,7 +243,7 @@ def test_probability_inputs_weights_and_column_lists(tmp_path, capsys):
     assert_allclose(
         ck.load(model).predict_proba(P), expected.predict_proba(P), rtol=1e-12
     )
-    assert ck.persistence.load_metadata(model)["columns"] == ["a", "b", "c"]
+    assert ck.load_metadata(model)["columns"] == ["a", "b", "c"]
 
 
 def test_auto_picks_the_lowest_cross_validated_loss(tmp_path, capsys):
@@ -264,7 +265,7 @@ def test_auto_picks_the_lowest_cross_validated_loss(tmp_path, capsys):
     found = dict(re.findall(r"(temperature|platt|isotonic) ([0-9.]+)", err))
     assert set(found) == set(METHODS)
     best = min(found, key=lambda name: float(found[name]))
-    assert ck.persistence.load_metadata(model)["method"] == best
+    assert ck.load_metadata(model)["method"] == best
     assert type(ck.load(model)) is METHODS[best]
 
 

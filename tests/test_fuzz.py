@@ -40,7 +40,7 @@ import calibkit as ck
 from calibkit import cli, report
 from calibkit import exceptions as ck_exceptions
 from calibkit import metrics as ckm
-from calibkit.scorers import get_scorer, get_scorer_names, make_calibration_scorer
+from calibkit.metrics import get_scorer, get_scorer_names, make_calibration_scorer
 
 pl = pytest.importorskip("polars")
 matplotlib = pytest.importorskip("matplotlib")

@@ -1,4 +1,4 @@
-"""Tests for calibkit.metrics.decomposition (score = MCB - DSC + UNC).
+"""Tests for calibkit.metrics (decomposition) (score = MCB - DSC + UNC).
 
 References, none of them the code under test: model-diagnostics' CORP
 decomposition (scikit-learn isotonic regression), a brute-force isotonic

@@ -1,4 +1,4 @@
-"""Tests for calibkit.metrics.goodness_of_fit: Spiegelhalter and Hosmer–Lemeshow.
+"""Tests for calibkit.metrics (goodness_of_fit): Spiegelhalter and Hosmer–Lemeshow.
 
 References: exact fractions with mpmath square roots and error functions,
 exact enumeration of all outcomes for the null moments of z, brute-force

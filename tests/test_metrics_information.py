@@ -1,4 +1,4 @@
-"""Tests for calibkit.metrics.information: entropy, KL divergence, cross-entropy.
+"""Tests for calibkit.metrics (information): entropy, KL divergence, cross-entropy.
 
 The reference is 50-digit mpmath on the same float inputs; identities are
 checked with hypothesis.

@@ -1,4 +1,4 @@
-"""Tests for calibkit.metrics.reliability: ECE and reliability curves.
+"""Tests for calibkit.metrics (reliability): ECE and reliability curves.
 
 References: brute-force binning written from the definitions (explicit
 comparisons with the edges, exact-fraction quantiles), Kumar et al.'s debiased
@@ -25,7 +25,7 @@ from calibkit.metrics import (
     reliability_curve,
 )
 from calibkit.metrics import _binning as binning_module
-from calibkit.metrics import reliability as reliability_module
+from calibkit.metrics import _reliability as reliability_module
 from calibkit.metrics._binning import Binning
 
 # --- brute-force references -------------------------------------------------------

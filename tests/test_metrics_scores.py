@@ -1,4 +1,4 @@
-"""Tests for calibkit.metrics.scores: log_loss and brier_score.
+"""Tests for calibkit.metrics (scores): log_loss and brier_score.
 
 References: scikit-learn (where it does not clip), exact fractions, 50-digit
 mpmath, and invariances (repeated rows, row order, dtypes, containers).

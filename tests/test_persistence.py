@@ -11,8 +11,9 @@ from scipy.special import softmax
 from sklearn.exceptions import NotFittedError
 
 import calibkit as ck
+from calibkit import _persistence as persistence
+from calibkit import load_metadata
 from calibkit.exceptions import NoFiniteOptimumWarning
-from calibkit.persistence import SCHEMA_VERSION, load_metadata
 
 CALIBRATORS = [
     ck.PlattScaling,
@@ -194,7 +195,7 @@ def test_document_layout_and_metadata(tmp_path):
     ck.save(calibrator, path, metadata={"columns": ["score"]})
     doc = strict_json(path.read_text())
     assert doc["format"] == "calibkit-calibrator"
-    assert doc["schema_version"] == SCHEMA_VERSION
+    assert doc["schema_version"] == persistence.SCHEMA_VERSION
     assert doc["calibkit_version"] == ck.__version__
     assert doc["class"] == "IsotonicCalibration"
     assert doc["classes"] == {"dtype": calibrator.classes_.dtype.str, "values": [0, 1]}
@@ -403,7 +404,7 @@ def test_failed_save_keeps_existing_file(tmp_path):
 
 def _doc(cls, **params):
     X, y = overlapping_data(2)
-    return ck.persistence.to_dict(cls(**params).fit(X, y))
+    return ck.to_dict(cls(**params).fit(X, y))
 
 
 @pytest.mark.parametrize(
@@ -427,7 +428,7 @@ def test_absurd_values_are_refused(edit, match):
     doc = _doc(ck.TemperatureScaling)
     edit(doc)
     with pytest.raises(ValueError, match=match):
-        ck.persistence.from_dict(doc)
+        ck.from_dict(doc)
 
 
 def test_isotonic_state_must_agree_with_its_parameters():
@@ -436,15 +437,15 @@ def test_isotonic_state_must_agree_with_its_parameters():
     decreasing = copy.deepcopy(doc)
     decreasing["state"]["y_thresholds_"][0]["values"] = y[::-1]
     with pytest.raises(ValueError, match=r"model 0 decreases"):
-        ck.persistence.from_dict(decreasing)
+        ck.from_dict(decreasing)
     step = copy.deepcopy(doc)
     step["params"]["interpolation"] = "step"
     with pytest.raises(ValueError, match=r"layout of interpolation='step'"):
-        ck.persistence.from_dict(step)
+        ck.from_dict(step)
     eps = copy.deepcopy(doc)
     eps["params"]["eps"] = 0.1
     with pytest.raises(ValueError, match=r"eps_.* but the parameter eps is 0.1"):
-        ck.persistence.from_dict(eps)
+        ck.from_dict(eps)
 
 
 def test_file_limits(tmp_path, monkeypatch):
@@ -452,7 +453,7 @@ def test_file_limits(tmp_path, monkeypatch):
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError, match=r"nested too deeply"):
         ck.load(path)
-    monkeypatch.setattr(ck.persistence, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(persistence, "MAX_FILE_BYTES", 100)
     path.write_text(" " * 101)
     with pytest.raises(ValueError, match=r"larger than 100 bytes"):
         ck.load(path)
@@ -467,11 +468,11 @@ def test_feature_names_round_trip_and_one_read(tmp_path, monkeypatch):
     assert cal.feature_names_in_.tolist() == ["p_a", "p_b", "p_c"]
     ck.save(cal, tmp_path / "c.json", metadata={"k": 1})
     reads = []
-    original = ck.persistence._read_document
+    original = persistence._read_document
     monkeypatch.setattr(
-        ck.persistence, "_read_document", lambda p: reads.append(p) or original(p)
+        persistence, "_read_document", lambda p: reads.append(p) or original(p)
     )
-    loaded, metadata = ck.persistence.load_with_metadata(tmp_path / "c.json")
+    loaded, metadata = ck.load_with_metadata(tmp_path / "c.json")
     assert len(reads) == 1
     assert metadata == {"k": 1}
     assert loaded.feature_names_in_.tolist() == ["p_a", "p_b", "p_c"]

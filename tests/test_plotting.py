@@ -21,8 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics.decomposition import decompose
-from calibkit.metrics.reliability import reliability_curve
+from calibkit.metrics import decompose, reliability_curve
 from calibkit.plotting import DecompositionDisplay, ReliabilityDisplay
 from calibkit.plotting._reliability import DIAGONAL_GID
 

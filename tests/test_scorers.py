@@ -16,13 +16,13 @@ from sklearn.preprocessing import StandardScaler
 
 from calibkit import metrics
 from calibkit.exceptions import CalibrationWarning
-from calibkit.scorers import (
-    SCORERS,
+from calibkit.metrics import (
     CalibrationScorer,
     get_scorer,
     make_calibration_scorer,
 )
-from calibkit.scorers import get_scorer_names as calibkit_scorer_names
+from calibkit.metrics import get_scorer_names as calibkit_scorer_names
+from calibkit.metrics._scorers import SCORERS
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
-"""Calibrators: scikit-learn estimators that map saved scores to probabilities."""
+"""Calibrators: scikit-learn estimators that map saved scores to probabilities.
 
-from calibkit.calibrators.classifier import CalibratedClassifier
-from calibkit.calibrators.isotonic import IsotonicCalibration
-from calibkit.calibrators.platt import PlattScaling
-from calibkit.calibrators.temperature import TemperatureScaling
+The public names are re-exported by :mod:`calibkit`; import them from there.
+"""
+
+from calibkit.calibrators._classifier import CalibratedClassifier
+from calibkit.calibrators._isotonic import IsotonicCalibration
+from calibkit.calibrators._platt import PlattScaling
+from calibkit.calibrators._temperature import TemperatureScaling
 
 __all__ = [
     "CalibratedClassifier",

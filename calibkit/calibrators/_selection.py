@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
-from calibkit.calibrators.isotonic import IsotonicCalibration
-from calibkit.calibrators.platt import PlattScaling
-from calibkit.calibrators.temperature import TemperatureScaling
+from calibkit.calibrators._isotonic import IsotonicCalibration
+from calibkit.calibrators._platt import PlattScaling
+from calibkit.calibrators._temperature import TemperatureScaling
 from calibkit.exceptions import CalibrationWarning, InputKindWarning
 
 #: Calibrators by name, in the order "auto" tries them (fewest parameters

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from calibkit.metrics.decomposition import Decomposition, decompose
+from calibkit.metrics import Decomposition, decompose
 from calibkit.plotting._axes import check_axes, new_figure, root_figure
 
 __all__ = ["DecompositionDisplay"]
@@ -31,7 +31,7 @@ class DecompositionDisplay:
 
     Shows, model by model, how the mean score splits as
     ``score = miscalibration - discrimination + uncertainty``
-    (:func:`calibkit.metrics.decomposition.decompose`). Two pictures:
+    (:func:`calibkit.metrics.decompose`). Two pictures:
 
     - ``kind="bars"`` (default): a horizontal "waterfall" per model. Start
       from the uncertainty UNC (the score of always forecasting the base
@@ -65,7 +65,7 @@ class DecompositionDisplay:
 
     See Also
     --------
-    calibkit.metrics.decomposition.decompose : The numbers drawn here.
+    calibkit.metrics.decompose : The numbers drawn here.
     ReliabilityDisplay : Where the miscalibration comes from.
 
     Notes
@@ -132,10 +132,10 @@ class DecompositionDisplay:
             Observed labels.
         y_probs : dict of str to array-like, or list of array-like
             The forecasts of each model (as ``y_prob`` of
-            :func:`~calibkit.metrics.decomposition.decompose`); a list gets
+            :func:`~calibkit.metrics.decompose`); a list gets
             names ``"model 0"``, ``"model 1"``, ...
         score, method, n_bins, strategy, multiclass, sample_weight, labels, pos_label
-            Passed to :func:`~calibkit.metrics.decomposition.decompose`.
+            Passed to :func:`~calibkit.metrics.decompose`.
         kind : {"bars", "mcb_dsc"}, default="bars"
             The picture (see the class docstring).
         ax : matplotlib.axes.Axes, default=None
@@ -171,7 +171,7 @@ class DecompositionDisplay:
         Parameters
         ----------
         decompositions : dict of str to Decomposition, or list of Decomposition
-            Outputs of :func:`~calibkit.metrics.decomposition.decompose`; a list
+            Outputs of :func:`~calibkit.metrics.decompose`; a list
             gets names ``"model 0"``, ``"model 1"``, ...
         kind : {"bars", "mcb_dsc"}, default="bars"
         ax : matplotlib.axes.Axes, default=None

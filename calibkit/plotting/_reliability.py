@@ -14,8 +14,8 @@ from calibkit._validation import (
     check_sample_weight,
     encode_labels,
 )
+from calibkit.metrics import reliability_curve
 from calibkit.metrics._inputs import check_forecasts
-from calibkit.metrics.reliability import reliability_curve
 from calibkit.plotting._axes import (
     MAX_HIST_BINS,
     check_axes,
@@ -49,7 +49,7 @@ class ReliabilityDisplay:
     """Reliability diagram: forecasts against observed frequencies.
 
     Build it with :meth:`from_predictions` or :meth:`from_estimator`; they
-    compute the curve with :func:`calibkit.metrics.reliability.reliability_curve`
+    compute the curve with :func:`calibkit.metrics.reliability_curve`
     and call :meth:`plot`. The display draws exactly that curve: the binned
     points (markers joined by a line) or the CORP isotonic curve, the
     diagonal of perfect calibration, the consistency band when the curve has
@@ -58,7 +58,7 @@ class ReliabilityDisplay:
     Parameters
     ----------
     curve : ReliabilityCurve
-        Output of :func:`~calibkit.metrics.reliability.reliability_curve`.
+        Output of :func:`~calibkit.metrics.reliability_curve`.
     y_prob : ndarray of shape (n_samples,), default=None
         The forecasts on the x axis, for the histogram: the probability of the
         positive class, or the top-label confidence ``max_k p_k``. ``None``
@@ -91,7 +91,7 @@ class ReliabilityDisplay:
 
     See Also
     --------
-    calibkit.metrics.reliability.reliability_curve : The points drawn here.
+    calibkit.metrics.reliability_curve : The points drawn here.
     DecompositionDisplay : Miscalibration, discrimination and uncertainty.
 
     Notes

@@ -1,16 +1,4 @@
-"""Evaluate forecasts and write a self-contained HTML report.
-
-:func:`evaluate_forecasts` computes, for one set of probabilistic forecasts,
-the log-loss, the Brier score, the expected calibration error and the CORP
-decomposition of the log-loss; :func:`metrics_table` lines several of them up;
-:func:`render_html` / :func:`write_report` turn them into one HTML file with
-the reliability diagrams and the decomposition embedded as PNG images
-(``data:`` URIs), so the report opens in a browser without network access.
-
-matplotlib is optional: without it the report holds the tables only and says
-so. Nothing here computes a metric itself; the numbers come from
-:mod:`calibkit.metrics` and the pictures from :mod:`calibkit.plotting`.
-"""
+"""Implementation of :mod:`calibkit.report`."""
 
 import base64
 import html
@@ -40,7 +28,7 @@ __all__ = [
     "reliability_png",
     "render_html",
     "write_report",
-]
+]  # metrics_table and reliability_png: public until 0.2, see calibkit.report
 
 #: Columns of :func:`metrics_table`: (key of ``to_dict()``, heading).
 COLUMNS = (
@@ -164,7 +152,7 @@ def evaluate_forecasts(
 
     Examples
     --------
-    >>> from calibkit.report import evaluate_forecasts
+    >>> from calibkit.report._report import evaluate_forecasts
     >>> ev = evaluate_forecasts([0, 1, 1, 0], [0.2, 0.7, 0.9, 0.4], name="model")
     >>> round(ev.brier_score, 4)
     0.075

@@ -1,0 +1,203 @@
+"""Isotonic calibration: the monotone map of the score that minimises log-loss."""
+
+import warnings
+from numbers import Real
+
+import numpy as np
+
+from calibkit._chunks import row_chunks
+from calibkit._pav import pav
+from calibkit._validation import Interval, StrOptions
+from calibkit.calibrators._base import (
+    BaseCalibrator,
+    binary_columns,
+    binary_scores,
+    check_finite_log_odds,
+    materialize,
+    normalize_rows,
+    one_vs_rest_scores,
+)
+from calibkit.exceptions import CalibrationWarning
+
+#: With ``eps="auto"``, a total weight below both this and half the number of
+#: weighted rows draws a warning: the bound ``1 / (W + 2)`` (then above 1/102)
+#: reflects the scale of the weights rather than the amount of data.
+SMALL_TOTAL_WEIGHT = 100.0
+
+
+class IsotonicCalibration(BaseCalibrator):
+    """Isotonic calibration by weighted pool-adjacent-violators (PAV).
+
+    Parameters
+    ----------
+    input : {"logits", "probabilities"}, default="logits"
+        What ``X`` holds (1-D: of ``classes_[1]``). Only the order of the
+        scores matters for the fit; the input kind decides validation and the
+        scale used for interpolation (always the log-odds).
+    interpolation : {"linear", "step"}, default="linear"
+        Value between two calibration scores: ``"linear"`` interpolates
+        linearly in log-odds between the ends of neighbouring PAV blocks;
+        ``"step"`` keeps the value of the block at or below the score.
+        Outside the calibration range the end values are used (clipping).
+    eps : float in [0, 0.5) or "auto", default="auto"
+        Outputs are clipped to ``[eps, 1 - eps]``, so that a held-out row is
+        never given probability exactly 0 or 1 (which costs an infinite
+        log-loss when wrong). ``"auto"`` uses Laplace's rule of succession for
+        an event never seen in the calibration set, ``1 / (n + 2)`` with ``n``
+        the total sample weight (weights read as frequencies). ``0`` gives the
+        exact PAV fit, as scikit-learn's ``IsotonicRegression`` does. The
+        fitted ``eps_`` stays below 1/2 however small the weights.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    X_thresholds_ : list of ndarray
+        Per fitted model (one for binary, one per class otherwise), the scores
+        (log-odds) at which the fitted map is known: the ends of each PAV block
+        for ``"linear"``, the block starts for ``"step"``.
+    y_thresholds_ : list of ndarray
+        Fitted probability at each of ``X_thresholds_`` (before clipping).
+    eps_ : float
+        The clipping bound used.
+    n_features_in_ : int
+        1 for 1-D scores, else the number of columns of ``X``.
+
+    See Also
+    --------
+    PlattScaling, TemperatureScaling : Parametric calibrators.
+
+    Notes
+    -----
+    Rows with exactly equal scores are pooled first; scores that differ,
+    however little, stay distinct (scikit-learn merges values within 1e-15).
+    PAV then finds the non-decreasing step function ``c`` of the score that
+    minimises the weighted squared error, which is also the minimiser of every
+    Bregman loss -- log-loss included -- among monotone maps [2]_. The
+    in-sample fit can reach 0 and 1 at the ends, hence ``eps``.
+
+    Sample weights are frequencies, as in scikit-learn: a weight of 2 counts a
+    row twice, and integer weights give what repeated rows give. The PAV fit
+    depends on relative weights only; ``eps="auto"`` reads the total weight
+    ``W`` as a number of rows. Weights normalised to sum to 1 would make it
+    1/3, clipping every output to [1/3, 2/3], so a
+    :class:`~calibkit.exceptions.CalibrationWarning` is issued when ``W`` is
+    below both 100 and half the number of rows with positive weight: then the
+    bound (above 1/102) reflects the scale of the weights, not the amount of
+    data. A class absent from ``y`` or with all weights 0 is fitted as all
+    negatives (probability ``eps_``), without a warning.
+
+    Calibration rows of logits spanning more than about 1.8e308 have log-odds
+    no double holds (their order among themselves is lost) and raise a
+    ``ValueError``; in ``predict_proba`` such rows lie beyond every threshold
+    and get the end value of the map, which is exact.
+
+    Multiclass problems are fitted one-vs-rest on per-class log-odds and the
+    predicted rows are renormalised to sum to one (a row that is 0 in every
+    class, possible only with ``eps=0``, becomes uniform).
+
+    References
+    ----------
+    .. [1] Zadrozny, B. & Elkan, C. (2002). Transforming classifier scores into
+       accurate multiclass probability estimates. KDD, 694-699.
+       doi:10.1145/775047.775151
+    .. [2] Brümmer, N. & du Preez, J. (2013). The PAV algorithm optimizes binary
+       proper scoring rules. arXiv:1304.2331. doi:10.48550/arXiv.1304.2331
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calibkit import IsotonicCalibration
+    >>> scores = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
+    >>> y = np.array([0, 1, 0, 1, 1, 1])
+    >>> cal = IsotonicCalibration(eps=0).fit(scores, y)
+    >>> cal.predict_proba([-2.0, 0.0, 0.5, 3.0])[:, 1]
+    array([0.  , 0.5 , 0.75, 1.  ])
+    """
+
+    _parameter_constraints = {
+        **BaseCalibrator._parameter_constraints,
+        "interpolation": [StrOptions({"linear", "step"})],
+        "eps": [Interval(Real, 0, 0.5, closed="left"), StrOptions({"auto"})],
+    }
+
+    def __init__(self, *, input="logits", interpolation="linear", eps="auto"):
+        self.input = input
+        self.interpolation = interpolation
+        self.eps = eps
+
+    def _scores(self, X):
+        """Log-odds scores, one row per fitted model."""
+        if len(self.classes_) == 2:
+            return materialize(*binary_scores(X, self.input))[None, :]
+        return one_vs_rest_scores(X, self.input, np.float64)
+
+    def _fit(self, X, y, sample_weight):
+        self.eps_ = (
+            self._auto_eps(sample_weight, X.shape[0])
+            if self.eps == "auto"
+            else float(self.eps)
+        )
+        scores = self._scores(X)
+        # Predictions for logits whose log-odds overflow are exact (beyond
+        # every threshold: the end value); a fit on them is not.
+        check_finite_log_odds(X, self.input, "Isotonic calibration", scores=scores)
+        models = [1] if len(self.classes_) == 2 else range(len(self.classes_))
+        self.X_thresholds_, self.y_thresholds_ = [], []
+        for row, k in enumerate(models):
+            fit = pav(scores[row], (y == k).astype(np.float64), sample_weight)
+            starts, stops = fit.block_starts[:-1], fit.block_starts[1:] - 1
+            if self.interpolation == "step":
+                keep = starts
+            else:
+                keep = np.unique(np.concatenate([starts, stops]))
+            self.X_thresholds_.append(fit.scores[keep])
+            self.y_thresholds_.append(fit.fitted[keep])
+
+    @staticmethod
+    def _auto_eps(sample_weight, n_rows):
+        """Laplace's bound ``1 / (W + 2)``, kept below 1/2 (the bound on ``eps``).
+
+        ``W`` is the total weight, read as a number of rows. Warns when that
+        reading makes the bound large only because the weights are small.
+        """
+        if sample_weight is None:
+            return 1.0 / (n_rows + 2.0)
+        total = float(sample_weight.sum())
+        # For W below ~2e-16, 1 / (W + 2) rounds to 1/2, outside the domain of
+        # eps (and of a saved file); the exact value lies below it.
+        eps = min(1.0 / (total + 2.0), np.nextafter(0.5, 0.0))
+        n_weighted = int(np.count_nonzero(sample_weight))
+        if total < min(0.5 * n_weighted, SMALL_TOTAL_WEIGHT):
+            warnings.warn(
+                f"sample_weight sums to {total:.3g} over {n_weighted} rows with "
+                "positive weight. Weights are read as frequencies (a weight of 2 "
+                "counts a row twice), so eps='auto' clips every probability to "
+                f"[{eps:.3g}, {1.0 - eps:.3g}] (1 / (W + 2) for a total weight W). "
+                "Scale the weights to count rows (e.g. to a mean of 1) or pass "
+                "eps explicitly.",
+                CalibrationWarning,
+                stacklevel=4,
+            )
+        return eps
+
+    def _map(self, scores, model):
+        """The fitted monotone map of one model, clipped to [eps_, 1 - eps_]."""
+        xs, ys = self.X_thresholds_[model], self.y_thresholds_[model]
+        if self.interpolation == "step":
+            idx = np.searchsorted(xs, scores, side="right") - 1
+            out = ys[np.maximum(idx, 0)]
+        else:
+            out = np.interp(scores, xs, ys)
+        return np.clip(out, self.eps_, 1.0 - self.eps_)
+
+    def _predict_proba(self, X):
+        scores = self._scores(X)
+        if len(self.classes_) == 2:
+            p = self._map(scores[0], 0)
+            return binary_columns(1.0 - p, p, X.dtype)
+        out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
+        for rows in row_chunks(X.shape[0], len(self.classes_)):
+            for k in range(len(self.classes_)):
+                out[rows, k] = self._map(scores[k, rows], k)
+        return normalize_rows(out).astype(X.dtype, copy=False)

@@ -1,0 +1,351 @@
+"""Proper scoring rules: the logarithmic score (log-loss) and the Brier score.
+
+Both are means over rows, weighted by ``sample_weight``; logarithms are natural,
+so log-losses are in nats. The log-loss is exact: a forecast that gave
+probability 0 to the observed class scores ``+inf`` (with a warning), it is never
+clipped to a large finite number.
+"""
+
+import functools
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from calibkit._chunks import as_float64, reduce_rows
+from calibkit._validation import combine_first_bad_rows, first_bad_rows
+from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._inputs import check_forecasts, scaled_to_unit_max
+
+__all__ = ["brier_score", "log_loss"]
+
+
+def log_loss(
+    y_true,
+    y_prob,
+    *,
+    sample_weight=None,
+    labels=None,
+    pos_label=None,
+    input="probabilities",
+    class_weight=None,
+):
+    """Mean logarithmic score (cross-entropy, log-loss) in nats, computed exactly.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Observed labels (numbers, strings or booleans).
+    y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
+        With ``input="probabilities"``: 1-D, the probability of the positive
+        class; 2-D, one column per class in the order of ``labels`` (or of the
+        sorted labels of ``y_true``), rows summing to 1 (within ``K * 1e-6``
+        for K classes; rows off by up to ``1e-3``, as in files saved with few
+        decimals, are renormalised with a warning). With ``input="logits"``: 1-D
+        log-odds of the positive class, or 2-D logits (any real numbers; only
+        their differences within a row matter).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative row weights. Integer weights give exactly what repeated
+        rows give; rows with zero weight are ignored.
+    labels : array-like, default=None
+        All class labels, when ``y_true`` does not contain every class.
+    pos_label : label, default=None
+        The class whose probability a 1-D ``y_prob`` holds (default: the greater
+        of two labels). When ``y_true`` has more than two classes, a 1-D
+        ``y_prob`` with ``pos_label`` is scored one-vs-rest.
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds.
+    class_weight : None, "balanced" or dict, default=None
+        Per-class multipliers of ``sample_weight``. ``"balanced"`` makes every
+        class present in ``y_true`` count equally (see Notes); a dict maps
+        class labels to finite non-negative numbers (classes it omits keep
+        weight 1). Only ratios matter: any magnitude up to 1.8e308 works.
+
+    Returns
+    -------
+    float
+        The (weighted) mean of ``-ln q_i(y_i)``, in nats; ``inf`` when a row
+        with positive weight gave its observed class probability 0.
+
+    Warns
+    -----
+    CalibrationWarning
+        When the result is infinite: the message gives the number of rows that
+        were certain and wrong and the first of them.
+
+    Notes
+    -----
+    With forecast probabilities :math:`q_{ik}` and weights :math:`v_i`,
+
+    .. math:: \\mathrm{LL} = \\frac{\\sum_i v_i\\,(-\\ln q_{i y_i})}{\\sum_i v_i},
+
+    the logarithmic score of Good (1952). Only the probability of the observed
+    class enters, so 0·ln 0 = 0 is implicit; ``q_{i y_i} = 0`` gives ``+inf``.
+    A 1-D ``y_prob`` p stands for the rows ``(1 - p, p)``; the loss of a
+    negative row is computed as ``-log1p(-p)``.
+
+    From logits :math:`z_i` the loss is :math:`\\operatorname{logsumexp}(z_i) -
+    z_{i y_i}`, evaluated as :math:`(m_i - z_{i y_i}) + \\operatorname{log1p}
+    (\\sum_{k \\ne k^*} e^{z_{ik} - m_i})` with :math:`m_i = z_{ik^*} = \\max_k
+    z_{ik}`: it is accurate to rounding even when the loss is below ``1e-16``
+    and finite when the softmax underflows to 0. Only a row whose observed
+    logit lies more than the float range (about 1.8e308) below its largest
+    one has a loss that float64 cannot hold; it counts as ``+inf`` (certain
+    and wrong, with the warning), like a probability 0. 1-D log-odds s are the logits
+    ``(0, s)``. Rows are processed in chunks with float64 accumulators, so a
+    float32 input is never copied whole.
+
+    ``class_weight`` multiplies the weights: :math:`v_i = w_i c_{y_i}`. For
+    ``"balanced"``, :math:`c_k = W / (K_+ W_k)`, with :math:`W_k` the total
+    sample weight of class k, :math:`W = \\sum_k W_k` and :math:`K_+` the
+    number of classes with :math:`W_k > 0`. The result is then the unweighted
+    average over those classes of the class-wise mean log-loss (the scikit-learn
+    convention ``n / (K n_k)``, with weighted counts).
+
+    References
+    ----------
+    .. [1] Good, I. J. (1952). Rational decisions. Journal of the Royal
+       Statistical Society B, 14(1), 107–114.
+       doi:10.1111/j.2517-6161.1952.tb00104.x
+    .. [2] Gneiting, T., & Raftery, A. E. (2007). Strictly proper scoring
+       rules, prediction, and estimation. Journal of the American Statistical
+       Association, 102(477), 359–378. doi:10.1198/016214506000001437
+    .. [3] King, G., & Zeng, L. (2001). Logistic regression in rare events
+       data. Political Analysis, 9(2), 137–163.
+       doi:10.1093/oxfordjournals.pan.a004868
+
+    Examples
+    --------
+    >>> from calibkit.metrics import log_loss
+    >>> round(log_loss([0, 1, 1], [0.2, 0.6, 0.9]), 4)
+    0.2798
+    >>> round(log_loss(["a", "b"], [[0.75, 0.25], [0.5, 0.5]]), 4)
+    0.4904
+    >>> round(log_loss([0, 1], [-1.0, 40.0], input="logits"), 4)
+    0.1566
+    """
+    fc = check_forecasts(
+        y_true,
+        y_prob,
+        sample_weight=sample_weight,
+        labels=labels,
+        pos_label=pos_label,
+        input=input,
+        lazy=True,
+    )
+    weights = _class_weighted(fc, class_weight)
+    row_losses = _logit_losses if input == "logits" else _probability_losses
+    kernel = functools.partial(_log_loss_kernel, row_losses=row_losses)
+    n_cols = 1 if fc.is_binary else fc.n_classes
+    result = reduce_rows(
+        kernel, fc.prob, fc.y, weights, n_cols=n_cols, combine=_combine_total_and_rows
+    )
+    total, n_inf = float(result[0]), int(result[1])
+    if n_inf:
+        _warn_certain_and_wrong(n_inf, [int(r) for r in result[2:] if np.isfinite(r)])
+        return float("inf")
+    return total / float(np.sum(weights))
+
+
+def _log_loss_kernel(rows, prob, y, w, *, row_losses):
+    """[weighted loss of finite rows, number and first indices of infinite rows]."""
+    # over: logits spanning more than the float range give exp(-inf) = 0 for
+    # the far classes (exact) or an observed-class loss beyond 1.8e308 (inf,
+    # reported below as certain and wrong).
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        loss = row_losses(prob, y)
+    counted = w > 0
+    infinite = counted & np.isinf(loss)
+    finite = counted & ~infinite
+    total = np.einsum("i,i->", w[finite], loss[finite])
+    return np.concatenate([[total], first_bad_rows(rows, infinite)])
+
+
+def _combine_total_and_rows(a, b):
+    return np.concatenate([[a[0] + b[0]], combine_first_bad_rows(a[1:], b[1:])])
+
+
+def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=None):
+    """Mean Brier (quadratic) score.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Observed labels.
+    y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
+        1-D: probability of the positive class. 2-D: one column per class,
+        rows summing to 1.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative row weights (integer weights equal repeated rows).
+    labels : array-like, default=None
+        All class labels, when ``y_true`` does not contain every class.
+    pos_label : label, default=None
+        The class whose probability a 1-D ``y_prob`` holds; with more than two
+        classes in ``y_true`` it is scored one-vs-rest.
+
+    Returns
+    -------
+    float
+        1-D ``y_prob``: the weighted mean of :math:`(p_i - y_i)^2`, in [0, 1].
+        2-D ``y_prob``: the weighted mean of :math:`\\sum_k (q_{ik} -
+        1\\{y_i = k\\})^2`, in [0, 2].
+
+    Notes
+    -----
+    Brier (1950) defined the score summed over all classes; that is what a 2-D
+    ``y_prob`` gives. A 1-D binary ``y_prob`` gives the one-column version
+    :math:`(p - y)^2` that is usual for binary forecasts, so **a binary
+    forecast given as two columns (n, 2) scores exactly twice its 1-D
+    score** (the two columns make equal errors). scikit-learn's
+    ``brier_score_loss`` halves the two-column binary score by default; its
+    ``scale_by_half=False`` gives the 2-D value here. The score is unitless
+    (no logarithms) and strictly proper.
+
+    References
+    ----------
+    .. [1] Brier, G. W. (1950). Verification of forecasts expressed in terms
+       of probability. Monthly Weather Review, 78(1), 1–3.
+       doi:10.1175/1520-0493(1950)078<0001:VOFEIT>2.0.CO;2
+    .. [2] Gneiting, T., & Raftery, A. E. (2007). Strictly proper scoring
+       rules, prediction, and estimation. Journal of the American Statistical
+       Association, 102(477), 359–378. doi:10.1198/016214506000001437
+
+    Examples
+    --------
+    >>> from calibkit.metrics import brier_score
+    >>> round(brier_score([0, 1, 1], [0.2, 0.6, 0.9]), 4)
+    0.07
+    >>> round(brier_score([0, 1, 1], [[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]]), 4)
+    0.14
+    """
+    fc = check_forecasts(
+        y_true,
+        y_prob,
+        sample_weight=sample_weight,
+        labels=labels,
+        pos_label=pos_label,
+        lazy=True,
+    )
+    n_cols = 1 if fc.is_binary else fc.n_classes
+    # Only weight ratios matter: scaled weights keep tiny ones from underflowing.
+    w = scaled_to_unit_max(fc.sample_weight)
+    total = reduce_rows(_brier_kernel, fc.prob, fc.y, w, n_cols=n_cols)
+    return float(total[0]) / (float(fc.y.shape[0]) if w is None else float(np.sum(w)))
+
+
+def _brier_kernel(rows, prob, y, w):
+    """Weighted sum of squared errors of a chunk."""
+    if prob.ndim == 1:
+        squared = (as_float64(prob) - y) ** 2
+    else:
+        # A float64 copy of the chunk: the caller's array is never written.
+        error = np.array(prob, dtype=np.float64)
+        error[np.arange(y.shape[0]), y] -= 1.0
+        squared = np.einsum("ij,ij->i", error, error)
+    return np.array([squared.sum() if w is None else np.einsum("i,i->", w, squared)])
+
+
+def _probability_losses(prob, y):
+    """``-ln q(y)`` per row of a chunk of probabilities (inf where q(y) = 0)."""
+    if prob.ndim == 1:
+        p = as_float64(prob)
+        return np.where(y == 1, -np.log(p), -np.log1p(-p))
+    observed = as_float64(prob[np.arange(y.shape[0]), y])
+    return -np.log(observed)
+
+
+def _logit_losses(logits, y):
+    """``logsumexp(z) - z_y`` per row, without cancellation for tiny losses."""
+    z = as_float64(logits)
+    if z.ndim == 1:
+        # Log-odds s are the logits (0, s): the loss is softplus(-s) or softplus(s).
+        signed = np.where(y == 1, -z, z)
+        return np.logaddexp(0.0, signed)
+    rows = np.arange(z.shape[0])
+    top = np.argmax(z, axis=1)
+    z_max = z[rows, top]
+    others = np.exp(z - z_max[:, None])
+    # Excluding the arg-max term (exp(0) = 1) lets log1p keep losses far below
+    # the float spacing of 1, where log(sum) - z_y would round to zero.
+    others[rows, top] = 0.0
+    return (z_max - z[rows, y]) + np.log1p(others.sum(axis=1))
+
+
+def _class_weighted(fc, class_weight):
+    """Row weights times the per-class multipliers of ``class_weight``.
+
+    The log-loss depends only on the ratios of the weights, so the products are
+    scaled by a power of two (exact) that brings the largest to [0.5, 1): huge
+    multipliers cannot overflow and tiny ones cannot round every row to 0.
+    """
+    raw = fc.weights_or_ones()
+    weights = scaled_to_unit_max(raw)
+    if class_weight is None:
+        return weights
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            msg = (
+                "class_weight must be None, 'balanced' or a dict {label: weight}; "
+                f"got {class_weight!r}."
+            )
+            raise ValueError(msg)
+        per_class = np.bincount(fc.y, weights=raw, minlength=fc.n_classes)
+        # w_i W / (K+ W_k) up to the common factor W / K+: w_i / W_k is in
+        # [0, 1] (unscaled, so that subnormal weights keep their ratios).
+        with np.errstate(invalid="ignore"):  # 0 / 0 for a class of zero weight
+            return scaled_to_unit_max(np.where(raw > 0, raw / per_class[fc.y], 0.0))
+    if isinstance(class_weight, dict):
+        multiplier = scaled_to_unit_max(_dict_class_weights(class_weight, fc.classes))
+    else:
+        msg = (
+            "class_weight must be None, 'balanced' or a dict {label: weight}; got "
+            f"an object of type {type(class_weight).__name__}."
+        )
+        raise TypeError(msg)
+    weighted = scaled_to_unit_max(weights * multiplier[fc.y])
+    if not np.any(weighted > 0):
+        msg = (
+            "class_weight leaves every row with zero weight: the classes that "
+            "occur in y_true all have class weight 0."
+        )
+        raise ValueError(msg)
+    return weighted
+
+
+def _dict_class_weights(class_weight, classes):
+    known = classes.tolist()
+    unknown = [label for label in class_weight if label not in known]
+    if unknown:
+        msg = f"class_weight has labels that are not classes {known}: {unknown[:5]}."
+        raise ValueError(msg)
+    multiplier = np.ones(len(known))
+    for k, label in enumerate(known):
+        if label in class_weight:
+            value = class_weight[label]
+            if isinstance(value, bool | np.bool_) or not isinstance(
+                value, numbers.Real
+            ):
+                msg = (
+                    f"class_weight[{label!r}] must be a number; got {value!r} of "
+                    f"type {type(value).__name__}."
+                )
+                raise TypeError(msg)
+            if not (math.isfinite(value) and value >= 0):
+                msg = (
+                    f"class_weight[{label!r}] must be a finite non-negative number; "
+                    f"got {value!r}."
+                )
+                raise ValueError(msg)
+            multiplier[k] = float(value)
+    return multiplier
+
+
+def _warn_certain_and_wrong(n_rows, first_rows):
+    rows_text = ", ".join(map(str, first_rows))
+    msg = (
+        f"log-loss is infinite: {n_rows} rows gave probability 0 to the class "
+        f"that was observed (first at rows {rows_text}). These forecasts were "
+        "certain and wrong; no finite log-loss exists."
+    )
+    warnings.warn(msg, CalibrationWarning, stacklevel=3)
