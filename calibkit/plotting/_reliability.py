@@ -8,11 +8,11 @@ from scipy.special import expit, logit
 from sklearn.utils.validation import check_is_fitted
 
 from calibkit._validation import (
-    _to_numpy,
     check_float_array,
     check_probabilities,
     check_sample_weight,
     encode_labels,
+    to_numpy,
 )
 from calibkit.metrics import reliability_curve
 from calibkit.metrics._inputs import check_forecasts
@@ -633,7 +633,7 @@ class ReliabilityDisplay:
 
 def _x_axis_forecasts(y_prob):
     """The forecasts a diagram puts on its x axis, and whether it is top-label."""
-    prob = check_float_array(_to_numpy(y_prob), name="y_prob")
+    prob = check_float_array(to_numpy(y_prob), name="y_prob")
     # The curve's own check has warned already about renormalised rows.
     prob = check_probabilities(prob, name="y_prob", warn=False)
     if prob.ndim == 1:
