@@ -19,6 +19,7 @@ from calibkit.calibrators._base import (
     one_vs_rest_scores,
 )
 from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._kernels import counted_rows, total_weight
 
 #: With ``eps="auto"``, a total weight below both this and half the number of
 #: weighted rows draws a warning: the bound ``1 / (W + 2)`` (then above 1/102)
@@ -189,13 +190,11 @@ class IsotonicCalibration(BaseCalibrator):
         ``W`` is the total weight, read as a number of rows. Warns when that
         reading makes the bound large only because the weights are small.
         """
-        if sample_weight is None:
-            return 1.0 / (n_rows + 2.0)
-        total = float(sample_weight.sum())
+        total = total_weight(sample_weight, n_rows)
         # For W below ~2e-16, 1 / (W + 2) rounds to 1/2, outside the domain of
         # eps (and of a saved file); the exact value lies below it.
         eps = min(1.0 / (total + 2.0), np.nextafter(0.5, 0.0))
-        n_weighted = int(np.count_nonzero(sample_weight))
+        n_weighted = int(np.count_nonzero(counted_rows(sample_weight, n_rows)))
         if total < min(0.5 * n_weighted, SMALL_TOTAL_WEIGHT):
             warnings.warn(
                 f"sample_weight sums to {total:.3g} over {n_weighted} rows with "
