@@ -13,13 +13,10 @@ from sklearn.exceptions import NotFittedError
 import calibkit as ck
 from calibkit import _persistence as persistence
 from calibkit import load_metadata
+from calibkit.calibrators._registry import CALIBRATORS as REGISTRY
 from calibkit.exceptions import NoFiniteOptimumWarning
 
-CALIBRATORS = [
-    ck.PlattScaling,
-    ck.TemperatureScaling,
-    ck.IsotonicCalibration,
-]
+CALIBRATORS = list(REGISTRY.values())
 
 
 def overlapping_data(n_classes, *, n=200, seed=0):
