@@ -180,7 +180,7 @@ def fitted_summary(calibrator):
     >>> from calibkit import TemperatureScaling
     >>> cal = TemperatureScaling().fit([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0]], [0, 0, 1])
     >>> fitted_summary(cal)
-    'temperature 4.38936'
+    'temperature 1.27136'
     """
     summary = getattr(calibrator, "_summary", None)
     if summary is None:
