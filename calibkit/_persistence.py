@@ -196,7 +196,8 @@ def from_dict(document):
     >>> copy.predict([-3.0, 3.0]).tolist()
     ['no', 'yes']
     """
-    doc = Fields(document, "document", file=getattr(document, "path", None))
+    file = document.path if isinstance(document, _Prefixed) else None
+    doc = Fields(document, "document", file=file)
     if doc.get("format") != FORMAT:
         raise doc.error(
             f"field 'format' must be {FORMAT!r}; got {doc.get('format')!r}: this "

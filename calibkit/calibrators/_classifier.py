@@ -220,11 +220,10 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     ``sample_weight`` is passed to the classifier's ``fit`` when it accepts
     one, and always to the calibrator. With ``method="auto"`` the candidates
-    are scored by cross-validation on the out-of-fold outputs (the folds of
-    ``cv`` when ``cv`` is a splitter, or that of an int when every class has
-    at least ``cv`` rows); warnings raised while scoring candidates are
-    silenced (the
-    chosen method is refitted on all rows and warns then).
+    are scored by cross-validation on the out-of-fold outputs, by the rule of
+    ``calibkit fit --method auto`` (see ``cv``); warnings raised while scoring
+    candidates are silenced (the chosen method is refitted on all rows and
+    warns then).
 
     References
     ----------
