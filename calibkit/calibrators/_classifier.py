@@ -95,8 +95,8 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         fits every registered method and keeps the one with the lowest
         cross-validated log-loss on the out-of-fold outputs (see
         ``method_scores_``), by the rule of ``calibkit fit --method auto``.
-        The names are those of
-        :data:`calibkit.calibrators._registry.CALIBRATORS`.
+        The names are those of the calibrator registry
+        (``calibkit.calibrators._registry``).
     cv : int, cross-validation generator, iterable or "prefit", default=5
         Splits whose held-out predictions feed the calibrator. An int is a
         number of stratified folds. Every row must be in exactly one test fold,
