@@ -99,7 +99,7 @@ class IsotonicCalibration(BaseCalibrator):
     predicted rows are renormalised to sum to one (a row that is 0 in every
     class, possible only with ``eps=0``, becomes uniform). The fit holds the
     float64 log-odds of a few classes at a time (at most half the bytes of
-    ``X``; logits take one pass over ``X`` per such block), and
+    ``X``, or one class; logits take one pass over ``X`` per such block), and
     ``predict_proba`` works in row chunks.
 
     References
