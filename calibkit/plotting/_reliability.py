@@ -16,6 +16,7 @@ from calibkit._validation import (
 )
 from calibkit.metrics import reliability_curve
 from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._kernels import top_label
 from calibkit.plotting._axes import (
     MAX_HIST_BINS,
     check_axes,
@@ -638,7 +639,7 @@ def _x_axis_forecasts(y_prob):
     prob = check_probabilities(prob, name="y_prob", warn=False)
     if prob.ndim == 1:
         return prob, False
-    return prob.max(axis=1), True
+    return top_label(prob)[1], True
 
 
 def _positive_class(y_true, labels, pos_label):
