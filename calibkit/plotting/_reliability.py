@@ -22,6 +22,8 @@ from calibkit.plotting._axes import (
     check_hist_bins,
     check_line_kwargs,
     format_label,
+    keyword_only_ax,
+    line_style,
     new_figure,
     root_figure,
 )
@@ -233,7 +235,8 @@ class ReliabilityDisplay:
         ref_line : bool, default=True
             Draw the diagonal of perfect calibration.
         **kwargs : dict
-            Passed to :meth:`matplotlib.axes.Axes.plot` for the curve.
+            Line2D properties of the curve, passed to
+            :meth:`matplotlib.axes.Axes.plot` (see :meth:`plot`).
 
         Returns
         -------
@@ -270,7 +273,7 @@ class ReliabilityDisplay:
             top_label=top_label,
         )
         return display.plot(
-            ax,
+            ax=ax,
             hist=hist,
             hist_bins=hist_bins,
             logit_scale=logit_scale,
@@ -371,7 +374,8 @@ class ReliabilityDisplay:
             ``sqrt(n_classes)``.
         hist, hist_bins, logit_scale : see :meth:`from_predictions`
         **kwargs : dict
-            Passed to :meth:`matplotlib.axes.Axes.plot` for the curves.
+            Line2D properties of the curves, passed to
+            :meth:`matplotlib.axes.Axes.plot` (see :meth:`plot`).
 
         Returns
         -------
@@ -445,10 +449,11 @@ class ReliabilityDisplay:
 
     # --- drawing --------------------------------------------------------------
 
+    @keyword_only_ax
     def plot(
         self,
-        ax=None,
         *,
+        ax=None,
         name=None,
         hist=True,
         hist_bins=None,
@@ -475,7 +480,10 @@ class ReliabilityDisplay:
         ref_line : bool, default=True
             Draw the diagonal (once per axes).
         **kwargs : dict
-            Passed to :meth:`matplotlib.axes.Axes.plot` for the curve.
+            Passed to :meth:`matplotlib.axes.Axes.plot` for the curve: Line2D
+            properties, aliases included (``c``, ``lw``, ``ms``), which
+            override the display's style. ``xdata``, ``ydata``, ``data``,
+            ``axes``, ``figure`` and ``transform`` raise a TypeError.
 
         Returns
         -------
@@ -517,11 +525,10 @@ class ReliabilityDisplay:
         curve = self.curve
         isotonic = curve.strategy == "isotonic"
         x, y = _corp_polyline(curve) if isotonic else (curve.forecast, curve.observed)
-        line_kw = {"label": "Reliability curve" if name is None else name}
+        style = {"label": "Reliability curve" if name is None else name}
         if not isotonic:
-            line_kw.update(marker="o", markersize=4)
-        line_kw.update(kwargs)
-        (self.line_,) = main_ax.plot(x, y, **line_kw)
+            style.update(marker="o", markersize=4)
+        (self.line_,) = main_ax.plot(x, y, **line_style(style, kwargs))
         color = self.line_.get_color()
 
         # Limits first, scale second: switching to a logit scale autoscales
