@@ -179,11 +179,14 @@ class DecompositionDisplay:
             Outputs of :func:`~calibkit.metrics.decompose`; a list
             gets names ``"model 0"``, ``"model 1"``, ...
         kind : {"bars", "mcb_dsc"}, default="bars"
+            The picture (see the class docstring).
         ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None`` makes a new figure.
 
         Returns
         -------
         DecompositionDisplay
+            The display, with ``ax_``, ``figure_`` and the artists set.
         """
         names, decompositions = _named(decompositions, "decompositions")
         return cls(decompositions, names=names).plot(ax=ax, kind=kind)

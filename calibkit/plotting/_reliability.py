@@ -362,8 +362,20 @@ class ReliabilityDisplay:
         y_prob : array-like of shape (n_samples, n_classes)
             One column per class, in the order of ``labels`` (or of the sorted
             labels of ``y_true``).
-        sample_weight, labels, strategy, n_bins, bands, n_resamples, random_state
-            As in :meth:`from_predictions`, for every class.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, for the curves and the histograms.
+        labels : array-like, default=None
+            All class labels, in the order of the columns of ``y_prob``.
+        strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
+            Equal-width bins, equal-mass bins, or the CORP isotonic curve.
+        n_bins : int, default=10
+            Number of bins (ignored by ``"isotonic"``).
+        bands : float or None, default=None
+            Level of a consistency band around each diagonal, e.g. ``0.9``.
+        n_resamples : int, default=1000
+            Resamples behind the bands.
+        random_state : None, int or numpy.random.Generator, default=None
+            Seed of the bands' resamples.
         name : str, default=None
             Legend label of the curves (shown in the first diagram).
         axes : array-like of matplotlib.axes.Axes, default=None
@@ -372,7 +384,12 @@ class ReliabilityDisplay:
         ncols : int, default=None
             Columns of the grid; default: one row up to 4 classes, else about
             ``sqrt(n_classes)``.
-        hist, hist_bins, logit_scale : see :meth:`from_predictions`
+        hist : bool, default=True
+            Draw a histogram of each class's forecasts.
+        hist_bins : int or array-like, default=None
+            Histogram bins, as in :meth:`from_predictions`.
+        logit_scale : bool, default=False
+            Plot both axes of every diagram on the log-odds scale.
         **kwargs : dict
             Line2D properties of the curves, passed to
             :meth:`matplotlib.axes.Axes.plot` (see :meth:`plot`).
