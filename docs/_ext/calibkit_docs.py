@@ -459,10 +459,19 @@ def read_numpydoc_allowlist(path=NUMPYDOC_ALLOWLIST):
 
 
 def numpydoc_excluded_objects(path=NUMPYDOC_ALLOWLIST):
-    """Regular expressions of the allowlisted objects, for the Sphinx build.
+    """Regular expressions of the objects the Sphinx build does not validate.
 
-    The build can only skip whole objects; ``tests/test_docstrings.py`` checks
-    the allowlist code by code.
+    The allowlisted objects (the build can only skip whole objects;
+    ``tests/test_docstrings.py`` checks the allowlist code by code) and the
+    exported constants, which are documented by a ``#:`` comment rather than
+    a numpydoc docstring.
     """
     names = {name for name, _ in read_numpydoc_allowlist(path)}
-    return sorted(rf"^{re.escape(name)}$" for name in names)
+    for module_name, _, _, exported in api_entries():
+        module = importlib.import_module(module_name)
+        names.update(
+            f"{module_name}.{name}"
+            for name in exported
+            if not callable(getattr(module, name))
+        )
+    return {rf"^{re.escape(name)}$" for name in names}
