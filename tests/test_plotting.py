@@ -843,8 +843,9 @@ def test_positional_ax_still_works_with_a_future_warning(binary_forecasts):
         name = type(display).__name__
         with pytest.warns(
             FutureWarning, match=rf"Passing ax positionally to {name}\.plot\(\)"
-        ):
+        ) as record:
             assert display.plot(ax) is display
+        assert record[0].filename == __file__  # points at the caller's line
         assert display.ax_ is ax
         assert ax.get_lines() or ax.patches  # drawn where asked
 
