@@ -15,10 +15,11 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit import PlattScaling, TemperatureScaling
+from calibkit.calibrators._registry import CALIBRATORS as REGISTRY
 from calibkit.exceptions import CalibrationWarning
 
-CALIBRATORS = [PlattScaling, TemperatureScaling, IsotonicCalibration]
+CALIBRATORS = list(REGISTRY.values())
 
 # Calibrators take saved predictions whose shape is fixed by the classes:
 # 1-D log-odds for two classes, one column per class otherwise. scikit-learn's
