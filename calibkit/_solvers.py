@@ -1,9 +1,10 @@
-"""Exact solvers for Platt scaling and temperature scaling.
+"""Log-loss models of the calibrators, solved by :mod:`calibkit._newton`.
 
-Both minimise a weighted mean log-loss that is convex in the parameters
-solved for, by Newton's method with safeguards. Each iteration is one pass over
-the rows, in chunks, that computes value, gradient and curvature together, so
-float32 and memory-mapped inputs are read, never copied whole.
+Each model computes its weighted mean log-loss, gradient and Hessian in one
+pass over the rows, in chunks (see :mod:`calibkit._newton` for the protocol),
+so float32 and memory-mapped inputs are read, never copied whole. The fit
+functions here prepare a model (summaries, scaling, starting point), call the
+one Newton driver and map its result back to the calibrator's parameters.
 """
 
 import dataclasses
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
-
-#: Relative size of the last Newton step below which the iterate is accepted.
-#: Newton converges quadratically, so the error after that step is about the
-#: square of this number.
-STEP_RTOL = 1e-9
+from calibkit._newton import (
+    minimize,
+    minimize_scalar,
+)
 
 
 def _transformed(values, transform):
@@ -190,7 +190,7 @@ def _dot(a, b):
     return np.einsum("i,i->", a, b)
 
 
-class _PlattObjective:
+class PlattModel:
     """Mean logistic loss, gradient and Hessian in standardised coordinates.
 
     The model is ``z = alpha * u + gamma`` on ``u = (s - center) / scale``;
@@ -327,34 +327,16 @@ def fit_platt(
 
     center, scale = summary.mean, _robust_scale(scores, transform, summary.std)
     theta = np.array([0.0, np.log(mean_t) - np.log1p(-mean_t)])
-    objective = _PlattObjective(
+    model = PlattModel(
         scores, sample_weight, transform, center, scale, summary, targets
     )
-    loss, grad, hess = objective.evaluate(theta)
-    n_iter, converged = 1, False
-    while n_iter < max_iter:
-        step = -np.linalg.solve(hess, grad)
-        slope = grad @ step
-        # Near the optimum the loss changes by about half the Newton decrement
-        # (-slope / 2); once that is below the rounding noise of the loss, the
-        # line search cannot see progress, but the quadratic model is exact
-        # enough that the full step lands on the optimum.
-        tiny_step = np.max(np.abs(step)) <= STEP_RTOL * (1.0 + np.max(np.abs(theta)))
-        if tiny_step or -slope <= 64 * np.finfo(float).eps * max(abs(loss), 1.0):
-            theta = theta + step
-            converged = True
-            break
-        t = 1.0
-        while True:
-            trial = theta + t * step
-            new = objective.evaluate(trial)
-            n_iter += 1
-            slack = 4 * np.finfo(float).eps * abs(loss)
-            if new[0] <= loss + 1e-4 * t * slope + slack or n_iter >= max_iter:
-                break
-            t *= 0.5
-        theta = trial
-        loss, grad, hess = new
+    result = minimize(model, theta, max_iter=max_iter)
+    theta, loss, n_iter, converged = (
+        result.theta,
+        result.loss,
+        result.n_iter,
+        result.converged,
+    )
     alpha, gamma = theta
     intercept = gamma - alpha * center / scale
     with np.errstate(over="ignore"):
@@ -392,37 +374,17 @@ def _robust_scale(scores, transform, std, max_rows=100_000):
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TemperatureSolution:
-    """Result of :func:`fit_inverse_temperature`.
-
-    ``status`` is ``"optimum"`` for a finite positive minimiser,
-    ``"zero_temperature"`` when the loss keeps falling as ``beta -> inf``
-    (every row's true class already has the largest logit), and
-    ``"infinite_temperature"`` when ``L'(0) >= 0`` (the logits carry no
-    information in the right direction, so ``beta = 0`` is best among
-    ``beta >= 0``).
-    """
-
-    beta: float
-    n_iter: int
-    converged: bool
-    status: str
-
-
-#: The temperature solver stops after a Newton step smaller than this, relative
-#: to ``beta``: convergence is quadratic, so the error left is about its square.
-NEWTON_STOP_RTOL = 1e-6
-HUGE = float(np.finfo(np.float64).max)
-
 #: Largest subsample of rows used for the starting point; it is also at most
 #: 1/32 of the rows, so its copy stays within ~3 % of the input's memory.
 SUBSAMPLE_ROWS = 20_000
 MIN_SUBSAMPLE_ROWS = 2_000
 
 
-class _LogitPasses:
-    """Passes over the logits for the loss and its derivatives in ``beta``.
+class TemperatureModel:
+    """Temperature scaling's loss and its derivatives in ``beta = 1 / T``.
+
+    The scalar model of :func:`~calibkit._newton.minimize_scalar`:
+    :meth:`evaluate` gives ``(L, L', L'')`` at ``beta`` in one pass.
 
     Nothing per row is cached: row maxima and true-class logits are recomputed
     in each pass, so the extra memory is a few chunk-sized temporaries. Each
@@ -484,8 +446,8 @@ class _LogitPasses:
         return self._reduce(beta=beta, with_limits=with_limits)
 
 
-class _BinaryLogitPasses(_LogitPasses):
-    """The passes of :class:`_LogitPasses` for 1-D log-odds ``s``.
+class BinaryTemperatureModel(TemperatureModel):
+    """The passes of :class:`TemperatureModel` for 1-D log-odds ``s``.
 
     The two-class logits are ``(0, s)``; centred on their maximum they are
     ``0`` and ``-|s|``, so every sum has a closed form in ``e = exp(-beta |s|)``
@@ -534,10 +496,10 @@ def _soft_gap(centered, gap, eps):
 
 @_tolerate_overflow
 def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform, eps):
-    """Partial sums for :class:`_LogitPasses` (see its methods).
+    """Partial sums for :class:`TemperatureModel` (see its methods).
 
     With limits, returns ``[sums, maxima]`` whose first maximum is the chunk's
-    share of :attr:`_LogitPasses.magnitude`. ``gap`` below is the
+    share of :attr:`TemperatureModel.magnitude`. ``gap`` below is the
     target-weighted logit ``sum_k t_k z_k`` minus the row maximum: the true
     class's for one-hot targets, a mixture with ``eps``.
     """
@@ -581,7 +543,7 @@ def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform, eps):
 
 @_tolerate_overflow
 def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform, eps):
-    """Partial sums for :class:`_BinaryLogitPasses`."""
+    """Partial sums for :class:`BinaryTemperatureModel`."""
     s = _transformed(s, transform)
     low = -np.abs(s)
     # The true class is at the maximum unless its logit is the lower one.
@@ -642,9 +604,15 @@ def fit_inverse_temperature(
 
     Returns
     -------
-    TemperatureSolution
+    NewtonResult
+        ``theta = [beta]``. ``status`` is ``"optimum"`` for a finite positive
+        minimiser, ``"no_finite_optimum"`` (``beta = inf``, zero temperature)
+        when the loss keeps falling as ``beta -> inf`` (every row's true class
+        already has the largest logit), and ``"bound"`` (``beta = 0``, infinite
+        temperature) when ``L'(0) >= 0`` (the logits carry no information in
+        the right direction, so ``beta = 0`` is best among ``beta >= 0``).
     """
-    kind = _BinaryLogitPasses if logits.ndim == 1 else _LogitPasses
+    kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
     passes = kind(logits, y, sample_weight, transform, eps)
     beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)
     limits = _first_pass(passes, beta)
@@ -656,9 +624,9 @@ def fit_inverse_temperature(
         passes = kind(logits, y, sample_weight, transform, eps)
         beta = None if beta is None else float(np.ldexp(beta, exponent))
         limits = _first_pass(passes, beta)
-    solution = _bracketed_newton(passes, beta, n_iter, limits, max_iter)
+    solution = minimize_scalar(passes, beta, limits, max_iter=max_iter, n_iter=n_iter)
     with np.errstate(over="ignore"):
-        beta = float(np.ldexp(solution.beta, -exponent))
+        beta = float(np.ldexp(solution.theta[0], -exponent))
     if solution.status == "optimum" and not 0.0 < beta < np.inf:
         msg = (
             f"The logits in X are too close to zero (largest magnitude about "
@@ -676,7 +644,7 @@ def fit_inverse_temperature(
             "divide them by a constant (the temperature is scale-equivariant)."
         )
         raise ValueError(msg)
-    return dataclasses.replace(solution, beta=beta)
+    return dataclasses.replace(solution, theta=np.array([beta]))
 
 
 def _first_pass(passes, beta):
@@ -689,68 +657,6 @@ def _first_pass(passes, beta):
         return slope_zero, curvature_zero, slope_inf
     _, _, _, slope_zero, slope_inf = passes.evaluate(beta, with_limits=True)
     return slope_zero, None, slope_inf
-
-
-def _bracketed_newton(passes, beta, n_iter, limits, max_iter):
-    """The iteration of :func:`fit_inverse_temperature` after its first pass."""
-    slope_zero, curvature_zero, slope_inf = limits
-    if beta is None:
-        n_iter = 1
-    if not slope_zero < 0:
-        return TemperatureSolution(0.0, n_iter, True, "infinite_temperature")
-    if not slope_inf > 0:
-        return TemperatureSolution(np.inf, n_iter, True, "zero_temperature")
-    if beta is None:
-        # L''(0) may underflow to 0 (logits near 1e-50 under weights near
-        # 1e-141) or be infinite: only a start, so a bad one is replaced.
-        with np.errstate(divide="ignore", over="ignore"):
-            beta = -slope_zero / curvature_zero
-            if not 0.0 < beta < np.inf:
-                # A class far below the others (a mask at np.finfo(float).min)
-                # makes L''(0) infinite: start from the mean gap z_max - z_y.
-                beta = 1.0 / slope_inf
-        if not 0.0 < beta < np.inf:
-            beta = 1.0  # the bracket then grows or shrinks geometrically
-
-    lo, hi = 0.0, np.inf
-    growth = 4.0  # squared at each unbounded step: a bad start costs log(log) steps
-    newton_from = None  # (beta, slope) where the last Newton step started
-    for n_iter in range(n_iter + 1, max_iter + 1):  # noqa: B020 (restarts the count)
-        _, slope, curvature = passes.evaluate(beta)
-        if slope < 0:
-            lo = beta
-        elif slope > 0:
-            hi = beta
-        else:
-            return TemperatureSolution(beta, n_iter, True, "optimum")
-        newton = beta - slope / curvature if 0 < curvature < np.inf else np.nan
-        if abs(newton - beta) <= NEWTON_STOP_RTOL * beta:
-            # A small Newton step is accurate even if rounding puts it a hair
-            # outside the bracket.
-            return TemperatureSolution(newton, n_iter, True, "optimum")
-        # Newton creeps (small steps that leave most of L') while a far-off
-        # column dominates the curvature, e.g. one at -1e150: bracket instead.
-        # Ordinary fits never trigger this: once their steps are that small,
-        # convergence is quadratic.
-        creeping = newton_from is not None and (
-            abs(beta - newton_from[0]) < 0.1 * beta and slope / newton_from[1] > 0.25
-        )
-        newton_from = None
-        if lo < newton < hi and not creeping:
-            beta, newton_from = newton, (beta, slope)
-        elif hi == np.inf:
-            # Capped: beta beyond the float64 range is no temperature either.
-            with np.errstate(over="ignore"):
-                beta = min(growth * lo, HUGE)
-            growth = min(growth * growth, 2.0**64)
-        elif lo == 0.0:
-            beta, growth = hi / growth, min(growth * growth, 2.0**64)
-        else:
-            # Square roots first: lo * hi may overflow.
-            beta = np.sqrt(lo) * np.sqrt(hi) if hi > 2.0 * lo else 0.5 * lo + 0.5 * hi
-        if hi < np.inf and hi - lo <= STEP_RTOL * hi:
-            return TemperatureSolution(0.5 * (lo + hi), n_iter, True, "optimum")
-    return TemperatureSolution(beta, max_iter, False, "optimum")
 
 
 def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
@@ -780,7 +686,7 @@ def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
         return None, 0
     if sub.status != "optimum" or not sub.converged:
         return None, 0
-    return sub.beta, 0
+    return float(sub.theta[0]), 0
 
 
 def smoothing_eps(y, sample_weight, n_classes):
@@ -901,6 +807,37 @@ def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform, zero_prior=No
     return _weighted_row_sums(np.stack(terms), w)
 
 
+class ZeroLogitModel:
+    """Loss of ``softmax(beta * log p)`` with the logit ``c`` at exact zeros.
+
+    A model of :func:`~calibkit._newton.minimize` in ``theta = (beta, c)``; see
+    :func:`fit_temperature_zero_logit`.
+    """
+
+    n_params = 2
+
+    def __init__(self, log_probs, y, sample_weight, transform, eps, zero_prior):
+        self.arrays = (log_probs, y, sample_weight)
+        self.n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+        self.total_weight = (
+            log_probs.shape[0] if sample_weight is None else sample_weight.sum()
+        )
+        self.options = {"eps": eps, "transform": transform, "zero_prior": zero_prior}
+
+    def evaluate(self, theta):
+        """Mean loss, gradient and Hessian at ``theta = (beta, c)``: one pass."""
+        kernel = functools.partial(
+            _zero_logit_kernel, beta=theta[0], c=theta[1], **self.options
+        )
+        # A trial step far out (c near -1e308) may give a loss beyond float64:
+        # inf, which the line search rejects.
+        with np.errstate(over="ignore"):
+            sums = reduce_rows(kernel, *self.arrays, n_cols=self.n_cols)
+        sums = sums / self.total_weight
+        hess = np.array([[sums[3], sums[4]], [sums[4], sums[5]]])
+        return sums[0], sums[1:3], hess
+
+
 def zero_logit_loss(
     log_probs,
     y,
@@ -917,31 +854,8 @@ def zero_logit_loss(
     One pass; without exact zeros it is the temperature-scaling loss at
     ``beta`` (``c`` is then unused).
     """
-    kernel = functools.partial(
-        _zero_logit_kernel,
-        beta=beta,
-        c=c,
-        eps=eps,
-        transform=transform,
-        zero_prior=zero_prior,
-    )
-    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
-    with np.errstate(over="ignore"):  # inf: a loss beyond float64
-        total = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)[0]
-    weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
-    return float(total / weight)
-
-
-@dataclass(frozen=True)
-class ZeroLogitSolution:
-    """Result of :func:`fit_temperature_zero_logit`."""
-
-    beta: float
-    zero_logit: float
-    loss: float
-    n_iter: int
-    converged: bool
-    status: str
+    model = ZeroLogitModel(log_probs, y, sample_weight, transform, eps, zero_prior)
+    return float(model.evaluate((beta, c))[0])
 
 
 def fit_temperature_zero_logit(
@@ -982,72 +896,9 @@ def fit_temperature_zero_logit(
 
     Returns
     -------
-    ZeroLogitSolution
-        ``status`` is ``"infinite_temperature"`` when the optimum has
-        ``beta = 0``, else ``"optimum"``.
+    NewtonResult
+        ``theta = (beta, c)``; ``status`` is ``"bound"`` (infinite temperature)
+        when the optimum has ``beta = 0``.
     """
-    total_weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
-    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
-
-    def evaluate(theta):
-        kernel = functools.partial(
-            _zero_logit_kernel,
-            beta=theta[0],
-            c=theta[1],
-            eps=eps,
-            transform=transform,
-            zero_prior=zero_prior,
-        )
-        # A trial step far out (c near -1e308) may give a loss beyond float64:
-        # inf, which the line search rejects.
-        with np.errstate(over="ignore"):
-            sums = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)
-        sums = sums / total_weight
-        hess = np.array([[sums[3], sums[4]], [sums[4], sums[5]]])
-        return sums[0], sums[1:3], hess
-
-    theta = np.array(start, dtype=np.float64)
-    loss, grad, hess = evaluate(theta)
-    n_iter, converged = 1, False
-    noise = 64 * np.finfo(float).eps
-    while n_iter < max_iter:
-        if theta[0] == 0.0 and grad[0] >= 0.0:
-            # On the bound beta = 0, pushing outwards: move c alone.
-            step = np.array([0.0, -grad[1] / hess[1, 1] if hess[1, 1] > 0 else 0.0])
-        else:
-            # Pseudo-inverse: when the data say nothing about one direction
-            # (e.g. every positive probability is 1, so beta is not
-            # identified), step only along the others.
-            step = -np.linalg.pinv(hess, rcond=1e-12, hermitian=True) @ grad
-            if not grad @ step < 0:
-                step = -grad
-        slope = grad @ step
-        scale = 1.0 + np.max(np.abs(theta))
-        if np.max(np.abs(step)) <= STEP_RTOL * scale or -slope <= noise * max(
-            abs(loss), 1.0
-        ):
-            trial = theta + step
-            trial[0] = max(trial[0], 0.0)
-            theta = trial
-            converged = True
-            break
-        t = 1.0
-        while True:
-            trial = theta + t * step
-            trial[0] = max(trial[0], 0.0)
-            new = evaluate(trial)
-            n_iter += 1
-            decrease = grad @ (trial - theta)
-            slack = 4 * np.finfo(float).eps * abs(loss)
-            if new[0] <= loss + 1e-4 * decrease + slack or n_iter >= max_iter:
-                break
-            t *= 0.5
-        moved = np.max(np.abs(trial - theta))
-        theta = trial
-        loss, grad, hess = new
-        if moved <= STEP_RTOL * scale:
-            converged = True
-            break
-    beta, c = float(theta[0]), float(theta[1])
-    status = "infinite_temperature" if beta == 0.0 else "optimum"
-    return ZeroLogitSolution(beta, c, float(loss), n_iter, converged, status)
+    model = ZeroLogitModel(log_probs, y, sample_weight, transform, eps, zero_prior)
+    return minimize(model, start, max_iter=max_iter, lower=(0.0, -np.inf))
