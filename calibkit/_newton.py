@@ -114,7 +114,10 @@ class ChunkedModel:
         sums = reduce_rows(kernel, *self.arrays, n_cols=self.n_cols)
         sums = sums / self.total_weight
         p = self.n_params
-        return float(sums[0]), sums[1 : p + 1], sums[p + 1 :].reshape(p, p)
+        hess = sums[p + 1 :].reshape(p, p)
+        # Products like (x * c).T @ x are symmetric only up to rounding.
+        hess = 0.5 * (hess + hess.T)
+        return float(sums[0]), sums[1 : p + 1], hess
 
 
 def newton_step(hess, grad):
