@@ -97,7 +97,9 @@ class ChunkedModel:
     :func:`~calibkit._chunks.reduce_rows`; the first one decides the chunks and
     may be a dask array), ``n_cols`` (row width used to size the chunks) and
     ``total_weight``, and define ``kernel(rows, *chunks, theta)`` returning the
-    chunk's sums ``[loss, grad (p), hess (p * p, row-major)]`` in float64.
+    chunk's float64 sums. By default these are laid out as
+    ``[loss, grad (p), hess (p * p, row-major)]``; a model with a more compact
+    layout overrides :meth:`unpack`.
     """
 
     n_params = None
@@ -108,16 +110,20 @@ class ChunkedModel:
     def kernel(self, rows, *chunks, theta):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def evaluate(self, theta):
-        """Mean loss, gradient and Hessian at ``theta``: one pass."""
-        kernel = functools.partial(self.kernel, theta=np.asarray(theta, np.float64))
-        sums = reduce_rows(kernel, *self.arrays, n_cols=self.n_cols)
-        sums = sums / self.total_weight
+    def unpack(self, means, theta):
+        """``(loss, grad, hess)`` from the kernel's sums divided by the weight."""
         p = self.n_params
-        hess = sums[p + 1 :].reshape(p, p)
+        hess = means[p + 1 :].reshape(p, p)
         # Products like (x * c).T @ x are symmetric only up to rounding.
         hess = 0.5 * (hess + hess.T)
-        return float(sums[0]), sums[1 : p + 1], hess
+        return float(means[0]), means[1 : p + 1], hess
+
+    def evaluate(self, theta):
+        """Mean loss, gradient and Hessian at ``theta``: one pass."""
+        theta = np.asarray(theta, np.float64)
+        kernel = functools.partial(self.kernel, theta=theta)
+        sums = reduce_rows(kernel, *self.arrays, n_cols=self.n_cols)
+        return self.unpack(sums / self.total_weight, theta)
 
 
 def newton_step(hess, grad):

@@ -185,13 +185,21 @@ class PlattSolution:
     converged: bool
 
 
+def _total_weight(x, w):
+    return float(x.shape[0] if w is None else w.sum())
+
+
+def _with_unit_weights(w, n):
+    return np.ones(n) if w is None else w
+
+
 def _dot(a, b):
     # einsum rather than BLAS: threaded BLAS dot products on long vectors are
     # slow when other processes load the cores, and gain nothing here.
     return np.einsum("i,i->", a, b)
 
 
-class PlattModel:
+class PlattModel(ChunkedModel):
     """Mean logistic loss, gradient and Hessian in standardised coordinates.
 
     The model is ``z = alpha * u + gamma`` on ``u = (s - center) / scale``;
@@ -201,8 +209,11 @@ class PlattModel:
     pass reads only the scores.
     """
 
+    n_params = 2
+
     def __init__(self, scores, w, transform, center, scale, summary, targets):
-        self.scores, self.w, self.transform = scores, w, transform
+        self.arrays = (scores, w)
+        self.transform = transform
         self.center, self.scale = center, scale
         t_pos, t_neg = targets
         weight_neg = summary.weight - summary.weight_pos
@@ -218,21 +229,23 @@ class PlattModel:
         )
         self.total_weight = summary.weight
 
-    def evaluate(self, theta):
-        """Mean loss, gradient and Hessian at ``theta = (alpha, gamma)``."""
+    def kernel(self, rows, s, w, *, theta):
         alpha, gamma = theta
-        kernel = functools.partial(
-            _platt_kernel,
+        return _platt_kernel(
+            rows,
+            s,
+            w,
             alpha=alpha,
             gamma=gamma,
             center=self.center,
             scale=self.scale,
             transform=self.transform,
         )
-        sums = reduce_rows(kernel, self.scores, self.w, n_cols=1)
-        softplus, p, pu, c, cu, cuu = sums / self.total_weight
+
+    def unpack(self, means, theta):
+        softplus, p, pu, c, cu, cuu = means
         t_u, t_1 = self.target_sums / self.total_weight
-        loss = softplus - alpha * t_u - gamma * t_1
+        loss = softplus - theta[0] * t_u - theta[1] * t_1
         grad = np.array([pu - t_u, p - t_1])
         hess = np.array([[cuu, cu], [cu, c]])
         return loss, grad, hess
@@ -332,13 +345,7 @@ def fit_platt(
         scores, sample_weight, transform, center, scale, summary, targets
     )
     result = minimize(model, theta, max_iter=max_iter)
-    theta, loss, n_iter, converged = (
-        result.theta,
-        result.loss,
-        result.n_iter,
-        result.converged,
-    )
-    alpha, gamma = theta
+    alpha, gamma = result.theta
     intercept = gamma - alpha * center / scale
     with np.errstate(over="ignore"):
         coef = np.ldexp(alpha / scale, -summary.exponent)
@@ -350,7 +357,9 @@ def fit_platt(
             "constant (the fit is scale-equivariant)."
         )
         raise ValueError(msg)
-    return PlattSolution(float(coef), float(intercept), float(loss), n_iter, converged)
+    return PlattSolution(
+        float(coef), float(intercept), result.loss, result.n_iter, result.converged
+    )
 
 
 def _robust_scale(scores, transform, std, max_rows=100_000):
@@ -808,7 +817,7 @@ def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform, zero_prior=No
     return _weighted_row_sums(np.stack(terms), w)
 
 
-class ZeroLogitModel:
+class ZeroLogitModel(ChunkedModel):
     """Loss of ``softmax(beta * log p)`` with the logit ``c`` at exact zeros.
 
     A model of :func:`~calibkit._newton.minimize` in ``theta = (beta, c)``; see
@@ -820,23 +829,20 @@ class ZeroLogitModel:
     def __init__(self, log_probs, y, sample_weight, transform, eps, zero_prior):
         self.arrays = (log_probs, y, sample_weight)
         self.n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
-        self.total_weight = (
-            log_probs.shape[0] if sample_weight is None else sample_weight.sum()
-        )
+        self.total_weight = _total_weight(log_probs, sample_weight)
         self.options = {"eps": eps, "transform": transform, "zero_prior": zero_prior}
 
-    def evaluate(self, theta):
-        """Mean loss, gradient and Hessian at ``theta = (beta, c)``: one pass."""
-        kernel = functools.partial(
-            _zero_logit_kernel, beta=theta[0], c=theta[1], **self.options
-        )
+    def kernel(self, rows, lp, y, w, *, theta):
         # A trial step far out (c near -1e308) may give a loss beyond float64:
         # inf, which the line search rejects.
         with np.errstate(over="ignore"):
-            sums = reduce_rows(kernel, *self.arrays, n_cols=self.n_cols)
-        sums = sums / self.total_weight
-        hess = np.array([[sums[3], sums[4]], [sums[4], sums[5]]])
-        return sums[0], sums[1:3], hess
+            return _zero_logit_kernel(
+                rows, lp, y, w, beta=theta[0], c=theta[1], **self.options
+            )
+
+    def unpack(self, means, theta):
+        hess = np.array([[means[3], means[4]], [means[4], means[5]]])
+        return means[0], means[1:3], hess
 
 
 def zero_logit_loss(
@@ -912,10 +918,6 @@ def fit_temperature_zero_logit(
 # --------------------------------------------------------------------------
 
 
-def _with_unit_weights(w, n):
-    return np.ones(n) if w is None else w
-
-
 class LinearLogitModel(ChunkedModel):
     """Binary log-loss of ``sigmoid(x . theta)`` for a few features ``x``.
 
@@ -970,10 +972,6 @@ def expit_stable(z):
     """``1 / (1 + exp(-z))`` without overflow warnings for large ``|z|``."""
     e = np.exp(-np.abs(z))
     return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _total_weight(x, w):
-    return float(x.shape[0] if w is None else w.sum())
 
 
 def _softmax_terms(a, y):
