@@ -197,6 +197,9 @@ def minimize(model, theta0, *, max_iter, lower=None):
         free = np.ones(theta.shape, bool)
         if lower is not None:
             free = ~((theta <= lower) & (grad >= 0.0))
+            if not free.any():  # a corner of the bounds, pushed outwards
+                converged = True
+                break
         step = np.zeros_like(theta)
         step[free] = newton_step(hess[np.ix_(free, free)], grad[free])
         travelled = theta - start

@@ -234,3 +234,16 @@ def test_scalar_mode_statuses():
     q = np.exp(a)
     slope = np.mean((q * z).sum(1) - z[np.arange(3), [0, 1, 0]])
     assert abs(slope) < 1e-12
+
+
+def test_every_coordinate_held_on_its_bound():
+    x, y, w = linear_logit_problem()
+    features = np.column_stack([-(x[:, 0] + x[:, 1]), np.ones(len(y))])
+    # Fewer positive rows (weighted) than negative: the intercept, too, is
+    # pushed below its bound 0.
+    model = LinearLogitModel(features, y, w)
+    result = minimize(model, np.zeros(2), max_iter=100, lower=(0.0, 0.0))
+    assert result.converged
+    assert result.status == "bound"
+    assert result.n_iter == 1
+    np.testing.assert_array_equal(result.theta, [0.0, 0.0])
