@@ -300,9 +300,10 @@ def fit_platt(
 ):
     """Minimise the weighted mean logistic loss of ``sigmoid(a * s + b)``.
 
-    Damped Newton with a backtracking (Armijo) line search. The loss is
-    convex, and strictly convex when the scores are not constant, so Newton
-    reaches machine precision in a handful of passes.
+    Damped Newton (:func:`calibkit._newton.minimize`) with a backtracking
+    (Armijo) line search. The loss is convex, and strictly convex when the
+    scores are not constant, so Newton reaches machine precision in a handful
+    of passes.
 
     Parameters
     ----------
@@ -881,7 +882,7 @@ def fit_temperature_zero_logit(
     Exact zeros of ``p`` (``-inf`` in ``log_probs``) get the common logit ``c``
     instead of ``beta * log 0``. The mean log-loss is a log-sum-exp of an
     affine map of ``(beta, c)`` minus a linear term, hence convex; it is
-    minimised over ``beta >= 0`` by projected damped Newton (Armijo
+    minimised over ``beta >= 0`` by :func:`calibkit._newton.minimize` (Armijo
     backtracking), one pass over the rows per evaluation. With one-hot
     targets the minimiser is often at infinity (``c -> -inf`` when no zero
     holds the truth), so callers pass smoothed targets ``eps``, with which it
