@@ -241,11 +241,18 @@ def _escaping(travelled, step, hess, start_hess):
     The curvature along the direction travelled has all but vanished while the
     next step continues outwards.
     """
-    if not np.any(travelled) or not travelled @ step > 0:
+    if not np.any(travelled):
         return False
-    at_start = travelled @ start_hess @ travelled
-    now = travelled @ hess @ travelled
-    return bool(at_start > 0 and now <= FLAT_RTOL * at_start)
+    # A unit direction: the distance travelled may be near the float64 limit
+    # (a logit pushed towards -1e308), and so may the steps and curvatures;
+    # non-finite ones decide nothing.
+    u = travelled / np.max(np.abs(travelled))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not u @ step > 0:
+            return False
+        at_start = u @ start_hess @ u
+        now = u @ hess @ u
+    return bool(0 < at_start < np.inf and 0 <= now <= FLAT_RTOL * at_start)
 
 
 #: The scalar solver stops after a Newton step smaller than this, relative to

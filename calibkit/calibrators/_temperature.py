@@ -308,7 +308,7 @@ class TemperatureScaling(BaseCalibrator):
                     start=start,
                     max_iter=self.max_iter,
                 )
-                c = solution.theta[1]
+                c = float(solution.theta[1])
             else:
                 if floor is None:
                     transform = log_odds if X.ndim == 1 else safe_log
@@ -329,7 +329,7 @@ class TemperatureScaling(BaseCalibrator):
                 # Never seen in calibration: an exact zero is held at the
                 # smallest (floored) log-probability that was.
                 lowest = scan.min_log if floor is None else max(scan.min_log, floor)
-                c = solution.theta[0] * lowest
+                c = float(solution.theta[0] * lowest)
             if floor is not None and not solution.converged:
                 continue
             loss = zero_logit_loss(
