@@ -70,7 +70,9 @@ class NewtonResult:
     n_iter : int
         Passes over the data (evaluations of the model).
     converged : bool
-        Whether the stopping test was met within ``max_iter`` passes.
+        Whether the stopping test (or, for ``"no_finite_optimum"``, the test
+        for a loss decreasing towards infinity) was met within ``max_iter``
+        passes.
     status : {"optimum", "bound", "no_finite_optimum"}
         ``"optimum"``: a finite minimiser (or the last iterate, when not
         converged); ``"bound"``: the minimiser lies on a lower bound;
