@@ -14,13 +14,27 @@ import warnings
 import numpy as np
 
 from calibkit._chunks import as_float64, reduce_rows
-from calibkit._validation import combine_first_bad_rows, first_bad_rows
+from calibkit._validation import (
+    StrOptions,
+    combine_first_bad_rows,
+    external_stacklevel,
+    first_bad_rows,
+    validate_params,
+)
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._inputs import check_forecasts, scaled_to_unit_max
+from calibkit.metrics._inputs import (
+    FORECAST_CONSTRAINTS,
+    as_probabilities,
+    check_forecasts,
+    scaled_to_unit_max,
+)
 
 __all__ = ["brier_score", "log_loss"]
 
 
+@validate_params(
+    {**FORECAST_CONSTRAINTS, "class_weight": [None, StrOptions({"balanced"}), dict]}
+)
 def log_loss(
     y_true,
     y_prob,
@@ -134,6 +148,11 @@ def log_loss(
         input=input,
         lazy=True,
     )
+    return _log_loss(fc, input=input, class_weight=class_weight)
+
+
+def _log_loss(fc, *, input="probabilities", class_weight=None):
+    """:func:`log_loss` of validated :class:`~calibkit.metrics._inputs.Forecasts`."""
     weights = _class_weighted(fc, class_weight)
     row_losses = _logit_losses if input == "logits" else _probability_losses
     kernel = functools.partial(_log_loss_kernel, row_losses=row_losses)
@@ -166,7 +185,16 @@ def _combine_total_and_rows(a, b):
     return np.concatenate([[a[0] + b[0]], combine_first_bad_rows(a[1:], b[1:])])
 
 
-def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=None):
+@validate_params(FORECAST_CONSTRAINTS)
+def brier_score(
+    y_true,
+    y_prob,
+    *,
+    sample_weight=None,
+    labels=None,
+    pos_label=None,
+    input="probabilities",
+):
     """Mean Brier (quadratic) score.
 
     Parameters
@@ -183,6 +211,9 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
     pos_label : label, default=None
         The class whose probability a 1-D ``y_prob`` holds; with more than two
         classes in ``y_true`` it is scored one-vs-rest.
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds; logits are scored through their softmax (1-D
+        log-odds through the sigmoid).
 
     Returns
     -------
@@ -225,8 +256,14 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
         sample_weight=sample_weight,
         labels=labels,
         pos_label=pos_label,
+        input=input,
         lazy=True,
     )
+    return _brier_score(as_probabilities(fc, input))
+
+
+def _brier_score(fc):
+    """:func:`brier_score` of validated forecasts (probabilities)."""
     n_cols = 1 if fc.is_binary else fc.n_classes
     # Only weight ratios matter: scaled weights keep tiny ones from underflowing.
     w = scaled_to_unit_max(fc.sample_weight)
@@ -348,4 +385,4 @@ def _warn_certain_and_wrong(n_rows, first_rows):
         f"that was observed (first at rows {rows_text}). These forecasts were "
         "certain and wrong; no finite log-loss exists."
     )
-    warnings.warn(msg, CalibrationWarning, stacklevel=3)
+    warnings.warn(msg, CalibrationWarning, stacklevel=external_stacklevel())
