@@ -69,11 +69,16 @@ BAD_PARAMETERS = [
         "strategy",
         "isotonic",
         r"'strategy' parameter of expected_calibration_error must be a str among "
-        r"\{'quantile', 'uniform'\}",
+        r"\{'(quantile|uniform)', '(quantile|uniform)'\}. Got 'isotonic'",
     ),
     (ckm.expected_calibration_error, "norm", "l3", r"'norm' parameter"),
     (ckm.expected_calibration_error, "multiclass", "ovr", r"'multiclass' parameter"),
-    (ckm.expected_calibration_error, "debias", "yes", r"'debias' .* instance of 'bool'"),
+    (
+        ckm.expected_calibration_error,
+        "debias",
+        "yes",
+        r"'debias' .* instance of 'bool'",
+    ),
     (ckm.expected_calibration_error, "input", "odds", r"'input' parameter"),
     (
         ckm.reliability_curve,
@@ -81,8 +86,13 @@ BAD_PARAMETERS = [
         0,
         r"'n_bins' parameter of reliability_curve must be an int in the range",
     ),
-    (ckm.reliability_curve, "strategy", "kde", r"'strategy' parameter .* 'isotonic'"),
-    (ckm.reliability_curve, "bands", 1.0, r"'bands' .* None or a float in .*\(0, 1\)"),
+    (ckm.reliability_curve, "strategy", "kde", r"'strategy' parameter .*'isotonic'"),
+    (
+        ckm.reliability_curve,
+        "bands",
+        1.0,
+        r"'bands' .* None or a float in the range \(0.0, 1.0\)",
+    ),
     (ckm.reliability_curve, "bands", "90%", r"'bands' parameter"),
     (ckm.reliability_curve, "n_resamples", 0, r"'n_resamples' parameter"),
     (ckm.reliability_curve, "input", "odds", r"'input' parameter"),
@@ -130,8 +140,8 @@ def _call(function, argument, value):
 
 @pytest.mark.parametrize(
     ("function", "argument", "value", "match"),
-    BAD_PARAMETERS
-    + [
+    [
+        *BAD_PARAMETERS,
         (ckm.get_scorer, "name", "neg_log_loss", r"'name' parameter of get_scorer"),
         (
             ckm.make_calibration_scorer,
@@ -390,7 +400,10 @@ def test_hosmer_lemeshow_counts_are_named_as_counts():
         "expected_positives",
     ]
     np.testing.assert_array_equal(table["observed_positives"], [0.0, 2.0, 3.0])
-    for old, new in (("observed", "observed_positives"), ("expected", "expected_positives")):
+    for old, new in (
+        ("observed", "observed_positives"),
+        ("expected", "expected_positives"),
+    ):
         with pytest.warns(FutureWarning, match=rf"HosmerLemeshowTest.{old} is dep"):
             np.testing.assert_array_equal(getattr(result, old), getattr(result, new))
 
@@ -468,7 +481,9 @@ def test_result_repr_is_readable():
 
 
 def test_scalar_results_stack_into_a_comparison_table():
-    rows = pd.concat([ckm.decompose(Y, P).to_frame(), ckm.decompose(Y, P[::-1]).to_frame()])
+    rows = pd.concat(
+        [ckm.decompose(Y, P).to_frame(), ckm.decompose(Y, P[::-1]).to_frame()]
+    )
     assert rows.shape[0] == 2
     assert {"score", "miscalibration", "strategy"} <= set(rows.columns)
 

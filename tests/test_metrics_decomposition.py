@@ -649,13 +649,13 @@ def test_multiclass_certain_wrong_forecast():
 CONFIGS = [
     {"score": "log"},
     {"score": "brier"},
-    {"score": "log", "method": "binned"},
-    {"score": "brier", "method": "binned", "strategy": "quantile", "n_bins": 7},
+    {"score": "log", "strategy": "uniform"},
+    {"score": "brier", "strategy": "quantile", "n_bins": 7},
 ]
 MULTICLASS_CONFIGS = [
-    {"score": s, "multiclass": m, "method": method}
-    for s, m, method in itertools.product(
-        ["log", "brier"], ["classwise", "top_label"], ["isotonic", "binned"]
+    {"score": s, "multiclass": m, "strategy": strategy}
+    for s, m, strategy in itertools.product(
+        ["log", "brier"], ["classwise", "top_label"], ["isotonic", "uniform"]
     )
 ]
 
@@ -783,8 +783,8 @@ def test_binned_log_infinite_terms_are_the_documented_ones(q, infinite):
 WEIGHT_RATIO_CONFIGS = [
     {"score": "log"},
     {"score": "brier"},
-    {"score": "log", "method": "binned", "n_bins": 3},
-    {"score": "brier", "method": "binned", "n_bins": 3},
+    {"score": "log", "strategy": "uniform", "n_bins": 3},
+    {"score": "brier", "strategy": "uniform", "n_bins": 3},
 ]
 
 
@@ -811,7 +811,7 @@ def test_binary_weights_beyond_the_float_range_apart(config, light_label):
 @pytest.mark.parametrize("multiclass", ["classwise", "top_label"])
 @pytest.mark.parametrize(
     "binning",
-    [{}, {"method": "binned", "n_bins": 2}, {"method": "binned", "n_bins": 5}],
+    [{}, {"strategy": "uniform", "n_bins": 2}, {"strategy": "uniform", "n_bins": 5}],
 )
 @pytest.mark.parametrize("score", ["log", "brier"])
 def test_multiclass_subnormal_weight_of_a_class(multiclass, binning, score):
@@ -841,7 +841,7 @@ def test_multiclass_subnormal_weight_of_a_class(multiclass, binning, score):
 
 @pytest.mark.parametrize("light", [1e-20, 5e-324])
 @pytest.mark.parametrize("multiclass", ["classwise", "top_label"])
-@pytest.mark.parametrize("binning", [{}, {"method": "binned", "n_bins": 2}])
+@pytest.mark.parametrize("binning", [{}, {"strategy": "uniform", "n_bins": 2}])
 def test_multiclass_light_error_among_heavy_correct_rows(light, multiclass, binning):
     # The light row (class 1) is the only error in a block of correct class-0
     # predictions: its top-label c rounded to 1 and -ln(1 - c) = inf gave
@@ -1210,7 +1210,7 @@ def test_one_vs_rest_reading_of_a_1d_forecast(multiclass_forecasts):
             "top-label CORP (PAV per predicted class), estimate",
         ),
         (
-            {"method": "binned", "n_bins": 5, "strategy": "quantile"},
+            {"n_bins": 5, "strategy": "quantile"},
             "class-wise one-vs-rest binning (5 quantile bins, rows projected), "
             "estimate",
         ),
@@ -1244,7 +1244,7 @@ def test_result_fields_dict_frame_and_repr(binary_forecasts):
     for name in ("score", "miscalibration", "discrimination", "uncertainty"):
         assert as_dict[name] == getattr(d, name)
     assert as_dict["score_name"] == "brier"
-    assert as_dict["method"] == "binned"
+    assert as_dict["strategy"] == "uniform"
     assert as_dict["n_samples"] == 300
     frame = d.to_frame()
     assert frame.shape[0] == 1

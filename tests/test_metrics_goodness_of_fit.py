@@ -114,7 +114,9 @@ def test_hosmer_lemeshow_equals_rank_deciles_without_ties(binary_forecasts):
     assert result.p_value == pytest.approx(chi2.sf(expected, 8), rel=1e-10)
     np.testing.assert_array_equal(result.count, [30] * 10)
     np.testing.assert_allclose(result.observed_positives, [y[g].sum() for g in groups])
-    np.testing.assert_allclose(result.expected_positives, [p[g].sum() for g in groups], 1e-12)
+    np.testing.assert_allclose(
+        result.expected_positives, [p[g].sum() for g in groups], 1e-12
+    )
 
 
 def test_hosmer_lemeshow_keeps_ties_in_one_group():

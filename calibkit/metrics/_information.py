@@ -77,7 +77,7 @@ class InformationDecomposition(Result):
     cross_entropy: float
 
 
-@validate_params(_CONSTRAINTS)
+@validate_params({k: v for k, v in _CONSTRAINTS.items() if k != "q"})
 def entropy(p, *, sample_weight=None):
     """Mean Shannon entropy of probability rows, in nats.
 
