@@ -155,6 +155,7 @@ class ReliabilityCurve(Result):
         Returns
         -------
         pandas.DataFrame
+            One row per point of the curve.
         """
         return super().to_frame()
 
