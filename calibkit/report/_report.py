@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from calibkit._results import Result
-from calibkit._validation import _to_numpy, count, format_label, validate_params
+from calibkit._validation import count, format_label, to_numpy, validate_params
 from calibkit._version import __version__
 from calibkit.metrics._decomposition import _decompose
 from calibkit.metrics._inputs import (
@@ -176,7 +176,7 @@ def evaluate_forecasts(
     if not hasattr(y_prob, "ndim"):
         y_prob = np.asarray(y_prob)
     if y_prob.ndim == 2 and y_prob.shape[1] == 1:
-        y_prob = _to_numpy(y_prob)[:, 0]
+        y_prob = to_numpy(y_prob)[:, 0]
     fc = check_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, input=input
     )
