@@ -255,26 +255,14 @@ def _class_weighted(fc, class_weight):
     if class_weight is None:
         return scaled_to_unit_max(fc.sample_weight)  # None stays None: unit weights
     raw = weights_or_ones(fc.sample_weight, fc.y.shape[0])
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            msg = (
-                "class_weight must be None, 'balanced' or a dict {label: weight}; "
-                f"got {class_weight!r}."
-            )
-            raise ValueError(msg)
+    # validate_params of log_loss admits only None, "balanced" and dicts.
+    if class_weight == "balanced":
         per_class = np.bincount(fc.y, weights=raw, minlength=fc.n_classes)
         # w_i W / (K+ W_k) up to the common factor W / K+: w_i / W_k is in
         # [0, 1] (unscaled, so that subnormal weights keep their ratios).
         with np.errstate(invalid="ignore"):  # 0 / 0 for a class of zero weight
             return scaled_to_unit_max(np.where(raw > 0, raw / per_class[fc.y], 0.0))
-    if isinstance(class_weight, dict):
-        multiplier = scaled_to_unit_max(_dict_class_weights(class_weight, fc.classes))
-    else:
-        msg = (
-            "class_weight must be None, 'balanced' or a dict {label: weight}; got "
-            f"an object of type {type(class_weight).__name__}."
-        )
-        raise TypeError(msg)
+    multiplier = scaled_to_unit_max(_dict_class_weights(class_weight, fc.classes))
     weighted = scaled_to_unit_max(scaled_to_unit_max(raw) * multiplier[fc.y])
     if not np.any(weighted > 0):
         msg = (
