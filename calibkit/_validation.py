@@ -17,6 +17,9 @@ import warnings
 
 import numpy as np
 
+# The module of validate_params, whose wrapper frames warnings skip.
+from sklearn.utils import _param_validation
+
 # Rows of any array-like (numpy, sparse, pandas, polars, lists) and the fit
 # parameters of those rows, as scikit-learn's own meta-estimators take them.
 from sklearn.utils._indexing import _safe_indexing as safe_indexing  # noqa: F401
@@ -24,7 +27,15 @@ from sklearn.utils._indexing import _safe_indexing as safe_indexing  # noqa: F40
 # scikit-learn's parameter-constraint helpers live in a private module; this file
 # is the one place that imports scikit-learn internals, so an upstream move is a
 # one-line fix here.
-from sklearn.utils._param_validation import Interval, StrOptions  # noqa: F401
+from sklearn.utils._param_validation import (  # noqa: F401 (re-exported)
+    HasMethods,
+    Hidden,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
+from sklearn.utils._param_validation import validate_params as _sklearn_validate_params
 from sklearn.utils.validation import (  # noqa: F401
     _check_method_params as check_method_params,
 )
@@ -379,10 +390,14 @@ def external_stacklevel():
     warning names the user's line however deep the check sits.
     """
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    # The wrapper of validate_params sits between a public function and its
+    # caller: it is walked through as if it were calibkit's.
+    wrapper = os.path.abspath(_param_validation.__file__)
     frame = sys._getframe(1)
     level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
-        package
+    while frame is not None and (
+        os.path.abspath(frame.f_code.co_filename).startswith(package)
+        or os.path.abspath(frame.f_code.co_filename) == wrapper
     ):
         frame = frame.f_back
         level += 1
@@ -563,7 +578,15 @@ def encode_labels(y, *, classes=None, name="y"):
     codes : ndarray of shape (n_samples,), dtype intp
         ``classes[codes] == y``.
     """
-    y = check_labels(y, name=name)
+    return encode_checked_labels(check_labels(y, name=name), classes=classes, name=name)
+
+
+def encode_checked_labels(y, *, classes=None, name="y"):
+    """:func:`encode_labels` of labels already returned by :func:`check_labels`.
+
+    For callers that validated ``y`` themselves, so that labels are checked
+    once per call.
+    """
     try:
         if classes is None:
             return _unique_codes(y)
@@ -663,3 +686,50 @@ def check_column_order(X, classes, *, name):
             )
             raise ValueError(msg)
         return
+
+
+# --- parameter validation of public functions --------------------------------
+
+#: Largest accepted count (``n_bins``, ``n_resamples``): bin numbers and uniform
+#: edges stay exact floats.
+MAX_COUNT = 2**53
+
+
+class _Count(Interval):
+    """An integer interval that refuses booleans: ``n_bins=True`` is a mistake,
+    not one bin (scikit-learn's ``Interval(Integral, ...)`` accepts it)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+
+def count(minimum=1):
+    """Constraint: an integer (not a boolean) from ``minimum`` to :data:`MAX_COUNT`."""
+    return _Count(numbers.Integral, minimum, MAX_COUNT, closed="both")
+
+
+def validate_params(parameter_constraints):
+    """Check the arguments of a public function against declared constraints.
+
+    The one parameter-validation mechanism of calibkit: scikit-learn's, as its
+    estimators use through ``_parameter_constraints``. A bad option or count
+    raises :class:`~sklearn.utils._param_validation.InvalidParameterError` (a
+    ``ValueError`` and a ``TypeError``) naming the argument and the function.
+    Nested calls of decorated functions skip their own checks.
+
+    Parameters
+    ----------
+    parameter_constraints : dict
+        ``{argument name: list of constraints}`` as in scikit-learn
+        (``Interval``, ``StrOptions``, types, ``None``, ``"boolean"``,
+        ``"array-like"``, :func:`count`). Array contents are checked in the
+        function (row by row, with the first bad row in the message).
+
+    Returns
+    -------
+    callable
+        The decorator.
+    """
+    return _sklearn_validate_params(
+        parameter_constraints, prefer_skip_nested_validation=True
+    )

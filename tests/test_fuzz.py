@@ -611,7 +611,7 @@ def _result_named(name):
     return lambda result: check_finite(name, result)
 
 
-def _decomposition_check(name, score, method="isotonic", multiclass="classwise"):
+def _decomposition_check(name, score, strategy="isotonic", multiclass="classwise"):
     def check(result):
         allow = {"score", "miscalibration"} if score == "log" else set()
         if math.isinf(result.score):
@@ -632,7 +632,7 @@ def _decomposition_check(name, score, method="isotonic", multiclass="classwise")
             parts = ["uncertainty"]
             if not (multiclass == "top_label" and score == "brier"):
                 parts.append("discrimination")
-                if method == "isotonic":
+                if strategy == "isotonic":
                     parts.append("miscalibration")
             for part in parts:
                 if getattr(result, part) < -1e-9 * scale:
@@ -691,14 +691,13 @@ def metric_case(draw, target, problem):
         score = draw(st.sampled_from(["log", "brier"]))
         options = {
             "score": score,
-            "method": draw(st.sampled_from(["isotonic", "binned"])),
             "n_bins": draw(st.sampled_from([1, 2, 10])),
-            "strategy": draw(st.sampled_from(["uniform", "quantile"])),
+            "strategy": draw(st.sampled_from(["isotonic", "uniform", "quantile"])),
             "multiclass": draw(st.sampled_from(["classwise", "top_label"])),
         }
         inputs["options"] = {**options, **extra}
         base_check = _decomposition_check(
-            target, score, options["method"], options["multiclass"]
+            target, score, options["strategy"], options["multiclass"]
         )
 
         def check(result):

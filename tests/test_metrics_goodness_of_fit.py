@@ -113,8 +113,10 @@ def test_hosmer_lemeshow_equals_rank_deciles_without_ties(binary_forecasts):
     assert result.n_groups == 10
     assert result.p_value == pytest.approx(chi2.sf(expected, 8), rel=1e-10)
     np.testing.assert_array_equal(result.count, [30] * 10)
-    np.testing.assert_allclose(result.observed, [y[g].sum() for g in groups])
-    np.testing.assert_allclose(result.expected, [p[g].sum() for g in groups], 1e-12)
+    np.testing.assert_allclose(result.observed_positives, [y[g].sum() for g in groups])
+    np.testing.assert_allclose(
+        result.expected_positives, [p[g].sum() for g in groups], 1e-12
+    )
 
 
 def test_hosmer_lemeshow_keeps_ties_in_one_group():
@@ -221,8 +223,6 @@ def test_bad_input(function, kwargs, error, match):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"n_bins": 2}, ValueError, r"n_bins must be at least 3; got 2"),
-        ({"n_bins": 4.0}, TypeError, r"n_bins must be an integer"),
         ({"y_prob": [0.2, 0.2, 0.7, 0.7]}, ValueError, r"needs at least 3 groups"),
     ],
 )
@@ -267,6 +267,6 @@ def test_goodness_of_fit_huge_n_bins_costs_nothing():
     got = hosmer_lemeshow_test(y, p, n_bins=10**9)
     assert got.n_groups == 8
     np.testing.assert_array_equal(got.count, [1] * 7 + [2])
-    np.testing.assert_array_equal(got.observed, [0, 0, 1, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(got.observed_positives, [0, 0, 1, 0, 1, 1, 1, 1])
     expected = hosmer_lemeshow_test(y, p, n_bins=10**4)
     assert got.statistic == expected.statistic

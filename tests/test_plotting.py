@@ -507,9 +507,9 @@ def test_inputs_not_mutated(binary_forecasts):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"strategy": "kmeans"}, ValueError, "strategy must be one of"),
-        ({"n_bins": 0}, ValueError, "n_bins must be at least 1"),
-        ({"bands": 2}, ValueError, "bands must be a level strictly between"),
+        ({"strategy": "kmeans"}, ValueError, "'strategy' parameter of .* must be"),
+        ({"n_bins": 0}, ValueError, "'n_bins' parameter of .* must be an int"),
+        ({"bands": 2}, ValueError, "'bands' parameter of .* must be None or a float"),
         ({"y_prob": [0.2, 1.5, 0.3]}, ValueError, "y_prob must hold probabilities"),
         ({"y_true": [0, 1]}, ValueError, "Inconsistent numbers of samples"),
     ],
@@ -596,7 +596,7 @@ def test_from_decompositions_matches_from_predictions(three_models):
 def test_negative_binned_miscalibration_goes_left(three_models):
     y, models = three_models
     coarse = np.round(models["tempered"], 1)
-    decomposition = decompose(y, coarse, method="binned", n_bins=3, score="brier")
+    decomposition = decompose(y, coarse, strategy="uniform", n_bins=3, score="brier")
     disp = DecompositionDisplay.from_decompositions({"coarse": decomposition})
     bar = disp.bars_["miscalibration"][0]
     assert bar.get_width() == pytest.approx(decomposition.miscalibration, rel=1e-12)
@@ -814,7 +814,7 @@ def test_huge_n_bins_draws_only_the_bins_with_rows(binary_forecasts):
     assert stairs[0].get_data().edges.shape == (21,)
     assert stairs[0].get_data().values.sum() == p.shape[0]
     disp = DecompositionDisplay.from_predictions(
-        y, {"m": p}, method="binned", n_bins=10**9
+        y, {"m": p}, strategy="uniform", n_bins=10**9
     )
     assert np.isfinite(disp.decompositions[0].score)
 

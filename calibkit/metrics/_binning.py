@@ -4,16 +4,12 @@ One definition of the bins, so that a reliability diagram and a binned
 decomposition with the same options group the same rows.
 """
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from calibkit._chunks import as_float64
 from calibkit.metrics._kernels import weight_rows, weights_or_ones
-
-#: Largest accepted ``n_bins``: bin numbers and uniform edges stay exact floats.
-MAX_BINS = 2**53
 
 # Up to this many levels, equal-mass edges are found by one searchsorted of
 # all the levels; above it, by counting the levels between consecutive rows
@@ -155,25 +151,3 @@ def bin_edges(x, w, n_bins, strategy):
 def bin_index(x, edges):
     """Bin of each value: ``[e_k, e_{k+1})``, the last bin closed."""
     return np.searchsorted(edges[1:-1], x, side="right")
-
-
-def check_option(value, name, options):
-    """Raise a ValueError unless ``value`` is one of the string ``options``."""
-    if not isinstance(value, str) or value not in options:
-        listed = ", ".join(repr(o) for o in options)
-        msg = f"{name} must be one of {listed}; got {value!r}."
-        raise ValueError(msg)
-
-
-def check_count(value, name, minimum=1):
-    """An integer of at least ``minimum`` (TypeError / ValueError otherwise)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f"{name} must be an integer; got {value!r}."
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name} must be at least {minimum}; got {value}."
-        raise ValueError(msg)
-    if value > MAX_BINS:
-        msg = f"{name} must be at most 2**53; got {value}."
-        raise ValueError(msg)
-    return int(value)

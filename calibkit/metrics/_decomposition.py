@@ -16,15 +16,28 @@ is the difference of two large numbers). Multiclass components depend on the
 recalibrator and are estimates; the score and the uncertainty stay exact.
 """
 
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import entr, xlogy
 
 from calibkit._chunks import as_float64, reduce_rows, row_chunks
 from calibkit._pav import isotonic_fit, pool_ties
-from calibkit.metrics._binning import Binning, check_count, check_option
-from calibkit.metrics._inputs import check_forecasts
+from calibkit._results import Result
+from calibkit._validation import (
+    Hidden,
+    StrOptions,
+    count,
+    external_stacklevel,
+    validate_params,
+)
+from calibkit.metrics._binning import Binning
+from calibkit.metrics._inputs import (
+    FORECAST_CONSTRAINTS,
+    as_probabilities,
+    check_forecasts,
+)
 from calibkit.metrics._kernels import (
     bernoulli_kl,
     binary_entropy,
@@ -42,12 +55,12 @@ from calibkit.metrics._kernels import (
     weighted_sum,
     weights_or_ones,
 )
+from calibkit.metrics._reliability import N_BINS
 
 __all__ = ["Decomposition", "decompose"]
 
 _SCORES = ("log", "brier")
-_METHODS = ("isotonic", "binned")
-_STRATEGIES = ("uniform", "quantile")
+_STRATEGIES = ("isotonic", "uniform", "quantile")
 _MULTICLASS = ("classwise", "top_label")
 _SCORE_NAMES = {"log": "log-loss (nats)", "brier": "Brier score"}
 _TINY = np.finfo(np.float64).tiny  # smallest normal float64
@@ -56,7 +69,7 @@ _BELOW_ONE = np.nextafter(1.0, 0.0)
 
 
 @dataclass(frozen=True, repr=False)
-class Decomposition:
+class Decomposition(Result):
     """Decomposition of a mean score, as returned by :func:`decompose`.
 
     ``score == miscalibration - discrimination + uncertainty`` holds to
@@ -82,8 +95,9 @@ class Decomposition:
         for the log-loss). Finite even when ``score`` is infinite.
     score_name : str
         ``"log"`` or ``"brier"``.
-    method : str
-        ``"isotonic"`` (CORP) or ``"binned"``.
+    strategy : str
+        The recalibration: ``"isotonic"`` (CORP), or bins ``"uniform"`` or
+        ``"quantile"``.
     estimator : str
         Human-readable name of the recalibrator and whether the components are
         exact or estimates.
@@ -97,18 +111,16 @@ class Decomposition:
     multiclass : str or None
         ``"classwise"`` or ``"top_label"``; None for a binary forecast.
     n_bins : int or None
-        ``method="binned"``: number of bins requested; None otherwise.
-    strategy : str or None
-        ``method="binned"``: ``"uniform"`` or ``"quantile"``; None otherwise.
+        Binned strategies: number of bins requested; None for ``"isotonic"``.
     reliability : float or None
-        Binary ``method="binned"``: REL = Σ_b w_b d(ȳ_b, q̄_b), with d the KL
+        Binary binned: REL = Σ_b w_b d(ȳ_b, q̄_b), with d the KL
         divergence (log-loss) or the squared difference (Brier). None otherwise.
         Can be ``inf`` only together with ``score`` (see ``within_bin``).
     resolution : float or None
-        Binary ``method="binned"``: RES = Σ_b w_b d(ȳ_b, ȳ). Equals
+        Binary binned: RES = Σ_b w_b d(ȳ_b, ȳ). Equals
         ``discrimination``. None otherwise.
     within_bin : float or None
-        Binary ``method="binned"``: S̄(q) - S̄(q̄), the change in score from
+        Binary binned: S̄(q) - S̄(q̄), the change in score from
         replacing each forecast by its bin mean; ``miscalibration ==
         reliability + within_bin``. For the Brier score it equals
         ``within_bin_variance - within_bin_covariance``. None otherwise.
@@ -128,30 +140,30 @@ class Decomposition:
     uncertainty: float
     refinement: float
     score_name: str
-    method: str
+    strategy: str
     estimator: str
     exact: bool
     n_samples: int
     n_classes: int
     multiclass: str | None = None
     n_bins: int | None = None
-    strategy: str | None = None
     reliability: float | None = None
     resolution: float | None = None
     within_bin: float | None = None
     within_bin_variance: float | None = None
     within_bin_covariance: float | None = None
 
-    def to_dict(self):
-        """All fields as a plain dict (floats, strings, ints and None)."""
-        return asdict(self)
-
-    def to_frame(self):
-        """A one-row pandas DataFrame of :meth:`to_dict`; concatenate several
-        (``pandas.concat``) to compare models."""
-        import pandas as pd
-
-        return pd.DataFrame([self.to_dict()])
+    @property
+    def method(self):
+        """Deprecated: ``"isotonic"`` or ``"binned"``; read :attr:`strategy`."""
+        warnings.warn(
+            "Decomposition.method is deprecated since calibkit 0.2 and will be "
+            "removed in 0.3; read Decomposition.strategy ('isotonic', 'uniform' "
+            "or 'quantile') instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return "isotonic" if self.strategy == "isotonic" else "binned"
 
     def __repr__(self):
         head = (
@@ -169,18 +181,32 @@ class Decomposition:
         return "\n".join([head, *lines])
 
 
+@validate_params(
+    {
+        **FORECAST_CONSTRAINTS,
+        "score": [StrOptions(set(_SCORES))],
+        "strategy": [StrOptions(set(_STRATEGIES))],
+        "n_bins": [count()],
+        "multiclass": [StrOptions(set(_MULTICLASS))],
+        "method": [
+            StrOptions({"isotonic", "binned"}),
+            Hidden(StrOptions({"deprecated"})),
+        ],
+    }
+)
 def decompose(
     y_true,
     y_prob,
     *,
     score="log",
-    method="isotonic",
-    n_bins=10,
-    strategy="uniform",
+    strategy="isotonic",
+    n_bins=N_BINS,
     multiclass="classwise",
     sample_weight=None,
     labels=None,
     pos_label=None,
+    input="probabilities",
+    method="deprecated",
 ):
     """Split a mean score into miscalibration, discrimination and uncertainty.
 
@@ -203,17 +229,17 @@ def decompose(
         The score to decompose: log-loss, or the Brier score. For a binary 1-D
         ``y_prob`` the Brier score is mean (q - y)²; for 2-D it is
         mean Σ_k (q_k - y_k)² (twice the binary value on two columns).
-    method : {"isotonic", "binned"}, default="isotonic"
-        Recalibrator: ``"isotonic"`` is PAV (CORP; no tuning choices);
-        ``"binned"`` replaces forecasts by bin frequencies.
+    strategy : {"isotonic", "uniform", "quantile"}, default="isotonic"
+        The recalibration, with the values of :func:`reliability_curve`:
+        ``"isotonic"`` is PAV (CORP; no tuning choices); ``"uniform"`` and
+        ``"quantile"`` replace forecasts by bin frequencies, with
+        ``"uniform"`` edges ``np.linspace(0, 1, n_bins + 1)``, bins
+        [e_k, e_{k+1}) with the last closed, or ``"quantile"`` equal-mass bins
+        whose inner edge k is the smallest forecast with weighted CDF above
+        k / n_bins (tied forecasts are never split; duplicate edges merge
+        bins).
     n_bins : int, default=10
-        Number of bins for ``method="binned"``.
-    strategy : {"uniform", "quantile"}, default="uniform"
-        Bins for ``method="binned"``: ``"uniform"`` edges
-        ``np.linspace(0, 1, n_bins + 1)``, bins [e_k, e_{k+1}) with the last
-        closed; ``"quantile"`` equal-mass bins whose inner edge k is the
-        smallest forecast with weighted CDF above k / n_bins (tied forecasts are
-        never split; duplicate edges merge bins).
+        Number of bins of the binned strategies.
     multiclass : {"classwise", "top_label"}, default="classwise"
         Recalibrator for a 2-D ``y_prob`` (ignored for 1-D). ``"classwise"``
         recalibrates every column one-vs-rest and maps the rows back to the
@@ -229,6 +255,13 @@ def decompose(
         The class a 1-D ``y_prob`` refers to (default: the greater label).
         With more than two classes in ``y_true``, a 1-D ``y_prob`` is the
         forecast of ``pos_label`` against the rest.
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds; logits are decomposed through their softmax
+        (1-D log-odds through the sigmoid).
+    method : {"isotonic", "binned"}
+        Deprecated since 0.2 (removed in 0.3): ``method="isotonic"`` is
+        ``strategy="isotonic"``, ``method="binned"`` is a binned ``strategy``
+        (``"uniform"`` unless ``strategy`` says ``"quantile"``).
 
     Returns
     -------
@@ -363,20 +396,51 @@ def decompose(
     >>> round(d.score, 4), round(d.miscalibration, 4), round(d.discrimination, 4)
     (0.4533, 0.176, 0.3958)
     """
-    check_option(score, "score", _SCORES)
-    check_option(method, "method", _METHODS)
-    check_option(strategy, "strategy", _STRATEGIES)
-    check_option(multiclass, "multiclass", _MULTICLASS)
-    n_bins = check_count(n_bins, "n_bins")
+    strategy = _strategy_from_method(method, strategy)
     fc = check_forecasts(
-        y_true, y_prob, sample_weight=sample_weight, labels=labels, pos_label=pos_label
+        y_true,
+        y_prob,
+        sample_weight=sample_weight,
+        labels=labels,
+        pos_label=pos_label,
+        input=input,
     )
+    return _decompose(
+        as_probabilities(fc, input),
+        score=score,
+        strategy=strategy,
+        n_bins=n_bins,
+        multiclass=multiclass,
+    )
+
+
+def _strategy_from_method(method, strategy):
+    """The ``strategy`` meant by a call with the deprecated ``method=``."""
+    if method == "deprecated":
+        return strategy
+    new = "isotonic" if method == "isotonic" else strategy
+    if method == "binned" and strategy == "isotonic":
+        new = "uniform"  # the 0.1 default bins
+    msg = (
+        f"decompose(method={method!r}) is deprecated since calibkit 0.2 and will "
+        f"be removed in 0.3; pass strategy={new!r} instead (strategy now names "
+        "the recalibration, as in reliability_curve)."
+    )
+    warnings.warn(msg, FutureWarning, stacklevel=external_stacklevel())
+    return new
+
+
+def _decompose(
+    fc, *, score="log", strategy="isotonic", n_bins=N_BINS, multiclass="classwise"
+):
+    """:func:`decompose` of validated forecasts (probabilities)."""
+    n_bins = int(n_bins)
     # Every term is a weighted mean: weights scaled by a power of two (exact)
     # cannot overflow, and in-sample frequencies of light rows stay positive.
     y, prob, w = positive_weight_rows(
         scaled_to_unit_max(fc.sample_weight), fc.y, fc.prob
     )
-    binning = (n_bins, strategy) if method == "binned" else None
+    binning = None if strategy == "isotonic" else (n_bins, strategy)
 
     if fc.is_binary:
         if binning is None:
@@ -388,12 +452,12 @@ def decompose(
         terms = _multiclass(y, prob, w, score, binning, multiclass, fc.n_classes)
         extra = {"multiclass": multiclass}
     if binning is not None:
-        extra.update(n_bins=n_bins, strategy=strategy)
+        extra.update(n_bins=n_bins)
     if not np.isfinite(terms["score"]):
         _warn_certain_wrong(fc)
     return Decomposition(
         score_name=score,
-        method=method,
+        strategy=strategy,
         estimator=_estimator_name(fc.is_binary, multiclass, binning),
         exact=fc.is_binary,
         n_samples=int(fc.y.shape[0]),

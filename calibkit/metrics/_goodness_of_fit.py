@@ -8,14 +8,20 @@ what repeated rows give).
 
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import chi2, norm
 
+from calibkit._results import Result
+from calibkit._validation import count, external_stacklevel, validate_params
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._binning import Binning, check_count
-from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._binning import Binning
+from calibkit.metrics._inputs import (
+    FORECAST_CONSTRAINTS,
+    as_probabilities,
+    check_forecasts,
+)
 from calibkit.metrics._kernels import (
     bin_totals,
     positive_weight_rows,
@@ -24,6 +30,7 @@ from calibkit.metrics._kernels import (
     total_weight,
     weighted_sum,
 )
+from calibkit.metrics._reliability import N_BINS
 
 __all__ = [
     "HosmerLemeshowTest",
@@ -33,8 +40,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SpiegelhalterTest:
+_CONSTRAINTS = {k: v for k, v in FORECAST_CONSTRAINTS.items() if k != "labels"}
+
+
+@dataclass(frozen=True, repr=False)
+class SpiegelhalterTest(Result):
     """Result of :func:`spiegelhalter_z_test`.
 
     Attributes
@@ -60,13 +70,9 @@ class SpiegelhalterTest:
     expected_brier_score: float
     variance: float
 
-    def to_dict(self):
-        """The fields as a plain dict."""
-        return asdict(self)
 
-
-@dataclass(frozen=True, eq=False)
-class HosmerLemeshowTest:
+@dataclass(frozen=True, eq=False, repr=False)
+class HosmerLemeshowTest(Result):
     """Result of :func:`hosmer_lemeshow_test`.
 
     Attributes
@@ -81,10 +87,12 @@ class HosmerLemeshowTest:
     n_groups : int
         Number of groups actually formed (fewer than ``n_bins`` when tied
         forecasts straddle group boundaries).
-    observed : ndarray of shape (n_groups,)
-        Weighted number of positives per group.
-    expected : ndarray of shape (n_groups,)
-        Sum of forecasts per group (expected positives under calibration).
+    observed_positives : ndarray of shape (n_groups,)
+        Weighted number of positives per group (a count, not a frequency as
+        ``ReliabilityCurve.observed``).
+    expected_positives : ndarray of shape (n_groups,)
+        Weighted sum of forecasts per group (expected positives under
+        calibration).
     weight : ndarray of shape (n_groups,)
         Total weight per group.
     count : ndarray of shape (n_groups,)
@@ -97,22 +105,32 @@ class HosmerLemeshowTest:
     --------
     >>> from calibkit.metrics import hosmer_lemeshow_test
     >>> y, p = [0, 0, 1, 0, 1, 1], [0.1, 0.2, 0.3, 0.6, 0.7, 0.8]
-    >>> hosmer_lemeshow_test(y, p, n_bins=3).to_frame()[["count", "observed"]]
-       count  observed
-    0      2       0.0
-    1      2       1.0
-    2      2       2.0
+    >>> table = hosmer_lemeshow_test(y, p, n_bins=3).to_frame()
+    >>> table[["count", "observed_positives"]]
+       count  observed_positives
+    0      2                 0.0
+    1      2                 1.0
+    2      2                 2.0
     """
 
     statistic: float
     df: int
     p_value: float
     n_groups: int
-    observed: np.ndarray
-    expected: np.ndarray
+    observed_positives: np.ndarray
+    expected_positives: np.ndarray
     weight: np.ndarray
     count: np.ndarray
     bin_edges: np.ndarray
+
+    _table_fields = (
+        "bin_lower",
+        "bin_upper",
+        "count",
+        "weight",
+        "observed_positives",
+        "expected_positives",
+    )
 
     def __repr__(self):
         return (
@@ -120,8 +138,44 @@ class HosmerLemeshowTest:
             f"p_value={self.p_value!r}, n_groups={self.n_groups})"
         )
 
+    @property
+    def bin_lower(self):
+        """Lower edge of each group."""
+        return self.bin_edges[:-1]
+
+    @property
+    def bin_upper(self):
+        """Upper edge of each group."""
+        return self.bin_edges[1:]
+
+    @property
+    def observed(self):
+        """Deprecated alias of :attr:`observed_positives`."""
+        return self._renamed("observed", "observed_positives")
+
+    @property
+    def expected(self):
+        """Deprecated alias of :attr:`expected_positives`."""
+        return self._renamed("expected", "expected_positives")
+
+    def _renamed(self, old, new):
+        warnings.warn(
+            f"HosmerLemeshowTest.{old} is deprecated since calibkit 0.2 and will be "
+            f"removed in 0.3; read HosmerLemeshowTest.{new} (a weighted count, "
+            "unlike the frequency ReliabilityCurve.observed).",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return getattr(self, new)
+
     def to_dict(self):
-        """The scalar results as a plain dict."""
+        """The scalar results as a plain dict (the table is :meth:`to_frame`).
+
+        Returns
+        -------
+        dict
+            ``statistic``, ``df``, ``p_value`` and ``n_groups``.
+        """
         return {
             "statistic": self.statistic,
             "df": self.df,
@@ -130,22 +184,21 @@ class HosmerLemeshowTest:
         }
 
     def to_frame(self):
-        """The contingency table as a pandas DataFrame, one row per group."""
-        import pandas as pd
+        """The contingency table as a pandas DataFrame, one row per group.
 
-        return pd.DataFrame(
-            {
-                "bin_lower": self.bin_edges[:-1],
-                "bin_upper": self.bin_edges[1:],
-                "count": self.count,
-                "weight": self.weight,
-                "observed": self.observed,
-                "expected": self.expected,
-            }
-        )
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``bin_lower``, ``bin_upper``, ``count``, ``weight``,
+            ``observed_positives``, ``expected_positives``.
+        """
+        return super().to_frame()
 
 
-def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
+@validate_params(_CONSTRAINTS)
+def spiegelhalter_z_test(
+    y_true, y_prob, *, sample_weight=None, pos_label=None, input="probabilities"
+):
     """Spiegelhalter's z test of calibration, from the Brier score.
 
     Parameters
@@ -158,6 +211,8 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
         Non-negative row counts (integer weights equal repeated rows).
     pos_label : label, default=None
         The positive class (default: the greater label).
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds; log-odds are read through the sigmoid.
 
     Returns
     -------
@@ -204,7 +259,7 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
     >>> round(result.statistic, 4), round(result.p_value, 4)
     (-1.0042, 0.3153)
     """
-    p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label)
+    p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label, input)
     slope = 1.0 - 2.0 * p
     # Weights are row counts: scaling them all by c scales z by sqrt(c) and
     # leaves the means alone. The sums are taken on weights scaled by a power
@@ -238,8 +293,15 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
     )
 
 
+@validate_params({**_CONSTRAINTS, "n_bins": [count(minimum=3)]})
 def hosmer_lemeshow_test(
-    y_true, y_prob, *, n_bins=10, sample_weight=None, pos_label=None
+    y_true,
+    y_prob,
+    *,
+    n_bins=N_BINS,
+    sample_weight=None,
+    pos_label=None,
+    input="probabilities",
 ):
     """Hosmer–Lemeshow goodness-of-fit test over groups of similar risk.
 
@@ -255,6 +317,8 @@ def hosmer_lemeshow_test(
         Non-negative row counts (integer weights equal repeated rows).
     pos_label : label, default=None
         The positive class (default: the greater label).
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds; log-odds are read through the sigmoid.
 
     Returns
     -------
@@ -310,8 +374,8 @@ def hosmer_lemeshow_test(
     >>> round(result.statistic, 4), result.df, round(result.p_value, 4)
     (1.0398, 1, 0.3079)
     """
-    n_bins = check_count(n_bins, "n_bins", minimum=3)
-    p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label)
+    n_bins = int(n_bins)
+    p, y, w = _binary_rows(y_true, y_prob, sample_weight, pos_label, input)
     binning = Binning(p, w, n_bins, "quantile")
     edges = binning.all_edges()  # at most one per distinct forecast
     n_groups = edges.shape[0] - 1
@@ -330,8 +394,8 @@ def hosmer_lemeshow_test(
         df=df,
         p_value=float(chi2.sf(statistic, df)),
         n_groups=n_groups,
-        observed=observed,
-        expected=expected,
+        observed_positives=observed,
+        expected_positives=expected,
         weight=weight,
         count=count,
         bin_edges=edges,
@@ -352,17 +416,23 @@ def _hosmer_lemeshow_statistic(observed, expected, weight):
             "The Hosmer-Lemeshow statistic is infinite: a group whose forecasts are "
             "all 0 or all 1 had an outcome of the other class."
         )
-        warnings.warn(msg, CalibrationWarning, stacklevel=3)
+        warnings.warn(msg, CalibrationWarning, stacklevel=external_stacklevel())
         return float("inf")
     with np.errstate(over="ignore"):
         return float(np.ldexp(np.sum(excess[~certain] / variance[~certain]), exponent))
 
 
-def _binary_rows(y_true, y_prob, sample_weight, pos_label):
+def _binary_rows(y_true, y_prob, sample_weight, pos_label, input):
     """Forecasts, 0/1 outcomes and weights (rows with zero weight dropped)."""
     fc = check_forecasts(
-        y_true, y_prob, sample_weight=sample_weight, labels=None, pos_label=pos_label
+        y_true,
+        y_prob,
+        sample_weight=sample_weight,
+        labels=None,
+        pos_label=pos_label,
+        input=input,
     )
+    fc = as_probabilities(fc, input)
     if not fc.is_binary:
         msg = (
             "y_prob must be 1-D (the probability of pos_label) for this binary "

@@ -12,18 +12,21 @@ A 1-D ``p`` or ``q`` is the probability of class 1: the row ``(1 - p, p)``.
 
 import functools
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import entr, xlog1py, xlogy
 
 from calibkit._chunks import as_float64, reduce_rows
+from calibkit._results import Result
 from calibkit._validation import (
     check_float_array,
     check_probabilities,
     check_sample_weight,
     combine_first_bad_rows,
+    external_stacklevel,
     first_bad_rows,
+    validate_params,
 )
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._kernels import (
@@ -44,8 +47,17 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class InformationDecomposition:
+#: Constraints of the information functions; the contents of ``p`` and ``q``
+#: are checked with row numbers in :func:`_check_inputs`.
+_CONSTRAINTS = {
+    "p": ["array-like"],
+    "q": ["array-like"],
+    "sample_weight": ["array-like", None],
+}
+
+
+@dataclass(frozen=True, repr=False)
+class InformationDecomposition(Result):
     """Mean entropy, KL divergence and cross-entropy of a forecast, in nats.
 
     ``cross_entropy == entropy + kl_divergence`` up to rounding; each term is
@@ -65,11 +77,8 @@ class InformationDecomposition:
     kl_divergence: float
     cross_entropy: float
 
-    def to_dict(self):
-        """The three terms as a plain dict."""
-        return asdict(self)
 
-
+@validate_params({k: v for k, v in _CONSTRAINTS.items() if k != "q"})
 def entropy(p, *, sample_weight=None):
     """Mean Shannon entropy of probability rows, in nats.
 
@@ -113,6 +122,7 @@ def entropy(p, *, sample_weight=None):
     return _mean_terms(p, None, w, ("entropy",))["entropy"]
 
 
+@validate_params(_CONSTRAINTS)
 def kl_divergence(p, q, *, sample_weight=None):
     """Mean Kullback–Leibler divergence KL(p ‖ q) of forecasts from the truth.
 
@@ -172,6 +182,7 @@ def kl_divergence(p, q, *, sample_weight=None):
     return _mean_terms(p, q, w, ("kl_divergence",))["kl_divergence"]
 
 
+@validate_params(_CONSTRAINTS)
 def cross_entropy(p, q, *, sample_weight=None):
     """Mean cross-entropy CE(p, q): the expected log-loss of q when y ~ p.
 
@@ -219,6 +230,7 @@ def cross_entropy(p, q, *, sample_weight=None):
     return _mean_terms(p, q, w, ("cross_entropy",))["cross_entropy"]
 
 
+@validate_params(_CONSTRAINTS)
 def information_decomposition(p, q, *, sample_weight=None):
     """Entropy, KL divergence and cross-entropy in one pass: CE = H + KL.
 
@@ -325,7 +337,7 @@ def _mean_terms(p, q, w, names):
             f"to a class that p gives positive probability, in {n_inf} rows (first "
             f"at rows {', '.join(map(str, first))})."
         )
-        warnings.warn(msg, CalibrationWarning, stacklevel=3)
+        warnings.warn(msg, CalibrationWarning, stacklevel=external_stacklevel())
     total = total_weight(w, p.shape[0])
     return {name: float(result[k]) / total for k, name in enumerate(names)}
 

@@ -1,19 +1,37 @@
 """Validation shared by the metrics: labels and forecasts into clean arrays."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from calibkit._chunks import is_dask
+from calibkit._transforms import row_softmax
 from calibkit._validation import (
+    StrOptions,
     check_column_order,
     check_consistent_length,
     check_float_array,
     check_labels,
     check_probabilities,
     check_sample_weight,
-    encode_labels,
+    encode_checked_labels,
 )
+
+#: Values of the ``input=`` argument of every metric: what ``y_prob`` holds.
+INPUTS = ("probabilities", "logits")
+
+#: Constraints of the arguments shared by the metrics, for ``validate_params``.
+#: Array contents are checked by :func:`check_forecasts` (with row numbers).
+FORECAST_CONSTRAINTS = {
+    "y_true": ["array-like"],
+    "y_prob": ["array-like"],
+    "sample_weight": ["array-like", None],
+    "labels": ["array-like", None],
+    "pos_label": "no_validation",  # any label type: numbers, strings, booleans
+    "input": [StrOptions(set(INPUTS))],
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,9 @@ def check_forecasts(
     -------
     Forecasts
     """
+    if input not in INPUTS:
+        msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
+        raise ValueError(msg)
     y_true = check_labels(y_true, name="y_true")
     prob = check_float_array(y_prob, name="y_prob")
     if is_dask(prob) and not lazy:
@@ -96,9 +117,6 @@ def check_forecasts(
     w = check_sample_weight(sample_weight, y_true.shape[0])
     if input == "probabilities":
         prob = check_probabilities(prob, name="y_prob")
-    elif input != "logits":
-        msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
-        raise ValueError(msg)
 
     if prob.ndim == 1:
         classes, y = _binary_codes(y_true, labels, pos_label)
@@ -106,7 +124,7 @@ def check_forecasts(
         if pos_label is not None:
             msg = "pos_label applies to a 1-D y_prob only; y_prob is 2-D."
             raise ValueError(msg)
-        classes, y = encode_labels(y_true, classes=labels, name="y_true")
+        classes, y = encode_checked_labels(y_true, classes=labels, name="y_true")
         if prob.shape[1] != len(classes):
             hint = "" if labels is not None else " Pass labels= to name every class."
             msg = (
@@ -121,6 +139,21 @@ def check_forecasts(
     return Forecasts(classes=classes, y=y, prob=prob, sample_weight=w)
 
 
+def as_probabilities(fc, input):
+    """``fc`` with probabilities: logits go through the softmax (sigmoid for 1-D
+    log-odds); probabilities are returned as they are.
+
+    For the metrics defined on probabilities (Brier, ECE, reliability,
+    decompositions), so that every metric accepts ``input="logits"``.
+    """
+    if input == "probabilities":
+        return fc
+    z = fc.prob.compute() if is_dask(fc.prob) else fc.prob
+    z = np.asarray(z, dtype=np.float64)
+    prob = expit(z) if z.ndim == 1 else row_softmax(z)
+    return dataclasses.replace(fc, prob=prob)
+
+
 def _binary_codes(y_true, labels, pos_label):
     """Classes and 0/1 codes for a 1-D forecast of the positive class.
 
@@ -128,7 +161,7 @@ def _binary_codes(y_true, labels, pos_label):
     ``pos_label`` against the rest (the negative "class" has no label, None),
     so that ``y_prob[:, k]`` with ``pos_label=classes[k]`` works for every k.
     """
-    classes, codes = encode_labels(y_true, classes=labels, name="y_true")
+    classes, codes = encode_checked_labels(y_true, classes=labels, name="y_true")
     if len(classes) > 2 and pos_label is not None:
         if pos_label not in classes.tolist():
             msg = (

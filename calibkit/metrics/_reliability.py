@@ -17,9 +17,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibkit._pav import isotonic_fit, pav, pool_ties
+from calibkit._results import Result
+from calibkit._validation import (
+    Interval,
+    StrOptions,
+    count,
+    external_stacklevel,
+    validate_params,
+)
 from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._binning import Binning, check_count, check_option
-from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._binning import Binning
+from calibkit.metrics._inputs import (
+    FORECAST_CONSTRAINTS,
+    as_probabilities,
+    check_forecasts,
+)
 from calibkit.metrics._kernels import (
     bin_totals,
     positive_weight_rows,
@@ -34,8 +46,13 @@ __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"
 _RESAMPLE_BLOCK = 1 << 21
 
 
+#: Default number of bins of every binned metric (ECE, reliability curves,
+#: binned decompositions, Hosmer-Lemeshow groups).
+N_BINS = 10
+
+
 @dataclass(frozen=True, eq=False, repr=False)
-class ReliabilityCurve:
+class ReliabilityCurve(Result):
     """Points of a reliability diagram, as returned by :func:`reliability_curve`.
 
     Attributes
@@ -103,6 +120,17 @@ class ReliabilityCurve:
     level: float | None
     n_resamples: int | None
 
+    _table_fields = (
+        "forecast",
+        "observed",
+        "weight",
+        "count",
+        "bin_lower",
+        "bin_upper",
+        "lower",
+        "upper",
+    )
+
     def __repr__(self):
         band = "" if self.level is None else f", level={self.level!r}"
         return (
@@ -128,29 +156,30 @@ class ReliabilityCurve:
         Columns: ``forecast``, ``observed``, ``weight``, ``count``; for binned
         strategies ``bin_lower`` and ``bin_upper``; with bands ``lower`` and
         ``upper``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per point of the curve.
         """
-        import pandas as pd
-
-        columns = {
-            "forecast": self.forecast,
-            "observed": self.observed,
-            "weight": self.weight,
-            "count": self.count,
-        }
-        if self.bin_lower is not None:
-            columns["bin_lower"] = self.bin_lower
-            columns["bin_upper"] = self.bin_upper
-        if self.lower is not None:
-            columns["lower"] = self.lower
-            columns["upper"] = self.upper
-        return pd.DataFrame(columns)
+        return super().to_frame()
 
 
+@validate_params(
+    {
+        **FORECAST_CONSTRAINTS,
+        "n_bins": [count()],
+        "strategy": [StrOptions({"uniform", "quantile"})],
+        "norm": [StrOptions({"l1", "l2", "max"})],
+        "multiclass": [StrOptions({"top_label", "classwise"})],
+        "debias": ["boolean"],
+    }
+)
 def expected_calibration_error(
     y_true,
     y_prob,
     *,
-    n_bins=15,
+    n_bins=N_BINS,
     strategy="uniform",
     norm="l1",
     multiclass="top_label",
@@ -158,6 +187,7 @@ def expected_calibration_error(
     sample_weight=None,
     labels=None,
     pos_label=None,
+    input="probabilities",
 ):
     """Binned expected calibration error (ECE), top-label or class-wise.
 
@@ -168,8 +198,8 @@ def expected_calibration_error(
     y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
         1-D: probability of the positive class (the rows ``(1 - p, p)``).
         2-D: one column per class, rows summing to 1.
-    n_bins : int, default=15
-        Number of bins.
+    n_bins : int, default=10
+        Number of bins (10 in every binned function of calibkit).
     strategy : {"uniform", "quantile"}, default="uniform"
         ``"uniform"``: edges ``np.linspace(0, 1, n_bins + 1)``. ``"quantile"``:
         equal-mass bins, edges at weighted quantiles of the binned forecast
@@ -179,7 +209,10 @@ def expected_calibration_error(
     multiclass : {"top_label", "classwise"}, default="top_label"
         ``"top_label"``: calibration of the confidence in the predicted class
         (Guo et al., 2017). ``"classwise"``: the average over classes of the
-        ECE of each column ``p_k`` against ``1{y = k}``.
+        ECE of each column ``p_k`` against ``1{y = k}``. The default differs
+        from :func:`decompose`'s on purpose: "ECE" in the literature and in
+        other libraries means the top-label error, while a decomposition of
+        the multiclass score must look at every column.
     debias : bool, default=False
         With ``norm="l2"`` only: Kumar et al.'s debiased estimate (see Notes).
     sample_weight : array-like of shape (n_samples,), default=None
@@ -190,6 +223,9 @@ def expected_calibration_error(
     pos_label : label, default=None
         The class a 1-D ``y_prob`` refers to; with more than two classes in
         ``y_true``, that class against the rest.
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds; logits are binned through their softmax (1-D
+        log-odds through the sigmoid).
 
     Returns
     -------
@@ -242,13 +278,6 @@ def expected_calibration_error(
     >>> round(ece, 4)
     0.1667
     """
-    check_option(strategy, "strategy", ("uniform", "quantile"))
-    check_option(norm, "norm", ("l1", "l2", "max"))
-    check_option(multiclass, "multiclass", ("top_label", "classwise"))
-    n_bins = check_count(n_bins, "n_bins")
-    if not isinstance(debias, bool | np.bool_):
-        msg = f"debias must be True or False; got {debias!r}."
-        raise TypeError(msg)
     if debias and norm != "l2":
         msg = f"debias=True applies to norm='l2' only; got norm={norm!r}."
         raise ValueError(msg)
@@ -258,9 +287,30 @@ def expected_calibration_error(
         sample_weight=sample_weight,
         labels=labels,
         pos_label=pos_label,
+        input=input,
         lazy=True,
     )
-    settings = {"n_bins": n_bins, "strategy": strategy, "norm": norm}
+    return _expected_calibration_error(
+        as_probabilities(fc, input),
+        n_bins=n_bins,
+        strategy=strategy,
+        norm=norm,
+        multiclass=multiclass,
+        debias=debias,
+    )
+
+
+def _expected_calibration_error(
+    fc,
+    *,
+    n_bins=N_BINS,
+    strategy="uniform",
+    norm="l1",
+    multiclass="top_label",
+    debias=False,
+):
+    """:func:`expected_calibration_error` of validated forecasts (probabilities)."""
+    settings = {"n_bins": int(n_bins), "strategy": strategy, "norm": norm}
     if multiclass == "top_label":
         x, t = _top_label(fc)
         return _calibration_error(x, t, fc.sample_weight, **settings, debias=debias)
@@ -271,18 +321,29 @@ def expected_calibration_error(
     return float(np.mean(errors))
 
 
+@validate_params(
+    {
+        **FORECAST_CONSTRAINTS,
+        "strategy": [StrOptions({"uniform", "quantile", "isotonic"})],
+        "n_bins": [count()],
+        "bands": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_resamples": [count()],
+        "random_state": "no_validation",  # checked by numpy.random.default_rng
+    }
+)
 def reliability_curve(
     y_true,
     y_prob,
     *,
     strategy="uniform",
-    n_bins=10,
+    n_bins=N_BINS,
     sample_weight=None,
     labels=None,
     pos_label=None,
     bands=None,
     n_resamples=1000,
     random_state=None,
+    input="probabilities",
 ):
     """Points of a reliability diagram: binned, equal-mass, or CORP (isotonic).
 
@@ -318,6 +379,9 @@ def reliability_curve(
         bounded by drawing the resamples in blocks.
     random_state : None, int or numpy.random.Generator, default=None
         Seed for the band's resamples (``numpy.random.default_rng``).
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds; logits are read through their softmax (1-D
+        log-odds through the sigmoid).
 
     Returns
     -------
@@ -375,10 +439,8 @@ def reliability_curve(
     >>> corp.observed.tolist(), corp.block_starts.tolist()
     ([0.0, 0.0, 1.0, 1.0, 1.0], [0, 2, 5])
     """
-    check_option(strategy, "strategy", ("uniform", "quantile", "isotonic"))
-    n_bins = check_count(n_bins, "n_bins")
-    level = _check_level(bands)
-    n_resamples = check_count(n_resamples, "n_resamples")
+    n_bins, n_resamples = int(n_bins), int(n_resamples)
+    level = None if bands is None else float(bands)
     rng = _check_random_state(random_state) if level is not None else None
     fc = check_forecasts(
         y_true,
@@ -386,8 +448,10 @@ def reliability_curve(
         sample_weight=sample_weight,
         labels=labels,
         pos_label=pos_label,
+        input=input,
         lazy=True,
     )
+    fc = as_probabilities(fc, input)
     if fc.is_binary:
         x, t = np.asarray(fc.prob, dtype=np.float64), fc.y.astype(np.float64)
     else:
@@ -470,7 +534,7 @@ def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
             "less than 1; the bias correction ȳ(1 - ȳ)/(W_b - 1) is then not "
             "meaningful. Pass counts as weights, or use debias=False."
         )
-        warnings.warn(msg, CalibrationWarning, stacklevel=3)
+        warnings.warn(msg, CalibrationWarning, stacklevel=external_stacklevel())
     enough = weight >= 2
     squared = np.zeros_like(gap)
     squared[enough] = gap[enough] ** 2 - frequency[enough] * (
@@ -557,18 +621,6 @@ def _resampled_isotonic(x, w, n_resamples, rng):
 
 
 # --- argument checks ----------------------------------------------------------
-
-
-def _check_level(bands):
-    if bands is None:
-        return None
-    if isinstance(bands, bool) or not isinstance(bands, numbers.Real):
-        msg = f"bands must be None or a level between 0 and 1; got {bands!r}."
-        raise TypeError(msg)
-    if not 0 < bands < 1:
-        msg = f"bands must be a level strictly between 0 and 1; got {bands!r}."
-        raise ValueError(msg)
-    return float(bands)
 
 
 def _check_random_state(random_state):

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from sklearn.metrics import make_scorer
 
+from calibkit._validation import StrOptions, validate_params
+
 __all__ = [
     "SCORERS",
     "CalibrationScorer",
@@ -101,6 +103,7 @@ class CalibrationScorer:
         )
 
 
+@validate_params({"metric": [callable, str], "greater_is_better": ["boolean"]})
 def make_calibration_scorer(metric, *, greater_is_better=False, **kwargs):
     """Make a scikit-learn scorer from a probability metric.
 
@@ -153,6 +156,7 @@ def make_calibration_scorer(metric, *, greater_is_better=False, **kwargs):
     return CalibrationScorer(metric, greater_is_better, dict(kwargs))
 
 
+@validate_params({"name": [StrOptions(set(SCORERS))]})
 def get_scorer(name):
     """A ready-made calibration scorer by name.
 
@@ -175,9 +179,6 @@ def get_scorer(name):
     >>> get_scorer("neg_brier_score")
     make_calibration_scorer(brier_score, greater_is_better=False)
     """
-    if name not in SCORERS:
-        msg = f"Unknown scorer {name!r}; choose one of {get_scorer_names()}."
-        raise ValueError(msg)
     metric, kwargs = SCORERS[name]
     return make_calibration_scorer(metric, **kwargs)
 

@@ -12,7 +12,12 @@ import numbers
 import numpy as np
 
 from calibkit._chunks import reduce_rows
-from calibkit.metrics._inputs import check_forecasts
+from calibkit._validation import StrOptions, validate_params
+from calibkit.metrics._inputs import (
+    FORECAST_CONSTRAINTS,
+    as_probabilities,
+    check_forecasts,
+)
 from calibkit.metrics._kernels import (
     brier_kernel,
     log_loss_sum,
@@ -25,6 +30,9 @@ from calibkit.metrics._kernels import (
 __all__ = ["brier_score", "log_loss"]
 
 
+@validate_params(
+    {**FORECAST_CONSTRAINTS, "class_weight": [None, StrOptions({"balanced"}), dict]}
+)
 def log_loss(
     y_true,
     y_prob,
@@ -138,6 +146,11 @@ def log_loss(
         input=input,
         lazy=True,
     )
+    return _log_loss(fc, input=input, class_weight=class_weight)
+
+
+def _log_loss(fc, *, input="probabilities", class_weight=None):
+    """:func:`log_loss` of validated :class:`~calibkit.metrics._inputs.Forecasts`."""
     weights = _class_weighted(fc, class_weight)
     total, n_inf, first_rows = log_loss_sum(fc.prob, fc.y, weights, input=input)
     if n_inf:
@@ -146,7 +159,16 @@ def log_loss(
     return total / total_weight(weights, fc.y.shape[0])
 
 
-def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=None):
+@validate_params(FORECAST_CONSTRAINTS)
+def brier_score(
+    y_true,
+    y_prob,
+    *,
+    sample_weight=None,
+    labels=None,
+    pos_label=None,
+    input="probabilities",
+):
     """Mean Brier (quadratic) score.
 
     Parameters
@@ -163,6 +185,9 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
     pos_label : label, default=None
         The class whose probability a 1-D ``y_prob`` holds; with more than two
         classes in ``y_true`` it is scored one-vs-rest.
+    input : {"probabilities", "logits"}, default="probabilities"
+        What ``y_prob`` holds; logits are scored through their softmax (1-D
+        log-odds through the sigmoid).
 
     Returns
     -------
@@ -205,8 +230,14 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
         sample_weight=sample_weight,
         labels=labels,
         pos_label=pos_label,
+        input=input,
         lazy=True,
     )
+    return _brier_score(as_probabilities(fc, input))
+
+
+def _brier_score(fc):
+    """:func:`brier_score` of validated forecasts (probabilities)."""
     n_cols = 1 if fc.is_binary else fc.n_classes
     # Only weight ratios matter: scaled weights keep tiny ones from underflowing.
     w = scaled_to_unit_max(fc.sample_weight)
@@ -224,26 +255,14 @@ def _class_weighted(fc, class_weight):
     if class_weight is None:
         return scaled_to_unit_max(fc.sample_weight)  # None stays None: unit weights
     raw = weights_or_ones(fc.sample_weight, fc.y.shape[0])
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            msg = (
-                "class_weight must be None, 'balanced' or a dict {label: weight}; "
-                f"got {class_weight!r}."
-            )
-            raise ValueError(msg)
+    # validate_params of log_loss admits only None, "balanced" and dicts.
+    if class_weight == "balanced":
         per_class = np.bincount(fc.y, weights=raw, minlength=fc.n_classes)
         # w_i W / (K+ W_k) up to the common factor W / K+: w_i / W_k is in
         # [0, 1] (unscaled, so that subnormal weights keep their ratios).
         with np.errstate(invalid="ignore"):  # 0 / 0 for a class of zero weight
             return scaled_to_unit_max(np.where(raw > 0, raw / per_class[fc.y], 0.0))
-    if isinstance(class_weight, dict):
-        multiplier = scaled_to_unit_max(_dict_class_weights(class_weight, fc.classes))
-    else:
-        msg = (
-            "class_weight must be None, 'balanced' or a dict {label: weight}; got "
-            f"an object of type {type(class_weight).__name__}."
-        )
-        raise TypeError(msg)
+    multiplier = scaled_to_unit_max(_dict_class_weights(class_weight, fc.classes))
     weighted = scaled_to_unit_max(scaled_to_unit_max(raw) * multiplier[fc.y])
     if not np.any(weighted > 0):
         msg = (

@@ -119,13 +119,14 @@ class DecompositionDisplay:
         y_probs,
         *,
         score="log",
-        method="isotonic",
+        strategy="isotonic",
         n_bins=10,
-        strategy="uniform",
         multiclass="classwise",
         sample_weight=None,
         labels=None,
         pos_label=None,
+        input="probabilities",
+        method="deprecated",
         kind="bars",
         ax=None,
     ):
@@ -139,8 +140,11 @@ class DecompositionDisplay:
             The forecasts of each model (as ``y_prob`` of
             :func:`~calibkit.metrics.decompose`); a list gets
             names ``"model 0"``, ``"model 1"``, ...
-        score, method, n_bins, strategy, multiclass, sample_weight, labels, pos_label
+        score, strategy, n_bins, multiclass, sample_weight, labels, pos_label, input
             Passed to :func:`~calibkit.metrics.decompose`.
+        method : {"isotonic", "binned"}
+            Deprecated since 0.2 (removed in 0.3), as in
+            :func:`~calibkit.metrics.decompose`: pass ``strategy`` instead.
         kind : {"bars", "mcb_dsc"}, default="bars"
             The picture (see the class docstring).
         ax : matplotlib.axes.Axes, default=None
@@ -157,13 +161,14 @@ class DecompositionDisplay:
                 y_true,
                 y_prob,
                 score=score,
-                method=method,
-                n_bins=n_bins,
                 strategy=strategy,
+                n_bins=n_bins,
                 multiclass=multiclass,
                 sample_weight=sample_weight,
                 labels=labels,
                 pos_label=pos_label,
+                input=input,
+                method=method,
             )
             for y_prob in forecasts
         ]

@@ -1,6 +1,7 @@
 """Implementation of :mod:`calibkit.report`."""
 
 import base64
+import dataclasses
 import html
 import io
 import json
@@ -9,17 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
-from scipy.special import expit
 
-from calibkit._transforms import row_softmax
-from calibkit._validation import check_float_array, format_label
+from calibkit._results import Result
+from calibkit._validation import count, format_label, to_numpy, validate_params
 from calibkit._version import __version__
-from calibkit.metrics import (
-    brier_score,
-    decompose,
-    expected_calibration_error,
-    log_loss,
+from calibkit.metrics._decomposition import _decompose
+from calibkit.metrics._inputs import (
+    FORECAST_CONSTRAINTS,
+    as_probabilities,
+    check_forecasts,
 )
+from calibkit.metrics._reliability import N_BINS, _expected_calibration_error
+from calibkit.metrics._scores import _brier_score, _log_loss
 
 __all__ = [
     "ForecastEvaluation",
@@ -46,8 +48,8 @@ _NO_MATPLOTLIB = (
 )
 
 
-@dataclass(frozen=True)
-class ForecastEvaluation:
+@dataclass(frozen=True, repr=False)
+class ForecastEvaluation(Result):
     """Scores of one set of forecasts, as returned by :func:`evaluate_forecasts`.
 
     Attributes
@@ -88,7 +90,13 @@ class ForecastEvaluation:
     labels: np.ndarray = field(repr=False)
 
     def to_dict(self):
-        """The scores as a flat dict of JSON-ready values (``inf`` stays a float)."""
+        """The scores as a flat dict of JSON-ready values (``inf`` stays a float).
+
+        Returns
+        -------
+        dict
+            Name, sizes, scores and the decomposition's terms.
+        """
         d = self.decomposition
         return {
             "name": self.name,
@@ -106,6 +114,13 @@ class ForecastEvaluation:
         }
 
 
+@validate_params(
+    {
+        **{k: v for k, v in FORECAST_CONSTRAINTS.items() if k != "pos_label"},
+        "name": "no_validation",  # any object; shown as str(name)
+        "n_bins": [count()],
+    }
+)
 def evaluate_forecasts(
     y_true,
     y_prob,
@@ -114,7 +129,7 @@ def evaluate_forecasts(
     input="probabilities",
     labels=None,
     sample_weight=None,
-    n_bins=15,
+    n_bins=N_BINS,
 ):
     """Log-loss, Brier score, ECE and log-loss decomposition of one forecast.
 
@@ -135,7 +150,7 @@ def evaluate_forecasts(
         All class labels, in the column order of ``y_prob``.
     sample_weight : array-like of shape (n_samples,), default=None
         Row weights.
-    n_bins : int, default=15
+    n_bins : int, default=10
         Equal-width bins of the ECE.
 
     Returns
@@ -148,7 +163,8 @@ def evaluate_forecasts(
     Brier score follows the binary convention ``mean (p - y)^2`` whether one or
     two columns are given. The decomposition is CORP (isotonic recalibration,
     exact for two classes; class-wise estimates for more, see
-    :func:`calibkit.metrics.decompose`).
+    :func:`calibkit.metrics.decompose`). The inputs are validated once and
+    the four metrics share the validated forecasts.
 
     Examples
     --------
@@ -157,36 +173,31 @@ def evaluate_forecasts(
     >>> round(ev.brier_score, 4)
     0.075
     """
-    if input not in ("probabilities", "logits"):
-        msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
-        raise ValueError(msg)
+    if not hasattr(y_prob, "ndim"):
+        y_prob = np.asarray(y_prob)
+    if y_prob.ndim == 2 and y_prob.shape[1] == 1:
+        y_prob = to_numpy(y_prob)[:, 0]
+    fc = check_forecasts(
+        y_true, y_prob, sample_weight=sample_weight, labels=labels, input=input
+    )
+    loss = _log_loss(fc, input=input)
+    fc = as_probabilities(fc, input)
+    if not fc.is_binary and fc.n_classes == 2:
+        fc = dataclasses.replace(fc, prob=fc.prob[:, 1])
     y_true = np.asarray(y_true)
-    # Validated once: the kept ``y_prob`` is a float array even when the input
-    # was an object array or a nullable pandas column.
-    values = np.asarray(check_float_array(y_prob, name="y_prob"))
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    common = {"sample_weight": sample_weight, "labels": labels}
-    loss = log_loss(y_true, values, input=input, **common)
-    prob = values
-    if input == "logits":
-        z = np.asarray(values, dtype=np.float64)
-        prob = expit(z) if z.ndim == 1 else row_softmax(z)
-    if prob.ndim == 2 and prob.shape[1] == 2:
-        prob = prob[:, 1]
     if labels is None:
         labels = np.unique(y_true)
     return ForecastEvaluation(
         name=str(name),
-        n_samples=int(y_true.shape[0]),
-        n_classes=2 if prob.ndim == 1 else int(prob.shape[1]),
+        n_samples=int(fc.y.shape[0]),
+        n_classes=2 if fc.is_binary else fc.n_classes,
         log_loss=float(loss),
-        brier_score=float(brier_score(y_true, prob, **common)),
-        ece=float(expected_calibration_error(y_true, prob, n_bins=n_bins, **common)),
+        brier_score=float(_brier_score(fc)),
+        ece=float(_expected_calibration_error(fc, n_bins=n_bins)),
         n_bins=int(n_bins),
-        decomposition=decompose(y_true, prob, score="log", **common),
+        decomposition=_decompose(fc, score="log"),
         y_true=y_true,
-        y_prob=prob,
+        y_prob=np.asarray(fc.prob),
         labels=np.asarray(labels),
     )
 
