@@ -375,10 +375,9 @@ def load_metadata(path):
 
 
 def _read_document(path):
-    if not Path(path).is_file():
-        what = "is not a file" if Path(path).exists() else "does not exist"
-        msg = f"calibrator file '{path}' {what}."
-        raise FileNotFoundError(msg)
+    from calibkit.io._formats import check_input_file
+
+    check_input_file(path, what="calibrator file")
     with open(path, "rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
