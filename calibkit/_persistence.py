@@ -69,7 +69,6 @@ a probability appears at most twice).
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -78,6 +77,7 @@ from calibkit._version import __version__
 from calibkit.calibrators._isotonic import IsotonicCalibration
 from calibkit.calibrators._platt import PlattScaling
 from calibkit.calibrators._temperature import TemperatureScaling
+from calibkit.io._formats import check_input_file
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -375,8 +375,6 @@ def load_metadata(path):
 
 
 def _read_document(path):
-    from calibkit.io._formats import check_input_file
-
     check_input_file(path, what="calibrator file")
     with open(path, "rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)

@@ -587,7 +587,6 @@ def _listed(names):
     return shown + (f" and {more} more" if more > 0 else "") if names else "(none)"
 
 
-
 # --- the prediction columns of a file, for a calibrator or from labels -------
 
 

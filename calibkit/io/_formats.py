@@ -59,7 +59,6 @@ def detect_format(path):
     return FORMATS[suffix]
 
 
-
 def check_distinct_paths(inputs, outputs):
     """Refuse an output that is one of the inputs, or another output.
 
@@ -114,7 +113,6 @@ def _file_key(path):
         # /dev/null may be both --json and --report; nothing is destroyed.
         return ("special", os.path.realpath(path), object())
     return ("inode", info.st_dev, info.st_ino)
-
 
 
 def check_input_file(path, *, what):

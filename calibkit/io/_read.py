@@ -30,7 +30,6 @@ _PARQUET_HINT = (
 )
 
 
-
 def read_table(path, *, progress=None, text_columns=()):
     """Read a table of predictions.
 
@@ -369,4 +368,3 @@ def _frame_from_columns(columns, path):
     if list(columns) == [str(j) for j in range(len(columns))]:
         frame.attrs["positional_names"] = True
     return frame
-
