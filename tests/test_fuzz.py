@@ -38,9 +38,9 @@ from hypothesis import strategies as st
 
 import calibkit as ck
 from calibkit import cli, report
-from calibkit.cli import _console as cli_console
 from calibkit import exceptions as ck_exceptions
 from calibkit import metrics as ckm
+from calibkit.cli import _console as cli_console
 from calibkit.metrics import get_scorer, get_scorer_names, make_calibration_scorer
 
 pl = pytest.importorskip("polars")
