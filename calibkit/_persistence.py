@@ -21,27 +21,18 @@ A saved calibrator is a JSON object::
 ``params`` are the constructor arguments (``get_params()``). ``classes`` holds
 the labels with their numpy dtype string, so integers, floats, booleans and
 strings come back with exactly the type they had (a loaded calibrator predicts
-the same labels). ``state`` is the fitted state of the class; arrays are
-stored as ``{"dtype": ..., "values": [...]}`` so that they come back in their
-own precision (``float64``, ``float32``, ``int64`` or ``int32``):
-
-- :class:`~calibkit.PlattScaling`: ``coef_``, ``intercept_`` (float arrays,
-  one entry per fitted model: 1 for a binary problem, else one per class)
-  and ``n_iter_`` (int array); optionally ``zero_proba_`` and ``one_proba_``
-  (float arrays of the same length, probabilities strictly between 0 and 1
-  given to rows whose input probability is exactly 0 or 1), written only for
-  a calibrator fitted with ``input="probabilities"``; a file without them
-  (e.g. saved before they existed) loads with both None;
-- :class:`~calibkit.TemperatureScaling`: ``temperature_`` (a float, or the
-  string ``"inf"``: strict JSON has no infinity; ``0.0`` and ``"inf"`` are the
-  limits of a fit without a finite optimum) and ``n_iter_`` (an int);
-  optionally ``zero_logit_`` (a finite float: the logit of exact-zero
-  probabilities) and ``log_floor_`` (a negative float: the floor of ``log p``),
-  written only when not None (``input="probabilities"``); missing, they load
-  as None, and exact zeros are then held at ``log 0`` stand-ins as before;
-- :class:`~calibkit.IsotonicCalibration`: ``X_thresholds_`` and
-  ``y_thresholds_`` (lists of float arrays, one per fitted model) and
-  ``eps_`` (a float).
+the same labels). ``class`` is the class name of a calibrator in the registry
+(:data:`calibkit.calibrators._registry.CALIBRATORS`). ``state`` is its fitted
+state, as the class declares it in ``_fitted_state`` (attribute -> codec; the
+codecs and their JSON forms are in :mod:`calibkit.calibrators._state`): arrays
+are stored as ``{"dtype": ..., "values": [...]}`` so that they come back in
+their own precision (``float64``, ``float32``, ``int64`` or ``int32``), an
+infinite float as the string ``"inf"`` (strict JSON has no infinity), and an
+optional attribute that is None is left out (a file without it, e.g. saved
+before it existed, loads with None). The class's ``_check_state`` adds the
+checks that span several attributes. See the ``_fitted_state`` of
+:class:`~calibkit.PlattScaling`, :class:`~calibkit.TemperatureScaling` and
+:class:`~calibkit.IsotonicCalibration` for theirs.
 
 ``feature_names_in`` (optional) lists the column names of a calibrator fitted
 on a DataFrame (its ``feature_names_in_``).
@@ -74,9 +65,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from calibkit._version import __version__
-from calibkit.calibrators._isotonic import IsotonicCalibration
-from calibkit.calibrators._platt import PlattScaling
-from calibkit.calibrators._temperature import TemperatureScaling
+from calibkit.calibrators._registry import CALIBRATORS, by_class_name
+from calibkit.calibrators._state import Fields, kind
 from calibkit.io._formats import check_input_file
 
 __all__ = [
@@ -104,9 +94,6 @@ MAX_LABEL_WIDTH = 256
 
 FORMAT = "calibkit-calibrator"
 
-_CLASSES = {
-    cls.__name__: cls for cls in (PlattScaling, TemperatureScaling, IsotonicCalibration)
-}
 _TOP_LEVEL = {
     "format",
     "schema_version",
@@ -118,8 +105,6 @@ _TOP_LEVEL = {
     "state",
 }
 _LABEL_KINDS = "biufUO"
-_FLOAT_DTYPES = ("float64", "float32")
-_INT_DTYPES = ("int64", "int32")
 
 
 def to_dict(calibrator, *, metadata=None):
@@ -156,8 +141,8 @@ def to_dict(calibrator, *, metadata=None):
     ('TemperatureScaling', {'dtype': '<i8', 'values': [0, 1]}, True)
     """
     name = type(calibrator).__name__
-    if _CLASSES.get(name) is not type(calibrator):
-        supported = ", ".join(_CLASSES)
+    if by_class_name(name) is not type(calibrator):
+        supported = ", ".join(_class_names())
         msg = f"calibrator must be one of {supported}; got {type(calibrator).__name__}."
         raise TypeError(msg)
     check_is_fitted(calibrator)
@@ -172,7 +157,7 @@ def to_dict(calibrator, *, metadata=None):
         "params": dict(sorted(calibrator.get_params(deep=False).items())),
         "n_features_in": int(calibrator.n_features_in_),
         "classes": _encode_classes(calibrator.classes_),
-        "state": _STATE[name].encode(calibrator),
+        "state": _encode_state(calibrator),
     }
     names = getattr(calibrator, "feature_names_in_", None)
     if names is not None:
@@ -211,7 +196,8 @@ def from_dict(document):
     >>> copy.predict([-3.0, 3.0]).tolist()
     ['no', 'yes']
     """
-    doc = _Fields(document, "document")
+    file = document.path if isinstance(document, _Prefixed) else None
+    doc = Fields(document, "document", file=file)
     if doc.get("format") != FORMAT:
         raise doc.error(
             f"field 'format' must be {FORMAT!r}; got {doc.get('format')!r}: this "
@@ -227,14 +213,15 @@ def from_dict(document):
     if not isinstance(doc.get("calibkit_version"), str):
         raise doc.error("field 'calibkit_version' must be a string.")
     name = doc.get("class")
-    if name not in _CLASSES:
+    cls = by_class_name(name) if isinstance(name, str) else None
+    if cls is None:
         raise doc.error(
-            f"field 'class' is {name!r}; known classes are {', '.join(_CLASSES)}."
+            f"field 'class' is {name!r}; known classes are {', '.join(_class_names())}."
         )
     if "metadata" in document and not isinstance(document["metadata"], dict):
         raise doc.error("field 'metadata' must be an object.")
 
-    calibrator = _build(_CLASSES[name], doc.sub("params"))
+    calibrator = _build(cls, doc.sub("params"))
     classes = _decode_classes(doc.sub("classes"))
     n_models = 1 if len(classes) == 2 else len(classes)
     n_features = doc.get("n_features_in")
@@ -245,7 +232,7 @@ def from_dict(document):
             f"{len(classes)} classes; got {n_features!r}."
         )
     try:
-        _STATE[name].decode(calibrator, doc.sub("state"), n_models)
+        _decode_state(calibrator, doc.sub("state"), n_models)
     except OverflowError:
         raise doc.error("field 'state' holds a number too large for a float.") from None
     calibrator.classes_ = classes
@@ -430,133 +417,6 @@ def _unique_keys(pairs):
     return dict(pairs)
 
 
-# --- validation helpers ---------------------------------------------------------
-
-
-class _Fields:
-    """A JSON object being validated, with the dotted path of every field."""
-
-    def __init__(self, value, path):
-        if isinstance(value, _Prefixed):
-            self._file = value.path
-        else:
-            self._file = None
-        if not isinstance(value, dict):
-            raise self.error(f"field '{path}' must be an object; got {_kind(value)}.")
-        self.value = value
-        self.path = path
-
-    def error(self, message):
-        prefix = f"'{self._file}' is not a valid calibrator: " if self._file else ""
-        return ValueError(prefix + message)
-
-    def name(self, key):
-        return key if self.path == "document" else f"{self.path}.{key}"
-
-    def check_keys(self, required, optional=()):
-        missing = sorted(set(required) - set(self.value))
-        if missing:
-            listed = ", ".join(f"'{self.name(k)}'" for k in missing)
-            raise self.error(f"missing field(s) {listed}.")
-        extra = sorted(set(self.value) - set(required) - set(optional))
-        if extra:
-            listed = ", ".join(f"'{self.name(k)}'" for k in extra)
-            raise self.error(f"unknown field(s) {listed}.")
-
-    def get(self, key):
-        return self.value.get(key)
-
-    def sub(self, key):
-        child = _Fields.__new__(_Fields)
-        child._file = self._file
-        child.path = self.name(key)
-        value = self.value.get(key)
-        if not isinstance(value, dict):
-            raise self.error(
-                f"field '{child.path}' must be an object; got {_kind(value)}."
-            )
-        child.value = value
-        return child
-
-    def array(self, key, *, length=None, integer=False):
-        """A stored array ``{"dtype": ..., "values": [...]}`` of finite numbers."""
-        name = self.name(key)
-        fields = self.sub(key)
-        fields.check_keys({"dtype", "values"})
-        allowed = _INT_DTYPES if integer else _FLOAT_DTYPES
-        dtype = fields.get("dtype")
-        if dtype not in allowed:
-            raise self.error(
-                f"field '{name}.dtype' must be one of {', '.join(allowed)}; "
-                f"got {dtype!r}."
-            )
-        values = fields.get("values")
-        if not isinstance(values, list):
-            raise self.error(
-                f"field '{name}.values' must be a list; got {_kind(values)}."
-            )
-        if length is not None and len(values) != length:
-            raise self.error(
-                f"field '{name}.values' must have {length} entries; it has "
-                f"{len(values)}."
-            )
-        for i, v in enumerate(values):
-            problem = _number_problem(v, integer=integer, finite=True)
-            if problem:
-                raise self.error(f"field '{name}.values' entry {i} {problem}.")
-        try:
-            array = np.array(values, dtype=dtype)
-        except OverflowError:
-            raise self.error(f"field '{name}.values' does not fit {dtype}.") from None
-        if array.tolist() != values:
-            raise self.error(
-                f"field '{name}.values' is not exactly representable as {dtype}."
-            )
-        return array
-
-    def number(self, key, *, integer=False, minimum=None, below=None, allow_inf=False):
-        name = self.name(key)
-        value = self.value[key]
-        if allow_inf and value == "inf":
-            return math.inf
-        problem = _number_problem(value, integer=integer, finite=True)
-        if problem:
-            extra = ' (or the string "inf")' if allow_inf else ""
-            raise self.error(f"field '{name}' {problem}{extra}.")
-        if minimum is not None and value < minimum:
-            raise self.error(f"field '{name}' must be >= {minimum}; got {value!r}.")
-        if below is not None and value >= below:
-            raise self.error(f"field '{name}' must be < {below}; got {value!r}.")
-        return int(value) if integer else float(value)
-
-
-def _number_problem(value, *, integer, finite):
-    """Why ``value`` is not an acceptable JSON number, or None."""
-    # bool is an int subclass in Python, but true/false are not numbers.
-    if integer:
-        if type(value) is not int:
-            return f"must be an integer; got {_short(value)}"
-        if not -(2**63) <= value < 2**63:
-            return f"must fit in 64 bits; got {_short(value)}"
-        return None
-    if type(value) not in (int, float):
-        return f"must be a number; got {_short(value)}"
-    if type(value) is int and abs(value) >= 2**1024:
-        return f"is too large for a float; got {_short(value)}"
-    if finite and not math.isfinite(value):
-        return f"must be finite; got {value!r}"
-    return None
-
-
-def _short(value, limit=40):
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def _kind(value):
-    return "null" if value is None else type(value).__name__
-
-
 # --- classes -----------------------------------------------------------------------
 
 
@@ -649,7 +509,7 @@ def _build(cls, params):
         if value is not None and type(value) not in (str, bool, int, float):
             raise params.error(
                 f"field '{params.name(key)}' must be a string, number or boolean; "
-                f"got {_kind(value)}."
+                f"got {kind(value)}."
             )
     calibrator = cls(**params.value)
     try:
@@ -659,162 +519,31 @@ def _build(cls, params):
     return calibrator
 
 
-class _PlattState:
-    # Probabilities given to rows whose input probability is exactly 0 / 1
-    # (fitted with input="probabilities" only, hence optional).
-    ENDS = ("zero_proba_", "one_proba_")
-
-    @staticmethod
-    def encode(cal):
-        ends = {k: _encode_array(getattr(cal, k, None)) for k in _PlattState.ENDS}
-        return {
-            "coef_": _encode_array(cal.coef_),
-            "intercept_": _encode_array(cal.intercept_),
-            "n_iter_": _encode_array(cal.n_iter_),
-            **{k: v for k, v in ends.items() if v is not None},
-        }
-
-    @staticmethod
-    def decode(cal, state, n_models):
-        state.check_keys({"coef_", "intercept_", "n_iter_"}, optional=_PlattState.ENDS)
-        cal.coef_ = state.array("coef_", length=n_models)
-        cal.intercept_ = state.array("intercept_", length=n_models)
-        cal.n_iter_ = state.array("n_iter_", length=n_models, integer=True)
-        for key in _PlattState.ENDS:
-            value = None
-            if state.get(key) is not None:
-                value = state.array(key, length=n_models)
-                if np.any((value <= 0) | (value >= 1)):
-                    raise state.error(
-                        f"field '{state.name(key)}' must hold probabilities "
-                        "strictly between 0 and 1."
-                    )
-            setattr(cal, key, value)
+def _class_names():
+    return [cls.__name__ for cls in CALIBRATORS.values()]
 
 
-class _TemperatureState:
-    @staticmethod
-    def encode(cal):
-        temperature = float(cal.temperature_)
-        # Logit of exact zeros and floor of log p (input="probabilities").
-        extra = {k: getattr(cal, k, None) for k in ("zero_logit_", "log_floor_")}
-        return {
-            "temperature_": "inf" if temperature == math.inf else temperature,
-            "n_iter_": int(cal.n_iter_),
-            **{k: float(v) for k, v in extra.items() if v is not None},
-        }
-
-    @staticmethod
-    def decode(cal, state, n_models):
-        optional = ("zero_logit_", "log_floor_")
-        state.check_keys({"temperature_", "n_iter_"}, optional=optional)
-        temperature = state.number("temperature_", minimum=0, allow_inf=True)
-        if 0 < temperature < np.finfo(np.float64).tiny:
-            raise state.error(
-                f"field '{state.name('temperature_')}' is {temperature!r}, below the "
-                "smallest normal double (2.2e-308) but not 0: logits divided by it "
-                "overflow."
-            )
-        cal.temperature_ = temperature
-        cal.n_iter_ = state.number("n_iter_", integer=True, minimum=0)
-        cal.zero_logit_ = cal.log_floor_ = None
-        if state.get("zero_logit_") is not None:
-            cal.zero_logit_ = state.number("zero_logit_")
-        if state.get("log_floor_") is not None:
-            cal.log_floor_ = state.number("log_floor_", below=0)
+def _encode_state(calibrator):
+    """``state`` of a document: each attribute of the class's ``_fitted_state``
+    by its codec, in declaration order; optional attributes that are None are
+    left out."""
+    state = {}
+    for key, codec in type(calibrator)._fitted_state.items():
+        if not codec.optional or getattr(calibrator, key, None) is not None:
+            state[key] = codec.encode(getattr(calibrator, key))
+    return state
 
 
-class _IsotonicState:
-    @staticmethod
-    def encode(cal):
-        return {
-            "X_thresholds_": [_encode_array(x) for x in cal.X_thresholds_],
-            "y_thresholds_": [_encode_array(y) for y in cal.y_thresholds_],
-            "eps_": float(cal.eps_),
-        }
-
-    @staticmethod
-    def decode(cal, state, n_models):
-        state.check_keys({"X_thresholds_", "y_thresholds_", "eps_"})
-        cal.eps_ = state.number("eps_", minimum=0, below=0.5)
-        xs = _nested_lists(state, "X_thresholds_", n_models)
-        ys = _nested_lists(state, "y_thresholds_", n_models)
-        for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
-            if x.shape != y.shape:
-                raise state.error(
-                    f"fields '{state.name('X_thresholds_')}' and "
-                    f"'{state.name('y_thresholds_')}' differ in length for model {k} "
-                    f"({x.shape[0]} and {y.shape[0]})."
-                )
-            if np.any(np.diff(x) <= 0):
-                raise state.error(
-                    f"field '{state.name('X_thresholds_')}' model {k} must be "
-                    "strictly increasing."
-                )
-            if np.any((y < 0) | (y > 1)):
-                raise state.error(
-                    f"field '{state.name('y_thresholds_')}' model {k} must hold "
-                    "probabilities in [0, 1]."
-                )
-            if np.any(np.diff(y) < 0):
-                raise state.error(
-                    f"field '{state.name('y_thresholds_')}' model {k} decreases; an "
-                    "isotonic map is non-decreasing."
-                )
-            _check_knot_layout(state, k, y, cal.interpolation)
-        if cal.eps != "auto" and cal.eps_ != float(cal.eps):
-            raise state.error(
-                f"field '{state.name('eps_')}' is {cal.eps_!r} but the parameter "
-                f"eps is {cal.eps!r}; they must agree."
-            )
-        cal.X_thresholds_, cal.y_thresholds_ = xs, ys
-
-
-def _check_knot_layout(state, k, y, interpolation):
-    """Knots as the fit lays them out for ``interpolation`` (see module notes)."""
-    if interpolation == "step":
-        bad = np.any(np.diff(y) <= 0)
-    else:
-        bad = y.shape[0] > 2 and np.any((y[2:] == y[1:-1]) & (y[1:-1] == y[:-2]))
-    if bad:
-        layout = (
-            "strictly increasing probabilities (one knot per block)"
-            if interpolation == "step"
-            else "each probability at most twice (the two ends of a block)"
-        )
-        raise state.error(
-            f"field '{state.name('y_thresholds_')}' model {k} does not have the "
-            f"layout of interpolation={interpolation!r}: {layout}."
-        )
-
-
-def _nested_lists(state, key, n_models):
-    name = state.name(key)
-    value = state.get(key)
-    if not isinstance(value, list) or len(value) != n_models:
-        raise state.error(f"field '{name}' must be a list of {n_models} array(s).")
-    arrays = []
-    for k, entry in enumerate(value):
-        holder = _Fields.__new__(_Fields)
-        holder._file, holder.path, holder.value = state._file, name, {str(k): entry}
-        array = holder.array(str(k))
-        if array.shape[0] == 0:
-            raise state.error(f"field '{name}.{k}.values' is empty.")
-        arrays.append(array)
-    return arrays
-
-
-def _encode_array(array):
-    if array is None:
-        return None
-    if array.dtype.name not in _FLOAT_DTYPES + _INT_DTYPES:
-        msg = f"cannot save a fitted array of dtype {array.dtype}."
-        raise TypeError(msg)
-    return {"dtype": array.dtype.name, "values": array.tolist()}
-
-
-_STATE = {
-    "PlattScaling": _PlattState,
-    "TemperatureScaling": _TemperatureState,
-    "IsotonicCalibration": _IsotonicState,
-}
+def _decode_state(calibrator, state, n_models):
+    """Set the fitted attributes from ``state``, then run the class's own
+    consistency checks (``_check_state``), if it has any."""
+    spec = type(calibrator)._fitted_state
+    state.check_keys(
+        {key for key, codec in spec.items() if not codec.optional},
+        optional={key for key, codec in spec.items() if codec.optional},
+    )
+    for key, codec in spec.items():
+        setattr(calibrator, key, codec.decode(state, key, n_models))
+    check = getattr(calibrator, "_check_state", None)
+    if check is not None:
+        check(state)

@@ -43,10 +43,11 @@ from calibkit import (
     TemperatureScaling,
 )
 from calibkit.calibrators._classifier import CalibratedPair
+from calibkit.calibrators._registry import CALIBRATORS, method_choices
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 from calibkit.metrics import get_scorer
 
-METHODS = ["temperature", "platt", "isotonic", "auto"]
+METHODS = method_choices()  # every registered method, then "auto"
 
 
 # -- scikit-learn estimator checks --------------------------------------------
@@ -134,7 +135,7 @@ BADLY_CALIBRATED = [
 
 
 @pytest.mark.parametrize(("model", "dataset", "brier_methods"), BADLY_CALIBRATED)
-@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+@pytest.mark.parametrize("method", list(CALIBRATORS))
 def test_calibration_lowers_held_out_loss(
     model, dataset, brier_methods, method, request
 ):
@@ -259,11 +260,7 @@ def test_auto_scores_are_cross_validated_log_losses(cancer):
     model.fit(X_cal, y_cal)
 
     scores = fitted.decision_function(X_cal)
-    calibrators = {
-        "temperature": TemperatureScaling(),
-        "platt": PlattScaling(),
-        "isotonic": IsotonicCalibration(),
-    }
+    calibrators = {name: cls() for name, cls in CALIBRATORS.items()}
     assert set(model.method_scores_) == set(calibrators)
     for name, calibrator in calibrators.items():
         losses = np.empty(y_cal.shape[0])
@@ -460,7 +457,7 @@ def test_integer_weights_equal_repeated_rows(method, ensemble):
             assert score == pytest.approx(repeated.method_scores_[name], rel=1e-8)
 
 
-@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+@pytest.mark.parametrize("method", list(CALIBRATORS))
 def test_prefit_integer_weights_equal_repeated_rows(method):
     (X, y, w, _), (X_rep, y_rep, _) = _weighted_and_repeated(7)
     lr = LogisticRegression(C=0.1).fit(X[::2], y[::2])
@@ -595,7 +592,7 @@ def test_grid_search_with_a_calibkit_scorer(cancer):
     X_train, _, y_train, _ = cancer
     search = GridSearchCV(
         CalibratedClassifier(GaussianNB(), cv=3),
-        {"method": ["temperature", "platt", "isotonic"]},
+        {"method": list(CALIBRATORS)},
         scoring=get_scorer("neg_log_loss_exact"),
         cv=StratifiedKFold(3),
     )
@@ -804,8 +801,10 @@ def test_class_with_fewer_rows_than_folds_is_fitted(ensemble):
 
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_auto_with_a_rare_class(ensemble):
-    """method="auto" scores candidates on folds whose parts lack the rare class;
-    scikit-learn's "least populated class" warning is not passed on."""
+    """method="auto" with a class of fewer rows than folds: the cross-fitting
+    folds' test parts lack it, the candidates are scored on 3 folds (one per
+    row of the rare class); scikit-learn's "least populated class" warning is
+    not passed on."""
     X, y = _rare_class_data(n_rare=3, seed=1)
     model = CalibratedClassifier(
         LogisticRegression(), method="auto", cv=5, ensemble=ensemble
@@ -813,7 +812,7 @@ def test_auto_with_a_rare_class(ensemble):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoFiniteOptimumWarning)
         model.fit(X, y)
-    assert set(model.method_scores_) == {"temperature", "platt", "isotonic"}
+    assert set(model.method_scores_) == set(CALIBRATORS)
     assert all(np.isfinite(list(model.method_scores_.values())))
     np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
 
@@ -842,7 +841,7 @@ def test_zero_weight_class_in_a_fold_equals_dropped_rows(ensemble):
     )
 
 
-@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+@pytest.mark.parametrize("method", list(CALIBRATORS))
 def test_prefit_model_with_classes_missing_from_y(method):
     """A prefit model's class absent from y: the calibrator is fitted with
     classes=estimator.classes_, as the bare calibrator would be."""
@@ -850,11 +849,7 @@ def test_prefit_model_with_classes_missing_from_y(method):
     lr = LogisticRegression(max_iter=1000).fit(X, y)
     X_cal, y_cal = X[y < 2], y[y < 2]  # no row of class 2
     model = CalibratedClassifier(FrozenEstimator(lr), method=method)
-    calibrator = {
-        "temperature": TemperatureScaling(),
-        "platt": PlattScaling(),
-        "isotonic": IsotonicCalibration(),
-    }[method]
+    calibrator = CALIBRATORS[method]()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoFiniteOptimumWarning)
         model.fit(X_cal, y_cal)

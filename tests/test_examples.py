@@ -1,16 +1,21 @@
-"""Run each plotting example as a script, with the Agg backend, in under 30 s."""
+"""Run each plotting example as a script, with the Agg backend.
+
+Correctness only: the script exits cleanly and saves its figures. How long an
+example takes depends on the machine and its load; that is measured by
+``benchmarks/examples.py``, not asserted here.
+"""
 
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("plot_*.py"))
-TIME_LIMIT = 30.0
+# Only a guard against a hung example, far above any normal run.
+HANG_TIMEOUT = 600
 
 
 def test_examples_are_found():
@@ -25,19 +30,16 @@ def test_examples_are_found():
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
 def test_example_runs_and_saves_its_figures(script, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
-        timeout=3 * TIME_LIMIT,
+        timeout=HANG_TIMEOUT,
         check=False,
     )
-    elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stderr[-3000:]
-    assert elapsed < TIME_LIMIT, f"{script.name} took {elapsed:.1f} s"
     figures = sorted(tmp_path.glob(f"{script.stem}_*.png"))
     assert len(figures) >= 2, result.stdout
     assert all(figure.stat().st_size > 10_000 for figure in figures)

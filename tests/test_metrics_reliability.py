@@ -462,20 +462,38 @@ def test_band_is_seeded_and_independent_of_block_size(
     assert "level=0.8" in repr(first)
 
 
+def exact_bernoulli_band(forecast, weights, level):
+    """Central ``level`` band of a bin's frequency under y ~ Bernoulli(forecast).
+
+    Enumerates every outcome of the rows (each of probability
+    ``forecast**k (1 - forecast)**(n - k)``) and takes the smallest value whose
+    cumulative probability reaches each tail level.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    outcomes = np.array(list(itertools.product([0, 1], repeat=weights.shape[0])))
+    frequency = outcomes @ weights / weights.sum()
+    k = outcomes.sum(axis=1)
+    probability = forecast**k * (1 - forecast) ** (weights.shape[0] - k)
+    order = np.argsort(frequency, kind="stable")
+    cumulative = np.cumsum(probability[order])
+    tails = [(1 - level) / 2, (1 + level) / 2]
+    return [frequency[order][np.searchsorted(cumulative, q)] for q in tails]
+
+
 def test_band_uses_weights():
-    # Weight 3 on a row of forecast 0.5 is three times its Bernoulli draw, so
-    # the resampled frequency of the bin only takes the values 0, 3/4, 1/4, 1.
-    curve = reliability_curve(
-        [0, 1],
-        [0.5, 0.5],
-        sample_weight=[3, 1],
-        n_bins=1,
-        bands=0.999,
-        n_resamples=400,
-        random_state=0,
-    )
-    assert curve.lower[0] == pytest.approx(0.0)
-    assert curve.upper[0] == pytest.approx(1.0)
+    # Weight 3 on one of two rows of forecast 0.5 scales that row's draw: the
+    # bin's resampled frequency (3 b1 + b2) / 4 is 0, 1/4, 3/4 or 1, each with
+    # probability 1/4, so the central 40% band is [1/4, 3/4]. Unweighted,
+    # (b1 + b2) / 2 is 1/2 half of the time and the band shrinks to [1/2, 1/2].
+    # The tail levels 0.3 and 0.7 lie inside flat stretches of both
+    # distributions, so 4000 resamples find the exact quantiles.
+    options = {"n_bins": 1, "bands": 0.4, "n_resamples": 4000, "random_state": 0}
+    weighted = reliability_curve([0, 1], [0.5, 0.5], sample_weight=[3, 1], **options)
+    unweighted = reliability_curve([0, 1], [0.5, 0.5], **options)
+    assert exact_bernoulli_band(0.5, [3, 1], 0.4) == [0.25, 0.75]
+    assert exact_bernoulli_band(0.5, [1, 1], 0.4) == [0.5, 0.5]
+    assert [weighted.lower[0], weighted.upper[0]] == [0.25, 0.75]
+    assert [unweighted.lower[0], unweighted.upper[0]] == [0.5, 0.5]
 
 
 # --- invariances ---------------------------------------------------------------

@@ -13,13 +13,10 @@ from sklearn.exceptions import NotFittedError
 import calibkit as ck
 from calibkit import _persistence as persistence
 from calibkit import load_metadata
+from calibkit.calibrators._registry import CALIBRATORS as REGISTRY
 from calibkit.exceptions import NoFiniteOptimumWarning
 
-CALIBRATORS = [
-    ck.PlattScaling,
-    ck.TemperatureScaling,
-    ck.IsotonicCalibration,
-]
+CALIBRATORS = list(REGISTRY.values())
 
 
 def overlapping_data(n_classes, *, n=200, seed=0):
@@ -374,7 +371,7 @@ def test_save_refuses_what_it_cannot_store(tmp_path):
     X, y = overlapping_data(2)
     with pytest.raises(NotFittedError):
         ck.save(ck.PlattScaling(), tmp_path / "a.json")
-    with pytest.raises(TypeError, match=r"calibrator must be one of PlattScaling"):
+    with pytest.raises(TypeError, match=r"calibrator must be one of .*PlattScaling"):
         ck.save(ck.CalibratedClassifier(), tmp_path / "a.json")
 
     class MyPlatt(ck.PlattScaling):
@@ -479,3 +476,333 @@ def test_feature_names_round_trip_and_one_read(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"the same columns in another order"):
         loaded.predict_proba(frame[["p_c", "p_b", "p_a"]])
     assert_array_equal(loaded.predict_proba(frame), cal.predict_proba(frame))
+
+
+# --- files in the 0.1 format, written by hand from the format description ----------
+
+#: Binary Platt scaling on logits, integer labels; saved before zero_proba_ and
+#: one_proba_ existed (they load as None).
+PLATT_0_1 = """{
+  "format": "calibkit-calibrator",
+  "schema_version": 1,
+  "calibkit_version": "0.1.0",
+  "class": "PlattScaling",
+  "params": {
+    "input": "logits",
+    "max_iter": 100,
+    "target_smoothing": false
+  },
+  "n_features_in": 1,
+  "classes": {
+    "dtype": "<i8",
+    "values": [
+      0,
+      1
+    ]
+  },
+  "state": {
+    "coef_": {
+      "dtype": "float64",
+      "values": [
+        1.25
+      ]
+    },
+    "intercept_": {
+      "dtype": "float64",
+      "values": [
+        -0.5
+      ]
+    },
+    "n_iter_": {
+      "dtype": "int64",
+      "values": [
+        6
+      ]
+    }
+  },
+  "metadata": {}
+}
+"""
+
+#: Three-class Platt scaling on probabilities, float32 state, float labels,
+#: column names, and the probabilities given to exact 0 and 1 inputs.
+PLATT_PROBABILITIES_0_1 = """{
+  "format": "calibkit-calibrator",
+  "schema_version": 1,
+  "calibkit_version": "0.1.0",
+  "class": "PlattScaling",
+  "params": {
+    "input": "probabilities",
+    "max_iter": 50,
+    "target_smoothing": true
+  },
+  "n_features_in": 3,
+  "classes": {
+    "dtype": "<f8",
+    "values": [
+      0.5,
+      1.5,
+      2.5
+    ]
+  },
+  "state": {
+    "coef_": {
+      "dtype": "float32",
+      "values": [
+        1.0,
+        0.75,
+        2.0
+      ]
+    },
+    "intercept_": {
+      "dtype": "float32",
+      "values": [
+        0.0,
+        -0.25,
+        0.125
+      ]
+    },
+    "n_iter_": {
+      "dtype": "int32",
+      "values": [
+        4,
+        5,
+        7
+      ]
+    },
+    "zero_proba_": {
+      "dtype": "float32",
+      "values": [
+        0.125,
+        0.0625,
+        0.25
+      ]
+    },
+    "one_proba_": {
+      "dtype": "float32",
+      "values": [
+        0.875,
+        0.75,
+        0.5
+      ]
+    }
+  },
+  "feature_names_in": [
+    "p_low",
+    "p_mid",
+    "p_high"
+  ]
+}
+"""
+
+#: Three-class temperature scaling, string labels, metadata as the CLI writes.
+TEMPERATURE_0_1 = """{
+  "format": "calibkit-calibrator",
+  "schema_version": 1,
+  "calibkit_version": "0.1.0",
+  "class": "TemperatureScaling",
+  "params": {
+    "input": "logits",
+    "max_iter": 100,
+    "target_smoothing": false
+  },
+  "n_features_in": 3,
+  "classes": {
+    "dtype": "<U5",
+    "values": [
+      "cat",
+      "dog",
+      "horse"
+    ]
+  },
+  "state": {
+    "temperature_": 2.5,
+    "n_iter_": 7
+  },
+  "metadata": {
+    "columns": [
+      "cat",
+      "dog",
+      "horse"
+    ],
+    "label": "y",
+    "method": "temperature"
+  }
+}
+"""
+
+#: Binary temperature scaling with no finite optimum (temperature "inf"),
+#: boolean labels, with the state of input="probabilities".
+TEMPERATURE_INF_0_1 = """{
+  "format": "calibkit-calibrator",
+  "schema_version": 1,
+  "calibkit_version": "0.1.0",
+  "class": "TemperatureScaling",
+  "params": {
+    "input": "probabilities",
+    "max_iter": 100,
+    "target_smoothing": false
+  },
+  "n_features_in": 1,
+  "classes": {
+    "dtype": "|b1",
+    "values": [
+      false,
+      true
+    ]
+  },
+  "state": {
+    "temperature_": "inf",
+    "n_iter_": 3,
+    "zero_logit_": -40.0,
+    "log_floor_": -745.0
+  }
+}
+"""
+
+#: Binary isotonic calibration with step interpolation and no clipping.
+ISOTONIC_0_1 = """{
+  "format": "calibkit-calibrator",
+  "schema_version": 1,
+  "calibkit_version": "0.1.0",
+  "class": "IsotonicCalibration",
+  "params": {
+    "eps": 0.0,
+    "input": "logits",
+    "interpolation": "step"
+  },
+  "n_features_in": 1,
+  "classes": {
+    "dtype": "<i8",
+    "values": [
+      0,
+      1
+    ]
+  },
+  "state": {
+    "X_thresholds_": [
+      {
+        "dtype": "float64",
+        "values": [
+          -1.0,
+          0.5,
+          2.0
+        ]
+      }
+    ],
+    "y_thresholds_": [
+      {
+        "dtype": "float64",
+        "values": [
+          0.0,
+          0.5,
+          1.0
+        ]
+      }
+    ],
+    "eps_": 0.0
+  }
+}
+"""
+
+FILES_0_1 = {
+    "platt": PLATT_0_1,
+    "platt_probabilities": PLATT_PROBABILITIES_0_1,
+    "temperature": TEMPERATURE_0_1,
+    "temperature_inf": TEMPERATURE_INF_0_1,
+    "isotonic": ISOTONIC_0_1,
+}
+
+
+@pytest.mark.parametrize("name", FILES_0_1)
+def test_0_1_files_load_and_save_back_byte_for_byte(tmp_path, name):
+    """Saving a loaded 0.1 file writes it again, byte for byte (except the
+    version that wrote it): the writer's layout is the 0.1 layout."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(FILES_0_1[name], encoding="utf-8")
+    calibrator, metadata = ck.load_with_metadata(path)
+    again = tmp_path / "again.json"
+    # A file without "metadata" has none, one with {} has an empty one.
+    written = "metadata" in json.loads(FILES_0_1[name])
+    ck.save(calibrator, again, metadata=metadata if written else None)
+    expected = FILES_0_1[name].replace('"0.1.0"', json.dumps(ck.__version__))
+    assert again.read_text(encoding="utf-8") == expected
+
+
+def _file(tmp_path, text):
+    path = tmp_path / "calibrator.json"
+    path.write_text(text, encoding="utf-8")
+    return ck.load(path)
+
+
+def test_0_1_platt(tmp_path):
+    cal = _file(tmp_path, PLATT_0_1)
+    assert type(cal) is ck.PlattScaling
+    assert cal.get_params() == ck.PlattScaling().get_params()
+    assert_array_equal(cal.classes_, [0, 1])
+    assert cal.coef_.tolist() == [1.25]
+    assert cal.intercept_.tolist() == [-0.5]
+    assert cal.n_iter_.dtype == np.int64
+    assert cal.zero_proba_ is None
+    assert cal.one_proba_ is None
+    s = np.array([-3.0, 0.0, 0.5, 7.5])
+    expected = 1 / (1 + np.exp(-(1.25 * s - 0.5)))
+    np.testing.assert_allclose(cal.predict_proba(s)[:, 1], expected, rtol=1e-15)
+    assert cal.predict(s).tolist() == [0, 0, 1, 1]
+
+
+def test_0_1_platt_probabilities(tmp_path):
+    cal = _file(tmp_path, PLATT_PROBABILITIES_0_1)
+    assert cal.get_params() == {
+        "input": "probabilities",
+        "max_iter": 50,
+        "target_smoothing": True,
+    }
+    assert cal.classes_.tolist() == [0.5, 1.5, 2.5]
+    assert cal.classes_.dtype == np.float64
+    assert cal.feature_names_in_.tolist() == ["p_low", "p_mid", "p_high"]
+    for key in ("coef_", "intercept_", "zero_proba_", "one_proba_"):
+        assert getattr(cal, key).dtype == np.float32, key
+    assert cal.n_iter_.dtype == np.int32
+    assert cal.zero_proba_.tolist() == [0.125, 0.0625, 0.25]
+    assert cal.one_proba_.tolist() == [0.875, 0.75, 0.5]
+    proba = cal.predict_proba(np.array([[0.2, 0.3, 0.5], [0.0, 0.0, 1.0]]))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_0_1_temperature(tmp_path):
+    cal = _file(tmp_path, TEMPERATURE_0_1)
+    assert type(cal) is ck.TemperatureScaling
+    assert cal.classes_.tolist() == ["cat", "dog", "horse"]
+    assert cal.classes_.dtype == np.dtype("<U5")
+    assert type(cal.temperature_) is float
+    assert cal.temperature_ == 2.5
+    assert type(cal.n_iter_) is int
+    assert cal.n_iter_ == 7
+    assert cal.zero_logit_ is None
+    assert cal.log_floor_ is None
+    assert load_metadata(tmp_path / "calibrator.json")["method"] == "temperature"
+    z = np.array([[1.0, 2.0, 3.0], [10.0, -5.0, 0.0]])
+    np.testing.assert_allclose(cal.predict_proba(z), softmax(z / 2.5, axis=1))
+    assert cal.predict(z).tolist() == ["horse", "cat"]
+
+
+def test_0_1_temperature_without_finite_optimum(tmp_path):
+    cal = _file(tmp_path, TEMPERATURE_INF_0_1)
+    assert cal.temperature_ == math.inf
+    assert cal.classes_.tolist() == [False, True]
+    assert cal.zero_logit_ == -40.0
+    assert cal.log_floor_ == -745.0
+    # An infinite temperature forgets the input: both classes get 1/2.
+    assert_array_equal(cal.predict_proba([0.1, 0.9]), np.full((2, 2), 0.5))
+
+
+def test_0_1_isotonic(tmp_path):
+    cal = _file(tmp_path, ISOTONIC_0_1)
+    assert cal.get_params() == {"eps": 0.0, "input": "logits", "interpolation": "step"}
+    assert cal.eps_ == 0.0
+    assert [x.tolist() for x in cal.X_thresholds_] == [[-1.0, 0.5, 2.0]]
+    assert [y.tolist() for y in cal.y_thresholds_] == [[0.0, 0.5, 1.0]]
+    # Steps at the knots, clipped outside them.
+    s = [-5.0, -1.0, 0.0, 0.5, 1.0, 2.0, 5.0]
+    assert cal.predict_proba(s)[:, 1].tolist() == [0.0, 0.0, 0.0, 0.5, 0.5, 1.0, 1.0]

@@ -1,5 +1,6 @@
 """Tests of calibkit.plotting: artists and their data, never pixels."""
 
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -816,3 +817,129 @@ def test_huge_n_bins_draws_only_the_bins_with_rows(binary_forecasts):
         y, {"m": p}, method="binned", n_bins=10**9
     )
     assert np.isfinite(disp.decompositions[0].score)
+
+
+# --- keyword-only ax, style keywords, reserved keywords -------------------------
+
+
+@pytest.mark.parametrize("display_class", [ReliabilityDisplay, DecompositionDisplay])
+def test_plot_takes_ax_by_keyword(display_class):
+    parameter = inspect.signature(display_class.plot).parameters["ax"]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameter.default is None
+
+
+def _two_displays(y, p):
+    return [
+        ReliabilityDisplay(reliability_curve(y, p), y_prob=p),
+        DecompositionDisplay([decompose(y, p)], names=["m"]),
+    ]
+
+
+def test_positional_ax_still_works_with_a_future_warning(binary_forecasts):
+    y, p, _ = binary_forecasts
+    for display in _two_displays(y, p):
+        _, ax = plt.subplots()
+        name = type(display).__name__
+        with pytest.warns(
+            FutureWarning, match=rf"Passing ax positionally to {name}\.plot\(\)"
+        ) as record:
+            assert display.plot(ax) is display
+        assert record[0].filename == __file__  # points at the caller's line
+        assert display.ax_ is ax
+        assert ax.get_lines() or ax.patches  # drawn where asked
+
+
+def test_positional_ax_cannot_be_doubled(binary_forecasts):
+    y, p, _ = binary_forecasts
+    for display in _two_displays(y, p):
+        _, ax = plt.subplots()
+        with pytest.raises(TypeError, match="takes ax as its only positional"):
+            display.plot(ax, ax=ax)
+        with pytest.raises(TypeError, match="got 2 positional arguments"):
+            display.plot(ax, "bars")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "linewidth", "markersize", "color"),
+    [
+        ({}, None, 4.0, None),
+        ({"ms": 9}, None, 9.0, None),  # alias of a default: raised before
+        ({"markersize": 9, "lw": 3}, 3.0, 9.0, None),
+        ({"c": "red", "linewidth": 2}, 2.0, 4.0, "red"),
+        ({"color": "tab:green", "ms": 0}, None, 0.0, "tab:green"),
+    ],
+)
+def test_style_keywords_override_the_defaults(
+    binary_forecasts, kwargs, linewidth, markersize, color
+):
+    y, p, _ = binary_forecasts
+    disp = ReliabilityDisplay.from_predictions(y, p, **kwargs)
+    line = disp.line_
+    assert line.get_markersize() == markersize
+    assert line.get_marker() == "o"
+    if linewidth is not None:
+        assert line.get_linewidth() == linewidth
+    if color is not None:
+        assert line.get_color() == color
+        # The band and the histogram follow the curve's colour.
+        assert mpl.colors.same_color(disp.hist_.get_facecolor()[:3], color)
+
+
+def test_style_keywords_on_the_corp_curve_and_the_legend(overconfident):
+    y, p = overconfident
+    disp = ReliabilityDisplay.from_predictions(
+        y, p, strategy="isotonic", bands=0.9, n_resamples=50, lw=4, c="purple"
+    )
+    assert disp.line_.get_marker() == "None"  # no default marker on a CORP curve
+    assert disp.line_.get_linewidth() == 4
+    assert mpl.colors.same_color(disp.band_.get_facecolor()[0][:3], "purple")
+    labelled = ReliabilityDisplay.from_predictions(y, p, name="model", label="mine")
+    assert labelled.line_.get_label() == "mine"  # an explicit label wins
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"c": "red", "color": "blue"}, {"lw": 1, "linewidth": 2}]
+)
+def test_conflicting_aliases_raise_before_drawing(binary_forecasts, kwargs):
+    y, p, _ = binary_forecasts
+    with pytest.raises(TypeError, match=r"Conflicting keyword arguments .*aliases"):
+        ReliabilityDisplay.from_predictions(y, p, **kwargs)
+    assert _no_figures()
+
+
+@pytest.mark.parametrize(
+    "keyword", ["xdata", "ydata", "data", "axes", "figure", "transform"]
+)
+def test_reserved_keywords_do_not_reach_matplotlib(
+    binary_forecasts, multiclass_forecasts, cancer_model, keyword
+):
+    # Each would draw other points, on other axes or in other coordinates than
+    # the display's curve (or, for data=, look the arrays up elsewhere).
+    y, p, _ = binary_forecasts
+    other_ax = plt.figure().add_subplot()
+    values = {
+        "xdata": [0.0, 1.0],
+        "ydata": [1.0, 0.0],
+        "data": {"x": [0.0]},
+        "axes": other_ax,
+        "figure": other_ax.figure,
+        "transform": other_ax.transAxes,
+    }
+    bad = {keyword: values[keyword]}
+    match = rf"Keyword arguments \['{keyword}'\] cannot be passed to a display"
+    plt.close("all")
+    calls = [
+        lambda: ReliabilityDisplay.from_predictions(y, p, **bad),
+        lambda: ReliabilityDisplay(reliability_curve(y, p), y_prob=p).plot(**bad),
+        lambda: ReliabilityDisplay.from_estimator(*cancer_model, **bad),
+    ]
+    if keyword != "axes":  # the class-wise grid's own option (one per class)
+        y3, p3, _ = multiclass_forecasts
+        calls.append(
+            lambda: ReliabilityDisplay.from_predictions_classwise(y3, p3, **bad)
+        )
+    for call in calls:
+        with pytest.raises(TypeError, match=match):
+            call()
+        assert _no_figures()

@@ -1,9 +1,11 @@
 """calibkit scorers against the metrics applied by hand and scikit-learn's scorers."""
 
 import pickle
+from inspect import signature
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, get_scorer_names
@@ -39,10 +41,66 @@ def multiclass_model():
     return model.fit(X[::2], y[::2]), X[1::2], y[1::2]
 
 
+def neg_log_loss_by_hand(y, proba, classes):
+    rows = np.arange(y.shape[0])
+    return float(np.mean(np.log(proba[rows, np.searchsorted(classes, y)])))
+
+
+def neg_brier_by_hand(y, proba, classes):
+    onehot = (y[:, None] == classes).astype(np.float64)
+    squared = np.sum((proba - onehot) ** 2, axis=1)
+    # The binary Brier score is mean (p - y)^2 over the positive class only:
+    # half of the sum over both columns.
+    return -float(np.mean(squared / 2 if classes.shape[0] == 2 else squared))
+
+
+def neg_ece_by_hand(y, proba, classes):
+    # Top-label ECE (Guo et al. 2017) over equal-width bins [e_k, e_k+1), the
+    # last one closed, with the number of bins the metric documents.
+    n_bins = signature(metrics.expected_calibration_error).parameters["n_bins"]
+    edges = np.linspace(0, 1, n_bins.default + 1)
+    confidence = proba.max(axis=1)
+    correct = classes[proba.argmax(axis=1)] == y
+    which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, None)
+    which = np.minimum(which, n_bins.default - 1)
+    gaps = []
+    for b in np.unique(which):
+        in_bin = which == b
+        accuracy, mean_confidence = correct[in_bin].mean(), confidence[in_bin].mean()
+        gaps.append(in_bin.sum() * abs(accuracy - mean_confidence))
+    return -float(np.sum(gaps) / y.shape[0])
+
+
+# The ready-made scorers as documented in ``get_scorer``, each with a
+# reference written here from the definitions (not from calibkit's table).
+DOCUMENTED_SCORERS = {
+    "neg_log_loss_exact": neg_log_loss_by_hand,
+    "neg_brier_score": neg_brier_by_hand,
+    "neg_expected_calibration_error": neg_ece_by_hand,
+}
+
+
 def test_scorer_names():
-    assert calibkit_scorer_names() == sorted(SCORERS)
+    assert calibkit_scorer_names() == sorted(DOCUMENTED_SCORERS)
+    for name in DOCUMENTED_SCORERS:
+        assert f"``{name!r}``".replace("'", '"') in get_scorer.__doc__
     # The exact log-loss gets its own name: sklearn's "neg_log_loss" clips.
     assert "neg_log_loss_exact" not in get_scorer_names()
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_SCORERS))
+@pytest.mark.parametrize("problem", ["binary_model", "multiclass_model"])
+def test_each_scorer_in_cross_val_score(name, problem, request):
+    model, X, y = request.getfixturevalue(problem)
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    scores = cross_val_score(model, X, y, scoring=get_scorer(name), cv=folds)
+    expected = []
+    for train, test in folds:
+        fitted = clone(model).fit(X[train], y[train])
+        proba = fitted.predict_proba(X[test])
+        expected.append(DOCUMENTED_SCORERS[name](y[test], proba, fitted.classes_))
+    np.testing.assert_allclose(scores, expected, rtol=1e-12, atol=1e-15)
+    assert np.all(scores < 0)  # losses, negated
 
 
 @pytest.mark.parametrize("name", sorted(SCORERS))

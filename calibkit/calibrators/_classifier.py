@@ -26,7 +26,13 @@ from calibkit._validation import (
     rows_off_sum,
 )
 from calibkit.calibrators._base import BaseCalibrator
-from calibkit.calibrators._selection import METHODS, CalibrationSet
+from calibkit.calibrators._registry import CALIBRATORS, MethodNames
+from calibkit.calibrators._selection import (
+    CalibrationSet,
+    check_partition,
+    choose_method,
+    split_rows,
+)
 from calibkit.exceptions import CalibrationWarning
 
 #: What each response method of the classifier gives the calibrator.
@@ -86,8 +92,11 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         :class:`~calibkit.PlattScaling`, :class:`~calibkit.IsotonicCalibration`
         with default settings, or an instance of any calibkit calibrator (it is
         cloned, and its ``input`` is set to match ``response``). ``"auto"``
-        fits every named method and keeps the one with the lowest
-        cross-validated log-loss (see ``method_scores_``).
+        fits every registered method and keeps the one with the lowest
+        cross-validated log-loss on the out-of-fold outputs (see
+        ``method_scores_``), by the rule of ``calibkit fit --method auto``.
+        The names are those of the calibrator registry
+        (``calibkit.calibrators._registry``).
     cv : int, cross-validation generator, iterable or "prefit", default=5
         Splits whose held-out predictions feed the calibrator. An int is a
         number of stratified folds. Every row must be in exactly one test fold,
@@ -95,7 +104,11 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``"prefit"`` is short for wrapping ``estimator`` in a
         ``FrozenEstimator``. With a frozen estimator the calibrator is fitted on
         all rows, and ``cv`` only splits the rows to score the candidates of
-        ``method="auto"`` (5 folds for ``"prefit"``).
+        ``method="auto"`` (5 for ``"prefit"``).
+        With ``method="auto"``, an int ``k`` scores the candidates on
+        ``min(k, r)`` unshuffled stratified folds of the out-of-fold outputs,
+        ``r`` the number of rows of the rarest class (which must be 2 or
+        more); a splitter scores them on its own folds.
     ensemble : bool, default=False
         ``False``: one calibrator fitted on the pooled out-of-fold outputs, in
         front of the classifier refitted on all the data. ``True``: one
@@ -207,9 +220,10 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     ``sample_weight`` is passed to the classifier's ``fit`` when it accepts
     one, and always to the calibrator. With ``method="auto"`` the candidates
-    are scored on the same folds, each fitted on the out-of-fold outputs of the
-    other folds; warnings raised while scoring candidates are silenced (the
-    chosen method is refitted on all rows and warns then).
+    are scored by cross-validation on the out-of-fold outputs, by the rule of
+    ``calibkit fit --method auto`` (see ``cv``); warnings raised while scoring
+    candidates are silenced (the chosen method is refitted on all rows and
+    warns then).
 
     References
     ----------
@@ -249,7 +263,8 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "estimator": "no_validation",
-        "method": [StrOptions({*METHODS, "auto"}), BaseCalibrator],
+        # A live view of the registry: a method registered later is accepted.
+        "method": [StrOptions(MethodNames()), BaseCalibrator],
         "cv": ["cv_object", StrOptions({"prefit"})],
         "ensemble": ["boolean"],
         "response": [StrOptions({"auto", *CALIBRATOR_INPUT})],
@@ -318,7 +333,6 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raw = np.asarray(getattr(estimator, self.response_)(X))
             _check_output_shape(raw, self.response_, len(self.classes_), estimator)
             _check_response_values(raw, self.response_, estimator)
-            splits = self._selection_splits(raw, y) if len(candidates) > 1 else []
         else:
             params = _classifier_fit_params(estimator, sample_weight, fit_params)
             splits = self._cross_fit_splits(X, y, codes)
@@ -340,7 +354,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         calibration = CalibrationSet(
             calibrator_input(raw, self.probability_floor_), codes, sample_weight
         )
-        self.method_, calibrator = self._select(candidates, calibration, splits)
+        self.method_, calibrator = self._select(candidates, calibration)
 
         if frozen:
             models_and_rows = [(estimator, calibration.all_rows)]
@@ -411,32 +425,31 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         kind = CALIBRATOR_INPUT[self.response_]
         if isinstance(self.method, BaseCalibrator):
             return {None: clone(self.method).set_params(input=kind)}
-        names = list(METHODS) if self.method == "auto" else [self.method]
-        return {name: METHODS[name](input=kind) for name in names}
+        names = list(CALIBRATORS) if self.method == "auto" else [self.method]
+        return {name: CALIBRATORS[name](input=kind) for name in names}
 
     def _cross_fit_splits(self, X, y, codes):
-        splits = _split(check_cv(self.cv, y, classifier=True), X, y)
-        _check_partition(splits, codes.shape[0])
+        splits = split_rows(check_cv(self.cv, y, classifier=True), X, y)
+        check_partition(splits, codes.shape[0])
         _check_training_parts(splits, codes, self.classes_)
         return splits
 
-    def _selection_splits(self, raw, y):
-        """Folds of the calibration rows used to score "auto" candidates."""
-        cv = check_cv(5 if self.cv == "prefit" else self.cv, y, classifier=True)
-        splits = _split(cv, raw, y)
-        _check_partition(splits, y.shape[0])
-        return splits
+    def _select(self, candidates, calibration):
+        """The method to use: the only candidate, or the best by CV log-loss.
 
-    def _select(self, candidates, calibration, splits):
-        """The method to use: the only candidate, or the best by CV log-loss."""
+        "auto" applies select_method's rule to the out-of-fold outputs, so the
+        command line picks the same method from the same saved scores.
+        """
         if len(candidates) == 1:
             return next(iter(candidates.items()))
-        self.method_scores_ = {
-            name: calibration.cross_validated_log_loss(calibrator, splits)
-            for name, calibrator in candidates.items()
-        }
-        best = min(self.method_scores_, key=self.method_scores_.get)
-        return best, candidates[best]
+        selection = choose_method(
+            calibration,
+            candidates,
+            cv=5 if self.cv == "prefit" else self.cv,
+            classes=self.classes_,
+        )
+        self.method_scores_ = dict(selection.losses)
+        return selection.method, candidates[selection.method]
 
     # -- predict ------------------------------------------------------------
 
@@ -576,19 +589,6 @@ def _check_two_classes(classes, codes, sample_weight, *, frozen):
     raise ValueError(msg)
 
 
-def _split(cv, X, y):
-    """The (train, test) index pairs of a splitter, as arrays."""
-    with warnings.catch_warnings():
-        # StratifiedKFold warns when a class has fewer rows than folds. That is
-        # handled here: a calibration (test) part without the class is fitted
-        # with every class, and a training part without it is an error naming
-        # the fold (_check_training_parts).
-        warnings.filterwarnings(
-            "ignore", message="The least populated class", category=UserWarning
-        )
-        return [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(X, y)]
-
-
 def _check_training_parts(splits, codes, classes):
     """Every training part must hold every class, or its model cannot score it.
 
@@ -608,19 +608,6 @@ def _check_training_parts(splits, codes, classes):
                 "class."
             )
             raise ValueError(msg)
-
-
-def _check_partition(splits, n_samples):
-    tested = np.concatenate([test for _, test in splits])
-    counts = np.bincount(tested, minlength=n_samples)
-    if tested.shape[0] != n_samples or np.any(counts != 1):
-        row = int(np.flatnonzero(counts != 1)[0])
-        msg = (
-            "cv must put every row in exactly one test fold (the calibrator is "
-            f"fitted on out-of-fold outputs); row {row} is in {counts[row]} test "
-            "folds."
-        )
-        raise ValueError(msg)
 
 
 def _classifier_fit_params(estimator, sample_weight, fit_params):

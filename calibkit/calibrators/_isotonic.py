@@ -17,6 +17,7 @@ from calibkit.calibrators._base import (
     normalize_rows,
     one_vs_rest_scores,
 )
+from calibkit.calibrators._state import ArrayList, Float
 from calibkit.exceptions import CalibrationWarning
 
 #: With ``eps="auto"``, a total weight below both this and half the number of
@@ -121,10 +122,67 @@ class IsotonicCalibration(BaseCalibrator):
         "eps": [Interval(Real, 0, 0.5, closed="left"), StrOptions({"auto"})],
     }
 
+    #: Fitted attributes and how they are saved (see calibrators/_state.py):
+    #: the knots of each fitted model, and the clipping bound.
+    _fitted_state = {
+        "X_thresholds_": ArrayList(),
+        "y_thresholds_": ArrayList(),
+        "eps_": Float(minimum=0, below=0.5),
+    }
+
     def __init__(self, *, input="logits", interpolation="linear", eps="auto"):
         self.input = input
         self.interpolation = interpolation
         self.eps = eps
+
+    def _summary(self):
+        """The size of the fitted maps in a clause (for the command line)."""
+        sizes = ", ".join(str(len(x)) for x in self.X_thresholds_)
+        return f"isotonic map with {sizes} knots"
+
+    def _check_state(self, fields):
+        """Loaded knots must be a map this class can fit (see _persistence.py)."""
+        x_name, y_name = fields.name("X_thresholds_"), fields.name("y_thresholds_")
+        pairs = zip(self.X_thresholds_, self.y_thresholds_, strict=True)
+        for k, (x, y) in enumerate(pairs):
+            if x.shape != y.shape:
+                raise fields.error(
+                    f"fields '{x_name}' and '{y_name}' differ in length for model "
+                    f"{k} ({x.shape[0]} and {y.shape[0]})."
+                )
+            if np.any(np.diff(x) <= 0):
+                raise fields.error(
+                    f"field '{x_name}' model {k} must be strictly increasing."
+                )
+            if np.any((y < 0) | (y > 1)):
+                raise fields.error(
+                    f"field '{y_name}' model {k} must hold probabilities in [0, 1]."
+                )
+            if np.any(np.diff(y) < 0):
+                raise fields.error(
+                    f"field '{y_name}' model {k} decreases; an isotonic map is "
+                    "non-decreasing."
+                )
+            # "step" keeps one knot per block, so its probabilities strictly
+            # increase; "linear" keeps both ends of a block, so a probability
+            # appears at most twice.
+            if self.interpolation == "step":
+                bad = np.any(np.diff(y) <= 0)
+                layout = "strictly increasing probabilities (one knot per block)"
+            else:
+                thrice = (y[2:] == y[1:-1]) & (y[1:-1] == y[:-2])
+                bad = np.any(thrice)
+                layout = "each probability at most twice (the two ends of a block)"
+            if bad:
+                raise fields.error(
+                    f"field '{y_name}' model {k} does not have the layout of "
+                    f"interpolation={self.interpolation!r}: {layout}."
+                )
+        if self.eps != "auto" and self.eps_ != float(self.eps):
+            raise fields.error(
+                f"field '{fields.name('eps_')}' is {self.eps_!r} but the parameter "
+                f"eps is {self.eps!r}; they must agree."
+            )
 
     def _scores(self, X):
         """Log-odds scores, one row per fitted model."""

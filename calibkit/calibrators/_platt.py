@@ -20,6 +20,7 @@ from calibkit.calibrators._base import (
     one_vs_rest_scores,
     warn_if_saturated,
 )
+from calibkit.calibrators._state import FloatArray, IntArray, Optional, short_list
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 
 
@@ -153,10 +154,32 @@ class PlattScaling(BaseCalibrator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
 
+    #: Fitted attributes and how they are saved (see calibrators/_state.py), one
+    #: value per fitted model. zero_proba_ and one_proba_ exist only for
+    #: input="probabilities" (None otherwise, and in files saved before them).
+    _fitted_state = {
+        "coef_": FloatArray(),
+        "intercept_": FloatArray(),
+        "n_iter_": IntArray(),
+        "zero_proba_": Optional(FloatArray(open_unit=True)),
+        "one_proba_": Optional(FloatArray(open_unit=True)),
+    }
+
     def __init__(self, *, input="logits", target_smoothing=False, max_iter=100):
         self.input = input
         self.target_smoothing = target_smoothing
         self.max_iter = max_iter
+
+    def _summary(self):
+        """The fitted maps in a clause (for the command line and reprs)."""
+        pairs = zip(self.coef_, self.intercept_, strict=True)
+        text = "slope, intercept " + "; ".join(f"{a:.4g}, {b:.4g}" for a, b in pairs)
+        for name, label in (("zero_proba_", "0"), ("one_proba_", "1")):
+            values = getattr(self, name, None)
+            if values is not None:
+                text += f"; probability for an input of exactly {label}: "
+                text += short_list(values)
+        return text
 
     def _fit(self, X, y, sample_weight):
         warn_if_saturated(

@@ -26,6 +26,7 @@ from calibkit._transforms import (
 )
 from calibkit._validation import Interval
 from calibkit.calibrators._base import BaseCalibrator, warn_if_saturated
+from calibkit.calibrators._state import Float, Int, Optional
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 
 
@@ -160,10 +161,39 @@ class TemperatureScaling(BaseCalibrator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
 
+    #: Fitted attributes and how they are saved (see calibrators/_state.py).
+    #: A temperature of 0 or inf is the limit of a fit without a finite
+    #: optimum. zero_logit_ (the logit of exact-zero probabilities) and
+    #: log_floor_ (the floor of log p) exist only for input="probabilities".
+    _fitted_state = {
+        "temperature_": Float(minimum=0, allow_inf=True),
+        "n_iter_": Int(minimum=0),
+        "zero_logit_": Optional(Float()),
+        "log_floor_": Optional(Float(below=0)),
+    }
+
     def __init__(self, *, input="logits", target_smoothing=False, max_iter=100):
         self.input = input
         self.target_smoothing = target_smoothing
         self.max_iter = max_iter
+
+    def _summary(self):
+        """The fitted temperature in a clause (for the command line and reprs)."""
+        text = f"temperature {self.temperature_:.6g}"
+        if getattr(self, "zero_logit_", None) is not None:
+            text += f", logit of exact zeros {self.zero_logit_:.4g}"
+        if getattr(self, "log_floor_", None) is not None:
+            text += f", log-probabilities floored at {self.log_floor_:g}"
+        return text
+
+    def _check_state(self, fields):
+        """Refuse a loaded temperature that is subnormal (see _persistence.py)."""
+        if 0 < self.temperature_ < np.finfo(np.float64).tiny:
+            raise fields.error(
+                f"field '{fields.name('temperature_')}' is {self.temperature_!r}, "
+                "below the smallest normal double (2.2e-308) but not 0: logits "
+                "divided by it overflow."
+            )
 
     def _logit_transform(self, X):
         """Per-chunk map from ``X`` to a float64 matrix of logits (or None)."""

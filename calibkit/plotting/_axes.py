@@ -1,7 +1,9 @@
 """Axes helpers shared by the displays: new figures, figure of an axes, labels,
 and the checks of drawing options made before anything is drawn."""
 
+import functools
 import numbers
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,7 +18,13 @@ from calibkit._validation import format_label  # noqa: F401 (re-exported)
 MAX_HIST_BINS = 10_000
 
 # Keywords of Axes.plot that are not Line2D properties.
-_PLOT_KEYWORDS = {"scalex", "scaley", "data"}
+_PLOT_KEYWORDS = {"scalex", "scaley"}
+
+# Keywords that would replace what the display computed (the curve's points,
+# the axes or figure it lives in, its coordinate system) or make matplotlib
+# look the data up elsewhere (``data=``): refused instead of passed on, so the
+# drawn line is always the display's curve on ``ax_``.
+RESERVED_KEYWORDS = ("axes", "data", "figure", "transform", "xdata", "ydata")
 
 
 def new_figure(figsize):
@@ -51,15 +59,39 @@ def check_axes(ax, name="ax"):
 def check_line_kwargs(kwargs):
     """Check keywords meant for ``Axes.plot`` before anything is drawn.
 
-    Unknown names raise a TypeError that lists them; bad values (an unknown
-    colour, a line width that is not a number) raise the ValueError or
-    TypeError of matplotlib, checked on a line that belongs to no figure.
+    Parameters
+    ----------
+    kwargs : dict
+        The user's keywords for the curve.
+
+    Returns
+    -------
+    dict
+        The keywords under their canonical matplotlib names (``lw`` becomes
+        ``linewidth``).
+
+    Raises
+    ------
+    TypeError
+        For a keyword in :data:`RESERVED_KEYWORDS`, two aliases of one
+        property (``c`` and ``color``), or a name that is no Line2D property.
+    ValueError
+        For a bad value (an unknown colour), as matplotlib raises it, checked
+        on a line that belongs to no figure.
     """
     if not kwargs:
-        return
-    properties = {k: v for k, v in kwargs.items() if k not in _PLOT_KEYWORDS}
-    canonical = normalize_kwargs(properties, Line2D)
-    unknown = [k for k in canonical if not callable(getattr(Line2D, f"set_{k}", 0))]
+        return {}
+    reserved = sorted(set(kwargs) & set(RESERVED_KEYWORDS))
+    if reserved:
+        msg = (
+            f"Keyword arguments {reserved} cannot be passed to a display: it "
+            "draws its own data on its own axes. Pass the data to "
+            "from_predictions and the axes as ax=."
+        )
+        raise TypeError(msg)
+    canonical = _canonical_line_kwargs(kwargs)
+    properties = {k: v for k, v in canonical.items() if k not in _PLOT_KEYWORDS}
+    unknown = [k for k in properties if not callable(getattr(Line2D, f"set_{k}", 0))]
     if unknown:
         msg = (
             f"Unknown keyword arguments for the curve: {sorted(unknown)}. Extra "
@@ -68,10 +100,81 @@ def check_line_kwargs(kwargs):
         )
         raise TypeError(msg)
     try:
-        Line2D([], []).set(**canonical)
+        Line2D([], []).set(**properties)
     except (TypeError, ValueError) as error:
         msg = f"Invalid keyword argument for the curve: {error}"
         raise type(error)(msg) from None
+    return canonical
+
+
+def line_style(defaults, kwargs):
+    """The display's default line style, overridden by the user's keywords.
+
+    Both are put under canonical names first, so that ``ms=8`` replaces a
+    default ``markersize=4`` instead of reaching matplotlib as two aliases
+    (the approach of scikit-learn's ``_validate_style_kwargs``).
+
+    Parameters
+    ----------
+    defaults : dict
+        The display's style.
+    kwargs : dict
+        The user's keywords, checked by :func:`check_line_kwargs`.
+
+    Returns
+    -------
+    dict
+        Keywords for ``Axes.plot``.
+    """
+    return {**_canonical_line_kwargs(defaults), **_canonical_line_kwargs(kwargs)}
+
+
+def _canonical_line_kwargs(kwargs):
+    try:
+        return normalize_kwargs(kwargs, Line2D)
+    except TypeError as error:  # two aliases of one property
+        msg = f"Conflicting keyword arguments for the curve: {error}"
+        raise TypeError(msg) from None
+
+
+def keyword_only_ax(plot):
+    """Let ``plot(ax)`` work for one more release, with a FutureWarning.
+
+    ``ax`` became keyword-only in calibkit 0.2, as in scikit-learn's displays.
+
+    Parameters
+    ----------
+    plot : callable
+        A display's ``plot(self, *, ax=None, ...)``.
+
+    Returns
+    -------
+    callable
+        ``plot`` that also takes ``ax`` as its one positional argument.
+    """
+
+    @functools.wraps(plot)
+    def plot_with_positional_ax(self, *args, **kwargs):
+        if args:
+            if len(args) > 1 or "ax" in kwargs:
+                msg = (
+                    f"{plot.__qualname__}() takes ax as its only positional "
+                    f"argument; got {len(args)} positional arguments"
+                    + (" and ax=" if "ax" in kwargs else "")
+                    + "."
+                )
+                raise TypeError(msg)
+            warnings.warn(
+                f"Passing ax positionally to {plot.__qualname__}() is deprecated "
+                "since calibkit 0.2 and will raise a TypeError in 0.3; use "
+                "plot(ax=...).",
+                FutureWarning,
+                stacklevel=2,
+            )
+            kwargs["ax"] = args[0]
+        return plot(self, **kwargs)
+
+    return plot_with_positional_ax
 
 
 def check_hist_bins(hist_bins):

@@ -6,7 +6,12 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from calibkit.metrics import Decomposition, decompose
-from calibkit.plotting._axes import check_axes, new_figure, root_figure
+from calibkit.plotting._axes import (
+    check_axes,
+    keyword_only_ax,
+    new_figure,
+    root_figure,
+)
 
 __all__ = ["DecompositionDisplay"]
 
@@ -162,7 +167,7 @@ class DecompositionDisplay:
             )
             for y_prob in forecasts
         ]
-        return cls(decompositions, names=names).plot(ax, kind=kind)
+        return cls(decompositions, names=names).plot(ax=ax, kind=kind)
 
     @classmethod
     def from_decompositions(cls, decompositions, *, kind="bars", ax=None):
@@ -174,16 +179,20 @@ class DecompositionDisplay:
             Outputs of :func:`~calibkit.metrics.decompose`; a list
             gets names ``"model 0"``, ``"model 1"``, ...
         kind : {"bars", "mcb_dsc"}, default="bars"
+            The picture (see the class docstring).
         ax : matplotlib.axes.Axes, default=None
+            Axes to draw on; ``None`` makes a new figure.
 
         Returns
         -------
         DecompositionDisplay
+            The display, with ``ax_``, ``figure_`` and the artists set.
         """
         names, decompositions = _named(decompositions, "decompositions")
-        return cls(decompositions, names=names).plot(ax, kind=kind)
+        return cls(decompositions, names=names).plot(ax=ax, kind=kind)
 
-    def plot(self, ax=None, *, kind="bars"):
+    @keyword_only_ax
+    def plot(self, *, ax=None, kind="bars"):
         """Draw the decompositions.
 
         Parameters

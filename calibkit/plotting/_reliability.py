@@ -22,6 +22,8 @@ from calibkit.plotting._axes import (
     check_hist_bins,
     check_line_kwargs,
     format_label,
+    keyword_only_ax,
+    line_style,
     new_figure,
     root_figure,
 )
@@ -233,7 +235,8 @@ class ReliabilityDisplay:
         ref_line : bool, default=True
             Draw the diagonal of perfect calibration.
         **kwargs : dict
-            Passed to :meth:`matplotlib.axes.Axes.plot` for the curve.
+            Line2D properties of the curve, passed to
+            :meth:`matplotlib.axes.Axes.plot` (see :meth:`plot`).
 
         Returns
         -------
@@ -270,7 +273,7 @@ class ReliabilityDisplay:
             top_label=top_label,
         )
         return display.plot(
-            ax,
+            ax=ax,
             hist=hist,
             hist_bins=hist_bins,
             logit_scale=logit_scale,
@@ -359,8 +362,20 @@ class ReliabilityDisplay:
         y_prob : array-like of shape (n_samples, n_classes)
             One column per class, in the order of ``labels`` (or of the sorted
             labels of ``y_true``).
-        sample_weight, labels, strategy, n_bins, bands, n_resamples, random_state
-            As in :meth:`from_predictions`, for every class.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, for the curves and the histograms.
+        labels : array-like, default=None
+            All class labels, in the order of the columns of ``y_prob``.
+        strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
+            Equal-width bins, equal-mass bins, or the CORP isotonic curve.
+        n_bins : int, default=10
+            Number of bins (ignored by ``"isotonic"``).
+        bands : float or None, default=None
+            Level of a consistency band around each diagonal, e.g. ``0.9``.
+        n_resamples : int, default=1000
+            Resamples behind the bands.
+        random_state : None, int or numpy.random.Generator, default=None
+            Seed of the bands' resamples.
         name : str, default=None
             Legend label of the curves (shown in the first diagram).
         axes : array-like of matplotlib.axes.Axes, default=None
@@ -369,9 +384,15 @@ class ReliabilityDisplay:
         ncols : int, default=None
             Columns of the grid; default: one row up to 4 classes, else about
             ``sqrt(n_classes)``.
-        hist, hist_bins, logit_scale : see :meth:`from_predictions`
+        hist : bool, default=True
+            Draw a histogram of each class's forecasts.
+        hist_bins : int or array-like, default=None
+            Histogram bins, as in :meth:`from_predictions`.
+        logit_scale : bool, default=False
+            Plot both axes of every diagram on the log-odds scale.
         **kwargs : dict
-            Passed to :meth:`matplotlib.axes.Axes.plot` for the curves.
+            Line2D properties of the curves, passed to
+            :meth:`matplotlib.axes.Axes.plot` (see :meth:`plot`).
 
         Returns
         -------
@@ -445,10 +466,11 @@ class ReliabilityDisplay:
 
     # --- drawing --------------------------------------------------------------
 
+    @keyword_only_ax
     def plot(
         self,
-        ax=None,
         *,
+        ax=None,
         name=None,
         hist=True,
         hist_bins=None,
@@ -475,7 +497,10 @@ class ReliabilityDisplay:
         ref_line : bool, default=True
             Draw the diagonal (once per axes).
         **kwargs : dict
-            Passed to :meth:`matplotlib.axes.Axes.plot` for the curve.
+            Passed to :meth:`matplotlib.axes.Axes.plot` for the curve: Line2D
+            properties, aliases included (``c``, ``lw``, ``ms``), which
+            override the display's style. ``xdata``, ``ydata``, ``data``,
+            ``axes``, ``figure`` and ``transform`` raise a TypeError.
 
         Returns
         -------
@@ -517,11 +542,10 @@ class ReliabilityDisplay:
         curve = self.curve
         isotonic = curve.strategy == "isotonic"
         x, y = _corp_polyline(curve) if isotonic else (curve.forecast, curve.observed)
-        line_kw = {"label": "Reliability curve" if name is None else name}
+        style = {"label": "Reliability curve" if name is None else name}
         if not isotonic:
-            line_kw.update(marker="o", markersize=4)
-        line_kw.update(kwargs)
-        (self.line_,) = main_ax.plot(x, y, **line_kw)
+            style.update(marker="o", markersize=4)
+        (self.line_,) = main_ax.plot(x, y, **line_style(style, kwargs))
         color = self.line_.get_color()
 
         # Limits first, scale second: switching to a logit scale autoscales
