@@ -14,11 +14,12 @@ Errors print one line on stderr and exit with status 2.
 The package only parses arguments and prints: one private module per
 subcommand (``_demo``, ``_fit``, ``_apply``, ``_evaluate``, each with
 ``add_parser(subparsers)`` and ``run(args, console)``), the parser and its list
-of subcommands (``_parser``), and what goes to stderr (``_console``). Files
-are read and written by :mod:`calibkit.io`, the demo's data and fits come from
-``calibkit.report``, and the numbers from calibkit's public functions. To add
-a subcommand, add a module with those two functions and list it in
-``_parser.SUBCOMMANDS``.
+of subcommands (``_parser``), shared options (``_options``) and what goes to
+stderr (``_console``). Files, columns and labels are handled by
+:mod:`calibkit.io`; the calibrators, ``--method`` choices, ``auto`` and the
+fitted summaries come from the calibrator registry; the scores, the report
+and the demo's data from :mod:`calibkit.report`. To add a subcommand, add a
+module with those two functions and list it in ``_parser.SUBCOMMANDS``.
 """
 
 import contextlib

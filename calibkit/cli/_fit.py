@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
-import numpy as np
-
 from calibkit import io as ckio
 from calibkit._validation import format_label
-from calibkit.calibrators._selection import METHODS
+from calibkit.calibrators._registry import (
+    CALIBRATORS,
+    fitted_summary,
+    method_choices,
+    select_method,
+)
 from calibkit.cli._options import (
     add_column_options,
     add_subcommand,
@@ -15,9 +18,6 @@ from calibkit.cli._options import (
 )
 from calibkit.io._columns import prediction_columns
 from calibkit.io._formats import check_output_path
-
-#: Methods of ``fit --method``, in the order ``auto`` tries them.
-METHOD_NAMES = tuple(METHODS)
 
 
 def add_parser(subparsers):
@@ -51,7 +51,7 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--method",
-        choices=(*METHOD_NAMES, "auto"),
+        choices=method_choices(),
         default="temperature",
         help="calibrator (default: temperature); 'auto' keeps the method with "
         "the lowest 5-fold cross-validated log-loss",
@@ -80,11 +80,15 @@ def run(args, console):
     weight = ckio.score_array(frame, [args.weight]) if args.weight else None
     method = args.method
     if method == "auto":
-        losses = _cross_validated_losses(X, y, weight, args.input)
-        method = min(losses, key=losses.get)
-        listed = ", ".join(f"{name} {loss:.4f}" for name, loss in losses.items())
+        # The wrapper's rule (CalibratedClassifier(method="auto")): the same
+        # scores give the same choice.
+        choice = select_method(
+            X, y, input=args.input, sample_weight=weight, classes=classes
+        )
+        method = choice.method
+        listed = ", ".join(f"{name} {loss:.4f}" for name, loss in choice.losses.items())
         console.info(f"cross-validated log-loss (nats): {listed}; using {method}")
-    calibrator = METHODS[method](input=args.input)
+    calibrator = CALIBRATORS[method](input=args.input)
     # The columns may name classes missing from the labels (a rare class).
     calibrator.fit(X, y, sample_weight=weight, classes=classes)
     metadata = {
@@ -99,67 +103,6 @@ def run(args, console):
     console.info(
         f"fitted {type(calibrator).__name__} on {frame.shape[0]} rows, "
         f"{len(columns)} column(s), classes [{classes}]: "
-        f"{_fitted_summary(calibrator)}; saved {args.output}"
+        f"{fitted_summary(calibrator)}; saved {args.output}"
     )
     return 0
-
-
-# The calibrator registry's jobs, to be read from it once it exists: the
-# methods above, the summary of a fitted calibrator, and "auto".
-
-
-def _fitted_summary(calibrator):
-    """The fitted parameters in a clause, including the state that
-    ``--input probabilities`` adds (what exact 0 and 1 map to, the floor)."""
-    if hasattr(calibrator, "temperature_"):
-        text = f"temperature {calibrator.temperature_:.6g}"
-        zero_logit = getattr(calibrator, "zero_logit_", None)
-        if zero_logit is not None:
-            text += f", logit of exact zeros {zero_logit:.4g}"
-        floor = getattr(calibrator, "log_floor_", None)
-        if floor is not None:
-            text += f", log-probabilities floored at {floor:g}"
-        return text
-    if hasattr(calibrator, "coef_"):
-        pairs = zip(calibrator.coef_, calibrator.intercept_, strict=True)
-        text = "slope, intercept " + "; ".join(f"{a:.4g}, {b:.4g}" for a, b in pairs)
-        for name, label in (("zero_proba_", "0"), ("one_proba_", "1")):
-            values = getattr(calibrator, name, None)
-            if values is not None:
-                text += f"; probability for an input of exactly {label}: "
-                text += _short_list(values)
-        return text
-    sizes = ", ".join(str(len(x)) for x in calibrator.X_thresholds_)
-    return f"isotonic map with {sizes} knots"
-
-
-def _short_list(values, limit=5):
-    shown = ", ".join(f"{v:.4g}" for v in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
-
-
-def _cross_validated_losses(X, y, weight, kind, *, n_splits=5):
-    """Mean held-out log-loss of each method over stratified folds."""
-    from sklearn.model_selection import StratifiedKFold
-
-    from calibkit._validation import encode_labels
-    from calibkit.calibrators._selection import CalibrationSet
-
-    classes, codes = encode_labels(y, name="labels")
-    counts = np.bincount(codes)
-    n_splits = min(n_splits, int(counts.min()))
-    if n_splits < 2:
-        msg = (
-            f"--method auto needs at least 2 rows of every class for "
-            f"cross-validation; class {format_label(classes[np.argmin(counts)])} "
-            "has 1. Choose a --method."
-        )
-        raise ValueError(msg)
-    folds = list(
-        StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0).split(X, y)
-    )
-    rows = CalibrationSet(inputs=X, codes=codes, sample_weight=weight)
-    return {
-        name: rows.cross_validated_log_loss(cls(input=kind), folds)
-        for name, cls in METHODS.items()
-    }

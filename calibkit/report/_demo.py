@@ -11,7 +11,7 @@ import json
 import warnings
 from pathlib import Path
 
-from calibkit.calibrators._selection import METHODS
+from calibkit.calibrators._registry import CALIBRATORS
 from calibkit.io._write import atomic_output, write_bytes
 from calibkit.report import _report
 
@@ -115,7 +115,7 @@ def demo_evaluations(cal_scores, y_cal, test_scores, y_test):
         )
     ]
     caught = {}
-    for name, cls in METHODS.items():
+    for name, cls in CALIBRATORS.items():
         with warnings.catch_warnings(record=True) as records:
             warnings.simplefilter("always")
             calibrator = cls().fit(cal_scores, y_cal)
