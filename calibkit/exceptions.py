@@ -77,6 +77,8 @@ class _Described:
         Returns
         -------
         str
+            The argument, the problem (with the settings in force) and the
+            hint, on one line.
         """
         name = self.argument if argument is None else argument
         problem = self.problem
@@ -136,8 +138,28 @@ class InputError(_Described, ValueError):
 
 
 class InputTypeError(_Described, TypeError):
-    """A bad type of an argument; a :class:`TypeError` with the fields of
-    :class:`InputError`."""
+    """A bad type of an argument, with the message's parts as fields.
+
+    A :class:`TypeError`: ``except TypeError`` catches it.
+
+    Parameters
+    ----------
+    argument : str or None
+        The argument at fault, as the function names it.
+    problem : str
+        What is wrong, a clause that follows the argument.
+    hint : str or None, default=None
+        What to do; may name the settings of ``fix`` as ``{parameter}``.
+    fix : dict or None, default=None
+        ``{parameter: value}`` settings the hint suggests.
+    given : dict or None, default=None
+        ``{parameter: value}`` settings in force that the problem is about.
+
+    Attributes
+    ----------
+    argument, problem, hint, fix, given
+        The parameters (``fix`` and ``given`` as dicts, empty when None).
+    """
 
     def __init__(self, argument, problem, *, hint=None, fix=None, given=None):
         self._set_fields(argument, problem, hint, fix, given)
@@ -145,11 +167,27 @@ class InputTypeError(_Described, TypeError):
 
 
 class CalibrationWarning(_Described, UserWarning):
-    """A result is valid but suspect: inputs were clipped, a forecast was certain
-    and wrong, or data look like they were passed with the wrong ``input``.
+    """A result is valid but suspect.
 
+    For example: inputs were clipped, a forecast was certain and wrong, or
+    data look like they were passed with the wrong ``input``.
     ``CalibrationWarning("text")`` is a plain message; with keywords, its
     fields are those of :class:`InputError`.
+
+    Parameters
+    ----------
+    message : str or None, default=None
+        A plain message, without fields (``warnings.warn(text, cls)``).
+    argument : str or None, default=None
+        The argument at fault, as the function names it.
+    problem : str or None, default=None
+        What is suspect, a clause that follows the argument.
+    hint : str or None, default=None
+        What to do; may name the settings of ``fix`` as ``{parameter}``.
+    fix : dict or None, default=None
+        ``{parameter: value}`` settings the hint suggests.
+    given : dict or None, default=None
+        ``{parameter: value}`` settings in force that the problem is about.
     """
 
     def __init__(
@@ -177,6 +215,21 @@ class NoFiniteOptimumWarning(CalibrationWarning):
     scaling) or when every calibration row is already classified correctly
     (temperature scaling). The docstring of each calibrator says what it returns
     in that case.
+
+    Parameters
+    ----------
+    message : str or None, default=None
+        A plain message, without fields (``warnings.warn(text, cls)``).
+    argument : str or None, default=None
+        The argument at fault, as the function names it.
+    problem : str or None, default=None
+        What is suspect, a clause that follows the argument.
+    hint : str or None, default=None
+        What to do; may name the settings of ``fix`` as ``{parameter}``.
+    fix : dict or None, default=None
+        ``{parameter: value}`` settings the hint suggests.
+    given : dict or None, default=None
+        ``{parameter: value}`` settings in force that the problem is about.
     """
 
 
@@ -185,4 +238,19 @@ class InputKindWarning(CalibrationWarning):
 
     calibkit never guesses the kind of its input; this warning says which
     argument to change when the data suggest a mistake.
+
+    Parameters
+    ----------
+    message : str or None, default=None
+        A plain message, without fields (``warnings.warn(text, cls)``).
+    argument : str or None, default=None
+        The argument at fault, as the function names it.
+    problem : str or None, default=None
+        What is suspect, a clause that follows the argument.
+    hint : str or None, default=None
+        What to do; may name the settings of ``fix`` as ``{parameter}``.
+    fix : dict or None, default=None
+        ``{parameter: value}`` settings the hint suggests.
+    given : dict or None, default=None
+        ``{parameter: value}`` settings in force that the problem is about.
     """

@@ -17,6 +17,7 @@ def build_parser():
     Returns
     -------
     argparse.ArgumentParser
+        The parser, with one subparser per module of ``SUBCOMMANDS``.
     """
     parser = argparse.ArgumentParser(
         prog=PROG,
