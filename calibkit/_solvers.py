@@ -1,9 +1,10 @@
-"""Exact solvers for Platt scaling and temperature scaling.
+"""Log-loss models of the calibrators, solved by :mod:`calibkit._newton`.
 
-Both minimise a weighted mean log-loss that is convex in the parameters
-solved for, by Newton's method with safeguards. Each iteration is one pass over
-the rows, in chunks, that computes value, gradient and curvature together, so
-float32 and memory-mapped inputs are read, never copied whole.
+Each model computes its weighted mean log-loss, gradient and Hessian in one
+pass over the rows, in chunks (see :mod:`calibkit._newton` for the protocol),
+so float32 and memory-mapped inputs are read, never copied whole. The fit
+functions here prepare a model (summaries, scaling, starting point), call the
+one Newton driver and map its result back to the calibrator's parameters.
 """
 
 import dataclasses
@@ -13,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
-
-#: Relative size of the last Newton step below which the iterate is accepted.
-#: Newton converges quadratically, so the error after that step is about the
-#: square of this number.
-STEP_RTOL = 1e-9
+from calibkit._newton import (
+    ChunkedModel,
+    minimize,
+    minimize_scalar,
+)
 
 
 def _transformed(values, transform):
@@ -184,13 +185,21 @@ class PlattSolution:
     converged: bool
 
 
+def _total_weight(x, w):
+    return float(x.shape[0] if w is None else w.sum())
+
+
+def _with_unit_weights(w, n):
+    return np.ones(n) if w is None else w
+
+
 def _dot(a, b):
     # einsum rather than BLAS: threaded BLAS dot products on long vectors are
     # slow when other processes load the cores, and gain nothing here.
     return np.einsum("i,i->", a, b)
 
 
-class _PlattObjective:
+class PlattModel(ChunkedModel):
     """Mean logistic loss, gradient and Hessian in standardised coordinates.
 
     The model is ``z = alpha * u + gamma`` on ``u = (s - center) / scale``;
@@ -200,8 +209,11 @@ class _PlattObjective:
     pass reads only the scores.
     """
 
+    n_params = 2
+
     def __init__(self, scores, w, transform, center, scale, summary, targets):
-        self.scores, self.w, self.transform = scores, w, transform
+        self.arrays = (scores, w)
+        self.transform = transform
         self.center, self.scale = center, scale
         t_pos, t_neg = targets
         weight_neg = summary.weight - summary.weight_pos
@@ -217,21 +229,23 @@ class _PlattObjective:
         )
         self.total_weight = summary.weight
 
-    def evaluate(self, theta):
-        """Mean loss, gradient and Hessian at ``theta = (alpha, gamma)``."""
+    def kernel(self, rows, s, w, *, theta):
         alpha, gamma = theta
-        kernel = functools.partial(
-            _platt_kernel,
+        return _platt_kernel(
+            rows,
+            s,
+            w,
             alpha=alpha,
             gamma=gamma,
             center=self.center,
             scale=self.scale,
             transform=self.transform,
         )
-        sums = reduce_rows(kernel, self.scores, self.w, n_cols=1)
-        softplus, p, pu, c, cu, cuu = sums / self.total_weight
+
+    def unpack(self, means, theta):
+        softplus, p, pu, c, cu, cuu = means
         t_u, t_1 = self.target_sums / self.total_weight
-        loss = softplus - alpha * t_u - gamma * t_1
+        loss = softplus - theta[0] * t_u - theta[1] * t_1
         grad = np.array([pu - t_u, p - t_1])
         hess = np.array([[cuu, cu], [cu, c]])
         return loss, grad, hess
@@ -286,9 +300,10 @@ def fit_platt(
 ):
     """Minimise the weighted mean logistic loss of ``sigmoid(a * s + b)``.
 
-    Damped Newton with a backtracking (Armijo) line search. The loss is
-    convex, and strictly convex when the scores are not constant, so Newton
-    reaches machine precision in a handful of passes.
+    Damped Newton (:func:`calibkit._newton.minimize`) with a backtracking
+    (Armijo) line search. The loss is convex, and strictly convex when the
+    scores are not constant, so Newton reaches machine precision in a handful
+    of passes.
 
     Parameters
     ----------
@@ -327,35 +342,11 @@ def fit_platt(
 
     center, scale = summary.mean, _robust_scale(scores, transform, summary.std)
     theta = np.array([0.0, np.log(mean_t) - np.log1p(-mean_t)])
-    objective = _PlattObjective(
+    model = PlattModel(
         scores, sample_weight, transform, center, scale, summary, targets
     )
-    loss, grad, hess = objective.evaluate(theta)
-    n_iter, converged = 1, False
-    while n_iter < max_iter:
-        step = -np.linalg.solve(hess, grad)
-        slope = grad @ step
-        # Near the optimum the loss changes by about half the Newton decrement
-        # (-slope / 2); once that is below the rounding noise of the loss, the
-        # line search cannot see progress, but the quadratic model is exact
-        # enough that the full step lands on the optimum.
-        tiny_step = np.max(np.abs(step)) <= STEP_RTOL * (1.0 + np.max(np.abs(theta)))
-        if tiny_step or -slope <= 64 * np.finfo(float).eps * max(abs(loss), 1.0):
-            theta = theta + step
-            converged = True
-            break
-        t = 1.0
-        while True:
-            trial = theta + t * step
-            new = objective.evaluate(trial)
-            n_iter += 1
-            slack = 4 * np.finfo(float).eps * abs(loss)
-            if new[0] <= loss + 1e-4 * t * slope + slack or n_iter >= max_iter:
-                break
-            t *= 0.5
-        theta = trial
-        loss, grad, hess = new
-    alpha, gamma = theta
+    result = minimize(model, theta, max_iter=max_iter)
+    alpha, gamma = result.theta
     intercept = gamma - alpha * center / scale
     with np.errstate(over="ignore"):
         coef = np.ldexp(alpha / scale, -summary.exponent)
@@ -367,7 +358,9 @@ def fit_platt(
             "constant (the fit is scale-equivariant)."
         )
         raise ValueError(msg)
-    return PlattSolution(float(coef), float(intercept), float(loss), n_iter, converged)
+    return PlattSolution(
+        float(coef), float(intercept), result.loss, result.n_iter, result.converged
+    )
 
 
 def _robust_scale(scores, transform, std, max_rows=100_000):
@@ -392,37 +385,17 @@ def _robust_scale(scores, transform, std, max_rows=100_000):
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TemperatureSolution:
-    """Result of :func:`fit_inverse_temperature`.
-
-    ``status`` is ``"optimum"`` for a finite positive minimiser,
-    ``"zero_temperature"`` when the loss keeps falling as ``beta -> inf``
-    (every row's true class already has the largest logit), and
-    ``"infinite_temperature"`` when ``L'(0) >= 0`` (the logits carry no
-    information in the right direction, so ``beta = 0`` is best among
-    ``beta >= 0``).
-    """
-
-    beta: float
-    n_iter: int
-    converged: bool
-    status: str
-
-
-#: The temperature solver stops after a Newton step smaller than this, relative
-#: to ``beta``: convergence is quadratic, so the error left is about its square.
-NEWTON_STOP_RTOL = 1e-6
-HUGE = float(np.finfo(np.float64).max)
-
 #: Largest subsample of rows used for the starting point; it is also at most
 #: 1/32 of the rows, so its copy stays within ~3 % of the input's memory.
 SUBSAMPLE_ROWS = 20_000
 MIN_SUBSAMPLE_ROWS = 2_000
 
 
-class _LogitPasses:
-    """Passes over the logits for the loss and its derivatives in ``beta``.
+class TemperatureModel:
+    """Temperature scaling's loss and its derivatives in ``beta = 1 / T``.
+
+    The scalar model of :func:`~calibkit._newton.minimize_scalar`:
+    :meth:`evaluate` gives ``(L, L', L'')`` at ``beta`` in one pass.
 
     Nothing per row is cached: row maxima and true-class logits are recomputed
     in each pass, so the extra memory is a few chunk-sized temporaries. Each
@@ -484,8 +457,8 @@ class _LogitPasses:
         return self._reduce(beta=beta, with_limits=with_limits)
 
 
-class _BinaryLogitPasses(_LogitPasses):
-    """The passes of :class:`_LogitPasses` for 1-D log-odds ``s``.
+class BinaryTemperatureModel(TemperatureModel):
+    """The passes of :class:`TemperatureModel` for 1-D log-odds ``s``.
 
     The two-class logits are ``(0, s)``; centred on their maximum they are
     ``0`` and ``-|s|``, so every sum has a closed form in ``e = exp(-beta |s|)``
@@ -534,10 +507,10 @@ def _soft_gap(centered, gap, eps):
 
 @_tolerate_overflow
 def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform, eps):
-    """Partial sums for :class:`_LogitPasses` (see its methods).
+    """Partial sums for :class:`TemperatureModel` (see its methods).
 
     With limits, returns ``[sums, maxima]`` whose first maximum is the chunk's
-    share of :attr:`_LogitPasses.magnitude`. ``gap`` below is the
+    share of :attr:`TemperatureModel.magnitude`. ``gap`` below is the
     target-weighted logit ``sum_k t_k z_k`` minus the row maximum: the true
     class's for one-hot targets, a mixture with ``eps``.
     """
@@ -581,7 +554,7 @@ def _logit_kernel(rows, z, y, w, *, beta, with_limits, transform, eps):
 
 @_tolerate_overflow
 def _binary_logit_kernel(rows, s, y, w, *, beta, with_limits, transform, eps):
-    """Partial sums for :class:`_BinaryLogitPasses`."""
+    """Partial sums for :class:`BinaryTemperatureModel`."""
     s = _transformed(s, transform)
     low = -np.abs(s)
     # The true class is at the maximum unless its logit is the lower one.
@@ -642,9 +615,15 @@ def fit_inverse_temperature(
 
     Returns
     -------
-    TemperatureSolution
+    NewtonResult
+        ``theta = [beta]``. ``status`` is ``"optimum"`` for a finite positive
+        minimiser, ``"no_finite_optimum"`` (``beta = inf``, zero temperature)
+        when the loss keeps falling as ``beta -> inf`` (every row's true class
+        already has the largest logit), and ``"bound"`` (``beta = 0``, infinite
+        temperature) when ``L'(0) >= 0`` (the logits carry no information in
+        the right direction, so ``beta = 0`` is best among ``beta >= 0``).
     """
-    kind = _BinaryLogitPasses if logits.ndim == 1 else _LogitPasses
+    kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
     passes = kind(logits, y, sample_weight, transform, eps)
     beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)
     limits = _first_pass(passes, beta)
@@ -656,9 +635,9 @@ def fit_inverse_temperature(
         passes = kind(logits, y, sample_weight, transform, eps)
         beta = None if beta is None else float(np.ldexp(beta, exponent))
         limits = _first_pass(passes, beta)
-    solution = _bracketed_newton(passes, beta, n_iter, limits, max_iter)
+    solution = minimize_scalar(passes, beta, limits, max_iter=max_iter, n_iter=n_iter)
     with np.errstate(over="ignore"):
-        beta = float(np.ldexp(solution.beta, -exponent))
+        beta = float(np.ldexp(solution.theta[0], -exponent))
     if solution.status == "optimum" and not 0.0 < beta < np.inf:
         msg = (
             f"The logits in X are too close to zero (largest magnitude about "
@@ -676,7 +655,7 @@ def fit_inverse_temperature(
             "divide them by a constant (the temperature is scale-equivariant)."
         )
         raise ValueError(msg)
-    return dataclasses.replace(solution, beta=beta)
+    return dataclasses.replace(solution, theta=np.array([beta]))
 
 
 def _first_pass(passes, beta):
@@ -689,68 +668,6 @@ def _first_pass(passes, beta):
         return slope_zero, curvature_zero, slope_inf
     _, _, _, slope_zero, slope_inf = passes.evaluate(beta, with_limits=True)
     return slope_zero, None, slope_inf
-
-
-def _bracketed_newton(passes, beta, n_iter, limits, max_iter):
-    """The iteration of :func:`fit_inverse_temperature` after its first pass."""
-    slope_zero, curvature_zero, slope_inf = limits
-    if beta is None:
-        n_iter = 1
-    if not slope_zero < 0:
-        return TemperatureSolution(0.0, n_iter, True, "infinite_temperature")
-    if not slope_inf > 0:
-        return TemperatureSolution(np.inf, n_iter, True, "zero_temperature")
-    if beta is None:
-        # L''(0) may underflow to 0 (logits near 1e-50 under weights near
-        # 1e-141) or be infinite: only a start, so a bad one is replaced.
-        with np.errstate(divide="ignore", over="ignore"):
-            beta = -slope_zero / curvature_zero
-            if not 0.0 < beta < np.inf:
-                # A class far below the others (a mask at np.finfo(float).min)
-                # makes L''(0) infinite: start from the mean gap z_max - z_y.
-                beta = 1.0 / slope_inf
-        if not 0.0 < beta < np.inf:
-            beta = 1.0  # the bracket then grows or shrinks geometrically
-
-    lo, hi = 0.0, np.inf
-    growth = 4.0  # squared at each unbounded step: a bad start costs log(log) steps
-    newton_from = None  # (beta, slope) where the last Newton step started
-    for n_iter in range(n_iter + 1, max_iter + 1):  # noqa: B020 (restarts the count)
-        _, slope, curvature = passes.evaluate(beta)
-        if slope < 0:
-            lo = beta
-        elif slope > 0:
-            hi = beta
-        else:
-            return TemperatureSolution(beta, n_iter, True, "optimum")
-        newton = beta - slope / curvature if 0 < curvature < np.inf else np.nan
-        if abs(newton - beta) <= NEWTON_STOP_RTOL * beta:
-            # A small Newton step is accurate even if rounding puts it a hair
-            # outside the bracket.
-            return TemperatureSolution(newton, n_iter, True, "optimum")
-        # Newton creeps (small steps that leave most of L') while a far-off
-        # column dominates the curvature, e.g. one at -1e150: bracket instead.
-        # Ordinary fits never trigger this: once their steps are that small,
-        # convergence is quadratic.
-        creeping = newton_from is not None and (
-            abs(beta - newton_from[0]) < 0.1 * beta and slope / newton_from[1] > 0.25
-        )
-        newton_from = None
-        if lo < newton < hi and not creeping:
-            beta, newton_from = newton, (beta, slope)
-        elif hi == np.inf:
-            # Capped: beta beyond the float64 range is no temperature either.
-            with np.errstate(over="ignore"):
-                beta = min(growth * lo, HUGE)
-            growth = min(growth * growth, 2.0**64)
-        elif lo == 0.0:
-            beta, growth = hi / growth, min(growth * growth, 2.0**64)
-        else:
-            # Square roots first: lo * hi may overflow.
-            beta = np.sqrt(lo) * np.sqrt(hi) if hi > 2.0 * lo else 0.5 * lo + 0.5 * hi
-        if hi < np.inf and hi - lo <= STEP_RTOL * hi:
-            return TemperatureSolution(0.5 * (lo + hi), n_iter, True, "optimum")
-    return TemperatureSolution(beta, max_iter, False, "optimum")
 
 
 def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
@@ -780,7 +697,7 @@ def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
         return None, 0
     if sub.status != "optimum" or not sub.converged:
         return None, 0
-    return sub.beta, 0
+    return float(sub.theta[0]), 0
 
 
 def smoothing_eps(y, sample_weight, n_classes):
@@ -901,6 +818,34 @@ def _zero_logit_kernel(rows, lp, y, w, *, beta, c, eps, transform, zero_prior=No
     return _weighted_row_sums(np.stack(terms), w)
 
 
+class ZeroLogitModel(ChunkedModel):
+    """Loss of ``softmax(beta * log p)`` with the logit ``c`` at exact zeros.
+
+    A model of :func:`~calibkit._newton.minimize` in ``theta = (beta, c)``; see
+    :func:`fit_temperature_zero_logit`.
+    """
+
+    n_params = 2
+
+    def __init__(self, log_probs, y, sample_weight, transform, eps, zero_prior):
+        self.arrays = (log_probs, y, sample_weight)
+        self.n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+        self.total_weight = _total_weight(log_probs, sample_weight)
+        self.options = {"eps": eps, "transform": transform, "zero_prior": zero_prior}
+
+    def kernel(self, rows, lp, y, w, *, theta):
+        # A trial step far out (c near -1e308) may give a loss beyond float64:
+        # inf, which the line search rejects.
+        with np.errstate(over="ignore"):
+            return _zero_logit_kernel(
+                rows, lp, y, w, beta=theta[0], c=theta[1], **self.options
+            )
+
+    def unpack(self, means, theta):
+        hess = np.array([[means[3], means[4]], [means[4], means[5]]])
+        return means[0], means[1:3], hess
+
+
 def zero_logit_loss(
     log_probs,
     y,
@@ -917,31 +862,8 @@ def zero_logit_loss(
     One pass; without exact zeros it is the temperature-scaling loss at
     ``beta`` (``c`` is then unused).
     """
-    kernel = functools.partial(
-        _zero_logit_kernel,
-        beta=beta,
-        c=c,
-        eps=eps,
-        transform=transform,
-        zero_prior=zero_prior,
-    )
-    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
-    with np.errstate(over="ignore"):  # inf: a loss beyond float64
-        total = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)[0]
-    weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
-    return float(total / weight)
-
-
-@dataclass(frozen=True)
-class ZeroLogitSolution:
-    """Result of :func:`fit_temperature_zero_logit`."""
-
-    beta: float
-    zero_logit: float
-    loss: float
-    n_iter: int
-    converged: bool
-    status: str
+    model = ZeroLogitModel(log_probs, y, sample_weight, transform, eps, zero_prior)
+    return float(model.evaluate((beta, c))[0])
 
 
 def fit_temperature_zero_logit(
@@ -960,7 +882,7 @@ def fit_temperature_zero_logit(
     Exact zeros of ``p`` (``-inf`` in ``log_probs``) get the common logit ``c``
     instead of ``beta * log 0``. The mean log-loss is a log-sum-exp of an
     affine map of ``(beta, c)`` minus a linear term, hence convex; it is
-    minimised over ``beta >= 0`` by projected damped Newton (Armijo
+    minimised over ``beta >= 0`` by :func:`calibkit._newton.minimize` (Armijo
     backtracking), one pass over the rows per evaluation. With one-hot
     targets the minimiser is often at infinity (``c -> -inf`` when no zero
     holds the truth), so callers pass smoothed targets ``eps``, with which it
@@ -982,72 +904,178 @@ def fit_temperature_zero_logit(
 
     Returns
     -------
-    ZeroLogitSolution
-        ``status`` is ``"infinite_temperature"`` when the optimum has
-        ``beta = 0``, else ``"optimum"``.
+    NewtonResult
+        ``theta = (beta, c)``; ``status`` is ``"bound"`` (infinite temperature)
+        when the optimum has ``beta = 0``.
     """
-    total_weight = log_probs.shape[0] if sample_weight is None else sample_weight.sum()
-    n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
+    model = ZeroLogitModel(log_probs, y, sample_weight, transform, eps, zero_prior)
+    return minimize(model, start, max_iter=max_iter, lower=(0.0, -np.inf))
 
-    def evaluate(theta):
-        kernel = functools.partial(
-            _zero_logit_kernel,
-            beta=theta[0],
-            c=theta[1],
-            eps=eps,
-            transform=transform,
-            zero_prior=zero_prior,
-        )
-        # A trial step far out (c near -1e308) may give a loss beyond float64:
-        # inf, which the line search rejects.
-        with np.errstate(over="ignore"):
-            sums = reduce_rows(kernel, log_probs, y, sample_weight, n_cols=n_cols)
-        sums = sums / total_weight
-        hess = np.array([[sums[3], sums[4]], [sums[4], sums[5]]])
-        return sums[0], sums[1:3], hess
 
-    theta = np.array(start, dtype=np.float64)
-    loss, grad, hess = evaluate(theta)
-    n_iter, converged = 1, False
-    noise = 64 * np.finfo(float).eps
-    while n_iter < max_iter:
-        if theta[0] == 0.0 and grad[0] >= 0.0:
-            # On the bound beta = 0, pushing outwards: move c alone.
-            step = np.array([0.0, -grad[1] / hess[1, 1] if hess[1, 1] > 0 else 0.0])
-        else:
-            # Pseudo-inverse: when the data say nothing about one direction
-            # (e.g. every positive probability is 1, so beta is not
-            # identified), step only along the others.
-            step = -np.linalg.pinv(hess, rcond=1e-12, hermitian=True) @ grad
-            if not grad @ step < 0:
-                step = -grad
-        slope = grad @ step
-        scale = 1.0 + np.max(np.abs(theta))
-        if np.max(np.abs(step)) <= STEP_RTOL * scale or -slope <= noise * max(
-            abs(loss), 1.0
-        ):
-            trial = theta + step
-            trial[0] = max(trial[0], 0.0)
-            theta = trial
-            converged = True
-            break
-        t = 1.0
-        while True:
-            trial = theta + t * step
-            trial[0] = max(trial[0], 0.0)
-            new = evaluate(trial)
-            n_iter += 1
-            decrease = grad @ (trial - theta)
-            slack = 4 * np.finfo(float).eps * abs(loss)
-            if new[0] <= loss + 1e-4 * decrease + slack or n_iter >= max_iter:
-                break
-            t *= 0.5
-        moved = np.max(np.abs(trial - theta))
-        theta = trial
-        loss, grad, hess = new
-        if moved <= STEP_RTOL * scale:
-            converged = True
-            break
-    beta, c = float(theta[0]), float(theta[1])
-    status = "infinite_temperature" if beta == 0.0 else "optimum"
-    return ZeroLogitSolution(beta, c, float(loss), n_iter, converged, status)
+# --------------------------------------------------------------------------
+# Models for the next calibrators (beta calibration, vector and matrix
+# scaling). Private: fitted by :func:`calibkit._newton.minimize`, not yet used
+# by a calibrator.
+# --------------------------------------------------------------------------
+
+
+class LinearLogitModel(ChunkedModel):
+    """Binary log-loss of ``sigmoid(x . theta)`` for a few features ``x``.
+
+    Beta calibration (Kull et al. 2017) is the case
+    ``x = (log p, -log(1 - p), 1)``, given through ``transform``. Gradient
+    ``sum w (p - t) x``, Hessian ``sum w p (1 - p) x x^T``.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_samples, n_features)
+        Any float dtype (read in chunks); may be a dask array.
+    y : ndarray of shape (n_samples,), dtype bool
+    sample_weight : ndarray of shape (n_samples,) or None
+    targets : (float, float), default=(1.0, 0.0)
+        Target probability of positive and negative rows.
+    transform : callable or None
+        Maps a float64 chunk of ``features`` to the features used.
+    n_params : int or None
+        Number of features after ``transform``; default ``features.shape[1]``.
+    """
+
+    def __init__(
+        self,
+        features,
+        y,
+        sample_weight=None,
+        *,
+        targets=(1.0, 0.0),
+        transform=None,
+        n_params=None,
+    ):
+        self.arrays = (features, y, sample_weight)
+        self.n_params = features.shape[1] if n_params is None else n_params
+        self.n_cols = max(features.shape[1], self.n_params)
+        self.total_weight = _total_weight(features, sample_weight)
+        self.targets, self.transform = targets, transform
+
+    def kernel(self, rows, x, y, w, *, theta):
+        x = _transformed(x, self.transform)
+        w = _with_unit_weights(w, x.shape[0])
+        z = x @ theta
+        t = np.where(y, *self.targets)
+        loss = np.logaddexp(0.0, z) - t * z
+        p = expit_stable(z)
+        curv = p * expit_stable(-z)
+        grad = x.T @ (w * (p - t))
+        hess = (x * (w * curv)[:, None]).T @ x
+        return np.concatenate([[w @ loss], grad, hess.ravel()])
+
+
+def expit_stable(z):
+    """``1 / (1 + exp(-z))`` without overflow warnings for large ``|z|``."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softmax_terms(a, y):
+    """Per-row log-loss ``logsumexp(a) - a_y`` and ``q = softmax(a)``."""
+    top = row_max(a)
+    e = np.exp(a - top[:, None])
+    total = row_sum(e)
+    q = e / total[:, None]
+    loss = np.log(total) + top - a[np.arange(a.shape[0]), y]
+    return loss, q
+
+
+class VectorScalingModel(ChunkedModel):
+    """Multiclass log-loss of ``softmax(v * z + b)`` (``2K`` parameters).
+
+    ``theta = (v_1..v_K, b_1..b_K)``. With ``r = q - onehot(y)``, the gradient
+    is ``sum w (r z, r)`` and the Hessian ``sum w J^T (diag q - q q^T) J`` with
+    ``J = [diag z, I]``. A common shift of ``b`` leaves the loss unchanged (a
+    flat direction the driver steps around).
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes)
+        Any float dtype (read in chunks); may be a dask array.
+    y : ndarray of shape (n_samples,), dtype intp
+    sample_weight : ndarray of shape (n_samples,) or None
+    transform : callable or None
+    """
+
+    def __init__(self, logits, y, sample_weight=None, *, transform=None):
+        self.arrays = (logits, y, sample_weight)
+        self.n_classes = logits.shape[1]
+        self.n_params = 2 * self.n_classes
+        self.n_cols = 4 * self.n_classes
+        self.total_weight = _total_weight(logits, sample_weight)
+        self.transform = transform
+
+    def kernel(self, rows, z, y, w, *, theta):
+        z = _transformed(z, self.transform)
+        n, k = z.shape
+        w = _with_unit_weights(w, n)
+        loss, q = _softmax_terms(theta[:k] * z + theta[k:], y)
+        r = q.copy()
+        r[np.arange(n), y] -= 1.0
+        grad = np.concatenate([w @ (r * z), w @ r])
+        v = np.concatenate([q * z, q], axis=1)  # J^T q per row
+        hess = -(v * w[:, None]).T @ v
+        wq = w @ q
+        wqz = w @ (q * z)
+        diag = np.arange(k)
+        hess[diag, diag] += w @ (q * z * z)
+        hess[diag, diag + k] += wqz
+        hess[diag + k, diag] += wqz
+        hess[diag + k, diag + k] += wq
+        return np.concatenate([[w @ loss], grad, hess.ravel()])
+
+
+class MatrixScalingModel(ChunkedModel):
+    """Multiclass log-loss of ``softmax(W z + b)`` (``K^2 + K`` parameters).
+
+    ``theta = (W.ravel(), b)`` (``W`` row-major). Internally the parameters
+    are ``Theta = [W | b]`` acting on ``x = (z, 1)``: the gradient is
+    ``sum w r x^T`` and the Hessian ``sum w (diag q - q q^T) kron x x^T``. Adding
+    one vector to every row of ``Theta`` leaves the loss unchanged (``K + 1``
+    flat directions). Dirichlet calibration is this model on ``z = log p``.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes)
+        Any float dtype (read in chunks); may be a dask array.
+    y : ndarray of shape (n_samples,), dtype intp
+    sample_weight : ndarray of shape (n_samples,) or None
+    transform : callable or None
+    """
+
+    def __init__(self, logits, y, sample_weight=None, *, transform=None):
+        self.arrays = (logits, y, sample_weight)
+        k = self.n_classes = logits.shape[1]
+        self.n_params = k * k + k
+        # The per-row products q_k x_j are the widest temporaries.
+        self.n_cols = 2 * self.n_params
+        self.total_weight = _total_weight(logits, sample_weight)
+        self.transform = transform
+        # Position in Theta (row-major, K x (K + 1)) of each entry of theta.
+        grid = np.arange(k * (k + 1)).reshape(k, k + 1)
+        self._order = np.concatenate([grid[:, :k].ravel(), grid[:, k]])
+
+    def kernel(self, rows, z, y, w, *, theta):
+        z = _transformed(z, self.transform)
+        n, k = z.shape
+        w = _with_unit_weights(w, n)
+        weights, bias = theta[: k * k].reshape(k, k), theta[k * k :]
+        loss, q = _softmax_terms(z @ weights.T + bias, y)
+        x = np.concatenate([z, np.ones((n, 1))], axis=1)
+        r = q.copy()
+        r[np.arange(n), y] -= 1.0
+        grad = ((r * w[:, None]).T @ x).ravel()
+        u = (q[:, :, None] * x[:, None, :]).reshape(n, -1)
+        hess = -(u * w[:, None]).T @ u
+        size = k + 1
+        for c in range(k):  # the block diagonal: sum w q_c x x^T
+            block = slice(c * size, (c + 1) * size)
+            hess[block, block] += (x * (w * q[:, c])[:, None]).T @ x
+        order = self._order
+        hess = hess[np.ix_(order, order)]
+        return np.concatenate([[w @ loss], grad[order], hess.ravel()])

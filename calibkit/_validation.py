@@ -17,10 +17,17 @@ import warnings
 
 import numpy as np
 
+# Rows of any array-like (numpy, sparse, pandas, polars, lists) and the fit
+# parameters of those rows, as scikit-learn's own meta-estimators take them.
+from sklearn.utils._indexing import _safe_indexing as safe_indexing  # noqa: F401
+
 # scikit-learn's parameter-constraint helpers live in a private module; this file
 # is the one place that imports scikit-learn internals, so an upstream move is a
 # one-line fix here.
 from sklearn.utils._param_validation import Interval, StrOptions  # noqa: F401
+from sklearn.utils.validation import (  # noqa: F401
+    _check_method_params as check_method_params,
+)
 
 from calibkit._chunks import is_dask, reduce_rows, row_chunks, row_sum
 from calibkit.exceptions import CalibrationWarning, InputError, InputTypeError
@@ -45,7 +52,7 @@ _MAX_LISTED = 5
 MAX_TOTAL_WEIGHT = 1e250
 
 
-def _to_numpy(X):
+def to_numpy(X):
     """Return ``X`` as a numpy array without copying when possible.
 
     Accepts numpy arrays (memory maps included), lists, and pandas or polars
@@ -53,9 +60,9 @@ def _to_numpy(X):
     """
     if isinstance(X, np.ndarray):
         return X
-    to_numpy = getattr(X, "to_numpy", None)
-    if callable(to_numpy):  # pandas and polars Series/DataFrames
-        return np.asarray(to_numpy())
+    convert = getattr(X, "to_numpy", None)
+    if callable(convert):  # pandas and polars Series/DataFrames
+        return np.asarray(convert())
     return np.asarray(X)
 
 
@@ -69,8 +76,8 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
 
     Parameters
     ----------
-    X : array-like
-        Input values; numpy, list, pandas or polars.
+    X : array-like or dask array
+        Input values; numpy, list, pandas, polars or ``dask.array``.
     name : str
         Argument name used in error messages.
     ndim : tuple of int, default=(1, 2)
@@ -80,9 +87,11 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
 
     Returns
     -------
-    ndarray
+    ndarray or dask array
         float32 or float64 array. float32/float64 inputs are returned without a
-        copy; integers and booleans become float64.
+        copy; integers and booleans become float64. A dask array stays lazy:
+        dtype and shape are metadata, and finiteness is a reduction over its
+        blocks.
 
     Raises
     ------
@@ -92,12 +101,12 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
         When ``X`` is empty, has the wrong number of dimensions, or contains
         non-finite values.
     """
-    if is_dask(X):
-        return _check_dask_array(X, name=name, ndim=ndim, finite=finite)
+    lazy = is_dask(X)
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         msg = f"{name} is a sparse matrix; sparse input is not supported."
         raise TypeError(msg)
-    X = _to_numpy(X)
+    if not lazy:
+        X = to_numpy(X)
     if X.dtype.kind == "c":
         # ValueError (not TypeError) is what scikit-learn raises for complex data.
         msg = f"{name} holds complex numbers. Complex data not supported."
@@ -107,7 +116,7 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
     elif X.dtype.kind == "f":
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
-    elif X.dtype.kind == "O":
+    elif X.dtype.kind == "O" and not lazy:
         X = _object_to_float(X, name=name)
     else:
         msg = f"{name} must hold numbers; got an array of dtype {X.dtype}."
@@ -115,6 +124,12 @@ def check_float_array(X, *, name, ndim=(1, 2), finite=True):
     if X.ndim not in ndim:
         shapes = " or ".join(f"{d}-D" for d in ndim)
         msg = f"{name} must be {shapes}; got an array of shape {X.shape}."
+        raise ValueError(msg)
+    if lazy and any(np.isnan(d) for d in X.shape):
+        msg = (
+            f"{name} has an unknown number of rows ({X.shape}); call "
+            "compute_chunk_sizes() on it first."
+        )
         raise ValueError(msg)
     if X.shape[0] == 0:
         msg = f"{name} is empty (shape {X.shape}); at least one row is needed."
@@ -187,29 +202,6 @@ def _nonfinite_rows(rows, chunk):
     if finite.ndim == 2:
         finite = finite.all(axis=1)
     return first_bad_rows(rows, ~finite)
-
-
-def _check_dask_array(X, *, name, ndim, finite):
-    """The checks of :func:`check_float_array` on a dask array, kept lazy.
-
-    The array is not computed: dtype and shape are metadata, and finiteness is a
-    reduction over its blocks.
-    """
-    if X.dtype.kind in "biu":
-        X = X.astype(np.float64)
-    elif X.dtype not in (np.float32, np.float64):
-        msg = f"{name} must hold float or integer numbers; got dask dtype {X.dtype}."
-        raise TypeError(msg)
-    if X.ndim not in ndim:
-        shapes = " or ".join(f"{d}-D" for d in ndim)
-        msg = f"{name} must be {shapes}; got shape {X.shape}."
-        raise ValueError(msg)
-    if X.shape[0] == 0 or any(np.isnan(d) for d in X.shape):
-        msg = f"{name} has an unknown or zero number of rows ({X.shape})."
-        raise ValueError(msg)
-    if finite:
-        check_finite(X, name=name)
-    return X
 
 
 def check_finite(X, *, name):
@@ -494,7 +486,7 @@ def check_labels(y, *, name="y"):
             "target y is None."
         )
         raise ValueError(msg)
-    y = _to_numpy(y)
+    y = to_numpy(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:

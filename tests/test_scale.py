@@ -13,7 +13,7 @@ import pytest
 from scipy.special import expit
 
 import calibkit._chunks
-from calibkit import PlattScaling, TemperatureScaling
+from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
 from calibkit.metrics import (
     brier_score,
     decompose,
@@ -63,6 +63,29 @@ def run_within_budget(func):
         tracemalloc.stop()
     assert peak < BUDGET, f"peak {peak / 2**20:.1f} MiB over the budget"
     return result
+
+
+def test_multiclass_isotonic_never_copies_float32_logits_whole(
+    logit_file, small_chunks
+):
+    # A K x n float64 copy of the log-odds would be twice the file; the fit
+    # holds blocks of classes of at most half of it, predict_proba one chunk.
+    path, _, y = logit_file
+    mapped = np.load(path, mmap_mode="r")
+    tracemalloc.start()
+    try:
+        cal = IsotonicCalibration().fit(mapped, y)
+        fit_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        proba = cal.predict_proba(mapped)
+        predict_peak = tracemalloc.get_traced_memory()[1] - proba.nbytes
+    finally:
+        tracemalloc.stop()
+    assert fit_peak < 0.5 * mapped.nbytes + BUDGET
+    assert predict_peak < BUDGET
+    assert proba.dtype == np.float32
+    in_memory = IsotonicCalibration().fit(np.array(mapped), y)
+    np.testing.assert_array_equal(proba, in_memory.predict_proba(np.array(mapped)))
 
 
 def test_memory_mapped_logits_match_in_memory(logit_file, small_chunks):

@@ -189,9 +189,9 @@ def test_subsample_start_reaches_the_full_data_optimum():
     cal = TemperatureScaling().fit(z, y, sample_weight=w)
     scaled = TemperatureScaling().fit(z * 3.0, y, sample_weight=w)
     np.testing.assert_allclose(scaled.temperature_, 3.0 * cal.temperature_, rtol=1e-10)
-    from calibkit._solvers import _LogitPasses
+    from calibkit._solvers import TemperatureModel
 
-    _, slope, _ = _LogitPasses(z, y, w, None).evaluate(1.0 / cal.temperature_)
+    _, slope, _ = TemperatureModel(z, y, w, None).evaluate(1.0 / cal.temperature_)
     assert abs(slope) < 1e-12
 
 

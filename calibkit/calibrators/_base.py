@@ -287,7 +287,7 @@ def materialize(values, transform, dtype=np.float64):
     return out
 
 
-def one_vs_rest_scores(X, input, dtype, *, exact=False):
+def one_vs_rest_scores(X, input, dtype, *, exact=False, classes=None):
     """Per-class log-odds, shape (n_classes, n_samples), for K > 2 classes.
 
     Each row is contiguous so one class can be read quickly; stored in
@@ -296,20 +296,22 @@ def one_vs_rest_scores(X, input, dtype, *, exact=False):
     near +-3.4e38 give log-odds up to twice that): then in float64, so that
     no finite log-odds becomes inf. With ``exact``, probabilities of exactly 0
     and 1 give ``-inf`` and ``+inf``; logits whose log-odds exceed the float64
-    range give ``+-inf`` (see :func:`check_finite_log_odds`).
+    range give ``+-inf`` (see :func:`check_finite_log_odds`). ``classes``, a
+    slice, selects the classes returned (all by default), for callers that hold
+    only a few classes' scores at a time; logits still take a pass over every
+    column (a class's log-odds depend on the whole row).
     """
     prob_log_odds = exact_log_odds if exact else log_odds
     if is_dask(X):  # the per-class scores are held in memory anyway
         X = X.compute()
-    out = np.empty((X.shape[1], X.shape[0]), dtype=dtype)
+    classes = slice(None) if classes is None else classes
+    out = np.empty((len(range(X.shape[1])[classes]), X.shape[0]), dtype=dtype)
     limit = np.finfo(dtype).max
     for rows in row_chunks(X.shape[0], X.shape[1]):
-        chunk = as_float64(X[rows])
-        scores = (
-            prob_log_odds(chunk)
-            if input == "probabilities"
-            else log_odds_from_logits(chunk)
-        )
+        if input == "probabilities":  # elementwise: only the selected columns
+            scores = prob_log_odds(as_float64(X[rows, classes]))
+        else:
+            scores = log_odds_from_logits(as_float64(X[rows]))[:, classes]
         if out.dtype != np.float64:
             finite = scores[np.isfinite(scores)]
             if finite.size and np.abs(finite).max() > limit:
@@ -323,8 +325,9 @@ def check_finite_log_odds(
 ):
     """Refuse logits whose log-odds overflow float64, for fitting.
 
-    Pass the binary ``values``/``transform`` of :func:`binary_scores` or the
-    per-class ``scores`` of :func:`one_vs_rest_scores`. An infinite log-odds
+    Pass the binary ``values``/``transform`` of :func:`binary_scores`, the
+    per-class ``scores`` of :func:`one_vs_rest_scores`, or ``X`` with a
+    per-class transform (checked chunk by chunk, nothing stored). An infinite log-odds
     of logits means a row of ``X`` spans more than about 1.8e308, whose
     log-odds no float64 holds. Platt and isotonic calibration fit on the
     log-odds, so they refuse such rows rather than fit on infinities (their
@@ -337,7 +340,8 @@ def check_finite_log_odds(
     else:
         bad = np.zeros(values.shape[0], dtype=bool)
         for rows in row_chunks(values.shape[0], values.shape[1]):
-            bad[rows] = ~np.isfinite(transform(as_float64(values[rows])))
+            finite = np.isfinite(transform(as_float64(values[rows])))
+            bad[rows] = ~(finite if finite.ndim == 1 else finite.all(axis=1))
     n_bad = int(np.count_nonzero(bad))
     if n_bad == 0:
         return

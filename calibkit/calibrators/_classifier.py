@@ -19,11 +19,13 @@ from calibkit._validation import (
     ROW_SUM_ATOL,
     StrOptions,
     check_labels,
+    check_method_params,
     check_n_classes,
     check_sample_weight,
     encode_labels,
     format_label,
     rows_off_sum,
+    safe_indexing,
 )
 from calibkit.calibrators._base import BaseCalibrator
 from calibkit.calibrators._registry import CALIBRATORS, MethodNames
@@ -628,27 +630,6 @@ def _classifier_fit_params(estimator, sample_weight, fit_params):
     return params
 
 
-def _take_rows(data, rows):
-    """Rows of an array, sparse matrix, DataFrame/Series or list."""
-    if hasattr(data, "iloc"):
-        return data.iloc[rows]
-    if hasattr(data, "shape"):
-        return data[rows]
-    return [data[i] for i in rows]
-
-
-def _split_params(params, rows, n_samples):
-    """Fit parameters for a subset of rows: per-row arrays are subset too."""
-    return {
-        key: _take_rows(value, rows)
-        if hasattr(value, "__len__")
-        and not isinstance(value, str | dict)
-        and len(value) == n_samples
-        else value
-        for key, value in params.items()
-    }
-
-
 def _check_model_classes(model, classes):
     model_classes = getattr(model, "classes_", None)
     if model_classes is None or not np.array_equal(np.asarray(model_classes), classes):
@@ -681,9 +662,9 @@ def _cross_fit(estimator, X, y, splits, params, response, classes, n_jobs):
 
 def _fit_fold(estimator, X, y, train, test, params, response):
     """A clone fitted on the training rows, and its output on the test rows."""
-    fold_params = _split_params(params, train, y.shape[0])
-    model = clone(estimator).fit(_take_rows(X, train), y[train], **fold_params)
-    return model, np.asarray(getattr(model, response)(_take_rows(X, test)))
+    fold_params = check_method_params(X, params, indices=train)
+    model = clone(estimator).fit(safe_indexing(X, train), y[train], **fold_params)
+    return model, np.asarray(getattr(model, response)(safe_indexing(X, test)))
 
 
 def _check_output_shape(out, response, n_classes, model):

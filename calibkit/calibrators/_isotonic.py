@@ -7,6 +7,7 @@ import numpy as np
 
 from calibkit._chunks import row_chunks
 from calibkit._pav import pav
+from calibkit._transforms import log_odds_from_logits
 from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import (
     BaseCalibrator,
@@ -19,6 +20,7 @@ from calibkit.calibrators._base import (
 )
 from calibkit.calibrators._state import ArrayList, Float
 from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._kernels import counted_rows, total_weight
 
 #: With ``eps="auto"``, a total weight below both this and half the number of
 #: weighted rows draws a warning: the bound ``1 / (W + 2)`` (then above 1/102)
@@ -95,7 +97,10 @@ class IsotonicCalibration(BaseCalibrator):
 
     Multiclass problems are fitted one-vs-rest on per-class log-odds and the
     predicted rows are renormalised to sum to one (a row that is 0 in every
-    class, possible only with ``eps=0``, becomes uniform).
+    class, possible only with ``eps=0``, becomes uniform). The fit holds the
+    float64 log-odds of a few classes at a time (at most half the bytes of
+    ``X``, or one class; logits take one pass over ``X`` per such block), and
+    ``predict_proba`` works in row chunks.
 
     References
     ----------
@@ -184,11 +189,26 @@ class IsotonicCalibration(BaseCalibrator):
                 f"eps is {self.eps!r}; they must agree."
             )
 
-    def _scores(self, X):
-        """Log-odds scores, one row per fitted model."""
+    def _scores(self, X, classes=None):
+        """Log-odds scores (float64), one row per fitted model or per class of
+        the slice ``classes``."""
         if len(self.classes_) == 2:
             return materialize(*binary_scores(X, self.input))[None, :]
-        return one_vs_rest_scores(X, self.input, np.float64)
+        return one_vs_rest_scores(X, self.input, np.float64, classes=classes)
+
+    def _class_blocks(self, X):
+        """``(classes, scores)`` for a few classes at a time (multiclass).
+
+        Each block's float64 scores take at most half the bytes of ``X`` (and
+        hold at least one class), so that a float32 ``X`` is never copied
+        whole to float64. Logits take one pass over ``X`` per block (a class's
+        log-odds need the whole row).
+        """
+        n_classes = len(self.classes_)
+        per_block = max(1, (n_classes * X.dtype.itemsize) // 16)
+        for start in range(0, n_classes, per_block):
+            block = slice(start, min(start + per_block, n_classes))
+            yield range(block.start, block.stop), self._scores(X, block)
 
     def _fit(self, X, y, sample_weight):
         self.eps_ = (
@@ -196,21 +216,30 @@ class IsotonicCalibration(BaseCalibrator):
             if self.eps == "auto"
             else float(self.eps)
         )
-        scores = self._scores(X)
         # Predictions for logits whose log-odds overflow are exact (beyond
         # every threshold: the end value); a fit on them is not.
-        check_finite_log_odds(X, self.input, "Isotonic calibration", scores=scores)
-        models = [1] if len(self.classes_) == 2 else range(len(self.classes_))
+        method = "Isotonic calibration"
+        if len(self.classes_) == 2:
+            scores = self._scores(X)
+            check_finite_log_odds(X, self.input, method, scores=scores)
+            blocks = [([1], scores)]
+        else:  # checked chunk by chunk before any class is fitted
+            check_finite_log_odds(
+                X, self.input, method, values=X, transform=log_odds_from_logits
+            )
+            blocks = self._class_blocks(X)
         self.X_thresholds_, self.y_thresholds_ = [], []
-        for row, k in enumerate(models):
-            fit = pav(scores[row], (y == k).astype(np.float64), sample_weight)
-            starts, stops = fit.block_starts[:-1], fit.block_starts[1:] - 1
-            if self.interpolation == "step":
-                keep = starts
-            else:
-                keep = np.unique(np.concatenate([starts, stops]))
-            self.X_thresholds_.append(fit.scores[keep])
-            self.y_thresholds_.append(fit.fitted[keep])
+        for models, scores in blocks:
+            for row, k in enumerate(models):
+                fit = pav(scores[row], y == k, sample_weight)  # bool: 1 byte a row
+                starts, stops = fit.block_starts[:-1], fit.block_starts[1:] - 1
+                if self.interpolation == "step":
+                    keep = starts
+                else:
+                    keep = np.unique(np.concatenate([starts, stops]))
+                self.X_thresholds_.append(fit.scores[keep])
+                self.y_thresholds_.append(fit.fitted[keep])
+            del scores  # before the next block is computed
 
     @staticmethod
     def _auto_eps(sample_weight, n_rows):
@@ -219,13 +248,11 @@ class IsotonicCalibration(BaseCalibrator):
         ``W`` is the total weight, read as a number of rows. Warns when that
         reading makes the bound large only because the weights are small.
         """
-        if sample_weight is None:
-            return 1.0 / (n_rows + 2.0)
-        total = float(sample_weight.sum())
+        total = total_weight(sample_weight, n_rows)
         # For W below ~2e-16, 1 / (W + 2) rounds to 1/2, outside the domain of
         # eps (and of a saved file); the exact value lies below it.
         eps = min(1.0 / (total + 2.0), np.nextafter(0.5, 0.0))
-        n_weighted = int(np.count_nonzero(sample_weight))
+        n_weighted = int(np.count_nonzero(counted_rows(sample_weight, n_rows)))
         if total < min(0.5 * n_weighted, SMALL_TOTAL_WEIGHT):
             warnings.warn(
                 f"sample_weight sums to {total:.3g} over {n_weighted} rows with "
@@ -250,12 +277,16 @@ class IsotonicCalibration(BaseCalibrator):
         return np.clip(out, self.eps_, 1.0 - self.eps_)
 
     def _predict_proba(self, X):
-        scores = self._scores(X)
-        if len(self.classes_) == 2:
-            p = self._map(scores[0], 0)
+        n_classes = len(self.classes_)
+        if n_classes == 2:
+            p = self._map(self._scores(X)[0], 0)
             return binary_columns(1.0 - p, p, X.dtype)
-        out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
-        for rows in row_chunks(X.shape[0], len(self.classes_)):
-            for k in range(len(self.classes_)):
-                out[rows, k] = self._map(scores[k, rows], k)
-        return normalize_rows(out).astype(X.dtype, copy=False)
+        # Chunk by chunk: only one chunk's scores and probabilities are float64.
+        out = np.empty((X.shape[0], n_classes), dtype=X.dtype)
+        for rows in row_chunks(X.shape[0], n_classes):
+            scores = self._scores(X[rows])
+            chunk = np.empty((scores.shape[1], n_classes))
+            for k in range(n_classes):
+                chunk[:, k] = self._map(scores[k], k)
+            out[rows] = normalize_rows(chunk)
+        return out

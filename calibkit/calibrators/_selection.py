@@ -24,6 +24,12 @@ from calibkit._validation import (
     format_label,
 )
 from calibkit.exceptions import CalibrationWarning, InputKindWarning
+from calibkit.metrics._kernels import (
+    counted_rows,
+    log_loss_sum,
+    total_weight,
+    weight_rows,
+)
 
 __all__ = ["CalibrationSet", "Selection", "choose_method", "select_method"]
 
@@ -204,11 +210,6 @@ class CalibrationSet:
     def all_rows(self):
         return np.arange(self.codes.shape[0])
 
-    def weights(self, rows):
-        if self.sample_weight is None:
-            return np.ones(rows.shape[0])
-        return self.sample_weight[rows]
-
     def fit(self, calibrator, rows):
         """A fitted clone of ``calibrator`` on the given rows."""
         weights = None if self.sample_weight is None else self.sample_weight[rows]
@@ -249,22 +250,14 @@ class CalibrationSet:
             for train, test in splits:
                 fitted = self.fit(calibrator, train)
                 proba = fitted.predict_proba(self.inputs[test])
-                p_true = probability_of_truth(proba, fitted.classes_, self.codes[test])
-                w = self.weights(test)
-                counted = w > 0  # 0 * inf would be NaN
-                if np.any(proba[counted] == 0):
+                w = weight_rows(self.sample_weight, test)
+                if np.any(proba[counted_rows(w, test.shape[0])] == 0):
                     return float("inf")
-                with np.errstate(divide="ignore"):
-                    total -= float(np.sum(w[counted] * np.log(p_true[counted])))
-                weight += float(np.sum(w))
+                # fit() passes classes=arange(K): columns are the class codes.
+                part, _, _ = log_loss_sum(proba, self.codes[test], w)
+                total += part
+                weight += total_weight(w, test.shape[0])
         return total / weight
-
-
-def probability_of_truth(proba, fitted_codes, codes):
-    """Probability given to each row's class; 0 for a class the fit never saw."""
-    columns = np.minimum(np.searchsorted(fitted_codes, codes), len(fitted_codes) - 1)
-    seen = fitted_codes[columns] == codes
-    return np.where(seen, proba[np.arange(codes.shape[0]), columns], 0.0)
 
 
 def __getattr__(name):

@@ -222,8 +222,9 @@ class TemperatureScaling(BaseCalibrator):
             )
         self.n_iter_ = solution.n_iter
         with np.errstate(divide="ignore"):
-            self.temperature_ = float(np.float64(1.0) / solution.beta)
-        if solution.status == "infinite_temperature":
+            self.temperature_ = float(np.float64(1.0) / solution.theta[0])
+        # The solvers' "bound" is beta = 0 among beta >= 0: infinite temperature.
+        if solution.status == "bound":
             masked = ""
             if self.input == "logits":
                 masked = _masked_truth_clause(X, y, sample_weight)
@@ -261,7 +262,8 @@ class TemperatureScaling(BaseCalibrator):
             "max_iter": self.max_iter,
         }
         solution = fit_inverse_temperature(X, y, eps=eps, **options)
-        if solution.status == "zero_temperature":
+        # No finite optimum in beta = 1 / T: the loss falls as T -> 0.
+        if solution.status == "no_finite_optimum":
             if stacklevel is not None:
                 warnings.warn(
                     _ALL_RIGHT_MESSAGE, NoFiniteOptimumWarning, stacklevel=stacklevel
@@ -306,7 +308,7 @@ class TemperatureScaling(BaseCalibrator):
                     start=start,
                     max_iter=self.max_iter,
                 )
-                c = solution.zero_logit
+                c = float(solution.theta[1])
             else:
                 if floor is None:
                     transform = log_odds if X.ndim == 1 else safe_log
@@ -322,18 +324,18 @@ class TemperatureScaling(BaseCalibrator):
                     transform,
                     stacklevel=5 if floor is None else None,
                 )
-                if solution.status == "zero_temperature":
+                if solution.status == "no_finite_optimum":
                     continue
                 # Never seen in calibration: an exact zero is held at the
                 # smallest (floored) log-probability that was.
                 lowest = scan.min_log if floor is None else max(scan.min_log, floor)
-                c = solution.beta * lowest
+                c = float(solution.theta[0] * lowest)
             if floor is not None and not solution.converged:
                 continue
             loss = zero_logit_loss(
                 X,
                 y,
-                solution.beta,
+                solution.theta[0],
                 c,
                 sample_weight=sample_weight,
                 transform=log_probs,

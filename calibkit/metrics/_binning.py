@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibkit._chunks import as_float64
+from calibkit.metrics._kernels import weight_rows, weights_or_ones
 
 #: Largest accepted ``n_bins``: bin numbers and uniform edges stay exact floats.
 MAX_BINS = 2**53
@@ -111,7 +112,7 @@ def _quantile_edges(x, w, n_bins):
     order = np.argsort(x, kind="stable")
     ordered = as_float64(x[order])
     n = x.shape[0]
-    cumulative = np.arange(1.0, n + 1.0) if w is None else np.cumsum(w[order])
+    cumulative = np.cumsum(weights_or_ones(weight_rows(w, order), n))
     total = cumulative[-1]
     # A CDF within its summation error of a level counts as equal to it, so
     # that scaling all weights (1 -> 1e200) cannot move an edge.

@@ -16,7 +16,6 @@ is the difference of two large numbers). Multiclass components depend on the
 recalibrator and are estimates; the score and the uncertainty stay exact.
 """
 
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,15 +23,25 @@ from scipy.special import entr, xlogy
 
 from calibkit._chunks import as_float64, reduce_rows, row_chunks
 from calibkit._pav import isotonic_fit, pool_ties
-from calibkit._validation import combine_first_bad_rows, first_bad_rows
-from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import Binning, check_count, check_option
-from calibkit.metrics._inputs import (
-    check_forecasts,
+from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._kernels import (
+    bernoulli_kl,
+    binary_entropy,
+    brier_kernel,
+    log_loss_sum,
+    observed_log_losses,
     positive_weight_rows,
     scaled_to_unit_max,
+    squared_errors,
+    top_label,
+    total_weight,
+    warn_certain_and_wrong,
+    weight_rows,
+    weighted,
+    weighted_sum,
+    weights_or_ones,
 )
-from calibkit.metrics._scores import _brier_kernel, _probability_losses
 
 __all__ = ["Decomposition", "decompose"]
 
@@ -410,8 +419,8 @@ def _binary_isotonic(y, q, w, score):
     # 1e200 and 5e-324), and a zero base complement makes the KL of every
     # block with a negative infinite.
     negatives = y == 0
-    negatives_total = float(
-        np.count_nonzero(negatives) if w is None else np.sum(w[negatives])
+    negatives_total = total_weight(
+        weight_rows(w, negatives), np.count_nonzero(negatives)
     )
     base_rate, base_complement = _positive_shares(
         pooled.positives_total, negatives_total, total
@@ -427,15 +436,17 @@ def _binary_isotonic(y, q, w, score):
             mcb_terms = _log_ratio_of_outcome(pooled.events, c, distinct, c_complement)
         else:
             mcb_terms = _expected_log_ratio(pooled.target, c, distinct, c_complement)
-        refinement = _wsum(block_w, _binary_entropy(block_c, block_complement)) / total
-        kl = _bernoulli_kl(
+        refinement = (
+            weighted_sum(block_w, binary_entropy(block_c, block_complement)) / total
+        )
+        kl = bernoulli_kl(
             block_c,
             base_rate,
             a_complement=block_complement,
             b_complement=base_complement,
         )
-        discrimination = _wsum(block_w, kl) / total
-        uncertainty = _binary_entropy(base_rate, base_complement)
+        discrimination = weighted_sum(block_w, kl) / total
+        uncertainty = binary_entropy(base_rate, base_complement)
     else:
         # (t - q)² - (t - c)² = (c - q)((t - q) + (t - c)); the two small
         # differences are exact where 2t - q - c would round away.
@@ -443,11 +454,11 @@ def _binary_isotonic(y, q, w, score):
         mcb_terms += pooled.target - c
         mcb_terms *= c - distinct
         complement = 1.0 - block_c if block_complement is None else block_complement
-        refinement = _wsum(block_w, block_c * complement) / total
-        discrimination = _wsum(block_w, (block_c - base_rate) ** 2) / total
+        refinement = weighted_sum(block_w, block_c * complement) / total
+        discrimination = weighted_sum(block_w, (block_c - base_rate) ** 2) / total
         uncertainty = base_rate * (1.0 - base_rate)
     # MCB ≥ 0 is a theorem; a sum of terms of both signs may round below it.
-    miscalibration = max(_wsum(pooled.weight, mcb_terms) / total, 0.0)
+    miscalibration = max(weighted_sum(pooled.weight, mcb_terms) / total, 0.0)
     return {
         "score": refinement + miscalibration,
         "miscalibration": miscalibration,
@@ -559,26 +570,25 @@ def _binary_binned(y, q, w, score, binning):
         b, qc, yc, wc = _binned_chunk(q, y, w, rows, binner, numbers)
         qbar = mean_forecast[b]
         if score == "log":
-            with np.errstate(divide="ignore"):
-                row_score += _wsum(wc, _probability_losses(qc, yc))
+            row_score += weighted_sum(wc, observed_log_losses(qc, yc))
             event = yc > 0.5
             ratio = _log_ratio_of_outcome(event, qbar, qc, mean_complement[b])
             fix = np.flatnonzero(event & underflow[b])
             with np.errstate(divide="ignore"):  # q = 0 < y: +inf, as it should
                 ratio[fix] = log_mean_forecast[b[fix]] - np.log(qc[fix])
-            within += _wsum(wc, ratio)
+            within += weighted_sum(wc, ratio)
         else:
             spread = qc - qbar
-            row_score += _wsum(wc, (qc - yc) ** 2)
-            variance += _wsum(wc, spread**2)
-            covariance += 2.0 * _wsum(wc, (yc - frequency[b]) * spread)
+            row_score += weighted_sum(wc, squared_errors(qc, yc))
+            variance += weighted_sum(wc, spread**2)
+            covariance += 2.0 * weighted_sum(wc, (yc - frequency[b]) * spread)
 
     share = weight[filled] / total
     ybar_b, qbar_b = frequency[filled], mean_forecast[filled]
     ybar_c, qbar_c = frequency_complement[filled], mean_complement[filled]
     terms = {"score": row_score / total}
     if score == "log":
-        reliability = _bernoulli_kl(ybar_b, qbar_b, ybar_c, qbar_c)
+        reliability = bernoulli_kl(ybar_b, qbar_b, ybar_c, qbar_c)
         fix = underflow[filled]
         if fix.any():  # subnormal means (see above): ȳ ln(ȳ/q̄) from ln q̄
             yb, yb_c = ybar_b[fix], ybar_c[fix]
@@ -586,18 +596,18 @@ def _binary_binned(y, q, w, score, binning):
             with np.errstate(invalid="ignore"):  # 0 * inf where ȳ' = 0
                 second = yb_c * _log_ratio(yb_c, qbar_c[fix], qbar_b[fix] - yb)
             reliability[fix] = first + np.where(yb_c > 0, second, 0.0)
-        terms["reliability"] = _wsum(share, reliability)
-        terms["resolution"] = _wsum(
-            share, _bernoulli_kl(ybar_b, base_rate, ybar_c, base_complement)
+        terms["reliability"] = weighted_sum(share, reliability)
+        terms["resolution"] = weighted_sum(
+            share, bernoulli_kl(ybar_b, base_rate, ybar_c, base_complement)
         )
-        terms["uncertainty"] = _binary_entropy(base_rate, base_complement)
-        terms["refinement"] = _wsum(share, _binary_entropy(ybar_b, ybar_c))
+        terms["uncertainty"] = binary_entropy(base_rate, base_complement)
+        terms["refinement"] = weighted_sum(share, binary_entropy(ybar_b, ybar_c))
         terms["within_bin"] = within / total
     else:
-        terms["reliability"] = _wsum(share, (qbar_b - ybar_b) ** 2)
-        terms["resolution"] = _wsum(share, (ybar_b - base_rate) ** 2)
+        terms["reliability"] = weighted_sum(share, (qbar_b - ybar_b) ** 2)
+        terms["resolution"] = weighted_sum(share, (ybar_b - base_rate) ** 2)
         terms["uncertainty"] = base_rate * (1.0 - base_rate)
-        terms["refinement"] = _wsum(share, ybar_b * (1.0 - ybar_b))
+        terms["refinement"] = weighted_sum(share, ybar_b * (1.0 - ybar_b))
         terms["within_bin_variance"] = variance / total
         terms["within_bin_covariance"] = covariance / total
         terms["within_bin"] = (variance - covariance) / total
@@ -609,7 +619,7 @@ def _binary_binned(y, q, w, score, binning):
 def _binned_chunk(q, y, w, rows, binner, numbers):
     qc = as_float64(q[rows])
     yc = y[rows].astype(np.float64)
-    wc = np.ones(qc.shape[0]) if w is None else w[rows]
+    wc = weights_or_ones(weight_rows(w, rows), qc.shape[0])
     return np.searchsorted(numbers, binner.number(qc)), qc, yc, wc
 
 
@@ -618,7 +628,7 @@ def _binned_chunk(q, y, w, rows, binner, numbers):
 
 def _multiclass(y, prob, w, score, binning, multiclass, n_classes):
     """Exact score and uncertainty; MCB and DSC from the named recalibrator."""
-    total = float(y.shape[0]) if w is None else float(np.sum(w))
+    total = total_weight(w, y.shape[0])
     frequencies = np.bincount(y, weights=w, minlength=n_classes) / total
     if score == "log":
         uncertainty = float(np.sum(entr(frequencies)))
@@ -650,13 +660,10 @@ def _multiclass(y, prob, w, score, binning, multiclass, n_classes):
 
 def _multiclass_score(y, prob, w, score):
     """Weighted sum of -ln q_y (log) or Σ_k (q_k - y_k)² (Brier), in row chunks."""
-    kernel = _log_score_kernel if score == "log" else _brier_kernel
-    return float(reduce_rows(kernel, prob, y, w)[0])
-
-
-def _log_score_kernel(rows, prob, y, w):
-    with np.errstate(divide="ignore"):
-        return np.array([_wsum(w, _probability_losses(prob, y))])
+    if score == "brier":
+        return float(reduce_rows(brier_kernel, prob, y, w)[0])
+    total, n_infinite, _ = log_loss_sum(prob, y, w)
+    return float("inf") if n_infinite else total
 
 
 def _recalibrated_rows(scores, target, w, binning):
@@ -676,7 +683,7 @@ def _recalibrated_rows(scores, target, w, binning):
         index = bins.row
         n_bins = bins.number.shape[0]
         weight = np.bincount(index, weights=w, minlength=n_bins)
-        hits = np.bincount(index, weights=_weighted(w, target), minlength=n_bins)
+        hits = np.bincount(index, weights=weighted(w, target), minlength=n_bins)
         with np.errstate(invalid="ignore"):
             c = (hits / weight)[index]
     np.copyto(c, _SMALLEST_POSITIVE, where=target & (c == 0))
@@ -707,7 +714,7 @@ def _classwise_refinement(y, prob, w, score, binning):
         losses[overflowed] = np.log(others[overflowed] + observed[overflowed]) - np.log(
             observed[overflowed]
         )
-        return _wsum(w, losses)
+        return weighted_sum(w, losses)
     recalibrated = np.empty((n, n_classes))
     for k in range(n_classes):
         recalibrated[:, k] = _recalibrated_rows(prob[:, k], y == k, w, binning)
@@ -715,7 +722,7 @@ def _classwise_refinement(y, prob, w, score, binning):
     for rows in row_chunks(n, n_classes):
         p = _project_to_simplex(recalibrated[rows])
         p[np.arange(p.shape[0]), y[rows]] -= 1.0
-        total += _wsum(None if w is None else w[rows], np.einsum("ij,ij->i", p, p))
+        total += weighted_sum(weight_rows(w, rows), np.einsum("ij,ij->i", p, p))
     return total
 
 
@@ -748,14 +755,14 @@ def _top_label_refinement(y, prob, w, score, binning):
     for rows in np.split(grouped, bounds[:-1]):
         if rows.shape[0]:
             f[rows] = _recalibrated_rows(
-                confidence[rows], correct[rows], None if w is None else w[rows], binning
+                confidence[rows], correct[rows], weight_rows(w, rows), binning
             )
 
     # Class frequencies among the errors of each predicted class.
     wrong = ~correct
     errors = np.bincount(
         predicted[wrong] * n_classes + y[wrong],
-        weights=None if w is None else w[wrong],
+        weights=weight_rows(w, wrong),
         minlength=n_classes * n_classes,
     ).reshape(n_classes, n_classes)
     with np.errstate(invalid="ignore"):
@@ -779,10 +786,10 @@ def _top_label_refinement(y, prob, w, score, binning):
         loss_q = _top_label_brier(f, correct, rest_q, rest_sq_q)
         loss_errors = _top_label_brier(f, correct, share_of_observed, rest_sq_errors)
     per_class_q = np.bincount(
-        predicted, weights=_weighted(w, loss_q), minlength=n_classes
+        predicted, weights=weighted(w, loss_q), minlength=n_classes
     )
     per_class_errors = np.bincount(
-        predicted, weights=_weighted(w, loss_errors), minlength=n_classes
+        predicted, weights=weighted(w, loss_errors), minlength=n_classes
     )
     return float(np.sum(np.fmin(per_class_q, per_class_errors)))
 
@@ -801,19 +808,15 @@ def _top_label_brier(f, correct, observed_share, rest_squares):
 def _top_label_rows(y, prob, score):
     """Predicted class, its probability, and what the rest of each row holds."""
     n, n_classes = prob.shape
+    predicted, confidence = top_label(prob)
     info = {
-        name: np.empty(n)
-        for name in ("confidence", "observed", "rest_sum", "rest_shares_squared")
+        name: np.empty(n) for name in ("observed", "rest_sum", "rest_shares_squared")
     }
-    info["predicted"] = np.empty(n, dtype=np.intp)
+    info.update(predicted=predicted, confidence=confidence)
     for rows in row_chunks(n, n_classes):
         p = np.array(prob[rows], dtype=np.float64)  # a copy: the top is zeroed below
         index = np.arange(p.shape[0])
-        top = np.argmax(p, axis=1)
-        confidence = p[index, top]
-        p[index, top] = 0.0
-        info["predicted"][rows] = top
-        info["confidence"][rows] = confidence
+        p[index, predicted[rows]] = 0.0
         info["observed"][rows] = p[index, y[rows]]
         info["rest_sum"][rows] = p.sum(axis=1)
         if score == "brier":
@@ -826,17 +829,6 @@ def _top_label_rows(y, prob, score):
 
 
 # --- numerics -------------------------------------------------------------------
-
-
-def _wsum(w, values):
-    """Σ w·values (pairwise summation); ``w=None`` means unit weights."""
-    if w is None:
-        return float(np.sum(values))
-    return float(np.sum(w * values))
-
-
-def _weighted(w, values):
-    return values if w is None else w * values
 
 
 def _expected_log_ratio(t, c, q, c_complement=None):
@@ -919,63 +911,18 @@ def _log_ratio(numerator, base, difference, out=None):
     return ratio
 
 
-def _bernoulli_kl(a, b, a_complement=None, b_complement=None):
-    """KL(Bernoulli(a) ‖ Bernoulli(b)) in nats, elementwise.
-
-    The complements 1 - a and 1 - b may be given when they are known more
-    accurately than by subtraction. KL ≥ 0; where a ≈ b the two terms nearly
-    cancel and rounding could leave -1e-17, which is cut to 0.
-    """
-    a, b = np.broadcast_arrays(
-        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    )
-    a_c = 1.0 - a if a_complement is None else np.broadcast_to(a_complement, a.shape)
-    b_c = 1.0 - b if b_complement is None else np.broadcast_to(b_complement, b.shape)
-    difference = np.where(b < 0.5, a - b, b_c - a_c)  # the accurate side
-    with np.errstate(invalid="ignore"):  # 0 * -inf, replaced by 0 below
-        first = a * _log_ratio(a, b, difference)
-        second = a_c * _log_ratio(a_c, b_c, -difference)
-    np.copyto(first, 0.0, where=a == 0)
-    np.copyto(second, 0.0, where=a_c == 0)
-    return np.maximum(first + second, 0.0)
-
-
-def _binary_entropy(p, p_complement=None):
-    """Entropy of Bernoulli(p) in nats, 0 ln 0 = 0."""
-    return entr(p) + entr(1.0 - p if p_complement is None else p_complement)
-
-
 # --- checks and messages --------------------------------------------------------
-
-
-def _certain_wrong_rows(rows, prob, y, w):
-    """Rows (first few, and how many) whose forecast gave the outcome 0."""
-    if prob.ndim == 1:
-        bad = np.where(y == 1, prob == 0, prob == 1)
-    else:
-        bad = prob[np.arange(y.shape[0]), y] == 0
-    if w is not None:
-        bad &= w > 0
-    return first_bad_rows(rows, bad)
 
 
 def _warn_certain_wrong(fc):
     """CalibrationWarning naming how many rows were certain and wrong, and where."""
-    result = reduce_rows(
-        _certain_wrong_rows,
-        fc.prob,
-        fc.y,
-        fc.sample_weight,
-        combine=combine_first_bad_rows,
+    _, n_bad, first_rows = log_loss_sum(fc.prob, fc.y, fc.sample_weight)
+    warn_certain_and_wrong(
+        n_bad,
+        first_rows,
+        "the score and the miscalibration are infinite, the discrimination and "
+        "the uncertainty are finite.",
     )
-    n_bad = int(result[0])
-    listed = ", ".join(str(int(r)) for r in result[1:] if np.isfinite(r))
-    msg = (
-        f"{n_bad} rows gave probability 0 to the observed class (first at rows "
-        f"{listed}); the score and the miscalibration are infinite, the "
-        "discrimination and the uncertainty are finite."
-    )
-    warnings.warn(msg, CalibrationWarning, stacklevel=3)
 
 
 def _estimator_name(is_binary, multiclass, binning):

@@ -15,12 +15,15 @@ from scipy.stats import chi2, norm
 
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import Binning, check_count
-from calibkit.metrics._inputs import (
-    check_forecasts,
+from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._kernels import (
+    bin_totals,
     positive_weight_rows,
     scaled_by_power_of_two,
+    squared_errors,
+    total_weight,
+    weighted_sum,
 )
-from calibkit.metrics._reliability import _bin_totals
 
 __all__ = [
     "HosmerLemeshowTest",
@@ -211,7 +214,7 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
         weights, exponent = np.ones_like(p), 0
     else:
         weights, exponent = scaled_by_power_of_two(w)
-    total_weight = float(weights.sum())
+    total = total_weight(weights, p.shape[0])
     variance_sum = float(np.sum(weights * slope**2 * p * (1.0 - p)))
     if variance_sum == 0:
         msg = (
@@ -225,12 +228,12 @@ def spiegelhalter_z_test(y_true, y_prob, *, sample_weight=None, pos_label=None):
     # Var B = sum(w v) / W**2 reads the weights as counts, so it scales as
     # 1 / weight: undo the scaling (inf if it leaves the float range).
     with np.errstate(over="ignore"):
-        variance = float(np.ldexp(variance_sum / total_weight**2, -exponent))
+        variance = float(np.ldexp(variance_sum / total**2, -exponent))
     return SpiegelhalterTest(
         statistic=float(statistic),
         p_value=float(2.0 * norm.sf(abs(statistic))),
-        brier_score=float(np.sum(weights * (y - p) ** 2)) / total_weight,
-        expected_brier_score=float(np.sum(weights * p * (1.0 - p))) / total_weight,
+        brier_score=weighted_sum(weights, squared_errors(p, y)) / total,
+        expected_brier_score=weighted_sum(weights, p * (1.0 - p)) / total,
         variance=variance,
     )
 
@@ -319,7 +322,7 @@ def hosmer_lemeshow_test(
         )
         raise ValueError(msg)
     # Every group starts at a forecast, so none is empty.
-    weight, count, expected, observed = _bin_totals(p, y, w, binning.assign(p))
+    weight, count, expected, observed = bin_totals(p, y, w, binning.assign(p))
     statistic = _hosmer_lemeshow_statistic(observed, expected, weight)
     df = n_groups - 2
     return HosmerLemeshowTest(

@@ -26,6 +26,14 @@ from calibkit._validation import (
     first_bad_rows,
 )
 from calibkit.exceptions import CalibrationWarning
+from calibkit.metrics._kernels import (
+    binary_entropy,
+    counted_rows,
+    kl_rows,
+    total_weight,
+    weight_rows,
+    weighted_sum,
+)
 
 __all__ = [
     "InformationDecomposition",
@@ -34,13 +42,6 @@ __all__ = [
     "information_decomposition",
     "kl_divergence",
 ]
-
-
-# Terms p·φ(t), t = (q - p)/p, use the series below for |t| at most this; beyond
-# it, p·ln(p/q) - p + q loses at most a factor ~10 to cancellation.
-_NEAR = 0.25
-# Coefficients 1/3, 1/5, ..., 1/25 of the atanh series, for Horner's rule.
-_ATANH_COEFFICIENTS = 1.0 / np.arange(25, 1, -2)
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def _check_inputs(p, q, sample_weight):
 
 _ROW_TERMS = {
     "entropy": lambda p, q: _row_entropy(p),
-    "kl_divergence": lambda p, q: _row_kl(p, q),
+    "kl_divergence": kl_rows,
     "cross_entropy": lambda p, q: _row_cross_entropy(p, q),
 }
 
@@ -295,12 +296,12 @@ def _terms_kernel(rows, p, q, w, *, names):
     """[weighted sum of each term, then count and first rows where q rules out p]."""
     p = as_float64(p)
     q = None if q is None else as_float64(q)
-    counted = np.ones(p.shape[0], dtype=bool) if w is None else w > 0
+    counted = counted_rows(w, p.shape[0])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sums = []
         for name in names:
             values = _ROW_TERMS[name](p, q)[counted]
-            sums.append(np.sum(values if w is None else w[counted] * values))
+            sums.append(weighted_sum(weight_rows(w, counted), values))
         impossible = counted & _impossible_rows(p, q) if q is not None else None
     bad = np.zeros(p.shape[0], dtype=bool) if impossible is None else impossible
     return np.concatenate([sums, first_bad_rows(rows, bad)])
@@ -325,8 +326,8 @@ def _mean_terms(p, q, w, names):
             f"at rows {', '.join(map(str, first))})."
         )
         warnings.warn(msg, CalibrationWarning, stacklevel=3)
-    total_weight = float(p.shape[0] if w is None else np.sum(w))
-    return {name: float(result[k]) / total_weight for k, name in enumerate(names)}
+    total = total_weight(w, p.shape[0])
+    return {name: float(result[k]) / total for k, name in enumerate(names)}
 
 
 def _impossible_rows(p, q):
@@ -336,10 +337,9 @@ def _impossible_rows(p, q):
     return np.any((p > 0) & (q == 0), axis=1)
 
 
-def _row_entropy(p, _q=None):
+def _row_entropy(p):
     if p.ndim == 1:
-        # -(1 - p) ln(1 - p) through log1p keeps its relative accuracy for tiny p.
-        return entr(p) - xlog1py(1.0 - p, -p)
+        return binary_entropy(p)
     return entr(p).sum(axis=1)
 
 
@@ -347,44 +347,3 @@ def _row_cross_entropy(p, q):
     if p.ndim == 1:
         return -xlogy(p, q) - xlog1py(1.0 - p, -q)
     return -xlogy(p, q).sum(axis=1)
-
-
-def _row_kl(p, q):
-    if p.ndim == 1:
-        # The rows (1 - p, p), (1 - q, q): differences q - p are exact for close
-        # values, unlike the rounded complements 1 - p, 1 - q; both parts of the
-        # generalised divergence sum to KL because the rows sum to 1 exactly.
-        diff = q - p
-        return _generalised_kl(p, q, diff) + _generalised_kl(1.0 - p, 1.0 - q, -diff)
-    diff = q - p
-    # Σ_k (p_k ln(p_k/q_k) - p_k + q_k) - Σ_k (q_k - p_k) = Σ_k p_k ln(p_k/q_k).
-    return _generalised_kl(p, q, diff).sum(axis=1) - diff.sum(axis=1)
-
-
-def _generalised_kl(a, b, diff):
-    """Elementwise ``a ln(a/b) - a + b`` (>= 0), given ``diff = b - a``."""
-    out = np.array(b, dtype=np.float64, copy=True)  # the value where a == 0
-    positive = a > 0
-    t = np.divide(diff, a, out=np.zeros_like(out), where=positive)
-    near = positive & (np.abs(t) <= _NEAR)
-    far = positive & ~near
-    out[near] = a[near] * _t_minus_log1p(t[near])
-    a_far, b_far = a[far], b[far]
-    # Logs of each side rather than of a/b, which can overflow for tiny b.
-    out[far] = a_far * (np.log(a_far) - np.log(b_far)) + diff[far]
-    return out
-
-
-def _t_minus_log1p(t):
-    """``t - log1p(t)`` for ``|t| <= 1/4`` without cancellation.
-
-    With u = t/(2 + t), log1p(t) = 2 atanh(u) = 2(u + u³/3 + u⁵/5 + ...) and
-    t - 2u = t²/(2 + t), so t - log1p(t) = t²/(2 + t) - 2u³(1/3 + u²/5 + ...).
-    For |t| <= 1/4, u² <= 1/49 and twelve terms reach double precision.
-    """
-    u = t / (2.0 + t)
-    u2 = u * u
-    series = np.zeros_like(u)
-    for coefficient in _ATANH_COEFFICIENTS:
-        series = series * u2 + coefficient
-    return t * t / (2.0 + t) - 2.0 * u * u2 * series

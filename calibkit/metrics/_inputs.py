@@ -47,12 +47,6 @@ class Forecasts:
     def n_classes(self):
         return len(self.classes)
 
-    def weights_or_ones(self):
-        """Sample weights as float64 (ones when none were given)."""
-        if self.sample_weight is None:
-            return np.ones(self.y.shape[0])
-        return self.sample_weight
-
 
 def check_forecasts(
     y_true,
@@ -164,48 +158,3 @@ def _binary_codes(y_true, labels, pos_label):
     others = [c for c in classes.tolist() if c != pos_label]
     negative = others[0] if others else None
     return np.array([negative, pos_label], dtype=object), positive.astype(np.intp)
-
-
-def positive_weight_rows(w, *arrays):
-    """``arrays`` and ``w`` without the rows of zero weight (as they were if none).
-
-    Rows of zero weight count nowhere; dropping them once keeps them out of
-    sorts, bins and PAV blocks.
-    """
-    if w is None or np.all(w > 0):
-        return (*arrays, w)
-    keep = np.flatnonzero(w > 0)
-    return (*(a[keep] for a in arrays), w[keep])
-
-
-def scaled_by_power_of_two(values):
-    """``(values * 2**-e, e)`` with ``e`` such that the maximum is in [0.5, 1).
-
-    Exact (a power of two); ``e = 0`` when the maximum is 0. Statistics that
-    scale with the weights are computed on the scaled values and the scale is
-    put back at the end.
-    """
-    top = float(np.max(values))
-    exponent = int(np.frexp(top)[1]) if top > 0 else 0
-    return np.ldexp(values, -exponent), exponent
-
-
-def scaled_to_unit_max(values):
-    """``values`` divided by the power of two that brings their maximum to [0.5, 1).
-
-    Results that depend only on ratios of weights are computed on these: the
-    scaling is exact (a power of two), weighted sums cannot overflow, and
-    weights near the bottom of the float range keep their digits; a weight
-    whose ratio to the largest is below the float range becomes the smallest
-    positive float. ``None`` (unit weights) stays ``None``.
-    """
-    if values is None:
-        return None
-    scaled, _ = scaled_by_power_of_two(values)
-    # A positive weight stays positive (its row still counts, e.g. an
-    # infinite loss stays infinite) even when its ratio to the largest
-    # weight is below the float range.
-    return np.where((values > 0) & (scaled == 0), _SMALLEST_WEIGHT, scaled)
-
-
-_SMALLEST_WEIGHT = np.nextafter(0.0, 1.0)

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibkit._chunks import is_dask, row_chunks
 from calibkit._pav import isotonic_fit, pav, pool_ties
 from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import Binning, check_count, check_option
-from calibkit.metrics._inputs import (
-    check_forecasts,
+from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._kernels import (
+    bin_totals,
     positive_weight_rows,
+    top_label,
+    weight_rows,
+    weighted,
 )
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
@@ -413,28 +416,8 @@ def reliability_curve(
 
 def _top_label(fc):
     """Confidence of the arg-max class and whether it was observed, per row."""
-    if fc.is_binary:
-        p = np.asarray(fc.prob, dtype=np.float64)
-        complement = 1.0 - p
-        # argmax over (1 - p, p): class 1 only when strictly more likely.
-        predicted_positive = p > complement
-        confidence = np.maximum(p, complement, out=complement)
-        correct = (predicted_positive == (fc.y == 1)).astype(np.float64)
-        return confidence, correct
-    n, n_classes = fc.prob.shape
-    if is_dask(fc.prob):
-        # Reduce each row where the block lives; only (n,) vectors travel.
-        top = fc.prob.argmax(axis=1)
-        confidence = np.asarray(fc.prob.max(axis=1), dtype=np.float64)
-        return confidence, (np.asarray(top) == fc.y).astype(np.float64)
-    confidence = np.empty(n)
-    correct = np.empty(n)
-    for rows in row_chunks(n, n_classes):
-        chunk = fc.prob[rows]
-        top = np.argmax(chunk, axis=1)
-        confidence[rows] = chunk[np.arange(top.shape[0]), top]
-        correct[rows] = top == fc.y[rows]
-    return confidence, correct
+    predicted, confidence = top_label(fc.prob)
+    return confidence, (predicted == fc.y).astype(np.float64)
 
 
 def _class_columns(fc):
@@ -452,22 +435,6 @@ def _class_columns(fc):
 # --- bins ---------------------------------------------------------------------
 
 
-def _bin_totals(x, t, w, bins):
-    """Weight, row count, weighted sums of x and t of each non-empty bin."""
-    m = bins.number.shape[0]
-    index = bins.row
-    count = np.bincount(index, minlength=m)
-    if w is None:
-        weight = count.astype(np.float64)
-        sum_x = np.bincount(index, weights=x, minlength=m)
-        sum_t = np.bincount(index, weights=t, minlength=m)
-    else:
-        weight = np.bincount(index, weights=w, minlength=m)
-        sum_x = np.bincount(index, weights=w * x, minlength=m)
-        sum_t = np.bincount(index, weights=w * t, minlength=m)
-    return weight, count, sum_x, sum_t
-
-
 def _bin_means(x, t, w, bins):
     """Weight and row count of each bin (as given), and weighted means of x, t.
 
@@ -475,13 +442,13 @@ def _bin_means(x, t, w, bins):
     that brings the bin's largest to [0.5, 1): subnormal weights keep their
     digits, whatever the other bins weigh.
     """
-    weight, count, sum_x, sum_t = _bin_totals(x, t, w, bins)
+    weight, count, sum_x, sum_t = bin_totals(x, t, w, bins)
     if w is None:
         return weight, count, sum_x / weight, sum_t / weight
     largest = np.zeros(bins.number.shape[0])
     np.maximum.at(largest, bins.row, w)
     scaled = np.ldexp(w, -np.frexp(largest)[1][bins.row])
-    scaled_weight, _, scaled_x, scaled_t = _bin_totals(x, t, scaled, bins)
+    scaled_weight, _, scaled_x, scaled_t = bin_totals(x, t, scaled, bins)
     return weight, count, scaled_x / scaled_weight, scaled_t / scaled_weight
 
 
@@ -497,7 +464,7 @@ def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
         return float(np.max(np.abs(gap)))
     if not debias:
         return float(np.sqrt(np.dot(share, gap**2)))
-    if w is not None and np.any(weight < 1):
+    if np.any(weight < 1):  # unit weights give counts of at least 1
         msg = (
             "debias=True reads sample_weight as row counts, but some bins weigh "
             "less than 1; the bias correction ȳ(1 - ȳ)/(W_b - 1) is then not "
@@ -564,10 +531,10 @@ def _resampled_binned(x, w, curve, point, n_resamples, rng):
     blocks = []
     for size in _resample_blocks(x.shape[0], n_resamples):
         outcome = rng.random((size, x.shape[0])) < x
-        weighted = outcome if w is None else outcome * w
+        hits = weighted(w, outcome)
         flat = point + n_points * np.arange(size)[:, None]
         sums = np.bincount(
-            flat.ravel(), weights=weighted.ravel(), minlength=size * n_points
+            flat.ravel(), weights=hits.ravel(), minlength=size * n_points
         )
         blocks.append(sums.reshape(size, n_points) / curve["weight"])
     return np.concatenate(blocks)
@@ -579,12 +546,11 @@ def _resampled_isotonic(x, w, n_resamples, rng):
     distinct, weight, order = pooled.scores, pooled.weights_or_ones(), pooled.order
     starts = np.arange(x.shape[0]) if pooled.starts is None else pooled.starts
     x_sorted = x[order]
-    w_sorted = None if w is None else w[order]
+    w_sorted = weight_rows(w, order)
     fits = []
     for size in _resample_blocks(x.shape[0], n_resamples):
         outcome = (rng.random((size, x.shape[0])) < x_sorted).astype(np.float64)
-        if w_sorted is not None:
-            outcome *= w_sorted
+        outcome = weighted(w_sorted, outcome)
         targets = np.add.reduceat(outcome, starts, axis=1) / weight
         fits.extend(isotonic_fit(target, weight).x for target in targets)
     return np.asarray(fits).reshape(n_resamples, distinct.shape[0])

@@ -6,17 +6,21 @@ probability 0 to the observed class scores ``+inf`` (with a warning), it is neve
 clipped to a large finite number.
 """
 
-import functools
 import math
 import numbers
-import warnings
 
 import numpy as np
 
-from calibkit._chunks import as_float64, reduce_rows
-from calibkit._validation import combine_first_bad_rows, first_bad_rows
-from calibkit.exceptions import CalibrationWarning
-from calibkit.metrics._inputs import check_forecasts, scaled_to_unit_max
+from calibkit._chunks import reduce_rows
+from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._kernels import (
+    brier_kernel,
+    log_loss_sum,
+    scaled_to_unit_max,
+    total_weight,
+    warn_certain_and_wrong,
+    weights_or_ones,
+)
 
 __all__ = ["brier_score", "log_loss"]
 
@@ -135,35 +139,11 @@ def log_loss(
         lazy=True,
     )
     weights = _class_weighted(fc, class_weight)
-    row_losses = _logit_losses if input == "logits" else _probability_losses
-    kernel = functools.partial(_log_loss_kernel, row_losses=row_losses)
-    n_cols = 1 if fc.is_binary else fc.n_classes
-    result = reduce_rows(
-        kernel, fc.prob, fc.y, weights, n_cols=n_cols, combine=_combine_total_and_rows
-    )
-    total, n_inf = float(result[0]), int(result[1])
+    total, n_inf, first_rows = log_loss_sum(fc.prob, fc.y, weights, input=input)
     if n_inf:
-        _warn_certain_and_wrong(n_inf, [int(r) for r in result[2:] if np.isfinite(r)])
+        warn_certain_and_wrong(n_inf, first_rows, "the log-loss is infinite.")
         return float("inf")
-    return total / float(np.sum(weights))
-
-
-def _log_loss_kernel(rows, prob, y, w, *, row_losses):
-    """[weighted loss of finite rows, number and first indices of infinite rows]."""
-    # over: logits spanning more than the float range give exp(-inf) = 0 for
-    # the far classes (exact) or an observed-class loss beyond 1.8e308 (inf,
-    # reported below as certain and wrong).
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        loss = row_losses(prob, y)
-    counted = w > 0
-    infinite = counted & np.isinf(loss)
-    finite = counted & ~infinite
-    total = np.einsum("i,i->", w[finite], loss[finite])
-    return np.concatenate([[total], first_bad_rows(rows, infinite)])
-
-
-def _combine_total_and_rows(a, b):
-    return np.concatenate([[a[0] + b[0]], combine_first_bad_rows(a[1:], b[1:])])
+    return total / total_weight(weights, fc.y.shape[0])
 
 
 def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=None):
@@ -230,46 +210,8 @@ def brier_score(y_true, y_prob, *, sample_weight=None, labels=None, pos_label=No
     n_cols = 1 if fc.is_binary else fc.n_classes
     # Only weight ratios matter: scaled weights keep tiny ones from underflowing.
     w = scaled_to_unit_max(fc.sample_weight)
-    total = reduce_rows(_brier_kernel, fc.prob, fc.y, w, n_cols=n_cols)
-    return float(total[0]) / (float(fc.y.shape[0]) if w is None else float(np.sum(w)))
-
-
-def _brier_kernel(rows, prob, y, w):
-    """Weighted sum of squared errors of a chunk."""
-    if prob.ndim == 1:
-        squared = (as_float64(prob) - y) ** 2
-    else:
-        # A float64 copy of the chunk: the caller's array is never written.
-        error = np.array(prob, dtype=np.float64)
-        error[np.arange(y.shape[0]), y] -= 1.0
-        squared = np.einsum("ij,ij->i", error, error)
-    return np.array([squared.sum() if w is None else np.einsum("i,i->", w, squared)])
-
-
-def _probability_losses(prob, y):
-    """``-ln q(y)`` per row of a chunk of probabilities (inf where q(y) = 0)."""
-    if prob.ndim == 1:
-        p = as_float64(prob)
-        return np.where(y == 1, -np.log(p), -np.log1p(-p))
-    observed = as_float64(prob[np.arange(y.shape[0]), y])
-    return -np.log(observed)
-
-
-def _logit_losses(logits, y):
-    """``logsumexp(z) - z_y`` per row, without cancellation for tiny losses."""
-    z = as_float64(logits)
-    if z.ndim == 1:
-        # Log-odds s are the logits (0, s): the loss is softplus(-s) or softplus(s).
-        signed = np.where(y == 1, -z, z)
-        return np.logaddexp(0.0, signed)
-    rows = np.arange(z.shape[0])
-    top = np.argmax(z, axis=1)
-    z_max = z[rows, top]
-    others = np.exp(z - z_max[:, None])
-    # Excluding the arg-max term (exp(0) = 1) lets log1p keep losses far below
-    # the float spacing of 1, where log(sum) - z_y would round to zero.
-    others[rows, top] = 0.0
-    return (z_max - z[rows, y]) + np.log1p(others.sum(axis=1))
+    total = reduce_rows(brier_kernel, fc.prob, fc.y, w, n_cols=n_cols)
+    return float(total[0]) / total_weight(w, fc.y.shape[0])
 
 
 def _class_weighted(fc, class_weight):
@@ -279,10 +221,9 @@ def _class_weighted(fc, class_weight):
     scaled by a power of two (exact) that brings the largest to [0.5, 1): huge
     multipliers cannot overflow and tiny ones cannot round every row to 0.
     """
-    raw = fc.weights_or_ones()
-    weights = scaled_to_unit_max(raw)
     if class_weight is None:
-        return weights
+        return scaled_to_unit_max(fc.sample_weight)  # None stays None: unit weights
+    raw = weights_or_ones(fc.sample_weight, fc.y.shape[0])
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             msg = (
@@ -303,7 +244,7 @@ def _class_weighted(fc, class_weight):
             f"an object of type {type(class_weight).__name__}."
         )
         raise TypeError(msg)
-    weighted = scaled_to_unit_max(weights * multiplier[fc.y])
+    weighted = scaled_to_unit_max(scaled_to_unit_max(raw) * multiplier[fc.y])
     if not np.any(weighted > 0):
         msg = (
             "class_weight leaves every row with zero weight: the classes that "
@@ -339,13 +280,3 @@ def _dict_class_weights(class_weight, classes):
                 raise ValueError(msg)
             multiplier[k] = float(value)
     return multiplier
-
-
-def _warn_certain_and_wrong(n_rows, first_rows):
-    rows_text = ", ".join(map(str, first_rows))
-    msg = (
-        f"log-loss is infinite: {n_rows} rows gave probability 0 to the class "
-        f"that was observed (first at rows {rows_text}). These forecasts were "
-        "certain and wrong; no finite log-loss exists."
-    )
-    warnings.warn(msg, CalibrationWarning, stacklevel=3)

@@ -8,14 +8,15 @@ from scipy.special import expit, logit
 from sklearn.utils.validation import check_is_fitted
 
 from calibkit._validation import (
-    _to_numpy,
     check_float_array,
     check_probabilities,
     check_sample_weight,
     encode_labels,
+    to_numpy,
 )
 from calibkit.metrics import reliability_curve
 from calibkit.metrics._inputs import check_forecasts
+from calibkit.metrics._kernels import top_label
 from calibkit.plotting._axes import (
     MAX_HIST_BINS,
     check_axes,
@@ -657,12 +658,12 @@ class ReliabilityDisplay:
 
 def _x_axis_forecasts(y_prob):
     """The forecasts a diagram puts on its x axis, and whether it is top-label."""
-    prob = check_float_array(_to_numpy(y_prob), name="y_prob")
+    prob = check_float_array(to_numpy(y_prob), name="y_prob")
     # The curve's own check has warned already about renormalised rows.
     prob = check_probabilities(prob, name="y_prob", warn=False)
     if prob.ndim == 1:
         return prob, False
-    return prob.max(axis=1), True
+    return top_label(prob)[1], True
 
 
 def _positive_class(y_true, labels, pos_label):
