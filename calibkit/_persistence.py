@@ -60,7 +60,6 @@ a probability appears at most twice).
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -68,6 +67,7 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit._version import __version__
 from calibkit.calibrators._registry import CALIBRATORS, by_class_name
 from calibkit.calibrators._state import Fields, kind
+from calibkit.io._formats import check_input_file
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -362,10 +362,7 @@ def load_metadata(path):
 
 
 def _read_document(path):
-    if not Path(path).is_file():
-        what = "is not a file" if Path(path).exists() else "does not exist"
-        msg = f"calibrator file '{path}' {what}."
-        raise FileNotFoundError(msg)
+    check_input_file(path, what="calibrator file")
     with open(path, "rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:

@@ -41,7 +41,7 @@ from sklearn.utils.validation import (  # noqa: F401
 )
 
 from calibkit._chunks import is_dask, reduce_rows, row_chunks, row_sum
-from calibkit.exceptions import CalibrationWarning
+from calibkit.exceptions import CalibrationWarning, InputError, InputTypeError
 
 #: Largest ``|row sum - 1|`` of a probability row that is accepted, by input
 #: precision. Accepted rows off by more than rounding noise are renormalised
@@ -340,29 +340,31 @@ def check_probabilities(P, *, name, row_sums=True, warn=True):
         row = int(first_out)
         value = np.atleast_1d(np.asarray(P[row]))
         bad = float(value[(value < 0) | (value > 1)][0])
-        msg = (
-            f"{name} must hold probabilities in [0, 1]; row {row} has {bad!r} "
-            f"({int(n_out)} rows are outside). Pass logits with input='logits' "
-            "where the estimator supports it."
+        raise InputError(
+            name,
+            f"must hold probabilities in [0, 1]; row {row} has {bad!r} "
+            f"({int(n_out)} rows are outside).",
+            hint="Pass logits with {input} where the estimator supports it.",
+            fix={"input": "logits"},
         )
-        raise ValueError(msg)
     if n_off:
-        msg = (
-            f"{name} rows must sum to 1 (tolerance {atol:g}); row {int(first_off)} "
-            f"sums to {first_sum:.10g} ({int(n_off)} rows are off). Renormalise the "
-            "rows, or pass logits if these are scores."
+        raise InputError(
+            name,
+            f"rows must sum to 1 (tolerance {atol:g}); row {int(first_off)} "
+            f"sums to {first_sum:.10g} ({int(n_off)} rows are off).",
+            hint="Renormalise the rows, or pass logits if these are scores.",
         )
-        raise ValueError(msg)
     if not n_fix:
         return P
     if warn:
-        msg = (
-            f"{name}: {int(n_fix)} rows did not sum to 1 (largest deviation "
+        warning = CalibrationWarning(
+            argument=name,
+            problem=f": {int(n_fix)} rows did not sum to 1 (largest deviation "
             f"{largest:.2g}, first at row {int(first_fix)}), as when probabilities "
             "are saved with few decimals; they were divided by their sums. Rows "
-            f"off by more than {atol:g} are refused."
+            f"off by more than {atol:g} are refused.",
         )
-        warnings.warn(msg, CalibrationWarning, stacklevel=external_stacklevel())
+        warnings.warn(warning, stacklevel=external_stacklevel())
     return _renormalised(P, noise)
 
 
@@ -442,36 +444,35 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number):
-        msg = f"{name} must be an array of length {n_samples} or None; got a scalar."
-        raise TypeError(msg)
+        problem = f"must be an array of length {n_samples} or None; got a scalar."
+        raise InputTypeError(name, problem)
     w = check_float_array(sample_weight, name=name, ndim=(1,))
     w = np.asarray(w, dtype=np.float64)
     if w.shape[0] != n_samples:
-        msg = f"{name} has {w.shape[0]} entries but there are {n_samples} samples."
-        raise ValueError(msg)
+        problem = f"has {w.shape[0]} entries but there are {n_samples} samples."
+        raise InputError(name, problem)
     negative = w < 0
     if negative.any():
         row = _first_rows(negative, 1)[0]
-        msg = (
-            f"{name} must be non-negative; {int(negative.sum())} entries are "
+        problem = (
+            f"must be non-negative; {int(negative.sum())} entries are "
             f"negative, first at row {row} ({float(w[row])!r})."
         )
-        raise ValueError(msg)
+        raise InputError(name, problem)
     if not np.any(w > 0):
-        msg = f"{name} is zero everywhere; at least one sample needs a positive weight."
-        raise ValueError(msg)
+        problem = "is zero everywhere; at least one sample needs a positive weight."
+        raise InputError(name, problem)
     with np.errstate(over="ignore"):
         total = float(np.sum(w))
     if not total <= MAX_TOTAL_WEIGHT:
         # Weighted sums of losses and squared scores would overflow to inf and
         # then to NaN. Every result but the frequency-based smoothing depends
         # only on relative weights, so the user can rescale without loss.
-        msg = (
-            f"{name} sums to {total:.3g}, above the supported total of "
-            f"{MAX_TOTAL_WEIGHT:.0e} (weighted sums would overflow); divide the "
-            "weights by a constant."
+        problem = (
+            f"sums to {total:.3g}, above the supported total of "
+            f"{MAX_TOTAL_WEIGHT:.0e} (weighted sums would overflow);"
         )
-        raise ValueError(msg)
+        raise InputError(name, problem, hint="divide the weights by a constant.")
     return w
 
 

@@ -20,6 +20,7 @@ from sklearn.metrics import log_loss as sk_log_loss
 import calibkit as ck
 from calibkit import cli
 from calibkit import io as ckio
+from calibkit.cli import _console as console
 from calibkit.exceptions import NoFiniteOptimumWarning
 from calibkit.report import _report as report
 
@@ -603,11 +604,11 @@ def test_usage_errors_and_help(capsys):
 
 
 def test_progress_bar_only_on_a_terminal(workspace, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 0)
-    monkeypatch.setattr(cli, "PROGRESS_MIN_ROWS", 0)
+    monkeypatch.setattr(console, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.setattr(console, "PROGRESS_MIN_ROWS", 0)
     args = ["apply", workspace / "cal.json", workspace / "good.csv", "-o"]
 
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(console, "stderr_is_terminal", lambda: True)
     code, _, err = run(capsys, *args, workspace / "a.csv")
     assert code == 0
     assert re.search(r"reading .*good.csv \[#+\] 100%", err)
@@ -616,7 +617,7 @@ def test_progress_bar_only_on_a_terminal(workspace, capsys, monkeypatch):
     code, _, err = run(capsys, *args, workspace / "b.csv", "--quiet")
     assert (code, err) == (0, "")
 
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: False)
+    monkeypatch.setattr(console, "stderr_is_terminal", lambda: False)
     code, _, err = run(capsys, *args, workspace / "c.csv")
     assert code == 0
     assert "[#" not in err

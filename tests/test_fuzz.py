@@ -40,6 +40,7 @@ import calibkit as ck
 from calibkit import cli, report
 from calibkit import exceptions as ck_exceptions
 from calibkit import metrics as ckm
+from calibkit.cli import _console as cli_console
 from calibkit.metrics import get_scorer, get_scorer_names, make_calibration_scorer
 
 pl = pytest.importorskip("polars")
@@ -1307,13 +1308,13 @@ def _snapshot_files(directory):
 @contextlib.contextmanager
 def _unseen_warnings(found):
     """Record the warnings that the CLI's console drops (not UserWarning)."""
-    original = cli._Console.warnings
+    original = cli_console.Console.warnings
 
     def spy(self, caught):
         found.extend(r for r in caught if not _allowed_warning(r.category))
         return original(self, caught)
 
-    with mock.patch.object(cli._Console, "warnings", spy):
+    with mock.patch.object(cli_console.Console, "warnings", spy):
         yield
 
 

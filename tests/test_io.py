@@ -10,7 +10,8 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from calibkit import io as ckio
-from calibkit.io import _files as io_files
+from calibkit.io import _read as io_read
+from calibkit.io import _write as io_write
 
 TRICKY = np.array([0.1, 1 / 3, -0.0, 5e-324, 1.7976931348623157e308, -2.5e-17])
 
@@ -338,7 +339,7 @@ def test_stdin_and_stdout(monkeypatch, capsys):
 
 
 def test_progress_callbacks(tmp_path, monkeypatch):
-    monkeypatch.setattr(io_files, "_CSV_WRITE_ROWS", 7)
+    monkeypatch.setattr(io_write, "_CSV_WRITE_ROWS", 7)
     frame = pd.DataFrame({"y": np.arange(50) % 2, "s": np.linspace(0, 1, 50)})
     written = []
     ckio.write_table(frame, tmp_path / "p.csv", progress=written.append)
@@ -371,7 +372,7 @@ def test_csv_label_text_typing(tmp_path):
 
 
 def test_zip_bomb_is_refused_before_decompressing(tmp_path, monkeypatch):
-    monkeypatch.setattr(io_files, "MAX_NPZ_BYTES", 2**20)
+    monkeypatch.setattr(io_read, "MAX_NPZ_BYTES", 2**20)
     path = tmp_path / "bomb.npz"
     np.savez_compressed(path, s=np.zeros(2**20))
     with pytest.raises(ValueError, match=r"unpacks to \d+ bytes, more than 100 times"):

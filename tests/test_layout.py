@@ -92,3 +92,26 @@ def test_names_made_private_still_resolve_with_a_warning():
     module = importlib.import_module("calibkit.persistence")
     with pytest.warns(FutureWarning, match="SCHEMA_VERSION .*no longer public"):
         assert module.SCHEMA_VERSION == _persistence.SCHEMA_VERSION
+
+
+def test_cli_is_one_private_module_per_subcommand():
+    import calibkit.cli
+    from calibkit.cli import _parser
+
+    modules = {info.name for info in pkgutil.iter_modules(calibkit.cli.__path__)}
+    assert all(name.startswith("_") for name in modules), modules
+    assert calibkit.cli.__all__ == ["build_parser", "main"]
+    names = [module.__name__.rsplit(".", 1)[1] for module in _parser.SUBCOMMANDS]
+    assert names == ["_demo", "_fit", "_apply", "_evaluate"]
+    parser = calibkit.cli.build_parser()
+    (subparsers,) = [a for a in parser._actions if a.choices and a.dest != "help"]
+    assert list(subparsers.choices) == ["demo", "fit", "apply", "evaluate"]
+    for module, name in zip(_parser.SUBCOMMANDS, subparsers.choices, strict=True):
+        assert subparsers.choices[name].get_default("run") is module.run
+
+
+def test_io_is_split_into_private_modules():
+    import calibkit.io
+
+    modules = {info.name for info in pkgutil.iter_modules(calibkit.io.__path__)}
+    assert modules == {"_columns", "_formats", "_read", "_write"}

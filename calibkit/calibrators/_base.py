@@ -166,13 +166,16 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         if self.input == "probabilities":
             X = check_probabilities(X, name="X")
         elif reset and looks_like_probabilities(X):
-            warnings.warn(
-                "X looks like probabilities (values in [0, 1]"
+            warning = InputKindWarning(
+                argument="X",
+                problem="looks like probabilities (values in [0, 1]"
                 + (", rows summing to 1" if X.ndim == 2 else "")
-                + ") but input='logits'. Pass input='probabilities' if they are.",
-                InputKindWarning,
-                stacklevel=3,
+                + ")",
+                given={"input": "logits"},
+                hint="Pass {input} if they are.",
+                fix={"input": "probabilities"},
             )
+            warnings.warn(warning, stacklevel=3)
         return X
 
     def _check_feature_names(self, X, *, reset):
@@ -400,10 +403,11 @@ def warn_if_saturated(X, input, treatment):
         return
     n_saturated = int(reduce_rows(_count_saturated, X)[0])
     if n_saturated:
-        warnings.warn(
-            f"X holds {n_saturated} probabilities equal to exactly 0 or 1, whose "
-            f"logits are infinite; {treatment}. Pass logits (input='logits') if "
-            "the model can produce them.",
-            CalibrationWarning,
-            stacklevel=4,
+        warning = CalibrationWarning(
+            argument="X",
+            problem=f"holds {n_saturated} probabilities equal to exactly 0 or 1, "
+            f"whose logits are infinite; {treatment}.",
+            hint="Pass logits ({input}) if the model can produce them.",
+            fix={"input": "logits"},
         )
+        warnings.warn(warning, stacklevel=4)

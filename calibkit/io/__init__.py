@@ -28,18 +28,15 @@ Rows in messages are counted from 0, as in numpy and pandas; for CSV files the
 line of the file is given as well (the header is line 1).
 """
 
-from calibkit.io._files import (
-    FORMATS,
-    atomic_output,
-    check_distinct_paths,
-    detect_format,
+from calibkit.io._columns import (
     label_array,
     match_columns,
-    read_table,
     score_array,
     select_columns,
-    write_table,
 )
+from calibkit.io._formats import FORMATS, check_distinct_paths, detect_format
+from calibkit.io._read import read_table
+from calibkit.io._write import atomic_output, write_table
 
 __all__ = [
     "FORMATS",
