@@ -20,15 +20,12 @@ from sklearn.metrics import log_loss as sk_log_loss
 import calibkit as ck
 from calibkit import cli
 from calibkit import io as ckio
+from calibkit.calibrators._registry import CALIBRATORS
 from calibkit.cli import _console as console
 from calibkit.exceptions import NoFiniteOptimumWarning
 from calibkit.report import _report as report
 
-METHODS = {
-    "platt": ck.PlattScaling,
-    "temperature": ck.TemperatureScaling,
-    "isotonic": ck.IsotonicCalibration,
-}
+METHODS = CALIBRATORS  # every registered calibrator is a --method choice
 
 
 def overconfident_logits(labels, *, n, seed):
@@ -1361,3 +1358,12 @@ def test_one_class_labels_are_named_as_such(tmp_path, capsys):
     )
     assert code == 2
     assert "the labels hold one class only (1)" in one_error_line(err, "fit")
+
+
+def test_n_bins_default_is_the_metrics_default():
+    """--n-bins without a value gives what expected_calibration_error gives."""
+    import inspect
+
+    args = cli.build_parser().parse_args(["evaluate", "p.csv", "--label", "y"])
+    default = inspect.signature(ck.metrics.expected_calibration_error).parameters
+    assert int(args.n_bins) == default["n_bins"].default == 10

@@ -383,13 +383,3 @@ def test_select_method_classes_absent_from_y():
     choice = select_method(X[keep], y[keep], input="logits", classes=[0, 1, 2])
     assert choice.n_splits == 5
     assert set(choice.losses) == set(CALIBRATORS)
-
-
-def test_cli_reads_the_registry_through_the_old_name():
-    """calibkit/cli.py imports METHODS from _selection until it is wired to the
-    registry (then this test and the module __getattr__ go)."""
-    from calibkit.calibrators import _selection
-
-    assert _selection.METHODS is CALIBRATORS
-    with pytest.raises(AttributeError, match=r"no attribute 'NOPE'"):
-        _selection.NOPE  # noqa: B018

@@ -258,14 +258,3 @@ class CalibrationSet:
                 total += part
                 weight += total_weight(w, test.shape[0])
         return total / weight
-
-
-def __getattr__(name):
-    # calibkit/cli.py imports METHODS from here until it reads the registry
-    # (calibkit.calibrators._registry.CALIBRATORS) directly.
-    if name == "METHODS":
-        from calibkit.calibrators._registry import CALIBRATORS
-
-        return CALIBRATORS
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)

@@ -61,9 +61,9 @@ def add_parser(subparsers):
     parser.add_argument("--weight", metavar="COL", help="column of sample weights")
     parser.add_argument(
         "--n-bins",
-        default="15",
+        default="10",
         metavar="N",
-        help=f"ECE bins, 1 to {MAX_N_BINS} (default: 15)",
+        help=f"ECE bins, 1 to {MAX_N_BINS} (default: 10)",
     )
     parser.add_argument("--report", metavar="FILE.html", help="write an HTML report")
     parser.add_argument("--json", metavar="FILE.json", help="write the scores as JSON")
