@@ -999,10 +999,11 @@ class _SoftmaxScalingModel(ChunkedModel):
     Parameters
     ----------
     logits : ndarray of shape (n_samples, n_classes)
-        Any float dtype (read in chunks); may be a dask array.
+        Read in chunks, as ``features`` in :class:`LinearLogitModel`.
     y : ndarray of shape (n_samples,), dtype intp
-    sample_weight : ndarray of shape (n_samples,) or None
-    transform : callable or None
+        Class indices.
+    sample_weight, transform
+        As in :class:`LinearLogitModel`.
     """
 
     def __init__(self, logits, y, sample_weight=None, *, transform=None):
