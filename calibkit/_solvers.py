@@ -985,7 +985,40 @@ def _softmax_terms(a, y):
     return loss, q
 
 
-class VectorScalingModel(ChunkedModel):
+def _softmax_residual(a, y):
+    """:func:`_softmax_terms` and the residual ``r = q - onehot(y)`` per row."""
+    loss, q = _softmax_terms(a, y)
+    r = q.copy()
+    r[np.arange(q.shape[0]), y] -= 1.0
+    return loss, q, r
+
+
+class _SoftmaxScalingModel(ChunkedModel):
+    """Set-up shared by the multiclass models of ``softmax(affine(logits))``.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes)
+        Read in chunks, as ``features`` in :class:`LinearLogitModel`.
+    y : ndarray of shape (n_samples,), dtype intp
+        Class indices.
+    sample_weight, transform
+        As in :class:`LinearLogitModel`.
+    """
+
+    def __init__(self, logits, y, sample_weight=None, *, transform=None):
+        self.arrays = (logits, y, sample_weight)
+        self.n_classes = logits.shape[1]
+        self.total_weight = _total_weight(logits, sample_weight)
+        self.transform = transform
+
+    def _chunk(self, z, w):
+        """A chunk's logits (transformed) and weights (ones when unweighted)."""
+        z = _transformed(z, self.transform)
+        return z, _with_unit_weights(w, z.shape[0])
+
+
+class VectorScalingModel(_SoftmaxScalingModel):
     """Multiclass log-loss of ``softmax(v * z + b)`` (``2K`` parameters).
 
     ``theta = (v_1..v_K, b_1..b_K)``. With ``r = q - onehot(y)``, the gradient
@@ -993,30 +1026,18 @@ class VectorScalingModel(ChunkedModel):
     ``J = [diag z, I]``. A common shift of ``b`` leaves the loss unchanged (a
     flat direction the driver steps around).
 
-    Parameters
-    ----------
-    logits : ndarray of shape (n_samples, n_classes)
-        Any float dtype (read in chunks); may be a dask array.
-    y : ndarray of shape (n_samples,), dtype intp
-    sample_weight : ndarray of shape (n_samples,) or None
-    transform : callable or None
+    Parameters are those of :class:`_SoftmaxScalingModel`.
     """
 
     def __init__(self, logits, y, sample_weight=None, *, transform=None):
-        self.arrays = (logits, y, sample_weight)
-        self.n_classes = logits.shape[1]
+        super().__init__(logits, y, sample_weight, transform=transform)
         self.n_params = 2 * self.n_classes
         self.n_cols = 4 * self.n_classes
-        self.total_weight = _total_weight(logits, sample_weight)
-        self.transform = transform
 
     def kernel(self, rows, z, y, w, *, theta):
-        z = _transformed(z, self.transform)
-        n, k = z.shape
-        w = _with_unit_weights(w, n)
-        loss, q = _softmax_terms(theta[:k] * z + theta[k:], y)
-        r = q.copy()
-        r[np.arange(n), y] -= 1.0
+        z, w = self._chunk(z, w)
+        k = z.shape[1]
+        loss, q, r = _softmax_residual(theta[:k] * z + theta[k:], y)
         grad = np.concatenate([w @ (r * z), w @ r])
         v = np.concatenate([q * z, q], axis=1)  # J^T q per row
         hess = -(v * w[:, None]).T @ v
@@ -1030,7 +1051,7 @@ class VectorScalingModel(ChunkedModel):
         return np.concatenate([[w @ loss], grad, hess.ravel()])
 
 
-class MatrixScalingModel(ChunkedModel):
+class MatrixScalingModel(_SoftmaxScalingModel):
     """Multiclass log-loss of ``softmax(W z + b)`` (``K^2 + K`` parameters).
 
     ``theta = (W.ravel(), b)`` (``W`` row-major). Internally the parameters
@@ -1039,36 +1060,25 @@ class MatrixScalingModel(ChunkedModel):
     one vector to every row of ``Theta`` leaves the loss unchanged (``K + 1``
     flat directions). Dirichlet calibration is this model on ``z = log p``.
 
-    Parameters
-    ----------
-    logits : ndarray of shape (n_samples, n_classes)
-        Any float dtype (read in chunks); may be a dask array.
-    y : ndarray of shape (n_samples,), dtype intp
-    sample_weight : ndarray of shape (n_samples,) or None
-    transform : callable or None
+    Parameters are those of :class:`_SoftmaxScalingModel`.
     """
 
     def __init__(self, logits, y, sample_weight=None, *, transform=None):
-        self.arrays = (logits, y, sample_weight)
-        k = self.n_classes = logits.shape[1]
+        super().__init__(logits, y, sample_weight, transform=transform)
+        k = self.n_classes
         self.n_params = k * k + k
         # The per-row products q_k x_j are the widest temporaries.
         self.n_cols = 2 * self.n_params
-        self.total_weight = _total_weight(logits, sample_weight)
-        self.transform = transform
         # Position in Theta (row-major, K x (K + 1)) of each entry of theta.
         grid = np.arange(k * (k + 1)).reshape(k, k + 1)
         self._order = np.concatenate([grid[:, :k].ravel(), grid[:, k]])
 
     def kernel(self, rows, z, y, w, *, theta):
-        z = _transformed(z, self.transform)
+        z, w = self._chunk(z, w)
         n, k = z.shape
-        w = _with_unit_weights(w, n)
         weights, bias = theta[: k * k].reshape(k, k), theta[k * k :]
-        loss, q = _softmax_terms(z @ weights.T + bias, y)
+        loss, q, r = _softmax_residual(z @ weights.T + bias, y)
         x = np.concatenate([z, np.ones((n, 1))], axis=1)
-        r = q.copy()
-        r[np.arange(n), y] -= 1.0
         grad = ((r * w[:, None]).T @ x).ravel()
         u = (q[:, :, None] * x[:, None, :]).reshape(n, -1)
         hess = -(u * w[:, None]).T @ u

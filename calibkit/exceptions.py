@@ -107,7 +107,15 @@ def _rebuild(cls, fields):
     return new
 
 
-class InputError(_Described, ValueError):
+class _ArgumentProblem(_Described):
+    """The constructor of :class:`InputError` and :class:`InputTypeError`."""
+
+    def __init__(self, argument, problem, *, hint=None, fix=None, given=None):
+        self._set_fields(argument, problem, hint, fix, given)
+        super().__init__(self.render())
+
+
+class InputError(_ArgumentProblem, ValueError):
     """A bad value of an argument, with the message's parts as fields.
 
     A :class:`ValueError`: ``except ValueError`` catches it.
@@ -132,12 +140,8 @@ class InputError(_Described, ValueError):
         The parameters (``fix`` and ``given`` as dicts, empty when None).
     """
 
-    def __init__(self, argument, problem, *, hint=None, fix=None, given=None):
-        self._set_fields(argument, problem, hint, fix, given)
-        super().__init__(self.render())
 
-
-class InputTypeError(_Described, TypeError):
+class InputTypeError(_ArgumentProblem, TypeError):
     """A bad type of an argument, with the message's parts as fields.
 
     A :class:`TypeError`: ``except TypeError`` catches it.
@@ -160,10 +164,6 @@ class InputTypeError(_Described, TypeError):
     argument, problem, hint, fix, given
         The parameters (``fix`` and ``given`` as dicts, empty when None).
     """
-
-    def __init__(self, argument, problem, *, hint=None, fix=None, given=None):
-        self._set_fields(argument, problem, hint, fix, given)
-        super().__init__(self.render())
 
 
 class CalibrationWarning(_Described, UserWarning):

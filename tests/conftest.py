@@ -40,6 +40,22 @@ def multiclass_forecasts():
     return y, P, w
 
 
+def overlapping_data(n_classes, *, n=200, seed=0):
+    """Noisy logits whose classes overlap (every fit has a finite optimum).
+
+    A plain function (``from conftest import overlapping_data``), not a fixture:
+    the tests call it with their own sizes and seeds. Binary data come as one
+    column of log-odds.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    logits = rng.normal(size=(n, n_classes)) * 2.0
+    logits[np.arange(n), y] += 1.0
+    if n_classes == 2:
+        return logits[:, 1] - logits[:, 0], y
+    return logits, y
+
+
 # Hypothesis profiles. CI (the default): few examples per fuzz target, derandomised
 # so that a run is reproducible. HYPOTHESIS_PROFILE=fuzz-long: the long fuzz of
 # issue 10 (2000 examples per target, no deadline, random seeds).

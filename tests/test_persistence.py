@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import overlapping_data
 from numpy.testing import assert_array_equal
 from scipy.special import softmax
 from sklearn.exceptions import NotFittedError
@@ -17,17 +18,6 @@ from calibkit.calibrators._registry import CALIBRATORS as REGISTRY
 from calibkit.exceptions import NoFiniteOptimumWarning
 
 CALIBRATORS = list(REGISTRY.values())
-
-
-def overlapping_data(n_classes, *, n=200, seed=0):
-    """Noisy logits whose classes overlap (every fit has a finite optimum)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, n_classes, n)
-    logits = rng.normal(size=(n, n_classes)) * 2.0
-    logits[np.arange(n), y] += 1.0
-    if n_classes == 2:
-        return logits[:, 1] - logits[:, 0], y
-    return logits, y
 
 
 def strict_json(text):

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import overlapping_data
 from numpy.testing import assert_array_equal
 from scipy.special import softmax
 from sklearn.base import clone
@@ -29,17 +30,6 @@ from calibkit.calibrators._registry import (
 )
 from calibkit.calibrators._state import Float, FloatArray, Int, Optional
 from calibkit.exceptions import CalibrationWarning
-
-
-def overlapping_data(n_classes, *, n=200, seed=0):
-    """Noisy logits whose classes overlap (every fit has a finite optimum)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, n_classes, n)
-    logits = rng.normal(size=(n, n_classes)) * 2.0
-    logits[np.arange(n), y] += 1.0
-    if n_classes == 2:
-        return logits[:, 1] - logits[:, 0], y
-    return logits, y
 
 
 def bits(value):

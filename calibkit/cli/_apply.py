@@ -3,7 +3,7 @@
 from calibkit import io as ckio
 from calibkit._validation import format_label
 from calibkit.cli._options import (
-    add_column_options,
+    add_predictions,
     add_subcommand,
     check_paths,
     column_choice,
@@ -35,8 +35,9 @@ def add_parser(subparsers):
         ],
     )
     parser.add_argument("calibrator", metavar="CALIBRATOR", help="JSON from 'fit'")
-    parser.add_argument("predictions", metavar="PREDICTIONS", help="input file, or -")
-    add_column_options(parser, default="the columns the calibrator was fitted on.")
+    add_predictions(
+        parser, label=False, default="the columns the calibrator was fitted on."
+    )
     parser.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="output file, or -"
     )

@@ -6,7 +6,7 @@ from calibkit import io as ckio
 from calibkit.cli._apply import load_calibrator
 from calibkit.cli._console import cli_message
 from calibkit.cli._options import (
-    add_column_options,
+    add_predictions,
     add_subcommand,
     check_paths,
     column_choice,
@@ -40,9 +40,7 @@ def add_parser(subparsers):
             "calibkit evaluate preds.parquet --label y --columns p --json metrics.json",
         ],
     )
-    parser.add_argument("predictions", metavar="PREDICTIONS", help="input file, or -")
-    parser.add_argument("--label", required=True, metavar="COL", help="label column")
-    add_column_options(
+    add_predictions(
         parser,
         default="the calibrator's columns with --calibrator, else every column "
         "except --label and --weight.",

@@ -11,7 +11,7 @@ from calibkit.calibrators._registry import (
     select_method,
 )
 from calibkit.cli._options import (
-    add_column_options,
+    add_predictions,
     add_subcommand,
     check_paths,
     column_choice,
@@ -39,9 +39,7 @@ def add_parser(subparsers):
             "cat scores.csv | calibkit fit - --label y -o cal.json",
         ],
     )
-    parser.add_argument("predictions", metavar="PREDICTIONS", help="input file, or -")
-    parser.add_argument("--label", required=True, metavar="COL", help="label column")
-    add_column_options(parser, default="every column except --label and --weight.")
+    add_predictions(parser, default="every column except --label and --weight.")
     parser.add_argument(
         "--input",
         choices=("logits", "probabilities"),

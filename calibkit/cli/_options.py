@@ -25,6 +25,17 @@ def add_subcommand(subparsers, name, *, help, description, examples):
     )
 
 
+def add_predictions(parser, *, default, label=True):
+    """The PREDICTIONS file, ``--label`` (unless ``label=False``) and the column
+    options (``default`` describes the columns taken without them)."""
+    parser.add_argument("predictions", metavar="PREDICTIONS", help="input file, or -")
+    if label:
+        parser.add_argument(
+            "--label", required=True, metavar="COL", help="label column"
+        )
+    add_column_options(parser, default=default)
+
+
 def add_column_options(parser, *, default):
     """``--columns`` and ``--prefix``, with the default selection described."""
     group = parser.add_argument_group("prediction columns")
