@@ -129,14 +129,17 @@ def log_odds_from_logits(z, *, half=False):
     with np.errstate(over="ignore", divide="ignore"):
         diff = z - z_max[:, None]
         shifted = np.exp(diff)
-        total = shifted.sum(axis=1)
+        # Summed in sorted order, so that a row's log-odds do not depend on
+        # the order of its columns (renaming classes must not move a score
+        # by an ulp: isotonic fits pool exact ties only).
+        total = np.sort(shifted, axis=1).sum(axis=1)
         # Non-top columns: the other terms include the top one (worth 1), so
         # ``total - shifted_k >= 1`` and the subtraction loses no accuracy.
         log_others = np.log(total[:, None] - shifted)
         # Top column: sum the other terms directly, relative to the runner-up.
         masked = z.copy()
         masked[rows, top] = -np.inf
-        lse_others = logsumexp(masked, axis=1)
+        lse_others = logsumexp(np.sort(masked, axis=1), axis=1)
         if half:
             out = (z * 0.5 - z_max[:, None] * 0.5) - log_others * 0.5
             out[rows, top] = z_max * 0.5 - lse_others * 0.5
