@@ -14,11 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
-from calibkit._newton import (
-    ChunkedModel,
-    minimize,
-    minimize_scalar,
-)
+from calibkit._newton import ChunkedModel, minimize, minimize_scalar
+from calibkit.metrics._kernels import total_weight, weights_or_ones
 
 
 def _transformed(values, transform):
@@ -183,14 +180,6 @@ class PlattSolution:
     loss: float
     n_iter: int
     converged: bool
-
-
-def _total_weight(x, w):
-    return float(x.shape[0] if w is None else w.sum())
-
-
-def _with_unit_weights(w, n):
-    return np.ones(n) if w is None else w
 
 
 def _dot(a, b):
@@ -414,9 +403,7 @@ class TemperatureModel:
         )
         self.eps = eps
         self.n_cols = 2 if logits.ndim == 1 else logits.shape[1]
-        self.total_weight = (
-            logits.shape[0] if sample_weight is None else sample_weight.sum()
-        )
+        self.total_weight = total_weight(sample_weight, logits.shape[0])
 
     #: Largest ``max(|max_k z_k|, |z_y|)`` over rows, from the last pass with
     #: limits: the magnitude that decides whether the logits need rescaling
@@ -830,7 +817,7 @@ class ZeroLogitModel(ChunkedModel):
     def __init__(self, log_probs, y, sample_weight, transform, eps, zero_prior):
         self.arrays = (log_probs, y, sample_weight)
         self.n_cols = 2 if log_probs.ndim == 1 else log_probs.shape[1]
-        self.total_weight = _total_weight(log_probs, sample_weight)
+        self.total_weight = total_weight(sample_weight, log_probs.shape[0])
         self.options = {"eps": eps, "transform": transform, "zero_prior": zero_prior}
 
     def kernel(self, rows, lp, y, w, *, theta):
@@ -953,12 +940,12 @@ class LinearLogitModel(ChunkedModel):
         self.arrays = (features, y, sample_weight)
         self.n_params = features.shape[1] if n_params is None else n_params
         self.n_cols = max(features.shape[1], self.n_params)
-        self.total_weight = _total_weight(features, sample_weight)
+        self.total_weight = total_weight(sample_weight, features.shape[0])
         self.targets, self.transform = targets, transform
 
     def kernel(self, rows, x, y, w, *, theta):
         x = _transformed(x, self.transform)
-        w = _with_unit_weights(w, x.shape[0])
+        w = weights_or_ones(w, x.shape[0])
         z = x @ theta
         t = np.where(y, *self.targets)
         loss = np.logaddexp(0.0, z) - t * z
@@ -1009,13 +996,13 @@ class _SoftmaxScalingModel(ChunkedModel):
     def __init__(self, logits, y, sample_weight=None, *, transform=None):
         self.arrays = (logits, y, sample_weight)
         self.n_classes = logits.shape[1]
-        self.total_weight = _total_weight(logits, sample_weight)
+        self.total_weight = total_weight(sample_weight, logits.shape[0])
         self.transform = transform
 
     def _chunk(self, z, w):
         """A chunk's logits (transformed) and weights (ones when unweighted)."""
         z = _transformed(z, self.transform)
-        return z, _with_unit_weights(w, z.shape[0])
+        return z, weights_or_ones(w, z.shape[0])
 
 
 class VectorScalingModel(_SoftmaxScalingModel):
