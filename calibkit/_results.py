@@ -27,19 +27,9 @@ class Result:
     class has the same keys.
     """
 
-    #: Fields left out of :meth:`to_dict`, ``repr`` and the HTML table (data
-    #: kept only to draw figures, for instance).
-    _hidden_fields = ()
     #: Per-row array fields that :meth:`to_frame` turns into columns; empty for
     #: results made of scalars, whose frame has one row.
     _table_fields = ()
-
-    def _fields(self):
-        return [
-            f.name
-            for f in dataclasses.fields(self)
-            if f.name not in self._hidden_fields
-        ]
 
     def to_dict(self):
         """The fields as a plain ``dict`` (arrays stay numpy arrays).
@@ -49,7 +39,7 @@ class Result:
         dict
             ``{field name: value}``, in the order of the fields.
         """
-        return {name: getattr(self, name) for name in self._fields()}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def to_frame(self):
         """The result as a pandas DataFrame.

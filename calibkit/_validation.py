@@ -28,11 +28,9 @@ from sklearn.utils._indexing import _safe_indexing as safe_indexing  # noqa: F40
 # is the one place that imports scikit-learn internals, so an upstream move is a
 # one-line fix here.
 from sklearn.utils._param_validation import (  # noqa: F401 (re-exported)
-    HasMethods,
     Hidden,
     Interval,
     InvalidParameterError,
-    Options,
     StrOptions,
 )
 from sklearn.utils._param_validation import validate_params as _sklearn_validate_params
