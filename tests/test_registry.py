@@ -26,8 +26,8 @@ from calibkit.calibrators._registry import (
     method_choices,
     method_name,
     register,
-    select_method,
 )
+from calibkit.calibrators._selection import select_method
 from calibkit.calibrators._state import Float, FloatArray, Int, Optional
 from calibkit.exceptions import CalibrationWarning
 

@@ -2,9 +2,10 @@
 
 :data:`CALIBRATORS` maps a method name to its class. Persistence (which
 classes may be saved and loaded), ``CalibratedClassifier(method=...)``,
-``method="auto"`` (:func:`select_method`), the command line (``--method``
-choices, the one-line summary of a fitted calibrator) and the tests'
-parametrisation all read it; none keeps a list of its own.
+``method="auto"`` (:func:`~calibkit.calibrators._selection.select_method`),
+the command line (``--method`` choices, the one-line summary of a fitted
+calibrator) and the tests' parametrisation all read it; none keeps a list of
+its own.
 
 Adding a calibrator: write ``calibrators/_<method>.py`` with a
 :class:`~calibkit.calibrators._base.BaseCalibrator` subclass that declares
@@ -25,20 +26,17 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit.calibrators._base import BaseCalibrator
 from calibkit.calibrators._isotonic import IsotonicCalibration
 from calibkit.calibrators._platt import PlattScaling
-from calibkit.calibrators._selection import Selection, select_method
 from calibkit.calibrators._state import Codec
 from calibkit.calibrators._temperature import TemperatureScaling
 
 __all__ = [
     "AUTO",
     "CALIBRATORS",
-    "Selection",
     "by_class_name",
     "fitted_summary",
     "method_choices",
     "method_name",
     "register",
-    "select_method",
 ]
 
 #: Calibrators by method name, in the order ``method="auto"`` tries them

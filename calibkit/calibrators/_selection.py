@@ -23,6 +23,7 @@ from calibkit._validation import (
     encode_labels,
     format_label,
 )
+from calibkit.calibrators._registry import CALIBRATORS
 from calibkit.exceptions import CalibrationWarning, InputKindWarning
 from calibkit.metrics._kernels import (
     counted_rows,
@@ -104,10 +105,6 @@ def select_method(
     >>> choice.method == min(choice.losses, key=choice.losses.get), choice.n_splits
     (True, 5)
     """
-    # Imported here: the registry imports this module (to re-export
-    # select_method), so a module-level import would be circular.
-    from calibkit.calibrators._registry import CALIBRATORS
-
     if input not in ("logits", "probabilities"):
         msg = f"input must be 'logits' or 'probabilities'; got {input!r}."
         raise ValueError(msg)

@@ -8,8 +8,8 @@ from calibkit.calibrators._registry import (
     CALIBRATORS,
     fitted_summary,
     method_choices,
-    select_method,
 )
+from calibkit.calibrators._selection import select_method
 from calibkit.cli._options import (
     add_predictions,
     add_subcommand,
