@@ -62,13 +62,8 @@ def check_line_kwargs(kwargs):
     Parameters
     ----------
     kwargs : dict
-        The user's keywords for the curve.
-
-    Returns
-    -------
-    dict
-        The keywords under their canonical matplotlib names (``lw`` becomes
-        ``linewidth``).
+        The user's keywords for the curve (put under canonical names only
+        when drawn, by :func:`line_style`).
 
     Raises
     ------
@@ -80,7 +75,7 @@ def check_line_kwargs(kwargs):
         on a line that belongs to no figure.
     """
     if not kwargs:
-        return {}
+        return
     reserved = sorted(set(kwargs) & set(RESERVED_KEYWORDS))
     if reserved:
         msg = (
@@ -104,7 +99,6 @@ def check_line_kwargs(kwargs):
     except (TypeError, ValueError) as error:
         msg = f"Invalid keyword argument for the curve: {error}"
         raise type(error)(msg) from None
-    return canonical
 
 
 def line_style(defaults, kwargs):
