@@ -68,6 +68,7 @@ from calibkit._version import __version__
 from calibkit.calibrators._registry import CALIBRATORS, by_class_name
 from calibkit.calibrators._state import Fields, kind
 from calibkit.io._formats import check_input_file
+from calibkit.io._write import atomic_output
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -279,8 +280,6 @@ def save(calibrator, path, *, metadata=None):
     >>> (load(path).predict_proba([0.5]) == cal.predict_proba([0.5])).all()
     np.True_
     """
-    from calibkit.io import atomic_output
-
     text = json.dumps(to_dict(calibrator, metadata=metadata), indent=2, allow_nan=False)
     with atomic_output(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
