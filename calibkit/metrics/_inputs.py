@@ -96,7 +96,8 @@ def check_forecasts(
         ``pos_label`` against the rest.
     input : {"probabilities", "logits"}
         With ``"logits"``, ``y_prob`` holds logits (1-D: log-odds) and only
-        finiteness is checked.
+        finiteness is checked. The value itself is checked by the public
+        function's ``validate_params`` (:data:`FORECAST_CONSTRAINTS`).
     lazy : bool, default=False
         Keep a dask ``y_prob`` as it is, for metrics computed as reductions over
         row blocks. Otherwise a dask array is computed into memory (metrics that
@@ -106,9 +107,6 @@ def check_forecasts(
     -------
     Forecasts
     """
-    if input not in INPUTS:
-        msg = f"input must be 'probabilities' or 'logits'; got {input!r}."
-        raise ValueError(msg)
     y_true = check_labels(y_true, name="y_true")
     prob = check_float_array(y_prob, name="y_prob")
     if is_dask(prob) and not lazy:
