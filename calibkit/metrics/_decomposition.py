@@ -872,15 +872,19 @@ def _top_label_brier(f, correct, observed_share, rest_squares):
 def _top_label_rows(y, prob, score):
     """Predicted class, its probability, and what the rest of each row holds."""
     n, n_classes = prob.shape
-    predicted, confidence = top_label(prob)
     info = {
-        name: np.empty(n) for name in ("observed", "rest_sum", "rest_shares_squared")
+        name: np.empty(n)
+        for name in ("confidence", "observed", "rest_sum", "rest_shares_squared")
     }
-    info.update(predicted=predicted, confidence=confidence)
+    info["predicted"] = np.empty(n, dtype=np.intp)
+    # One pass over the rows: the top label is taken from the chunk's copy.
     for rows in row_chunks(n, n_classes):
         p = np.array(prob[rows], dtype=np.float64)  # a copy: the top is zeroed below
         index = np.arange(p.shape[0])
-        p[index, predicted[rows]] = 0.0
+        top, confidence = top_label(p)
+        info["predicted"][rows] = top
+        info["confidence"][rows] = confidence
+        p[index, top] = 0.0
         info["observed"][rows] = p[index, y[rows]]
         info["rest_sum"][rows] = p.sum(axis=1)
         if score == "brier":
