@@ -184,9 +184,8 @@ def evaluate_forecasts(
     fc = as_probabilities(fc, input)
     if not fc.is_binary and fc.n_classes == 2:
         fc = dataclasses.replace(fc, prob=fc.prob[:, 1])
-    y_true = np.asarray(y_true)
     if labels is None:
-        labels = np.unique(y_true)
+        labels = fc.classes  # the sorted labels of y_true, found by the check
     return ForecastEvaluation(
         name=str(name),
         n_samples=int(fc.y.shape[0]),
@@ -196,7 +195,7 @@ def evaluate_forecasts(
         ece=float(_expected_calibration_error(fc, n_bins=n_bins)),
         n_bins=int(n_bins),
         decomposition=_decompose(fc, score="log"),
-        y_true=y_true,
+        y_true=np.asarray(y_true),
         y_prob=np.asarray(fc.prob),
         labels=np.asarray(labels),
     )
