@@ -74,10 +74,9 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else _EXIT_ERROR
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print(
-            f"{PROG}: error: choose a subcommand: demo, fit, apply or evaluate.",
-            file=sys.stderr,
-        )
+        *others, last = args.subcommands
+        listed = f"{', '.join(others)} or {last}"
+        print(f"{PROG}: error: choose a subcommand: {listed}.", file=sys.stderr)
         return _EXIT_ERROR
     console = Console(args.command, quiet=args.quiet)
     with warnings.catch_warnings(record=True) as caught, _terminate_cleanly():

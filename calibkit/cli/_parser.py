@@ -43,4 +43,6 @@ def build_parser():
     subparsers = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(subparsers)
+    # For the error without a subcommand, which lists them.
+    parser.set_defaults(subcommands=list(subparsers.choices))
     return parser
