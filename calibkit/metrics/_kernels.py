@@ -310,12 +310,9 @@ def kl_rows(p, q):
     +inf where q gives probability 0 to an outcome that p makes possible.
     Rows are used as given, not renormalised.
     """
-    diff = q - p
     if p.ndim == 1:
-        # The rows (1 - p, p), (1 - q, q): differences q - p are exact for close
-        # values, unlike the rounded complements 1 - p, 1 - q; both parts of the
-        # generalised divergence sum to KL because the differences cancel.
-        return generalised_kl(p, q, diff) + generalised_kl(1.0 - p, 1.0 - q, -diff)
+        return bernoulli_kl(p, q)
+    diff = q - p
     # Σ_k (p_k ln(p_k/q_k) - p_k + q_k) - Σ_k (q_k - p_k) = Σ_k p_k ln(p_k/q_k).
     return generalised_kl(p, q, diff).sum(axis=1) - diff.sum(axis=1)
 
