@@ -223,13 +223,16 @@ class IsotonicCalibration(BaseCalibrator):
             scores = self._scores(X)
             check_finite_log_odds(X, self.input, method, scores=scores)
             blocks = [([1], scores)]
-        else:  # checked chunk by chunk before any class is fitted
-            check_finite_log_odds(
-                X, self.input, method, values=X, transform=log_odds_from_logits
-            )
+        else:
             blocks = self._class_blocks(X)
-        self.X_thresholds_, self.y_thresholds_ = [], []
+        xs, ys = [], []
         for models, scores in blocks:
+            if self.input == "logits" and not np.isfinite(scores).all():
+                # Refused before this block is fitted; the check reads all of X
+                # (one more pass, on this path only) to count every such row.
+                check_finite_log_odds(
+                    X, self.input, method, values=X, transform=log_odds_from_logits
+                )
             for row, k in enumerate(models):
                 fit = pav(scores[row], y == k, sample_weight)  # bool: 1 byte a row
                 starts, stops = fit.block_starts[:-1], fit.block_starts[1:] - 1
@@ -237,9 +240,10 @@ class IsotonicCalibration(BaseCalibrator):
                     keep = starts
                 else:
                     keep = np.unique(np.concatenate([starts, stops]))
-                self.X_thresholds_.append(fit.scores[keep])
-                self.y_thresholds_.append(fit.fitted[keep])
+                xs.append(fit.scores[keep])
+                ys.append(fit.fitted[keep])
             del scores  # before the next block is computed
+        self.X_thresholds_, self.y_thresholds_ = xs, ys
 
     @staticmethod
     def _auto_eps(sample_weight, n_rows):
