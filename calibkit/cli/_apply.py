@@ -7,10 +7,9 @@ from calibkit.cli._options import (
     add_subcommand,
     check_paths,
     column_choice,
-    source,
 )
 from calibkit.io._columns import check_n_columns, prediction_columns, stored_columns
-from calibkit.io._formats import check_output_path
+from calibkit.io._formats import check_output_path, describe_path
 
 _OUTPUT_PREFIX = "calibrated_"
 
@@ -85,7 +84,7 @@ def run(args, console):
     clash = [n for n in names if n in frame.columns]
     if clash:
         msg = (
-            f"{source(args.predictions)} already has column(s) {clash}; choose "
+            f"{describe_path(args.predictions)} already has column(s) {clash}; choose "
             "another --output-prefix."
         )
         raise ValueError(msg)

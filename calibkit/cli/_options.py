@@ -81,8 +81,3 @@ def check_paths(args, inputs, outputs):
         {k: getattr(args, v) for k, v in inputs.items()},
         {k: getattr(args, v) for k, v in outputs.items()},
     )
-
-
-def source(path):
-    """How messages name an input: ``'path'``, or standard input for ``-``."""
-    return "standard input" if str(path) == "-" else f"'{path}'"

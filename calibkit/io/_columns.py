@@ -6,7 +6,7 @@ import re
 import numpy as np
 
 from calibkit._validation import format_label, name_prefixes
-from calibkit.io._formats import STDIO
+from calibkit.io._formats import describe_path
 
 __all__ = [
     "check_column",
@@ -569,9 +569,7 @@ def _not_in(y, named):
 
 def _source(frame):
     source = frame.attrs.get("source")
-    if source is None:
-        return "the table"
-    return "standard input" if source == STDIO else f"'{source}'"
+    return "the table" if source is None else describe_path(source)
 
 
 def _where(frame, row):

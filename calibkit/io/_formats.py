@@ -10,6 +10,7 @@ __all__ = [
     "check_distinct_paths",
     "check_input_file",
     "check_output_path",
+    "describe_path",
     "detect_format",
 ]
 
@@ -57,6 +58,11 @@ def detect_format(path):
         )
         raise ValueError(msg)
     return FORMATS[suffix]
+
+
+def describe_path(path):
+    """How messages name a file: ``'path'``, or standard input for ``-``."""
+    return "standard input" if str(path) == STDIO else f"'{path}'"
 
 
 def check_distinct_paths(inputs, outputs):
