@@ -5,7 +5,7 @@ from numbers import Real
 
 import numpy as np
 
-from calibkit._chunks import row_chunks
+from calibkit._chunks import is_dask, row_chunks
 from calibkit._pav import pav
 from calibkit._transforms import log_odds_from_logits
 from calibkit._validation import Interval, StrOptions
@@ -204,6 +204,8 @@ class IsotonicCalibration(BaseCalibrator):
         whole to float64. Logits take one pass over ``X`` per block (a class's
         log-odds need the whole row).
         """
+        if is_dask(X):  # materialised once here, not once per block
+            X = X.compute()
         n_classes = len(self.classes_)
         per_block = max(1, (n_classes * X.dtype.itemsize) // 16)
         for start in range(0, n_classes, per_block):
