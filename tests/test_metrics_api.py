@@ -494,3 +494,16 @@ def test_table_results_give_one_row_per_point():
     assert frame.shape[0] == curve.forecast.shape[0]
     np.testing.assert_array_equal(frame["observed"], curve.observed)
     assert "lower" not in frame.columns  # no band: no empty columns
+
+
+def test_labels_order_does_not_reorder_the_columns():
+    """Columns of y_prob follow the sorted labels, as documented (and as in
+    scikit-learn), however ``labels`` lists them."""
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    from calibkit.metrics import log_loss
+
+    y, prob = ["a", "b"], [[0.9, 0.1], [0.2, 0.8]]
+    expected = sk_log_loss(y, prob, labels=["a", "b"])  # columns in sorted order
+    assert log_loss(y, prob, labels=["b", "a"]) == pytest.approx(expected, rel=1e-15)
+    assert log_loss(y, prob, labels=["b", "a"]) == log_loss(y, prob, labels=["a", "b"])

@@ -366,7 +366,8 @@ class ReliabilityDisplay:
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights, for the curves and the histograms.
         labels : array-like, default=None
-            All class labels, in the order of the columns of ``y_prob``.
+            All class labels; the columns of ``y_prob`` are in their sorted
+            order (as in scikit-learn), whatever order they are listed in.
         strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
             Equal-width bins, equal-mass bins, or the CORP isotonic curve.
         n_bins : int, default=10

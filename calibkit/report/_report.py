@@ -147,7 +147,8 @@ def evaluate_forecasts(
         (exact even where the softmax underflows) and the other scores from
         their softmax (sigmoid for 1-D log-odds).
     labels : array-like, default=None
-        All class labels, in the column order of ``y_prob``.
+        All class labels; the columns of ``y_prob`` are in their sorted order
+        (as in scikit-learn), whatever order they are listed in.
     sample_weight : array-like of shape (n_samples,), default=None
         Row weights.
     n_bins : int, default=10
