@@ -1,7 +1,8 @@
 """calibkit: probability calibration for classifiers and saved predictions.
 
 Calibrators (:class:`PlattScaling`, :class:`TemperatureScaling`,
-:class:`IsotonicCalibration`) are scikit-learn estimators fitted on saved
+:class:`IsotonicCalibration`, :class:`VectorScaling`, :class:`MatrixScaling`,
+:class:`DirichletCalibration`) are scikit-learn estimators fitted on saved
 scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
 """
 
@@ -17,16 +18,22 @@ from calibkit._persistence import (
 from calibkit._version import __version__
 from calibkit.calibrators import (
     CalibratedClassifier,
+    DirichletCalibration,
     IsotonicCalibration,
+    MatrixScaling,
     PlattScaling,
     TemperatureScaling,
+    VectorScaling,
 )
 
 __all__ = [
     "CalibratedClassifier",
+    "DirichletCalibration",
     "IsotonicCalibration",
+    "MatrixScaling",
     "PlattScaling",
     "TemperatureScaling",
+    "VectorScaling",
     "__version__",
     "from_dict",
     "load",

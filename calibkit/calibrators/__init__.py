@@ -6,11 +6,19 @@ The public names are re-exported by :mod:`calibkit`; import them from there.
 from calibkit.calibrators._classifier import CalibratedClassifier
 from calibkit.calibrators._isotonic import IsotonicCalibration
 from calibkit.calibrators._platt import PlattScaling
+from calibkit.calibrators._scaling import (
+    DirichletCalibration,
+    MatrixScaling,
+    VectorScaling,
+)
 from calibkit.calibrators._temperature import TemperatureScaling
 
 __all__ = [
     "CalibratedClassifier",
+    "DirichletCalibration",
     "IsotonicCalibration",
+    "MatrixScaling",
     "PlattScaling",
     "TemperatureScaling",
+    "VectorScaling",
 ]

@@ -26,6 +26,11 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit.calibrators._base import BaseCalibrator
 from calibkit.calibrators._isotonic import IsotonicCalibration
 from calibkit.calibrators._platt import PlattScaling
+from calibkit.calibrators._scaling import (
+    DirichletCalibration,
+    MatrixScaling,
+    VectorScaling,
+)
 from calibkit.calibrators._state import Codec
 from calibkit.calibrators._temperature import TemperatureScaling
 
@@ -44,6 +49,9 @@ __all__ = [
 CALIBRATORS = {
     "temperature": TemperatureScaling,
     "platt": PlattScaling,
+    "vector": VectorScaling,
+    "dirichlet": DirichletCalibration,
+    "matrix": MatrixScaling,
     "isotonic": IsotonicCalibration,
 }
 
