@@ -10,7 +10,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from calibkit._chunks import as_float64, reduce_rows, row_chunks
 from calibkit._softmax_models import (
@@ -290,7 +289,7 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
             grid = [(g, float(mu)) for g in REG_GRID]
         else:
             grid = [(float(lam), g) for g in REG_GRID]
-        folds = _folds(y, sample_weight)
+        folds = _folds(X, y, transform)
         if folds is None:  # too few rows to hold any out: the strongest
             return grid[0]
         losses = [
@@ -327,23 +326,35 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
         return total / weight if weight > 0 else 0.0
 
 
-def _folds(y, sample_weight):
-    """Held-out index sets of ``StratifiedKFold``, unshuffled (None if impossible).
+def _fold_key(rows, z, y, *, transform):
+    x = as_float64(z) if transform is None else transform(as_float64(z))
+    return np.stack([x[np.arange(x.shape[0]), y], x.sum(axis=1)], axis=1)
 
-    ``n_splits = min(CV_FOLDS, rows of the rarest class present)``, at least 2;
-    rows of weight 0 count too (they are held out like any other).
+
+def _folds(X, y, transform):
+    """Held-out index sets of the ``"cv"`` search (None if too few rows).
+
+    Stratified: the rows of each class, sorted by their features (the true
+    class's value, then the row sum), are dealt to the folds in turn, so the
+    folds do not depend on the order of the rows and each spans the range of
+    the scores. ``min(CV_FOLDS, rows of the rarest class present)`` folds, at
+    least 2; rows of weight 0 count too (they are held out like any other).
     """
     counts = np.bincount(y)
     present = counts[counts > 0]
     n_splits = int(min(CV_FOLDS, max(2, present.min())))
     if y.shape[0] < n_splits or present.shape[0] < 2:
         return None
-    with warnings.catch_warnings():
-        # Fewer rows of a class than folds: that class is missing from some
-        # held-out folds, which is fine for scoring.
-        warnings.filterwarnings("ignore", message="The least populated class")
-        splitter = StratifiedKFold(n_splits=n_splits)
-        return [test for _, test in splitter.split(np.zeros(y.shape[0]), y)]
+    keys = np.empty((y.shape[0], 2))
+    for rows in row_chunks(y.shape[0], 2 * (1 if X.ndim == 1 else X.shape[1])):
+        keys[rows] = _fold_key(rows, np.asarray(X[rows]), y[rows], transform=transform)
+    order = np.lexsort((keys[:, 1], keys[:, 0], y))
+    fold = np.empty(y.shape[0], dtype=np.intp)
+    start = 0
+    for count in counts:
+        fold[order[start : start + count]] = np.arange(count) % n_splits
+        start += count
+    return [np.flatnonzero(fold == i) for i in range(n_splits)]
 
 
 _SHARED_NOTES = """
@@ -409,17 +420,21 @@ _ODIR_NOTES = """
     sharpen or soften each class. ``"cv"`` picks the strength from the grid
     ``1, 0.1, 0.01, 1e-3, 1e-4, 1e-5`` (when both are ``"cv"``, ``lam = mu``
     along the grid; when one is a number, only the other is searched) by the
-    weighted held-out log-loss of a ``StratifiedKFold`` with
-    ``min(5, rows of the rarest class)`` folds (at least 2), unshuffled, so
-    the choice is deterministic. Each fold fits on the other folds only (its
-    rows get weight 0, exactly as if removed) and scores on its own rows; a
-    tie goes to the stronger regularisation; the chosen values are stored in
-    ``reg_off_diagonal_`` and ``reg_bias_`` and the map is refitted on all
-    rows. Inside ``CalibratedClassifier(method="auto")`` this happens within
-    each outer training fold, so no held-out row is seen. The default is
+    weighted held-out log-loss over ``min(5, rows of the rarest class)``
+    folds (at least 2), stratified: the rows of each class, sorted by their
+    features, are dealt to the folds in turn, so the choice is deterministic
+    and does not depend on the order of the rows. Each fold is scored by
+    the map fitted on the other folds (its rows get weight 0, exactly as if
+    removed); a tie goes to the stronger regularisation; the chosen values
+    are stored in ``reg_off_diagonal_`` and ``reg_bias_`` and the map is
+    refitted on all rows. Inside ``CalibratedClassifier(method="auto")``
+    this happens within each outer training fold, so no held-out row is
+    seen. The default is
     ``"cv"``, Kull et al.'s recommended setting: an unregularised ``K x K``
     map overfits small calibration sets. ``0`` gives plain maximum
-    likelihood.
+    likelihood. A weighted row stays whole in its fold, so with ``"cv"``
+    integer weights equal repeated rows only when the same strength is
+    chosen (at given strengths they always do).
 """
 
 
