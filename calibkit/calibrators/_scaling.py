@@ -161,10 +161,15 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
 
     # -- fitting --------------------------------------------------------
 
-    def _solve(self, X, y, sample_weight, transform, reg, *, warn):
-        """Exact fit; smoothed targets when the one-hot optimum is at infinity."""
+    def _solve(self, X, y, sample_weight, transform, reg, *, warn, start=None):
+        """Exact fit; smoothed targets when the one-hot optimum is at infinity.
+
+        ``start`` (default: the identity map) only changes where the solver
+        starts, and the gauge of the flat directions it leaves untouched.
+        """
+        start = self._start() if start is None else start
         model = self._model(X, y, sample_weight, transform, reg, None)
-        result = minimize_scaling(model, self._start(), max_iter=self.max_iter)
+        result = minimize_scaling(model, start, max_iter=self.max_iter)
         if result.status == "no_finite_optimum":
             if warn:
                 warnings.warn(
@@ -292,12 +297,15 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
         folds = _folds(X, y, transform)
         if folds is None:  # too few rows to hold any out: the strongest
             return grid[0]
+        # Strongest first; each fold starts from its fit at the previous strength.
+        starts = [None] * len(folds)
         losses = [
-            self._cv_loss(X, y, sample_weight, transform, reg, folds) for reg in grid
+            self._cv_loss(X, y, sample_weight, transform, reg, folds, starts)
+            for reg in grid
         ]
         return grid[int(np.argmin(losses))]
 
-    def _cv_loss(self, X, y, sample_weight, transform, reg, folds):
+    def _cv_loss(self, X, y, sample_weight, transform, reg, folds, starts):
         """Held-out mean log-loss of the fit with ``reg``, over ``folds``.
 
         Held-out rows are given weight 0 in the fit (exactly as if left
@@ -305,10 +313,13 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
         """
         base = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         total, weight = 0.0, 0.0
-        for test in folds:
+        for i, test in enumerate(folds):
             train_w = base.copy()
             train_w[test] = 0.0
-            result = self._solve(X, y, train_w, transform, reg, warn=False)
+            result = self._solve(
+                X, y, train_w, transform, reg, warn=False, start=starts[i]
+            )
+            starts[i] = result.theta
             coef, intercept = self._parameters(result.theta, reg)
             test_w = np.zeros_like(base)
             test_w[test] = base[test]
