@@ -122,6 +122,10 @@ def _softmax_residual(a, y, eps=None):
     return loss, q, r
 
 
+def _positive(values):
+    return np.where(values > 0, values, 1.0)
+
+
 def _curvature_times(q, da):
     """``(diag q - q q^T) da`` per row: the softmax Hessian applied to ``da``."""
     s = q * da
@@ -197,7 +201,13 @@ class _SoftmaxScalingModel(ChunkedModel):
         means = self._reduce(kernel, 2 * self.n_classes)
         value, pgrad, pdiag = self.penalty(theta)
         loss = float(means[0]) + value
-        return loss, means[1 : p + 1] + pgrad, means[p + 1 :] + pdiag
+        precond = means[p + 1 :].copy()
+        precond[:p] += pdiag
+        return loss, means[1 : p + 1] + pgrad, precond
+
+    def precondition(self, precond, residual):
+        """Divide by the Hessian's diagonal (where positive)."""
+        return residual / _positive(precond)
 
     def hessp(self, theta, direction):
         """Hessian (plus penalty) times ``direction``: one pass."""
@@ -249,8 +259,9 @@ class VectorScalingModel(_SoftmaxScalingModel):
         c = q * (1.0 - q)
         c *= w[:, None]
         cz = c * z
-        precond = np.concatenate([row_sum((cz * z).T), row_sum(c.T)])
-        return np.concatenate([[w @ loss], w @ (r * z), w @ r, precond])
+        # The 2x2 diagonal blocks [[sum c z^2, sum c z], [sum c z, sum c]].
+        precond = [row_sum((cz * z).T), row_sum(c.T), row_sum(cz.T)]
+        return np.concatenate([[w @ loss], w @ (r * z), w @ r, *precond])
 
     def hessp_kernel(self, rows, z, y, w, *, theta, d):
         z, w = self._chunk(z, w)
@@ -258,6 +269,18 @@ class VectorScalingModel(_SoftmaxScalingModel):
         _, q = _softmax_terms(self._logits(z, theta), y)
         s = _curvature_times(q, d[:k] * z + d[k:])
         return np.concatenate([w @ (s * z), w @ s])
+
+    def precondition(self, precond, residual):
+        """Solve the 2x2 diagonal blocks (scale, intercept) of each class."""
+        k = self.n_classes
+        czz, c, cz = precond[:k], precond[k : 2 * k], precond[2 * k :]
+        det = czz * c - cz * cz
+        good = det > 1e-12 * np.maximum(czz * c, np.finfo(float).tiny)
+        det = np.where(good, det, 1.0)
+        r_w, r_b = residual[:k], residual[k:]
+        out_w = np.where(good, (c * r_w - cz * r_b) / det, r_w / _positive(czz))
+        out_b = np.where(good, (czz * r_b - cz * r_w) / det, r_b / _positive(c))
+        return np.concatenate([out_w, out_b])
 
     def flat(self, step):
         """``step`` without its component along the flat direction (shift of b)."""
@@ -394,10 +417,9 @@ def _conjugate_gradient(model, theta, grad, precond, tol, max_cg):
     Returns ``(s, passes, converged)``. Stops at residual norm ``tol``, or
     at a direction of (numerically) zero curvature.
     """
-    inv = 1.0 / np.where(precond > 0, precond, 1.0)
     step = np.zeros_like(grad)
     residual = _project(model, -grad)
-    z = _project(model, inv * residual)
+    z = _project(model, model.precondition(precond, residual))
     direction = z.copy()
     rz = residual @ z
     for passes in range(1, max_cg + 1):
@@ -412,7 +434,7 @@ def _conjugate_gradient(model, theta, grad, precond, tol, max_cg):
         residual -= alpha * h_dir
         if np.linalg.norm(residual) <= tol:
             return step, passes, True
-        z = _project(model, inv * residual)
+        z = _project(model, model.precondition(precond, residual))
         rz_new = residual @ z
         direction = z + (rz_new / rz) * direction
         rz = rz_new
@@ -426,7 +448,8 @@ def minimize_newton_cg(model, theta0, *, max_iter, max_cg=MAX_CG_ITER):
     (``model.hessp``, one pass each), so memory is ``O(p)`` and a Newton step
     costs ``O(p)`` work on the small system per CG iteration (``O(K)`` for
     vector scaling, ``O(K^2)`` for matrix scaling) besides the passes. The CG
-    solve is preconditioned by the Hessian's diagonal and stopped at a residual
+    solve is preconditioned by the Hessian's diagonal (vector scaling: its
+    2x2 blocks of each class's scale and intercept) and stopped at a residual
     ``min(0.5, sqrt(|g|)) |g|`` (superlinear convergence), then an Armijo line
     search follows. Stopping and the test for a loss falling towards infinity
     are those of :func:`calibkit._newton.minimize` (the curvature along the

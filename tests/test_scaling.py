@@ -389,7 +389,10 @@ def test_exact_zeros_take_the_smallest_log_probability_seen():
 def test_float32_logits_are_not_copied(monkeypatch):
     monkeypatch.setattr(_chunks, "CHUNK_BYTES", 1 << 16)
     rng = np.random.default_rng(0)
-    n, k = 20_000, 50
+    # 20 MB of logits: besides chunk-sized temporaries and the labels' codes
+    # (8 bytes a row), the dense Newton path holds a few copies of its
+    # p x p Hessian (p = 128 here, about 1 MB in all), independent of n.
+    n, k = 80_000, 64
     z = rng.normal(size=(n, k)).astype(np.float32)
     y = (z + rng.gumbel(size=(n, k))).argmax(axis=1)
     for cal in (

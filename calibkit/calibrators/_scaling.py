@@ -403,7 +403,8 @@ _SHARED_NOTES = """
     (``O(n K)`` for vector scaling, ``O(n K^2)`` for matrix scaling), and a
     Newton step costs ``O(p)`` on the small system per CG iteration,
     preconditioned by the Hessian's diagonal; memory is ``O(p)`` plus a few
-    chunk-sized temporaries, so float32 input is never copied to float64.
+    chunk-sized temporaries (the dense path: a few copies of the ``p x p``
+    Hessian, at most a few MB), so float32 input is never copied to float64.
     Both stop when the predicted decrease of the loss is at rounding level,
     where the gradient is at noise level. ``n_iter_`` counts passes over the
     data. Matrix scaling at ``K = 1000`` has a million parameters and costs
