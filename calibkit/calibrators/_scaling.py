@@ -109,6 +109,61 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
 
+    # Public methods restated with complete docstrings (numpydoc-valid).
+
+    def fit(self, X, y, sample_weight=None, *, classes=None):
+        """Fit the map on saved predictions by minimising the log-loss.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Logits (1-D: log-odds of ``classes_[1]``) or, with
+            ``input="probabilities"``, probabilities (1-D: of ``classes_[1]``).
+        y : array-like of shape (n_samples,)
+            True labels; any labels scikit-learn accepts, strings included.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.
+        classes : array-like of shape (n_classes,), default=None
+            Every class, for when ``y`` does not contain them all; the columns
+            of ``X`` follow the sorted ``classes``.
+
+        Returns
+        -------
+        object
+            The fitted calibrator.
+        """
+        return super().fit(X, y, sample_weight, classes=classes)
+
+    def predict(self, X):
+        """Class with the highest calibrated probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Same kind and shape of predictions as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return super().predict(X)
+
+    def predict_log_proba(self, X):
+        """Natural log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Same kind and shape of predictions as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Calibrated log-probabilities in the column order of ``classes_``.
+        """
+        return super().predict_log_proba(X)
+
     # -- features -------------------------------------------------------
 
     def _transform(self, X):
@@ -265,7 +320,7 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
     }
 
     def __init__(
-        self, *, input="logits", reg_off_diagonal="cv", reg_bias="cv", max_iter=100
+        self, *, input="logits", reg_off_diagonal="cv", reg_bias="cv", max_iter=500
     ):
         self.input = input
         self.reg_off_diagonal = reg_off_diagonal
@@ -464,7 +519,7 @@ class VectorScaling(_AffineSoftmaxCalibrator):
     input : {"logits", "probabilities"}, default="logits"
         What ``X`` holds: a column of logits per class (1-D: log-odds of
         ``classes_[1]``), or probabilities, whose logs are used.
-    max_iter : int, default=100
+    max_iter : int, default=500
         Maximum number of Newton iterations.
 
     Attributes
@@ -527,7 +582,7 @@ class VectorScaling(_AffineSoftmaxCalibrator):
 
     _kind = "vector"
 
-    def __init__(self, *, input="logits", max_iter=100):
+    def __init__(self, *, input="logits", max_iter=500):
         self.input = input
         self.max_iter = max_iter
 
@@ -559,7 +614,7 @@ class MatrixScaling(_RegularisedCalibrator):
         (see Notes).
     reg_bias : float >= 0 or "cv", default="cv"
         ``mu``, the weight of the mean squared intercept.
-    max_iter : int, default=100
+    max_iter : int, default=500
         Maximum number of Newton iterations (per fit).
 
     Attributes
@@ -639,7 +694,7 @@ class DirichletCalibration(_RegularisedCalibrator):
         (see Notes).
     reg_bias : float >= 0 or "cv", default="cv"
         ``mu``, the weight of the mean squared intercept.
-    max_iter : int, default=100
+    max_iter : int, default=500
         Maximum number of Newton iterations (per fit).
 
     Attributes
