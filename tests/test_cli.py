@@ -27,6 +27,8 @@ from calibkit.report import _report as report
 
 METHODS = CALIBRATORS  # every registered calibrator is a --method choice
 
+NAMES = "temperature|platt|vector|dirichlet|matrix|isotonic"
+
 
 def overconfident_logits(labels, *, n, seed):
     """Logits three times too sharp, and labels drawn from the true softmax."""
@@ -260,7 +262,7 @@ def test_auto_picks_the_lowest_cross_validated_loss(tmp_path, capsys):
         model,
     )
     assert code == 0
-    found = dict(re.findall(r"(temperature|platt|isotonic) ([0-9.]+)", err))
+    found = dict(re.findall(rf"({NAMES}) ([0-9.]+)", err))
     assert set(found) == set(METHODS)
     best = min(found, key=lambda name: float(found[name]))
     assert ck.load_metadata(model)["method"] == best
@@ -384,9 +386,7 @@ def test_demo(tmp_path, capsys):
     cal = pd.read_csv(out_dir / "calibration.csv")
     test = pd.read_csv(out_dir / "test.csv")
     columns = [c for c in cal.columns if c.startswith("score_")]
-    rows = dict(
-        re.findall(r"^(uncalibrated|temperature|platt|isotonic)\s+([0-9.]+)", out, re.M)
-    )
+    rows = dict(re.findall(rf"^(uncalibrated|{NAMES})\s+([0-9.]+)", out, re.M))
     assert set(rows) == {"uncalibrated", *METHODS}
     raw = softmax(test[columns].to_numpy(), axis=1)
     assert rows["uncalibrated"] == f"{sk_log_loss(test.label, raw):.4f}"
