@@ -8,6 +8,10 @@ without touching this test:
   (their ``calibkit`` commands in the process, through the entry point's
   ``main``), so "run the demo, then calibrate its files" is tested as a reader
   follows it.
+- the examples of ``calibkit --help`` and of each subcommand's ``--help``,
+  which are also those of the command-line reference (docs/cli.rst): each
+  subcommand's examples on their own, in a scratch folder holding the files
+  they name (``scores.csv``, ``cal.json``, ...).
 - docs/index.rst, docs/migration.rst and docs/user_guide/*.rst: the
   ``.. calibkit-run::`` and ``.. code-block:: python`` blocks of a page run
   top to bottom in one namespace, as the docs build runs them (also the
@@ -27,7 +31,6 @@ import doctest
 import io
 import re
 import shlex
-import subprocess
 import sys
 import textwrap
 import warnings
@@ -196,27 +199,62 @@ def run_doctest(code, namespace, where):
     assert result.failed == 0, out.getvalue()
 
 
-def run_shell(code, where):
-    """Run the ``calibkit`` commands of a shell block in the current folder."""
+def run_calibkit(command):
+    """Run one ``calibkit`` command line in this process; its exit status and output.
+
+    ``calibkit.cli.main`` is what the installed command calls. A pipeline from
+    ``cat FILE |`` and the redirections ``< FILE`` and ``> FILE`` are done here,
+    with real files as standard input and output.
+    """
     from calibkit.cli import main
 
+    lexer = shlex.shlex(command, posix=True, punctuation_chars="|<>")
+    lexer.whitespace_split = True
+    words = list(lexer)
+    stdin_path = stdout_path = None
+    if "|" in words:
+        cut = words.index("|")
+        head, words = words[:cut], words[cut + 1 :]
+        assert head[0] == "cat", f"pipeline not handled: {command}"
+        assert len(head) == 2, f"pipeline not handled: {command}"
+        stdin_path = head[1]
+    args, rest = [], iter(words)
+    for word in rest:
+        if word == "<":
+            stdin_path = next(rest)
+        elif word == ">":
+            stdout_path = next(rest)
+        else:
+            args.append(word)
+    assert args[0] == "calibkit", command
+    shown = io.StringIO()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stderr(shown))
+        if stdout_path is None:
+            stack.enter_context(contextlib.redirect_stdout(shown))
+        else:
+            stream = stack.enter_context(open(stdout_path, "w", encoding="utf-8"))
+            stack.enter_context(contextlib.redirect_stdout(stream))
+        if stdin_path is not None:
+            stdin = stack.enter_context(open(stdin_path, encoding="utf-8"))
+            saved, sys.stdin = sys.stdin, stdin
+            stack.callback(setattr, sys, "stdin", saved)
+        status = main(args[1:])
+    if stdout_path is not None and status == 0:
+        assert Path(stdout_path).stat().st_size > 0, f"nothing written: {command}"
+    return status, shown.getvalue()
+
+
+def run_shell(code, where):
+    """Run the ``calibkit`` commands of a shell block in the current folder."""
     for command in shell_commands(code):
-        if not command.startswith("calibkit "):
+        if not re.search(r"(^|\|\s*)calibkit ", command):
             assert not_run_reason(command), (
                 f"{where}: {command!r} is neither a calibkit command nor listed "
                 "in NOT_RUN with a reason"
             )
             continue
-        if re.search(r"[|<>]", command):  # a pipeline: the installed command
-            result = subprocess.run(
-                ["bash", "-c", command], capture_output=True, text=True, check=False
-            )
-            status, output = result.returncode, result.stdout + result.stderr
-        else:
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                status = main(shlex.split(command)[1:])
-            output = out.getvalue()
+        status, output = run_calibkit(command)
         assert status == 0, f"{where}: {command}\n{output}"
 
 
@@ -316,6 +354,103 @@ def test_every_executed_block_of_the_pages_is_found():
             expected = len(re.findall(rf"^\s*\.\. {directive}::", text, re.MULTILINE))
             assert kinds.count(directive) == expected, (page.name, directive)
         assert kinds.count("calc") == len(_CALC.findall(text)), page.name
+
+
+# --- the examples of the command-line reference --------------------------------------
+
+
+def cli_examples():
+    """``{prog: [example, ...]}`` from the epilogs of the ``calibkit`` parsers.
+
+    These are the examples of ``calibkit --help``, ``calibkit SUBCOMMAND
+    --help`` and the command-line reference (``docs/cli.rst``).
+    """
+    import argparse
+
+    from calibkit.cli import build_parser
+
+    parser = build_parser()
+    parsers = {"calibkit": parser}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers.update({f"calibkit {n}": p for n, p in action.choices.items()})
+    examples = {}
+    for prog, sub in parsers.items():
+        epilog = (sub.epilog or "").split("examples:\n", 1)[-1].split("\n\n")[0]
+        examples[prog] = [line.strip() for line in epilog.splitlines() if line.strip()]
+    return examples
+
+
+#: Examples of the command-line reference that are not run, with the reason.
+CLI_NOT_RUN = {
+    "calibkit demo": "the README test runs it",
+    "calibkit demo --out /tmp/demo": "writes outside the scratch folder",
+    "calibkit demo --out calibkit-demo": "the README test runs calibkit demo",
+}
+
+
+@pytest.fixture(scope="module")
+def cli_inputs(tmp_path_factory):
+    """The files that the examples of the command-line reference name.
+
+    A three-class problem (labels ``a``, ``b``, ``c``) with logit columns
+    ``logit_a`` ... for the files fitted and applied, a binary one for
+    ``scores.csv`` and ``preds.parquet``; ``cal.json`` is fitted on
+    ``val.parquet`` and ``calibrated.csv`` is ``test.csv`` calibrated by it.
+    """
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    import numpy as np
+
+    from calibkit.cli import main
+
+    folder = tmp_path_factory.mktemp("cli-inputs")
+    rng = np.random.default_rng(15)
+    n = 300
+    score = rng.normal(0.0, 2.0, n)
+    binary = (rng.uniform(size=n) < 1 / (1 + np.exp(-score))).astype(int)
+    pd.DataFrame({"score": score, "y": binary}).to_csv(
+        folder / "scores.csv", index=False
+    )
+    pd.DataFrame({"p": 1 / (1 + np.exp(-0.5 * score)), "y": binary}).to_parquet(
+        folder / "preds.parquet"
+    )
+    logits = rng.normal(0.0, 2.0, (n, 3))
+    prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    drawn = (prob.cumsum(axis=1) < rng.uniform(size=(n, 1))).sum(axis=1)
+    frame = pd.DataFrame(2 * logits, columns=["logit_a", "logit_b", "logit_c"])
+    frame["y"] = np.array(["a", "b", "c"])[drawn]
+    frame.to_csv(folder / "test.csv", index=False)
+    frame.to_csv(folder / "cal.csv", index=False)
+    frame.to_parquet(folder / "test.parquet")
+    frame.rename(columns={"y": "label"}).to_parquet(folder / "val.parquet")
+    np.savez(
+        folder / "probs.npz",
+        y=drawn,
+        **{f"proba_{k}": prob[:, k] for k in range(3)},
+    )
+    with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["fit", "val.parquet", "--label", "label", "-o", "cal.json"]) == 0
+        assert main(["apply", "cal.json", "test.csv", "-o", "calibrated.csv"]) == 0
+    return folder
+
+
+def test_cli_reference_examples_run(cli_inputs, tmp_path, monkeypatch):
+    import shutil
+
+    examples = cli_examples()
+    assert len(examples) >= 5
+    for prog, lines in examples.items():
+        assert lines, f"{prog} --help has no examples"
+        # Each subcommand's examples stand alone; the main ones are a session.
+        runs = [lines] if prog == "calibkit" else [[line] for line in lines]
+        for i, run in enumerate(runs):
+            folder = tmp_path / f"{prog.replace(' ', '-')}-{i}"
+            shutil.copytree(cli_inputs, folder)
+            monkeypatch.chdir(folder)
+            for line in run:
+                if line not in CLI_NOT_RUN:
+                    run_shell(line + "\n", f"{prog} --help")
 
 
 # --- the readers of this module ------------------------------------------------------
