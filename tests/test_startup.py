@@ -175,6 +175,11 @@ def test_every_public_name_resolves_in_a_fresh_interpreter(package):
         assert module.__all__ == sorted(module.__all__), module.__all__
         missing = sorted(set(module.__all__) - set(dir(module)))
         assert not missing, missing
+        # Names offered lazily (listed by dir(), not yet loaded) are public.
+        lazy = set(dir(module)) - set(vars(module))
+        for name in sorted(lazy - set(module.__all__)):
+            value = getattr(module, name)
+            assert isinstance(value, types.ModuleType), name  # a subpackage
         for name in dir(module):
             value = getattr(module, name)
             if name in module.__all__ and not isinstance(value, types.ModuleType):
