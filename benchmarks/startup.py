@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,11 +57,12 @@ def _environment():
     return env
 
 
-def _run_once(arguments, env):
+def _run_once(arguments, env, cwd):
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, *arguments],
         env=env,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,
@@ -83,11 +85,14 @@ def startup_rows(runs=7):
         ``runs``, ``ratio_to_python`` and ``above_sklearn_s``.
     """
     env = _environment()
-    _run_once(["-c", "import calibkit, sklearn"], env)  # warm the file cache
-    times = {label: [] for label, _ in COMMANDS}
-    for _ in range(runs):
-        for label, arguments in COMMANDS:
-            times[label].append(_run_once(arguments, env))
+    # ``python -c`` puts the working directory first on sys.path: run in an
+    # empty one, so that the calibkit measured is this process's.
+    with tempfile.TemporaryDirectory() as cwd:
+        _run_once(["-c", "import calibkit, sklearn"], env, cwd)  # warm the caches
+        times = {label: [] for label, _ in COMMANDS}
+        for _ in range(runs):
+            for label, arguments in COMMANDS:
+                times[label].append(_run_once(arguments, env, cwd))
     medians = {label: statistics.median(t) for label, t in times.items()}
     python, sklearn = medians["python -c pass"], medians["import sklearn"]
     return [
