@@ -12,8 +12,11 @@ Usage::
     python benchmarks/run.py            # full suite (several minutes)
     python benchmarks/run.py --quick    # small sizes, a smoke test
     python benchmarks/run.py --only platt temperature
+    python benchmarks/run.py --only startup
 
-Prints a markdown table and writes ``benchmarks/results/<timestamp>.json``.
+Prints a markdown table and writes ``benchmarks/results/<timestamp>.json``. The
+start-up times (``import calibkit``, ``calibkit --help``, as ratios to
+``python -c pass``; see ``benchmarks/startup.py``) get a table of their own.
 """
 
 import argparse
@@ -39,6 +42,9 @@ from sklearn.isotonic import IsotonicRegression
 import calibkit
 from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
 from calibkit import metrics as ckm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import startup  # benchmarks/startup.py, next to this file
 
 FULL = {
     "platt": [10**5, 10**6, 10**7],
@@ -271,7 +277,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per timing")
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), default=None)
+    parser.add_argument(
+        "--only", nargs="*", choices=sorted([*BENCHES, "startup"]), default=None
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -280,12 +288,20 @@ def main(argv=None):
     rows = []
     warnings.simplefilter("ignore")  # e.g. separable scores at small sizes
     for name in args.only or BENCHES:
+        if name == "startup":
+            continue
         for size in sizes[name]:
             print(f"running {name} {size} ...", file=sys.stderr, flush=True)
             result = BENCHES[name](size, repeats, rng)
             rows.extend(result if isinstance(result, list) else [result])
     table = markdown(rows)
     print(table)
+    startup_rows = []
+    if args.only is None or "startup" in args.only:
+        print("running startup ...", file=sys.stderr, flush=True)
+        # Median of 7 runs (1 in quick mode: a smoke test of the rows).
+        startup_rows = startup.startup_rows(1 if args.quick else max(repeats, 7))
+        print("\n" + startup.markdown(startup_rows))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     meta = {
@@ -298,7 +314,9 @@ def main(argv=None):
         "quick": args.quick,
     }
     path = args.out / f"{stamp}{'-quick' if args.quick else ''}.json"
-    path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    path.write_text(
+        json.dumps({"meta": meta, "results": rows, "startup": startup_rows}, indent=2)
+    )
     print(f"\nwrote {path}", file=sys.stderr)
     return 0
 

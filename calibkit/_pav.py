@@ -13,7 +13,6 @@ monotone recalibration (Brümmer & du Preez, 2013; Jordan et al., 2022).
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from calibkit._chunks import as_float64
 
@@ -182,6 +181,9 @@ def isotonic_fit(target, weights=None):
     values lie there, and clipping only removes rounding excursions such as
     1 + 1e-16, which would break log-losses.
     """
+    # scipy.optimize takes a fifth of a second to import: only when needed.
+    from scipy.optimize import isotonic_regression
+
     result = isotonic_regression(target, weights=weights, increasing=True)
     if target.min() >= 0.0 and target.max() <= 1.0:
         np.clip(result.x, 0.0, 1.0, out=result.x)

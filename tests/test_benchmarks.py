@@ -18,7 +18,13 @@ def test_quick_benchmark_runs(tmp_path):
     )
     assert "| Platt fit" in done.stdout
     (result,) = tmp_path.glob("*-quick.json")
-    rows = json.loads(result.read_text())["results"]
+    saved = json.loads(result.read_text())
+    rows = saved["results"]
+    # The start-up rows: every command ran, the baseline is the unit.
+    assert "| calibkit --help |" in done.stdout
+    startup = {r["workload"]: r for r in saved["startup"]}
+    assert {"python -c pass", "import calibkit", "calibkit fit --help"} <= set(startup)
+    assert startup["python -c pass"]["ratio_to_python"] == 1.0
     platt = next(r for r in rows if r["workload"].startswith("Platt"))
     # Same objective, same optimum: calibkit's loss is not above scikit-learn's.
     assert platt["calibkit_loss"] <= platt["sklearn_loss"] * (1 + 1e-12)

@@ -3,10 +3,7 @@
 The public names are re-exported by :mod:`calibkit`; import them from there.
 """
 
-from calibkit.calibrators._classifier import CalibratedClassifier
-from calibkit.calibrators._isotonic import IsotonicCalibration
-from calibkit.calibrators._platt import PlattScaling
-from calibkit.calibrators._temperature import TemperatureScaling
+from calibkit._lazy import lazy_names
 
 __all__ = [
     "CalibratedClassifier",
@@ -14,3 +11,14 @@ __all__ = [
     "PlattScaling",
     "TemperatureScaling",
 ]
+
+# Imported on first use (scikit-learn with them), one line per name.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "CalibratedClassifier": "calibkit.calibrators._classifier",
+        "IsotonicCalibration": "calibkit.calibrators._isotonic",
+        "PlattScaling": "calibkit.calibrators._platt",
+        "TemperatureScaling": "calibkit.calibrators._temperature",
+    },
+)

@@ -26,10 +26,10 @@ from calibkit._chunks import as_float64, reduce_rows, row_chunks
 from calibkit._pav import isotonic_fit, pool_ties
 from calibkit._results import Result
 from calibkit._validation import (
-    Hidden,
-    StrOptions,
     count,
     external_stacklevel,
+    hidden,
+    options,
     validate_params,
 )
 from calibkit.metrics._binning import Binning
@@ -184,13 +184,13 @@ class Decomposition(Result):
 @validate_params(
     {
         **FORECAST_CONSTRAINTS,
-        "score": [StrOptions(set(_SCORES))],
-        "strategy": [StrOptions(set(_STRATEGIES))],
+        "score": [options(_SCORES)],
+        "strategy": [options(_STRATEGIES)],
         "n_bins": [count()],
-        "multiclass": [StrOptions(set(_MULTICLASS))],
+        "multiclass": [options(_MULTICLASS)],
         "method": [
-            StrOptions({"isotonic", "binned"}),
-            Hidden(StrOptions({"deprecated"})),
+            options({"isotonic", "binned"}),
+            hidden(options({"deprecated"})),
         ],
     }
 )

@@ -19,10 +19,10 @@ import numpy as np
 from calibkit._pav import isotonic_fit, pav, pool_ties
 from calibkit._results import Result
 from calibkit._validation import (
-    Interval,
-    StrOptions,
     count,
     external_stacklevel,
+    interval,
+    options,
     validate_params,
 )
 from calibkit.exceptions import CalibrationWarning
@@ -169,9 +169,9 @@ class ReliabilityCurve(Result):
     {
         **FORECAST_CONSTRAINTS,
         "n_bins": [count()],
-        "strategy": [StrOptions({"uniform", "quantile"})],
-        "norm": [StrOptions({"l1", "l2", "max"})],
-        "multiclass": [StrOptions({"top_label", "classwise"})],
+        "strategy": [options({"uniform", "quantile"})],
+        "norm": [options({"l1", "l2", "max"})],
+        "multiclass": [options({"top_label", "classwise"})],
         "debias": ["boolean"],
     }
 )
@@ -324,9 +324,9 @@ def _expected_calibration_error(
 @validate_params(
     {
         **FORECAST_CONSTRAINTS,
-        "strategy": [StrOptions({"uniform", "quantile", "isotonic"})],
+        "strategy": [options({"uniform", "quantile", "isotonic"})],
         "n_bins": [count()],
-        "bands": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "bands": [None, interval(numbers.Real, 0, 1, closed="neither")],
         "n_resamples": [count()],
         "random_state": "no_validation",  # checked by numpy.random.default_rng
     }

@@ -20,7 +20,15 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     )
     raise ImportError(msg) from exc
 
-from calibkit.plotting._decomposition import DecompositionDisplay
-from calibkit.plotting._reliability import ReliabilityDisplay
+from calibkit._lazy import lazy_names
 
 __all__ = ["DecompositionDisplay", "ReliabilityDisplay"]
+
+# Imported on first use (pyplot with them), one line per name: where it lives.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "DecompositionDisplay": "calibkit.plotting._decomposition",
+        "ReliabilityDisplay": "calibkit.plotting._reliability",
+    },
+)
