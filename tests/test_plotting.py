@@ -192,6 +192,62 @@ def test_several_models_on_one_axes(overconfident):
         )
 
 
+def test_several_models_list_their_bands_once(overconfident):
+    y, p = overconfident
+    first = ReliabilityDisplay.from_predictions(
+        y, p, bands=0.9, n_resamples=50, random_state=0, name="raw"
+    )
+    assert legend_texts(first.ax_) == [
+        "raw",
+        "Perfectly calibrated",
+        "90% consistency band",
+    ]
+    tempered = expit(np.log(p / (1 - p)) / 2)
+    for name, q in (("tempered", tempered), ("squared", p**2)):
+        ReliabilityDisplay.from_predictions(
+            y, q, bands=0.9, n_resamples=50, name=name, ax=first.ax_
+        )
+    texts = legend_texts(first.ax_)
+    assert [t for t in texts if "consistency" in t] == ["90% consistency bands"]
+    assert texts == [
+        "raw",
+        "Perfectly calibrated",
+        "90% consistency bands",
+        "tempered",
+        "squared",
+    ]
+    # One band per model is still drawn, each in its model's colour.
+    bands = [c for c in first.ax_.collections if c.get_gid() == "calibkit-band"]
+    assert len(bands) == 3
+    handle = first.ax_.get_legend().legend_handles[2]
+    assert mpl.colors.to_rgb(handle.get_facecolor()) == pytest.approx((0.5,) * 3)
+
+
+def test_corp_curve_starts_at_the_lowest_forecast_alone():
+    # Forecasts from 0.3 up, the lowest one wrong (a first PAV block at 0):
+    # the curve starts there, and nothing else is drawn along the bottom of
+    # the diagram to its left (the histogram outline over empty bins was).
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.3, 1.0, size=400)
+    y = (rng.uniform(size=400) < p).astype(int)
+    y[np.argmin(p)] = 0
+    _, ax = plt.subplots()
+    disp = ReliabilityDisplay.from_predictions(y, p, strategy="isotonic", ax=ax)
+    x_line, y_line = disp.line_.get_data()
+    assert x_line[0] == p.min()
+    assert y_line[0] == 0.0
+    for patch in disp.hist_ax_.patches:
+        vertices = patch.get_path().vertices
+        drawn = vertices[np.isfinite(vertices).all(axis=1)]
+        if patch.get_fill():
+            assert patch.get_linewidth() == 0
+        else:
+            assert drawn[:, 0].min() >= 0.3 - 1 / 20  # the bin holding 0.3
+    heights, edges, _ = disp.hist_.get_data()
+    assert heights.sum() == 400
+    assert np.all(heights[edges[1:] <= 0.3] == 0)
+
+
 def test_user_axes_get_an_inset_histogram(binary_forecasts):
     y, p, _ = binary_forecasts
     fig, ax = plt.subplots()
