@@ -117,7 +117,8 @@ class ReliabilityDisplay:
     curve's forecasts: where the curve leaves it, calibration is doubtful
     (pointwise, at the band's level).
 
-    **Histogram.** With ``ax=None`` it gets its own axes below the diagram,
+    **Histogram.** With ``ax=None`` it gets its own axes below the diagram
+    (counts on a y axis of their own),
     sharing the x axis; a second display drawn with ``ax=display.ax_`` adds
     its histogram (same colour) to those axes. When you pass an ``ax`` of
     your own, the histogram is drawn in the bottom fifth of that axes, behind
@@ -128,11 +129,18 @@ class ReliabilityDisplay:
 
     **Logit axes.** ``logit_scale=True`` spreads forecasts near 0 and 1 by
     plotting both axes on the log-odds scale. Points at exactly 0 or 1 (e.g.
-    an observed frequency of 0) have no place there and are not shown. The
-    range covers the curve and the central 99% of the forecasts (at most
-    1e-12 to 1 - 1e-12; 0.01 to 0.99 when every point and forecast is
-    exactly 0 or 1), padded by 5% in log-odds; the histogram counts
-    forecasts beyond it in its end bins.
+    an observed frequency of 0) have no place there and are not shown. Each
+    axis gets its range from its own data: x from the curve's forecasts and
+    the central 99% of ``y_prob``, y from the curve and its band (at most
+    1e-12 to 1 - 1e-12; 0.01 to 0.99 when every value is exactly 0 or 1),
+    padded by 5% of the width in log-odds; a model added to the axes widens
+    them. The histogram counts forecasts beyond the x range in its end bins.
+    Ticks are 1/2, powers of ten and their complements (``0.999``,
+    ``1-10^-6``), as many as fit the axis without their labels touching.
+
+    **Legend.** With several models on one axes, bands of one level get one
+    grey legend entry ("90% consistency bands"); each band has its model's
+    colour.
 
     References
     ----------
