@@ -354,15 +354,15 @@ def reliability_figure(evaluations, *, ncols=4, n_resamples=300, logit_scale="au
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     height = _PANEL_HEIGHT * nrows * len(scales) + 0.4 * len(scales) + 0.5
-    figure = Figure(figsize=(_PANEL_WIDTH * ncols, height), layout="constrained")
+    # One diagram alone gets a little more width, for the legend's labels.
+    width = max(_PANEL_WIDTH * ncols, 3.6)
+    figure = Figure(figsize=(width, height), layout="constrained")
     sections = figure.subfigures(len(scales), 1, squeeze=False)[:, 0]
     displays = []
     for section, logit in zip(sections, scales, strict=True):
         if len(scales) > 1:
             section.suptitle(
-                "Log-odds axes: forecasts near 0 and 1 spread out"
-                if logit
-                else "Linear axes",
+                "Log-odds axes" if logit else "Linear axes",
                 fontsize="medium",
                 fontweight="bold",
             )
@@ -374,8 +374,14 @@ def reliability_figure(evaluations, *, ncols=4, n_resamples=300, logit_scale="au
     first = displays[0][0]
     handles, labels = first.ax_.get_legend_handles_labels()
     handles.append(_histogram_handle(first.hist_))
-    labels.append("number of forecasts (panel below each diagram)")
-    figure.legend(handles, labels, loc="outside lower center", ncols=4)
+    labels.append("number of forecasts (lower panels)")
+    # As many legend columns as the figure's width holds.
+    figure.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols={1: 1, 2: 2, 3: 2}.get(ncols, 4),
+    )
     return figure
 
 
@@ -793,9 +799,10 @@ def _footnotes_html(evaluations):
     technical = html.escape(evaluations[0].decomposition.estimator)
     return (
         '<footer class="note"><ol>'
-        '<li id="fn-corp">CORP reliability diagram (consistent, optimally binned, '
-        "reproducible): the pool-adjacent-violators (PAV) isotonic regression "
-        "of the outcomes on the forecasts. Dimitriadis, Gneiting &amp; Jordan "
+        '<li id="fn-corp">CORP reliability diagram (consistent, optimally '
+        "binned, reproducible and PAV-based): the pool-adjacent-violators (PAV) "
+        "isotonic regression of the outcomes on the forecasts. Dimitriadis, "
+        "Gneiting &amp; Jordan "
         "(2021), Stable reliability diagrams for probabilistic classifiers, "
         "PNAS 118(8), doi:10.1073/pnas.2016191118.</li>"
         f'<li id="fn-estimator">Decomposition estimator: {technical}.</li>'
