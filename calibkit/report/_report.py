@@ -407,6 +407,9 @@ def _reliability_panel(cell, evaluation, logit, n_resamples):
     if not logit:
         title += f"\nlog-loss {evaluation.log_loss:.3f}, ECE {evaluation.ece:.3f}"
     main_ax.set_title(title, fontsize="medium")
+    if not logit:
+        # The same ticks in every panel (matplotlib picks by the axes' width).
+        display.hist_ax_.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0", "", "0.5", "", "1"])
     display.hist_ax_.set_xlabel(_x_label(evaluation), fontsize="small")
     main_ax.set_ylabel(_y_label(evaluation))
     return display
