@@ -582,7 +582,7 @@ def test_parquet_output_without_pyarrow(workspace, capsys, monkeypatch):
         workspace / "out.parquet",
     )
     assert code == 2
-    assert "pip install 'calibkit[parquet]'" in one_error_line(err, "apply")
+    assert "pip install pyarrow" in one_error_line(err, "apply")
     assert (workspace / "out.parquet").read_text() == "OLD"
 
 

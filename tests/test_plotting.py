@@ -872,7 +872,7 @@ def test_matplotlib_is_optional():
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "pip install calibkit[plot]" in result.stdout
+    assert "pip install matplotlib" in result.stdout
 
 
 # --- options checked before anything is drawn ----------------------------------

@@ -7,7 +7,7 @@ extension      table
 =============  ===============================================================
 ``.csv``       a header line with the column names (``-`` is CSV on stdin or
                stdout)
-``.parquet``   any Parquet file; needs pyarrow (``pip install calibkit[parquet]``)
+``.parquet``   any Parquet file; needs pyarrow (``pip install pyarrow``)
 ``.npy``       a structured array (one field per column), a 2-D array (columns
                ``"0"``, ``"1"``, ...) or a 1-D array (one column ``"0"``)
 ``.npz``       one column per 1-D array, named by its key; a 2-D array under key

@@ -44,7 +44,8 @@ COLUMNS = (
 
 _NO_MATPLOTLIB = (
     "matplotlib is not installed, so this report has tables only; install it "
-    "with pip install 'calibkit[plot]' to get the reliability diagrams."
+    "with pip install matplotlib (calibkit's plot extra) to get the reliability "
+    "diagrams."
 )
 
 
