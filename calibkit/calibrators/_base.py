@@ -411,3 +411,32 @@ def warn_if_saturated(X, input, treatment):
             fix={"input": "logits"},
         )
         warnings.warn(warning, stacklevel=4)
+
+
+def saturated_probabilities(groups):
+    """Calibrated probability of each model's rows at score -inf (or +inf).
+
+    The policy of Platt scaling and beta calibration for inputs of exactly 0
+    and 1.
+
+    ``groups`` holds ``(n_pos, n, held)`` per model. The log-loss of a group's
+    own probability decouples from the sigmoid; its minimiser, the frequency
+    ``n_pos / n``, is often exactly 0 or 1 (a model's certain outputs are
+    usually right on calibration rows), so it is smoothed with a Beta prior
+    of two pseudo-rows: at 1/2 for a single model (Laplace's rule
+    ``(n_pos + 1) / (n + 2)``, Platt's prior), and at the pooled rate of all
+    classes for one-vs-rest models, which share how often "certain" is
+    right. A group with no row gets ``held``.
+    """
+    n_pos = np.array([g[0] for g in groups])
+    n = np.array([g[1] for g in groups])
+    center = 0.5
+    if len(groups) > 1 and n.sum() > 0:
+        center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
+    with np.errstate(invalid="ignore"):
+        smoothed = (n_pos + 2.0 * center) / (n + 2.0)
+    out = np.where(n > 0, smoothed, [g[2] for g in groups])
+    # Strictly inside (0, 1), as a saved file requires: the held map value
+    # sigmoid(a s + b) at a score like log(1e-300) underflows to 0 (or rounds
+    # to 1), and so may the smoothed rate for a total weight near 1e300.
+    return np.clip(out, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)

@@ -18,6 +18,7 @@ from calibkit.calibrators._base import (
     halved_log_odds,
     materialize,
     one_vs_rest_scores,
+    saturated_probabilities,
     warn_if_saturated,
 )
 from calibkit.calibrators._state import FloatArray, IntArray, Optional, short_list
@@ -228,8 +229,8 @@ class PlattScaling(BaseCalibrator):
         self.n_iter_ = np.array([s.n_iter for s in solutions])
         self.zero_proba_ = self.one_proba_ = None
         if exact:
-            self.zero_proba_ = _saturated_probabilities([ends[0] for _, ends in fits])
-            self.one_proba_ = _saturated_probabilities([ends[1] for _, ends in fits])
+            self.zero_proba_ = saturated_probabilities([ends[0] for _, ends in fits])
+            self.one_proba_ = saturated_probabilities([ends[1] for _, ends in fits])
         if not all(s.converged for s in solutions):
             warnings.warn(
                 f"Platt scaling did not converge in max_iter={self.max_iter} passes; "
@@ -423,32 +424,6 @@ class _RangedSolution:
 
     def __getattr__(self, name):
         return getattr(self._solution, name)
-
-
-def _saturated_probabilities(groups):
-    """Calibrated probability of each model's rows at score -inf (or +inf).
-
-    ``groups`` holds ``(n_pos, n, held)`` per model. The log-loss of a group's
-    own probability decouples from the sigmoid; its minimiser, the frequency
-    ``n_pos / n``, is often exactly 0 or 1 (a model's certain outputs are
-    usually right on calibration rows), so it is smoothed with a Beta prior
-    of two pseudo-rows: at 1/2 for a single model (Laplace's rule
-    ``(n_pos + 1) / (n + 2)``, Platt's prior), and at the pooled rate of all
-    classes for one-vs-rest models, which share how often "certain" is
-    right. A group with no row gets ``held``.
-    """
-    n_pos = np.array([g[0] for g in groups])
-    n = np.array([g[1] for g in groups])
-    center = 0.5
-    if len(groups) > 1 and n.sum() > 0:
-        center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
-    with np.errstate(invalid="ignore"):
-        smoothed = (n_pos + 2.0 * center) / (n + 2.0)
-    out = np.where(n > 0, smoothed, [g[2] for g in groups])
-    # Strictly inside (0, 1), as a saved file requires: the held map value
-    # sigmoid(a s + b) at a score like log(1e-300) underflows to 0 (or rounds
-    # to 1), and so may the smoothed rate for a total weight near 1e300.
-    return np.clip(out, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
 
 
 def _infinite_scores(values, transform):
