@@ -16,6 +16,7 @@ from calibkit._persistence import (
 )
 from calibkit._version import __version__
 from calibkit.calibrators import (
+    BetaCalibration,
     CalibratedClassifier,
     IsotonicCalibration,
     PlattScaling,
@@ -23,6 +24,7 @@ from calibkit.calibrators import (
 )
 
 __all__ = [
+    "BetaCalibration",
     "CalibratedClassifier",
     "IsotonicCalibration",
     "PlattScaling",

@@ -24,6 +24,7 @@ from collections.abc import Set
 from sklearn.utils.validation import check_is_fitted
 
 from calibkit.calibrators._base import BaseCalibrator
+from calibkit.calibrators._beta import BetaCalibration
 from calibkit.calibrators._isotonic import IsotonicCalibration
 from calibkit.calibrators._platt import PlattScaling
 from calibkit.calibrators._state import Codec
@@ -44,6 +45,7 @@ __all__ = [
 CALIBRATORS = {
     "temperature": TemperatureScaling,
     "platt": PlattScaling,
+    "beta": BetaCalibration,
     "isotonic": IsotonicCalibration,
 }
 
