@@ -1,5 +1,6 @@
 """BetaCalibration against a 40-digit constrained Newton solver, Platt and betacal."""
 
+import json
 import warnings
 
 import mpmath
@@ -17,6 +18,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import calibkit as ck
 from calibkit import BetaCalibration, PlattScaling
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
 
@@ -525,3 +527,136 @@ def test_betacal_refit_can_leave_the_constraint():
     assert cal.b_[0] >= 0
     proba = cal.predict_proba(np.sort(p))[:, 1]
     assert np.all(np.diff(proba) >= 0)
+
+
+# -- hostile inputs, files, scale -------------------------------------------------
+
+
+BAD = [
+    ({"parameters": "abc"}, np.array([0.2, 0.7]), [0, 1], ValueError, "parameters"),
+    ({"max_iter": 0}, np.array([0.2, 0.7]), [0, 1], ValueError, "max_iter"),
+    (
+        {"input": "probabilities"},
+        np.array([0.2, 1.5, 0.3]),
+        [0, 1, 0],
+        ValueError,
+        r"X must hold probabilities in \[0, 1\]; row 1",
+    ),
+    (
+        {"input": "probabilities"},
+        np.array([0.2, np.nan, 0.3]),
+        [0, 1, 0],
+        ValueError,
+        "X contains non-finite",
+    ),
+    ({}, np.array([-2.0, 0.5, 3.0]), [1, 1, 1], ValueError, "at least 2 classes"),
+    (
+        {},
+        np.array([[-1e308, 1e308], [0.0, 1.0], [1.0, 0.0]]),
+        [1, 0, 1],
+        ValueError,
+        "log-odds exceed the float64 range",
+    ),
+    ({}, np.zeros((4, 3)), [0, 1, 0, 1], ValueError, "X has 3 columns but y has 2"),
+]
+
+
+@pytest.mark.parametrize(("params", "X", "y", "error", "match"), BAD)
+def test_bad_input(params, X, y, error, match):
+    with pytest.raises(error, match=match):
+        BetaCalibration(**params).fit(X, y)
+
+
+def test_inputs_are_not_modified_and_float32_stays_float32():
+    s, y = scores(300, 10)
+    p = expit(s).astype(np.float32)
+    p[:3] = [0.0, 1.0, 0.5]
+    before = p.copy()
+    with pytest.warns(CalibrationWarning, match="exactly 0 or 1"):
+        cal = BetaCalibration(input="probabilities").fit(p, y)
+    proba = cal.predict_proba(p)
+    np.testing.assert_array_equal(p, before)
+    assert proba.dtype == np.float32
+
+
+def test_hand_edited_file_is_refused():
+    s, y = scores(200, 11)
+    document = ck.to_dict(BetaCalibration().fit(s, y))
+    document["state"]["a_"]["values"][0] = -0.5
+    with pytest.raises(ValueError, match=r"'state.a_' and 'state.b_' must be non-neg"):
+        ck.from_dict(document)
+    am = ck.to_dict(BetaCalibration(parameters="am").fit(s, y))
+    am["state"]["b_"]["values"][0] += 1.0
+    with pytest.raises(ValueError, match="must be equal for parameters='am'"):
+        ck.from_dict(am)
+
+
+def test_json_round_trip_is_exact():
+    s, y = scores(200, 12)
+    cal = BetaCalibration(parameters="ab").fit(s, y)
+    loaded = ck.from_dict(json.loads(json.dumps(ck.to_dict(cal))))
+    for name in ("a_", "b_", "c_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(cal, name))
+    np.testing.assert_array_equal(loaded.predict_proba(s), cal.predict_proba(s))
+    assert loaded.get_params() == cal.get_params()
+
+
+def test_polars_and_pandas_frames():
+    pl = pytest.importorskip("polars")
+    s, y = scores(200, 13)
+    P = np.column_stack([1 - expit(s), expit(s)])
+    ref = BetaCalibration(input="probabilities").fit(P, y)
+    frame = pl.DataFrame({"no": P[:, 0], "yes": P[:, 1]})
+    cal = BetaCalibration(input="probabilities").fit(frame, y)
+    assert cal.feature_names_in_.tolist() == ["no", "yes"]
+    np.testing.assert_allclose(cal.predict_proba(frame), ref.predict_proba(P))
+
+
+def test_cli_fit_and_apply_round_trip(tmp_path):
+    from calibkit.cli import main
+
+    s, y = scores(300, 14)
+    pd = pytest.importorskip("pandas")
+    pd.DataFrame({"score": expit(s), "y": y}).to_csv(tmp_path / "cal.csv", index=False)
+    model = tmp_path / "beta.json"
+    code = main(
+        [
+            "fit",
+            str(tmp_path / "cal.csv"),
+            "--label",
+            "y",
+            "--input",
+            "probabilities",
+            "--method",
+            "beta",
+            "-o",
+            str(model),
+        ]
+    )
+    assert code == 0
+    loaded = ck.load(model)
+    ref = BetaCalibration(input="probabilities").fit(expit(s), y)
+    np.testing.assert_array_equal(loaded.a_, ref.a_)
+    np.testing.assert_array_equal(loaded.c_, ref.c_)
+
+
+@pytest.mark.parametrize("input_kind", ["logits", "probabilities"])
+def test_dask_blocks_give_the_in_memory_fit(input_kind):
+    da = pytest.importorskip("dask.array")
+    s, y = scores(20_000, 15)
+    X = s if input_kind == "logits" else expit(s)
+    w = np.random.default_rng(15).uniform(0.5, 2.0, s.size)
+    ref = BetaCalibration(input=input_kind).fit(X, y, sample_weight=w)
+    lazy = da.from_array(X, chunks=4_000)
+    cal = BetaCalibration(input=input_kind).fit(lazy, y, sample_weight=w)
+    for name in ("a_", "b_", "c_"):
+        np.testing.assert_allclose(getattr(cal, name), getattr(ref, name), rtol=1e-10)
+    proba = cal.predict_proba(lazy)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(proba.compute(), ref.predict_proba(X), rtol=1e-10)
+    z = np.column_stack([s, -s, 0.5 * s]) if input_kind == "logits" else None
+    if z is not None:  # one-vs-rest on dask logits
+        y3 = np.random.default_rng(16).integers(0, 3, s.size)
+        ref3 = BetaCalibration().fit(z, y3)
+        cal3 = BetaCalibration().fit(da.from_array(z, chunks=(5_000, 3)), y3)
+        np.testing.assert_allclose(cal3.a_, ref3.a_, rtol=1e-10)
