@@ -64,8 +64,8 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self : object
-            The fitted calibrator.
+        object
+            The fitted calibrator (``self``).
         """
         self._validate_params()
         given = X
@@ -119,6 +119,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Same kind and shape of predictions as in ``fit``.
 
         Returns
         -------
@@ -134,10 +135,13 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Same kind and shape of predictions as in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the column order of ``classes_`` (``-inf``
+            where a probability is exactly 0).
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
