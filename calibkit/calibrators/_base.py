@@ -25,9 +25,14 @@ from calibkit._validation import (
     check_probabilities,
     check_sample_weight,
     encode_labels,
+    format_label,
     looks_like_probabilities,
 )
-from calibkit.exceptions import CalibrationWarning, InputKindWarning
+from calibkit.exceptions import (
+    CalibrationWarning,
+    InputKindWarning,
+    NoFiniteOptimumWarning,
+)
 
 INPUT_KINDS = StrOptions({"logits", "probabilities"})
 
@@ -444,3 +449,27 @@ def saturated_probabilities(groups):
     # sigmoid(a s + b) at a score like log(1e-300) underflows to 0 (or rounds
     # to 1), and so may the smoothed rate for a total weight near 1e300.
     return np.clip(out, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
+
+
+def warn_classes_without_weight(empty):
+    """Name, in one warning, the classes fitted with smoothed targets because
+    they have no calibration weight (Platt scaling and beta calibration).
+
+    Call it from a calibrator's ``_fit``: the warning points at the user's
+    call of ``fit``.
+    """
+    if not empty:
+        return
+    # "class <label>" each: CalibratedClassifier maps the codes it fits on
+    # back to the user's labels by that pattern.
+    shown = ", ".join(f"class {format_label(label)}" for label in empty[:10])
+    more = ", ..." if len(empty) > 10 else ""
+    warnings.warn(
+        f"{len(empty)} class(es) have no calibration rows with positive "
+        f"weight (absent from y, or all their sample_weight is 0): {shown}"
+        f"{more}. Their unsmoothed log-loss has no finite minimiser, so "
+        "they were fitted with Platt's smoothed targets, which give them "
+        "a probability of about 1 / (W + 2) for a total weight W.",
+        NoFiniteOptimumWarning,
+        stacklevel=4,
+    )

@@ -13,13 +13,14 @@ from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_chunk
 from calibkit._newton import ChunkedModel, minimize
 from calibkit._solvers import MAGNITUDE_WINDOW
 from calibkit._transforms import log_odds_from_logits, logit_difference, row_softmax
-from calibkit._validation import Interval, StrOptions, format_label
+from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
     check_finite_log_odds,
     one_vs_rest_scores,
     saturated_probabilities,
+    warn_classes_without_weight,
     warn_if_saturated,
 )
 from calibkit.calibrators._state import FloatArray, IntArray, Optional, short_list
@@ -277,20 +278,7 @@ class BetaCalibration(BaseCalibrator):
                 fits.append(
                     self._fit_one(values, kind, y == k, sample_weight, label, empty)
                 )
-        if empty:
-            # "class <label>" each: CalibratedClassifier maps the codes it fits
-            # on back to the user's labels by that pattern.
-            shown = ", ".join(f"class {format_label(label)}" for label in empty[:10])
-            more = ", ..." if len(empty) > 10 else ""
-            warnings.warn(
-                f"{len(empty)} class(es) have no calibration rows with positive "
-                f"weight (absent from y, or all their sample_weight is 0): {shown}"
-                f"{more}. Their unsmoothed log-loss has no finite minimiser, so "
-                "they were fitted with Platt's smoothed targets, which give them "
-                "a probability of about 1 / (W + 2) for a total weight W.",
-                NoFiniteOptimumWarning,
-                stacklevel=3,
-            )
+        warn_classes_without_weight(empty)
         self.a_ = np.array([fit.a for fit in fits])
         self.b_ = np.array([fit.b for fit in fits])
         self.c_ = np.array([fit.c for fit in fits])
@@ -342,17 +330,9 @@ class BetaCalibration(BaseCalibrator):
                     stacklevel=4,
                 )
                 smooth = True
-            fit = fit_beta(
-                values,
-                kind,
-                positive,
-                sample_weight,
-                parameters=self.parameters,
-                summary=summary,
-                smooth=smooth,
-                max_iter=self.max_iter,
-            )
-            if fit.status == "no_finite_optimum":  # pragma: no cover - pre-checked
+            # The separation test above is exact; should the solver still
+            # run off to infinity, the smoothed targets have a finite optimum.
+            for targets_smoothed in (smooth, True):
                 fit = fit_beta(
                     values,
                     kind,
@@ -360,9 +340,11 @@ class BetaCalibration(BaseCalibrator):
                     sample_weight,
                     parameters=self.parameters,
                     summary=summary,
-                    smooth=True,
+                    smooth=targets_smoothed,
                     max_iter=self.max_iter,
                 )
+                if fit.status != "no_finite_optimum":
+                    break
         ends = []
         for group, edge in (
             ((summary.low_pos, summary.low), (summary.min_l1, summary.max_l0)),

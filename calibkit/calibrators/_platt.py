@@ -9,7 +9,7 @@ from scipy.special import expit
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import PlattSolution, fit_platt, summarize_scores
 from calibkit._transforms import row_softmax
-from calibkit._validation import Interval, format_label
+from calibkit._validation import Interval
 from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
@@ -19,6 +19,7 @@ from calibkit.calibrators._base import (
     materialize,
     one_vs_rest_scores,
     saturated_probabilities,
+    warn_classes_without_weight,
     warn_if_saturated,
 )
 from calibkit.calibrators._state import FloatArray, IntArray, Optional, short_list
@@ -209,20 +210,7 @@ class PlattScaling(BaseCalibrator):
                 fits.append(
                     self._fit_one(scores[k], y == k, sample_weight, None, label, empty)
                 )
-        if empty:
-            # "class <label>" each: CalibratedClassifier maps the codes it fits
-            # on back to the user's labels by that pattern.
-            shown = ", ".join(f"class {format_label(label)}" for label in empty[:10])
-            more = ", ..." if len(empty) > 10 else ""
-            warnings.warn(
-                f"{len(empty)} class(es) have no calibration rows with positive "
-                f"weight (absent from y, or all their sample_weight is 0): {shown}"
-                f"{more}. Their unsmoothed log-loss has no finite minimiser, so "
-                "they were fitted with Platt's smoothed targets, which give them "
-                "a probability of about 1 / (W + 2) for a total weight W.",
-                NoFiniteOptimumWarning,
-                stacklevel=3,
-            )
+        warn_classes_without_weight(empty)
         solutions = [solution for solution, _ in fits]
         self.coef_ = np.array([s.coef for s in solutions])
         self.intercept_ = np.array([s.intercept for s in solutions])
