@@ -40,7 +40,12 @@ from sklearn.calibration import (
 from sklearn.isotonic import IsotonicRegression
 
 import calibkit
-from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit import (
+    BetaCalibration,
+    IsotonicCalibration,
+    PlattScaling,
+    TemperatureScaling,
+)
 from calibkit import metrics as ckm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +57,7 @@ FULL = {
     "temperature": [(10**5, 10), (10**5, 100), (2 * 10**4, 1000), (10**4, 10**4)],
     "metrics_binary": [10**7],
     "metrics_multiclass": [(10**5, 1000)],
+    "beta": [10**5, 10**6],
 }
 QUICK = {
     "platt": [10**4],
@@ -59,6 +65,7 @@ QUICK = {
     "temperature": [(10**4, 10), (2000, 100)],
     "metrics_binary": [10**4],
     "metrics_multiclass": [(2000, 50)],
+    "beta": [10**4],
 }
 
 
@@ -120,6 +127,43 @@ def bench_platt(n, repeats, rng):
         "calibkit_peak_mb": peak_memory(lambda: PlattScaling().fit(s, y)) / 1e6,
         "input_mb": s.nbytes / 1e6,
     }
+
+
+def binary_log_loss(y, q):
+    return float(-np.mean(np.where(y == 1, np.log(q), np.log1p(-q))))
+
+
+def bench_beta(n, repeats, rng):
+    """Beta calibration against the reference package betacal (when installed),
+    on probabilities whose calibration map is a beta map (a = 2, b = 0.5)."""
+    p = rng.uniform(0.001, 0.999, n)
+    y = (rng.random(n) < expit(2.0 * np.log(p) + 0.5 * np.log1p(-p) + 1.0)).astype(
+        np.int64
+    )
+    floor, _ = median_time(lambda: np.log(p) + np.log1p(-p), repeats)
+    ours, cal = median_time(
+        lambda: BetaCalibration(input="probabilities").fit(p, y), repeats
+    )
+    row = {
+        "workload": f"Beta fit vs betacal, n={n:.0e}",
+        "floor": "log(p) + log1p(-p)",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "calibkit_loss": binary_log_loss(y, cal.predict_proba(p)[:, 1]),
+        "calibkit_peak_mb": peak_memory(
+            lambda: BetaCalibration(input="probabilities").fit(p, y)
+        )
+        / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+    try:
+        import betacal
+    except ImportError:  # an optional peer
+        return row
+    theirs, ref = median_time(lambda: betacal.BetaCalibration().fit(p, y), repeats)
+    row["sklearn_s"] = theirs  # the peer's column: here betacal
+    row["sklearn_loss"] = binary_log_loss(y, ref.predict(p))
+    return row
 
 
 def bench_isotonic(n, repeats, rng):
@@ -246,6 +290,7 @@ BENCHES = {
     "temperature": bench_temperature,
     "metrics_binary": bench_metrics_binary,
     "metrics_multiclass": bench_metrics_multiclass,
+    "beta": bench_beta,
 }
 
 

@@ -9,6 +9,7 @@ from calibkit._lazy import lazy_names
 from calibkit._version import __version__
 
 __all__ = [
+    "BetaCalibration",
     "CalibratedClassifier",
     "IsotonicCalibration",
     "PlattScaling",
@@ -31,6 +32,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(
     __name__,
     {
+        "BetaCalibration": "calibkit.calibrators",
         "CalibratedClassifier": "calibkit.calibrators",
         "IsotonicCalibration": "calibkit.calibrators",
         "PlattScaling": "calibkit.calibrators",

@@ -260,7 +260,8 @@ def test_auto_picks_the_lowest_cross_validated_loss(tmp_path, capsys):
         model,
     )
     assert code == 0
-    found = dict(re.findall(r"(temperature|platt|isotonic) ([0-9.]+)", err))
+    names = "|".join(METHODS)
+    found = dict(re.findall(rf"({names}) ([0-9.]+)", err))
     assert set(found) == set(METHODS)
     best = min(found, key=lambda name: float(found[name]))
     assert ck.load_metadata(model)["method"] == best
@@ -385,7 +386,7 @@ def test_demo(tmp_path, capsys):
     test = pd.read_csv(out_dir / "test.csv")
     columns = [c for c in cal.columns if c.startswith("score_")]
     rows = dict(
-        re.findall(r"^(uncalibrated|temperature|platt|isotonic)\s+([0-9.]+)", out, re.M)
+        re.findall(rf"^(uncalibrated|{'|'.join(METHODS)})\s+([0-9.]+)", out, re.M)
     )
     assert set(rows) == {"uncalibrated", *METHODS}
     raw = softmax(test[columns].to_numpy(), axis=1)
@@ -394,7 +395,9 @@ def test_demo(tmp_path, capsys):
         # Two digits are separable one-vs-rest (the demo notes it); the
         # other fits must not warn (warnings are errors in the test run).
         expect = (
-            pytest.warns(NoFiniteOptimumWarning) if name == "platt" else nullcontext()
+            pytest.warns(NoFiniteOptimumWarning)
+            if name in ("platt", "beta")
+            else nullcontext()
         )
         with expect:
             fitted = cls().fit(cal[columns].to_numpy(), cal.label)

@@ -58,7 +58,7 @@ def test_names_classes_and_re_exports_agree(name, cls):
 
 def test_choices_and_order():
     # "auto" tries the fewest parameters first, so a tie goes to the simplest.
-    assert list(CALIBRATORS) == ["temperature", "platt", "isotonic"]
+    assert list(CALIBRATORS) == ["temperature", "platt", "beta", "isotonic"]
     assert method_choices() == [*CALIBRATORS, "auto"]
     assert method_name(ck.CalibratedClassifier) is None
     assert by_class_name("CalibratedClassifier") is None
@@ -137,7 +137,7 @@ def test_fitted_summary_texts():
 def test_register_refuses(name, cls, error, match):
     with pytest.raises(error, match=match):
         register(name, cls)
-    assert list(CALIBRATORS) == ["temperature", "platt", "isotonic"]
+    assert list(CALIBRATORS) == ["temperature", "platt", "beta", "isotonic"]
 
 
 def test_register_needs_fitted_state():
@@ -225,7 +225,7 @@ def test_an_unregistered_calibrator_is_refused():
 def test_a_new_calibrator_takes_part_in_select_method(prior_registered):
     X, y = overlapping_data(3, n=150, seed=4)
     choice = select_method(X, y, input="logits")
-    assert list(choice.losses) == ["temperature", "platt", "isotonic", "prior"]
+    assert list(choice.losses) == ["temperature", "platt", "beta", "isotonic", "prior"]
     # Independent reference: the mean held-out log-loss of the training
     # folds' class frequencies, on unshuffled stratified folds.
     total = 0.0
@@ -348,7 +348,10 @@ def test_select_method_folds_are_unshuffled_stratified_and_capped_by_the_rarest(
         ({"y": [0, 0, 0, 1, 1, 2]}, r"at least 2 rows of every class; class 2 has 1"),
         ({"y": ["a"] * 3 + ["b"] * 2 + ["c"]}, r"class c has 1"),
         ({"input": "scores"}, r"input must be 'logits' or 'probabilities'"),
-        ({"candidates": ["platt", "beta"]}, r"candidates must be registered .*'beta'"),
+        (
+            {"candidates": ["platt", "sigmoid"]},
+            r"candidates must be registered .*'sigmoid'",
+        ),
         ({"candidates": []}, r"candidates must be registered"),
         ({"cv": 1}, r"cv must be at least 2 folds"),
         ({"y": [0, 1, 0, 1, 0]}, r"Inconsistent numbers of samples: X has 6, y has 5"),

@@ -6,6 +6,7 @@ The public names are re-exported by :mod:`calibkit`; import them from there.
 from calibkit._lazy import lazy_names
 
 __all__ = [
+    "BetaCalibration",
     "CalibratedClassifier",
     "IsotonicCalibration",
     "PlattScaling",
@@ -16,6 +17,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(
     __name__,
     {
+        "BetaCalibration": "calibkit.calibrators._beta",
         "CalibratedClassifier": "calibkit.calibrators._classifier",
         "IsotonicCalibration": "calibkit.calibrators._isotonic",
         "PlattScaling": "calibkit.calibrators._platt",

@@ -75,6 +75,7 @@ CALIBRATORS = _Registry(
     {
         "temperature": "calibkit.calibrators._temperature.TemperatureScaling",
         "platt": "calibkit.calibrators._platt.PlattScaling",
+        "beta": "calibkit.calibrators._beta.BetaCalibration",
         "isotonic": "calibkit.calibrators._isotonic.IsotonicCalibration",
     }
 )
