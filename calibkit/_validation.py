@@ -545,12 +545,20 @@ def _unique_codes(y):
     if y.dtype.kind in "biu" and y.shape[0] > 0:
         low, high = int(y.min()), int(y.max())
         if high - low <= max(1024, y.shape[0]):
-            offsets = y.astype(np.intp)
-            if low:
+            if low == 0 and y.dtype == np.intp:
+                offsets = y  # read only: no copy of labels that are codes already
+            else:
+                offsets = y.astype(np.intp)
                 offsets -= low
             present = np.bincount(offsets, minlength=high - low + 1) > 0
-            lookup = np.cumsum(present) - 1
             classes = (np.flatnonzero(present) + low).astype(y.dtype)
+            if offsets is y and present.all():
+                # Labels 0 .. K-1, all present: they are their own codes. A
+                # read-only view, so that no caller can write into the input.
+                codes = y.view()
+                codes.flags.writeable = False
+                return classes, codes
+            lookup = np.cumsum(present) - 1
             return classes, lookup[offsets]
     # unique + searchsorted needs less memory than return_inverse.
     classes = np.unique(y)
