@@ -419,6 +419,12 @@ def looks_like_probabilities(X):
     """
     if X.ndim == 2 and X.shape[1] < 2:
         return False
+    if not is_dask(X):
+        # Logits almost always leave [0, 1] within their first rows: then no
+        # pass over the whole input is needed to say no.
+        head = X[:256]
+        if head.min() < 0 or head.max() > 1:
+            return False
     neg_min, high, deviation = reduce_rows(_range_and_row_sums, X, combine=np.maximum)
     return -neg_min >= 0 and high <= 1 and deviation <= ROW_SUM_ATOL[X.dtype]
 
@@ -565,6 +571,20 @@ def _unique_codes(y):
     return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
 
 
+def _are_codes(y, classes):
+    """Whether ``y`` (intp) holds codes into ``classes = 0 .. K-1`` already."""
+    k = classes.shape[0]
+    return (
+        y.dtype == np.intp
+        and y.shape[0] > 0
+        and classes.dtype.kind in "iu"
+        and classes[0] == 0
+        and classes[-1] == k - 1
+        and y.min() >= 0
+        and y.max() < k
+    )
+
+
 def encode_labels(y, *, classes=None, name="y"):
     """Encode labels as integer codes into ``classes``.
 
@@ -602,6 +622,10 @@ def encode_checked_labels(y, *, classes=None, name="y"):
         if sorted_classes.shape[0] != classes.shape[0]:
             msg = f"The classes given for {name} contain duplicates: {classes!r}."
             raise ValueError(msg)
+        if _are_codes(y, sorted_classes):
+            codes = y.view()  # read only: labels 0 .. K-1 are their own codes
+            codes.flags.writeable = False
+            return sorted_classes, codes
         codes = np.searchsorted(sorted_classes, y)
     except TypeError:
         msg = (
