@@ -5,7 +5,10 @@ same run (median of ``--repeats`` runs), next to a *floor*: one vectorised pass
 that any algorithm must make over the data (``np.exp`` over the logits,
 ``log1p(exp(-|z|))`` over binary scores, ``np.argsort`` for isotonic fits).
 The log-loss each reaches is reported so that speed is compared at equal
-quality, and peak extra memory is measured with ``tracemalloc``.
+quality, and peak extra memory is measured with ``tracemalloc`` (allocations made during
+the call, so the input itself is not counted). The floor, calibkit and
+scikit-learn are timed in turn within each repeat (interleaved), so that a
+load from other processes affects all three alike.
 
 Usage::
 
@@ -79,6 +82,22 @@ def median_time(func, repeats):
     return float(np.median(times)), result
 
 
+def interleaved_times(funcs, repeats):
+    """Median wall times of ``funcs`` run in turn ``repeats`` times, and results.
+
+    Interleaving puts the floor, calibkit and scikit-learn under the same load
+    on a shared machine, so that their ratios are steadier than the times.
+    """
+    times = [[] for _ in funcs]
+    results = [None] * len(funcs)
+    for _ in range(repeats):
+        for i, func in enumerate(funcs):
+            start = time.perf_counter()
+            results[i] = func()
+            times[i].append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times], results
+
+
 def peak_memory(func):
     """Peak memory (bytes) allocated while ``func()`` runs."""
     tracemalloc.start()
@@ -109,11 +128,14 @@ def logistic_loss(a, b, s, t):
 
 def bench_platt(n, repeats, rng):
     s, y = binary_scores(n, rng)
-    floor, _ = median_time(lambda: np.log1p(np.exp(-np.abs(s))), repeats)
-    ours, cal = median_time(
-        lambda: PlattScaling(target_smoothing=True).fit(s, y), repeats
+    (floor, ours, theirs), (_, cal, ref) = interleaved_times(
+        [
+            lambda: np.log1p(np.exp(-np.abs(s))),
+            lambda: PlattScaling(target_smoothing=True).fit(s, y),
+            lambda: _SigmoidCalibration().fit(s, y),
+        ],
+        repeats,
     )
-    theirs, ref = median_time(lambda: _SigmoidCalibration().fit(s, y), repeats)
     n_pos = y.sum()
     t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n - n_pos + 2))
     return {
@@ -201,10 +223,10 @@ def multiclass_loss(z, y, temperature):
 def bench_temperature(shape, repeats, rng):
     n, k = shape
     z, y = multiclass_logits(n, k, rng)
-    floor, _ = median_time(lambda: np.exp(z), repeats)
     classes = np.arange(k)  # large vocabularies: not every class occurs in y
-    ours, cal = median_time(
-        lambda: TemperatureScaling().fit(z, y, classes=classes), repeats
+    (floor, ours), (_, cal) = interleaved_times(
+        [lambda: np.exp(z), lambda: TemperatureScaling().fit(z, y, classes=classes)],
+        repeats,
     )
     theirs, ref = median_time(lambda: _TemperatureScaling().fit(z, y), 1)
     t_ref = 1.0 / float(ref.beta_)
@@ -226,7 +248,7 @@ def bench_temperature(shape, repeats, rng):
     }
 
 
-def _metric_rows(label, y, prob, repeats, floor_name, floor_s, ref=None):
+def _metric_rows(label, y, prob, repeats, floor_name, floor_func, ref=None):
     rows = []
     metric_calls = {
         "log_loss": lambda: ckm.log_loss(y, prob),
@@ -236,10 +258,9 @@ def _metric_rows(label, y, prob, repeats, floor_name, floor_s, ref=None):
     if prob.ndim == 1 and hasattr(ckm, "decompose"):
         metric_calls["decompose (CORP)"] = lambda: ckm.decompose(y, prob)
     for name, call in metric_calls.items():
-        ours, _ = median_time(call, repeats)
-        theirs = None
-        if ref and name in ref:
-            theirs, _ = median_time(ref[name], repeats)
+        funcs = [floor_func, call] + ([ref[name]] if ref and name in ref else [])
+        times, _ = interleaved_times(funcs, repeats)
+        floor_s, ours, theirs = (*times, None)[:3]
         rows.append(
             {
                 "workload": f"{name}, {label}",
@@ -257,14 +278,19 @@ def _metric_rows(label, y, prob, repeats, floor_name, floor_s, ref=None):
 def bench_metrics_binary(n, repeats, rng):
     s, y = binary_scores(n, rng)
     p = expit(0.5 * s)
-    floor, _ = median_time(lambda: np.log1p(np.exp(-np.abs(s))), repeats)
     argsort, _ = median_time(lambda: np.argsort(p), repeats)
     ref = {
         "reliability_curve (uniform)": lambda: calibration_curve(y, p, n_bins=10),
         "log_loss": lambda: sklearn.metrics.log_loss(y, p),
     }
     rows = _metric_rows(
-        f"binary n={n:.0e}", y, p, repeats, "log1p(exp(-|z|))", floor, ref
+        f"binary n={n:.0e}",
+        y,
+        p,
+        repeats,
+        "log1p(exp(-|z|))",
+        lambda: np.log1p(np.exp(-np.abs(s))),
+        ref,
     )
     for row in rows:
         if row["workload"].startswith("decompose"):
@@ -277,10 +303,9 @@ def bench_metrics_multiclass(shape, repeats, rng):
     z, y = multiclass_logits(n, k, rng)
     prob = np.exp(z - z.max(axis=1, keepdims=True))
     prob /= prob.sum(axis=1, keepdims=True)
-    floor, _ = median_time(lambda: np.exp(z), repeats)
     ref = {"log_loss": lambda: sklearn.metrics.log_loss(y, prob, labels=np.arange(k))}
     return _metric_rows(
-        f"float32 {n:.0e} x {k}", y, prob, repeats, "np.exp", floor, ref
+        f"float32 {n:.0e} x {k}", y, prob, repeats, "np.exp", lambda: np.exp(z), ref
     )
 
 
@@ -298,7 +323,7 @@ def markdown(rows):
     head = (
         "| workload | calibkit (s) | scikit-learn (s) | speed-up | floor | "
         "calibkit / floor | log-loss calibkit | log-loss scikit-learn | "
-        "peak MB / input MB |"
+        "peak MB / input MB (%) |"
     )
     lines = [head, "|" + "---|" * 9]
     for r in rows:
@@ -312,7 +337,8 @@ def markdown(rows):
             f"{r['calibkit_s'] / r['floor_s']:.1f}",
             f"{r['calibkit_loss']:.12g}" if "calibkit_loss" in r else "-",
             f"{r['sklearn_loss']:.12g}" if "sklearn_loss" in r else "-",
-            f"{r['calibkit_peak_mb']:.1f} / {r['input_mb']:.1f}",
+            f"{r['calibkit_peak_mb']:.1f} / {r['input_mb']:.1f} "
+            f"({100 * r['calibkit_peak_mb'] / r['input_mb']:.1f} %)",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

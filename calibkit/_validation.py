@@ -434,6 +434,12 @@ def looks_like_probabilities(X):
     """
     if X.ndim == 2 and X.shape[1] < 2:
         return False
+    if not is_dask(X):
+        # Logits almost always leave [0, 1] within their first rows: then no
+        # pass over the whole input is needed to say no.
+        head = X[:256]
+        if head.min() < 0 or head.max() > 1:
+            return False
     neg_min, high, deviation = reduce_rows(_range_and_row_sums, X, combine=np.maximum)
     return -neg_min >= 0 and high <= 1 and deviation <= ROW_SUM_ATOL[X.dtype]
 
@@ -560,16 +566,38 @@ def _unique_codes(y):
     if y.dtype.kind in "biu" and y.shape[0] > 0:
         low, high = int(y.min()), int(y.max())
         if high - low <= max(1024, y.shape[0]):
-            offsets = y.astype(np.intp)
-            if low:
+            if low == 0 and y.dtype == np.intp:
+                offsets = y  # read only: no copy of labels that are codes already
+            else:
+                offsets = y.astype(np.intp)
                 offsets -= low
             present = np.bincount(offsets, minlength=high - low + 1) > 0
-            lookup = np.cumsum(present) - 1
             classes = (np.flatnonzero(present) + low).astype(y.dtype)
+            if offsets is y and present.all():
+                # Labels 0 .. K-1, all present: they are their own codes. A
+                # read-only view, so that no caller can write into the input.
+                codes = y.view()
+                codes.flags.writeable = False
+                return classes, codes
+            lookup = np.cumsum(present) - 1
             return classes, lookup[offsets]
     # unique + searchsorted needs less memory than return_inverse.
     classes = np.unique(y)
     return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
+
+
+def _are_codes(y, classes):
+    """Whether ``y`` (intp) holds codes into ``classes = 0 .. K-1`` already."""
+    k = classes.shape[0]
+    return (
+        y.dtype == np.intp
+        and y.shape[0] > 0
+        and classes.dtype.kind in "iu"
+        and classes[0] == 0
+        and classes[-1] == k - 1
+        and y.min() >= 0
+        and y.max() < k
+    )
 
 
 def encode_labels(y, *, classes=None, name="y"):
@@ -609,6 +637,10 @@ def encode_checked_labels(y, *, classes=None, name="y"):
         if sorted_classes.shape[0] != classes.shape[0]:
             msg = f"The classes given for {name} contain duplicates: {classes!r}."
             raise ValueError(msg)
+        if _are_codes(y, sorted_classes):
+            codes = y.view()  # read only: labels 0 .. K-1 are their own codes
+            codes.flags.writeable = False
+            return sorted_classes, codes
         codes = np.searchsorted(sorted_classes, y)
     except TypeError:
         msg = (

@@ -7,7 +7,7 @@ import numpy as np
 from scipy.special import expit
 
 from calibkit._chunks import as_float64, row_chunks
-from calibkit._solvers import PlattSolution, fit_platt, summarize_scores
+from calibkit._solvers import PlattSolution, fit_platt
 from calibkit._transforms import row_softmax
 from calibkit._validation import Interval
 from calibkit.calibrators._base import (
@@ -289,16 +289,34 @@ class PlattScaling(BaseCalibrator):
     def _fit_sigmoid(
         self, values, positive, sample_weight, transform, label, empty, smooth=False
     ):
-        summary = summarize_scores(values, positive, sample_weight, transform)
         smooth = smooth or self.target_smoothing
-        if summary.weight_pos == 0 or summary.weight_pos == summary.weight:
-            # One side has no weight: not a separation of the classes but a
-            # class missing.
-            _record_empty(
-                empty, summary.weight, summary.weight_pos, label, self.classes_
-            )
-            smooth = True
-        elif not smooth and summary.separable:
+        separable = []
+
+        def targets(summary):
+            # Called by fit_platt once the summary is known (from its first
+            # pass over the rows on large inputs).
+            nonlocal smooth
+            if summary.weight_pos == 0 or summary.weight_pos == summary.weight:
+                # One side has no weight: not a separation of the classes but
+                # a class missing.
+                _record_empty(
+                    empty, summary.weight, summary.weight_pos, label, self.classes_
+                )
+                smooth = True
+            elif not smooth and summary.separable:
+                separable.append(True)
+                smooth = True
+            return _platt_targets(summary) if smooth else (1.0, 0.0)
+
+        solution = fit_platt(
+            values,
+            positive,
+            sample_weight=sample_weight,
+            targets=targets,
+            transform=transform,
+            max_iter=self.max_iter,
+        )
+        if separable:
             plain = label.item() if isinstance(label, np.generic) else label
             which = "" if label is None else f" (class {plain!r} against the rest)"
             warnings.warn(
@@ -310,17 +328,7 @@ class PlattScaling(BaseCalibrator):
                 NoFiniteOptimumWarning,
                 stacklevel=5,
             )
-            smooth = True
-        targets = _platt_targets(summary) if smooth else (1.0, 0.0)
-        solution = fit_platt(
-            values,
-            positive,
-            sample_weight=sample_weight,
-            targets=targets,
-            transform=transform,
-            summary=summary,
-            max_iter=self.max_iter,
-        )
+        summary = solution.summary
         return _RangedSolution(
             solution,
             (
