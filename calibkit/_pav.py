@@ -188,3 +188,144 @@ def isotonic_fit(target, weights=None):
     if target.min() >= 0.0 and target.max() <= 1.0:
         np.clip(result.x, 0.0, 1.0, out=result.x)
     return result
+
+
+# --- binary events, unit weights: two plain sorts, no permutation --------------
+
+#: Rows per chunk of the bit-twiddling passes (a few hundred kB of temporaries).
+_CHUNK = 1 << 16
+#: The 63 bits below the sign bit of an int64.
+_LOW63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+def sorted_events(scores, events):
+    """The 0/1 ``events`` in the order of ``np.sort(scores)``, without an argsort.
+
+    Each float64 score is mapped to an int64 with the same order (negative
+    floats get their 63 magnitude bits flipped), its lowest bit is replaced by
+    the event, and the keys are sorted in place: a plain sort is several times
+    faster than ``np.argsort`` and needs no index array. The dropped bit is
+    harmless when no two scores agree in their other 63 bits, which the sorted
+    keys tell; otherwise (exact ties, or scores one unit in the last place
+    apart) this returns None and the caller pools ties the general way.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        Finite scores; only float64 is handled (else None is returned).
+    events : ndarray of shape (n_samples,)
+        Boolean events.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples,), or None
+    """
+    n = scores.shape[0]
+    if scores.dtype != np.float64 or scores.ndim != 1 or n < 2:
+        return None
+    keys = np.add(scores, 0.0).view(np.int64)  # -0.0 becomes +0.0: a new array
+    for start in range(0, n, _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        sign = chunk >> 63  # -1 for negative floats, else 0
+        sign &= _LOW63
+        chunk ^= sign
+        chunk &= -2
+        np.bitwise_or(chunk, events[start : start + _CHUNK], out=chunk)
+    keys.sort()
+    ordered = np.empty(n, dtype=bool)
+    for start in range(0, n, _CHUNK):
+        chunk = keys[start : start + _CHUNK + 1]  # one row of overlap
+        differ = chunk[1:] ^ chunk[:-1]
+        differ >>= 1
+        if not differ.all():  # two keys agree above the event bit
+            return None
+        np.bitwise_and(chunk[:_CHUNK], 1, out=chunk[:_CHUNK], casting="unsafe")
+        ordered[start : start + _CHUNK] = chunk[:_CHUNK]
+    return ordered
+
+
+@dataclass(frozen=True)
+class BinaryPAV:
+    """Result of :func:`binary_pav`.
+
+    Attributes
+    ----------
+    starts : ndarray of shape (n_blocks + 1,)
+        Sorted row where each PAV block starts; the last entry is the number
+        of rows.
+    fitted : ndarray of shape (n_blocks,)
+        Event frequency of each block, increasing: its events divided by its
+        rows, correctly rounded.
+    counts : ndarray of shape (n_blocks,)
+        Rows per block (float64, exact).
+    """
+
+    starts: np.ndarray
+    fitted: np.ndarray
+    counts: np.ndarray
+
+
+def binary_pav(events):
+    """PAV of 0/1 ``events`` already in score order, every weight 1.
+
+    Neighbouring rows with the same event always share a PAV block (the last
+    row of a block lies at or below the block mean, the first row at or above
+    it), so each run of equal events enters PAV as one point weighted by its
+    length. The block frequencies are then recomputed from the integer counts,
+    so that they are exact ratios whatever order PAV summed in, and blocks
+    whose frequencies are equal are merged.
+
+    Parameters
+    ----------
+    events : ndarray of bool, shape (n_samples,)
+        Events in increasing order of the (distinct) scores.
+
+    Returns
+    -------
+    BinaryPAV
+    """
+    n = events.shape[0]
+    change = np.flatnonzero(events[1:] != events[:-1])
+    bounds = np.empty(change.shape[0] + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, n
+    np.add(change, 1, out=bounds[1:-1])
+    del change
+    target = events[bounds[:-1]].astype(np.float64)
+    weight = np.empty(target.shape[0])
+    np.subtract(bounds[1:], bounds[:-1], out=weight)
+    fit = _pava_in_place(target, weight)
+    blocks, block_x, counts = fit
+    starts = bounds[blocks]
+    del bounds
+    # Block means times sizes are integers, off by far less than 1/2.
+    fitted = np.rint(block_x * counts)
+    fitted /= counts
+    distinct = np.empty(fitted.shape[0], dtype=bool)
+    distinct[0] = True
+    np.not_equal(fitted[1:], fitted[:-1], out=distinct[1:])
+    if not distinct.all():
+        first = np.flatnonzero(distinct)
+        counts = np.add.reduceat(counts, first)
+        fitted = fitted[first]
+        starts = np.append(starts[first], n)
+    return BinaryPAV(starts, fitted, counts)
+
+
+def _pava_in_place(target, weight):
+    """``(blocks, block means, block weights)`` of PAV, reusing the arrays.
+
+    SciPy's public :func:`scipy.optimize.isotonic_regression` copies both
+    arrays; its compiled kernel works in place, so it is used when present.
+    """
+    try:
+        from scipy.optimize._pava_pybind import pava
+    except ImportError:  # pragma: no cover - a SciPy without the private kernel
+        from scipy.optimize import isotonic_regression
+
+        res = isotonic_regression(target, weights=weight)
+        blocks = res.blocks
+        return blocks, res.x[blocks[:-1]], res.weights
+    indices = np.full(target.shape[0] + 1, -1, dtype=np.intp)
+    x, w, indices, n_blocks = pava(target, weight, indices)
+    blocks = indices[: n_blocks + 1]
+    return blocks, x[blocks[:-1]], w[:n_blocks]

@@ -1,0 +1,89 @@
+"""The sort-based binary PAV path (calibkit._pav) against independent references."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from calibkit import IsotonicCalibration
+from calibkit._pav import binary_pav, sorted_events
+
+
+def brute_block_pav(events):
+    """PAV of 0/1 events (unit weights) by the max-min formula, in fractions."""
+    n = len(events)
+    prefix = [0]
+    for e in events:
+        prefix.append(prefix[-1] + int(e))
+    return [
+        max(
+            min(Fraction(prefix[e + 1] - prefix[s], e + 1 - s) for e in range(i, n))
+            for s in range(i + 1)
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sorted_events_follow_a_stable_argsort(seed):
+    rng = np.random.default_rng(seed)
+    s = rng.normal(0.0, 3.0, 2000) * 10.0 ** rng.integers(-300, 300, 2000)
+    s[:4] = [5e-324, -5e-324, 1e308, -1e308]
+    y = rng.random(2000) < 0.4
+    np.testing.assert_array_equal(sorted_events(s, y), y[np.argsort(s, kind="stable")])
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        [0.0, -0.0, 1.0],  # equal as floats
+        [2.0, 1.0, 2.0],  # a tie
+        [1.0, np.nextafter(1.0, 2.0), -3.0],  # neighbours: one bit apart
+        [-1.0, np.nextafter(-1.0, -2.0), 3.0],
+    ],
+)
+def test_sorted_events_refuse_scores_that_share_the_upper_bits(scores):
+    assert sorted_events(np.array(scores), np.array([True, False, True])) is None
+
+
+def test_sorted_events_leave_the_inputs_alone_and_skip_float32():
+    s = np.array([3.0, -1.0, 2.0])
+    y = np.array([True, False, False])
+    sorted_events(s, y)
+    np.testing.assert_array_equal(s, [3.0, -1.0, 2.0])
+    assert sorted_events(s.astype(np.float32), y) is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_binary_pav_matches_the_max_min_formula_exactly(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    events = rng.random(n) < rng.random()
+    fit = binary_pav(events)
+    per_row = np.repeat(fit.fitted, np.diff(fit.starts))
+    expected = brute_block_pav(events)
+    # Correctly rounded ratios: equal to the float of the exact fraction.
+    np.testing.assert_array_equal(per_row, [float(f) for f in expected])
+    assert np.all(np.diff(fit.fitted) > 0)  # one block per distinct value
+    np.testing.assert_array_equal(fit.counts, np.diff(fit.starts))
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "step"])
+@pytest.mark.parametrize("seed", range(3))
+def test_fast_path_equals_the_weighted_path(interpolation, seed):
+    # Unit weights take the general (argsort) path, no weights the sort path.
+    rng = np.random.default_rng(seed)
+    s = rng.normal(0.0, 2.0, 20_000)
+    y = (rng.random(20_000) < 1.0 / (1.0 + np.exp(-s))).astype(int)
+    fast = IsotonicCalibration(eps=0, interpolation=interpolation).fit(s, y)
+    ref = IsotonicCalibration(eps=0, interpolation=interpolation).fit(
+        s, y, sample_weight=np.ones(20_000)
+    )
+    np.testing.assert_array_equal(fast.X_thresholds_[0], ref.X_thresholds_[0])
+    np.testing.assert_allclose(
+        fast.y_thresholds_[0], ref.y_thresholds_[0], rtol=1e-12, atol=0
+    )
+    grid = np.linspace(-8.0, 8.0, 1001)
+    np.testing.assert_allclose(
+        fast.predict_proba(grid), ref.predict_proba(grid), rtol=1e-12, atol=1e-300
+    )
