@@ -190,35 +190,36 @@ def isotonic_fit(target, weights=None):
     return result
 
 
-# --- binary events, unit weights: two plain sorts, no permutation --------------
+# --- binary events, unit weights: one plain sort, no permutation --------------
 
 #: Rows per chunk of the bit-twiddling passes (a few hundred kB of temporaries).
 _CHUNK = 1 << 16
+#: Rows per chunk of the chunked PAV (its temporaries: up to 40 bytes a row).
+_PAV_CHUNK = 1 << 16
 #: The 63 bits below the sign bit of an int64.
 _LOW63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 
-def sorted_events(scores, events):
-    """The 0/1 ``events`` in the order of ``np.sort(scores)``, without an argsort.
+def sorted_event_keys(scores, events):
+    """Sorted int64 keys that order like ``scores`` and carry ``events``.
 
     Each float64 score is mapped to an int64 with the same order (negative
-    floats get their 63 magnitude bits flipped), its lowest bit is replaced by
-    the event, and the keys are sorted in place: a plain sort is several times
-    faster than ``np.argsort`` and needs no index array. The dropped bit is
-    harmless when no two scores agree in their other 63 bits, which the sorted
-    keys tell; otherwise (exact ties, or scores one unit in the last place
-    apart) this returns None and the caller pools ties the general way.
+    floats get their 63 magnitude bits flipped, -0.0 counts as +0.0), its
+    lowest bit is replaced by the event, and the keys are sorted in place: a
+    plain sort is several times faster than ``np.argsort`` and needs no index
+    array. The event of the ``i``-th smallest score is ``keys[i] & 1`` as long
+    as no two scores agree in their other 63 bits; :func:`binary_pav` checks
+    that on the way.
 
     Parameters
     ----------
     scores : ndarray of shape (n_samples,)
         Finite scores; only float64 is handled (else None is returned).
-    events : ndarray of shape (n_samples,)
-        Boolean events.
+    events : ndarray of bool, shape (n_samples,)
 
     Returns
     -------
-    ndarray of bool, shape (n_samples,), or None
+    ndarray of int64, shape (n_samples,), or None
     """
     n = scores.shape[0]
     if scores.dtype != np.float64 or scores.ndim != 1 or n < 2:
@@ -232,16 +233,33 @@ def sorted_events(scores, events):
         chunk &= -2
         np.bitwise_or(chunk, events[start : start + _CHUNK], out=chunk)
     keys.sort()
-    ordered = np.empty(n, dtype=bool)
-    for start in range(0, n, _CHUNK):
-        chunk = keys[start : start + _CHUNK + 1]  # one row of overlap
+    return keys
+
+
+def sorted_events(scores, events):
+    """The boolean ``events`` in the order of ``np.sort(scores)``, or None.
+
+    None when the scores are not float64 or two of them agree in all but
+    their lowest bit (exact ties, or neighbouring doubles): then the caller
+    pools ties the general way. See :func:`sorted_event_keys`.
+    """
+    keys = sorted_event_keys(scores, events)
+    if keys is None or not keys_are_distinct(keys):
+        return None
+    return (keys & 1).astype(bool)
+
+
+def keys_are_distinct(keys, start=0, stop=None):
+    """Whether no two neighbouring sorted keys of ``keys[start:stop]`` (and the
+    one after) agree above their lowest bit."""
+    stop = keys.shape[0] if stop is None else stop
+    for first in range(start, stop, _CHUNK):
+        chunk = keys[first : min(first + _CHUNK, stop) + 1]
         differ = chunk[1:] ^ chunk[:-1]
         differ >>= 1
-        if not differ.all():  # two keys agree above the event bit
-            return None
-        np.bitwise_and(chunk[:_CHUNK], 1, out=chunk[:_CHUNK], casting="unsafe")
-        ordered[start : start + _CHUNK] = chunk[:_CHUNK]
-    return ordered
+        if not differ.all():
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -265,54 +283,96 @@ class BinaryPAV:
     counts: np.ndarray
 
 
-def binary_pav(events):
-    """PAV of 0/1 ``events`` already in score order, every weight 1.
+def binary_pav(keys):
+    """PAV of the events of sorted keys (:func:`sorted_event_keys`), weights 1.
 
-    Neighbouring rows with the same event always share a PAV block (the last
-    row of a block lies at or below the block mean, the first row at or above
-    it), so each run of equal events enters PAV as one point weighted by its
-    length. The block frequencies are then recomputed from the integer counts,
-    so that they are exact ratios whatever order PAV summed in, and blocks
-    whose frequencies are equal are merged.
+    Works through the rows in chunks and keeps only a stack of blocks: PAV of
+    a chunk gives blocks that the PAV of all rows never splits, so the blocks
+    of all chunks, as weighted points, are pooled once more at the end.
+    Inside a chunk, neighbouring rows with the same event always share a block
+    (the last row of a block lies at or below the block mean, the first row
+    at or above it), so each run of equal events enters PAV as one point
+    weighted by its length. Events and rows per block are summed exactly, and
+    the frequencies are their correctly rounded ratios, whatever order PAV
+    summed in; blocks of equal frequency are merged.
 
     Parameters
     ----------
-    events : ndarray of bool, shape (n_samples,)
-        Events in increasing order of the (distinct) scores.
+    keys : ndarray of int64, shape (n_samples,)
+        Sorted keys whose lowest bit is the event (a bool array of events in
+        score order is accepted too).
 
     Returns
     -------
-    BinaryPAV
+    BinaryPAV or None
+        None when two keys agree above their lowest bit (ties: not pooled).
     """
-    n = events.shape[0]
-    change = np.flatnonzero(events[1:] != events[:-1])
-    bounds = np.empty(change.shape[0] + 2, dtype=np.int64)
-    bounds[0], bounds[-1] = 0, n
-    np.add(change, 1, out=bounds[1:-1])
-    del change
-    target = events[bounds[:-1]].astype(np.float64)
-    weight = np.empty(target.shape[0])
-    np.subtract(bounds[1:], bounds[:-1], out=weight)
-    fit = _pava_in_place(target, weight)
-    blocks, block_x, counts = fit
-    starts = bounds[blocks]
-    del bounds
-    # Block means times sizes are integers, off by far less than 1/2.
-    fitted = np.rint(block_x * counts)
-    fitted /= counts
-    distinct = np.empty(fitted.shape[0], dtype=bool)
-    distinct[0] = True
-    np.not_equal(fitted[1:], fitted[:-1], out=distinct[1:])
-    if not distinct.all():
-        first = np.flatnonzero(distinct)
-        counts = np.add.reduceat(counts, first)
-        fitted = fitted[first]
-        starts = np.append(starts[first], n)
+    n = keys.shape[0]
+    events_of_keys = keys.dtype != bool
+    if events_of_keys:  # the byte that holds the lowest bit of each key
+        low_bytes = keys.view(np.uint8)[(0 if np.little_endian else 7) :: 8]
+    positives, counts = [], []
+    for start in range(0, n, _PAV_CHUNK):
+        stop = min(start + _PAV_CHUNK, n)
+        if events_of_keys:
+            if not keys_are_distinct(keys, start, stop):
+                return None
+            events = np.bitwise_and(low_bytes[start:stop], 1).view(bool)
+        else:
+            events = keys[start:stop]
+        chunk_positives, chunk_counts = _pav_of_runs(events)
+        positives.append(chunk_positives)
+        counts.append(chunk_counts)
+    positives, counts = np.concatenate(positives), np.concatenate(counts)
+    if len(positives) > 1:  # pool the chunks' blocks
+        positives, counts = _pav_of_blocks(positives, counts)
+    fitted = positives / counts
+    starts = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(counts)  # exact: integers below 2**53
     return BinaryPAV(starts, fitted, counts)
 
 
+def _pav_of_runs(events):
+    """Exact ``(events, rows)`` per PAV block of one chunk of 0/1 events."""
+    n = events.shape[0]
+    edge = np.empty(n + 1, dtype=bool)
+    edge[0] = edge[n] = True
+    np.not_equal(events[1:], events[:-1], out=edge[1:n])
+    bounds = np.flatnonzero(edge)
+    del edge
+    target = events[bounds[:-1]].astype(np.float64)
+    weight = np.empty(target.shape[0])
+    np.subtract(bounds[1:], bounds[:-1], out=weight)
+    del bounds
+    return _pav_of_blocks(target * weight, weight, target=target)
+
+
+def _pav_of_blocks(positives, counts, target=None):
+    """Pool weighted points with exact ``positives`` out of ``counts`` by PAV.
+
+    Returns the exact sums per block, merging blocks of equal frequency (PAV
+    may have split them by a rounding of its running means). ``target`` is
+    ``positives / counts`` when the caller has it; it is overwritten.
+    """
+    if target is None:
+        target = positives / counts
+    weight = counts.copy()
+    blocks = _pava_in_place(target, weight)
+    positives = np.add.reduceat(positives, blocks[:-1])
+    counts = np.add.reduceat(counts, blocks[:-1])
+    fitted = positives / counts
+    if np.any(fitted[1:] < fitted[:-1]):  # a rounding decided a pooling: redo
+        return _pav_of_blocks(positives, counts)  # pragma: no cover
+    same = fitted[1:] == fitted[:-1]
+    if same.any():
+        first = np.flatnonzero(np.concatenate([[True], ~same]))
+        positives = np.add.reduceat(positives, first)
+        counts = np.add.reduceat(counts, first)
+    return positives, counts
+
+
 def _pava_in_place(target, weight):
-    """``(blocks, block means, block weights)`` of PAV, reusing the arrays.
+    """Block boundaries of PAV (``n_blocks + 1`` indices), reusing the arrays.
 
     SciPy's public :func:`scipy.optimize.isotonic_regression` copies both
     arrays; its compiled kernel works in place, so it is used when present.
@@ -322,10 +382,7 @@ def _pava_in_place(target, weight):
     except ImportError:  # pragma: no cover - a SciPy without the private kernel
         from scipy.optimize import isotonic_regression
 
-        res = isotonic_regression(target, weights=weight)
-        blocks = res.blocks
-        return blocks, res.x[blocks[:-1]], res.weights
+        return isotonic_regression(target, weights=weight).blocks
     indices = np.full(target.shape[0] + 1, -1, dtype=np.intp)
-    x, w, indices, n_blocks = pava(target, weight, indices)
-    blocks = indices[: n_blocks + 1]
-    return blocks, x[blocks[:-1]], w[:n_blocks]
+    _, _, indices, n_blocks = pava(target, weight, indices)
+    return indices[: n_blocks + 1]

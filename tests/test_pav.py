@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from calibkit import IsotonicCalibration
-from calibkit._pav import binary_pav, sorted_events
+from calibkit._pav import binary_pav, sorted_event_keys, sorted_events
 
 
 def brute_block_pav(events):
@@ -60,6 +60,10 @@ def test_binary_pav_matches_the_max_min_formula_exactly(seed):
     n = int(rng.integers(1, 60))
     events = rng.random(n) < rng.random()
     fit = binary_pav(events)
+    keys = sorted_event_keys(np.arange(n, dtype=np.float64), events)
+    fit_of_keys = binary_pav(keys)
+    np.testing.assert_array_equal(fit_of_keys.starts, fit.starts)
+    np.testing.assert_array_equal(fit_of_keys.fitted, fit.fitted)
     per_row = np.repeat(fit.fitted, np.diff(fit.starts))
     expected = brute_block_pav(events)
     # Correctly rounded ratios: equal to the float of the exact fraction.
@@ -87,3 +91,22 @@ def test_fast_path_equals_the_weighted_path(interpolation, seed):
     np.testing.assert_allclose(
         fast.predict_proba(grid), ref.predict_proba(grid), rtol=1e-12, atol=1e-300
     )
+
+
+def test_chunked_pav_pools_blocks_across_chunks(monkeypatch):
+    import calibkit._pav as pav_module
+
+    rng = np.random.default_rng(7)
+    events = rng.random(300) < np.linspace(0.1, 0.9, 300)
+    whole = binary_pav(events)
+    monkeypatch.setattr(pav_module, "_PAV_CHUNK", 7)
+    chunked = binary_pav(events)
+    np.testing.assert_array_equal(chunked.starts, whole.starts)
+    np.testing.assert_array_equal(chunked.fitted, whole.fitted)
+    per_row = np.repeat(whole.fitted, np.diff(whole.starts))
+    np.testing.assert_array_equal(per_row, [float(f) for f in brute_block_pav(events)])
+
+
+def test_binary_pav_of_keys_refuses_ties():
+    keys = sorted_event_keys(np.array([1.0, 2.0, 1.0]), np.array([True, False, False]))
+    assert binary_pav(keys) is None

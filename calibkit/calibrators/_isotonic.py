@@ -6,7 +6,7 @@ from numbers import Real
 import numpy as np
 
 from calibkit._chunks import is_dask, row_chunks
-from calibkit._pav import binary_pav, pav, sorted_events
+from calibkit._pav import binary_pav, pav, sorted_event_keys
 from calibkit._transforms import log_odds_from_logits
 from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import (
@@ -244,16 +244,18 @@ class IsotonicCalibration(BaseCalibrator):
 
     def _knots(self, scores, events, sample_weight):
         """Scores and fitted probabilities at the knots of one model's map."""
-        ordered = None if sample_weight is not None else sorted_events(scores, events)
-        if ordered is None:  # weights, ties or neighbouring doubles
-            fit = pav(scores, events, sample_weight)  # bool: 1 byte a row
-            starts, scores = fit.block_starts, fit.scores
-            block_values = fit.fitted[starts[:-1]]
-        else:  # 0/1 events, unit weights: two plain sorts, no permutation
-            fit = binary_pav(ordered)
-            del ordered
+        fit = None
+        if sample_weight is None:  # 0/1 events, weights 1: one plain sort
+            keys = sorted_event_keys(scores, events)
+            fit = None if keys is None else binary_pav(keys)
+            del keys
+        if fit is None:  # weights, ties or neighbouring doubles: pool ties
+            pooled = pav(scores, events, sample_weight)  # bool: 1 byte a row
+            starts, scores = pooled.block_starts, pooled.scores
+            block_values = pooled.fitted[starts[:-1]]
+        else:
             starts, block_values = fit.starts, fit.fitted
-            scores = np.sort(scores)
+            scores = np.sort(scores)  # the knots' exact scores
         if self.interpolation == "step":
             keep = starts[:-1]
         else:
