@@ -52,6 +52,7 @@ FULL = {
     "temperature": [(10**5, 10), (10**5, 100), (2 * 10**4, 1000), (10**4, 10**4)],
     "metrics_binary": [10**7],
     "metrics_multiclass": [(10**5, 1000)],
+    "corp": [10**6, 10**7],
 }
 QUICK = {
     "platt": [10**4],
@@ -59,6 +60,7 @@ QUICK = {
     "temperature": [(10**4, 10), (2000, 100)],
     "metrics_binary": [10**4],
     "metrics_multiclass": [(2000, 50)],
+    "corp": [10**4],
 }
 
 
@@ -240,12 +242,30 @@ def bench_metrics_multiclass(shape, repeats, rng):
     )
 
 
+def bench_corp(n, repeats, rng):
+    """CORP decomposition of binary forecasts alone, against argsort."""
+    s, y = binary_scores(n, rng)
+    p = expit(0.5 * s)
+    floor, _ = median_time(lambda: np.argsort(p), repeats)
+    ours, _ = median_time(lambda: ckm.decompose(y, p), repeats)
+    return {
+        "workload": f"decompose (CORP) only, binary n={n:.0e}",
+        "floor": "argsort",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "sklearn_s": None,
+        "calibkit_peak_mb": peak_memory(lambda: ckm.decompose(y, p)) / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+
+
 BENCHES = {
     "platt": bench_platt,
     "isotonic": bench_isotonic,
     "temperature": bench_temperature,
     "metrics_binary": bench_metrics_binary,
     "metrics_multiclass": bench_metrics_multiclass,
+    "corp": bench_corp,
 }
 
 

@@ -276,11 +276,27 @@ class BinaryPAV:
         rows, correctly rounded.
     counts : ndarray of shape (n_blocks,)
         Rows per block (float64, exact).
+    events : ndarray of shape (n_blocks,)
+        Events per block (float64, exact).
     """
 
     starts: np.ndarray
     fitted: np.ndarray
     counts: np.ndarray
+    events: np.ndarray
+
+    def per_row(self, start, stop):
+        """The fitted frequency of sorted rows ``start`` to ``stop`` (excluded)."""
+        first = np.searchsorted(self.starts, start, side="right") - 1
+        last = np.searchsorted(self.starts, stop - 1, side="right")
+        sizes = np.diff(np.clip(self.starts[first : last + 1], start, stop))
+        return np.repeat(self.fitted[first:last], sizes)
+
+
+def key_events(keys, start, stop):
+    """Events (bool) of sorted keys ``start`` to ``stop`` (excluded)."""
+    low_bytes = keys.view(np.uint8)[(0 if np.little_endian else 7) :: 8]
+    return np.bitwise_and(low_bytes[start:stop], 1).view(bool)
 
 
 def binary_pav(keys):
@@ -309,15 +325,13 @@ def binary_pav(keys):
     """
     n = keys.shape[0]
     events_of_keys = keys.dtype != bool
-    if events_of_keys:  # the byte that holds the lowest bit of each key
-        low_bytes = keys.view(np.uint8)[(0 if np.little_endian else 7) :: 8]
     positives, counts = [], []
     for start in range(0, n, _PAV_CHUNK):
         stop = min(start + _PAV_CHUNK, n)
         if events_of_keys:
             if not keys_are_distinct(keys, start, stop):
                 return None
-            events = np.bitwise_and(low_bytes[start:stop], 1).view(bool)
+            events = key_events(keys, start, stop)
         else:
             events = keys[start:stop]
         chunk_positives, chunk_counts = _pav_of_runs(events)
@@ -329,7 +343,7 @@ def binary_pav(keys):
     fitted = positives / counts
     starts = np.zeros(counts.shape[0] + 1, dtype=np.int64)
     starts[1:] = np.cumsum(counts)  # exact: integers below 2**53
-    return BinaryPAV(starts, fitted, counts)
+    return BinaryPAV(starts, fitted, counts, positives)
 
 
 def _pav_of_runs(events):

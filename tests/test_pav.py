@@ -110,3 +110,27 @@ def test_chunked_pav_pools_blocks_across_chunks(monkeypatch):
 def test_binary_pav_of_keys_refuses_ties():
     keys = sorted_event_keys(np.array([1.0, 2.0, 1.0]), np.array([True, False, False]))
     assert binary_pav(keys) is None
+
+
+@pytest.mark.parametrize("score", ["log", "brier"])
+def test_corp_sort_path_equals_the_pooled_path(score, monkeypatch):
+    # No weights: keys and chunked PAV; unit weights: argsort and pooled ties.
+    from calibkit.metrics import decompose
+
+    rng = np.random.default_rng(3)
+    n = 150_000  # several PAV chunks and row chunks
+    q = 1.0 / (1.0 + np.exp(-rng.normal(0.0, 2.0, n)))
+    y = (rng.random(n) < q**1.3).astype(int)
+    import calibkit.metrics._decomposition as module
+
+    pool_ties = module.pool_ties
+
+    def refuse(*args):
+        raise AssertionError("the unweighted fit pooled ties by argsort")
+
+    monkeypatch.setattr(module, "pool_ties", refuse)
+    fast = decompose(y, q, score=score)
+    monkeypatch.setattr(module, "pool_ties", pool_ties)
+    ref = decompose(y, q, score=score, sample_weight=np.ones(n))
+    for name in ("score", "miscalibration", "discrimination", "uncertainty"):
+        assert getattr(fast, name) == pytest.approx(getattr(ref, name), rel=1e-12)
