@@ -222,7 +222,7 @@ def sorted_event_keys(scores, events):
     ndarray of int64, shape (n_samples,), or None
     """
     n = scores.shape[0]
-    if scores.dtype != np.float64 or scores.ndim != 1 or n < 2:
+    if scores.dtype != np.float64 or scores.ndim != 1 or n == 0:
         return None
     keys = np.add(scores, 0.0).view(np.int64)  # -0.0 becomes +0.0: a new array
     for start in range(0, n, _CHUNK):
@@ -339,7 +339,7 @@ def binary_pav(keys):
         counts.append(chunk_counts)
     positives, counts = np.concatenate(positives), np.concatenate(counts)
     if len(positives) > 1:  # pool the chunks' blocks
-        positives, counts = _pav_of_blocks(positives, counts)
+        positives, counts, _ = _pav_of_blocks(positives, counts)
     fitted = positives / counts
     starts = np.zeros(counts.shape[0] + 1, dtype=np.int64)
     starts[1:] = np.cumsum(counts)  # exact: integers below 2**53
@@ -358,31 +358,34 @@ def _pav_of_runs(events):
     weight = np.empty(target.shape[0])
     np.subtract(bounds[1:], bounds[:-1], out=weight)
     del bounds
-    return _pav_of_blocks(target * weight, weight, target=target)
+    return _pav_of_blocks(target * weight, weight, target=target)[:2]
 
 
 def _pav_of_blocks(positives, counts, target=None):
     """Pool weighted points with exact ``positives`` out of ``counts`` by PAV.
 
-    Returns the exact sums per block, merging blocks of equal frequency (PAV
-    may have split them by a rounding of its running means). ``target`` is
-    ``positives / counts`` when the caller has it; it is overwritten.
+    Returns the exact sums per block and the index of each block's first
+    point, merging blocks of equal frequency (PAV may have split them by a
+    rounding of its running means). ``target`` is ``positives / counts`` when
+    the caller has it; it is overwritten.
     """
     if target is None:
         target = positives / counts
     weight = counts.copy()
-    blocks = _pava_in_place(target, weight)
-    positives = np.add.reduceat(positives, blocks[:-1])
-    counts = np.add.reduceat(counts, blocks[:-1])
+    first = _pava_in_place(target, weight)[:-1]
+    positives = np.add.reduceat(positives, first)
+    counts = np.add.reduceat(counts, first)
     fitted = positives / counts
     if np.any(fitted[1:] < fitted[:-1]):  # a rounding decided a pooling: redo
-        return _pav_of_blocks(positives, counts)  # pragma: no cover
+        positives, counts, again = _pav_of_blocks(positives, counts)  # pragma: no cover
+        return positives, counts, first[again]  # pragma: no cover
     same = fitted[1:] == fitted[:-1]
     if same.any():
-        first = np.flatnonzero(np.concatenate([[True], ~same]))
-        positives = np.add.reduceat(positives, first)
-        counts = np.add.reduceat(counts, first)
-    return positives, counts
+        merged = np.flatnonzero(np.concatenate([[True], ~same]))
+        positives = np.add.reduceat(positives, merged)
+        counts = np.add.reduceat(counts, merged)
+        first = first[merged]
+    return positives, counts, first
 
 
 def _pava_in_place(target, weight):
@@ -400,3 +403,181 @@ def _pava_in_place(target, weight):
     indices = np.full(target.shape[0] + 1, -1, dtype=np.intp)
     _, _, indices, n_blocks = pava(target, weight, indices)
     return indices[: n_blocks + 1]
+
+
+# --- out of core: external merge sort of keys, PAV on a block stack -----------
+
+
+@dataclass(frozen=True)
+class OutOfCorePAV:
+    """Result of :func:`out_of_core_binary_pav`.
+
+    Attributes
+    ----------
+    first_scores, last_scores : ndarray of shape (n_blocks,)
+        Smallest and largest score of each PAV block.
+    fitted : ndarray of shape (n_blocks,)
+        Event frequency of each block (correctly rounded ratio).
+    counts : ndarray of shape (n_blocks,)
+        Rows per block (float64, exact).
+    """
+
+    first_scores: np.ndarray
+    last_scores: np.ndarray
+    fitted: np.ndarray
+    counts: np.ndarray
+
+
+def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
+    """PAV of 0/1 ``events`` on ``scores`` too large to sort in memory.
+
+    The rows are read in chunks that fit ``memory_budget``; each chunk's keys
+    (:func:`sorted_event_keys`) are sorted and written to a temporary ``.npy``
+    file; the files are merged in buffers, and each merged buffer's runs are
+    pooled by PAV onto a stack of blocks (events, rows, first and last key),
+    which is pooled again whenever it grows: PAV never splits a block of a
+    contiguous part of the rows. The scores at the block ends are then read
+    back in one more pass over ``scores`` (a key keeps all but the lowest bit).
+    Equal to the in-memory :func:`binary_pav`.
+
+    Parameters
+    ----------
+    scores : ndarray or numpy.memmap of float64, shape (n_samples,)
+        Distinct finite scores (no two agreeing in all but their lowest bit).
+    events : ndarray or numpy.memmap of bool, shape (n_samples,)
+    memory_budget : int
+        Bytes for the sort buffers (the block stack comes on top; it holds 32
+        bytes per block).
+    directory : str or None
+        Where the sorted runs are written (a temporary directory inside it).
+
+    Returns
+    -------
+    OutOfCorePAV
+
+    Raises
+    ------
+    ValueError
+        If two scores agree in all but their lowest bit (ties), or the scores
+        are not float64.
+    """
+    import tempfile
+    from pathlib import Path
+
+    n = scores.shape[0]
+    chunk_rows = max(2, int(memory_budget) // 24)  # keys, a float64 copy, slack
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        runs = []
+        for start in range(0, n, chunk_rows):
+            part = np.asarray(scores[start : start + chunk_rows])
+            keys = sorted_event_keys(
+                part, np.asarray(events[start : start + chunk_rows])
+            )
+            if keys is None:
+                raise ValueError("scores must be a 1-D float64 array.")
+            path = Path(tmp) / f"run{len(runs)}.npy"
+            np.save(path, keys)
+            del keys, part
+            runs.append(np.load(path, mmap_mode="r"))
+        buffer_rows = max(2, int(memory_budget) // (24 * len(runs)))
+        stack = _BlockStack()
+        for merged in _merge_sorted_runs(runs, buffer_rows):
+            stack.push(merged)
+        del runs
+    positives, counts, first_keys, last_keys = stack.pooled()
+    wanted = np.concatenate([first_keys, last_keys])
+    found = _scores_of_keys(scores, wanted)
+    return OutOfCorePAV(
+        found[: first_keys.shape[0]],
+        found[first_keys.shape[0] :],
+        positives / counts,
+        counts,
+    )
+
+
+def _merge_sorted_runs(runs, buffer_rows):
+    """Yield the sorted keys of all ``runs`` (sorted arrays) in sorted pieces.
+
+    Each round reads up to ``buffer_rows`` keys of every run and emits those
+    not above the smallest of the buffers' last keys: nothing later in any run
+    is below it.
+    """
+    taken = [0] * len(runs)
+    while True:
+        buffers = {
+            i: run[taken[i] : taken[i] + buffer_rows]
+            for i, run in enumerate(runs)
+            if taken[i] < run.shape[0]
+        }
+        if not buffers:
+            return
+        threshold = min(buffer[-1] for buffer in buffers.values())
+        parts = []
+        for i, buffer in buffers.items():
+            stop = int(np.searchsorted(buffer, threshold, side="right"))
+            parts.append(np.asarray(buffer[:stop]))
+            taken[i] += stop
+        merged = np.concatenate(parts)
+        merged.sort()
+        yield merged
+
+
+class _BlockStack:
+    """PAV blocks of the rows seen so far: exact events and rows, end keys."""
+
+    #: Blocks held before the stack is pooled again.
+    limit = 1 << 16
+
+    def __init__(self):
+        self.limit = type(self).limit
+        self.parts = []
+        self.size = 0
+        self.last_key = None
+
+    def push(self, keys):
+        """Pool the next sorted ``keys`` (all above the previous ones)."""
+        if self.last_key is not None and not (keys[0] ^ self.last_key) >> 1:
+            raise ValueError(_TIES_MESSAGE)
+        fit = binary_pav(keys)
+        if fit is None:
+            raise ValueError(_TIES_MESSAGE)
+        self.last_key = keys[-1]
+        self.parts.append(
+            (fit.events, fit.counts, keys[fit.starts[:-1]], keys[fit.starts[1:] - 1])
+        )
+        self.size += fit.counts.shape[0]
+        if self.size > self.limit:
+            self.parts = [self.pooled()]
+            self.size = self.parts[0][0].shape[0]
+            self.limit = max(self.limit, 2 * self.size)  # amortised: no re-pooling
+
+    def pooled(self):
+        """``(events, rows, first key, last key)`` per block of all rows."""
+        positives, counts, first_keys, last_keys = (
+            np.concatenate(column) for column in zip(*self.parts, strict=True)
+        )
+        positives, counts, first = _pav_of_blocks(positives, counts)
+        last = np.append(first[1:], last_keys.shape[0]) - 1
+        return positives, counts, first_keys[first], last_keys[last]
+
+
+_TIES_MESSAGE = (
+    "scores hold ties (or values one unit in the last place apart); the "
+    "out-of-core fit needs distinct scores."
+)
+
+
+def _scores_of_keys(scores, keys):
+    """The scores whose keys (:func:`sorted_event_keys`) are ``keys``, in one
+    pass over ``scores``: each key leaves two candidates (its lowest bit)."""
+    upper = keys & -2
+    candidates = np.concatenate([upper, upper | 1])
+    candidates ^= (candidates >> 63) & _LOW63  # back to the bits of a float
+    values = np.unique(candidates.view(np.float64))
+    present = np.zeros(values.shape[0], dtype=bool)
+    for start in range(0, scores.shape[0], _PAV_CHUNK):
+        part = np.asarray(scores[start : start + _PAV_CHUNK]) + 0.0
+        where = np.minimum(np.searchsorted(values, part), values.shape[0] - 1)
+        present[where[values[where] == part]] = True
+    pairs = candidates.view(np.float64).reshape(2, -1)
+    return np.where(present[np.searchsorted(values, pairs[1])], pairs[1], pairs[0])
