@@ -465,7 +465,9 @@ def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
     from pathlib import Path
 
     n = scores.shape[0]
-    chunk_rows = max(2, int(memory_budget) // 24)  # keys, a float64 copy, slack
+    # A chunk holds its scores, their keys and the events (17 bytes a row), the
+    # merge two copies of its buffers and the PAV chunk temporaries: 48 a row.
+    chunk_rows = max(2, int(memory_budget) // 48)
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         runs = []
         for start in range(0, n, chunk_rows):
@@ -479,7 +481,7 @@ def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
             np.save(path, keys)
             del keys, part
             runs.append(np.load(path, mmap_mode="r"))
-        buffer_rows = max(2, int(memory_budget) // (24 * len(runs)))
+        buffer_rows = max(2, int(memory_budget) // (48 * len(runs)))
         stack = _BlockStack()
         for merged in _merge_sorted_runs(runs, buffer_rows):
             stack.push(merged)
