@@ -1,14 +1,17 @@
 """Count the passes over the data that the Platt and temperature fits make.
 
 A pass is one :func:`calibkit._chunks.reduce_rows` reduction (every solver
-iteration and summary is one). Counting passes instead of timing them compares
-solver versions on a loaded machine. The workloads are those of ``run.py``.
+iteration, summary and validation check is one). Counting passes instead of
+timing them compares solver versions on a loaded machine. The workloads are
+those of ``run.py``.
 
 Usage::
 
     python benchmarks/count_passes.py
 
-Prints a markdown table: workload, passes, ``n_iter_``.
+Prints a markdown table: workload, passes over all rows, row-passes (rows
+read by every reduction, subsample fits included, divided by the number of
+rows), ``n_iter_``.
 """
 
 import sys
@@ -20,12 +23,17 @@ import calibkit._chunks as chunks
 from calibkit import PlattScaling, TemperatureScaling
 
 _count = [0]
+_rows = [0]
 _reduce_rows = chunks.reduce_rows
 
 
-def _counted(*args, **kwargs):
-    _count[0] += 1
-    return _reduce_rows(*args, **kwargs)
+def _counted(kernel, *arrays, **kwargs):
+    _rows[0] += arrays[0].shape[0]
+    _count[0] += arrays[0].shape[0] == _n_rows[0]
+    return _reduce_rows(kernel, *arrays, **kwargs)
+
+
+_n_rows = [0]
 
 
 def _install_counter():
@@ -53,7 +61,7 @@ def multiclass(n, k, seed=0):
 
 
 def workloads():
-    for n in (10**5, 10**6):
+    for n in (10**5, 10**6, 10**7):
         s, y = binary(n)
         yield f"Platt smoothed n={n:.0e}", PlattScaling(target_smoothing=True), s, y
         yield f"Platt n={n:.0e}", PlattScaling(), s, y
@@ -80,11 +88,16 @@ def workloads():
 
 def main():
     _install_counter()
-    print("| workload | passes | n_iter_ |\n|---|---|---|")
+    print("| workload | passes | row-passes | n_iter_ |\n|---|---|---|---|")
     for label, estimator, X, y in workloads():
-        _count[0] = 0
+        _count[0] = _rows[0] = 0
+        _n_rows[0] = X.shape[0]
         estimator.fit(X, y)
-        print(f"| {label} | {_count[0]} | {estimator.n_iter_} |", flush=True)
+        row_passes = _rows[0] / X.shape[0]
+        print(
+            f"| {label} | {_count[0]} | {row_passes:.2f} | {estimator.n_iter_} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -5,15 +5,21 @@ same run (median of ``--repeats`` runs), next to a *floor*: one vectorised pass
 that any algorithm must make over the data (``np.exp`` over the logits,
 ``log1p(exp(-|z|))`` over binary scores, ``np.argsort`` for isotonic fits).
 The log-loss each reaches is reported so that speed is compared at equal
-quality, and peak extra memory is measured with ``tracemalloc``.
+quality, and peak extra memory is measured with ``tracemalloc`` (allocations made during
+the call, so the input itself is not counted). The floor, calibkit and
+scikit-learn are timed in turn within each repeat (interleaved), so that a
+load from other processes affects all three alike.
 
 Usage::
 
     python benchmarks/run.py            # full suite (several minutes)
     python benchmarks/run.py --quick    # small sizes, a smoke test
     python benchmarks/run.py --only platt temperature
+    python benchmarks/run.py --only startup
 
-Prints a markdown table and writes ``benchmarks/results/<timestamp>.json``.
+Prints a markdown table and writes ``benchmarks/results/<timestamp>.json``. The
+start-up times (``import calibkit``, ``calibkit --help``, as ratios to
+``python -c pass``; see ``benchmarks/startup.py``) get a table of their own.
 """
 
 import argparse
@@ -37,8 +43,16 @@ from sklearn.calibration import (
 from sklearn.isotonic import IsotonicRegression
 
 import calibkit
-from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit import (
+    BetaCalibration,
+    IsotonicCalibration,
+    PlattScaling,
+    TemperatureScaling,
+)
 from calibkit import metrics as ckm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import startup  # benchmarks/startup.py, next to this file
 
 FULL = {
     "platt": [10**5, 10**6, 10**7],
@@ -46,6 +60,9 @@ FULL = {
     "temperature": [(10**5, 10), (10**5, 100), (2 * 10**4, 1000), (10**4, 10**4)],
     "metrics_binary": [10**7],
     "metrics_multiclass": [(10**5, 1000)],
+    "beta": [10**5, 10**6],
+    "corp": [10**6, 10**7],
+    "isotonic_out_of_core": [10**8],
 }
 QUICK = {
     "platt": [10**4],
@@ -53,6 +70,9 @@ QUICK = {
     "temperature": [(10**4, 10), (2000, 100)],
     "metrics_binary": [10**4],
     "metrics_multiclass": [(2000, 50)],
+    "beta": [10**4],
+    "corp": [10**4],
+    "isotonic_out_of_core": [10**4],
 }
 
 
@@ -64,6 +84,22 @@ def median_time(func, repeats):
         result = func()
         times.append(time.perf_counter() - start)
     return float(np.median(times)), result
+
+
+def interleaved_times(funcs, repeats):
+    """Median wall times of ``funcs`` run in turn ``repeats`` times, and results.
+
+    Interleaving puts the floor, calibkit and scikit-learn under the same load
+    on a shared machine, so that their ratios are steadier than the times.
+    """
+    times = [[] for _ in funcs]
+    results = [None] * len(funcs)
+    for _ in range(repeats):
+        for i, func in enumerate(funcs):
+            start = time.perf_counter()
+            results[i] = func()
+            times[i].append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times], results
 
 
 def peak_memory(func):
@@ -96,11 +132,14 @@ def logistic_loss(a, b, s, t):
 
 def bench_platt(n, repeats, rng):
     s, y = binary_scores(n, rng)
-    floor, _ = median_time(lambda: np.log1p(np.exp(-np.abs(s))), repeats)
-    ours, cal = median_time(
-        lambda: PlattScaling(target_smoothing=True).fit(s, y), repeats
+    (floor, ours, theirs), (_, cal, ref) = interleaved_times(
+        [
+            lambda: np.log1p(np.exp(-np.abs(s))),
+            lambda: PlattScaling(target_smoothing=True).fit(s, y),
+            lambda: _SigmoidCalibration().fit(s, y),
+        ],
+        repeats,
     )
-    theirs, ref = median_time(lambda: _SigmoidCalibration().fit(s, y), repeats)
     n_pos = y.sum()
     t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n - n_pos + 2))
     return {
@@ -114,6 +153,43 @@ def bench_platt(n, repeats, rng):
         "calibkit_peak_mb": peak_memory(lambda: PlattScaling().fit(s, y)) / 1e6,
         "input_mb": s.nbytes / 1e6,
     }
+
+
+def binary_log_loss(y, q):
+    return float(-np.mean(np.where(y == 1, np.log(q), np.log1p(-q))))
+
+
+def bench_beta(n, repeats, rng):
+    """Beta calibration against the reference package betacal (when installed),
+    on probabilities whose calibration map is a beta map (a = 2, b = 0.5)."""
+    p = rng.uniform(0.001, 0.999, n)
+    y = (rng.random(n) < expit(2.0 * np.log(p) + 0.5 * np.log1p(-p) + 1.0)).astype(
+        np.int64
+    )
+    floor, _ = median_time(lambda: np.log(p) + np.log1p(-p), repeats)
+    ours, cal = median_time(
+        lambda: BetaCalibration(input="probabilities").fit(p, y), repeats
+    )
+    row = {
+        "workload": f"Beta fit vs betacal, n={n:.0e}",
+        "floor": "log(p) + log1p(-p)",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "calibkit_loss": binary_log_loss(y, cal.predict_proba(p)[:, 1]),
+        "calibkit_peak_mb": peak_memory(
+            lambda: BetaCalibration(input="probabilities").fit(p, y)
+        )
+        / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+    try:
+        import betacal
+    except ImportError:  # an optional peer
+        return row
+    theirs, ref = median_time(lambda: betacal.BetaCalibration().fit(p, y), repeats)
+    row["sklearn_s"] = theirs  # the peer's column: here betacal
+    row["sklearn_loss"] = binary_log_loss(y, ref.predict(p))
+    return row
 
 
 def bench_isotonic(n, repeats, rng):
@@ -151,10 +227,10 @@ def multiclass_loss(z, y, temperature):
 def bench_temperature(shape, repeats, rng):
     n, k = shape
     z, y = multiclass_logits(n, k, rng)
-    floor, _ = median_time(lambda: np.exp(z), repeats)
     classes = np.arange(k)  # large vocabularies: not every class occurs in y
-    ours, cal = median_time(
-        lambda: TemperatureScaling().fit(z, y, classes=classes), repeats
+    (floor, ours), (_, cal) = interleaved_times(
+        [lambda: np.exp(z), lambda: TemperatureScaling().fit(z, y, classes=classes)],
+        repeats,
     )
     theirs, ref = median_time(lambda: _TemperatureScaling().fit(z, y), 1)
     t_ref = 1.0 / float(ref.beta_)
@@ -176,7 +252,7 @@ def bench_temperature(shape, repeats, rng):
     }
 
 
-def _metric_rows(label, y, prob, repeats, floor_name, floor_s, ref=None):
+def _metric_rows(label, y, prob, repeats, floor_name, floor_func, ref=None):
     rows = []
     metric_calls = {
         "log_loss": lambda: ckm.log_loss(y, prob),
@@ -186,10 +262,9 @@ def _metric_rows(label, y, prob, repeats, floor_name, floor_s, ref=None):
     if prob.ndim == 1 and hasattr(ckm, "decompose"):
         metric_calls["decompose (CORP)"] = lambda: ckm.decompose(y, prob)
     for name, call in metric_calls.items():
-        ours, _ = median_time(call, repeats)
-        theirs = None
-        if ref and name in ref:
-            theirs, _ = median_time(ref[name], repeats)
+        funcs = [floor_func, call] + ([ref[name]] if ref and name in ref else [])
+        times, _ = interleaved_times(funcs, repeats)
+        floor_s, ours, theirs = (*times, None)[:3]
         rows.append(
             {
                 "workload": f"{name}, {label}",
@@ -207,14 +282,19 @@ def _metric_rows(label, y, prob, repeats, floor_name, floor_s, ref=None):
 def bench_metrics_binary(n, repeats, rng):
     s, y = binary_scores(n, rng)
     p = expit(0.5 * s)
-    floor, _ = median_time(lambda: np.log1p(np.exp(-np.abs(s))), repeats)
     argsort, _ = median_time(lambda: np.argsort(p), repeats)
     ref = {
         "reliability_curve (uniform)": lambda: calibration_curve(y, p, n_bins=10),
         "log_loss": lambda: sklearn.metrics.log_loss(y, p),
     }
     rows = _metric_rows(
-        f"binary n={n:.0e}", y, p, repeats, "log1p(exp(-|z|))", floor, ref
+        f"binary n={n:.0e}",
+        y,
+        p,
+        repeats,
+        "log1p(exp(-|z|))",
+        lambda: np.log1p(np.exp(-np.abs(s))),
+        ref,
     )
     for row in rows:
         if row["workload"].startswith("decompose"):
@@ -227,11 +307,74 @@ def bench_metrics_multiclass(shape, repeats, rng):
     z, y = multiclass_logits(n, k, rng)
     prob = np.exp(z - z.max(axis=1, keepdims=True))
     prob /= prob.sum(axis=1, keepdims=True)
-    floor, _ = median_time(lambda: np.exp(z), repeats)
     ref = {"log_loss": lambda: sklearn.metrics.log_loss(y, prob, labels=np.arange(k))}
     return _metric_rows(
-        f"float32 {n:.0e} x {k}", y, prob, repeats, "np.exp", floor, ref
+        f"float32 {n:.0e} x {k}", y, prob, repeats, "np.exp", lambda: np.exp(z), ref
     )
+
+
+def bench_corp(n, repeats, rng):
+    """CORP decomposition of binary forecasts alone, against argsort."""
+    s, y = binary_scores(n, rng)
+    p = expit(0.5 * s)
+    floor, _ = median_time(lambda: np.argsort(p), repeats)
+    ours, _ = median_time(lambda: ckm.decompose(y, p), repeats)
+    return {
+        "workload": f"decompose (CORP) only, binary n={n:.0e}",
+        "floor": "argsort",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "sklearn_s": None,
+        "calibkit_peak_mb": peak_memory(lambda: ckm.decompose(y, p)) / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+
+
+def bench_isotonic_out_of_core(n, repeats, rng):
+    """Out-of-core isotonic PAV of a ``.npy`` memmap 8x its memory budget.
+
+    The floor is one chunked pass that reads the scores; peak memory is
+    measured with scipy.optimize already imported (its modules are not data).
+    """
+    import tempfile
+
+    import scipy.optimize  # noqa: F401
+    from numpy.lib.format import open_memmap
+
+    from calibkit._pav import out_of_core_binary_pav
+
+    budget = n  # bytes: an eighth of the scores' size
+    with tempfile.TemporaryDirectory() as tmp:
+        s = open_memmap(f"{tmp}/s.npy", mode="w+", dtype=np.float64, shape=(n,))
+        y = open_memmap(f"{tmp}/y.npy", mode="w+", dtype=bool, shape=(n,))
+        for start in range(0, n, 10**7):
+            stop = min(start + 10**7, n)
+            part, events = binary_scores(stop - start, rng)
+            s[start:stop], y[start:stop] = part, events == 1
+        s.flush()
+        y.flush()
+        del s, y
+        s = np.load(f"{tmp}/s.npy", mmap_mode="r")
+        y = np.load(f"{tmp}/y.npy", mmap_mode="r")
+
+        def read_once():
+            return sum(float(np.sum(s[a : a + 10**6])) for a in range(0, n, 10**6))
+
+        def fit():
+            return out_of_core_binary_pav(s, y, memory_budget=budget, directory=tmp)
+
+        floor, _ = median_time(read_once, repeats)
+        ours, _ = median_time(fit, repeats)
+        peak = peak_memory(fit)
+    return {
+        "workload": f"isotonic out of core, n={n:.0e}, budget {budget / 1e6:g} MB",
+        "floor": "read the .npy once",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "sklearn_s": None,
+        "calibkit_peak_mb": peak / 1e6,
+        "input_mb": n * 8 / 1e6,
+    }
 
 
 BENCHES = {
@@ -240,6 +383,9 @@ BENCHES = {
     "temperature": bench_temperature,
     "metrics_binary": bench_metrics_binary,
     "metrics_multiclass": bench_metrics_multiclass,
+    "beta": bench_beta,
+    "corp": bench_corp,
+    "isotonic_out_of_core": bench_isotonic_out_of_core,
 }
 
 
@@ -247,7 +393,7 @@ def markdown(rows):
     head = (
         "| workload | calibkit (s) | scikit-learn (s) | speed-up | floor | "
         "calibkit / floor | log-loss calibkit | log-loss scikit-learn | "
-        "peak MB / input MB |"
+        "peak MB / input MB (%) |"
     )
     lines = [head, "|" + "---|" * 9]
     for r in rows:
@@ -261,7 +407,8 @@ def markdown(rows):
             f"{r['calibkit_s'] / r['floor_s']:.1f}",
             f"{r['calibkit_loss']:.12g}" if "calibkit_loss" in r else "-",
             f"{r['sklearn_loss']:.12g}" if "sklearn_loss" in r else "-",
-            f"{r['calibkit_peak_mb']:.1f} / {r['input_mb']:.1f}",
+            f"{r['calibkit_peak_mb']:.1f} / {r['input_mb']:.1f} "
+            f"({100 * r['calibkit_peak_mb'] / r['input_mb']:.1f} %)",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -271,7 +418,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per timing")
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), default=None)
+    parser.add_argument(
+        "--only", nargs="*", choices=sorted([*BENCHES, "startup"]), default=None
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -280,12 +429,20 @@ def main(argv=None):
     rows = []
     warnings.simplefilter("ignore")  # e.g. separable scores at small sizes
     for name in args.only or BENCHES:
+        if name == "startup":
+            continue
         for size in sizes[name]:
             print(f"running {name} {size} ...", file=sys.stderr, flush=True)
             result = BENCHES[name](size, repeats, rng)
             rows.extend(result if isinstance(result, list) else [result])
     table = markdown(rows)
     print(table)
+    startup_rows = []
+    if args.only is None or "startup" in args.only:
+        print("running startup ...", file=sys.stderr, flush=True)
+        # Median of 7 runs (1 in quick mode: a smoke test of the rows).
+        startup_rows = startup.startup_rows(1 if args.quick else max(repeats, 7))
+        print("\n" + startup.markdown(startup_rows))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     meta = {
@@ -298,7 +455,9 @@ def main(argv=None):
         "quick": args.quick,
     }
     path = args.out / f"{stamp}{'-quick' if args.quick else ''}.json"
-    path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    path.write_text(
+        json.dumps({"meta": meta, "results": rows, "startup": startup_rows}, indent=2)
+    )
     print(f"\nwrote {path}", file=sys.stderr)
     return 0
 

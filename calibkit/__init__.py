@@ -1,32 +1,17 @@
 """calibkit: probability calibration for classifiers and saved predictions.
 
 Calibrators (:class:`PlattScaling`, :class:`TemperatureScaling`,
-:class:`IsotonicCalibration`, :class:`VectorScaling`, :class:`MatrixScaling`,
-:class:`DirichletCalibration`) are scikit-learn estimators fitted on saved
-scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
+:class:`IsotonicCalibration`, :class:`BetaCalibration`, :class:`VectorScaling`,
+:class:`MatrixScaling`, :class:`DirichletCalibration`) are scikit-learn
+estimators fitted on saved scores by minimising log-loss;
+:mod:`calibkit.metrics` measures calibration.
 """
 
-from calibkit import metrics
-from calibkit._persistence import (
-    from_dict,
-    load,
-    load_metadata,
-    load_with_metadata,
-    save,
-    to_dict,
-)
+from calibkit._lazy import lazy_names
 from calibkit._version import __version__
-from calibkit.calibrators import (
-    CalibratedClassifier,
-    DirichletCalibration,
-    IsotonicCalibration,
-    MatrixScaling,
-    PlattScaling,
-    TemperatureScaling,
-    VectorScaling,
-)
 
 __all__ = [
+    "BetaCalibration",
     "CalibratedClassifier",
     "DirichletCalibration",
     "IsotonicCalibration",
@@ -45,13 +30,35 @@ __all__ = [
     "to_dict",
 ]
 
-
-def __getattr__(name):
-    # ``calibkit.plotting`` needs matplotlib, an optional dependency: import it
-    # on first use so that ``import calibkit`` works without it.
-    if name == "plotting":
-        import importlib
-
-        return importlib.import_module("calibkit.plotting")
-    msg = f"module 'calibkit' has no attribute {name!r}"
-    raise AttributeError(msg)
+# Each public name is imported on first use, so that ``import calibkit`` (and the
+# command line, whose ``--help`` must be instant) pays neither for scikit-learn
+# nor for ``calibkit.plotting``'s matplotlib, an optional dependency. One line
+# per name: where it lives.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "BetaCalibration": "calibkit.calibrators",
+        "CalibratedClassifier": "calibkit.calibrators",
+        "DirichletCalibration": "calibkit.calibrators",
+        "IsotonicCalibration": "calibkit.calibrators",
+        "MatrixScaling": "calibkit.calibrators",
+        "PlattScaling": "calibkit.calibrators",
+        "TemperatureScaling": "calibkit.calibrators",
+        "VectorScaling": "calibkit.calibrators",
+        "from_dict": "calibkit._persistence",
+        "load": "calibkit._persistence",
+        "load_metadata": "calibkit._persistence",
+        "load_with_metadata": "calibkit._persistence",
+        "save": "calibkit._persistence",
+        "to_dict": "calibkit._persistence",
+    },
+    submodules=(
+        "calibrators",
+        "cli",
+        "exceptions",
+        "io",
+        "metrics",
+        "plotting",
+        "report",
+    ),
+)

@@ -13,7 +13,6 @@ monotone recalibration (Brümmer & du Preez, 2013; Jordan et al., 2022).
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from calibkit._chunks import as_float64
 
@@ -182,7 +181,405 @@ def isotonic_fit(target, weights=None):
     values lie there, and clipping only removes rounding excursions such as
     1 + 1e-16, which would break log-losses.
     """
+    # scipy.optimize takes a fifth of a second to import: only when needed.
+    from scipy.optimize import isotonic_regression
+
     result = isotonic_regression(target, weights=weights, increasing=True)
     if target.min() >= 0.0 and target.max() <= 1.0:
         np.clip(result.x, 0.0, 1.0, out=result.x)
     return result
+
+
+# --- binary events, unit weights: one plain sort, no permutation --------------
+
+#: Rows per chunk of the bit-twiddling passes (a few hundred kB of temporaries).
+_CHUNK = 1 << 16
+#: Rows per chunk of the chunked PAV (its temporaries: up to 40 bytes a row).
+_PAV_CHUNK = 1 << 16
+#: The 63 bits below the sign bit of an int64.
+_LOW63 = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+
+def sorted_event_keys(scores, events):
+    """Sorted int64 keys that order like ``scores`` and carry ``events``.
+
+    Each float64 score is mapped to an int64 with the same order (negative
+    floats get their 63 magnitude bits flipped, -0.0 counts as +0.0), its
+    lowest bit is replaced by the event, and the keys are sorted in place: a
+    plain sort is several times faster than ``np.argsort`` and needs no index
+    array. The event of the ``i``-th smallest score is ``keys[i] & 1`` as long
+    as no two scores agree in their other 63 bits; :func:`binary_pav` checks
+    that on the way.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_samples,)
+        Finite scores; only float64 is handled (else None is returned).
+    events : ndarray of bool, shape (n_samples,)
+
+    Returns
+    -------
+    ndarray of int64, shape (n_samples,), or None
+    """
+    n = scores.shape[0]
+    if scores.dtype != np.float64 or scores.ndim != 1 or n == 0:
+        return None
+    keys = np.add(scores, 0.0).view(np.int64)  # -0.0 becomes +0.0: a new array
+    for start in range(0, n, _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        sign = chunk >> 63  # -1 for negative floats, else 0
+        sign &= _LOW63
+        chunk ^= sign
+        chunk &= -2
+        np.bitwise_or(chunk, events[start : start + _CHUNK], out=chunk)
+    keys.sort()
+    return keys
+
+
+def sorted_events(scores, events):
+    """The boolean ``events`` in the order of ``np.sort(scores)``, or None.
+
+    None when the scores are not float64 or two of them agree in all but
+    their lowest bit (exact ties, or neighbouring doubles): then the caller
+    pools ties the general way. See :func:`sorted_event_keys`.
+    """
+    keys = sorted_event_keys(scores, events)
+    if keys is None or not keys_are_distinct(keys):
+        return None
+    return (keys & 1).astype(bool)
+
+
+def keys_are_distinct(keys, start=0, stop=None):
+    """Whether no two neighbouring sorted keys of ``keys[start:stop]`` (and the
+    one after) agree above their lowest bit."""
+    stop = keys.shape[0] if stop is None else stop
+    for first in range(start, stop, _CHUNK):
+        chunk = keys[first : min(first + _CHUNK, stop) + 1]
+        differ = chunk[1:] ^ chunk[:-1]
+        differ >>= 1
+        if not differ.all():
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class BinaryPAV:
+    """Result of :func:`binary_pav`.
+
+    Attributes
+    ----------
+    starts : ndarray of shape (n_blocks + 1,)
+        Sorted row where each PAV block starts; the last entry is the number
+        of rows.
+    fitted : ndarray of shape (n_blocks,)
+        Event frequency of each block, increasing: its events divided by its
+        rows, correctly rounded.
+    counts : ndarray of shape (n_blocks,)
+        Rows per block (float64, exact).
+    events : ndarray of shape (n_blocks,)
+        Events per block (float64, exact).
+    """
+
+    starts: np.ndarray
+    fitted: np.ndarray
+    counts: np.ndarray
+    events: np.ndarray
+
+    def per_row(self, start, stop):
+        """The fitted frequency of sorted rows ``start`` to ``stop`` (excluded)."""
+        first = np.searchsorted(self.starts, start, side="right") - 1
+        last = np.searchsorted(self.starts, stop - 1, side="right")
+        sizes = np.diff(np.clip(self.starts[first : last + 1], start, stop))
+        return np.repeat(self.fitted[first:last], sizes)
+
+
+def key_events(keys, start, stop):
+    """Events (bool) of sorted keys ``start`` to ``stop`` (excluded)."""
+    low_bytes = keys.view(np.uint8)[(0 if np.little_endian else 7) :: 8]
+    return np.bitwise_and(low_bytes[start:stop], 1).view(bool)
+
+
+def binary_pav(keys):
+    """PAV of the events of sorted keys (:func:`sorted_event_keys`), weights 1.
+
+    Works through the rows in chunks and keeps only a stack of blocks: PAV of
+    a chunk gives blocks that the PAV of all rows never splits, so the blocks
+    of all chunks, as weighted points, are pooled once more at the end.
+    Inside a chunk, neighbouring rows with the same event always share a block
+    (the last row of a block lies at or below the block mean, the first row
+    at or above it), so each run of equal events enters PAV as one point
+    weighted by its length. Events and rows per block are summed exactly, and
+    the frequencies are their correctly rounded ratios, whatever order PAV
+    summed in; blocks of equal frequency are merged.
+
+    Parameters
+    ----------
+    keys : ndarray of int64, shape (n_samples,)
+        Sorted keys whose lowest bit is the event (a bool array of events in
+        score order is accepted too).
+
+    Returns
+    -------
+    BinaryPAV or None
+        None when two keys agree above their lowest bit (ties: not pooled).
+    """
+    n = keys.shape[0]
+    events_of_keys = keys.dtype != bool
+    positives, counts = [], []
+    for start in range(0, n, _PAV_CHUNK):
+        stop = min(start + _PAV_CHUNK, n)
+        if events_of_keys:
+            if not keys_are_distinct(keys, start, stop):
+                return None
+            events = key_events(keys, start, stop)
+        else:
+            events = keys[start:stop]
+        chunk_positives, chunk_counts = _pav_of_runs(events)
+        positives.append(chunk_positives)
+        counts.append(chunk_counts)
+    positives, counts = np.concatenate(positives), np.concatenate(counts)
+    if len(positives) > 1:  # pool the chunks' blocks
+        positives, counts, _ = _pav_of_blocks(positives, counts)
+    fitted = positives / counts
+    starts = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(counts)  # exact: integers below 2**53
+    return BinaryPAV(starts, fitted, counts, positives)
+
+
+def _pav_of_runs(events):
+    """Exact ``(events, rows)`` per PAV block of one chunk of 0/1 events."""
+    n = events.shape[0]
+    edge = np.empty(n + 1, dtype=bool)
+    edge[0] = edge[n] = True
+    np.not_equal(events[1:], events[:-1], out=edge[1:n])
+    bounds = np.flatnonzero(edge)
+    del edge
+    target = events[bounds[:-1]].astype(np.float64)
+    weight = np.empty(target.shape[0])
+    np.subtract(bounds[1:], bounds[:-1], out=weight)
+    del bounds
+    return _pav_of_blocks(target * weight, weight, target=target)[:2]
+
+
+def _pav_of_blocks(positives, counts, target=None):
+    """Pool weighted points with exact ``positives`` out of ``counts`` by PAV.
+
+    Returns the exact sums per block and the index of each block's first
+    point, merging blocks of equal frequency (PAV may have split them by a
+    rounding of its running means). ``target`` is ``positives / counts`` when
+    the caller has it; it is overwritten.
+    """
+    if target is None:
+        target = positives / counts
+    weight = counts.copy()
+    first = _pava_in_place(target, weight)[:-1]
+    positives = np.add.reduceat(positives, first)
+    counts = np.add.reduceat(counts, first)
+    fitted = positives / counts
+    if np.any(fitted[1:] < fitted[:-1]):  # a rounding decided a pooling: redo
+        positives, counts, again = _pav_of_blocks(positives, counts)  # pragma: no cover
+        return positives, counts, first[again]  # pragma: no cover
+    same = fitted[1:] == fitted[:-1]
+    if same.any():
+        merged = np.flatnonzero(np.concatenate([[True], ~same]))
+        positives = np.add.reduceat(positives, merged)
+        counts = np.add.reduceat(counts, merged)
+        first = first[merged]
+    return positives, counts, first
+
+
+def _pava_in_place(target, weight):
+    """Block boundaries of PAV (``n_blocks + 1`` indices), reusing the arrays.
+
+    SciPy's public :func:`scipy.optimize.isotonic_regression` copies both
+    arrays; its compiled kernel works in place, so it is used when present.
+    """
+    try:
+        from scipy.optimize._pava_pybind import pava
+    except ImportError:  # pragma: no cover - a SciPy without the private kernel
+        from scipy.optimize import isotonic_regression
+
+        return isotonic_regression(target, weights=weight).blocks
+    indices = np.full(target.shape[0] + 1, -1, dtype=np.intp)
+    _, _, indices, n_blocks = pava(target, weight, indices)
+    return indices[: n_blocks + 1]
+
+
+# --- out of core: external merge sort of keys, PAV on a block stack -----------
+
+
+@dataclass(frozen=True)
+class OutOfCorePAV:
+    """Result of :func:`out_of_core_binary_pav`.
+
+    Attributes
+    ----------
+    first_scores, last_scores : ndarray of shape (n_blocks,)
+        Smallest and largest score of each PAV block.
+    fitted : ndarray of shape (n_blocks,)
+        Event frequency of each block (correctly rounded ratio).
+    counts : ndarray of shape (n_blocks,)
+        Rows per block (float64, exact).
+    """
+
+    first_scores: np.ndarray
+    last_scores: np.ndarray
+    fitted: np.ndarray
+    counts: np.ndarray
+
+
+def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
+    """PAV of 0/1 ``events`` on ``scores`` too large to sort in memory.
+
+    The rows are read in chunks that fit ``memory_budget``; each chunk's keys
+    (:func:`sorted_event_keys`) are sorted and written to a temporary ``.npy``
+    file; the files are merged in buffers, and each merged buffer's runs are
+    pooled by PAV onto a stack of blocks (events, rows, first and last key),
+    which is pooled again whenever it grows: PAV never splits a block of a
+    contiguous part of the rows. The scores at the block ends are then read
+    back in one more pass over ``scores`` (a key keeps all but the lowest bit).
+    Equal to the in-memory :func:`binary_pav`.
+
+    Parameters
+    ----------
+    scores : ndarray or numpy.memmap of float64, shape (n_samples,)
+        Distinct finite scores (no two agreeing in all but their lowest bit).
+    events : ndarray or numpy.memmap of bool, shape (n_samples,)
+    memory_budget : int
+        Bytes for the sort buffers (the block stack comes on top; it holds 32
+        bytes per block).
+    directory : str or None
+        Where the sorted runs are written (a temporary directory inside it).
+
+    Returns
+    -------
+    OutOfCorePAV
+
+    Raises
+    ------
+    ValueError
+        If two scores agree in all but their lowest bit (ties), or the scores
+        are not float64.
+    """
+    import tempfile
+    from pathlib import Path
+
+    n = scores.shape[0]
+    # A chunk holds its scores, their keys and the events (17 bytes a row), the
+    # merge two copies of its buffers and the PAV chunk temporaries: 48 a row.
+    chunk_rows = max(2, int(memory_budget) // 48)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        runs = []
+        for start in range(0, n, chunk_rows):
+            part = np.asarray(scores[start : start + chunk_rows])
+            keys = sorted_event_keys(
+                part, np.asarray(events[start : start + chunk_rows])
+            )
+            if keys is None:
+                raise ValueError("scores must be a 1-D float64 array.")
+            path = Path(tmp) / f"run{len(runs)}.npy"
+            np.save(path, keys)
+            del keys, part
+            runs.append(np.load(path, mmap_mode="r"))
+        buffer_rows = max(2, int(memory_budget) // (48 * len(runs)))
+        stack = _BlockStack()
+        for merged in _merge_sorted_runs(runs, buffer_rows):
+            stack.push(merged)
+        del runs
+    positives, counts, first_keys, last_keys = stack.pooled()
+    wanted = np.concatenate([first_keys, last_keys])
+    found = _scores_of_keys(scores, wanted)
+    return OutOfCorePAV(
+        found[: first_keys.shape[0]],
+        found[first_keys.shape[0] :],
+        positives / counts,
+        counts,
+    )
+
+
+def _merge_sorted_runs(runs, buffer_rows):
+    """Yield the sorted keys of all ``runs`` (sorted arrays) in sorted pieces.
+
+    Each round reads up to ``buffer_rows`` keys of every run and emits those
+    not above the smallest of the buffers' last keys: nothing later in any run
+    is below it.
+    """
+    taken = [0] * len(runs)
+    while True:
+        buffers = {
+            i: run[taken[i] : taken[i] + buffer_rows]
+            for i, run in enumerate(runs)
+            if taken[i] < run.shape[0]
+        }
+        if not buffers:
+            return
+        threshold = min(buffer[-1] for buffer in buffers.values())
+        parts = []
+        for i, buffer in buffers.items():
+            stop = int(np.searchsorted(buffer, threshold, side="right"))
+            parts.append(np.asarray(buffer[:stop]))
+            taken[i] += stop
+        merged = np.concatenate(parts)
+        merged.sort()
+        yield merged
+
+
+class _BlockStack:
+    """PAV blocks of the rows seen so far: exact events and rows, end keys."""
+
+    #: Blocks held before the stack is pooled again.
+    limit = 1 << 16
+
+    def __init__(self):
+        self.limit = type(self).limit
+        self.parts = []
+        self.size = 0
+        self.last_key = None
+
+    def push(self, keys):
+        """Pool the next sorted ``keys`` (all above the previous ones)."""
+        if self.last_key is not None and not (keys[0] ^ self.last_key) >> 1:
+            raise ValueError(_TIES_MESSAGE)
+        fit = binary_pav(keys)
+        if fit is None:
+            raise ValueError(_TIES_MESSAGE)
+        self.last_key = keys[-1]
+        self.parts.append(
+            (fit.events, fit.counts, keys[fit.starts[:-1]], keys[fit.starts[1:] - 1])
+        )
+        self.size += fit.counts.shape[0]
+        if self.size > self.limit:
+            self.parts = [self.pooled()]
+            self.size = self.parts[0][0].shape[0]
+            self.limit = max(self.limit, 2 * self.size)  # amortised: no re-pooling
+
+    def pooled(self):
+        """``(events, rows, first key, last key)`` per block of all rows."""
+        positives, counts, first_keys, last_keys = (
+            np.concatenate(column) for column in zip(*self.parts, strict=True)
+        )
+        positives, counts, first = _pav_of_blocks(positives, counts)
+        last = np.append(first[1:], last_keys.shape[0]) - 1
+        return positives, counts, first_keys[first], last_keys[last]
+
+
+_TIES_MESSAGE = (
+    "scores hold ties (or values one unit in the last place apart); the "
+    "out-of-core fit needs distinct scores."
+)
+
+
+def _scores_of_keys(scores, keys):
+    """The scores whose keys (:func:`sorted_event_keys`) are ``keys``, in one
+    pass over ``scores``: each key leaves two candidates (its lowest bit)."""
+    upper = keys & -2
+    candidates = np.concatenate([upper, upper | 1])
+    candidates ^= (candidates >> 63) & _LOW63  # back to the bits of a float
+    values = np.unique(candidates.view(np.float64))
+    present = np.zeros(values.shape[0], dtype=bool)
+    for start in range(0, scores.shape[0], _PAV_CHUNK):
+        part = np.asarray(scores[start : start + _PAV_CHUNK]) + 0.0
+        where = np.minimum(np.searchsorted(values, part), values.shape[0] - 1)
+        present[where[values[where] == part]] = True
+    pairs = candidates.view(np.float64).reshape(2, -1)
+    return np.where(present[np.searchsorted(values, pairs[1])], pairs[1], pairs[0])

@@ -64,6 +64,14 @@ def scaled_transform(transform, exponent):
     return scaled
 
 
+#: Largest subsample of rows used for the starting point (Platt and temperature
+#: scaling); it is also at most 1/32 of the rows, so its copy stays within ~3 %
+#: of the input's memory. Inputs whose subsample would be smaller than
+#: MIN_SUBSAMPLE_ROWS start from scratch.
+SUBSAMPLE_ROWS = 20_000
+MIN_SUBSAMPLE_ROWS = 2_000
+
+
 # --------------------------------------------------------------------------
 # Platt scaling: p = sigmoid(a * s + b)
 # --------------------------------------------------------------------------
@@ -180,12 +188,16 @@ class PlattSolution:
     loss: float
     n_iter: int
     converged: bool
+    summary: ScoreSummary | None = None
 
 
 def _dot(a, b):
     # einsum rather than BLAS: threaded BLAS dot products on long vectors are
     # slow when other processes load the cores, and gain nothing here.
     return np.einsum("i,i->", a, b)
+
+
+_PLATT_CHUNK_COLS = 4
 
 
 class PlattModel(ChunkedModel):
@@ -199,6 +211,9 @@ class PlattModel(ChunkedModel):
     """
 
     n_params = 2
+    #: Chunks of a quarter of the usual rows: the kernel's seven temporaries
+    #: then stay in the CPU cache (measured: 10-30 % faster fits at 1e5-1e7).
+    n_cols = _PLATT_CHUNK_COLS
 
     def __init__(self, scores, w, transform, center, scale, summary, targets):
         self.arrays = (scores, w)
@@ -217,6 +232,17 @@ class PlattModel(ChunkedModel):
             ]
         )
         self.total_weight = summary.weight
+
+    #: ``(theta, sums)`` of a pass already made (the first pass, which also
+    #: gave the summary); :meth:`evaluate` at that ``theta`` reuses it once.
+    first = None
+
+    def evaluate(self, theta):
+        """Mean loss, gradient and Hessian at ``theta``: one pass (or none)."""
+        if self.first is not None and np.array_equal(theta, self.first[0]):
+            sums, self.first = self.first[1], None
+            return self.unpack(sums / self.total_weight, theta)
+        return super().evaluate(theta)
 
     def kernel(self, rows, s, w, *, theta):
         alpha, gamma = theta
@@ -242,30 +268,44 @@ class PlattModel(ChunkedModel):
 
 def _platt_kernel(rows, s, w, *, alpha, gamma, center, scale, transform):
     """Partial sums of softplus(z), p, p u, c, c u, c u^2 (c = p (1 - p))."""
+    return _platt_sums(_transformed(s, transform), w, alpha, gamma, center, scale)[0]
+
+
+def _platt_sums(s, w, alpha, gamma, center, scale):
+    """:func:`_platt_kernel` of a float64 chunk ``s``, and ``u = (s - center) / scale``.
+
+    Written for few passes over memory: every temporary is made once and then
+    updated in place, and no ``np.where`` (slow on the random signs of z).
+    """
     # New array: the chunk may be a view of the caller's data.
-    u = _transformed(s, transform) - center
+    u = s - center
     u /= scale
-    z = alpha * u
+    z = u * alpha
     z += gamma
     e = np.abs(z)
     np.negative(e, out=e)
     np.exp(e, out=e)  # exp(-|z|), in (0, 1]
     softplus = np.log1p(e)
-    softplus += np.maximum(z, 0.0)
     # sigmoid(|z|) = 1 / (1 + e) and sigmoid(-|z|) = e / (1 + e): both without
     # cancellation, and their product is p (1 - p).
-    big = 1.0 + e
+    big = e + 1.0
     np.reciprocal(big, out=big)
-    small = e * big
-    p = np.where(z >= 0.0, big, small)
-    curv = small
-    curv *= big
+    small = e
+    small *= big
+    # p = sigmoid(-|z|) where z < 0, else 1 - sigmoid(-|z|): with s = signbit(z),
+    # p = (1 - s) - copysign(sigmoid(-|z|), z), exact on the negative side.
+    p = np.copysign(small, z)
+    np.subtract(~np.signbit(z), p, out=p)
+    np.maximum(z, 0.0, out=z)
+    softplus += z
+    curv = big
+    curv *= small
     if w is not None:
         softplus *= w
         p *= w
         curv *= w
-    curv_u = curv * u
-    return np.array(
+    curv_u = np.multiply(curv, u, out=z)
+    sums = np.array(
         [
             softplus.sum(),
             p.sum(),
@@ -275,6 +315,146 @@ def _platt_kernel(rows, s, w, *, alpha, gamma, center, scale, transform):
             _dot(curv_u, u),
         ]
     )
+    return sums, u
+
+
+def _first_platt_kernel(rows, s, positive, w, *, theta, center, scale, transform):
+    """:func:`_platt_kernel` at ``theta`` and the summary's sums and maxima.
+
+    Sums ``[newton (6), w, w u, w u^2, w pos, w u pos]``; maxima ``[-min pos,
+    max pos, -min neg, max neg, max |s|]`` (ranges over rows of positive
+    weight, as in :func:`_summary_kernel`), padded with ``-inf``.
+    """
+    s = _transformed(s, transform)
+    newton, u = _platt_sums(s, w, theta[0], theta[1], center, scale)
+    pos = positive.astype(np.float64)
+    if w is None:
+        neg = 1.0 - pos
+        weight, wu, w_pos = float(s.shape[0]), u, pos
+    else:
+        present = (w > 0).astype(np.float64)
+        neg = (1.0 - pos) * present
+        pos *= present
+        weight, wu, w_pos = w.sum(), w * u, w * pos
+    sums = [weight, wu.sum(), _dot(wu, u), w_pos.sum(), _dot(w_pos, u)]
+    maxima = []
+    for member in (pos, neg):
+        # 0 on the class's rows, -inf elsewhere: masked extrema without masks.
+        off = np.subtract(member, 1.0)
+        off /= member
+        np.add(s, off, out=u)
+        high = u.max(initial=-np.inf)
+        np.subtract(s, off, out=u)
+        maxima += [-u.min(initial=np.inf), high]
+    maxima.append(max(-s.min(), s.max()))
+    out = np.full((2, 11), -np.inf)
+    out[0] = [*newton, *sums]
+    out[1, :5] = maxima
+    return out
+
+
+@dataclass(frozen=True)
+class _WarmStart:
+    """Standardisation and starting point from a fit on a subsample of rows."""
+
+    center: float
+    scale: float
+    theta: np.ndarray
+
+
+def _platt_warm_start(scores, y, sample_weight, transform, max_iter):
+    """Platt's fit on an evenly spaced subsample, in standardised coordinates.
+
+    None when the input is small or the subsample is not an ordinary fit
+    (extreme magnitudes, constant scores, one class): the caller then starts
+    from scratch. The targets are Platt's smoothed ones for counts scaled up
+    to all rows: a finite optimum whatever the subsample, within far less
+    than its sampling error of the optimum for 0/1 targets.
+    """
+    n = scores.shape[0]
+    n_sub = min(SUBSAMPLE_ROWS, n // 32)
+    if n_sub < MIN_SUBSAMPLE_ROWS:
+        return None
+    idx = np.linspace(0, n - 1, n_sub).astype(np.intp)
+    s = _chunk(scores, idx, transform)
+    positive = np.asarray(y[idx])
+    weights = None if sample_weight is None else np.asarray(sample_weight[idx])
+    with np.errstate(all="ignore"):
+        if not np.all(np.isfinite(s)):
+            return None
+        summary = summarize_scores(s, positive, weights)
+    if (
+        summary.exponent
+        or not summary.std > 0
+        or not 0 < summary.weight_pos < summary.weight
+    ):
+        return None
+    factor = n / n_sub
+    n_pos = summary.weight_pos * factor
+    n_neg = (summary.weight - summary.weight_pos) * factor
+    targets = ((n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+    sub = fit_platt(
+        s,
+        positive,
+        sample_weight=weights,
+        targets=targets,
+        summary=summary,
+        max_iter=max_iter,
+    )
+    if not sub.converged:
+        return None
+    center, scale = summary.mean, _robust_scale(s, None, summary.std)
+    theta = np.array([sub.coef * scale, sub.intercept + sub.coef * center])
+    if not (np.all(np.isfinite(theta)) and np.isfinite(center) and scale > 0):
+        return None
+    return _WarmStart(float(center), float(scale), theta)
+
+
+def _first_platt_pass(scores, y, sample_weight, transform, warm):
+    """The summary and the Newton sums at ``warm.theta`` in one pass.
+
+    Returns ``(summary, sums)``, or ``(None, None)`` when the scores need
+    rescaling (a magnitude outside :data:`MAGNITUDE_WINDOW` that the
+    subsample missed): the caller then summarises them on their own.
+    """
+    kernel = functools.partial(
+        _first_platt_kernel,
+        theta=warm.theta,
+        center=warm.center,
+        scale=warm.scale,
+        transform=transform,
+    )
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        sums, maxima = reduce_rows(
+            kernel,
+            scores,
+            y,
+            sample_weight,
+            n_cols=_PLATT_CHUNK_COLS,
+            combine=combine_sum_max,
+        )
+    magnitude = float(maxima[4])
+    if scale_exponent(magnitude) or not np.all(np.isfinite(sums)):
+        return None, None
+    weight, sum_u, sum_uu, weight_pos, sum_u_pos = sums[6:]
+    mean_u = sum_u / weight
+    var_u = max(sum_uu / weight - mean_u**2, 0.0)
+    summary = ScoreSummary(
+        exponent=0,
+        magnitude=magnitude,
+        shift=warm.center,
+        weight=weight,
+        mean=warm.center + warm.scale * mean_u,
+        std=float(warm.scale * np.sqrt(var_u)),
+        min_pos=-maxima[0],
+        max_pos=maxima[1],
+        min_neg=-maxima[2],
+        max_neg=maxima[3],
+        weight_pos=weight_pos,
+        sum_d_pos=warm.scale * sum_u_pos,
+        sum_d_neg=warm.scale * (sum_u - sum_u_pos),
+    )
+    return summary, sums[:6]
 
 
 def fit_platt(
@@ -294,6 +474,11 @@ def fit_platt(
     scores are not constant, so Newton reaches machine precision in a handful
     of passes.
 
+    On large inputs the solver starts from the fit on an evenly spaced
+    subsample, and the first pass over all rows also gives the summary
+    (weights, moments, class ranges), so that about three passes reach
+    machine precision.
+
     Parameters
     ----------
     scores : ndarray of shape (n_samples,)
@@ -301,9 +486,11 @@ def fit_platt(
     y : ndarray of shape (n_samples,), dtype bool
         Whether each row is positive.
     sample_weight : ndarray of shape (n_samples,) or None
-    targets : (float, float), default=(1.0, 0.0)
+    targets : (float, float) or callable, default=(1.0, 0.0)
         Target probability of positive and negative rows (Platt's smoothed
-        targets are ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``).
+        targets are ``(N+ + 1) / (N+ + 2)`` and ``1 / (N- + 2)``), or
+        ``targets(summary) -> (t_pos, t_neg)``, called once with the
+        :class:`ScoreSummary` of all rows.
     transform : callable or None
         Applied to each float64 chunk of ``scores`` (e.g. probabilities to
         log-odds), so that no transformed copy of the data is stored.
@@ -314,9 +501,18 @@ def fit_platt(
     Returns
     -------
     PlattSolution
+        With the :class:`ScoreSummary` of the rows.
     """
+    choose = targets if callable(targets) else (lambda _summary: targets)
+    warm = first = None
     if summary is None:
+        warm = _platt_warm_start(scores, y, sample_weight, transform, max_iter)
+    if warm is not None:
+        summary, first = _first_platt_pass(scores, y, sample_weight, transform, warm)
+    if summary is None:
+        warm = None
         summary = summarize_scores(scores, y, sample_weight, transform)
+    targets = choose(summary)
     # Solve for the scores times 2**-exponent (exact), then scale the slope back:
     # the fit is equivariant, coef(c s) = coef(s) / c, over the float64 range.
     transform = scaled_transform(transform, -summary.exponent)
@@ -327,13 +523,18 @@ def fit_platt(
         # Constant scores: only the intercept is identified.
         intercept = float(np.log(mean_t) - np.log1p(-mean_t))
         loss = -(mean_t * np.log(mean_t) + (1 - mean_t) * np.log1p(-mean_t))
-        return PlattSolution(0.0, intercept, float(loss), 0, True)
+        return PlattSolution(0.0, intercept, float(loss), 0, True, summary)
 
-    center, scale = summary.mean, _robust_scale(scores, transform, summary.std)
-    theta = np.array([0.0, np.log(mean_t) - np.log1p(-mean_t)])
+    if warm is None:
+        center, scale = summary.mean, _robust_scale(scores, transform, summary.std)
+        theta = np.array([0.0, np.log(mean_t) - np.log1p(-mean_t)])
+    else:
+        center, scale, theta = warm.center, warm.scale, warm.theta
     model = PlattModel(
         scores, sample_weight, transform, center, scale, summary, targets
     )
+    if warm is not None:
+        model.first = (theta, first)
     result = minimize(model, theta, max_iter=max_iter)
     alpha, gamma = result.theta
     intercept = gamma - alpha * center / scale
@@ -348,7 +549,12 @@ def fit_platt(
         )
         raise ValueError(msg)
     return PlattSolution(
-        float(coef), float(intercept), result.loss, result.n_iter, result.converged
+        float(coef),
+        float(intercept),
+        result.loss,
+        result.n_iter,
+        result.converged,
+        summary,
     )
 
 
@@ -374,12 +580,6 @@ def _robust_scale(scores, transform, std, max_rows=100_000):
 # --------------------------------------------------------------------------
 
 
-#: Largest subsample of rows used for the starting point; it is also at most
-#: 1/32 of the rows, so its copy stays within ~3 % of the input's memory.
-SUBSAMPLE_ROWS = 20_000
-MIN_SUBSAMPLE_ROWS = 2_000
-
-
 class TemperatureModel:
     """Temperature scaling's loss and its derivatives in ``beta = 1 / T``.
 
@@ -402,7 +602,9 @@ class TemperatureModel:
             transform,
         )
         self.eps = eps
-        self.n_cols = 2 if logits.ndim == 1 else logits.shape[1]
+        # Chunks sized for two float64 temporaries per row: the float64 copy
+        # of the chunk and its exponentials are alive together.
+        self.n_cols = 2 if logits.ndim == 1 else 2 * logits.shape[1]
         self.total_weight = total_weight(sample_weight, logits.shape[0])
 
     #: Largest ``max(|max_k z_k|, |z_y|)`` over rows, from the last pass with
@@ -436,11 +638,18 @@ class TemperatureModel:
         """``L'(0)``, ``L''(0)`` and ``L'(inf)`` in one pass without ``exp``."""
         return self._reduce(beta=None, with_limits=True)
 
+    #: ``(beta, (L, L', L''))`` of the first pass (made with the limits);
+    #: :meth:`evaluate` at that ``beta`` reuses it once instead of a pass.
+    first = None
+
     def evaluate(self, beta, *, with_limits=False):
         """``L``, ``L'`` and ``L''`` at ``beta`` in one pass.
 
         With ``with_limits``, also ``L'(0)`` and ``L'(inf)`` from the same pass.
         """
+        if not with_limits and self.first is not None and self.first[0] == beta:
+            values, self.first = self.first[1], None
+            return values
         return self._reduce(beta=beta, with_limits=with_limits)
 
 
@@ -653,7 +862,11 @@ def _first_pass(passes, beta):
     if beta is None:
         slope_zero, curvature_zero, slope_inf = passes.limits()
         return slope_zero, curvature_zero, slope_inf
-    _, _, _, slope_zero, slope_inf = passes.evaluate(beta, with_limits=True)
+    loss, slope, curvature, slope_zero, slope_inf = passes.evaluate(
+        beta, with_limits=True
+    )
+    # The solver starts at beta: its first evaluation is this pass.
+    passes.first = (beta, np.array([loss, slope, curvature]))
     return slope_zero, None, slope_inf
 
 

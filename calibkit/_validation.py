@@ -10,6 +10,7 @@ convert them to float64 one chunk at a time (see :mod:`calibkit._chunks`).
 """
 
 import functools
+import importlib
 import numbers
 import os
 import sys
@@ -17,29 +18,41 @@ import warnings
 
 import numpy as np
 
-# The module of validate_params, whose wrapper frames warnings skip.
-from sklearn.utils import _param_validation
-
-# Rows of any array-like (numpy, sparse, pandas, polars, lists) and the fit
-# parameters of those rows, as scikit-learn's own meta-estimators take them.
-from sklearn.utils._indexing import _safe_indexing as safe_indexing  # noqa: F401
-
-# scikit-learn's parameter-constraint helpers live in a private module; this file
-# is the one place that imports scikit-learn internals, so an upstream move is a
-# one-line fix here.
-from sklearn.utils._param_validation import (  # noqa: F401 (re-exported)
-    Hidden,
-    Interval,
-    InvalidParameterError,
-    StrOptions,
-)
-from sklearn.utils._param_validation import validate_params as _sklearn_validate_params
-from sklearn.utils.validation import (  # noqa: F401
-    _check_method_params as check_method_params,
-)
-
 from calibkit._chunks import is_dask, reduce_rows, row_chunks, row_sum
 from calibkit.exceptions import CalibrationWarning, InputError, InputTypeError
+
+# scikit-learn's helpers, imported on first use (PEP 562 ``__getattr__`` below)
+# so that ``import calibkit.metrics`` and ``calibkit --help`` do not pay for
+# importing scikit-learn. Its parameter-constraint helpers and indexing live in
+# private modules; this table is the one place that names scikit-learn
+# internals, so an upstream move is a one-line fix here.
+_SKLEARN = {
+    # Parameter constraints, for estimators' ``_parameter_constraints``
+    # (estimator modules import scikit-learn anyway); functions declare theirs
+    # with options(), interval(), hidden() and count() below.
+    "Hidden": ("sklearn.utils._param_validation", "Hidden"),
+    "Interval": ("sklearn.utils._param_validation", "Interval"),
+    "InvalidParameterError": (
+        "sklearn.utils._param_validation",
+        "InvalidParameterError",
+    ),
+    "StrOptions": ("sklearn.utils._param_validation", "StrOptions"),
+    # Rows of any array-like (numpy, sparse, pandas, polars, lists) and the fit
+    # parameters of those rows, as scikit-learn's own meta-estimators take them.
+    "safe_indexing": ("sklearn.utils._indexing", "_safe_indexing"),
+    "check_method_params": ("sklearn.utils.validation", "_check_method_params"),
+}
+
+
+def __getattr__(name):
+    if name in _SKLEARN:
+        module, attribute = _SKLEARN[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 #: Largest ``|row sum - 1|`` of a probability row that is accepted, by input
 #: precision. Accepted rows off by more than rounding noise are renormalised
@@ -391,8 +404,10 @@ def external_stacklevel():
     """
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
     # The wrapper of validate_params sits between a public function and its
-    # caller: it is walked through as if it were calibkit's.
-    wrapper = os.path.abspath(_param_validation.__file__)
+    # caller: it is walked through as if it were calibkit's. Until scikit-learn
+    # is imported, no frame can be in it.
+    checker = sys.modules.get("sklearn.utils._param_validation")
+    wrapper = os.path.abspath(checker.__file__) if checker is not None else None
     frame = sys._getframe(1)
     level = 1
     while frame is not None and (
@@ -419,6 +434,12 @@ def looks_like_probabilities(X):
     """
     if X.ndim == 2 and X.shape[1] < 2:
         return False
+    if not is_dask(X):
+        # Logits almost always leave [0, 1] within their first rows: then no
+        # pass over the whole input is needed to say no.
+        head = X[:256]
+        if head.min() < 0 or head.max() > 1:
+            return False
     neg_min, high, deviation = reduce_rows(_range_and_row_sums, X, combine=np.maximum)
     return -neg_min >= 0 and high <= 1 and deviation <= ROW_SUM_ATOL[X.dtype]
 
@@ -545,16 +566,38 @@ def _unique_codes(y):
     if y.dtype.kind in "biu" and y.shape[0] > 0:
         low, high = int(y.min()), int(y.max())
         if high - low <= max(1024, y.shape[0]):
-            offsets = y.astype(np.intp)
-            if low:
+            if low == 0 and y.dtype == np.intp:
+                offsets = y  # read only: no copy of labels that are codes already
+            else:
+                offsets = y.astype(np.intp)
                 offsets -= low
             present = np.bincount(offsets, minlength=high - low + 1) > 0
-            lookup = np.cumsum(present) - 1
             classes = (np.flatnonzero(present) + low).astype(y.dtype)
+            if offsets is y and present.all():
+                # Labels 0 .. K-1, all present: they are their own codes. A
+                # read-only view, so that no caller can write into the input.
+                codes = y.view()
+                codes.flags.writeable = False
+                return classes, codes
+            lookup = np.cumsum(present) - 1
             return classes, lookup[offsets]
     # unique + searchsorted needs less memory than return_inverse.
     classes = np.unique(y)
     return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
+
+
+def _are_codes(y, classes):
+    """Whether ``y`` (intp) holds codes into ``classes = 0 .. K-1`` already."""
+    k = classes.shape[0]
+    return (
+        y.dtype == np.intp
+        and y.shape[0] > 0
+        and classes.dtype.kind in "iu"
+        and classes[0] == 0
+        and classes[-1] == k - 1
+        and y.min() >= 0
+        and y.max() < k
+    )
 
 
 def encode_labels(y, *, classes=None, name="y"):
@@ -594,6 +637,10 @@ def encode_checked_labels(y, *, classes=None, name="y"):
         if sorted_classes.shape[0] != classes.shape[0]:
             msg = f"The classes given for {name} contain duplicates: {classes!r}."
             raise ValueError(msg)
+        if _are_codes(y, sorted_classes):
+            codes = y.view()  # read only: labels 0 .. K-1 are their own codes
+            codes.flags.writeable = False
+            return sorted_classes, codes
         codes = np.searchsorted(sorted_classes, y)
     except TypeError:
         msg = (
@@ -694,17 +741,92 @@ def check_column_order(X, classes, *, name):
 MAX_COUNT = 2**53
 
 
-class _Count(Interval):
-    """An integer interval that refuses booleans: ``n_bins=True`` is a mistake,
-    not one bin (scikit-learn's ``Interval(Integral, ...)`` accepts it)."""
+class _Deferred:
+    """A scikit-learn parameter constraint, built when first needed.
 
-    def is_satisfied_by(self, val):
-        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+    Declaring a function's constraints (at import) then imports nothing;
+    :func:`validate_params` builds them at the function's first call.
+    """
+
+    __slots__ = ("_args", "_build", "_kwargs")
+
+    def __init__(self, build, *args, **kwargs):
+        self._build = build
+        self._args = args
+        self._kwargs = kwargs
+
+    def resolve(self):
+        """The scikit-learn constraint (imports scikit-learn)."""
+        return self._build(*map(_resolved, self._args), **self._kwargs)
+
+    def __repr__(self):
+        shown = [repr(a) for a in self._args]
+        shown += [f"{k}={v!r}" for k, v in self._kwargs.items()]
+        return f"{self._build.__name__}({', '.join(shown)})"
+
+
+def _resolved(constraint):
+    return constraint.resolve() if isinstance(constraint, _Deferred) else constraint
+
+
+def _sklearn_constraint(name):
+    """A builder of scikit-learn's constraint class ``name``, imported when called."""
+
+    def build(*args, **kwargs):
+        return __getattr__(name)(*args, **kwargs)
+
+    build.__name__ = name
+    return build
+
+
+def options(values):
+    """Constraint: one of the strings ``values`` (scikit-learn's ``StrOptions``)."""
+    return _Deferred(_sklearn_constraint("StrOptions"), set(values))
+
+
+def interval(type, left, right, *, closed):
+    """Constraint: a number of ``type`` between ``left`` and ``right``
+    (scikit-learn's ``Interval``; ``closed`` is ``"left"``, ``"right"``,
+    ``"both"`` or ``"neither"``)."""
+    return _Deferred(_sklearn_constraint("Interval"), type, left, right, closed=closed)
+
+
+def hidden(constraint):
+    """Constraint: ``constraint``, accepted but not listed in error messages
+    (scikit-learn's ``Hidden``; e.g. a deprecated option)."""
+    return _Deferred(_sklearn_constraint("Hidden"), constraint)
+
+
+@functools.cache
+def _count_type():
+    class _Count(__getattr__("Interval")):
+        """An integer interval that refuses booleans: ``n_bins=True`` is a
+        mistake, not one bin (scikit-learn's ``Interval(Integral, ...)``
+        accepts it)."""
+
+        def is_satisfied_by(self, val):
+            return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+    _Count.__qualname__ = "_Count"
+    return _Count
+
+
+def _count(minimum):
+    return _count_type()(numbers.Integral, minimum, MAX_COUNT, closed="both")
 
 
 def count(minimum=1):
     """Constraint: an integer (not a boolean) from ``minimum`` to :data:`MAX_COUNT`."""
-    return _Count(numbers.Integral, minimum, MAX_COUNT, closed="both")
+    return _Deferred(_count, minimum)
+
+
+def _resolved_constraints(parameter_constraints):
+    return {
+        name: [_resolved(c) for c in constraints]
+        if isinstance(constraints, list)
+        else constraints
+        for name, constraints in parameter_constraints.items()
+    }
 
 
 def validate_params(parameter_constraints):
@@ -716,19 +838,47 @@ def validate_params(parameter_constraints):
     ``ValueError`` and a ``TypeError``) naming the argument and the function.
     Nested calls of decorated functions skip their own checks.
 
+    scikit-learn is imported, and the constraints are built, at the first call
+    of the decorated function, not when it is defined: importing
+    :mod:`calibkit.metrics` does not import scikit-learn.
+
     Parameters
     ----------
     parameter_constraints : dict
-        ``{argument name: list of constraints}`` as in scikit-learn
-        (``Interval``, ``StrOptions``, types, ``None``, ``"boolean"``,
-        ``"array-like"``, :func:`count`). Array contents are checked in the
-        function (row by row, with the first bad row in the message).
+        ``{argument name: list of constraints}`` as in scikit-learn: types,
+        ``None``, ``"boolean"``, ``"array-like"``, and :func:`options`,
+        :func:`interval`, :func:`hidden` and :func:`count` for scikit-learn's
+        ``StrOptions``, ``Interval`` and ``Hidden`` (scikit-learn's own
+        objects work too, but importing them imports scikit-learn). Array
+        contents are checked in the function (row by row, with the first bad
+        row in the message).
 
     Returns
     -------
     callable
         The decorator.
     """
-    return _sklearn_validate_params(
-        parameter_constraints, prefer_skip_nested_validation=True
-    )
+
+    def decorator(func):
+        # Where scikit-learn's decorator records the constraints (tests and
+        # tools introspect them); it records the built ones at the first call.
+        func._skl_parameter_constraints = parameter_constraints
+        checked = None
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            nonlocal checked
+            if checked is None:
+                from sklearn.utils._param_validation import (
+                    validate_params as sklearn_validate_params,
+                )
+
+                checked = sklearn_validate_params(
+                    _resolved_constraints(parameter_constraints),
+                    prefer_skip_nested_validation=True,
+                )(func)
+            return checked(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

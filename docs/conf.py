@@ -23,6 +23,7 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
 import calibkit_docs  # noqa: E402
+import calibkit_offline  # noqa: E402
 
 import calibkit  # noqa: E402
 
@@ -43,6 +44,7 @@ version = release = calibkit.__version__
 
 extensions = [
     "calibkit_docs",
+    "calibkit_offline",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
@@ -53,8 +55,22 @@ extensions = [
 
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_gallery_src", "generated/*.inc", "gallery_header.rst"]
+exclude_patterns = [
+    "_build",
+    "_gallery_src",
+    "generated/*.inc",
+    "gallery_header.rst",
+    # left over by builds of sphinx-gallery with write_computation_times on:
+    # its table loads scripts from a CDN
+    "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
+]
 default_role = "literal"
+
+# The site works from a copied folder with no network: MathJax is shipped in
+# _static/mathjax (calibkit_offline), nothing is loaded from another host
+# (tests/test_docs.py checks every page and style sheet).
+mathjax_path = calibkit_offline.MATHJAX_PATH
 
 autosummary_generate = True
 autodoc_default_options = {"members": True, "member-order": "bysource"}
@@ -93,6 +109,8 @@ sphinx_gallery_conf = {
     "run_stale_examples": True,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
+    # Its page of run times loads jQuery and DataTables from CDNs.
+    "write_computation_times": False,
 }
 if os.environ.get("CALIBKIT_DOCS_SKIP_GALLERY"):
     # For quick local iterations on the prose only: render, do not run.

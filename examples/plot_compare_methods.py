@@ -90,7 +90,7 @@ print(table[columns].round(4).to_string())
 # ------------------------------------------------
 # One diagram per model, each with its own axes: the forecast histogram is
 # then drawn in the bottom of the diagram, behind the curve.
-fig, axes = plt.subplots(2, 2, figsize=(9, 9), layout="constrained")
+fig, axes = plt.subplots(2, 2, figsize=(7.5, 8), layout="constrained")
 for ax, (name, p) in zip(axes.flat, forecasts.items(), strict=True):
     ReliabilityDisplay.from_predictions(
         y_test,
@@ -120,18 +120,18 @@ for name, p in forecasts.items():
         name=name,
         ax=None if display is None else display.ax_,
     )
-display.ax_.set_title("Equal-mass bins, logit axes")
+_ = display.ax_.set_title("Equal-mass bins, logit axes")
 
 # %%
 # The decomposition, seen
 # -----------------------
-# Left: each model's waterfall from UNC down by DSC and up by MCB to its
-# score. Right: the MCB-DSC plot; dotted lines join models of equal score.
-fig, (left, right) = plt.subplots(
-    1, 2, figsize=(11, 4.8), layout="constrained", width_ratios=(1.3, 1)
+# Top: each model's waterfall from UNC down by DSC and up by MCB to its
+# score. Bottom: the MCB-DSC plot; dotted lines join models of equal score.
+fig, (top, bottom) = plt.subplots(
+    2, 1, figsize=(6.4, 9.5), layout="constrained", height_ratios=(1.2, 1)
 )
-DecompositionDisplay.from_decompositions(decompositions, ax=left)
-DecompositionDisplay.from_decompositions(decompositions, kind="mcb_dsc", ax=right)
+DecompositionDisplay.from_decompositions(decompositions, ax=top)
+DecompositionDisplay.from_decompositions(decompositions, kind="mcb_dsc", ax=bottom)
 
 # Save the figures when a folder is given, else show them.
 if len(sys.argv) > 1:

@@ -94,7 +94,7 @@ for name in ["saved logits", "temperature", "isotonic (one-vs-rest)"]:
         name=name,
         ax=None if display is None else display.ax_,
     )
-display.ax_.set_title("Top-label diagram, equal-mass bins")
+_ = display.ax_.set_title("Top-label diagram, equal-mass bins")
 
 # %%
 # One diagram per class
@@ -105,7 +105,7 @@ display.ax_.set_title("Top-label diagram, equal-mass bins")
 grid = ReliabilityDisplay.from_predictions_classwise(
     y_test, forecasts["temperature"], strategy="isotonic", name="temperature"
 )
-grid[0].figure_.suptitle("Class-wise CORP diagrams after temperature scaling")
+_ = grid[0].figure_.suptitle("Class-wise CORP diagrams after temperature scaling")
 
 # %%
 # Where the log-loss goes

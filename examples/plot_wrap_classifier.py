@@ -18,6 +18,7 @@ instead of showing them.
 """
 
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -29,6 +30,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
 
 from calibkit import CalibratedClassifier
+from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics import decompose
 from calibkit.plotting import DecompositionDisplay, ReliabilityDisplay
 
@@ -116,10 +118,14 @@ models = {
     "random forest, calibrated": forest_calibrated,
     "linear SVM, calibrated": svm_calibrated,
 }
-decompositions = {
-    name: decompose(y_test, model.predict_proba(X_test)[:, 1])
-    for name, model in models.items()
-}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", CalibrationWarning)
+    decompositions = {
+        name: decompose(y_test, model.predict_proba(X_test)[:, 1])
+        for name, model in models.items()
+    }
+for warning in caught:
+    print(f"{warning.category.__name__}: {warning.message}")
 DecompositionDisplay.from_decompositions(decompositions)
 
 # Save the figures when a folder is given, else show them.

@@ -914,6 +914,7 @@ CALIBRATORS = {
     "PlattScaling": ck.PlattScaling,
     "PlattScaling(smoothed)": lambda **kw: ck.PlattScaling(target_smoothing=True, **kw),
     "TemperatureScaling": ck.TemperatureScaling,
+    "BetaCalibration": ck.BetaCalibration,
     "IsotonicCalibration": ck.IsotonicCalibration,
     "IsotonicCalibration(constant)": lambda **kw: ck.IsotonicCalibration(
         interpolation="constant", **kw

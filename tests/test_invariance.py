@@ -29,10 +29,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import calibkit as ck
-from calibkit import IsotonicCalibration, PlattScaling, TemperatureScaling
+from calibkit import (
+    BetaCalibration,
+    IsotonicCalibration,
+    PlattScaling,
+    TemperatureScaling,
+)
 from calibkit.exceptions import CalibrationWarning
 
-CALIBRATORS = [PlattScaling, TemperatureScaling, IsotonicCalibration]
+CALIBRATORS = [PlattScaling, TemperatureScaling, IsotonicCalibration, BetaCalibration]
 RTOL, ATOL = 1e-9, 1e-12
 # float32 predictions carry a relative rounding of 2**-24 ~ 6e-8 on each
 # probability; the fitted parameters come from float64 accumulators and agree

@@ -194,3 +194,105 @@ def test_multiclass_exact_zeros_get_their_own_probability_per_class():
     held_out = cal.predict_proba(p[:60])
     assert np.all(held_out[:, 0] > 0.05)  # before: about exp(-750 * coef)
     np.testing.assert_allclose(held_out.sum(1), 1.0, rtol=1e-12)
+
+
+# --- large inputs: warm start from a subsample, summary in the first pass ----
+
+
+def longdouble_platt(s, t, w):
+    """Newton's method on the mean logistic loss in numpy long double."""
+    s, t, w = (np.asarray(v, dtype=np.longdouble) for v in (s, t, w))
+    a = b = np.longdouble(0)
+    for _ in range(100):
+        z = a * s + b
+        p = 1 / (1 + np.exp(-z))
+        r, c = w * (p - t), w * p * (1 - p)
+        g = np.array([np.sum(r * s), np.sum(r)])
+        h = np.array([[np.sum(c * s * s), np.sum(c * s)], [np.sum(c * s), np.sum(c)]])
+        det = h[0, 0] * h[1, 1] - h[0, 1] ** 2
+        da = -(h[1, 1] * g[0] - h[0, 1] * g[1]) / det
+        db = -(-h[0, 1] * g[0] + h[0, 0] * g[1]) / det
+        a, b = a + da, b + db
+        if abs(da) + abs(db) < 1e-17:
+            break
+    return float(a), float(b)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_large_input_matches_long_double_newton(weighted):
+    s, y = miscalibrated_scores(150_000, 10, slope=0.7, offset=1.5)
+    s += 40.0  # far from zero: the summary's sums must not cancel
+    w = np.random.default_rng(10).uniform(0.0, 2.0, s.shape[0]) if weighted else None
+    cal = PlattScaling().fit(s, y, sample_weight=w)
+    assert cal.n_iter_[0] <= 4
+    a_ref, b_ref = longdouble_platt(s, y, np.ones_like(s) if w is None else w)
+    np.testing.assert_allclose(cal.coef_[0], a_ref, rtol=1e-11)
+    np.testing.assert_allclose(cal.intercept_[0], b_ref, rtol=1e-11)
+
+
+def test_large_input_integer_weights_equal_repeated_rows():
+    s, y = miscalibrated_scores(70_000, 11)
+    w = np.random.default_rng(11).integers(0, 3, s.shape[0])
+    weighted = PlattScaling(target_smoothing=True).fit(s, y, sample_weight=w)
+    rows = np.repeat(np.arange(s.shape[0]), w)
+    repeated = PlattScaling(target_smoothing=True).fit(s[rows], y[rows])
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-11)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-11)
+
+
+def test_large_input_outlier_missed_by_the_subsample():
+    # One score near the float64 limit, not in the evenly spaced subsample:
+    # the first pass sees it and the fit is rescaled (equivariance holds).
+    s, y = miscalibrated_scores(100_001, 12)
+    s[1] = 1e300
+    y[1] = 1
+    big = PlattScaling().fit(s, y)
+    small = PlattScaling().fit(s * 2.0**-900, y)
+    np.testing.assert_allclose(small.coef_ * 2.0**-900, big.coef_, rtol=1e-10)
+    np.testing.assert_allclose(small.intercept_, big.intercept_, rtol=1e-10)
+
+
+def test_large_separable_input_warns_and_smooths():
+    s = np.linspace(-5.0, 5.0, 80_000)
+    y = (s > 0.3).astype(int)
+    with pytest.warns(NoFiniteOptimumWarning, match="separate the classes"):
+        cal = PlattScaling().fit(s, y)
+    smoothed = PlattScaling(target_smoothing=True).fit(s, y)
+    np.testing.assert_allclose(cal.coef_, smoothed.coef_, rtol=1e-12)
+    n_pos, n_neg = y.sum(), (1 - y).sum()
+    t = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    a_ref, b_ref = longdouble_platt(s, t, np.ones_like(s))
+    np.testing.assert_allclose(cal.coef_[0], a_ref, rtol=1e-9)
+    np.testing.assert_allclose(cal.intercept_[0], b_ref, rtol=1e-9)
+
+
+def test_large_float32_scores_match_float64():
+    s, y = miscalibrated_scores(90_000, 13)
+    s32 = s.astype(np.float32)
+    a = PlattScaling().fit(s32, y)
+    b = PlattScaling().fit(s32.astype(np.float64), y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-12)
+
+
+def test_large_fit_reads_all_rows_three_times(monkeypatch):
+    # Deterministic cost: the solver's passes over all rows (the subsample
+    # fit reads 1/32 of them or less). Before: a summary pass and 5 Newton
+    # passes.
+    import calibkit._newton
+    import calibkit._solvers
+
+    rows_read = []
+    for module in (calibkit._solvers, calibkit._newton):
+        original = module.reduce_rows
+
+        def counted(kernel, *arrays, _original=original, **kwargs):
+            rows_read.append(arrays[0].shape[0])
+            return _original(kernel, *arrays, **kwargs)
+
+        monkeypatch.setattr(module, "reduce_rows", counted)
+    s, y = miscalibrated_scores(1_000_000, 14)
+    cal = PlattScaling(target_smoothing=True).fit(s, y)
+    assert rows_read.count(s.shape[0]) == 3
+    assert sum(rows_read) < 3.2 * s.shape[0]
+    assert cal.n_iter_[0] == 3

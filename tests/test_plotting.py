@@ -192,6 +192,62 @@ def test_several_models_on_one_axes(overconfident):
         )
 
 
+def test_several_models_list_their_bands_once(overconfident):
+    y, p = overconfident
+    first = ReliabilityDisplay.from_predictions(
+        y, p, bands=0.9, n_resamples=50, random_state=0, name="raw"
+    )
+    assert legend_texts(first.ax_) == [
+        "raw",
+        "Perfectly calibrated",
+        "90% consistency band",
+    ]
+    tempered = expit(np.log(p / (1 - p)) / 2)
+    for name, q in (("tempered", tempered), ("squared", p**2)):
+        ReliabilityDisplay.from_predictions(
+            y, q, bands=0.9, n_resamples=50, name=name, ax=first.ax_
+        )
+    texts = legend_texts(first.ax_)
+    assert [t for t in texts if "consistency" in t] == ["90% consistency bands"]
+    assert texts == [
+        "raw",
+        "Perfectly calibrated",
+        "90% consistency bands",
+        "tempered",
+        "squared",
+    ]
+    # One band per model is still drawn, each in its model's colour.
+    bands = [c for c in first.ax_.collections if c.get_gid() == "calibkit-band"]
+    assert len(bands) == 3
+    handle = first.ax_.get_legend().legend_handles[2]
+    assert mpl.colors.to_rgb(handle.get_facecolor()) == pytest.approx((0.5,) * 3)
+
+
+def test_corp_curve_starts_at_the_lowest_forecast_alone():
+    # Forecasts from 0.3 up, the lowest one wrong (a first PAV block at 0):
+    # the curve starts there, and nothing else is drawn along the bottom of
+    # the diagram to its left (the histogram outline over empty bins was).
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.3, 1.0, size=400)
+    y = (rng.uniform(size=400) < p).astype(int)
+    y[np.argmin(p)] = 0
+    _, ax = plt.subplots()
+    disp = ReliabilityDisplay.from_predictions(y, p, strategy="isotonic", ax=ax)
+    x_line, y_line = disp.line_.get_data()
+    assert x_line[0] == p.min()
+    assert y_line[0] == 0.0
+    for patch in disp.hist_ax_.patches:
+        vertices = patch.get_path().vertices
+        drawn = vertices[np.isfinite(vertices).all(axis=1)]
+        if patch.get_fill():
+            assert patch.get_linewidth() == 0
+        else:
+            assert drawn[:, 0].min() >= 0.3 - 1 / 20  # the bin holding 0.3
+    heights, edges, _ = disp.hist_.get_data()
+    assert heights.sum() == 400
+    assert np.all(heights[edges[1:] <= 0.3] == 0)
+
+
 def test_user_axes_get_an_inset_histogram(binary_forecasts):
     y, p, _ = binary_forecasts
     fig, ax = plt.subplots()
@@ -265,6 +321,10 @@ def test_display_from_a_curve_alone(overconfident):
 # --- logit axes ---------------------------------------------------------------
 
 
+def _log_odds(p):
+    return np.log(p) - np.log1p(-p)
+
+
 def test_logit_scale(overconfident):
     y, p = overconfident
     disp = ReliabilityDisplay.from_predictions(
@@ -273,19 +333,92 @@ def test_logit_scale(overconfident):
     ax = disp.ax_
     assert ax.get_xscale() == ax.get_yscale() == "logit"
     assert disp.hist_ax_.get_xscale() == "logit"
-    low, high = ax.get_xlim()
-    assert ax.get_ylim() == pytest.approx((low, high))
-    assert 0 < low < p.min()
-    assert p.max() < high < 1
-    assert low == pytest.approx(1 - high)
-    np.testing.assert_allclose(disp.ref_line_.get_xdata(), [low, high])
+    curve = disp.curve
+    # Each axis spans its own data, padded by 5% of the width in log-odds:
+    # x the forecasts, y the curve and its band (a narrower range here, as
+    # the forecasts are over-confident).
+    for limits, values in (
+        (ax.get_xlim(), p),
+        (ax.get_ylim(), np.concatenate([curve.observed, curve.lower, curve.upper])),
+    ):
+        inside = values[(values > 0) & (values < 1)]
+        lo, hi = _log_odds(inside.min()), _log_odds(inside.max())
+        pad = 0.05 * (hi - lo)
+        np.testing.assert_allclose(_log_odds(np.array(limits)), [lo - pad, hi + pad])
+    assert np.ptp(_log_odds(np.array(ax.get_ylim()))) < np.ptp(
+        _log_odds(np.array(ax.get_xlim()))
+    )
+    (x_low, x_high), (y_low, y_high) = ax.get_xlim(), ax.get_ylim()
+    np.testing.assert_allclose(
+        disp.ref_line_.get_xdata(), [min(x_low, y_low), max(x_high, y_high)]
+    )
     heights, edges, _ = disp.hist_.get_data()
     # Equal widths in log-odds, and every forecast counted.
     widths = np.diff(np.log(edges / (1 - edges)))
     np.testing.assert_allclose(widths, widths[0], rtol=1e-9)
     assert heights.sum() == p.shape[0]
     band_y = disp.band_.get_paths()[0].vertices[:, 1]
-    assert np.all((band_y >= low) & (band_y <= high))
+    assert np.all((band_y >= y_low) & (band_y <= y_high))
+
+
+def tick_label_boxes(axis):
+    """Window extents of the drawn, non-empty major tick labels of ``axis``."""
+    figure = axis.axes.figure
+    renderer = figure.canvas.get_renderer()
+    low, high = sorted(axis.get_view_interval())
+    return [
+        tick.label1.get_window_extent(renderer)
+        for tick in axis.get_major_ticks()
+        if tick.label1.get_visible()
+        and tick.label1.get_text()
+        and low <= tick.get_loc() <= high
+    ]
+
+
+def overlapping(boxes):
+    pairs = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]]
+    return [(a, b) for a, b in pairs if a.overlaps(b)]
+
+
+@pytest.mark.parametrize("width", [3.0, 6.4])
+@pytest.mark.parametrize("scale", [0.25, 8.0, 30.0])
+def test_logit_tick_labels_do_not_overlap(width, scale):
+    # Forecasts from 1e-1 .. 1 - 1e-1 (scale 0.25) to 1e-12 .. 1 - 1e-12:
+    # matplotlib's own logit ticks put 1-10^-3, 1-10^-6, 1-10^-9 on top of
+    # each other on a short axis.
+    rng = np.random.default_rng(1)
+    z = rng.normal(scale=scale, size=3000)
+    y = (rng.uniform(size=z.size) < expit(z / 3)).astype(int)
+    p = expit(np.clip(z, -27, 27))
+    disp = ReliabilityDisplay.from_predictions(
+        y, p, strategy="quantile", n_bins=15, logit_scale=True
+    )
+    disp.figure_.set_size_inches(width, width * 1.2)
+    disp.figure_.canvas.draw()
+    for axis in (disp.ax_.yaxis, disp.hist_ax_.xaxis):
+        boxes = tick_label_boxes(axis)
+        assert len(boxes) >= 2, axis
+        assert overlapping(boxes) == []
+    texts = [t.get_text() for t in disp.hist_ax_.get_xticklabels() if t.get_text()]
+    assert all(len(text) <= 14 for text in texts), texts
+
+
+def test_matplotlib_logit_ticks_would_overlap():
+    # The check above can fail: matplotlib's own locator on the same axis
+    # does overlap (so the test measures something).
+    from matplotlib.ticker import LogitFormatter, LogitLocator
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(scale=30.0, size=3000)
+    y = (rng.uniform(size=z.size) < expit(z / 3)).astype(int)
+    disp = ReliabilityDisplay.from_predictions(
+        y, expit(np.clip(z, -27, 27)), strategy="quantile", logit_scale=True
+    )
+    disp.figure_.set_size_inches(3.0, 3.6)
+    disp.hist_ax_.xaxis.set_major_locator(LogitLocator())
+    disp.hist_ax_.xaxis.set_major_formatter(LogitFormatter())
+    disp.figure_.canvas.draw()
+    assert overlapping(tick_label_boxes(disp.hist_ax_.xaxis))
 
 
 def test_logit_limits_cover_every_model(overconfident):
@@ -303,7 +436,10 @@ def test_logit_limits_cover_every_model(overconfident):
         assert central[1] < high
     assert low < first.curve.forecast.min()
     assert first.curve.forecast.max() < high
-    np.testing.assert_allclose(first.ref_line_.get_xdata(), [low, high])
+    y_low, y_high = first.ax_.get_ylim()
+    np.testing.assert_allclose(
+        first.ref_line_.get_xdata(), [min(low, y_low), max(high, y_high)]
+    )
 
 
 def test_logit_scale_on_user_axes(overconfident):
@@ -340,12 +476,12 @@ def test_logit_axis_limits_with_extreme_forecasts(y, p, classwise):
         displays = [ReliabilityDisplay.from_predictions(y, p, logit_scale=True)]
     for disp in displays:
         low, high = disp.ax_.get_xlim()
-        assert disp.ax_.get_ylim() == pytest.approx((low, high))
         # Inside the documented range: at most 1e-12 .. 1 - 1e-12, padded by
-        # 5% plus 0.1 in log-odds.
-        floor = expit(-1.05 * np.log(1e12 - 1) - 0.1)
-        assert floor * (1 - 1e-9) <= low < 0.5 < high <= 1 - floor * (1 - 1e-9)
-        assert low == pytest.approx(1 - high)
+        # 5% of the width in log-odds.
+        floor = expit(-np.log(1e12 - 1) - 0.05 * 2 * np.log(1e12 - 1))
+        for lo, hi in (disp.ax_.get_xlim(), disp.ax_.get_ylim()):
+            # (1 - 1e-12 is 1e-12 from 1 only to about 1e-4, relatively)
+            assert floor * (1 - 1e-3) <= lo < hi <= 1 - floor * (1 - 1e-3)
         assert disp.hist_ax_.get_xlim() == pytest.approx((low, high))
         assert disp.hist_.get_data()[0].sum() == len(y)
         disp.figure_.canvas.draw()
@@ -736,7 +872,7 @@ def test_matplotlib_is_optional():
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "pip install calibkit[plot]" in result.stdout
+    assert "pip install matplotlib" in result.stdout
 
 
 # --- options checked before anything is drawn ----------------------------------

@@ -56,7 +56,15 @@ def test_names_classes_and_re_exports_agree(name, cls):
     ck.CalibratedClassifier(method=name)._validate_params()
 
 
-BUILT_IN = ["temperature", "platt", "vector", "dirichlet", "matrix", "isotonic"]
+BUILT_IN = [
+    "temperature",
+    "platt",
+    "beta",
+    "vector",
+    "dirichlet",
+    "matrix",
+    "isotonic",
+]
 
 
 def test_choices_and_order():
@@ -228,15 +236,7 @@ def test_an_unregistered_calibrator_is_refused():
 def test_a_new_calibrator_takes_part_in_select_method(prior_registered):
     X, y = overlapping_data(3, n=150, seed=4)
     choice = select_method(X, y, input="logits")
-    assert list(choice.losses) == [
-        "temperature",
-        "platt",
-        "vector",
-        "dirichlet",
-        "matrix",
-        "isotonic",
-        "prior",
-    ]
+    assert list(choice.losses) == [*BUILT_IN, "prior"]
     # Independent reference: the mean held-out log-loss of the training
     # folds' class frequencies, on unshuffled stratified folds.
     total = 0.0
@@ -359,7 +359,10 @@ def test_select_method_folds_are_unshuffled_stratified_and_capped_by_the_rarest(
         ({"y": [0, 0, 0, 1, 1, 2]}, r"at least 2 rows of every class; class 2 has 1"),
         ({"y": ["a"] * 3 + ["b"] * 2 + ["c"]}, r"class c has 1"),
         ({"input": "scores"}, r"input must be 'logits' or 'probabilities'"),
-        ({"candidates": ["platt", "beta"]}, r"candidates must be registered .*'beta'"),
+        (
+            {"candidates": ["platt", "sigmoid"]},
+            r"candidates must be registered .*'sigmoid'",
+        ),
         ({"candidates": []}, r"candidates must be registered"),
         ({"cv": 1}, r"cv must be at least 2 folds"),
         ({"y": [0, 1, 0, 1, 0]}, r"Inconsistent numbers of samples: X has 6, y has 5"),

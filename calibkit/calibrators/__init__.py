@@ -3,17 +3,10 @@
 The public names are re-exported by :mod:`calibkit`; import them from there.
 """
 
-from calibkit.calibrators._classifier import CalibratedClassifier
-from calibkit.calibrators._isotonic import IsotonicCalibration
-from calibkit.calibrators._platt import PlattScaling
-from calibkit.calibrators._scaling import (
-    DirichletCalibration,
-    MatrixScaling,
-    VectorScaling,
-)
-from calibkit.calibrators._temperature import TemperatureScaling
+from calibkit._lazy import lazy_names
 
 __all__ = [
+    "BetaCalibration",
     "CalibratedClassifier",
     "DirichletCalibration",
     "IsotonicCalibration",
@@ -22,3 +15,18 @@ __all__ = [
     "TemperatureScaling",
     "VectorScaling",
 ]
+
+# Imported on first use (scikit-learn with them), one line per name.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "BetaCalibration": "calibkit.calibrators._beta",
+        "CalibratedClassifier": "calibkit.calibrators._classifier",
+        "DirichletCalibration": "calibkit.calibrators._scaling",
+        "IsotonicCalibration": "calibkit.calibrators._isotonic",
+        "MatrixScaling": "calibkit.calibrators._scaling",
+        "PlattScaling": "calibkit.calibrators._platt",
+        "TemperatureScaling": "calibkit.calibrators._temperature",
+        "VectorScaling": "calibkit.calibrators._scaling",
+    },
+)

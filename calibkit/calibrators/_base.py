@@ -25,9 +25,14 @@ from calibkit._validation import (
     check_probabilities,
     check_sample_weight,
     encode_labels,
+    format_label,
     looks_like_probabilities,
 )
-from calibkit.exceptions import CalibrationWarning, InputKindWarning
+from calibkit.exceptions import (
+    CalibrationWarning,
+    InputKindWarning,
+    NoFiniteOptimumWarning,
+)
 
 INPUT_KINDS = StrOptions({"logits", "probabilities"})
 
@@ -64,8 +69,8 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self : object
-            The fitted calibrator.
+        object
+            The fitted calibrator (``self``).
         """
         self._validate_params()
         given = X
@@ -119,6 +124,7 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Same kind and shape of predictions as in ``fit``.
 
         Returns
         -------
@@ -134,10 +140,13 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Same kind and shape of predictions as in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the column order of ``classes_`` (``-inf``
+            where a probability is exactly 0).
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
@@ -411,3 +420,56 @@ def warn_if_saturated(X, input, treatment):
             fix={"input": "logits"},
         )
         warnings.warn(warning, stacklevel=4)
+
+
+def saturated_probabilities(groups):
+    """Calibrated probability of each model's rows at score -inf (or +inf).
+
+    The policy of Platt scaling and beta calibration for inputs of exactly 0
+    and 1.
+
+    ``groups`` holds ``(n_pos, n, held)`` per model. The log-loss of a group's
+    own probability decouples from the sigmoid; its minimiser, the frequency
+    ``n_pos / n``, is often exactly 0 or 1 (a model's certain outputs are
+    usually right on calibration rows), so it is smoothed with a Beta prior
+    of two pseudo-rows: at 1/2 for a single model (Laplace's rule
+    ``(n_pos + 1) / (n + 2)``, Platt's prior), and at the pooled rate of all
+    classes for one-vs-rest models, which share how often "certain" is
+    right. A group with no row gets ``held``.
+    """
+    n_pos = np.array([g[0] for g in groups])
+    n = np.array([g[1] for g in groups])
+    center = 0.5
+    if len(groups) > 1 and n.sum() > 0:
+        center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
+    with np.errstate(invalid="ignore"):
+        smoothed = (n_pos + 2.0 * center) / (n + 2.0)
+    out = np.where(n > 0, smoothed, [g[2] for g in groups])
+    # Strictly inside (0, 1), as a saved file requires: the held map value
+    # sigmoid(a s + b) at a score like log(1e-300) underflows to 0 (or rounds
+    # to 1), and so may the smoothed rate for a total weight near 1e300.
+    return np.clip(out, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
+
+
+def warn_classes_without_weight(empty):
+    """Name, in one warning, the classes fitted with smoothed targets because
+    they have no calibration weight (Platt scaling and beta calibration).
+
+    Call it from a calibrator's ``_fit``: the warning points at the user's
+    call of ``fit``.
+    """
+    if not empty:
+        return
+    # "class <label>" each: CalibratedClassifier maps the codes it fits on
+    # back to the user's labels by that pattern.
+    shown = ", ".join(f"class {format_label(label)}" for label in empty[:10])
+    more = ", ..." if len(empty) > 10 else ""
+    warnings.warn(
+        f"{len(empty)} class(es) have no calibration rows with positive "
+        f"weight (absent from y, or all their sample_weight is 0): {shown}"
+        f"{more}. Their unsmoothed log-loss has no finite minimiser, so "
+        "they were fitted with Platt's smoothed targets, which give them "
+        "a probability of about 1 / (W + 2) for a total weight W.",
+        NoFiniteOptimumWarning,
+        stacklevel=4,
+    )

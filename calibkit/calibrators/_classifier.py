@@ -88,10 +88,11 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``None`` means ``LogisticRegression()``. Wrap an already fitted model
         in :class:`sklearn.frozen.FrozenEstimator` (or pass ``cv="prefit"``) to
         calibrate it without refitting.
-    method : {"temperature", "platt", "isotonic", "auto"} or calibrator, \
-            default="temperature"
+    method : {"temperature", "platt", "beta", "isotonic", "auto"} or \
+            calibrator, default="temperature"
         The calibrator: :class:`~calibkit.TemperatureScaling`,
-        :class:`~calibkit.PlattScaling`, :class:`~calibkit.IsotonicCalibration`
+        :class:`~calibkit.PlattScaling`, :class:`~calibkit.BetaCalibration`,
+        :class:`~calibkit.IsotonicCalibration`
         with default settings, or an instance of any calibkit calibrator (it is
         cloned, and its ``input`` is set to match ``response``). ``"auto"``
         fits every registered method and keeps the one with the lowest
@@ -254,7 +255,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> model.response_
     'predict_proba'
     >>> sorted(model.method_scores_)
-    ['dirichlet', 'isotonic', 'matrix', 'platt', 'temperature', 'vector']
+    ['beta', 'dirichlet', 'isotonic', 'matrix', 'platt', 'temperature', 'vector']
     >>> model.method_ == min(model.method_scores_, key=model.method_scores_.get)
     True
     >>> before = log_loss(y_test, raw.predict_proba(X_test))

@@ -6,7 +6,7 @@ from numbers import Real
 import numpy as np
 
 from calibkit._chunks import is_dask, row_chunks
-from calibkit._pav import pav
+from calibkit._pav import binary_pav, pav, sorted_event_keys
 from calibkit._transforms import log_odds_from_logits
 from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import (
@@ -236,16 +236,32 @@ class IsotonicCalibration(BaseCalibrator):
                     X, self.input, method, values=X, transform=log_odds_from_logits
                 )
             for row, k in enumerate(models):
-                fit = pav(scores[row], y == k, sample_weight)  # bool: 1 byte a row
-                starts, stops = fit.block_starts[:-1], fit.block_starts[1:] - 1
-                if self.interpolation == "step":
-                    keep = starts
-                else:
-                    keep = np.unique(np.concatenate([starts, stops]))
-                xs.append(fit.scores[keep])
-                ys.append(fit.fitted[keep])
+                x, fitted = self._knots(scores[row], y == k, sample_weight)
+                xs.append(x)
+                ys.append(fitted)
             del scores  # before the next block is computed
         self.X_thresholds_, self.y_thresholds_ = xs, ys
+
+    def _knots(self, scores, events, sample_weight):
+        """Scores and fitted probabilities at the knots of one model's map."""
+        fit = None
+        if sample_weight is None:  # 0/1 events, weights 1: one plain sort
+            keys = sorted_event_keys(scores, events)
+            fit = None if keys is None else binary_pav(keys)
+            del keys
+        if fit is None:  # weights, ties or neighbouring doubles: pool ties
+            pooled = pav(scores, events, sample_weight)  # bool: 1 byte a row
+            starts, scores = pooled.block_starts, pooled.scores
+            block_values = pooled.fitted[starts[:-1]]
+        else:
+            starts, block_values = fit.starts, fit.fitted
+            scores = np.sort(scores)  # the knots' exact scores
+        if self.interpolation == "step":
+            keep = starts[:-1]
+        else:
+            keep = np.unique(np.concatenate([starts[:-1], starts[1:] - 1]))
+        block = np.searchsorted(starts, keep, side="right") - 1
+        return scores[keep], block_values[block]
 
     @staticmethod
     def _auto_eps(sample_weight, n_rows):

@@ -7,9 +7,9 @@ import numpy as np
 from scipy.special import expit
 
 from calibkit._chunks import as_float64, row_chunks
-from calibkit._solvers import PlattSolution, fit_platt, summarize_scores
+from calibkit._solvers import PlattSolution, fit_platt
 from calibkit._transforms import row_softmax
-from calibkit._validation import Interval, format_label
+from calibkit._validation import Interval
 from calibkit.calibrators._base import (
     BaseCalibrator,
     binary_columns,
@@ -18,6 +18,8 @@ from calibkit.calibrators._base import (
     halved_log_odds,
     materialize,
     one_vs_rest_scores,
+    saturated_probabilities,
+    warn_classes_without_weight,
     warn_if_saturated,
 )
 from calibkit.calibrators._state import FloatArray, IntArray, Optional, short_list
@@ -208,28 +210,15 @@ class PlattScaling(BaseCalibrator):
                 fits.append(
                     self._fit_one(scores[k], y == k, sample_weight, None, label, empty)
                 )
-        if empty:
-            # "class <label>" each: CalibratedClassifier maps the codes it fits
-            # on back to the user's labels by that pattern.
-            shown = ", ".join(f"class {format_label(label)}" for label in empty[:10])
-            more = ", ..." if len(empty) > 10 else ""
-            warnings.warn(
-                f"{len(empty)} class(es) have no calibration rows with positive "
-                f"weight (absent from y, or all their sample_weight is 0): {shown}"
-                f"{more}. Their unsmoothed log-loss has no finite minimiser, so "
-                "they were fitted with Platt's smoothed targets, which give them "
-                "a probability of about 1 / (W + 2) for a total weight W.",
-                NoFiniteOptimumWarning,
-                stacklevel=3,
-            )
+        warn_classes_without_weight(empty)
         solutions = [solution for solution, _ in fits]
         self.coef_ = np.array([s.coef for s in solutions])
         self.intercept_ = np.array([s.intercept for s in solutions])
         self.n_iter_ = np.array([s.n_iter for s in solutions])
         self.zero_proba_ = self.one_proba_ = None
         if exact:
-            self.zero_proba_ = _saturated_probabilities([ends[0] for _, ends in fits])
-            self.one_proba_ = _saturated_probabilities([ends[1] for _, ends in fits])
+            self.zero_proba_ = saturated_probabilities([ends[0] for _, ends in fits])
+            self.one_proba_ = saturated_probabilities([ends[1] for _, ends in fits])
         if not all(s.converged for s in solutions):
             warnings.warn(
                 f"Platt scaling did not converge in max_iter={self.max_iter} passes; "
@@ -300,16 +289,34 @@ class PlattScaling(BaseCalibrator):
     def _fit_sigmoid(
         self, values, positive, sample_weight, transform, label, empty, smooth=False
     ):
-        summary = summarize_scores(values, positive, sample_weight, transform)
         smooth = smooth or self.target_smoothing
-        if summary.weight_pos == 0 or summary.weight_pos == summary.weight:
-            # One side has no weight: not a separation of the classes but a
-            # class missing.
-            _record_empty(
-                empty, summary.weight, summary.weight_pos, label, self.classes_
-            )
-            smooth = True
-        elif not smooth and summary.separable:
+        separable = []
+
+        def targets(summary):
+            # Called by fit_platt once the summary is known (from its first
+            # pass over the rows on large inputs).
+            nonlocal smooth
+            if summary.weight_pos == 0 or summary.weight_pos == summary.weight:
+                # One side has no weight: not a separation of the classes but
+                # a class missing.
+                _record_empty(
+                    empty, summary.weight, summary.weight_pos, label, self.classes_
+                )
+                smooth = True
+            elif not smooth and summary.separable:
+                separable.append(True)
+                smooth = True
+            return _platt_targets(summary) if smooth else (1.0, 0.0)
+
+        solution = fit_platt(
+            values,
+            positive,
+            sample_weight=sample_weight,
+            targets=targets,
+            transform=transform,
+            max_iter=self.max_iter,
+        )
+        if separable:
             plain = label.item() if isinstance(label, np.generic) else label
             which = "" if label is None else f" (class {plain!r} against the rest)"
             warnings.warn(
@@ -321,17 +328,7 @@ class PlattScaling(BaseCalibrator):
                 NoFiniteOptimumWarning,
                 stacklevel=5,
             )
-            smooth = True
-        targets = _platt_targets(summary) if smooth else (1.0, 0.0)
-        solution = fit_platt(
-            values,
-            positive,
-            sample_weight=sample_weight,
-            targets=targets,
-            transform=transform,
-            summary=summary,
-            max_iter=self.max_iter,
-        )
+        summary = solution.summary
         return _RangedSolution(
             solution,
             (
@@ -423,32 +420,6 @@ class _RangedSolution:
 
     def __getattr__(self, name):
         return getattr(self._solution, name)
-
-
-def _saturated_probabilities(groups):
-    """Calibrated probability of each model's rows at score -inf (or +inf).
-
-    ``groups`` holds ``(n_pos, n, held)`` per model. The log-loss of a group's
-    own probability decouples from the sigmoid; its minimiser, the frequency
-    ``n_pos / n``, is often exactly 0 or 1 (a model's certain outputs are
-    usually right on calibration rows), so it is smoothed with a Beta prior
-    of two pseudo-rows: at 1/2 for a single model (Laplace's rule
-    ``(n_pos + 1) / (n + 2)``, Platt's prior), and at the pooled rate of all
-    classes for one-vs-rest models, which share how often "certain" is
-    right. A group with no row gets ``held``.
-    """
-    n_pos = np.array([g[0] for g in groups])
-    n = np.array([g[1] for g in groups])
-    center = 0.5
-    if len(groups) > 1 and n.sum() > 0:
-        center = (n_pos.sum() + 1.0) / (n.sum() + 2.0)
-    with np.errstate(invalid="ignore"):
-        smoothed = (n_pos + 2.0 * center) / (n + 2.0)
-    out = np.where(n > 0, smoothed, [g[2] for g in groups])
-    # Strictly inside (0, 1), as a saved file requires: the held map value
-    # sigmoid(a s + b) at a score like log(1e-300) underflows to 0 (or rounds
-    # to 1), and so may the smoothed rate for a total weight near 1e300.
-    return np.clip(out, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
 
 
 def _infinite_scores(values, transform):

@@ -17,22 +17,15 @@ Adding a calibrator: write ``calibrators/_<method>.py`` with a
 
 then add one entry to :data:`CALIBRATORS` below (and its re-export, tests and
 docs page).
+
+An entry names the class by its module path, and the class is imported when
+first looked up: listing the method names (the command line's ``--method``
+choices, shown by ``calibkit fit --help``) imports no calibrator and so not
+scikit-learn.
 """
 
-from collections.abc import Set
-
-from sklearn.utils.validation import check_is_fitted
-
-from calibkit.calibrators._base import BaseCalibrator
-from calibkit.calibrators._isotonic import IsotonicCalibration
-from calibkit.calibrators._platt import PlattScaling
-from calibkit.calibrators._scaling import (
-    DirichletCalibration,
-    MatrixScaling,
-    VectorScaling,
-)
-from calibkit.calibrators._state import Codec
-from calibkit.calibrators._temperature import TemperatureScaling
+import importlib
+from collections.abc import MutableMapping, Set
 
 __all__ = [
     "AUTO",
@@ -44,16 +37,51 @@ __all__ = [
     "register",
 ]
 
+
+class _Registry(MutableMapping):
+    """Method name -> calibrator class; a class given as ``"module.Class"`` is
+    imported at its first lookup (iterating over the names imports nothing)."""
+
+    def __init__(self, entries):
+        self._entries = dict(entries)
+
+    def __getitem__(self, name):
+        cls = self._entries[name]
+        if isinstance(cls, str):
+            module, _, attribute = cls.rpartition(".")
+            cls = getattr(importlib.import_module(module), attribute)
+            self._entries[name] = cls
+        return cls
+
+    def __setitem__(self, name, cls):
+        self._entries[name] = cls
+
+    def __delitem__(self, name):
+        del self._entries[name]
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
 #: Calibrators by method name, in the order ``method="auto"`` tries them
 #: (fewest parameters first, so that a tie goes to the simplest map).
-CALIBRATORS = {
-    "temperature": TemperatureScaling,
-    "platt": PlattScaling,
-    "vector": VectorScaling,
-    "dirichlet": DirichletCalibration,
-    "matrix": MatrixScaling,
-    "isotonic": IsotonicCalibration,
-}
+CALIBRATORS = _Registry(
+    {
+        "temperature": "calibkit.calibrators._temperature.TemperatureScaling",
+        "platt": "calibkit.calibrators._platt.PlattScaling",
+        "beta": "calibkit.calibrators._beta.BetaCalibration",
+        "vector": "calibkit.calibrators._scaling.VectorScaling",
+        "dirichlet": "calibkit.calibrators._scaling.DirichletCalibration",
+        "matrix": "calibkit.calibrators._scaling.MatrixScaling",
+        "isotonic": "calibkit.calibrators._isotonic.IsotonicCalibration",
+    }
+)
 
 #: The method name that picks a calibrator by cross-validation.
 AUTO = "auto"
@@ -80,6 +108,9 @@ def register(name, cls):
     TypeError
         When ``cls`` does not follow the contract.
     """
+    from calibkit.calibrators._base import BaseCalibrator
+    from calibkit.calibrators._state import Codec
+
     if not isinstance(name, str) or not name or name == AUTO:
         msg = f"name must be a non-empty string other than {AUTO!r}; got {name!r}."
         raise ValueError(msg)
@@ -188,6 +219,8 @@ def fitted_summary(calibrator):
     >>> fitted_summary(cal)
     'temperature 1.27136'
     """
+    from sklearn.utils.validation import check_is_fitted
+
     summary = getattr(calibrator, "_summary", None)
     if summary is None:
         msg = f"{type(calibrator).__name__} has no _summary(); cannot summarise it."

@@ -1,14 +1,12 @@
 """``calibkit apply``: add calibrated probability columns to a file."""
 
 from calibkit import io as ckio
-from calibkit._validation import format_label
 from calibkit.cli._options import (
     add_predictions,
     add_subcommand,
     check_paths,
     column_choice,
 )
-from calibkit.io._columns import check_n_columns, prediction_columns, stored_columns
 from calibkit.io._formats import check_output_path, describe_path
 
 _OUTPUT_PREFIX = "calibrated_"
@@ -52,6 +50,7 @@ def add_parser(subparsers):
 def load_calibrator(path, choice):
     """A saved calibrator and its columns (None when ``choice`` selects some)."""
     from calibkit._persistence import load_with_metadata
+    from calibkit.io._columns import stored_columns
 
     calibrator, metadata = load_with_metadata(path)
     if choice["columns"] is not None or choice["prefix"] is not None:
@@ -60,7 +59,12 @@ def load_calibrator(path, choice):
 
 
 def run(args, console):
+    # Imported here, not at the top: ``calibkit --help`` must not wait for
+    # numpy, pandas or scikit-learn.
     import pandas as pd
+
+    from calibkit._validation import format_label
+    from calibkit.io._columns import check_n_columns, prediction_columns
 
     check_output_path(args.output, name="--output", stdout=True)
     ckio.detect_format(args.output)

@@ -18,7 +18,7 @@ def add_parser(subparsers):
             "log-loss, Brier score, ECE and the log-loss decomposition before and "
             "after, and write reliability diagrams (PNG), an HTML report and the "
             "scores (CSV, to try the other subcommands on) to DIR. Takes a few "
-            "seconds; the figures need matplotlib (pip install 'calibkit[plot]')."
+            "seconds; the figures need matplotlib (pip install matplotlib)."
         ),
         examples=["calibkit demo", "calibkit demo --out /tmp/demo"],
     )
@@ -74,7 +74,7 @@ def run(args, console):
     written = _demo.write_demo(out, evaluations, data)
     if not any(Path(path).suffix == ".png" for path in written):
         console.info(
-            "matplotlib is not installed: no diagrams (pip install 'calibkit[plot]')."
+            "matplotlib is not installed: no diagrams (pip install matplotlib)."
         )
     if not args.quiet:
         print("\nwrote " + ", ".join(str(p) for p in written))

@@ -12,9 +12,7 @@ from calibkit.cli._options import (
     column_choice,
 )
 from calibkit.exceptions import InputError
-from calibkit.io._columns import check_known_labels, check_n_columns, prediction_columns
 from calibkit.io._formats import check_output_path
-from calibkit.io._write import write_texts
 
 #: Largest --n-bins (ECE bins).
 MAX_N_BINS = 10_000
@@ -81,7 +79,14 @@ def check_n_bins(text):
 
 
 def run(args, console):
-    # Looked up when called, so that tests can replace the report's parts.
+    # Looked up when called, so that tests can replace the report's parts (and
+    # so that ``calibkit --help`` does not wait for numpy or scikit-learn).
+    from calibkit.io._columns import (
+        check_known_labels,
+        check_n_columns,
+        prediction_columns,
+    )
+    from calibkit.io._write import write_texts
     from calibkit.report import _report
 
     n_bins = check_n_bins(args.n_bins)

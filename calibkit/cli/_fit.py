@@ -3,20 +3,17 @@
 from pathlib import Path
 
 from calibkit import io as ckio
-from calibkit._validation import format_label
 from calibkit.calibrators._registry import (
     CALIBRATORS,
     fitted_summary,
     method_choices,
 )
-from calibkit.calibrators._selection import select_method
 from calibkit.cli._options import (
     add_predictions,
     add_subcommand,
     check_paths,
     column_choice,
 )
-from calibkit.io._columns import prediction_columns
 from calibkit.io._formats import check_output_path
 
 
@@ -62,7 +59,12 @@ def add_parser(subparsers):
 
 
 def run(args, console):
+    # Imported here, not at the top: ``calibkit --help`` must not wait for
+    # numpy or scikit-learn.
     from calibkit._persistence import save
+    from calibkit._validation import format_label
+    from calibkit.calibrators._selection import select_method
+    from calibkit.io._columns import prediction_columns
 
     check_output_path(args.output, name="--output")
     if Path(args.output).suffix.lower() != ".json":

@@ -7,7 +7,7 @@ extension      table
 =============  ===============================================================
 ``.csv``       a header line with the column names (``-`` is CSV on stdin or
                stdout)
-``.parquet``   any Parquet file; needs pyarrow (``pip install calibkit[parquet]``)
+``.parquet``   any Parquet file; needs pyarrow (``pip install pyarrow``)
 ``.npy``       a structured array (one field per column), a 2-D array (columns
                ``"0"``, ``"1"``, ...) or a 1-D array (one column ``"0"``)
 ``.npz``       one column per 1-D array, named by its key; a 2-D array under key
@@ -28,15 +28,7 @@ Rows in messages are counted from 0, as in numpy and pandas; for CSV files the
 line of the file is given as well (the header is line 1).
 """
 
-from calibkit.io._columns import (
-    label_array,
-    match_columns,
-    score_array,
-    select_columns,
-)
-from calibkit.io._formats import FORMATS, check_distinct_paths, detect_format
-from calibkit.io._read import read_table
-from calibkit.io._write import atomic_output, write_table
+from calibkit._lazy import lazy_names
 
 __all__ = [
     "FORMATS",
@@ -50,3 +42,21 @@ __all__ = [
     "select_columns",
     "write_table",
 ]
+
+# Imported on first use (numpy, pandas and pyarrow with them), so that the
+# command line's ``--help`` stays instant. One line per name: where it lives.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "FORMATS": "calibkit.io._formats",
+        "atomic_output": "calibkit.io._write",
+        "check_distinct_paths": "calibkit.io._formats",
+        "detect_format": "calibkit.io._formats",
+        "label_array": "calibkit.io._columns",
+        "match_columns": "calibkit.io._columns",
+        "read_table": "calibkit.io._read",
+        "score_array": "calibkit.io._columns",
+        "select_columns": "calibkit.io._columns",
+        "write_table": "calibkit.io._write",
+    },
+)

@@ -26,7 +26,7 @@ _CSV_NA = [""]
 
 _PARQUET_HINT = (
     "Parquet files need pyarrow, which is not installed; install it with "
-    "pip install 'calibkit[parquet]' (or pip install pyarrow)."
+    "pip install pyarrow (calibkit's parquet extra)."
 )
 
 

@@ -4,32 +4,7 @@ All logarithms are natural (results in nats). Every function takes
 ``sample_weight``; integer weights give exactly what repeated rows give.
 """
 
-from calibkit.metrics._decomposition import Decomposition, decompose
-from calibkit.metrics._goodness_of_fit import (
-    HosmerLemeshowTest,
-    SpiegelhalterTest,
-    hosmer_lemeshow_test,
-    spiegelhalter_z_test,
-)
-from calibkit.metrics._information import (
-    InformationDecomposition,
-    cross_entropy,
-    entropy,
-    information_decomposition,
-    kl_divergence,
-)
-from calibkit.metrics._reliability import (
-    ReliabilityCurve,
-    expected_calibration_error,
-    reliability_curve,
-)
-from calibkit.metrics._scorers import (
-    CalibrationScorer,
-    get_scorer,
-    get_scorer_names,
-    make_calibration_scorer,
-)
-from calibkit.metrics._scores import brier_score, log_loss
+from calibkit._lazy import lazy_names
 
 __all__ = [
     "CalibrationScorer",
@@ -53,3 +28,30 @@ __all__ = [
     "reliability_curve",
     "spiegelhalter_z_test",
 ]
+
+# Imported on first use, one line per name: where it lives.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "CalibrationScorer": "calibkit.metrics._scorers",
+        "Decomposition": "calibkit.metrics._decomposition",
+        "HosmerLemeshowTest": "calibkit.metrics._goodness_of_fit",
+        "InformationDecomposition": "calibkit.metrics._information",
+        "ReliabilityCurve": "calibkit.metrics._reliability",
+        "SpiegelhalterTest": "calibkit.metrics._goodness_of_fit",
+        "brier_score": "calibkit.metrics._scores",
+        "cross_entropy": "calibkit.metrics._information",
+        "decompose": "calibkit.metrics._decomposition",
+        "entropy": "calibkit.metrics._information",
+        "expected_calibration_error": "calibkit.metrics._reliability",
+        "get_scorer": "calibkit.metrics._scorers",
+        "get_scorer_names": "calibkit.metrics._scorers",
+        "hosmer_lemeshow_test": "calibkit.metrics._goodness_of_fit",
+        "information_decomposition": "calibkit.metrics._information",
+        "kl_divergence": "calibkit.metrics._information",
+        "log_loss": "calibkit.metrics._scores",
+        "make_calibration_scorer": "calibkit.metrics._scorers",
+        "reliability_curve": "calibkit.metrics._reliability",
+        "spiegelhalter_z_test": "calibkit.metrics._goodness_of_fit",
+    },
+)

@@ -73,14 +73,23 @@ class Binning:
         if self.edges is not None:
             return np.searchsorted(self.edges[1:-1], x, side="right").astype(np.int64)
         last = self.n_bins - 1
+        # In float64 (exact for these integers) and in place: two temporaries
+        # of the size of x, for the chunked passes of the metrics.
+        k = np.multiply(x, self.n_bins)
         with np.errstate(invalid="ignore"):
-            k = np.clip(np.floor(x * self.n_bins), 0, last).astype(np.int64)
+            np.floor(k, out=k)
+            np.clip(k, 0, last, out=k)
+        edge = np.empty_like(k)
         # floor(x n) may be one off the bin of the rounded linspace edges:
-        # bin = number of inner edges e_1 .. e_{n-1} at or below x.
+        # bin = number of inner edges e_1 .. e_{n-1} at or below x. Edge j is
+        # j * (1 / n), as edge() computes it.
         for _ in range(2):
-            k -= (k > 0) & (x < self.edge(k))
-            k += (k < last) & (x >= self.edge(k + 1))
-        return k
+            np.multiply(k, self._step, out=edge)
+            k -= (k > 0) & (x < edge)
+            np.add(k, 1.0, out=edge)
+            edge *= self._step
+            k += (k < last) & (x >= edge)
+        return k.astype(np.int64)
 
     def assign(self, x):
         """:class:`Bins` of the values ``x``."""

@@ -11,7 +11,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2, norm
+
+# The survival functions that scipy.stats' norm.sf and chi2.sf evaluate, without
+# importing scipy.stats (a third of a second).
+from scipy.special import chdtrc, ndtr
 
 from calibkit._results import Result
 from calibkit._validation import count, external_stacklevel, validate_params
@@ -286,7 +289,7 @@ def spiegelhalter_z_test(
         variance = float(np.ldexp(variance_sum / total**2, -exponent))
     return SpiegelhalterTest(
         statistic=float(statistic),
-        p_value=float(2.0 * norm.sf(abs(statistic))),
+        p_value=float(2.0 * ndtr(-abs(statistic))),
         brier_score=weighted_sum(weights, squared_errors(p, y)) / total,
         expected_brier_score=weighted_sum(weights, p * (1.0 - p)) / total,
         variance=variance,
@@ -392,7 +395,7 @@ def hosmer_lemeshow_test(
     return HosmerLemeshowTest(
         statistic=statistic,
         df=df,
-        p_value=float(chi2.sf(statistic, df)),
+        p_value=float(chdtrc(df, statistic)),
         n_groups=n_groups,
         observed_positives=observed,
         expected_positives=expected,

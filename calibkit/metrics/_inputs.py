@@ -9,7 +9,6 @@ from scipy.special import expit
 from calibkit._chunks import is_dask
 from calibkit._transforms import row_softmax
 from calibkit._validation import (
-    StrOptions,
     check_column_order,
     check_consistent_length,
     check_float_array,
@@ -17,6 +16,7 @@ from calibkit._validation import (
     check_probabilities,
     check_sample_weight,
     encode_checked_labels,
+    options,
 )
 
 #: Values of the ``input=`` argument of every metric: what ``y_prob`` holds.
@@ -30,7 +30,7 @@ FORECAST_CONSTRAINTS = {
     "sample_weight": ["array-like", None],
     "labels": ["array-like", None],
     "pos_label": "no_validation",  # any label type: numbers, strings, booleans
-    "input": [StrOptions(set(INPUTS))],
+    "input": [options(INPUTS)],
 }
 
 

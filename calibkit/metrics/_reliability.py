@@ -10,19 +10,21 @@ Everything here is a pass over rows (bins by ``np.bincount`` with weights) or a
 sort (equal-mass bins, PAV); no plotting library is imported.
 """
 
+import functools
 import numbers
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from calibkit._chunks import as_float64, reduce_rows
 from calibkit._pav import isotonic_fit, pav, pool_ties
 from calibkit._results import Result
 from calibkit._validation import (
-    Interval,
-    StrOptions,
     count,
     external_stacklevel,
+    interval,
+    options,
     validate_params,
 )
 from calibkit.exceptions import CalibrationWarning
@@ -169,9 +171,9 @@ class ReliabilityCurve(Result):
     {
         **FORECAST_CONSTRAINTS,
         "n_bins": [count()],
-        "strategy": [StrOptions({"uniform", "quantile"})],
-        "norm": [StrOptions({"l1", "l2", "max"})],
-        "multiclass": [StrOptions({"top_label", "classwise"})],
+        "strategy": [options({"uniform", "quantile"})],
+        "norm": [options({"l1", "l2", "max"})],
+        "multiclass": [options({"top_label", "classwise"})],
         "debias": ["boolean"],
     }
 )
@@ -311,6 +313,9 @@ def _expected_calibration_error(
 ):
     """:func:`expected_calibration_error` of validated forecasts (probabilities)."""
     settings = {"n_bins": int(n_bins), "strategy": strategy, "norm": norm}
+    if multiclass == "top_label" and _streamed(fc, strategy, int(n_bins)):
+        totals = _streamed_bins(fc, int(n_bins), top=True)
+        return _error_of_means(*_means_of_totals(totals)[1:], norm, debias)
     if multiclass == "top_label":
         x, t = _top_label(fc)
         return _calibration_error(x, t, fc.sample_weight, **settings, debias=debias)
@@ -324,9 +329,9 @@ def _expected_calibration_error(
 @validate_params(
     {
         **FORECAST_CONSTRAINTS,
-        "strategy": [StrOptions({"uniform", "quantile", "isotonic"})],
+        "strategy": [options({"uniform", "quantile", "isotonic"})],
         "n_bins": [count()],
-        "bands": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "bands": [None, interval(numbers.Real, 0, 1, closed="neither")],
         "n_resamples": [count()],
         "random_state": "no_validation",  # checked by numpy.random.default_rng
     }
@@ -452,6 +457,16 @@ def reliability_curve(
         lazy=True,
     )
     fc = as_probabilities(fc, input)
+    if level is None and _streamed(fc, strategy, n_bins):
+        # One chunked pass: memory does not grow with the number of rows.
+        totals = _streamed_bins(fc, n_bins, top=not fc.is_binary)
+        return ReliabilityCurve(
+            **_binned_points(totals),
+            lower=None,
+            upper=None,
+            level=None,
+            n_resamples=None,
+        )
     if fc.is_binary:
         x, t = np.asarray(fc.prob, dtype=np.float64), fc.y.astype(np.float64)
     else:
@@ -520,6 +535,11 @@ def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
     x, t, w = positive_weight_rows(w, x, t)
     bins = Binning(x, w, n_bins, strategy).assign(x)
     weight, _, mean_x, frequency = _bin_means(x, t, w, bins)
+    return _error_of_means(weight, mean_x, frequency, norm, debias)
+
+
+def _error_of_means(weight, mean_x, frequency, norm, debias):
+    """The ECE of bins with these weights, mean forecasts and frequencies."""
     gap = frequency - mean_x
     share = weight / weight.sum()
     if norm == "l1":
@@ -541,6 +561,78 @@ def _calibration_error(x, t, w, *, n_bins, strategy, norm, debias):
         1.0 - frequency[enough]
     ) / (weight[enough] - 1.0)
     return float(np.sqrt(max(0.0, float(np.dot(share, squared)))))
+
+
+# --- one chunked pass (uniform bins, unit weights) -----------------------------
+
+#: Most bins counted in dense per-bin arrays by the chunked pass; more bins (or
+#: weights, equal-mass bins, bands) take the in-memory path, whose memory does
+#: not grow with the number of bins.
+_DENSE_BINS = 1 << 16
+
+
+def _streamed(fc, strategy, n_bins):
+    """Whether the bins can be counted in one chunked pass over the rows."""
+    return strategy == "uniform" and fc.sample_weight is None and n_bins <= _DENSE_BINS
+
+
+def _uniform_bin_kernel(rows, prob, y, *, binning, top):
+    """Row count and sums of forecast and outcome per bin, for one chunk.
+
+    ``top``: the forecast is the top-label confidence and the outcome whether
+    the arg-max class was observed; otherwise (1-D) ``p`` and ``y`` themselves.
+    """
+    if top:
+        predicted, x = top_label(prob)
+        t = predicted == y
+    else:
+        x, t = as_float64(prob), y
+    number = binning.number(x)
+    n_bins = binning.n_bins
+    return np.stack(
+        [
+            np.bincount(number, minlength=n_bins),
+            np.bincount(number, weights=x, minlength=n_bins),
+            np.bincount(number, weights=t, minlength=n_bins),
+        ]
+    )
+
+
+def _streamed_bins(fc, n_bins, *, top):
+    """Dense per-bin ``[count, sum x, sum t]`` of unit-weight rows, one pass.
+
+    Only a few chunk-sized temporaries are held, never a per-row array.
+    """
+    binning = Binning(None, None, n_bins, "uniform")
+    kernel = functools.partial(_uniform_bin_kernel, binning=binning, top=top)
+    n_cols = 1 if fc.is_binary else fc.n_classes
+    return binning, reduce_rows(kernel, fc.prob, fc.y, n_cols=n_cols)
+
+
+def _means_of_totals(totals):
+    """Non-empty bins of :func:`_streamed_bins`: numbers, weights and means."""
+    _, (count, sum_x, sum_t) = totals
+    number = np.flatnonzero(count)
+    weight = count[number]
+    return number, weight, sum_x[number] / weight, sum_t[number] / weight
+
+
+def _binned_points(totals):
+    """The binned curve (as :func:`_binned_curve`) from :func:`_streamed_bins`."""
+    binning = totals[0]
+    number, weight, mean_x, mean_t = _means_of_totals(totals)
+    return {
+        "forecast": mean_x,
+        "observed": mean_t,
+        "weight": weight,
+        "count": weight.astype(np.intp),
+        "bin_lower": binning.edge(number),
+        "bin_upper": binning.edge(number + 1),
+        "bin_index": number.astype(np.int64),
+        "n_bins": binning.n_bins,
+        "block_starts": None,
+        "strategy": "uniform",
+    }
 
 
 # --- curves -------------------------------------------------------------------

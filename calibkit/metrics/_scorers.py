@@ -12,9 +12,7 @@ returns a number where greater is better, so losses are negated. Use them as
 import importlib
 from dataclasses import dataclass, field
 
-from sklearn.metrics import make_scorer
-
-from calibkit._validation import StrOptions, validate_params
+from calibkit._validation import options, validate_params
 
 __all__ = [
     "SCORERS",
@@ -86,6 +84,8 @@ class CalibrationScorer:
         classes = getattr(estimator, "classes_", None)
         if "labels" not in kwargs and classes is not None:
             kwargs["labels"] = classes
+        from sklearn.metrics import make_scorer
+
         scorer = make_scorer(
             resolve_metric(self.metric),
             response_method="predict_proba",
@@ -156,7 +156,7 @@ def make_calibration_scorer(metric, *, greater_is_better=False, **kwargs):
     return CalibrationScorer(metric, greater_is_better, dict(kwargs))
 
 
-@validate_params({"name": [StrOptions(set(SCORERS))]})
+@validate_params({"name": [options(SCORERS)]})
 def get_scorer(name):
     """A ready-made calibration scorer by name.
 

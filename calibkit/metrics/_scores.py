@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from calibkit._chunks import reduce_rows
-from calibkit._validation import StrOptions, validate_params
+from calibkit._validation import options, validate_params
 from calibkit.metrics._inputs import (
     FORECAST_CONSTRAINTS,
     as_probabilities,
@@ -31,7 +31,7 @@ __all__ = ["brier_score", "log_loss"]
 
 
 @validate_params(
-    {**FORECAST_CONSTRAINTS, "class_weight": [None, StrOptions({"balanced"}), dict]}
+    {**FORECAST_CONSTRAINTS, "class_weight": [None, options({"balanced"}), dict]}
 )
 def log_loss(
     y_true,

@@ -7,8 +7,8 @@ axes (``ax_``), figure (``figure_``) and artists it drew. A display only draws
 what a metrics function returned, so the numbers behind every picture stay
 available (``display.curve``, ``display.decompositions``).
 
-matplotlib is an optional dependency (``pip install calibkit[plot]``); it is
-imported here, never by ``import calibkit``.
+matplotlib is an optional dependency (``pip install matplotlib``, the ``plot``
+extra); it is imported here, never by ``import calibkit``.
 """
 
 try:
@@ -16,11 +16,19 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     msg = (
         "calibkit.plotting needs matplotlib, which is not installed. Install it "
-        "with: pip install calibkit[plot]   (or: pip install matplotlib)"
+        "with: pip install matplotlib   (calibkit's plot extra)"
     )
     raise ImportError(msg) from exc
 
-from calibkit.plotting._decomposition import DecompositionDisplay
-from calibkit.plotting._reliability import ReliabilityDisplay
+from calibkit._lazy import lazy_names
 
 __all__ = ["DecompositionDisplay", "ReliabilityDisplay"]
+
+# Imported on first use (pyplot with them), one line per name: where it lives.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "DecompositionDisplay": "calibkit.plotting._decomposition",
+        "ReliabilityDisplay": "calibkit.plotting._reliability",
+    },
+)

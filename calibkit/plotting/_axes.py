@@ -2,6 +2,7 @@
 and the checks of drawing options made before anything is drawn."""
 
 import functools
+import math
 import numbers
 import warnings
 
@@ -10,6 +11,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.cbook import normalize_kwargs
 from matplotlib.lines import Line2D
+from matplotlib.textpath import text_to_path
+from matplotlib.ticker import Formatter, Locator, MaxNLocator, NullFormatter
 
 from calibkit._validation import format_label  # noqa: F401 (re-exported)
 
@@ -203,3 +206,138 @@ def check_hist_bins(hist_bins):
         )
         raise ValueError(msg)
     return edges
+
+
+# --- logit axes ---------------------------------------------------------------
+
+# Candidate ticks of a logit axis, as (probability, label) from 1e-12 to
+# 1 - 1e-12: powers of ten, their complements and 1/2 (the "decades", which are
+# about equally spaced in log-odds), and finer values for narrow ranges.
+_DECADES = range(1, 13)
+_FINE = (0.02, 0.05, 0.2, 0.3, 0.4)
+
+
+def _probability_label(p, k):
+    """``0.001``, ``0.999``, ``$10^{-6}$``, ``$1-10^{-6}$`` for 10^-k or 1 - 10^-k."""
+    if k <= 3:
+        return f"{p:.{k}f}"
+    return f"$10^{{-{k}}}$" if p < 0.5 else f"$1-10^{{-{k}}}$"
+
+
+def _logit_candidates():
+    coarse = [(0.5, "0.5", 0)]
+    for k in _DECADES:
+        coarse.append((10.0**-k, _probability_label(10.0**-k, k), k))
+        coarse.append((1.0 - 10.0**-k, _probability_label(1.0 - 10.0**-k, k), k))
+    fine = [(p, f"{p:g}", 0) for p in _FINE]
+    fine += [(1.0 - p, f"{1.0 - p:g}", 0) for p in _FINE]
+    medium = [c for c in fine if c[0] in (0.05, 0.2, 0.8, 0.95)]
+    return sorted(coarse), sorted(coarse + medium), sorted(coarse + fine)
+
+
+_COARSE_TICKS, _MEDIUM_TICKS, _FINE_TICKS = _logit_candidates()
+# Every decade, every second one, ...: the coarser tiers of ticks.
+_STEPS = (1, 2, 3, 4, 6, 12)
+
+
+class LogitTickLocator(Locator):
+    """Ticks of a logit axis that fit its length without overlapping labels.
+
+    matplotlib's logit locator labels 1 - 10^-3, 1 - 10^-6, 1 - 10^-9 side by
+    side on a short axis, where they collide. This one chooses among 1/2,
+    powers of ten and their complements (every decade, every second, ...) the
+    densest set whose labels, estimated from the font size, leave a gap
+    between neighbours at the axis' current length, and adds finer ticks
+    (0.2, 0.3, ...) only when the range spans few decades.
+    """
+
+    def __call__(self):
+        low, high = self.axis.get_view_interval()
+        return self.tick_values(low, high)
+
+    def tick_values(self, vmin, vmax):
+        """Tick positions between ``vmin`` and ``vmax`` (probabilities)."""
+        low, high = sorted((float(vmin), float(vmax)))
+        if not 0.0 < low < high < 1.0:
+            return np.array([])
+        length, font = self._length_and_font()
+        span = _log_odds(high) - _log_odds(low)
+        tiers = [_FINE_TICKS, _MEDIUM_TICKS]
+        tiers += [[c for c in _COARSE_TICKS if c[2] % step == 0] for step in _STEPS]
+        chosen = []
+        for tier in tiers:
+            chosen = [c for c in tier if low <= c[0] <= high]
+            if self._fits(chosen, low, span, length, font):
+                break
+        if len(chosen) >= 2:
+            return np.array([p for p, *_ in chosen])
+        # A range within one decade: about linear in p, so nice linear ticks.
+        properties, pixels_per_point = font
+        label_size = 5 * properties.get_size_in_points() * pixels_per_point
+        n_bins = max(1, min(5, int(length // label_size)))
+        ticks = MaxNLocator(nbins=n_bins).tick_values(low, high)
+        return ticks[(ticks >= low) & (ticks <= high)]
+
+    def _length_and_font(self):
+        axes = self.axis.axes
+        vertical = self.axis.axis_name == "y"
+        length = axes.bbox.height if vertical else axes.bbox.width
+        label = self.axis.get_major_ticks(1)[0].label1
+        pixels_per_point = axes.figure.dpi / 72.0
+        return length, (label.get_fontproperties(), pixels_per_point)
+
+    def _fits(self, chosen, low, span, length, font):
+        """Whether the labels of ``chosen`` leave a gap between neighbours."""
+        if len(chosen) < 2:
+            return True
+        properties, pixels_per_point = font
+        size = properties.get_size_in_points() * pixels_per_point
+        start = _log_odds(low)
+        positions = [(_log_odds(p) - start) / span * length for p, *_ in chosen]
+        if self.axis.axis_name == "y":
+            extents = [1.3 * size] * len(chosen)
+        else:
+            extents = [
+                _text_width(label, properties) * pixels_per_point
+                for _, label, _ in chosen
+            ]
+        gap = 0.5 * size
+        return all(
+            positions[i + 1] - positions[i] >= (extents[i] + extents[i + 1]) / 2 + gap
+            for i in range(len(chosen) - 1)
+        )
+
+
+class LogitTickFormatter(Formatter):
+    """Labels of :class:`LogitTickLocator`'s ticks (``0.01``, ``0.5``, ``1-10⁻⁶``)."""
+
+    def __call__(self, x, pos=None):
+        for p, label, _ in _FINE_TICKS:
+            if math.isclose(p, x, rel_tol=1e-9, abs_tol=0.0) or (
+                x > 0.5 and math.isclose(1.0 - p, 1.0 - x, rel_tol=1e-6, abs_tol=0.0)
+            ):
+                return label
+        return f"{x:.3g}"
+
+
+@functools.lru_cache(maxsize=512)
+def _text_width(label, properties):
+    """Width of a tick label in points, as matplotlib lays it out."""
+    width, _, _ = text_to_path.get_text_width_height_descent(
+        label, properties, ismath=label.startswith("$")
+    )
+    return float(width)
+
+
+def _log_odds(p):
+    return math.log(p) - math.log1p(-p)
+
+
+def set_logit_ticks(*axes):
+    """Put :class:`LogitTickLocator` ticks on the logit x and y axes of ``axes``."""
+    for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "logit":
+                axis.set_major_locator(LogitTickLocator())
+                axis.set_major_formatter(LogitTickFormatter())
+                axis.set_minor_formatter(NullFormatter())

@@ -234,14 +234,13 @@ class DecompositionDisplay:
     def _plot_bars(self, ax, score_name):
         values = {term: _values(self.decompositions, term) for term in _TERMS}
         refinement = values["uncertainty"] - values["discrimination"]
-        finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
-        right_edge = max(float(finite.max()), 0.0) * 1.3 or 1.0
         left = {
             "uncertainty": np.zeros_like(refinement),
             "discrimination": refinement,
             "miscalibration": refinement,
             "score": np.zeros_like(refinement),
         }
+        right_edge = _right_edge(ax, values, left)
         rows = np.arange(len(self.names), dtype=np.float64)
         self.bars_ = {}
         for term, (color, label) in _TERMS.items():
@@ -273,15 +272,11 @@ class DecompositionDisplay:
         )
 
     def _label_bars(self, ax, term, values, ends, rows):
-        sign = {"discrimination": "−", "miscalibration": "+", "score": "= "}
         for row, value, end in zip(rows, values, ends, strict=True):
-            prefix = sign.get(term, "")
-            if term == "miscalibration" and value < 0:
-                prefix = "−"
             finite = np.isfinite(value)
             # An infinite bar runs to the axes edge: label it inside, in white.
             ax.annotate(
-                f"{prefix}{abs(value):.3f}" if finite else f"{prefix}inf",
+                _bar_label(term, value),
                 (max(end, 0.0), row + _BAR_OFFSETS[term]),
                 xytext=(3 if finite else -3, 0),
                 textcoords="offset points",
@@ -340,6 +335,43 @@ class DecompositionDisplay:
             hidden = ", ".join(names[~shown])
             title += f"\nnot shown (infinite MCB): {hidden}"
         ax.set_title(title, fontsize="small")
+
+
+def _bar_label(term, value):
+    """``2.302``, ``−0.191``, ``+0.377``, ``= 0.879``, ``= inf``."""
+    prefix = {"discrimination": "−", "miscalibration": "+", "score": "= "}.get(term, "")
+    if term == "miscalibration" and value < 0:
+        prefix = "−"
+    return f"{prefix}{abs(value):.3f}" if np.isfinite(value) else f"{prefix}inf"
+
+
+def _right_edge(ax, values, left):
+    """Right limit of the bars: the longest bar plus room for its label.
+
+    The labels' width is measured in points and turned into data units with
+    the axes' width as it stands (a constrained layout changes it a little,
+    hence 25% to spare), so that the axis ends just past the last label
+    instead of a fixed 30% beyond the longest bar.
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    ends = [
+        np.maximum(left[term], left[term] + vals)[np.isfinite(vals)]
+        for term, vals in values.items()
+    ]
+    longest = max([float(e.max()) for e in ends if e.size] + [0.0])
+    if longest <= 0:
+        return 1.0
+    font = FontProperties(size="x-small")
+    labels = [_bar_label(term, v) for term, vals in values.items() for v in vals]
+    label_points = max(
+        text_to_path.get_text_width_height_descent(label, font, ismath=False)[0]
+        for label in labels
+    )
+    axes_points = ax.bbox.width * 72.0 / ax.figure.dpi
+    share = min(0.4, 1.25 * (label_points + 3.0) / max(axes_points, 1.0))
+    return longest / (1.0 - share)
 
 
 def _padded_range(values):

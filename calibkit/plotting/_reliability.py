@@ -27,12 +27,16 @@ from calibkit.plotting._axes import (
     line_style,
     new_figure,
     root_figure,
+    set_logit_ticks,
 )
 
 __all__ = ["ReliabilityDisplay"]
 
 #: ``gid`` of the diagonal, so that several displays on one axes draw it once.
 DIAGONAL_GID = "calibkit-diagonal"
+#: ``gid`` of a consistency band, so that the legend lists bands of one level
+#: once, whatever the number of models on the axes.
+BAND_GID = "calibkit-band"
 
 # Histogram axes made by a display for a given main axes: a second model drawn
 # with ``ax=display.ax_`` adds its histogram there instead of making another.
@@ -42,6 +46,10 @@ _LINEAR_LIMITS = (-0.02, 1.02)
 # Smallest lower limit of a logit axis: beyond 1e-12 differences are not
 # readable (and float64 runs out of room near 1).
 _LOGIT_FLOOR = 1e-12
+# Padding of a logit range, as a share of its width in log-odds, and the
+# smallest half-width (log-odds) of the range around a single value.
+_LOGIT_PAD = 0.05
+_LOGIT_MIN_HALF_WIDTH = 0.5
 _INSET_HEIGHT = 0.2  # share of the axes height used by an inset histogram
 _DEFAULT_HIST_BINS = 20
 _SINGLE_SIZE = (5.0, 6.0)
@@ -109,7 +117,8 @@ class ReliabilityDisplay:
     curve's forecasts: where the curve leaves it, calibration is doubtful
     (pointwise, at the band's level).
 
-    **Histogram.** With ``ax=None`` it gets its own axes below the diagram,
+    **Histogram.** With ``ax=None`` it gets its own axes below the diagram
+    (counts on a y axis of their own),
     sharing the x axis; a second display drawn with ``ax=display.ax_`` adds
     its histogram (same colour) to those axes. When you pass an ``ax`` of
     your own, the histogram is drawn in the bottom fifth of that axes, behind
@@ -120,11 +129,18 @@ class ReliabilityDisplay:
 
     **Logit axes.** ``logit_scale=True`` spreads forecasts near 0 and 1 by
     plotting both axes on the log-odds scale. Points at exactly 0 or 1 (e.g.
-    an observed frequency of 0) have no place there and are not shown. The
-    range covers the curve and the central 99% of the forecasts (at most
-    1e-12 to 1 - 1e-12; 0.01 to 0.99 when every point and forecast is
-    exactly 0 or 1), padded by 5% in log-odds; the histogram counts
-    forecasts beyond it in its end bins.
+    an observed frequency of 0) have no place there and are not shown. Each
+    axis gets its range from its own data: x from the curve's forecasts and
+    the central 99% of ``y_prob``, y from the curve and its band (at most
+    1e-12 to 1 - 1e-12; 0.01 to 0.99 when every value is exactly 0 or 1),
+    padded by 5% of the width in log-odds; a model added to the axes widens
+    them. The histogram counts forecasts beyond the x range in its end bins.
+    Ticks are 1/2, powers of ten and their complements (``0.999``,
+    ``1-10^-6``), as many as fit the axis without their labels touching.
+
+    **Legend.** With several models on one axes, bands of one level get one
+    grey legend entry ("90% consistency bands"); each band has its model's
+    colour.
 
     References
     ----------
@@ -555,28 +571,29 @@ class ReliabilityDisplay:
         # warns when every point is 0 or 1 and overflows on forecasts like
         # 1e-300. Fixed limits (which turn autoscaling off, on the shared
         # histogram axis too) leave it nothing to do.
-        limits = self._limits(main_ax, logit_scale)
-        main_ax.set_xlim(limits)
-        main_ax.set_ylim(limits)
+        xlim, ylim = self._limits(main_ax, logit_scale)
+        main_ax.set_xlim(xlim)
+        main_ax.set_ylim(ylim)
         if logit_scale:
             for axes in (main_ax, hist_ax):
                 if axes is not None:
                     axes.set_xscale("logit")
             main_ax.set_yscale("logit")
-        self.ref_line_ = _diagonal(main_ax, limits, ref_line)
-        self.band_ = self._band(main_ax, color, limits if logit_scale else None)
+            set_logit_ticks(*[a for a in (main_ax, hist_ax) if a is not None])
+        self.ref_line_ = _diagonal(main_ax, xlim, ylim, ref_line)
+        self.band_ = self._band(main_ax, color, ylim if logit_scale else None)
 
         self.hist_ = None
         if hist_ax is not None:
             inset = hist_ax in main_ax.child_axes
             self.hist_ = self._histogram(
-                hist_ax, hist_bins, limits, logit_scale, color, inset
+                hist_ax, hist_bins, xlim, logit_scale, color, inset
             )
         self.hist_ax_ = hist_ax
 
         self._label_axes(main_ax, hist_ax, xlabel)
         if legend:
-            main_ax.legend(loc="upper left", fontsize="small")
+            _legend(main_ax)
         self.ax_ = main_ax
         self.figure_ = root_figure(main_ax)
         return self
@@ -598,36 +615,27 @@ class ReliabilityDisplay:
             alpha=0.2,
             linewidth=0,
             label=f"{curve.level:.0%} consistency band",
+            gid=BAND_GID,
         )
 
     def _limits(self, ax, logit_scale):
-        """Equal x and y limits: [0, 1] padded, or a symmetric logit range."""
+        """x and y limits: [0, 1] padded, or logit ranges from the data."""
         if not logit_scale:
-            return _LINEAR_LIMITS
+            return _LINEAR_LIMITS, _LINEAR_LIMITS
         curve = self.curve
-        values = [curve.forecast, curve.observed]
-        if curve.lower is not None:
-            values += [curve.lower, curve.upper]
-        values = np.concatenate(values)
-        inside = [values[(values > 0) & (values < 1)]]
+        x_values = [curve.forecast]
         if self.y_prob is not None:
             # The bulk of the forecasts, not a few extreme ones, sets the range.
             forecasts = np.asarray(self.y_prob, dtype=np.float64)
             forecasts = forecasts[(forecasts > 0) & (forecasts < 1)]
             if forecasts.size:
-                inside.append(np.quantile(forecasts, [0.005, 0.995]))
-        inside = np.concatenate(inside)
-        if inside.size == 0:
-            low = 0.01
-        else:
-            # Symmetric about 1/2 so that the diagonal runs corner to corner.
-            low = min(float(inside.min()), 1.0 - float(inside.max()))
-        earlier = ax.get_xlim()[0]
-        if not ax.get_autoscalex_on() and 0 < earlier < 0.5:
-            low = min(low, earlier)  # keep what earlier displays drew in view
-        half_width = -logit(max(low, _LOGIT_FLOOR))
-        low = float(expit(-1.05 * half_width - 0.1))
-        return (low, 1.0 - low)
+                x_values.append(np.quantile(forecasts, [0.005, 0.995]))
+        y_values = [curve.observed]
+        if curve.lower is not None:
+            y_values += [curve.lower, curve.upper]
+        x_range = _logit_range(x_values, ax.get_xlim(), ax.get_autoscalex_on())
+        y_range = _logit_range(y_values, ax.get_ylim(), ax.get_autoscaley_on())
+        return x_range, y_range
 
     def _histogram(self, hist_ax, hist_bins, limits, logit_scale, color, inset):
         edges = _histogram_edges(self.curve, hist_bins, limits, logit_scale)
@@ -637,8 +645,13 @@ class ReliabilityDisplay:
         heights, _ = np.histogram(values, bins=edges, weights=self.sample_weight)
         # Lighter in an inset, where the bars lie behind the curves.
         alpha = 0.15 if inset else 0.3
-        filled = hist_ax.stairs(heights, edges, fill=True, color=color, alpha=alpha)
-        hist_ax.stairs(heights, edges, color=color, linewidth=1)
+        filled = hist_ax.stairs(
+            heights, edges, fill=True, color=color, alpha=alpha, linewidth=0
+        )
+        # No outline over empty bins: a line along the bottom of the diagram,
+        # left of the lowest forecast, reads as part of the curve.
+        outline = np.where(heights > 0, heights, np.nan)
+        hist_ax.stairs(outline, edges, color=color, linewidth=1)
         return filled
 
     def _label_axes(self, main_ax, hist_ax, xlabel):
@@ -720,17 +733,18 @@ def _histogram_edges(curve, hist_bins, limits, logit_scale):
     return np.linspace(0.0, 1.0, n_bins + 1)
 
 
-def _diagonal(ax, limits, draw):
-    """The diagonal of ``ax`` (made once, stretched to the current limits)."""
+def _diagonal(ax, xlim, ylim, draw):
+    """The diagonal of ``ax`` (made once, stretched across both ranges)."""
+    ends = (min(xlim[0], ylim[0]), max(xlim[1], ylim[1]))
     for line in ax.get_lines():
         if line.get_gid() == DIAGONAL_GID:
-            line.set_data(limits, limits)
+            line.set_data(ends, ends)
             return line
     if not draw:
         return None
     (line,) = ax.plot(
-        limits,
-        limits,
+        ends,
+        ends,
         linestyle="--",
         linewidth=1,
         color="0.45",
@@ -738,6 +752,55 @@ def _diagonal(ax, limits, draw):
         gid=DIAGONAL_GID,
     )
     return line
+
+
+def _logit_range(values, earlier, autoscale):
+    """Limits of a logit axis around ``values`` (those strictly inside (0, 1)).
+
+    The range spans the values, clamped to [1e-12, 1 - 1e-12], padded by 5% of
+    its width in log-odds (at least 0.5 either side of a single value);
+    without such values it is 0.01 .. 0.99. Limits fixed by an earlier display
+    on the same axes stay in view.
+    """
+    values = np.concatenate([np.ravel(v) for v in values])
+    values = values[(values > 0) & (values < 1)]
+    if values.size:
+        values = np.clip(values, _LOGIT_FLOOR, 1.0 - _LOGIT_FLOOR)
+        low, high = logit(float(values.min())), logit(float(values.max()))
+    else:
+        low, high = logit(0.01), logit(0.99)
+    pad = max(_LOGIT_PAD * (high - low), _LOGIT_MIN_HALF_WIDTH - (high - low) / 2)
+    low, high = float(expit(low - pad)), float(expit(high + pad))
+    if not autoscale and 0 < earlier[0] < earlier[1] < 1:
+        low, high = min(low, earlier[0]), max(high, earlier[1])
+    return low, high
+
+
+def _legend(ax):
+    """The legend of ``ax``, each level of consistency band listed once.
+
+    Bands of several models are told apart by colour; one grey entry stands
+    for all of them instead of one entry per model.
+    """
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    bands = {}
+    for handle, label in zip(handles, labels, strict=True):
+        if getattr(handle, "get_gid", lambda: None)() == BAND_GID:
+            bands.setdefault(label, []).append(handle)
+    kept_handles, kept_labels, listed = [], [], set()
+    for handle, label in zip(handles, labels, strict=True):
+        if label in bands:
+            if label in listed:
+                continue
+            listed.add(label)
+            if len(bands[label]) > 1:
+                handle = Patch(facecolor="0.5", alpha=0.3, linewidth=0)
+                label = label.replace("band", "bands")
+        kept_handles.append(handle)
+        kept_labels.append(label)
+    return ax.legend(kept_handles, kept_labels, loc="upper left", fontsize="small")
 
 
 def _x_label(top_label, pos_label):

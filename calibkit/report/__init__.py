@@ -13,17 +13,22 @@ so. Nothing here computes a metric itself; the numbers come from
 """
 
 from calibkit._deprecation import moved_module
-from calibkit.report._report import (
-    ForecastEvaluation,
-    evaluate_forecasts,
-    render_html,
-    write_report,
-)
+from calibkit._lazy import lazy_names
 
 __all__ = ["ForecastEvaluation", "evaluate_forecasts", "render_html", "write_report"]
 
-# ``metrics_table`` and ``reliability_png`` were public in 0.1: the command
-# line's building blocks, now private.
-__getattr__ = moved_module(
-    "calibkit.report", "calibkit.report", "calibkit.report._report"
+# Imported on first use, one line per name: where it lives. ``metrics_table``
+# and ``reliability_png`` were public in 0.1 (the command line's building
+# blocks, now private): they still resolve, with a FutureWarning.
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "ForecastEvaluation": "calibkit.report._report",
+        "evaluate_forecasts": "calibkit.report._report",
+        "render_html": "calibkit.report._report",
+        "write_report": "calibkit.report._report",
+    },
+    fallback=moved_module(
+        "calibkit.report", "calibkit.report", "calibkit.report._report"
+    ),
 )

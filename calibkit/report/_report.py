@@ -44,7 +44,8 @@ COLUMNS = (
 
 _NO_MATPLOTLIB = (
     "matplotlib is not installed, so this report has tables only; install it "
-    "with pip install 'calibkit[plot]' to get the reliability diagrams."
+    "with pip install matplotlib (calibkit's plot extra) to get the reliability "
+    "diagrams."
 )
 
 
@@ -287,62 +288,160 @@ def matplotlib_available():
     return True
 
 
-def reliability_figure(evaluations, *, ncols=2, n_resamples=300):
-    """One reliability diagram (CORP curve, band and histogram) per forecast.
+#: Share of forecasts within 0.05 of 0 or 1 above which the report adds
+#: diagrams on log-odds axes (where such forecasts are spread out).
+CROWDED_SHARE = 0.25
+# Largest bin over the median non-empty bin above which histogram counts are
+# drawn on a log scale (one spike would flatten every other bar).
+_SKEWED_HISTOGRAM = 10.0
+_PANEL_WIDTH = 2.75  # inches per diagram; four fit a 1280 px window at 110 dpi
+_PANEL_HEIGHT = 3.45  # diagram and its histogram panel, with the title
+
+
+def crowded_forecasts(evaluations):
+    """Whether the forecasts of any evaluation crowd near 0 or 1.
 
     Parameters
     ----------
     evaluations : list of ForecastEvaluation
-    ncols : int, default=2
+
+    Returns
+    -------
+    bool
+        True when at least :data:`CROWDED_SHARE` of some evaluation's
+        forecasts on the diagrams' x axis (positive-class probability, or
+        top-label confidence) lie within 0.05 of 0 or 1.
+    """
+    for evaluation in evaluations:
+        x = _diagram_forecasts(evaluation)
+        if x.size and np.mean(np.minimum(x, 1.0 - x) < 0.05) >= CROWDED_SHARE:
+            return True
+    return False
+
+
+def _diagram_forecasts(evaluation):
+    prob = np.asarray(evaluation.y_prob, dtype=np.float64)
+    return prob if prob.ndim == 1 else prob.max(axis=1)
+
+
+def reliability_figure(evaluations, *, ncols=4, n_resamples=300, logit_scale="auto"):
+    """One reliability diagram (CORP curve, band, histogram) per forecast.
+
+    Parameters
+    ----------
+    evaluations : list of ForecastEvaluation
+    ncols : int, default=4
         Diagrams per row.
     n_resamples : int, default=300
         Resamples behind the 90% consistency bands (seeded, so the figure is
         reproducible).
+    logit_scale : {"auto", True, False}, default="auto"
+        Add a second set of diagrams on log-odds axes: always, never, or when
+        the forecasts crowd near 0 or 1 (:func:`crowded_forecasts`).
 
     Returns
     -------
     matplotlib.figure.Figure
-        A figure not registered with pyplot (no GUI, no global state).
+        A figure not registered with pyplot (no GUI, no global state). Each
+        diagram has the forecasts' histogram in its own panel below it, with
+        counts on a log scale when one bin dwarfs the others.
     """
     from matplotlib.figure import Figure
 
-    from calibkit.plotting import ReliabilityDisplay
-
+    if logit_scale == "auto":
+        logit_scale = crowded_forecasts(evaluations)
+    scales = (False, True) if logit_scale else (False,)
     n = len(evaluations)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    # Near-square panels from the figure size: a fixed aspect would fight the
-    # constrained layout (and clip the titles).
-    figure = Figure(figsize=(4.3 * ncols, 4.6 * nrows + 0.6), layout="constrained")
-    axes = figure.subplots(nrows, ncols, squeeze=False)
-    for k, (ax, evaluation) in enumerate(zip(axes.ravel(), evaluations, strict=False)):
-        ReliabilityDisplay.from_predictions(
-            evaluation.y_true,
-            evaluation.y_prob,
-            labels=evaluation.labels,
-            strategy="isotonic",
-            bands=0.9,
-            n_resamples=n_resamples,
-            random_state=0,
-            name="CORP reliability curve",
-            ax=ax,
-        )
-        ax.get_legend().remove()
-        ax.set_title(
-            f"{evaluation.name}\nlog-loss {evaluation.log_loss:.3f}, "
-            f"ECE {evaluation.ece:.3f}",
-            fontsize="medium",
-        )
-        row, col = divmod(k, ncols)
-        ax.set_xlabel(_x_label(evaluation) if row == nrows - 1 else "")
-        ax.set_ylabel(_y_label(evaluation) if col == 0 else "")
-    for ax in axes.ravel()[n:]:
-        ax.set_visible(False)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    handles.append(_histogram_handle(axes[0, 0]))
-    labels.append("histogram of the forecasts")
-    figure.legend(handles, labels, loc="outside lower center", ncols=2)
+    height = _PANEL_HEIGHT * nrows * len(scales) + 0.4 * len(scales) + 0.5
+    # One diagram alone gets a little more width, for the legend's labels.
+    width = max(_PANEL_WIDTH * ncols, 3.6)
+    figure = Figure(figsize=(width, height), layout="constrained")
+    sections = figure.subfigures(len(scales), 1, squeeze=False)[:, 0]
+    displays = []
+    for section, logit in zip(sections, scales, strict=True):
+        if len(scales) > 1:
+            section.suptitle(
+                "Log-odds axes" if logit else "Linear axes",
+                fontsize="medium",
+                fontweight="bold",
+            )
+        cells = section.subfigures(nrows, ncols, squeeze=False).ravel()
+        for k, (cell, evaluation) in enumerate(zip(cells, evaluations, strict=False)):
+            display = _reliability_panel(cell, evaluation, logit, n_resamples)
+            displays.append((display, k % ncols == 0))
+    _histograms_on_one_scale(displays)
+    first = displays[0][0]
+    handles, labels = first.ax_.get_legend_handles_labels()
+    handles.append(_histogram_handle(first.hist_))
+    labels.append("number of forecasts (lower panels)")
+    # As many legend columns as the figure's width holds.
+    figure.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols={1: 1, 2: 2, 3: 2}.get(ncols, 4),
+    )
     return figure
+
+
+def _reliability_panel(cell, evaluation, logit, n_resamples):
+    from calibkit.plotting import ReliabilityDisplay
+    from calibkit.plotting._reliability import _add_diagram_axes
+
+    main_ax, _ = _add_diagram_axes(cell, hist=True)
+    display = ReliabilityDisplay.from_predictions(
+        evaluation.y_true,
+        evaluation.y_prob,
+        labels=evaluation.labels,
+        strategy="isotonic",
+        bands=0.9,
+        n_resamples=n_resamples,
+        random_state=0,
+        logit_scale=logit,
+        name="CORP reliability curve",
+        ax=main_ax,
+    )
+    main_ax.get_legend().remove()
+    title = evaluation.name
+    if not logit:
+        title += f"\nlog-loss {evaluation.log_loss:.3f}, ECE {evaluation.ece:.3f}"
+    main_ax.set_title(title, fontsize="medium")
+    if not logit:
+        # The same ticks in every panel (matplotlib picks by the axes' width).
+        display.hist_ax_.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0", "", "0.5", "", "1"])
+    display.hist_ax_.set_xlabel(_x_label(evaluation), fontsize="small")
+    main_ax.set_ylabel(_y_label(evaluation))
+    return display
+
+
+def _histograms_on_one_scale(displays):
+    """Counts on one scale in every panel (log when one bin dwarfs the others).
+
+    ``displays`` holds (display, whether its diagram starts a row): only those
+    keep their y labels.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    heights = [d.hist_.get_data()[0] for d, _ in displays]
+    skewed = any(
+        h.max() > _SKEWED_HISTOGRAM * np.median(h[h > 0]) for h in heights if h.any()
+    )
+    top = max(float(h.max()) for h in heights)
+    for display, first in displays:
+        if not first:
+            display.ax_.set_ylabel("")
+        ax = display.hist_ax_
+        if skewed:
+            ax.set_yscale("log")
+            ax.set_ylim(0.7, top * 1.6)
+            # 1, 10, 100 rather than 10^0, 10^1, 10^2.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        else:
+            ax.set_ylim(0, top * 1.08)
+        label = "Count (log scale)" if skewed else "Count"
+        ax.set_ylabel(label if first else "", fontsize="small")
 
 
 def _x_label(evaluation):
@@ -355,12 +454,12 @@ def _y_label(evaluation):
     return "Observed frequency" if evaluation.n_classes == 2 else "Observed accuracy"
 
 
-def _histogram_handle(ax):
+def _histogram_handle(hist):
     from matplotlib.colors import to_rgba
     from matplotlib.patches import Patch
 
-    color = ax.get_lines()[0].get_color()
-    return Patch(facecolor=to_rgba(color, 0.15), edgecolor=color)
+    color = hist.get_facecolor()
+    return Patch(facecolor=to_rgba(color, 0.3), edgecolor=to_rgba(color, 1.0))
 
 
 def decomposition_figure(evaluations):
@@ -378,11 +477,12 @@ def decomposition_figure(evaluations):
 
     from calibkit.plotting import DecompositionDisplay
 
-    figure = Figure(figsize=(7.0, 1.6 + 0.9 * len(evaluations)), layout="constrained")
+    figure = Figure(figsize=(7.0, 1.9 + 0.9 * len(evaluations)), layout="constrained")
     ax = figure.subplots()
     DecompositionDisplay.from_decompositions(
         {e.name: e.decomposition for e in evaluations}, ax=ax
     )
+    figure.suptitle("Log-loss decomposition: log-loss = UNC − DSC + MCB (nats)")
     return figure
 
 
@@ -421,26 +521,60 @@ def reliability_png(evaluations, *, dpi=110):
 # --- HTML -----------------------------------------------------------------------------
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em;
-       padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1240px;
+       padding: 0 1.2em; color: #222; line-height: 1.4; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: 0.8em 0; }
+.row { display: flex; flex-wrap: wrap; gap: 1em 2.5em; align-items: flex-start; }
+.row > * { flex: 1 1 24em; }
+.row > table, .row > p.image { flex: 0 1 auto; margin: 0; }
+table { border-collapse: collapse; margin: 0.4em 0; }
 th, td { padding: 0.3em 0.8em; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid #888; }
+th[title], span[title] { text-decoration: underline dotted; cursor: help; }
 td.best { font-weight: bold; }
-.note { color: #555; font-size: 0.92em; max-width: 60em; }
+.note { color: #444; font-size: 0.92em; }
+.note ul { margin: 0.3em 0; padding-left: 1.2em; }
 .warning { background: #fff4e0; border-left: 4px solid #e0a030; padding: 0.5em 1em; }
 img { max-width: 100%; height: auto; }
+footer { margin-top: 2em; border-top: 1px solid #ddd; }
 """
 
+#: Column headings of the scores table: (heading, full name for the tooltip,
+#: explanation under the table).
 _EXPLANATIONS = (
-    ("log-loss", "mean of -ln p(observed class), in nats; lower is better."),
-    ("Brier", "mean squared error of the probabilities; lower is better."),
-    ("ECE", "expected calibration error: mean |accuracy - confidence| over bins."),
-    ("MCB", "miscalibration: how much recalibrating the forecast would gain."),
-    ("DSC", "discrimination: how much the recalibrated forecast beats the base rate."),
-    ("UNC", "uncertainty: the log-loss of always forecasting the base rate."),
+    (
+        "log-loss",
+        "logarithmic score, in nats",
+        "mean of −ln p(observed class), in nats; lower is better.",
+    ),
+    (
+        "Brier",
+        "Brier score",
+        "mean squared error of the probabilities; lower is better.",
+    ),
+    (
+        "ECE",
+        "expected calibration error",
+        "mean gap between confidence and accuracy over bins; lower is better.",
+    ),
+    (
+        "MCB",
+        "miscalibration",
+        "how much the log-loss would drop if the forecasts were recalibrated.",
+    ),
+    (
+        "DSC",
+        "discrimination",
+        "how much better than always forecasting the class frequencies the "
+        "recalibrated forecasts are.",
+    ),
+    (
+        "UNC",
+        "uncertainty",
+        "the log-loss of always forecasting the class frequencies (the same "
+        "for every forecast of the same data).",
+    ),
 )
 
 
@@ -464,15 +598,18 @@ def render_html(
     -------
     str
         HTML5 with inline CSS and images as ``data:image/png;base64`` URIs; no
-        scripts are run and nothing is fetched from the network. The scores
-        are also embedded as JSON in ``<script type="application/json"
-        id="calibkit-metrics">``.
+        scripts are run and nothing is fetched from the network. The page is
+        laid out for a window of about 1280 pixels (narrower ones wrap). One
+        table holds every score; technical names are in tooltips and
+        footnotes. The scores are also embedded as JSON in ``<script
+        type="application/json" id="calibkit-metrics">``.
     """
     esc = html.escape
     first = evaluations[0]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
     ]
@@ -483,33 +620,32 @@ def render_html(
         f"Generated by calibkit {esc(__version__)} on "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
     )
-    parts += ["<h2>Scores</h2>", _metrics_html(evaluations), _legend_html(first)]
+    parts += [
+        "<h2>Scores</h2>",
+        '<div class="row">',
+        _metrics_html(evaluations),
+        _legend_html(evaluations),
+        "</div>",
+    ]
     parts.append("<h2>Reliability diagrams</h2>")
     if matplotlib_available():
-        parts.append(
-            '<p class="note">CORP reliability diagrams (Dimitriadis, Gneiting '
-            "&amp; Jordan 2021): the isotonic recalibration of the observed "
-            "outcomes on the "
-            + (
-                "probability of the positive class"
-                if first.n_classes == 2
-                else "confidence (top-label)"
-            )
-            + "; a calibrated forecast follows the diagonal. The histogram "
-            "shows where the forecasts lie.</p>"
-        )
         images = dict(images or {})
         if "reliability" not in images:
             images["reliability"] = reliability_png(evaluations)
         if "decomposition" not in images:
             images["decomposition"] = figure_png(decomposition_figure(evaluations))
+        parts.append(_reliability_caption_html(evaluations))
         parts.append(_img(images["reliability"], "Reliability diagrams"))
         parts.append("<h2>Log-loss decomposition</h2>")
+        parts.append('<div class="row">')
         parts.append(_img(images["decomposition"], "Log-loss decomposition"))
+        parts.append(_decomposition_note_html(evaluations))
+        parts.append("</div>")
     else:
         parts.append(f'<p class="warning">{esc(_NO_MATPLOTLIB)}</p>')
         parts.append("<h2>Log-loss decomposition</h2>")
-    parts.append(_decomposition_html(evaluations))
+        parts.append(_decomposition_note_html(evaluations))
+    parts.append(_footnotes_html(evaluations))
     metrics_json = to_json(evaluations).replace("</", "<\\/")
     parts.append(
         f'<script type="application/json" id="calibkit-metrics">{metrics_json}</script>'
@@ -549,7 +685,11 @@ def write_report(
 
 def _metrics_html(evaluations):
     table = metrics_table(evaluations)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.columns)
+    full_names = {heading: name for heading, name, _ in _EXPLANATIONS}
+    head = "".join(
+        f'<th title="{html.escape(full_names.get(h, h))}">{html.escape(h)}</th>'
+        for h in table.columns
+    )
     # Bold the best value of each score (the decomposition terms are not
     # better or worse on their own).
     best = {
@@ -568,50 +708,118 @@ def _metrics_html(evaluations):
     )
 
 
-def _legend_html(first):
+def _legend_html(evaluations):
+    first = evaluations[0]
     items = "".join(
-        f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in _EXPLANATIONS
+        f"<li><b>{html.escape(k)}</b> ({html.escape(name)}): {html.escape(v)}</li>"
+        for k, name, v in _EXPLANATIONS
     )
     brier = (
-        "binary convention, (p - y)² of the positive class"
+        "for two classes, (p − y)² of the second class"
         if first.n_classes == 2
         else "summed over the classes"
     )
     return (
-        f'<ul class="note">{items}</ul><p class="note">log-loss = MCB - DSC + UNC. '
-        f"Brier: {brier}. ECE: top-label, {first.n_bins} equal-width bins.</p>"
+        f'<div class="note"><ul>{items}</ul><p>log-loss = UNC − DSC + MCB. '
+        f"Brier: {brier}. ECE: of the most probable class, {first.n_bins} "
+        "equal-width bins.</p></div>"
     )
 
 
-def _decomposition_html(evaluations):
-    rows = []
-    for e in evaluations:
-        d = e.decomposition
-        cells = (
-            d.score,
-            d.miscalibration,
-            d.discrimination,
-            d.uncertainty,
-            d.refinement,
+def _reliability_caption_html(evaluations):
+    first = evaluations[0]
+    x = (
+        f"probability of class {html.escape(format_label(first.labels[-1]))}"
+        if first.n_classes == 2
+        else "confidence (the probability of the most probable class)"
+    )
+    y = "frequency of that class" if first.n_classes == 2 else "share of right guesses"
+    logit = ""
+    if crowded_forecasts(evaluations):
+        logit = (
+            " The forecasts crowd near 0 or 1, so the lower diagrams repeat the "
+            "upper ones on log-odds axes, which spread them out; a stretch where "
+            "the observed value is exactly 0 or 1 has no place there and is left "
+            "out."
         )
-        rows.append(
-            f"<tr><td>{html.escape(e.name)}</td>"
-            + "".join(f"<td>{_fmt(v)}</td>" for v in cells)
-            + "</tr>"
-        )
-    estimator = html.escape(evaluations[0].decomposition.estimator)
     return (
-        '<table id="decomposition"><thead><tr><th>forecast</th><th>log-loss</th>'
-        "<th>MCB</th><th>DSC</th><th>UNC</th><th>refinement</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="note">Recalibration: {estimator}. In-sample recalibration '
-        "makes MCB and DSC optimistic on small samples.</p>"
+        '<p class="note">How often the forecast came true (y axis, the observed '
+        f"{y}) against the forecast (x axis, the {x}). Each curve is the "
+        '<span title="CORP reliability diagram: pool-adjacent-violators (PAV) '
+        "isotonic regression of the outcomes on the forecast; Dimitriadis, "
+        'Gneiting &amp; Jordan (2021), PNAS 118(8)">best non-decreasing step '
+        'fit</span> of the outcomes on the forecast<sup><a href="#fn-corp">1'
+        "</a></sup>: flat over each group of forecasts it pools, joined by a "
+        "straight line from one group to the next. It starts at the lowest "
+        "forecast and ends at the highest; a first step at 0 means the lowest "
+        "forecasts were all wrong. A calibrated forecast follows the dashed "
+        "diagonal; the shaded band is where 90% of such curves would lie if "
+        "the forecasts were calibrated. The panel under each diagram counts "
+        f"the forecasts.{logit}</p>"
+    )
+
+
+def _plain_estimator(decomposition):
+    """The decomposition's recalibration in plain words."""
+    how = (
+        "a non-decreasing step fit (isotonic regression)"
+        if decomposition.strategy == "isotonic"
+        else "averaging the outcomes within bins"
+    )
+    technical = decomposition.estimator
+    if decomposition.exact:
+        return f"the forecasts recalibrated by {how}; exact"
+    if "class-wise" in technical:
+        what = (
+            f"each class's probability recalibrated against the rest by {how}, "
+            "each row then rescaled to sum to 1"
+        )
+    else:
+        what = (
+            f"the most probable class's probability recalibrated by {how}, "
+            "separately for each predicted class"
+        )
+    return f"{what}; an estimate, as for any forecast of more than two classes"
+
+
+def _decomposition_note_html(evaluations):
+    d = evaluations[0].decomposition
+    technical = html.escape(d.estimator)
+    return (
+        '<div class="note"><p>Each forecast\'s log-loss in three parts: start '
+        "from UNC, the log-loss of always forecasting the class frequencies; "
+        "take away DSC, what the forecasts gain over that once recalibrated; "
+        "add MCB, what recalibrating them would still gain. The terms are in "
+        "the scores table above.</p>"
+        f'<p>Recalibration: <span title="{technical}">'
+        f"{html.escape(_plain_estimator(d))}</span>"
+        '<sup><a href="#fn-estimator">2</a></sup>. Fitted on the same rows '
+        "it scores, it makes MCB and DSC look better than they are on small "
+        "samples.</p></div>"
+    )
+
+
+def _footnotes_html(evaluations):
+    technical = html.escape(evaluations[0].decomposition.estimator)
+    return (
+        '<footer class="note"><ol>'
+        '<li id="fn-corp">CORP reliability diagram (consistent, optimally '
+        "binned, reproducible and PAV-based): the pool-adjacent-violators (PAV) "
+        "isotonic regression of the outcomes on the forecasts. Dimitriadis, "
+        "Gneiting &amp; Jordan "
+        "(2021), Stable reliability diagrams for probabilistic classifiers, "
+        "PNAS 118(8), doi:10.1073/pnas.2016191118.</li>"
+        f'<li id="fn-estimator">Decomposition estimator: {technical}.</li>'
+        "</ol></footer>"
     )
 
 
 def _img(png, alt):
     data = base64.b64encode(png).decode("ascii")
-    return f'<p><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"></p>'
+    return (
+        f'<p class="image"><img src="data:image/png;base64,{data}" '
+        f'alt="{html.escape(alt)}"></p>'
+    )
 
 
 def _fmt(value):
