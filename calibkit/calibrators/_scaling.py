@@ -90,8 +90,12 @@ def _clipped_log_probabilities(p, *, log_zero):
     return out
 
 
-def _min_finite_log(rows, p):
+def _min_finite_log(rows, p, w):
     logs = exact_log_probabilities(as_float64(p))
+    if w is not None:
+        # Rows of zero weight are not in the calibration set: a weight of 0
+        # must act as a deleted row (integer weights = repeated rows).
+        logs = logs[np.asarray(w) > 0]
     finite = logs[np.isfinite(logs)]
     return np.array([finite.min() if finite.size else np.inf])
 
@@ -176,9 +180,11 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
             return _binary_log_softmax if X.ndim == 1 else _log_softmax
         return binary_logits if X.ndim == 1 else None
 
-    def _scan_log_zero(self, X):
-        """Smallest finite log-probability of ``X`` (held for exact zeros)."""
-        lowest = float(reduce_rows(_min_finite_log, X, combine=np.minimum)[0])
+    def _scan_log_zero(self, X, sample_weight):
+        """Smallest finite log-probability of the rows of ``X`` with weight."""
+        lowest = float(
+            reduce_rows(_min_finite_log, X, sample_weight, combine=np.minimum)[0]
+        )
         return lowest if np.isfinite(lowest) else 0.0
 
     def _model(self, X, y, sample_weight, transform, reg, eps):
@@ -261,7 +267,7 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         )
         self.log_zero_ = None
         if self.input == "probabilities":
-            self.log_zero_ = self._scan_log_zero(X)
+            self.log_zero_ = self._scan_log_zero(X, sample_weight)
         transform = self._transform(X)
         reg = self._regularisation(X, y, sample_weight, transform)
         result = self._solve(X, y, sample_weight, transform, reg, warn=True)
