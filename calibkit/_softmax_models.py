@@ -521,3 +521,108 @@ def minimize_scaling(model, theta0, *, max_iter):
     if model.n_params <= DENSE_MAX_PARAMS:
         return minimize(model, theta0, max_iter=max_iter)
     return minimize_newton_cg(model, theta0, max_iter=max_iter)
+
+
+#: Largest number of nonzeros of the separation linear programme (its float64
+#: copy of the rows is then at most about 0.5 MB); above it the solver's own
+#: detection (curvature vanishing along the path) is relied on, which sees
+#: complete separation but not always separation of part of the classes.
+SEPARATION_LP_MAX_NONZEROS = 250_000
+
+
+def separating_direction(
+    x, y, sample_weight, *, kind, fixed_off_diagonal=False, fixed_bias=False
+):
+    """Whether the log-loss of ``softmax(affine(x))`` decreases along a ray.
+
+    The (unsmoothed, unpenalised) log-loss has no finite minimiser exactly when
+    some direction ``d`` of the parameters makes no row's margin
+    ``a[i, y_i] - a[i, k]`` smaller and at least one larger (the classes are
+    separated, completely or in part): the loss then falls strictly along the
+    ray and tends to its infimum at infinity. This solves the linear programme
+    ``max sum(margins) s.t. margins >= 0, -1 <= d <= 1`` (HiGHS), whose
+    optimum is positive exactly then. Directions that change every margin by 0
+    (the softmax gauge) are harmless and score 0.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, n_classes), float64
+        The transformed rows (logits, or log-probabilities for Dirichlet).
+    y : ndarray of shape (n_samples,), intp
+    sample_weight : ndarray or None
+        Rows of weight 0 are left out.
+    kind : {"vector", "matrix"}
+        ``a = w * x + b`` or ``a = x @ W.T + b``.
+    fixed_off_diagonal, fixed_bias : bool
+        Coordinates held at 0 (a positive penalty keeps them finite).
+
+    Returns
+    -------
+    bool or None
+        None when the programme would exceed
+        :data:`SEPARATION_LP_MAX_NONZEROS` nonzeros (not checked).
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    if sample_weight is not None:
+        keep = np.asarray(sample_weight) > 0
+        x, y = x[keep], y[keep]
+    n, k = x.shape
+    if n == 0 or k < 2:
+        return False
+    per_row = 4 if kind == "vector" else 2 * k + 2
+    if n * (k - 1) * per_row > SEPARATION_LP_MAX_NONZEROS:
+        return None
+    # One constraint per (row, other class): the margin of y_i over class c.
+    row_of = np.repeat(np.arange(n), k - 1)
+    others = np.array([[c for c in range(k) if c != t] for t in range(k)])
+    other = others[y].ravel()
+    true = y[row_of]
+    m = row_of.size
+    cons = np.arange(m)
+    rows, cols, vals = [], [], []
+
+    def add(columns, values):
+        rows.append(cons)
+        cols.append(columns)
+        vals.append(values)
+
+    if kind == "vector":
+        n_weights = k
+        add(true, x[row_of, true])
+        add(other, -x[row_of, other])
+    else:
+        n_weights = k * k
+        for j in range(k):
+            add(true * k + j, x[row_of, j])
+            add(other * k + j, -x[row_of, j])
+    add(n_weights + true, np.ones(m))
+    add(n_weights + other, -np.ones(m))
+    margins = coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(m, n_weights + k),
+    ).tocsr()
+    bounds = [(-1.0, 1.0)] * (n_weights + k)
+    if kind == "matrix" and fixed_off_diagonal:
+        for i in range(k):
+            for j in range(k):
+                if i != j:
+                    bounds[i * k + j] = (0.0, 0.0)
+    if fixed_bias:
+        for c in range(k):
+            bounds[n_weights + c] = (0.0, 0.0)
+    objective = -np.asarray(margins.sum(axis=0)).ravel()
+    result = linprog(
+        objective,
+        A_ub=-margins,
+        b_ub=np.zeros(m),
+        bounds=bounds,
+        method="highs",
+    )
+    if result.status != 0:  # pragma: no cover - the programme is always feasible
+        return None
+    # Margins are in units of |x| (|d| <= 1): a positive optimum well above the
+    # solver's feasibility tolerance (1e-7 per constraint) is a separating ray.
+    scale = float(np.max(np.abs(x), initial=1.0))
+    return -result.fun > 1e-6 * m * scale

@@ -371,14 +371,21 @@ def test_exact_zeros_take_the_smallest_log_probability_seen():
         logs = np.log(p)
     lowest = logs[np.isfinite(logs)].min()
     options = {"reg_off_diagonal": 1e-1, "reg_bias": 1e-1, "max_iter": 300}
-    with pytest.warns(CalibrationWarning, match="exactly 0 or 1.*log_zero_"):
+    # Every class-0 row has probability exactly 1 for class 0, so sharpening
+    # that column alone (a diagonal entry, not penalised by ODIR) lowers the
+    # loss without end: no finite optimum, smoothed targets (exact LP check).
+    with (
+        pytest.warns(CalibrationWarning, match="exactly 0 or 1.*log_zero_"),
+        pytest.warns(NoFiniteOptimumWarning),
+    ):
         cal = DirichletCalibration(input="probabilities", **options).fit(p, y)
     assert cal.log_zero_ == lowest
     proba = cal.predict_proba(p)
     assert np.all(np.isfinite(proba))
     # Independent: the same map fitted on the log-probabilities with the zeros
     # replaced by the smallest one seen, given as plain logits.
-    plain = MatrixScaling(**options).fit(np.maximum(logs, lowest), y)
+    with pytest.warns(NoFiniteOptimumWarning):
+        plain = MatrixScaling(**options).fit(np.maximum(logs, lowest), y)
     np.testing.assert_allclose(cal.coef_, plain.coef_, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(proba, plain.predict_proba(np.maximum(logs, lowest)))
     # A new row all of whose other classes are exactly 0 is still finite.
@@ -478,7 +485,10 @@ def test_bad_parameters(params, match):
 @pytest.mark.parametrize("method", ["vector", "matrix", "dirichlet"])
 def test_calibrated_classifier_method(method):
     X, y = load_iris(return_X_y=True)
-    clf = ck.CalibratedClassifier(GaussianNB(), method=method, cv=3).fit(X, y)
+    # GaussianNB gives setosa probability exactly 1 on its rows: the
+    # unsmoothed fits have no finite optimum (found by the exact LP check).
+    with pytest.warns(NoFiniteOptimumWarning):
+        clf = ck.CalibratedClassifier(GaussianNB(), method=method, cv=3).fit(X, y)
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
 
@@ -520,3 +530,31 @@ def test_command_line_round_trip(method, tmp_path, capsys):
     np.testing.assert_array_equal(
         ck.load(model).predict_proba(X_test), expected.predict_proba(X_test)
     )
+
+
+def test_part_separated_classes_have_no_finite_optimum():
+    """Class 2 is separated from the others, classes 0 and 1 overlap.
+
+    The unsmoothed vector-scaling loss then falls without bound along a ray
+    (the margin of class 2 grows): an exact check must say so, and the fit
+    must use smoothed targets instead of stopping at an arbitrary large map.
+    Reference: the loss along the ray from a fitted map keeps decreasing.
+    """
+    from calibkit._softmax_models import separating_direction
+
+    rng = np.random.default_rng(0)
+    n = 300
+    y = rng.integers(0, 3, size=n)
+    z = rng.normal(size=(n, 3))
+    z[:, 2] = np.where(y == 2, 3.0, -3.0) + rng.uniform(0, 1, size=n)
+    z[:, 0] += 0.5 * (y == 0)
+    assert separating_direction(z, y, None, kind="vector")
+    assert separating_direction(z, y, None, kind="matrix")
+    # Overlapping classes everywhere: a finite optimum, no ray.
+    z_mixed = rng.normal(size=(n, 3)) + 0.5 * np.eye(3)[y]
+    assert not separating_direction(z_mixed, y, None, kind="vector")
+    assert not separating_direction(z_mixed, y, None, kind="matrix")
+    with pytest.warns(NoFiniteOptimumWarning):
+        model = ck.VectorScaling().fit(z, y)
+    assert np.all(np.isfinite(model.coef_))
+    assert np.max(np.abs(model.coef_)) < 1e3

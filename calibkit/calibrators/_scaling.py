@@ -11,11 +11,13 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from calibkit._chunks import as_float64, reduce_rows, row_chunks
+from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
 from calibkit._softmax_models import (
+    SEPARATION_LP_MAX_NONZEROS,
     MatrixScalingModel,
     VectorScalingModel,
     minimize_scaling,
+    separating_direction,
 )
 from calibkit._solvers import smoothing_eps
 from calibkit._transforms import binary_logits, exact_log_probabilities, row_softmax
@@ -230,8 +232,11 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         """
         start = self._start() if start is None else start
         model = self._model(X, y, sample_weight, transform, reg, None)
-        result = minimize_scaling(model, start, max_iter=self.max_iter)
-        if result.status == "no_finite_optimum":
+        if self._separated(X, y, sample_weight, transform, reg):
+            result = None
+        else:
+            result = minimize_scaling(model, start, max_iter=self.max_iter)
+        if result is None or result.status == "no_finite_optimum":
             if warn:
                 warnings.warn(
                     f"The log-loss of {type(self).__name__} has no finite minimiser "
@@ -257,6 +262,33 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
 
     def _regularisation(self, X, y, sample_weight, transform):
         return (0.0, 0.0)
+
+    def _separated(self, X, y, sample_weight, transform, reg):
+        """Exact check (a small linear programme) for a ray of falling loss.
+
+        The solver alone notices complete separation; separation of part of
+        the classes lets the loss flatten out at a large but finite-looking
+        map. None of this is checked for dask input or for problems above
+        ``SEPARATION_LP_MAX_NONZEROS`` (the solver's detection remains).
+        """
+        n, k = X.shape[0], len(self.classes_)
+        per_row = 4 if self._kind == "vector" else 2 * k + 2
+        if is_dask(X) or n * (k - 1) * per_row > SEPARATION_LP_MAX_NONZEROS:
+            return False
+        x = as_float64(np.asarray(X))
+        if transform is not None:
+            x = transform(x)
+        lam, mu = reg
+        return bool(
+            separating_direction(
+                x,
+                np.asarray(y),
+                sample_weight,
+                kind=self._kind,
+                fixed_off_diagonal=lam > 0,
+                fixed_bias=mu > 0,
+            )
+        )
 
     def _fit(self, X, y, sample_weight):
         warn_if_saturated(
@@ -476,8 +508,12 @@ _SHARED_NOTES = """
 
     **No finite optimum.** Without regularisation the log-loss may keep
     falling as the map sharpens towards certain predictions (scores that
-    separate the classes). The solver detects it (the curvature along the
-    path vanishes) and warns with a
+    separate the classes, all or only some of them). A small linear
+    programme decides this exactly before the fit (a direction of the
+    parameters that lowers no row's margin and raises one); on problems of
+    more than ``250_000 / 4`` row-class pairs it is skipped and the solver
+    detects complete separation (the curvature along the path vanishes). Either
+    way the fit warns with a
     :class:`~calibkit.exceptions.NoFiniteOptimumWarning`; the fit then uses
     Platt's smoothed targets instead (see ``TemperatureScaling``'s
     ``target_smoothing``), whose optimum is finite.
