@@ -1,8 +1,10 @@
 """calibkit: probability calibration for classifiers and saved predictions.
 
 Calibrators (:class:`PlattScaling`, :class:`TemperatureScaling`,
-:class:`IsotonicCalibration`) are scikit-learn estimators fitted on saved
-scores by minimising log-loss; :mod:`calibkit.metrics` measures calibration.
+:class:`IsotonicCalibration`, :class:`BetaCalibration`, :class:`VectorScaling`,
+:class:`MatrixScaling`, :class:`DirichletCalibration`) are scikit-learn
+estimators fitted on saved scores by minimising log-loss;
+:mod:`calibkit.metrics` measures calibration.
 """
 
 from calibkit._lazy import lazy_names
@@ -11,9 +13,12 @@ from calibkit._version import __version__
 __all__ = [
     "BetaCalibration",
     "CalibratedClassifier",
+    "DirichletCalibration",
     "IsotonicCalibration",
+    "MatrixScaling",
     "PlattScaling",
     "TemperatureScaling",
+    "VectorScaling",
     "__version__",
     "from_dict",
     "load",
@@ -34,9 +39,12 @@ __getattr__, __dir__ = lazy_names(
     {
         "BetaCalibration": "calibkit.calibrators",
         "CalibratedClassifier": "calibkit.calibrators",
+        "DirichletCalibration": "calibkit.calibrators",
         "IsotonicCalibration": "calibkit.calibrators",
+        "MatrixScaling": "calibkit.calibrators",
         "PlattScaling": "calibkit.calibrators",
         "TemperatureScaling": "calibkit.calibrators",
+        "VectorScaling": "calibkit.calibrators",
         "from_dict": "calibkit._persistence",
         "load": "calibkit._persistence",
         "load_metadata": "calibkit._persistence",

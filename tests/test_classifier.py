@@ -441,9 +441,25 @@ def _weighted_and_repeated(seed=0):
     return (X, y, w, splits(fold)), (X_rep, y_rep, splits(fold_rep))
 
 
+# Matrix and Dirichlet scaling choose their regularisation by an inner
+# cross-validation (reg_*="cv"): a weighted row sits in one inner fold while its
+# repeats can be spread over several, so the chosen strength (and the fit) may
+# differ. At a given strength, weights equal repeats
+# (tests/test_calibrators_common.py::test_integer_weights_equal_repeated_rows).
+_INNER_CV = pytest.mark.xfail(
+    reason="inner cross-validation of the regularisation", raises=AssertionError
+)
+
+
+def _mark_inner_cv(request, method, affected):
+    if method in affected:
+        request.applymarker(_INNER_CV)
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("ensemble", [False, True])
-def test_integer_weights_equal_repeated_rows(method, ensemble):
+def test_integer_weights_equal_repeated_rows(method, ensemble, request):
+    _mark_inner_cv(request, method, {"auto"})
     (X, y, w, folds), (X_rep, y_rep, folds_rep) = _weighted_and_repeated()
     weighted = CalibratedClassifier(GaussianNB(), method=method, cv=folds)
     weighted.set_params(ensemble=ensemble).fit(X, y, sample_weight=w)
@@ -458,7 +474,8 @@ def test_integer_weights_equal_repeated_rows(method, ensemble):
 
 
 @pytest.mark.parametrize("method", list(CALIBRATORS))
-def test_prefit_integer_weights_equal_repeated_rows(method):
+def test_prefit_integer_weights_equal_repeated_rows(method, request):
+    _mark_inner_cv(request, method, {"matrix", "dirichlet"})
     (X, y, w, _), (X_rep, y_rep, _) = _weighted_and_repeated(7)
     lr = LogisticRegression(C=0.1).fit(X[::2], y[::2])
     weighted = CalibratedClassifier(FrozenEstimator(lr), method=method)

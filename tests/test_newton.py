@@ -11,12 +11,12 @@ from scipy.special import expit, log_softmax
 
 from calibkit import _chunks
 from calibkit._newton import minimize, newton_step
-from calibkit._solvers import (
+from calibkit._softmax_models import (
     LinearLogitModel,
     MatrixScalingModel,
     VectorScalingModel,
-    fit_inverse_temperature,
 )
+from calibkit._solvers import fit_inverse_temperature
 
 
 def linear_logit_problem(n=400, seed=0, dtype=np.float64):

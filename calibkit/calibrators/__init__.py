@@ -8,9 +8,12 @@ from calibkit._lazy import lazy_names
 __all__ = [
     "BetaCalibration",
     "CalibratedClassifier",
+    "DirichletCalibration",
     "IsotonicCalibration",
+    "MatrixScaling",
     "PlattScaling",
     "TemperatureScaling",
+    "VectorScaling",
 ]
 
 # Imported on first use (scikit-learn with them), one line per name.
@@ -19,8 +22,11 @@ __getattr__, __dir__ = lazy_names(
     {
         "BetaCalibration": "calibkit.calibrators._beta",
         "CalibratedClassifier": "calibkit.calibrators._classifier",
+        "DirichletCalibration": "calibkit.calibrators._scaling",
         "IsotonicCalibration": "calibkit.calibrators._isotonic",
+        "MatrixScaling": "calibkit.calibrators._scaling",
         "PlattScaling": "calibkit.calibrators._platt",
         "TemperatureScaling": "calibkit.calibrators._temperature",
+        "VectorScaling": "calibkit.calibrators._scaling",
     },
 )

@@ -255,7 +255,7 @@ class CalibratedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> model.response_
     'predict_proba'
     >>> sorted(model.method_scores_)
-    ['beta', 'isotonic', 'platt', 'temperature']
+    ['beta', 'dirichlet', 'isotonic', 'matrix', 'platt', 'temperature', 'vector']
     >>> model.method_ == min(model.method_scores_, key=model.method_scores_.get)
     True
     >>> before = log_loss(y_test, raw.predict_proba(X_test))

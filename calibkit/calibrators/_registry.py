@@ -76,6 +76,9 @@ CALIBRATORS = _Registry(
         "temperature": "calibkit.calibrators._temperature.TemperatureScaling",
         "platt": "calibkit.calibrators._platt.PlattScaling",
         "beta": "calibkit.calibrators._beta.BetaCalibration",
+        "vector": "calibkit.calibrators._scaling.VectorScaling",
+        "dirichlet": "calibkit.calibrators._scaling.DirichletCalibration",
+        "matrix": "calibkit.calibrators._scaling.MatrixScaling",
         "isotonic": "calibkit.calibrators._isotonic.IsotonicCalibration",
     }
 )
