@@ -291,7 +291,7 @@ def _dataset(seed):
 def test_wrapper_auto_and_select_method_agree_on_many_seeds():
     """Cross-fitted wrapper vs select_method on the same out-of-fold scores."""
     chosen = set()
-    for seed in range(16):
+    for seed in range(8):
         X, y = _dataset(seed)
         lr = LogisticRegression(C=float(10.0 ** (seed % 5 - 2)))
         with _quiet():
@@ -308,7 +308,7 @@ def test_wrapper_auto_and_select_method_agree_on_many_seeds():
 def test_prefit_wrapper_auto_and_select_method_agree_on_many_seeds():
     """A frozen model's saved probabilities, as ``calibkit fit`` would read them."""
     chosen = set()
-    for seed in range(16):
+    for seed in range(8):
         X, y = _dataset(seed)
         half = y.size // 2
         nb = GaussianNB().fit(X[:half], y[:half])
