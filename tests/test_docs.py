@@ -22,6 +22,9 @@ import pytest
 pytest.importorskip("sphinx")
 pytest.importorskip("numpydoc")
 pytest.importorskip("sphinx_gallery")
+
+# The build writes the gallery into docs/: keep this module on one xdist worker.
+pytestmark = pytest.mark.xdist_group("sphinx")
 pytest.importorskip("pydata_sphinx_theme")
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -73,12 +73,18 @@ def brute_pav(x, t, w):
     return [fit[Fraction(float(xi))] if wi > 0 else None for xi, wi in zip(x, w)]
 
 
+def mp_fraction(x):
+    # int(): a Fraction built from numpy integers keeps them, and mpmath < 1.4
+    # cannot convert numpy integers.
+    return mpmath.mpf(int(x.numerator)) / int(x.denominator)
+
+
 def mp_log(x):
-    return mpmath.log(mpmath.mpf(x.numerator) / x.denominator)
+    return mpmath.log(mp_fraction(x))
 
 
 def mp_xlogx(x):
-    return 0 if x == 0 else mpmath.mpf(x.numerator) / x.denominator * mp_log(x)
+    return 0 if x == 0 else mp_fraction(x) * mp_log(x)
 
 
 def reference_binary(y, q, w, score):

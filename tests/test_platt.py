@@ -21,7 +21,7 @@ def mp_platt(s, t, w, dps=50):
     """Newton's method on the mean logistic loss in 50-digit arithmetic."""
     with mpmath.workdps(dps):
         s = [mpmath.mpf(float(v)) for v in s]
-        t = [mpmath.mpf(v) for v in t]
+        t = [mpmath.mpf(float(v)) for v in t]
         w = [mpmath.mpf(float(v)) for v in w]
         a, b = mpmath.mpf(0), mpmath.mpf(0)
         for _ in range(200):
