@@ -226,7 +226,7 @@ def calibration_by_group(
         input=input,
     )
     n_rows = fc.y.shape[0]
-    grouping = _group_codes(groups, X, bins, int(n_groups), fc.sample_weight, n_rows)
+    grouping = group_rows(groups, X, bins, int(n_groups), fc.sample_weight, n_rows)
     _check_group_weights(grouping, fc.sample_weight)
     prob_fc = as_probabilities(fc, input)
     settings = {"n_bins": int(n_bins), "strategy": strategy}
@@ -430,7 +430,7 @@ def _group_values(groups, X, n_rows):
     return values
 
 
-def _group_codes(groups, X, bins, n_groups, w, n_rows):
+def group_rows(groups, X, bins, n_groups, w, n_rows):
     """Names of the groups, their rows, and bin edges for a binned feature."""
     import pandas as pd
 
