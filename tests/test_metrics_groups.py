@@ -347,7 +347,7 @@ FRAME = pd.DataFrame({"region": list("aabbcc"), "age": [1.0, 2, 3, 4, 5, 6]})
         (
             {"groups": ["a", "b", None, "a", "b", "a"]},
             ValueError,
-            r"groups has 1 missing values \(NaN or None\); first at row 2",
+            r"groups has 1 missing value \(NaN or None\); first at row 2",
         ),
         (
             {"groups": [1.0, np.nan, 2.0, 1.0, 2.0, np.nan]},

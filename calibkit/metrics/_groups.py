@@ -437,9 +437,9 @@ def group_rows(groups, X, bins, n_groups, w, n_rows):
     values = _group_values(groups, X, n_rows)
     missing = np.asarray(pd.isna(values), dtype=bool)
     if missing.any():
-        row = int(np.flatnonzero(missing)[0])
+        row, k = int(np.flatnonzero(missing)[0]), int(missing.sum())
         problem = (
-            f"has {int(missing.sum())} missing values (NaN or None); first at row "
+            f"has {k} missing value{'s' if k > 1 else ''} (NaN or None); first at row "
             f"{row}. Give those rows a group of their own (e.g. 'missing') or "
             "drop them."
         )
