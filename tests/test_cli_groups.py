@@ -205,3 +205,21 @@ def test_groups_option_is_in_the_help(capsys):
     code, out, _ = run(capsys, "evaluate", "--help")
     assert code == 0
     assert "--groups COL" in out
+
+
+def test_report_says_when_only_some_groups_are_drawn():
+    rng = np.random.default_rng(5)
+    n = 300
+    p = rng.uniform(0.05, 0.95, size=n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    zone = rng.integers(0, report.MAX_GROUP_PANELS + 3, size=n)
+    evaluation = report.evaluate_forecasts(y, p, name="model")
+    by_group = report.evaluate_groups([evaluation], zone, column="zone")
+    fake = dict.fromkeys(("reliability", "decomposition", "groups"), b"\x89PNG")
+    html = report.render_html([evaluation], images=fake, groups=by_group)
+    table = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
+    assert table.count("<tr") == report.MAX_GROUP_PANELS + 3 + 1  # with the head
+    assert (
+        f"Diagrams of the first {report.MAX_GROUP_PANELS} of "
+        f"{report.MAX_GROUP_PANELS + 3} groups" in html
+    )

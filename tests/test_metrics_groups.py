@@ -171,6 +171,13 @@ def test_binary_group_scores_are_the_metrics_of_the_group(strategy):
         assert row["miscalibration"] == pytest.approx(mcb, rel=1e-12, abs=1e-15)
 
 
+def test_multiclass_option_is_ignored_for_a_binary_forecast():
+    y, p, groups, _ = _binary(n=120, seed=15)
+    a = calibration_by_group(y, p, groups=groups)
+    b = calibration_by_group(y, p, groups=groups, multiclass="classwise")
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_top_label_group_scores_are_the_metrics_of_the_group_from_logits():
     y, prob, groups, _ = _multiclass(n=240)
     logits = np.log(prob) + 3.0

@@ -232,8 +232,10 @@ def calibration_by_group(
     settings = {"n_bins": int(n_bins), "strategy": strategy}
 
     if prob_fc.is_binary or multiclass == "top_label":
+        # A 1-D forecast is binary whatever ``multiclass`` says.
+        mode = "top_label" if prob_fc.is_binary else multiclass
         rows = [
-            _group_row(fc, prob_fc, input, rows, settings, multiclass)
+            _group_row(fc, prob_fc, input, rows, settings, mode)
             for rows in grouping["rows"]
         ]
         frame = _frame(grouping, rows)

@@ -665,6 +665,12 @@ def render_html(
             if "groups" not in images:
                 images["groups"] = figure_png(groups_figure(evaluations, groups))
             parts.append(_img(images["groups"], f"Reliability by {groups.column}"))
+            n_groups = len(next(iter(groups.tables.values())))
+            if n_groups > MAX_GROUP_PANELS:
+                parts.append(
+                    f'<p class="note">Diagrams of the first {MAX_GROUP_PANELS} of '
+                    f"{n_groups} groups; the tables list all of them.</p>"
+                )
     parts.append(_footnotes_html(evaluations))
     metrics_json = to_json(evaluations).replace("</", "<\\/")
     parts.append(
