@@ -36,7 +36,6 @@ def add_parser(subparsers):
             "calibkit evaluate test.csv --label y --prefix logit_ --calibrator "
             "cal.json --report report.html",
             "calibkit evaluate preds.parquet --label y --columns p --json metrics.json",
-            "calibkit evaluate preds.csv --label y --columns p --groups region",
         ],
     )
     add_predictions(
