@@ -180,7 +180,7 @@ def test_bad_group_columns_exit_2_with_one_line(grouped, capsys, change, message
         table["region"] = "north"
     table.to_csv(path, index=False)
     out_json = path.parent / "m.json"
-    code, _, err = run(
+    code, out, err = run(
         capsys,
         "evaluate",
         path,
@@ -194,6 +194,7 @@ def test_bad_group_columns_exit_2_with_one_line(grouped, capsys, change, message
         out_json,
     )
     assert code == 2
+    assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("calibkit evaluate: error: ")

@@ -141,9 +141,9 @@ def run(args, console):
             raw,
             _report.evaluate_forecasts(y, proba, name=name, labels=labels, **options),
         ]
-    print(_report.format_table(evaluations))
     by_group = None
     if groups is not None:
+        # Before anything is printed: a bad grouping is an error on its own.
         by_group = _report.evaluate_groups(
             evaluations,
             groups,
@@ -151,6 +151,8 @@ def run(args, console):
             sample_weight=weight,
             n_bins=n_bins,
         )
+    print(_report.format_table(evaluations))
+    if by_group is not None:
         print()
         print(_report.format_group_tables(by_group))
     # Both outputs are built before either is written, and written together,
