@@ -28,6 +28,7 @@ ARGUMENT_NAMES = {
     "y_true": "the label column",
     "sample_weight": "the --weight column",
     "n_bins": "--n-bins",
+    "groups": "the --groups column",
 }
 
 

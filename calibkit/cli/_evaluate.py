@@ -56,6 +56,13 @@ def add_parser(subparsers):
     )
     parser.add_argument("--weight", metavar="COL", help="column of sample weights")
     parser.add_argument(
+        "--groups",
+        metavar="COL",
+        help="column of group labels: also print calibration in each group (bias "
+        "with its standard error and t-test, ECE, log-loss, Brier, MCB) and the "
+        "worst group; the report gets the tables and a diagram per group",
+    )
+    parser.add_argument(
         "--n-bins",
         default="10",
         metavar="N",
@@ -103,8 +110,13 @@ def run(args, console):
         calibrator, stored = load_calibrator(args.calibrator, choice)
     frame = console.read(args.predictions, label=args.label)
     y = ckio.label_array(frame, args.label)
-    not_scores = [args.label, args.weight]
+    not_scores = [args.label, args.weight, args.groups]
     weight = ckio.score_array(frame, [args.weight]) if args.weight else None
+    groups = None
+    if args.groups is not None:
+        from calibkit.io._columns import group_array
+
+        groups = group_array(frame, args.groups, role="--groups column")
     kind = args.input or (calibrator.input if calibrator else "probabilities")
     options = {"sample_weight": weight, "n_bins": n_bins}
 
@@ -129,18 +141,36 @@ def run(args, console):
             raw,
             _report.evaluate_forecasts(y, proba, name=name, labels=labels, **options),
         ]
+    by_group = None
+    if groups is not None:
+        # Before anything is printed: a bad grouping is an error on its own.
+        by_group = _report.evaluate_groups(
+            evaluations,
+            groups,
+            column=args.groups,
+            sample_weight=weight,
+            n_bins=n_bins,
+        )
     print(_report.format_table(evaluations))
+    if by_group is not None:
+        print()
+        print(_report.format_group_tables(by_group))
     # Both outputs are built before either is written, and written together,
     # so that a failure leaves neither (not a JSON file without its report).
     outputs = []
     if args.json:
-        text = _report.to_json(evaluations, extra={"source": str(args.predictions)})
+        extra = {"source": str(args.predictions)}
+        if by_group is not None:
+            extra["calibration_by_group"] = _report.group_tables_json(by_group)
+        text = _report.to_json(evaluations, extra=extra)
         outputs.append((args.json, text))
     if args.report:
         description = (
             f"Predictions from {args.predictions}, labels in column {args.label!r}."
         )
-        html = _report.render_html(evaluations, description=description)
+        html = _report.render_html(
+            evaluations, description=description, groups=by_group
+        )
         outputs.append((args.report, html))
     write_texts(outputs)
     for path, _ in outputs:

@@ -315,6 +315,43 @@ def label_array(frame, column):
     return labels
 
 
+def group_array(frame, column, *, role="group column"):
+    """The group labels in ``column``, checked for missing values.
+
+    Typed as :func:`label_array` types labels (whole-number floats become
+    integers, text keeps its spelling).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    column : str
+    role : str, default="group column"
+        What the column is, in messages (the command line says ``--groups``).
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+
+    Raises
+    ------
+    ValueError
+        For a missing column or a missing value (the message gives its row).
+    """
+    check_column(frame, column, role=role)
+    missing = frame[column].isna().to_numpy()
+    if column in frame.attrs.get("text_columns", ()):
+        missing |= _is_na_text(frame[column].to_numpy(dtype=object))
+    if missing.any():
+        row, k = int(np.flatnonzero(missing)[0]), int(missing.sum())
+        msg = (
+            f"{role} {column!r} of {_source(frame)} has {k} missing "
+            f"value{'s' if k > 1 else ''}, the first at {_where(frame, row)}; "
+            "give those rows a group of their own or drop them."
+        )
+        raise ValueError(msg)
+    return label_array(frame, column)
+
+
 def _typed_text_labels(text):
     """Integers when every label is a canonical integer literal, else strings."""
     distinct = set(text.tolist())

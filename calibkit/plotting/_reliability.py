@@ -482,6 +482,146 @@ class ReliabilityDisplay:
             displays.append(display)
         return displays
 
+    @classmethod
+    def from_predictions_by_group(
+        cls,
+        y_true,
+        y_prob,
+        *,
+        groups,
+        X=None,
+        bins=None,
+        n_groups=5,
+        sample_weight=None,
+        labels=None,
+        pos_label=None,
+        strategy="uniform",
+        n_bins=10,
+        bands=None,
+        n_resamples=1000,
+        random_state=None,
+        name=None,
+        axes=None,
+        ncols=None,
+        hist=True,
+        hist_bins=None,
+        logit_scale=False,
+        **kwargs,
+    ):
+        """A grid of diagrams, one per group of rows (small multiples).
+
+        Diagram g is :meth:`from_predictions` of the rows of group g, titled
+        with the group and its number of rows; the groups are those of
+        :func:`calibkit.metrics.calibration_by_group`.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,)
+            Observed labels.
+        y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
+            1-D: probability of the positive class (every group is drawn for
+            the same class, even a group where only one class occurs). 2-D:
+            the top-label diagram of each group.
+        groups : array-like of shape (n_samples,) or str
+            Group labels, a numeric feature (with ``bins``), or the name of a
+            column of ``X``.
+        X : pandas.DataFrame or polars.DataFrame, default=None
+            The table that ``groups`` names a column of.
+        bins : {"quantile", "uniform"} or None, default=None
+            Cut a numeric ``groups`` into ``n_groups`` bins of equal weight or
+            width; ``None`` takes each distinct value as a group.
+        n_groups : int, default=5
+            Number of bins, with ``bins``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, for the curves and the histograms.
+        labels : array-like, default=None
+            All class labels, when ``y_true`` does not contain every class.
+        pos_label : label, default=None
+            The class a 1-D ``y_prob`` refers to (default: the greater label).
+        strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
+            Equal-width bins, equal-mass bins, or the CORP isotonic curve.
+        n_bins : int, default=10
+            Number of bins (ignored by ``"isotonic"``).
+        bands : float or None, default=None
+            Level of a consistency band in each diagram, e.g. ``0.9``.
+        n_resamples : int, default=1000
+            Resamples behind each band.
+        random_state : None, int or numpy.random.Generator, default=None
+            Seed of the bands' resamples (one generator for all groups).
+        name : str, default=None
+            Legend label of the curves (shown in the first diagram).
+        axes : array-like of matplotlib.axes.Axes, default=None
+            One axes per group (histograms then go in insets); ``None`` makes
+            a new figure with a grid of diagrams.
+        ncols : int, default=None
+            Columns of the grid; default: one row up to 4 groups, else about
+            ``sqrt(n_groups)``.
+        hist : bool, default=True
+            Draw a histogram of each group's forecasts.
+        hist_bins : int or array-like, default=None
+            Histogram bins, as in :meth:`from_predictions`.
+        logit_scale : bool, default=False
+            Plot both axes of every diagram on the log-odds scale.
+        **kwargs : dict
+            Line2D properties of the curves, passed to
+            :meth:`matplotlib.axes.Axes.plot` (see :meth:`plot`).
+
+        Returns
+        -------
+        list of ReliabilityDisplay
+            One display per group, in the order of the groups (sorted labels,
+            or increasing bins), sharing one figure.
+
+        Raises
+        ------
+        ValueError
+            For a bad ``groups`` (unknown column, missing values, wrong
+            length, a single group), as in
+            :func:`~calibkit.metrics.calibration_by_group`.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from calibkit.plotting import ReliabilityDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.uniform(size=400)
+        >>> region = rng.choice(["north", "south"], size=400)
+        >>> y = rng.uniform(size=400) < np.where(region == "south", p**2, p)
+        >>> grid = ReliabilityDisplay.from_predictions_by_group(
+        ...     y, p, groups=region, n_bins=5
+        ... )
+        >>> [d.ax_.get_title() for d in grid]
+        ['north (n = 195)', 'south (n = 205)']
+        >>> plt.close(grid[0].figure_)
+        """
+        from calibkit.plotting._groups import displays_by_group
+
+        return displays_by_group(
+            cls,
+            y_true,
+            y_prob,
+            groups=groups,
+            X=X,
+            bins=bins,
+            n_groups=n_groups,
+            sample_weight=sample_weight,
+            labels=labels,
+            pos_label=pos_label,
+            strategy=strategy,
+            n_bins=n_bins,
+            bands=bands,
+            n_resamples=n_resamples,
+            random_state=random_state,
+            name=name,
+            axes=axes,
+            ncols=ncols,
+            hist=hist,
+            hist_bins=hist_bins,
+            logit_scale=logit_scale,
+            **kwargs,
+        )
+
     # --- drawing --------------------------------------------------------------
 
     @keyword_only_ax
@@ -846,15 +986,16 @@ def _inset_histogram_axes(ax):
     return inset
 
 
-def _classwise_axes(axes, n_classes, ncols, hist):
-    """One (main axes, histogram axes) pair per class."""
+def _classwise_axes(axes, n_classes, ncols, hist, what="class"):
+    """One (main axes, histogram axes) pair per class (or per group)."""
     if axes is not None:
         axes = np.ravel(np.asarray(axes, dtype=object))
         for i, ax in enumerate(axes):
             check_axes(ax, name=f"axes[{i}]")
         if axes.shape[0] != n_classes:
             msg = (
-                f"axes must hold one Axes per class ({n_classes}); got {axes.shape[0]}."
+                f"axes must hold one Axes per {what} ({n_classes}); got "
+                f"{axes.shape[0]}."
             )
             raise ValueError(msg)
         return [_diagram_axes(ax, hist) for ax in axes]

@@ -533,6 +533,8 @@ th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid #888; }
 th[title], span[title] { text-decoration: underline dotted; cursor: help; }
 td.best { font-weight: bold; }
+table.groups tr.best td { font-weight: bold; }
+table.groups caption { text-align: left; font-weight: bold; }
 .note { color: #444; font-size: 0.92em; }
 .note ul { margin: 0.3em 0; padding-left: 1.2em; }
 .warning { background: #fff4e0; border-left: 4px solid #e0a030; padding: 0.5em 1em; }
@@ -579,7 +581,12 @@ _EXPLANATIONS = (
 
 
 def render_html(
-    evaluations, *, title="Calibration report", description=None, images=None
+    evaluations,
+    *,
+    title="Calibration report",
+    description=None,
+    images=None,
+    groups=None,
 ):
     """A self-contained HTML page with the scores and diagrams.
 
@@ -592,7 +599,12 @@ def render_html(
         A paragraph about the data (plain text, escaped).
     images : dict or None, default=None
         PNG bytes already drawn, under the keys ``"reliability"`` and
-        ``"decomposition"`` (e.g. also saved as files); drawn when missing.
+        ``"decomposition"`` (and ``"groups"``; e.g. also saved as files);
+        drawn when missing.
+    groups : GroupEvaluation or None, default=None
+        Calibration by group (from ``evaluate_groups``): adds a section
+        with the group tables, the worst group and a reliability diagram per
+        group.
 
     Returns
     -------
@@ -645,6 +657,20 @@ def render_html(
         parts.append(f'<p class="warning">{esc(_NO_MATPLOTLIB)}</p>')
         parts.append("<h2>Log-loss decomposition</h2>")
         parts.append(_decomposition_note_html(evaluations))
+    if groups is not None:
+        parts.append(f"<h2>Calibration by {esc(groups.column)}</h2>")
+        parts.append(_groups_note_html(groups))
+        parts.append(_group_tables_html(groups))
+        if matplotlib_available():
+            if "groups" not in images:
+                images["groups"] = figure_png(groups_figure(evaluations, groups))
+            parts.append(_img(images["groups"], f"Reliability by {groups.column}"))
+            n_groups = len(next(iter(groups.tables.values())))
+            if n_groups > MAX_GROUP_PANELS:
+                parts.append(
+                    f'<p class="note">Diagrams of the first {MAX_GROUP_PANELS} of '
+                    f"{n_groups} groups; the tables list all of them.</p>"
+                )
     parts.append(_footnotes_html(evaluations))
     metrics_json = to_json(evaluations).replace("</", "<\\/")
     parts.append(
@@ -655,7 +681,13 @@ def render_html(
 
 
 def write_report(
-    path, evaluations, *, title="Calibration report", description=None, images=None
+    path,
+    evaluations,
+    *,
+    title="Calibration report",
+    description=None,
+    images=None,
+    groups=None,
 ):
     """Write :func:`render_html` to ``path`` (atomically).
 
@@ -667,6 +699,8 @@ def write_report(
     description : str or None, default=None
     images : dict or None, default=None
         See :func:`render_html`.
+    groups : GroupEvaluation or None, default=None
+        See :func:`render_html`.
 
     Returns
     -------
@@ -677,7 +711,13 @@ def write_report(
 
     from calibkit.io import atomic_output
 
-    text = render_html(evaluations, title=title, description=description, images=images)
+    text = render_html(
+        evaluations,
+        title=title,
+        description=description,
+        images=images,
+        groups=groups,
+    )
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
@@ -824,3 +864,270 @@ def _img(png, alt):
 
 def _fmt(value):
     return f"{value:.4f}" if math.isfinite(value) else str(value)
+
+
+# --- calibration by group ----------------------------------------------------------
+
+#: Most groups drawn as small multiples in the report (the table lists all).
+MAX_GROUP_PANELS = 12
+
+#: Columns of the group tables as printed: (column of calibration_by_group,
+#: heading).
+GROUP_COLUMNS = (
+    ("count", "n"),
+    ("weight", "weight"),
+    ("bias", "bias"),
+    ("bias_se", "SE"),
+    ("p_value", "p-value"),
+    ("ece", "ECE"),
+    ("log_loss", "log-loss"),
+    ("brier_score", "Brier"),
+    ("miscalibration", "MCB"),
+    ("smooth_ece", "smooth ECE"),  # once the smooth ECE is wired in
+)
+
+
+@dataclass(frozen=True)
+class GroupEvaluation:
+    """Calibration by group of each forecast of a report.
+
+    Attributes
+    ----------
+    column : str
+        Name of the grouping (the column of the input file).
+    groups : ndarray of shape (n_samples,)
+        The group of each row.
+    sample_weight : ndarray of shape (n_samples,) or None
+    tables : dict
+        Forecast name -> the DataFrame of
+        :func:`calibkit.metrics.calibration_by_group`.
+    """
+
+    column: str
+    groups: np.ndarray = field(repr=False)
+    sample_weight: np.ndarray | None = field(repr=False)
+    tables: dict
+
+
+def evaluate_groups(
+    evaluations, groups, *, column="group", sample_weight=None, n_bins=N_BINS
+):
+    """:func:`calibkit.metrics.calibration_by_group` of every evaluation.
+
+    Parameters
+    ----------
+    evaluations : list of ForecastEvaluation
+    groups : array-like of shape (n_samples,)
+        The group of each row.
+    column : str, default="group"
+        Name of the grouping, for titles.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+    n_bins : int, default=10
+        Bins of each group's ECE.
+
+    Returns
+    -------
+    GroupEvaluation
+    """
+    from calibkit.metrics import calibration_by_group
+
+    tables = {
+        e.name: calibration_by_group(
+            e.y_true,
+            e.y_prob,
+            groups=groups,
+            sample_weight=sample_weight,
+            labels=e.labels,
+            n_bins=n_bins,
+        )
+        for e in evaluations
+    }
+    return GroupEvaluation(
+        column=str(column),
+        groups=np.asarray(groups),
+        sample_weight=None if sample_weight is None else np.asarray(sample_weight),
+        tables=tables,
+    )
+
+
+def _group_headings(table):
+    return [(key, heading) for key, heading in GROUP_COLUMNS if key in table.columns]
+
+
+def _worst_sentence(table):
+    """The worst group in words, or None when no group qualifies."""
+    worst = table[table["worst"]]
+    if worst.empty:
+        return None
+    row = worst.iloc[0]
+    if table.attrs.get("worst_by", "bias") == "bias":
+        how = "largest |bias| / SE"
+    else:
+        how = "largest miscalibration (MCB)"
+    return (
+        f"worst group ({how}): {format_label(row['group'])}, bias "
+        f"{row['bias']:+.4f} ± {row['bias_se']:.4f} (SE), p = {row['p_value']:.3g}"
+    )
+
+
+def format_group_tables(group_evaluation, *, digits=4):
+    """The group tables as aligned text, each with its worst group.
+
+    Parameters
+    ----------
+    group_evaluation : GroupEvaluation
+    digits : int, default=4
+        Decimals shown (p-values to 3 significant digits).
+
+    Returns
+    -------
+    str
+    """
+    blocks = []
+    for name, table in group_evaluation.tables.items():
+        headings = _group_headings(table)
+        shown = table[[key for key, _ in headings]].copy()
+        shown.columns = [heading for _, heading in headings]
+        shown.index = [format_label(g) for g in table["group"]]
+        formats = {
+            heading: (lambda v: f"{v:.3g}")
+            if key == "p_value"
+            else (lambda v: f"{v:.{digits}f}")
+            for key, heading in headings
+            if key not in ("count",)
+        }
+        text = shown.to_string(formatters=formats)
+        head = f"calibration by {group_evaluation.column} ({name}):"
+        worst = _worst_sentence(table)
+        blocks.append("\n".join([head, text] + ([worst] if worst else [])))
+    legend = (
+        "bias = weighted mean of (outcome - forecast), positive when the "
+        "forecasts are too low;\nSE its standard error, p-value of the two-sided "
+        "t-test of bias = 0; MCB: CORP miscalibration of the log-loss (nats)"
+    )
+    return "\n\n".join([*blocks, legend])
+
+
+def groups_figure(evaluations, group_evaluation, *, n_resamples=300):
+    """Reliability diagrams of each group (small multiples), one row per forecast.
+
+    Parameters
+    ----------
+    evaluations : list of ForecastEvaluation
+    group_evaluation : GroupEvaluation
+    n_resamples : int, default=300
+        Resamples behind the 90% consistency bands (seeded).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Not registered with pyplot. At most :data:`MAX_GROUP_PANELS` groups
+        (the first in the tables' order) are drawn per forecast.
+    """
+    from matplotlib.figure import Figure
+
+    from calibkit.plotting import ReliabilityDisplay
+    from calibkit.plotting._reliability import _add_diagram_axes
+
+    names = list(next(iter(group_evaluation.tables.values()))["group"])
+    shown = min(len(names), MAX_GROUP_PANELS)
+    ncols = min(shown, 4)
+    nrows = math.ceil(shown / ncols)
+    n = len(evaluations)
+    width = max(_PANEL_WIDTH * ncols, 3.6)
+    height = (_PANEL_HEIGHT * nrows + 0.5) * n + 0.5
+    figure = Figure(figsize=(width, height), layout="constrained")
+    sections = figure.subfigures(n, 1, squeeze=False)[:, 0]
+    keep = np.isin(group_evaluation.groups, np.asarray(names[:shown], dtype=object))
+    w = group_evaluation.sample_weight
+    for section, evaluation in zip(sections, evaluations, strict=True):
+        section.suptitle(evaluation.name, fontsize="medium", fontweight="bold")
+        cells = section.subfigures(nrows, ncols, squeeze=False).ravel()[:shown]
+        axes = [_add_diagram_axes(cell, hist=True)[0] for cell in cells]
+        prob = np.asarray(evaluation.y_prob)
+        ReliabilityDisplay.from_predictions_by_group(
+            np.asarray(evaluation.y_true)[keep],
+            prob[keep],
+            groups=group_evaluation.groups[keep],
+            sample_weight=None if w is None else w[keep],
+            labels=evaluation.labels,
+            strategy="isotonic",
+            bands=0.9,
+            n_resamples=n_resamples,
+            random_state=0,
+            name="CORP reliability curve",
+            axes=axes,
+        )
+        for ax in axes:
+            ax.title.set_fontsize("small")
+    return figure
+
+
+def _group_tables_html(group_evaluation):
+    parts = []
+    for name, table in group_evaluation.tables.items():
+        headings = _group_headings(table)
+        head = "".join(f"<th>{html.escape(h)}</th>" for _, h in headings)
+        rows = []
+        for _, row in table.iterrows():
+            css = ' class="best"' if row["worst"] else ""
+            cells = "".join(
+                f"<td>{int(row[key])}</td>"
+                if key == "count"
+                else f"<td>{row[key]:.3g}</td>"
+                if key == "p_value"
+                else f"<td>{_fmt(float(row[key]))}</td>"
+                for key, _ in headings
+            )
+            label = html.escape(format_label(row["group"]))
+            rows.append(f"<tr{css}><td>{label}</td>{cells}</tr>")
+        worst = _worst_sentence(table)
+        caption = html.escape(name) + (f" — {html.escape(worst)}" if worst else "")
+        parts.append(
+            f'<table class="groups"><caption>{caption}</caption><thead><tr>'
+            f"<th>{html.escape(group_evaluation.column)}</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+    return "\n".join(parts)
+
+
+def _groups_note_html(group_evaluation):
+    return (
+        '<p class="note">Calibration within each group of the column '
+        f"{html.escape(repr(group_evaluation.column))}. bias: the weighted mean "
+        "of outcome minus forecast (positive: the forecasts are too low in that "
+        "group); SE: its standard error; p-value: two-sided t-test of bias = 0. "
+        "ECE, log-loss, Brier and MCB are those of the group's rows alone. The "
+        "worst group (in bold) has the largest |bias| / SE; with many groups "
+        "some small p-values come by chance.</p>"
+    )
+
+
+def group_tables_json(group_evaluation):
+    """The group tables as JSON-ready values (``inf`` and NaN as strings).
+
+    Parameters
+    ----------
+    group_evaluation : GroupEvaluation
+
+    Returns
+    -------
+    dict
+        ``{"column": ..., "forecasts": {name: [one dict per row]}}``.
+    """
+
+    def plain(value):
+        value = value.item() if isinstance(value, np.generic) else value
+        return _json_number(value)
+
+    return {
+        "column": group_evaluation.column,
+        "worst_by": next(iter(group_evaluation.tables.values())).attrs["worst_by"],
+        "forecasts": {
+            name: [
+                {k: plain(v) for k, v in row.items()}
+                for row in table.to_dict(orient="records")
+            ]
+            for name, table in group_evaluation.tables.items()
+        },
+    }
