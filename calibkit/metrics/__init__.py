@@ -26,6 +26,7 @@ __all__ = [
     "log_loss",
     "make_calibration_scorer",
     "reliability_curve",
+    "smooth_ece",
     "spiegelhalter_z_test",
 ]
 
@@ -53,5 +54,6 @@ __getattr__, __dir__ = lazy_names(
         "make_calibration_scorer": "calibkit.metrics._scorers",
         "reliability_curve": "calibkit.metrics._reliability",
         "spiegelhalter_z_test": "calibkit.metrics._goodness_of_fit",
+        "smooth_ece": "calibkit.metrics._smooth",
     },
 )
