@@ -8,6 +8,7 @@ from calibkit._lazy import lazy_names
 
 __all__ = [
     "CalibrationScorer",
+    "CumulativeCalibration",
     "Decomposition",
     "HosmerLemeshowTest",
     "InformationDecomposition",
@@ -15,6 +16,7 @@ __all__ = [
     "SpiegelhalterTest",
     "brier_score",
     "cross_entropy",
+    "cumulative_calibration",
     "decompose",
     "entropy",
     "expected_calibration_error",
@@ -55,5 +57,7 @@ __getattr__, __dir__ = lazy_names(
         "reliability_curve": "calibkit.metrics._reliability",
         "spiegelhalter_z_test": "calibkit.metrics._goodness_of_fit",
         "smooth_ece": "calibkit.metrics._smooth",
+        "CumulativeCalibration": "calibkit.metrics._cumulative",
+        "cumulative_calibration": "calibkit.metrics._cumulative",
     },
 )
