@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from calibkit._lazy import lazy_names
 
-__all__ = ["DecompositionDisplay", "ReliabilityDisplay"]
+__all__ = ["CumulativeDisplay", "DecompositionDisplay", "ReliabilityDisplay"]
 
 # Imported on first use (pyplot with them), one line per name: where it lives.
 __getattr__, __dir__ = lazy_names(
@@ -30,5 +30,6 @@ __getattr__, __dir__ = lazy_names(
     {
         "DecompositionDisplay": "calibkit.plotting._decomposition",
         "ReliabilityDisplay": "calibkit.plotting._reliability",
+        "CumulativeDisplay": "calibkit.plotting._cumulative",
     },
 )
