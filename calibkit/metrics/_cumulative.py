@@ -231,12 +231,15 @@ def cumulative_calibration(
 
 def _cumulative(x, t, w, weight_type):
     """The curve and statistics of forecasts ``x``, outcomes ``t``, weights ``w``."""
-    order = np.argsort(x, kind="stable")
+    # Rows with equal forecasts form one point, so their order does not
+    # matter: the (unstable) default sort is several times faster.
+    order = np.argsort(x)
     x = x[order]
+    t = t[order]
     if w is None:
-        w = np.ones_like(x)
         total_weight = float(x.shape[0])
-        variance = np.sum(x * (1.0 - x))
+        variance = np.dot(x, 1.0 - x)
+        gaps = np.subtract(t, x, out=t)
     else:
         w = w[order]
         if weight_type == "sampling":
@@ -245,13 +248,18 @@ def _cumulative(x, t, w, weight_type):
             # counts: their scale is the amount of data.
             w = w / np.max(w)
         total_weight = float(np.sum(w))
-        power = 1.0 if weight_type == "frequency" else 2.0
-        variance = np.sum(w**power * x * (1.0 - x))
-    t = t[order]
+        spread = x * (1.0 - x)
+        variance = (
+            np.dot(w, spread) if weight_type == "frequency" else np.dot(w * w, spread)
+        )
+        gaps = w * (t - x)
     # The last row of each group of equal forecasts ends a point.
     ends = np.flatnonzero(np.append(x[1:] != x[:-1], True))
-    difference = np.cumsum(w * (t - x))[ends] / total_weight
-    cumulative_weight = np.cumsum(w)[ends] / total_weight
+    difference = np.cumsum(gaps)[ends] / total_weight
+    if w is None:
+        cumulative_weight = (ends + 1.0) / total_weight
+    else:
+        cumulative_weight = np.cumsum(w)[ends] / total_weight
     sigma = float(np.sqrt(variance) / total_weight)
     mad = float(np.max(np.abs(difference)))
     spread = float(max(np.max(difference), 0.0) - min(np.min(difference), 0.0))
