@@ -33,7 +33,9 @@ __all__ = ["CumulativeCalibration", "cumulative_calibration"]
 class CumulativeCalibration(Result):
     """Cumulative differences and their statistics, from :func:`cumulative_calibration`.
 
-    Attributes
+    Each parameter is stored as the attribute of the same name.
+
+    Parameters
     ----------
     forecast : ndarray of shape (n_points,)
         The distinct forecasts, increasing (rows with equal forecasts form one
@@ -105,7 +107,7 @@ def cumulative_calibration(
     pos_label=None,
     input="probabilities",
 ):
-    """Cumulative-differences curve, ECCE-MAD and ECCE-R with their p-values.
+    """Compute the cumulative-differences curve, ECCE-MAD and ECCE-R with p-values.
 
     Parameters
     ----------
@@ -219,7 +221,11 @@ def cumulative_calibration(
         pos_label=pos_label,
         input=input,
     )
-    fc = as_probabilities(fc, input)
+    return forecast_cumulative(as_probabilities(fc, input), weight_type)
+
+
+def forecast_cumulative(fc, weight_type="frequency"):
+    """:func:`cumulative_calibration` of validated forecasts (probabilities)."""
     if fc.is_binary:
         x, t = np.asarray(fc.prob, dtype=np.float64), fc.y.astype(np.float64)
     else:
