@@ -63,6 +63,7 @@ FULL = {
     "beta": [10**5, 10**6],
     "corp": [10**6, 10**7],
     "isotonic_out_of_core": [10**8],
+    "smooth_cumulative": [10**6],
 }
 QUICK = {
     "platt": [10**4],
@@ -73,6 +74,7 @@ QUICK = {
     "beta": [10**4],
     "corp": [10**4],
     "isotonic_out_of_core": [10**4],
+    "smooth_cumulative": [10**4],
 }
 
 
@@ -377,6 +379,52 @@ def bench_isotonic_out_of_core(n, repeats, rng):
     }
 
 
+def bench_smooth_cumulative(n, repeats, rng):
+    """Smooth ECE (against relplot, the authors' package, when installed) and
+    the cumulative statistics (against the argsort they need), binary forecasts.
+
+    The "scikit-learn (s)" column holds relplot's time for the smooth ECE row.
+    """
+    s, y = binary_scores(n, rng)
+    p = expit(0.5 * s)
+    t = y.astype(np.float64)
+    try:
+        import relplot
+    except ImportError:
+        relplot = None
+    floor = lambda: np.argsort(p)  # noqa: E731
+    funcs = [floor, lambda: ckm.smooth_ece(y, p)]
+    if relplot is not None:
+        funcs.append(lambda: relplot.smECE(p, t))
+    times, results = interleaved_times(funcs, repeats)
+    floor_s, ours, theirs = (*times, None)[:3]
+    smooth = {
+        "workload": f"smooth_ece (auto bandwidth) vs relplot.smECE, binary n={n:.0e}",
+        "floor": "argsort",
+        "floor_s": floor_s,
+        "calibkit_s": ours,
+        "sklearn_s": theirs,
+        "peer": "relplot" if relplot is not None else None,
+        "calibkit_value": results[1],
+        "peer_value": float(results[2]) if relplot is not None else None,
+        "calibkit_peak_mb": peak_memory(lambda: ckm.smooth_ece(y, p)) / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+    (floor_s, ours), _ = interleaved_times(
+        [floor, lambda: ckm.cumulative_calibration(y, p)], repeats
+    )
+    cumulative = {
+        "workload": f"cumulative_calibration (ECCE-MAD, ECCE-R), binary n={n:.0e}",
+        "floor": "argsort",
+        "floor_s": floor_s,
+        "calibkit_s": ours,
+        "sklearn_s": None,
+        "calibkit_peak_mb": peak_memory(lambda: ckm.cumulative_calibration(y, p)) / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+    return [smooth, cumulative]
+
+
 BENCHES = {
     "platt": bench_platt,
     "isotonic": bench_isotonic,
@@ -386,6 +434,7 @@ BENCHES = {
     "beta": bench_beta,
     "corp": bench_corp,
     "isotonic_out_of_core": bench_isotonic_out_of_core,
+    "smooth_cumulative": bench_smooth_cumulative,
 }
 
 

@@ -342,7 +342,7 @@ def test_html_report_content(tmp_path, capsys):
     for proba in (softmax(X, axis=1), calibrated):
         assert f"{sk_log_loss(y, proba):.4f}" in html
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 2
+    assert len(images) == 3  # reliability, decomposition, cumulative differences
     assert all(
         base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n") for data in images
     )
@@ -405,7 +405,7 @@ def test_demo(tmp_path, capsys):
         proba = fitted.predict_proba(test[columns].to_numpy())
         assert rows[name] == f"{sk_log_loss(test.label, proba):.4f}"
     html = (out_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == 3
 
 
 def test_demo_without_matplotlib(tmp_path, capsys, monkeypatch):

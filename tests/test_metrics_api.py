@@ -421,6 +421,8 @@ def _results():
         ckm.spiegelhalter_z_test(Y, P),
         ckm.information_decomposition(P, P[::-1]),
         evaluate_forecasts(Y, P, name="m"),
+        ckm.reliability_curve(Y, P, strategy="smooth"),
+        ckm.cumulative_calibration(Y, P),
     ]
 
 
@@ -431,6 +433,7 @@ RESULT_CLASSES = [
     ckm.SpiegelhalterTest,
     ckm.InformationDecomposition,
     ForecastEvaluation,
+    ckm.CumulativeCalibration,
 ]
 
 

@@ -125,7 +125,17 @@ def test_report_has_one_table_and_plain_words():
     assert len(page.tables) == 1
     headings = page.tables[0]
     assert len(headings) == len(set(headings))
-    assert headings == ["forecast", "log-loss", "Brier", "ECE", "MCB", "DSC", "UNC"]
+    assert headings == [
+        "forecast",
+        "log-loss",
+        "Brier",
+        "ECE",
+        "MCB",
+        "DSC",
+        "UNC",
+        "smooth ECE",
+        "ECCE-R p",
+    ]
     assert "refinement" not in page.text
     # The estimator's technical name is a tooltip (and a footnote), not text.
     technical = evaluations[0].decomposition.estimator
@@ -150,9 +160,20 @@ def test_report_uses_the_width_of_the_window():
         base64.b64decode(data)
         for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     ]
-    assert len(images) == 2
+    assert len(images) == 3  # reliability, decomposition, cumulative differences
     # Four diagrams side by side, filling about a 1280 px window.
     assert 1100 <= _png_width(images[0]) <= 1280
+
+
+def test_cumulative_figure_one_curve_per_forecast():
+    pytest.importorskip("matplotlib")
+    evaluations = _evaluations()
+    (ax,) = _report.cumulative_figure(evaluations).axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    for evaluation in evaluations:
+        (label,) = [x for x in labels if x.startswith(f"{evaluation.name}: ECCE-R")]
+        assert f"p = {evaluation.ecce_r_pvalue:.2g}" in label
+    assert "95% significance bands" in labels
 
 
 def test_reliability_figure_has_histogram_panels_with_counts():

@@ -8,6 +8,7 @@ from calibkit._lazy import lazy_names
 
 __all__ = [
     "CalibrationScorer",
+    "CumulativeCalibration",
     "Decomposition",
     "HosmerLemeshowTest",
     "InformationDecomposition",
@@ -16,6 +17,7 @@ __all__ = [
     "brier_score",
     "calibration_by_group",
     "cross_entropy",
+    "cumulative_calibration",
     "decompose",
     "entropy",
     "expected_calibration_error",
@@ -27,6 +29,7 @@ __all__ = [
     "log_loss",
     "make_calibration_scorer",
     "reliability_curve",
+    "smooth_ece",
     "spiegelhalter_z_test",
 ]
 
@@ -55,5 +58,8 @@ __getattr__, __dir__ = lazy_names(
         "make_calibration_scorer": "calibkit.metrics._scorers",
         "reliability_curve": "calibkit.metrics._reliability",
         "spiegelhalter_z_test": "calibkit.metrics._goodness_of_fit",
+        "smooth_ece": "calibkit.metrics._smooth",
+        "CumulativeCalibration": "calibkit.metrics._cumulative",
+        "cumulative_calibration": "calibkit.metrics._cumulative",
     },
 )

@@ -41,6 +41,7 @@ from calibkit.metrics._kernels import (
     weight_rows,
     weighted,
 )
+from calibkit.metrics._smooth import smooth_curve, smoothing_grid
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
 
@@ -62,14 +63,20 @@ class ReliabilityCurve(Result):
     forecast : ndarray of shape (n_points,)
         Binned strategies: weighted mean forecast in each non-empty bin.
         ``"isotonic"``: each distinct forecast value, increasing.
+        ``"smooth"``: points of a uniform grid on [0, 1] where the smoothed
+        density of the forecasts is not negligible.
     observed : ndarray of shape (n_points,)
         Binned strategies: weighted observed frequency in each bin.
         ``"isotonic"``: the PAV recalibrated value c at each forecast (the
         conditional event probability estimate of the CORP diagram).
+        ``"smooth"``: the kernel-smoothed frequency, forecast minus the
+        smoothed residual (Błasiok & Nakkiran, 2023).
     weight : ndarray of shape (n_points,)
-        Total sample weight of each point.
-    count : ndarray of shape (n_points,)
-        Number of rows (with positive weight) of each point.
+        Total sample weight of each point (``"smooth"``: the smoothed
+        density of the forecasts times the total weight and the grid step).
+    count : ndarray of shape (n_points,) or None
+        Number of rows (with positive weight) of each point; ``None`` for
+        ``"smooth"``.
     bin_lower, bin_upper : ndarray of shape (n_points,) or None
         Edges of the bin of each point, ``[bin_lower, bin_upper)`` (the last
         bin closed). ``None`` for ``"isotonic"``.
@@ -89,11 +96,13 @@ class ReliabilityCurve(Result):
         probability ``level`` at each point if the forecast is calibrated.
         ``None`` without bands.
     strategy : str
-        ``"uniform"``, ``"quantile"`` or ``"isotonic"``.
+        ``"uniform"``, ``"quantile"``, ``"isotonic"`` or ``"smooth"``.
     level : float or None
         Coverage of the band.
     n_resamples : int or None
         Number of resamples behind the band.
+    bandwidth : float or None
+        ``"smooth"`` only: the kernel bandwidth (automatic or given).
 
     Examples
     --------
@@ -121,6 +130,7 @@ class ReliabilityCurve(Result):
     strategy: str
     level: float | None
     n_resamples: int | None
+    bandwidth: float | None = None
 
     _table_fields = (
         "forecast",
@@ -329,11 +339,15 @@ def _expected_calibration_error(
 @validate_params(
     {
         **FORECAST_CONSTRAINTS,
-        "strategy": [options({"uniform", "quantile", "isotonic"})],
+        "strategy": [options({"uniform", "quantile", "isotonic", "smooth"})],
         "n_bins": [count()],
         "bands": [None, interval(numbers.Real, 0, 1, closed="neither")],
         "n_resamples": [count()],
         "random_state": "no_validation",  # checked by numpy.random.default_rng
+        "bandwidth": [
+            options({"auto"}),
+            interval(numbers.Real, 0, None, closed="neither"),
+        ],
     }
 )
 def reliability_curve(
@@ -349,6 +363,7 @@ def reliability_curve(
     n_resamples=1000,
     random_state=None,
     input="probabilities",
+    bandwidth="auto",
 ):
     """Points of a reliability diagram: binned, equal-mass, or CORP (isotonic).
 
@@ -362,13 +377,15 @@ def reliability_curve(
         against the frequency with which the arg-max class was observed. For
         a class-wise grid, pass ``y_prob[:, k]`` with ``pos_label=classes[k]``
         for each k (``y_true`` may have any number of classes).
-    strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
+    strategy : {"uniform", "quantile", "isotonic", "smooth"}, default="uniform"
         ``"uniform"``: bins with edges ``np.linspace(0, 1, n_bins + 1)``.
         ``"quantile"``: equal-mass bins (edges at weighted quantiles; tied
         forecasts stay together). ``"isotonic"``: the CORP diagram, one
         point per distinct forecast, observed = PAV recalibration.
+        ``"smooth"``: the kernel-smoothed curve of the smooth ECE
+        (:func:`smooth_ece`), on a grid of 201 forecasts.
     n_bins : int, default=10
-        Number of bins (ignored by ``"isotonic"``).
+        Number of bins (ignored by ``"isotonic"`` and ``"smooth"``).
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative row weights (integer weights equal repeated rows); rows
         with zero weight are ignored.
@@ -387,6 +404,8 @@ def reliability_curve(
     input : {"probabilities", "logits"}, default="probabilities"
         What ``y_prob`` holds; logits are read through their softmax (1-D
         log-odds through the sigmoid).
+    bandwidth : "auto" or float, default="auto"
+        ``"smooth"`` only: the kernel bandwidth, as in :func:`smooth_ece`.
 
     Returns
     -------
@@ -457,6 +476,8 @@ def reliability_curve(
         lazy=True,
     )
     fc = as_probabilities(fc, input)
+    if strategy == "smooth":
+        return _smooth_reliability_curve(fc, bandwidth, level)
     if level is None and _streamed(fc, strategy, n_bins):
         # One chunked pass: memory does not grow with the number of rows.
         totals = _streamed_bins(fc, n_bins, top=not fc.is_binary)
@@ -710,6 +731,33 @@ def _resampled_isotonic(x, w, n_resamples, rng):
         targets = np.add.reduceat(outcome, starts, axis=1) / weight
         fits.extend(isotonic_fit(target, weight).x for target in targets)
     return np.asarray(fits).reshape(n_resamples, distinct.shape[0])
+
+
+def _smooth_reliability_curve(fc, bandwidth, level):
+    """The kernel-smoothed curve (``strategy="smooth"``)."""
+    if level is not None:
+        msg = "bands are not available with strategy='smooth'; pass bands=None."
+        raise ValueError(msg)
+    points, sigma = smooth_curve(smoothing_grid(fc), bandwidth, _SMOOTH_POINTS)
+    return ReliabilityCurve(
+        **points,
+        count=None,
+        bin_lower=None,
+        bin_upper=None,
+        bin_index=None,
+        n_bins=None,
+        block_starts=None,
+        lower=None,
+        upper=None,
+        strategy="smooth",
+        level=None,
+        n_resamples=None,
+        bandwidth=sigma,
+    )
+
+
+#: Grid points of the smooth reliability curve.
+_SMOOTH_POINTS = 201
 
 
 # --- argument checks ----------------------------------------------------------

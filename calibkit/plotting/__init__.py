@@ -22,13 +22,19 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from calibkit._lazy import lazy_names
 
-__all__ = ["BiasDisplay", "DecompositionDisplay", "ReliabilityDisplay"]
+__all__ = [
+    "BiasDisplay",
+    "CumulativeDisplay",
+    "DecompositionDisplay",
+    "ReliabilityDisplay",
+]
 
 # Imported on first use (pyplot with them), one line per name: where it lives.
 __getattr__, __dir__ = lazy_names(
     __name__,
     {
         "BiasDisplay": "calibkit.plotting._bias",
+        "CumulativeDisplay": "calibkit.plotting._cumulative",
         "DecompositionDisplay": "calibkit.plotting._decomposition",
         "ReliabilityDisplay": "calibkit.plotting._reliability",
     },

@@ -222,8 +222,9 @@ class ReliabilityDisplay:
             the top-label diagram (confidence against accuracy) is drawn.
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights, for the curve and the histogram.
-        strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
-            Equal-width bins, equal-mass bins, or the CORP isotonic curve.
+        strategy : {"uniform", "quantile", "isotonic", "smooth"}, default="uniform"
+            Equal-width bins, equal-mass bins, the CORP isotonic curve, or
+            the kernel-smoothed curve of the smooth ECE.
         n_bins : int, default=10
             Number of bins (ignored by ``"isotonic"``).
         bands : float or None, default=None
@@ -384,8 +385,9 @@ class ReliabilityDisplay:
         labels : array-like, default=None
             All class labels; the columns of ``y_prob`` are in their sorted
             order (as in scikit-learn), whatever order they are listed in.
-        strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
-            Equal-width bins, equal-mass bins, or the CORP isotonic curve.
+        strategy : {"uniform", "quantile", "isotonic", "smooth"}, default="uniform"
+            Equal-width bins, equal-mass bins, the CORP isotonic curve, or
+            the kernel-smoothed curve of the smooth ECE.
         n_bins : int, default=10
             Number of bins (ignored by ``"isotonic"``).
         bands : float or None, default=None
@@ -701,7 +703,7 @@ class ReliabilityDisplay:
         isotonic = curve.strategy == "isotonic"
         x, y = _corp_polyline(curve) if isotonic else (curve.forecast, curve.observed)
         style = {"label": "Reliability curve" if name is None else name}
-        if not isotonic:
+        if not isotonic and curve.strategy != "smooth":
             style.update(marker="o", markersize=4)
         (self.line_,) = main_ax.plot(x, y, **line_style(style, kwargs))
         color = self.line_.get_color()

@@ -14,6 +14,7 @@ import numpy as np
 from calibkit._results import Result
 from calibkit._validation import count, format_label, to_numpy, validate_params
 from calibkit._version import __version__
+from calibkit.metrics._cumulative import forecast_cumulative
 from calibkit.metrics._decomposition import _decompose
 from calibkit.metrics._inputs import (
     FORECAST_CONSTRAINTS,
@@ -22,6 +23,7 @@ from calibkit.metrics._inputs import (
 )
 from calibkit.metrics._reliability import N_BINS, _expected_calibration_error
 from calibkit.metrics._scores import _brier_score, _log_loss
+from calibkit.metrics._smooth import _smooth_fit, smoothing_grid
 
 __all__ = [
     "ForecastEvaluation",
@@ -40,6 +42,8 @@ COLUMNS = (
     ("miscalibration", "MCB"),
     ("discrimination", "DSC"),
     ("uncertainty", "UNC"),
+    ("smooth_ece", "smooth ECE"),
+    ("ecce_r_pvalue", "ECCE-R p"),
 )
 
 _NO_MATPLOTLIB = (
@@ -76,6 +80,13 @@ class ForecastEvaluation(Result):
     y_true, y_prob, labels : ndarray
         The labels and probabilities evaluated (1-D positive-class
         probabilities for two classes), kept to draw the diagrams.
+    smooth_ece : float
+        Top-label smooth ECE with the automatic bandwidth
+        (:func:`calibkit.metrics.smooth_ece`).
+    ecce_r_pvalue : float
+        p-value of the top-label ECCE-R
+        (:func:`calibkit.metrics.cumulative_calibration`): small values are
+        evidence of miscalibration.
     """
 
     name: str
@@ -89,6 +100,8 @@ class ForecastEvaluation(Result):
     y_true: np.ndarray = field(repr=False)
     y_prob: np.ndarray = field(repr=False)
     labels: np.ndarray = field(repr=False)
+    smooth_ece: float = float("nan")
+    ecce_r_pvalue: float = float("nan")
 
     def to_dict(self):
         """The scores as a flat dict of JSON-ready values (``inf`` stays a float).
@@ -112,6 +125,8 @@ class ForecastEvaluation(Result):
             "uncertainty": d.uncertainty,
             "refinement": d.refinement,
             "decomposition_estimator": d.estimator,
+            "smooth_ece": self.smooth_ece,
+            "ecce_r_pvalue": self.ecce_r_pvalue,
         }
 
 
@@ -200,6 +215,8 @@ def evaluate_forecasts(
         y_true=np.asarray(y_true),
         y_prob=np.asarray(fc.prob),
         labels=np.asarray(labels),
+        smooth_ece=float(_smooth_fit(smoothing_grid(fc), "auto").ece),
+        ecce_r_pvalue=forecast_cumulative(fc).ecce_r_pvalue,
     )
 
 
@@ -245,6 +262,8 @@ def format_table(evaluations, *, digits=4):
     legend = (
         "log-loss, MCB, DSC, UNC in nats; log-loss = MCB - DSC + UNC\n"
         f"Brier {brier}; ECE top-label, {first.n_bins} bins\n"
+        "smooth ECE top-label, automatic bandwidth; ECCE-R p: p-value of the "
+        "cumulative calibration test (small: miscalibrated)\n"
         f"decomposition: {first.decomposition.estimator}"
     )
     return f"{text}\n\n{legend}"
@@ -486,6 +505,39 @@ def decomposition_figure(evaluations):
     return figure
 
 
+_CUMULATIVE_NOTE = (
+    "Rows sorted by the top-label forecast; the curve accumulates observed minus "
+    "forecast, so its slope is the miscalibration at those forecasts. It leaves "
+    "the shaded 95% band exactly when the ECCE-MAD test rejects calibration at "
+    "5%; the legend gives ECCE-R and its p-value (Arrieta-Ibarra et al., 2022)."
+)
+
+
+def cumulative_figure(evaluations):
+    """Cumulative differences of every forecast on one axes.
+
+    Parameters
+    ----------
+    evaluations : list of ForecastEvaluation
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    from calibkit.plotting import CumulativeDisplay
+
+    figure = Figure(figsize=(7.0, 4.2), layout="constrained")
+    ax = figure.subplots()
+    for evaluation in evaluations:
+        fc = check_forecasts(
+            evaluation.y_true, evaluation.y_prob, labels=evaluation.labels
+        )
+        CumulativeDisplay(forecast_cumulative(fc), name=evaluation.name).plot(ax=ax)
+    return figure
+
+
 def figure_png(figure, *, dpi=110):
     """PNG bytes of a matplotlib figure.
 
@@ -559,6 +611,18 @@ _EXPLANATIONS = (
         "ECE",
         "expected calibration error",
         "mean gap between confidence and accuracy over bins; lower is better.",
+    ),
+    (
+        "smooth ECE",
+        "smooth expected calibration error",
+        "calibration error without bins (kernel-smoothed, automatic bandwidth); "
+        "lower is better.",
+    ),
+    (
+        "ECCE-R p",
+        "p-value of the cumulative calibration test",
+        "probability of a cumulative-differences range this large if the "
+        "forecasts were calibrated; small values are evidence of miscalibration.",
     ),
     (
         "MCB",
@@ -653,6 +717,9 @@ def render_html(
         parts.append(_img(images["decomposition"], "Log-loss decomposition"))
         parts.append(_decomposition_note_html(evaluations))
         parts.append("</div>")
+        parts.append("<h2>Cumulative calibration</h2>")
+        parts.append(_img(figure_png(cumulative_figure(evaluations)), "Cumulative"))
+        parts.append(f'<p class="note">{html.escape(_CUMULATIVE_NOTE)}</p>')
     else:
         parts.append(f'<p class="warning">{esc(_NO_MATPLOTLIB)}</p>')
         parts.append("<h2>Log-loss decomposition</h2>")
