@@ -8,12 +8,16 @@ from calibkit._lazy import lazy_names
 
 __all__ = [
     "CalibrationScorer",
+    "ConfidenceInterval",
     "Decomposition",
     "HosmerLemeshowTest",
     "InformationDecomposition",
+    "PairedComparison",
     "ReliabilityCurve",
     "SpiegelhalterTest",
     "brier_score",
+    "compare_forecasts",
+    "confidence_interval",
     "cross_entropy",
     "decompose",
     "entropy",
@@ -53,5 +57,9 @@ __getattr__, __dir__ = lazy_names(
         "make_calibration_scorer": "calibkit.metrics._scorers",
         "reliability_curve": "calibkit.metrics._reliability",
         "spiegelhalter_z_test": "calibkit.metrics._goodness_of_fit",
+        "ConfidenceInterval": "calibkit.metrics._bootstrap",
+        "confidence_interval": "calibkit.metrics._bootstrap",
+        "PairedComparison": "calibkit.metrics._paired",
+        "compare_forecasts": "calibkit.metrics._paired",
     },
 )
