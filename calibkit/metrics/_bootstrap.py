@@ -653,7 +653,9 @@ def _uncertainty_replicates(fc, rows, score):
         frequencies = totals / totals.sum(axis=1, keepdims=True)
         if score == "log":
             return np.sum(entr(frequencies), axis=1)
-        return np.sum(frequencies * (1.0 - frequencies), axis=1)
+        # Binary: ȳ(1 - ȳ) of the positive class (the two columns' sum halved).
+        halved = 0.5 if fc.is_binary else 1.0
+        return halved * np.sum(frequencies * (1.0 - frequencies), axis=1)
 
     return replicate
 
