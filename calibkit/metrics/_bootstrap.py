@@ -271,7 +271,7 @@ def confidence_interval(
     True
     >>> normal = confidence_interval("log_loss", y, p, method="normal")
     >>> round(normal.standard_error, 4)
-    0.0087
+    0.0098
     """
     from calibkit.metrics._many import is_model_mapping, per_model
 
