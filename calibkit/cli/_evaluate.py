@@ -16,6 +16,8 @@ from calibkit.io._formats import check_output_path
 
 #: Largest --n-bins (ECE bins).
 MAX_N_BINS = 10_000
+#: Largest --n-resamples.
+MAX_RESAMPLES = 1_000_000
 
 
 def add_parser(subparsers):
@@ -29,19 +31,25 @@ def add_parser(subparsers):
             "--calibrator, score the predictions before and after calibration. "
             "K probability columns are matched to the labels by their names "
             "<prefix><label> when they have them (as 'apply' writes), else taken "
-            "in the sorted order of the labels."
+            "in the sorted order of the labels. With --ci, every score gets a "
+            "bootstrap confidence interval and forecast sets are compared in pairs "
+            "(difference, paired-bootstrap interval, Diebold-Mariano test); "
+            "--prefix repeated scores several forecast sets, one row each."
         ),
         examples=[
             "calibkit evaluate calibrated.csv --label y --prefix calibrated_",
             "calibkit evaluate test.csv --label y --prefix logit_ --calibrator "
             "cal.json --report report.html",
             "calibkit evaluate preds.parquet --label y --columns p --json metrics.json",
+            "calibkit evaluate preds.csv --label y --prefix modelA_ --prefix modelB_ "
+            "--ci",
         ],
     )
     add_predictions(
         parser,
         default="the calibrator's columns with --calibrator, else every column "
         "except --label and --weight.",
+        repeat_prefix=True,
     )
     parser.add_argument(
         "--input",
@@ -61,6 +69,26 @@ def add_parser(subparsers):
         metavar="N",
         help=f"ECE bins, 1 to {MAX_N_BINS} (default: 10)",
     )
+    parser.add_argument(
+        "--ci",
+        nargs="?",
+        const="0.95",
+        metavar="LEVEL",
+        help="bootstrap confidence intervals of every score, at LEVEL (default "
+        "0.95), and paired comparisons of the forecast sets",
+    )
+    parser.add_argument(
+        "--n-resamples",
+        default="1000",
+        metavar="N",
+        help=f"bootstrap resamples of --ci, 2 to {MAX_RESAMPLES} (default: 1000)",
+    )
+    parser.add_argument(
+        "--seed",
+        default="0",
+        metavar="N",
+        help="seed of the bootstrap resamples (default: 0)",
+    )
     parser.add_argument("--report", metavar="FILE.html", help="write an HTML report")
     parser.add_argument("--json", metavar="FILE.json", help="write the scores as JSON")
     parser.set_defaults(command="evaluate", run=run)
@@ -78,6 +106,34 @@ def check_n_bins(text):
     return value
 
 
+def check_ci(args):
+    """--ci, --n-resamples and --seed as (level or None, resamples, seed)."""
+    if args.ci is None:
+        return None, None, None
+    level = None
+    with contextlib.suppress(ValueError):
+        level = float(args.ci)
+    if level is None or not 0 < level < 1:
+        msg = f"--ci must be a confidence level between 0 and 1; got {args.ci[:30]}."
+        raise ValueError(msg)
+    resamples = None
+    with contextlib.suppress(ValueError):
+        resamples = int(args.n_resamples)
+    if resamples is None or not 2 <= resamples <= MAX_RESAMPLES:
+        msg = (
+            f"--n-resamples must be a whole number from 2 to {MAX_RESAMPLES}; "
+            f"got {args.n_resamples[:30]}."
+        )
+        raise ValueError(msg)
+    seed = None
+    with contextlib.suppress(ValueError):
+        seed = int(args.seed)
+    if seed is None or seed < 0:
+        msg = f"--seed must be a whole number, 0 or more; got {args.seed[:30]}."
+        raise ValueError(msg)
+    return level, resamples, seed
+
+
 def run(args, console):
     # Looked up when called, so that tests can replace the report's parts (and
     # so that ``calibkit --help`` does not wait for numpy or scikit-learn).
@@ -90,6 +146,14 @@ def run(args, console):
     from calibkit.report import _report
 
     n_bins = check_n_bins(args.n_bins)
+    level, n_resamples, seed = check_ci(args)
+    prefixes = args.prefix or []
+    if len(prefixes) > 1 and (args.calibrator is not None or args.columns):
+        msg = (
+            "--prefix is given several times (one forecast set each); it cannot "
+            "be combined with --calibrator or --columns."
+        )
+        raise ValueError(msg)
     for option, path in (("--report", args.report), ("--json", args.json)):
         check_output_path(path, name=option)
     check_paths(
@@ -98,6 +162,7 @@ def run(args, console):
         {"--json": "json", "--report": "report"},
     )
     choice = column_choice(args)
+    choice["prefix"] = prefixes[0] if len(prefixes) == 1 else None
     calibrator, stored = None, None
     if args.calibrator is not None:
         calibrator, stored = load_calibrator(args.calibrator, choice)
@@ -107,8 +172,21 @@ def run(args, console):
     weight = ckio.score_array(frame, [args.weight]) if args.weight else None
     kind = args.input or (calibrator.input if calibrator else "probabilities")
     options = {"sample_weight": weight, "n_bins": n_bins}
+    if level is not None:
+        options.update(ci=level, n_resamples=n_resamples, random_state=seed)
 
-    if calibrator is None:
+    if len(prefixes) > 1:
+        evaluations = []
+        for prefix in prefixes:
+            labels, columns = prediction_columns(
+                frame, prefix=prefix, exclude=not_scores, y=y
+            )
+            X = ckio.score_array(frame, columns)
+            name = prefix.rstrip("_") or prefix
+            evaluations.append(
+                _evaluate_raw(y, X, name, kind, labels, options, columns)
+            )
+    elif calibrator is None:
         labels, columns = prediction_columns(frame, **choice, exclude=not_scores, y=y)
         X = ckio.score_array(frame, columns)
         evaluations = [
@@ -130,17 +208,36 @@ def run(args, console):
             _report.evaluate_forecasts(y, proba, name=name, labels=labels, **options),
         ]
     print(_report.format_table(evaluations))
+    comparisons = None
+    if level is not None:
+        comparisons = _report.compare_evaluations(
+            evaluations,
+            confidence_level=level,
+            n_resamples=n_resamples,
+            random_state=seed,
+        )
+        if comparisons:
+            print()
+            print(_report.format_comparisons(comparisons))
     # Both outputs are built before either is written, and written together,
     # so that a failure leaves neither (not a JSON file without its report).
     outputs = []
     if args.json:
-        text = _report.to_json(evaluations, extra={"source": str(args.predictions)})
+        extra = {"source": str(args.predictions)}
+        if comparisons:
+            extra["comparisons"] = [
+                {"first": a, "second": b, **_report.comparison_fields(c)}
+                for a, b, c in comparisons
+            ]
+        text = _report.to_json(evaluations, extra=extra)
         outputs.append((args.json, text))
     if args.report:
         description = (
             f"Predictions from {args.predictions}, labels in column {args.label!r}."
         )
-        html = _report.render_html(evaluations, description=description)
+        html = _report.render_html(
+            evaluations, description=description, comparisons=comparisons
+        )
         outputs.append((args.report, html))
     write_texts(outputs)
     for path, _ in outputs:
