@@ -25,28 +25,28 @@ from calibkit.metrics import (
 )
 from calibkit.metrics._bootstrap import (
     Data,
+    Resamples,
     counted_rows,
     metric_spec,
-    resample_counts,
 )
 from calibkit.metrics._inputs import check_forecasts
 
 
-def _replicates(metric, y, p, w, counts, **options):
-    """The vectorised replicates of ``metric`` for these count vectors."""
+def _replicates(metric, y, p, w, block, **options):
+    """The vectorised replicates of ``metric`` for this block of resamples."""
     fc = check_forecasts(y, p, sample_weight=w)
     data = Data(fc=fc, input="probabilities", y_true=y, y_prob=p)
     spec = metric_spec(metric, options)
     replicate = spec.prepare(data, counted_rows(fc))
     assert replicate is not None, "expected a vectorised bootstrap"
-    return replicate(counts)
+    return replicate(block)
 
 
-def _reference(function, y, p, w, counts, **options):
+def _reference(function, y, p, w, block, **options):
     """The metric of each resample, one call each with count weights."""
     rows = counted_rows(check_forecasts(y, p, sample_weight=w))
     out = []
-    for c in counts:
+    for c in block.counts:
         weights = np.zeros(len(y))
         weights[rows] = c * (1.0 if w is None else w[rows])
         out.append(function(y, p, sample_weight=weights, **options))
@@ -100,9 +100,9 @@ def test_vectorised_replicates_equal_the_metric_with_count_weights(
     y, p, w = binary_forecasts
     w = w.astype(np.float64) if weighted else None
     n = len(y) if w is None else int(np.count_nonzero(w))
-    counts = resample_counts(np.random.default_rng(3), n, 6)
-    got = _replicates(metric, y, p, w, counts, **options)
-    expected = _reference(function, y, p, w, counts, **options)
+    block = Resamples.draw(np.random.default_rng(3), n, 6)
+    got = _replicates(metric, y, p, w, block, **options)
+    expected = _reference(function, y, p, w, block, **options)
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-14)
 
 
@@ -111,7 +111,7 @@ def test_vectorised_multiclass_ece_and_scores(multiclass_forecasts, multiclass):
     y, P, w = multiclass_forecasts
     w = w.astype(np.float64)
     n = int(np.count_nonzero(w))
-    counts = resample_counts(np.random.default_rng(4), n, 5)
+    block = Resamples.draw(np.random.default_rng(4), n, 5)
     for metric, function, options in [
         ("log_loss", log_loss, {}),
         ("brier_score", brier_score, {}),
@@ -122,19 +122,18 @@ def test_vectorised_multiclass_ece_and_scores(multiclass_forecasts, multiclass):
             {"multiclass": multiclass, "n_bins": 6},
         ),
     ]:
-        got = _replicates(metric, y, P, w, counts, **options)
-        expected = _reference(function, y, P, w, counts, **options)
+        got = _replicates(metric, y, P, w, block, **options)
+        expected = _reference(function, y, P, w, block, **options)
         np.testing.assert_allclose(got, expected, rtol=1e-11, err_msg=metric)
 
 
 def test_a_resample_is_the_metric_of_the_repeated_rows(binary_forecasts):
     """Independent of weights: build the resampled data set and score it."""
     y, p, _ = binary_forecasts
-    counts = resample_counts(np.random.default_rng(5), len(y), 3)
-    got = _replicates("log_loss", y, p, None, counts)
-    got_ece = _replicates("expected_calibration_error", y, p, None, counts)
-    for j, c in enumerate(counts.astype(np.int64)):
-        rows = np.repeat(np.arange(len(y)), c)
+    block = Resamples.draw(np.random.default_rng(5), len(y), 3)
+    got = _replicates("log_loss", y, p, None, block)
+    got_ece = _replicates("expected_calibration_error", y, p, None, block)
+    for j, rows in enumerate(block.draws):
         yy, pp = y[rows], p[rows]
         loss = np.mean(np.where(yy == 1, -np.log(pp), -np.log1p(-pp)))
         assert got[j] == pytest.approx(loss, rel=1e-12)
@@ -143,7 +142,7 @@ def test_a_resample_is_the_metric_of_the_repeated_rows(binary_forecasts):
 
 def test_resample_counts_are_multinomial():
     n, size = 50, 4000
-    counts = resample_counts(np.random.default_rng(6), n, size)
+    counts = Resamples.draw(np.random.default_rng(6), n, size).counts
     assert counts.shape == (size, n)
     np.testing.assert_array_equal(counts.sum(axis=1), n)
     # Multinomial(n, 1/n): mean 1, variance 1 - 1/n per row; 4000 x 50 draws
@@ -191,7 +190,7 @@ def test_corp_terms_loop_and_match_the_decomposition(binary_forecasts):
     assert ci.estimate == decompose(y, p, sample_weight=w).miscalibration
     rows = np.flatnonzero(w > 0)
     rng = np.random.default_rng(2)
-    counts = resample_counts(rng, rows.shape[0], 5)
+    counts = Resamples.draw(rng, rows.shape[0], 5).counts
     for c, value in zip(counts, ci.bootstrap_distribution, strict=True):
         weights = np.zeros(len(y))
         weights[rows] = c * w[rows]
@@ -211,7 +210,7 @@ def test_callable_metric_is_bootstrapped_with_count_weights(binary_forecasts):
     assert ci.metric == "mean_forecast_gap"
     assert ci.estimate == pytest.approx(np.mean(p - y) + 1.0)
     vectorised = confidence_interval("log_loss", y, p, n_resamples=40, random_state=0)
-    counts = resample_counts(np.random.default_rng(0), len(y), 40)
+    counts = Resamples.draw(np.random.default_rng(0), len(y), 40).counts
     expected = counts @ (p - y) / len(y) + 1.0
     np.testing.assert_allclose(ci.bootstrap_distribution, expected, rtol=1e-12)
     assert vectorised.n_resamples == 40

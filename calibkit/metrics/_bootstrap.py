@@ -1,21 +1,21 @@
 """Confidence intervals for the metrics: a vectorised bootstrap and closed forms.
 
-A bootstrap resample of n rows is a vector of counts (how often each row was
-drawn, a multinomial vector summing to n). A metric of the resample is the
-metric of the rows weighted by ``count * sample_weight``, so every resample is
-a set of weights and no resampled copy of the data is ever built:
+A bootstrap resample of n rows is n row numbers drawn with replacement, or
+equivalently a vector of counts (how often each row was drawn, a multinomial
+vector summing to n). A metric of the resample is the metric of the rows
+weighted by ``count * sample_weight``, so no resampled copy of the data set is
+built; a block of resamples is one (resamples x rows) array of row numbers:
 
-- mean scores (log-loss, Brier) are one matrix product of a block of count
-  vectors with the per-row losses;
+- mean scores (log-loss, Brier) are per-row values gathered at the drawn rows
+  and summed along each resample, one vectorised pass per block;
 - binned metrics (ECE, the binned decomposition) are per-resample bin totals:
-  the rows are put in bin order once, and the totals of each block of
-  resamples are ``np.add.reduceat`` over that order;
+  one ``np.bincount`` of the drawn rows' bin numbers, offset by resample;
 - everything else (CORP decompositions, multiclass decompositions, a metric
   passed as a function) is computed resample by resample on the count
   weights.
 
-Counts are drawn in blocks of about ``_BLOCK`` (rows x resamples) elements,
-so memory stays bounded however many resamples are asked for.
+Blocks hold about ``_BLOCK`` (resamples x rows) draws, so memory stays bounded
+however many resamples are asked for.
 """
 
 import dataclasses
@@ -454,12 +454,14 @@ def _mean_replicates(values, w):
     weighted = finite if w is None else w * finite
     hits = infinite.astype(np.float64)
 
-    def replicate(counts):
-        total = counts @ weighted
-        weight = counts.sum(axis=1) if w is None else counts @ w
+    any_infinite = bool(infinite.any())
+
+    def replicate(block):
+        total = block.sums(weighted)
+        weight = block.n_rows if w is None else block.sums(w)
         out = total / weight
-        if infinite.any():
-            out[counts @ hits > 0] = np.inf
+        if any_infinite:
+            out[block.sums(hits) > 0] = np.inf
         return out
 
     return replicate
@@ -519,9 +521,9 @@ def _ece_spec(metric_options):
             for x, t in pairs
         ]
 
-        def replicate(counts):
+        def replicate(block):
             errors = [
-                _ece_of_totals(*part(counts), settings["norm"], settings["debias"])
+                _ece_of_totals(*part(block), settings["norm"], settings["debias"])
                 for part in parts
             ]
             return np.mean(errors, axis=0)
@@ -544,23 +546,20 @@ def _class_pairs(fc, rows):
 
 
 def _binned_totals(x, t, w, n_bins, strategy):
-    """A function of count blocks giving per-resample bin totals of (w, wx, wt).
+    """A function of resample blocks giving per-resample bin totals of
+    (w, w x, w t), one row per resample, one column per bin of the sample.
 
-    The bins are those of the whole sample. Rows are put in bin order once;
-    per resample, each bin's total is a ``reduceat`` over its run of rows.
+    The bins are those of the whole sample (only its non-empty ones).
     """
     number = Binning(x, w, n_bins, strategy).number(x)
-    order = np.argsort(number, kind="stable")
-    starts = np.flatnonzero(np.diff(number[order], prepend=-1))
-    ones = np.ones(x.shape[0]) if w is None else w
-    columns = [ones[order], (ones * x)[order], (ones * t)[order]]
-    return _reduce_by_runs(columns, order, starts)
+    filled, row_bin = np.unique(number, return_inverse=True)
+    n_filled = filled.shape[0]
+    wx = x if w is None else w * x
+    wt = t if w is None else w * t
 
-
-def _reduce_by_runs(columns, order, starts):
-    def totals(counts):
-        ordered = counts[:, order]
-        return [np.add.reduceat(ordered * column, starts, axis=1) for column in columns]
+    def totals(block):
+        flat = block.offset(row_bin, n_filled)
+        return [block.bin_sums(flat, n_filled, values) for values in (w, wx, wt)]
 
     return totals
 
@@ -644,12 +643,10 @@ def _uncertainty_replicates(fc, rows, score):
     w = _row_weights(fc, rows)
     y = fc.y[rows]
     n_classes = 2 if fc.is_binary else fc.n_classes
-    ones = np.ones(y.shape[0]) if w is None else w
-    indicator = np.zeros((y.shape[0], n_classes))
-    indicator[np.arange(y.shape[0]), y] = ones
 
-    def replicate(counts):
-        totals = counts @ indicator
+    def replicate(block):
+        flat = block.offset(y, n_classes)
+        totals = block.bin_sums(flat, n_classes, w)
         frequencies = totals / totals.sum(axis=1, keepdims=True)
         if score == "log":
             return np.sum(entr(frequencies), axis=1)
@@ -689,8 +686,8 @@ def _binned_term_replicates(fc, rows, term, settings):
     def h(p):
         return binary_entropy(p) if log else p * (1.0 - p)
 
-    def replicate(counts):
-        weight, _, events = totals(counts)
+    def replicate(block):
+        weight, _, events = totals(block)
         total = weight.sum(axis=1)
         frequency = events / np.where(weight > 0, weight, 1.0)
         refinement = np.sum(weight * h(frequency), axis=1) / total
@@ -698,7 +695,7 @@ def _binned_term_replicates(fc, rows, term, settings):
             return refinement
         if term == "discrimination":
             return h(events.sum(axis=1) / total) - refinement
-        return scores(counts) - refinement
+        return scores(block) - refinement
 
     return replicate
 
@@ -748,16 +745,58 @@ def check_random_state(random_state):
         raise TypeError(msg) from None
 
 
-def resample_counts(rng, n_rows, size):
-    """``size`` multinomial count vectors of ``n_rows`` draws, as float64 rows."""
-    draws = rng.integers(0, n_rows, size=(size, n_rows))
-    draws += (n_rows * np.arange(size))[:, None]
-    counts = np.bincount(draws.ravel(), minlength=size * n_rows)
-    return counts.reshape(size, n_rows).astype(np.float64)
+class Resamples:
+    """A block of bootstrap resamples of ``n_rows`` rows.
+
+    ``draws[j]`` holds the row numbers drawn for resample j (``n_rows`` of
+    them, with replacement); ``counts`` (built on first use) how often each
+    row was drawn, one multinomial vector per resample.
+    """
+
+    def __init__(self, draws, n_rows):
+        self.draws = draws
+        self.n_rows = n_rows
+        self._counts = None
+
+    @classmethod
+    def draw(cls, rng, n_rows, size):
+        """``size`` resamples drawn by ``rng``."""
+        return cls(rng.integers(0, n_rows, size=(size, n_rows)), n_rows)
+
+    @property
+    def size(self):
+        return self.draws.shape[0]
+
+    @property
+    def counts(self):
+        """(size, n_rows) float64 counts of each row in each resample."""
+        if self._counts is None:
+            flat = self.offset(np.arange(self.n_rows), self.n_rows)
+            counts = np.bincount(flat.ravel(), minlength=self.size * self.n_rows)
+            self._counts = counts.reshape(self.size, self.n_rows).astype(np.float64)
+        return self._counts
+
+    def sums(self, values):
+        """Per-resample sums of a per-row array over the drawn rows."""
+        return values[self.draws].sum(axis=1)
+
+    def offset(self, group_of_row, n_groups):
+        """Group numbers of the drawn rows, resample j's shifted by j n_groups."""
+        flat = group_of_row[self.draws]
+        flat += (n_groups * np.arange(self.size))[:, None]
+        return flat
+
+    def bin_sums(self, flat, n_groups, values=None):
+        """(size, n_groups) totals of ``values`` (None: of ones) per group."""
+        weights = None if values is None else values[self.draws].ravel()
+        sums = np.bincount(
+            flat.ravel(), weights=weights, minlength=self.size * n_groups
+        )
+        return sums.reshape(self.size, n_groups).astype(np.float64, copy=False)
 
 
 def block_sizes(n_rows, n_resamples):
-    """Resamples per block, each block about ``_BLOCK`` counts."""
+    """Resamples per block, each block about ``_BLOCK`` draws."""
     per_block = max(1, _BLOCK // max(n_rows, 1))
     full, rest = divmod(n_resamples, per_block)
     return [per_block] * full + ([rest] if rest else [])
@@ -782,14 +821,14 @@ def bootstrap_replicates(specs, data, n_resamples, rng):
     out = [np.empty(n_resamples) for _ in specs]
     done = 0
     for size in block_sizes(n, n_resamples):
-        counts = resample_counts(rng, n, size)
+        block = Resamples.draw(rng, n, size)
         for spec, replicate, values in zip(specs, prepared, out, strict=True):
             if replicate is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    values[done : done + size] = replicate(counts)
+                    values[done : done + size] = replicate(block)
                 continue
             for j in range(size):
-                values[done + j] = _one_resample(spec, data, rows, counts[j])
+                values[done + j] = _one_resample(spec, data, rows, block.counts[j])
         done += size
     return out
 

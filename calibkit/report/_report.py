@@ -851,8 +851,8 @@ def render_html(
         ``"decomposition"`` (e.g. also saved as files); drawn when missing.
     comparisons : list or None, default=None
         Paired comparisons from :func:`compare_evaluations`, shown under "Is
-        the improvement significant?"; computed (1000 resamples, seed 0)
-        when None and there are several forecasts of the same rows.
+        the improvement significant?" (``calibkit evaluate --ci`` passes
+        them); None or empty for no such section.
 
     Returns
     -------
@@ -887,8 +887,6 @@ def render_html(
         _legend_html(evaluations),
         "</div>",
     ]
-    if comparisons is None:
-        comparisons = compare_evaluations(evaluations)
     if comparisons:
         parts.append("<h2>Is the improvement significant?</h2>")
         parts.append(_comparisons_html(comparisons))
