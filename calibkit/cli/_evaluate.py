@@ -41,8 +41,8 @@ def add_parser(subparsers):
             "calibkit evaluate test.csv --label y --prefix logit_ --calibrator "
             "cal.json --report report.html",
             "calibkit evaluate preds.parquet --label y --columns p --json metrics.json",
-            "calibkit evaluate preds.csv --label y --prefix modelA_ --prefix modelB_ "
-            "--ci",
+            "calibkit evaluate test.csv --label y --prefix logit_ --calibrator "
+            "cal.json --ci --n-resamples 200",
         ],
     )
     add_predictions(
