@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import entr
 
+from calibkit._chunks import row_chunks
 from calibkit._results import Result
 from calibkit._validation import count, interval, options, validate_params
 from calibkit.metrics._binning import Binning
@@ -418,14 +419,6 @@ def _weights(fc):
 
 
 def _mean_score_spec(name):
-    def row_losses(data):
-        fc = data.fc
-        if name == "log_loss":
-            losses = logit_log_losses if data.input == "logits" else observed_log_losses
-            with np.errstate(over="ignore"):
-                return losses(fc.prob, fc.y)
-        return squared_errors(data.prob.prob, fc.y)
-
     def estimate(data):
         from calibkit.metrics._scores import _brier_score, _log_loss
 
@@ -434,13 +427,33 @@ def _mean_score_spec(name):
         return _brier_score(data.prob)
 
     def prepare(data, rows):
-        losses = row_losses(data)[rows]
+        losses = row_scores(name, data)[rows]
         return _mean_replicates(losses, _row_weights(data.fc, rows))
 
     def normal(data):
-        return _mean_standard_error(row_losses(data), _weights(data.fc))
+        return _mean_standard_error(row_scores(name, data), _weights(data.fc))
 
     return MetricSpec(name, estimate, prepare, None, normal)
+
+
+def row_scores(name, data):
+    """Per-row log-loss or Brier score, float64 (inf where certain and wrong).
+
+    Computed in row chunks, so a float32 matrix of forecasts is never copied
+    whole to float64.
+    """
+    fc = data.fc if name == "log_loss" else data.prob
+    if name == "log_loss":
+        kernel = logit_log_losses if data.input == "logits" else observed_log_losses
+    else:
+        kernel = squared_errors
+    n = fc.y.shape[0]
+    out = np.empty(n)
+    n_cols = 1 if fc.prob.ndim == 1 else fc.prob.shape[1]
+    with np.errstate(divide="ignore", over="ignore"):
+        for rows in row_chunks(n, n_cols):
+            out[rows] = kernel(fc.prob[rows], fc.y[rows])
+    return out
 
 
 def _row_weights(fc, rows):

@@ -21,13 +21,9 @@ from calibkit.metrics._bootstrap import (
     check_random_state,
     interval_ends,
     metric_spec,
+    row_scores,
 )
 from calibkit.metrics._inputs import FORECAST_CONSTRAINTS, check_forecasts
-from calibkit.metrics._kernels import (
-    logit_log_losses,
-    observed_log_losses,
-    squared_errors,
-)
 
 __all__ = ["PairedComparison", "compare_forecasts"]
 
@@ -227,7 +223,7 @@ def compare_forecasts(
 
     if spec.name in ("log_loss", "brier_score"):
         test = "diebold-mariano"
-        d = _row_scores(spec.name, data_a) - _row_scores(spec.name, data_b)
+        d = row_scores(spec.name, data_a) - row_scores(spec.name, data_b)
         statistic = _mean_over_se(d, fc_a.sample_weight)
     else:
         test = "bootstrap"
@@ -260,16 +256,6 @@ def _paired_replicates(spec, data_a, data_b, n_resamples, rng):
     rng.bit_generator.state = state
     (b,) = bootstrap_replicates([spec], data_b, n_resamples, rng)
     return a, b
-
-
-def _row_scores(name, data):
-    """Per-row log-loss or Brier score (inf where certain and wrong)."""
-    fc = data.fc
-    if name == "log_loss":
-        losses = logit_log_losses if data.input == "logits" else observed_log_losses
-        with np.errstate(divide="ignore", over="ignore"):
-            return np.asarray(losses(fc.prob, fc.y), dtype=np.float64)
-    return np.asarray(squared_errors(data.prob.prob, fc.y), dtype=np.float64)
 
 
 def _mean_over_se(d, w):
