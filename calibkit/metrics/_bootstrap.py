@@ -240,6 +240,12 @@ def confidence_interval(
     overestimates a small calibration error) inherits its bias: the interval
     covers the expected value of the estimator, not the true error.
 
+    **Weights.** The rows are what is resampled: each row of positive weight
+    is drawn with probability 1/n and keeps its weight, so weights act as
+    importance (survey) weights. Integer weights are therefore not the same
+    as repeated rows here (repeated rows would be drawn separately); repeat
+    the rows to bootstrap them as counts.
+
     **Closed forms** (``method="normal"``). For a weighted mean score
     :math:`\\bar L = \\sum_i w_i l_i / \\sum_i w_i`, the standard error is
 

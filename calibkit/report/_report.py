@@ -1038,10 +1038,20 @@ def _legend_html(evaluations):
         if first.n_classes == 2
         else "summed over the classes"
     )
+    ci = _first_interval(evaluations)
+    intervals = ""
+    if ci is not None:
+        intervals = (
+            f"<p>Under each score: its {ci.confidence_level:.0%} bootstrap "
+            f"interval ({ci.n_resamples} resamples of the rows). MCB and DSC "
+            "are refitted on each resample; on small samples they are biased "
+            "upward, and their interval shows their spread more than where "
+            "the true value lies.</p>"
+        )
     return (
         f'<div class="note"><ul>{items}</ul><p>log-loss = UNC − DSC + MCB. '
         f"Brier: {brier}. ECE: of the most probable class, {first.n_bins} "
-        "equal-width bins.</p></div>"
+        f"equal-width bins.</p>{intervals}</div>"
     )
 
 
