@@ -139,3 +139,32 @@ def test_bad_options(two_models, capsys, extra, message):
     code, _, err = run(capsys, *args, *extra)
     assert code == 2
     assert message in one_error_line(err, "evaluate")
+
+
+def test_model_column_gives_one_row_per_value(two_models, capsys, tmp_path):
+    """Long format: the two forecast sets stacked, a column naming each."""
+    path, y, raw, cal = two_models
+    long = pd.concat(
+        [
+            pd.DataFrame({"model": "raw", "y": y, "p": raw}),
+            pd.DataFrame({"model": "cal", "y": y, "p": cal}),
+        ]
+    )
+    long.to_csv(tmp_path / "long.csv", index=False)
+    wide, stacked = tmp_path / "wide.json", tmp_path / "long.json"
+    options = ["--ci", "--n-resamples", "30", "--seed", "3"]
+    args = ["evaluate", path, "--label", "y", "--prefix", "raw_", "--prefix", "cal_"]
+    assert run(capsys, *args, *options, "--json", wide)[0] == 0
+    args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--model", "model"]
+    assert run(capsys, *args, *options, "--json", stacked)[0] == 0
+    a, b = (json.loads(f.read_text()) for f in (wide, stacked))
+    assert [f["name"] for f in b["forecasts"]] == ["raw", "cal"]
+    for f, g in zip(a["forecasts"], b["forecasts"], strict=True):
+        for key in ("log_loss", "brier_score", "ece", "log_loss_low", "ece_high"):
+            assert_allclose(g[key], f[key], rtol=1e-12)
+    assert_allclose(
+        b["comparisons"][0]["statistic"], a["comparisons"][0]["statistic"], rtol=1e-12
+    )
+    code, _, err = run(capsys, *args[:-1], "nope")
+    assert code == 2
+    assert "--model column 'nope' is not in the file" in one_error_line(err, "evaluate")

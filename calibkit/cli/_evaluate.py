@@ -70,6 +70,12 @@ def add_parser(subparsers):
         help=f"ECE bins, 1 to {MAX_N_BINS} (default: 10)",
     )
     parser.add_argument(
+        "--model",
+        metavar="COL",
+        help="column naming the forecast set of each row (long format: the "
+        "rows of each value are scored as one forecast set, one row each)",
+    )
+    parser.add_argument(
         "--ci",
         nargs="?",
         const="0.95",
@@ -154,6 +160,12 @@ def run(args, console):
             "be combined with --calibrator or --columns."
         )
         raise ValueError(msg)
+    if args.model is not None and (args.calibrator is not None or len(prefixes) > 1):
+        msg = (
+            "--model (one forecast set per value) cannot be combined with "
+            "--calibrator or a repeated --prefix."
+        )
+        raise ValueError(msg)
     for option, path in (("--report", args.report), ("--json", args.json)):
         check_output_path(path, name=option)
     check_paths(
@@ -168,14 +180,16 @@ def run(args, console):
         calibrator, stored = load_calibrator(args.calibrator, choice)
     frame = console.read(args.predictions, label=args.label)
     y = ckio.label_array(frame, args.label)
-    not_scores = [args.label, args.weight]
+    not_scores = [args.label, args.weight, args.model]
     weight = ckio.score_array(frame, [args.weight]) if args.weight else None
     kind = args.input or (calibrator.input if calibrator else "probabilities")
     options = {"sample_weight": weight, "n_bins": n_bins}
     if level is not None:
         options.update(ci=level, n_resamples=n_resamples, random_state=seed)
 
-    if len(prefixes) > 1:
+    if args.model is not None:
+        evaluations = _evaluate_models(frame, args, choice, not_scores, kind, options)
+    elif len(prefixes) > 1:
         evaluations = []
         for prefix in prefixes:
             labels, columns = prediction_columns(
@@ -243,6 +257,34 @@ def run(args, console):
     for path, _ in outputs:
         console.info(f"wrote {path}")
     return 0
+
+
+def _evaluate_models(frame, args, choice, not_scores, kind, options):
+    """One evaluation per value of the --model column (in order of appearance)."""
+    from calibkit.io._columns import prediction_columns
+
+    if args.model not in frame.columns:
+        msg = f"--model column {args.model!r} is not in the file."
+        raise ValueError(msg)
+    names = frame[args.model]
+    if names.isna().any():
+        first = int(names.isna().to_numpy().argmax())
+        msg = f"the --model column {args.model!r} is empty at row {first}."
+        raise ValueError(msg)
+    evaluations = []
+    for value in names.unique():
+        rows = frame[(names == value).to_numpy()].reset_index(drop=True)
+        rows.attrs = frame.attrs
+        y = ckio.label_array(rows, args.label)
+        labels, columns = prediction_columns(rows, **choice, exclude=not_scores, y=y)
+        X = ckio.score_array(rows, columns)
+        group_options = dict(options)
+        if args.weight:
+            group_options["sample_weight"] = ckio.score_array(rows, [args.weight])
+        evaluations.append(
+            _evaluate_raw(y, X, str(value), kind, labels, group_options, columns)
+        )
+    return evaluations
 
 
 def _evaluate_raw(y, X, name, kind, labels, options, columns):
