@@ -82,7 +82,7 @@ _INTERVAL_METHODS = ("percentile", "basic", "normal")
 class ConfidenceInterval(Result):
     """A metric with its confidence interval, from :func:`confidence_interval`.
 
-    Attributes
+    Parameters
     ----------
     metric : str
         Name of the metric (a decomposition term by its name, a function by

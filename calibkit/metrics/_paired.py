@@ -34,7 +34,7 @@ class PairedComparison(Result):
 
     Returned by :func:`compare_forecasts`.
 
-    Attributes
+    Parameters
     ----------
     metric : str
         The metric compared.
