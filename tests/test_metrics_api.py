@@ -421,6 +421,8 @@ def _results():
         ckm.spiegelhalter_z_test(Y, P),
         ckm.information_decomposition(P, P[::-1]),
         evaluate_forecasts(Y, P, name="m"),
+        ckm.confidence_interval("log_loss", Y, P, n_resamples=20, random_state=0),
+        ckm.compare_forecasts(Y, P, P[::-1], n_resamples=20, random_state=0),
     ]
 
 
@@ -431,6 +433,8 @@ RESULT_CLASSES = [
     ckm.SpiegelhalterTest,
     ckm.InformationDecomposition,
     ForecastEvaluation,
+    ckm.ConfidenceInterval,
+    ckm.PairedComparison,
 ]
 
 
