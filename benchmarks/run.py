@@ -60,6 +60,7 @@ FULL = {
     "temperature": [(10**5, 10), (10**5, 100), (2 * 10**4, 1000), (10**4, 10**4)],
     "metrics_binary": [10**7],
     "metrics_multiclass": [(10**5, 1000)],
+    "bootstrap": [(10**6, 1000), (10**5, 1000)],
     "beta": [10**5, 10**6],
     "corp": [10**6, 10**7],
     "isotonic_out_of_core": [10**8],
@@ -71,6 +72,7 @@ QUICK = {
     "temperature": [(10**4, 10), (2000, 100)],
     "metrics_binary": [10**4],
     "metrics_multiclass": [(2000, 50)],
+    "bootstrap": [(10**4, 50)],
     "beta": [10**4],
     "corp": [10**4],
     "isotonic_out_of_core": [10**4],
@@ -315,6 +317,76 @@ def bench_metrics_multiclass(shape, repeats, rng):
     )
 
 
+def bench_bootstrap(shape, repeats, rng):
+    """95% bootstrap intervals (``confidence_interval``) of log-loss, Brier and
+    ECE with ``n_resamples`` resamples, against scipy.stats.bootstrap where it
+    applies (mean scores, given the per-row losses, vectorised, same batch
+    size) and against the floor of drawing the resampled row numbers.
+
+    At n >= 1e6 each interval is timed once (``n_resamples * n`` draws take
+    tens of seconds), and scipy only at the smaller n. The peak memory is that
+    of a 100-resample run: memory is per block of resamples, not per resample.
+    """
+    n, n_resamples = shape
+    s, y = binary_scores(n, rng)
+    p = expit(0.5 * s)
+    runs = 1 if n >= 10**6 else repeats
+    per_block = max(1, (1 << 22) // n)
+
+    def draw_floor():
+        generator = np.random.default_rng(0)
+        for start in range(0, n_resamples, per_block):
+            generator.integers(0, n, size=(min(per_block, n_resamples - start), n))
+
+    losses = {
+        "log_loss": np.where(y == 1, -np.log(p), -np.log1p(-p)),
+        "brier_score": (p - y) ** 2,
+    }
+    rows = []
+    for metric in ("log_loss", "brier_score", "expected_calibration_error"):
+
+        def ours(metric=metric, resamples=n_resamples):
+            return ckm.confidence_interval(
+                metric, y, p, n_resamples=resamples, random_state=0
+            )
+
+        funcs = [draw_floor, ours]
+        if metric in losses and n < 10**6:
+            import scipy.stats
+
+            def theirs(values=losses[metric]):
+                return scipy.stats.bootstrap(
+                    (values,),
+                    np.mean,
+                    n_resamples=n_resamples,
+                    batch=per_block,
+                    method="percentile",
+                    vectorized=True,
+                    random_state=0,
+                )
+
+            funcs.append(theirs)
+        times, results = interleaved_times(funcs, runs)
+        floor_s, ours_s, theirs_s = (*times, None)[:3]
+        row = {
+            "workload": f"bootstrap CI {metric}, {n_resamples} resamples, "
+            f"n={n:.0e}" + (" (peer: scipy.stats.bootstrap)" if theirs_s else ""),
+            "floor": "draw the row numbers",
+            "floor_s": floor_s,
+            "calibkit_s": ours_s,
+            "sklearn_s": theirs_s,  # the peer's column: here scipy
+            "calibkit_peak_mb": peak_memory(lambda m=metric: ours(m, 100)) / 1e6,
+            "input_mb": p.nbytes / 1e6,
+            "runs": runs,
+            "interval": [results[1].low, results[1].high],
+        }
+        if theirs_s:
+            interval = results[2].confidence_interval
+            row["peer_interval"] = [float(interval.low), float(interval.high)]
+        rows.append(row)
+    return rows
+
+
 def bench_corp(n, repeats, rng):
     """CORP decomposition of binary forecasts alone, against argsort."""
     s, y = binary_scores(n, rng)
@@ -431,6 +503,7 @@ BENCHES = {
     "temperature": bench_temperature,
     "metrics_binary": bench_metrics_binary,
     "metrics_multiclass": bench_metrics_multiclass,
+    "bootstrap": bench_bootstrap,
     "beta": bench_beta,
     "corp": bench_corp,
     "isotonic_out_of_core": bench_isotonic_out_of_core,

@@ -423,6 +423,8 @@ def _results():
         evaluate_forecasts(Y, P, name="m"),
         ckm.reliability_curve(Y, P, strategy="smooth"),
         ckm.cumulative_calibration(Y, P),
+        ckm.confidence_interval("log_loss", Y, P, n_resamples=20, random_state=0),
+        ckm.compare_forecasts(Y, P, P[::-1], n_resamples=20, random_state=0),
     ]
 
 
@@ -434,6 +436,8 @@ RESULT_CLASSES = [
     ckm.InformationDecomposition,
     ForecastEvaluation,
     ckm.CumulativeCalibration,
+    ckm.ConfidenceInterval,
+    ckm.PairedComparison,
 ]
 
 

@@ -16,6 +16,8 @@ from calibkit.io._formats import check_output_path
 
 #: Largest --n-bins (ECE bins).
 MAX_N_BINS = 10_000
+#: Largest --n-resamples.
+MAX_RESAMPLES = 1_000_000
 
 
 def add_parser(subparsers):
@@ -29,19 +31,25 @@ def add_parser(subparsers):
             "--calibrator, score the predictions before and after calibration. "
             "K probability columns are matched to the labels by their names "
             "<prefix><label> when they have them (as 'apply' writes), else taken "
-            "in the sorted order of the labels."
+            "in the sorted order of the labels. With --ci, every score gets a "
+            "bootstrap confidence interval and forecast sets are compared in pairs "
+            "(difference, paired-bootstrap interval, Diebold-Mariano test); "
+            "--prefix repeated scores several forecast sets, one row each."
         ),
         examples=[
             "calibkit evaluate calibrated.csv --label y --prefix calibrated_",
             "calibkit evaluate test.csv --label y --prefix logit_ --calibrator "
             "cal.json --report report.html",
             "calibkit evaluate preds.parquet --label y --columns p --json metrics.json",
+            "calibkit evaluate test.csv --label y --prefix logit_ --calibrator "
+            "cal.json --ci --n-resamples 200",
         ],
     )
     add_predictions(
         parser,
         default="the calibrator's columns with --calibrator, else every column "
         "except --label and --weight.",
+        repeat_prefix=True,
     )
     parser.add_argument(
         "--input",
@@ -68,6 +76,32 @@ def add_parser(subparsers):
         metavar="N",
         help=f"ECE bins, 1 to {MAX_N_BINS} (default: 10)",
     )
+    parser.add_argument(
+        "--model",
+        metavar="COL",
+        help="column naming the forecast set of each row (long format: the "
+        "rows of each value are scored as one forecast set, one row each)",
+    )
+    parser.add_argument(
+        "--ci",
+        nargs="?",
+        const="0.95",
+        metavar="LEVEL",
+        help="bootstrap confidence intervals of every score, at LEVEL (default "
+        "0.95), and paired comparisons of the forecast sets",
+    )
+    parser.add_argument(
+        "--n-resamples",
+        default="1000",
+        metavar="N",
+        help=f"bootstrap resamples of --ci, 2 to {MAX_RESAMPLES} (default: 1000)",
+    )
+    parser.add_argument(
+        "--seed",
+        default="0",
+        metavar="N",
+        help="seed of the bootstrap resamples (default: 0)",
+    )
     parser.add_argument("--report", metavar="FILE.html", help="write an HTML report")
     parser.add_argument("--json", metavar="FILE.json", help="write the scores as JSON")
     parser.set_defaults(command="evaluate", run=run)
@@ -85,6 +119,34 @@ def check_n_bins(text):
     return value
 
 
+def check_ci(args):
+    """--ci, --n-resamples and --seed as (level or None, resamples, seed)."""
+    if args.ci is None:
+        return None, None, None
+    level = None
+    with contextlib.suppress(ValueError):
+        level = float(args.ci)
+    if level is None or not 0 < level < 1:
+        msg = f"--ci must be a confidence level between 0 and 1; got {args.ci[:30]}."
+        raise ValueError(msg)
+    resamples = None
+    with contextlib.suppress(ValueError):
+        resamples = int(args.n_resamples)
+    if resamples is None or not 2 <= resamples <= MAX_RESAMPLES:
+        msg = (
+            f"--n-resamples must be a whole number from 2 to {MAX_RESAMPLES}; "
+            f"got {args.n_resamples[:30]}."
+        )
+        raise ValueError(msg)
+    seed = None
+    with contextlib.suppress(ValueError):
+        seed = int(args.seed)
+    if seed is None or seed < 0:
+        msg = f"--seed must be a whole number, 0 or more; got {args.seed[:30]}."
+        raise ValueError(msg)
+    return level, resamples, seed
+
+
 def run(args, console):
     # Looked up when called, so that tests can replace the report's parts (and
     # so that ``calibkit --help`` does not wait for numpy or scikit-learn).
@@ -97,6 +159,20 @@ def run(args, console):
     from calibkit.report import _report
 
     n_bins = check_n_bins(args.n_bins)
+    level, n_resamples, seed = check_ci(args)
+    prefixes = args.prefix or []
+    if len(prefixes) > 1 and (args.calibrator is not None or args.columns):
+        msg = (
+            "--prefix is given several times (one forecast set each); it cannot "
+            "be combined with --calibrator or --columns."
+        )
+        raise ValueError(msg)
+    if args.model is not None and (args.calibrator is not None or len(prefixes) > 1):
+        msg = (
+            "--model (one forecast set per value) cannot be combined with "
+            "--calibrator or a repeated --prefix."
+        )
+        raise ValueError(msg)
     for option, path in (("--report", args.report), ("--json", args.json)):
         check_output_path(path, name=option)
     check_paths(
@@ -105,12 +181,13 @@ def run(args, console):
         {"--json": "json", "--report": "report"},
     )
     choice = column_choice(args)
+    choice["prefix"] = prefixes[0] if len(prefixes) == 1 else None
     calibrator, stored = None, None
     if args.calibrator is not None:
         calibrator, stored = load_calibrator(args.calibrator, choice)
     frame = console.read(args.predictions, label=args.label)
     y = ckio.label_array(frame, args.label)
-    not_scores = [args.label, args.weight, args.groups]
+    not_scores = [args.label, args.weight, args.groups, args.model]
     weight = ckio.score_array(frame, [args.weight]) if args.weight else None
     groups = None
     if args.groups is not None:
@@ -119,8 +196,23 @@ def run(args, console):
         groups = group_array(frame, args.groups, role="--groups column")
     kind = args.input or (calibrator.input if calibrator else "probabilities")
     options = {"sample_weight": weight, "n_bins": n_bins}
+    if level is not None:
+        options.update(ci=level, n_resamples=n_resamples, random_state=seed)
 
-    if calibrator is None:
+    if args.model is not None:
+        evaluations = _evaluate_models(frame, args, choice, not_scores, kind, options)
+    elif len(prefixes) > 1:
+        evaluations = []
+        for prefix in prefixes:
+            labels, columns = prediction_columns(
+                frame, prefix=prefix, exclude=not_scores, y=y
+            )
+            X = ckio.score_array(frame, columns)
+            name = prefix.rstrip("_") or prefix
+            evaluations.append(
+                _evaluate_raw(y, X, name, kind, labels, options, columns)
+            )
+    elif calibrator is None:
         labels, columns = prediction_columns(frame, **choice, exclude=not_scores, y=y)
         X = ckio.score_array(frame, columns)
         evaluations = [
@@ -155,6 +247,17 @@ def run(args, console):
     if by_group is not None:
         print()
         print(_report.format_group_tables(by_group))
+    comparisons = None
+    if level is not None:
+        comparisons = _report.compare_evaluations(
+            evaluations,
+            confidence_level=level,
+            n_resamples=n_resamples,
+            random_state=seed,
+        )
+        if comparisons:
+            print()
+            print(_report.format_comparisons(comparisons))
     # Both outputs are built before either is written, and written together,
     # so that a failure leaves neither (not a JSON file without its report).
     outputs = []
@@ -162,6 +265,11 @@ def run(args, console):
         extra = {"source": str(args.predictions)}
         if by_group is not None:
             extra["calibration_by_group"] = _report.group_tables_json(by_group)
+        if comparisons:
+            extra["comparisons"] = [
+                {"first": a, "second": b, **_report.comparison_fields(c)}
+                for a, b, c in comparisons
+            ]
         text = _report.to_json(evaluations, extra=extra)
         outputs.append((args.json, text))
     if args.report:
@@ -169,13 +277,44 @@ def run(args, console):
             f"Predictions from {args.predictions}, labels in column {args.label!r}."
         )
         html = _report.render_html(
-            evaluations, description=description, groups=by_group
+            evaluations,
+            description=description,
+            groups=by_group,
+            comparisons=comparisons,
         )
         outputs.append((args.report, html))
     write_texts(outputs)
     for path, _ in outputs:
         console.info(f"wrote {path}")
     return 0
+
+
+def _evaluate_models(frame, args, choice, not_scores, kind, options):
+    """One evaluation per value of the --model column (in order of appearance)."""
+    from calibkit.io._columns import prediction_columns
+
+    if args.model not in frame.columns:
+        msg = f"--model column {args.model!r} is not in the file."
+        raise ValueError(msg)
+    names = frame[args.model]
+    if names.isna().any():
+        first = int(names.isna().to_numpy().argmax())
+        msg = f"the --model column {args.model!r} is empty at row {first}."
+        raise ValueError(msg)
+    evaluations = []
+    for value in names.unique():
+        rows = frame[(names == value).to_numpy()].reset_index(drop=True)
+        rows.attrs = frame.attrs
+        y = ckio.label_array(rows, args.label)
+        labels, columns = prediction_columns(rows, **choice, exclude=not_scores, y=y)
+        X = ckio.score_array(rows, columns)
+        group_options = dict(options)
+        if args.weight:
+            group_options["sample_weight"] = ckio.score_array(rows, [args.weight])
+        evaluations.append(
+            _evaluate_raw(y, X, str(value), kind, labels, group_options, columns)
+        )
+    return evaluations
 
 
 def _evaluate_raw(y, X, name, kind, labels, options, columns):

@@ -25,7 +25,7 @@ def add_subcommand(subparsers, name, *, help, description, examples):
     )
 
 
-def add_predictions(parser, *, default, label=True):
+def add_predictions(parser, *, default, label=True, repeat_prefix=False):
     """The PREDICTIONS file, ``--label`` (unless ``label=False``) and the column
     options (``default`` describes the columns taken without them)."""
     parser.add_argument("predictions", metavar="PREDICTIONS", help="input file, or -")
@@ -33,11 +33,14 @@ def add_predictions(parser, *, default, label=True):
         parser.add_argument(
             "--label", required=True, metavar="COL", help="label column"
         )
-    add_column_options(parser, default=default)
+    add_column_options(parser, default=default, repeat_prefix=repeat_prefix)
 
 
-def add_column_options(parser, *, default):
-    """``--columns`` and ``--prefix``, with the default selection described."""
+def add_column_options(parser, *, default, repeat_prefix=False):
+    """``--columns`` and ``--prefix``, with the default selection described.
+
+    With ``repeat_prefix``, ``--prefix`` may be given several times (a list,
+    one forecast set per prefix)."""
     group = parser.add_argument_group("prediction columns")
     group.add_argument(
         "--columns",
@@ -48,11 +51,18 @@ def add_column_options(parser, *, default):
         "<prefix><label> are matched to the labels by name; others are taken in "
         "the sorted order of the labels. May be repeated.",
     )
+    repeated = (
+        ". Repeat it to score several forecast sets (one per prefix, one row each)"
+        if repeat_prefix
+        else ""
+    )
     group.add_argument(
         "--prefix",
         metavar="PREFIX",
+        action="append" if repeat_prefix else "store",
         help="take every column whose name starts with PREFIX; the rest of each "
-        "name is its label (logit_cat is the column of label cat), in any order",
+        f"name is its label (logit_cat is the column of label cat), in any "
+        f"order{repeated}",
     )
     group.description = f"Default: {default}"
 

@@ -61,6 +61,7 @@ from calibkit.metrics._kernels import (
     weighted_sum,
     weights_or_ones,
 )
+from calibkit.metrics._many import is_model_mapping, per_model
 from calibkit.metrics._reliability import N_BINS
 
 __all__ = ["Decomposition", "decompose"]
@@ -402,6 +403,21 @@ def decompose(
     >>> round(d.score, 4), round(d.miscalibration, 4), round(d.discrimination, 4)
     (0.4533, 0.176, 0.3958)
     """
+    if is_model_mapping(y_prob):  # {name: forecasts}: one row per model
+        return per_model(
+            decompose,
+            y_true,
+            y_prob,
+            score=score,
+            strategy=strategy,
+            n_bins=n_bins,
+            multiclass=multiclass,
+            sample_weight=sample_weight,
+            labels=labels,
+            pos_label=pos_label,
+            input=input,
+            method=method,
+        )
     strategy = _strategy_from_method(method, strategy)
     fc = check_forecasts(
         y_true,

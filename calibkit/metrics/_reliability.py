@@ -41,6 +41,7 @@ from calibkit.metrics._kernels import (
     weight_rows,
     weighted,
 )
+from calibkit.metrics._many import is_model_mapping, per_model
 from calibkit.metrics._smooth import smooth_curve, smoothing_grid
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
@@ -290,6 +291,21 @@ def expected_calibration_error(
     >>> round(ece, 4)
     0.1667
     """
+    if is_model_mapping(y_prob):  # {name: forecasts}: one row per model
+        return per_model(
+            expected_calibration_error,
+            y_true,
+            y_prob,
+            n_bins=n_bins,
+            strategy=strategy,
+            norm=norm,
+            multiclass=multiclass,
+            debias=debias,
+            sample_weight=sample_weight,
+            labels=labels,
+            pos_label=pos_label,
+            input=input,
+        )
     if debias and norm != "l2":
         msg = f"debias=True applies to norm='l2' only; got norm={norm!r}."
         raise ValueError(msg)

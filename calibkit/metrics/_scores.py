@@ -26,6 +26,7 @@ from calibkit.metrics._kernels import (
     warn_certain_and_wrong,
     weights_or_ones,
 )
+from calibkit.metrics._many import is_model_mapping, per_model
 
 __all__ = ["brier_score", "log_loss"]
 
@@ -137,6 +138,17 @@ def log_loss(
     >>> round(log_loss([0, 1], [-1.0, 40.0], input="logits"), 4)
     0.1566
     """
+    if is_model_mapping(y_prob):  # {name: forecasts}: one row per model
+        return per_model(
+            log_loss,
+            y_true,
+            y_prob,
+            sample_weight=sample_weight,
+            labels=labels,
+            pos_label=pos_label,
+            input=input,
+            class_weight=class_weight,
+        )
     fc = check_forecasts(
         y_true,
         y_prob,
@@ -224,6 +236,16 @@ def brier_score(
     >>> round(brier_score([0, 1, 1], [[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]]), 4)
     0.14
     """
+    if is_model_mapping(y_prob):  # {name: forecasts}: one row per model
+        return per_model(
+            brier_score,
+            y_true,
+            y_prob,
+            sample_weight=sample_weight,
+            labels=labels,
+            pos_label=pos_label,
+            input=input,
+        )
     fc = check_forecasts(
         y_true,
         y_prob,

@@ -6,13 +6,20 @@ import html
 import io
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
 
 from calibkit._results import Result
-from calibkit._validation import count, format_label, to_numpy, validate_params
+from calibkit._validation import (
+    count,
+    format_label,
+    interval,
+    to_numpy,
+    validate_params,
+)
 from calibkit._version import __version__
 from calibkit.metrics._cumulative import forecast_cumulative
 from calibkit.metrics._decomposition import _decompose
@@ -87,6 +94,12 @@ class ForecastEvaluation(Result):
         p-value of the top-label ECCE-R
         (:func:`calibkit.metrics.cumulative_calibration`): small values are
         evidence of miscalibration.
+    intervals : dict or None
+        With ``ci``: ``{score key: ConfidenceInterval}`` for ``log_loss``,
+        ``brier_score``, ``ece``, ``miscalibration``, ``discrimination`` and
+        ``uncertainty``; None without.
+    sample_weight : ndarray or None
+        The row weights, kept for the paired comparisons.
     """
 
     name: str
@@ -102,6 +115,8 @@ class ForecastEvaluation(Result):
     labels: np.ndarray = field(repr=False)
     smooth_ece: float = float("nan")
     ecce_r_pvalue: float = float("nan")
+    intervals: dict | None = field(default=None, repr=False)
+    sample_weight: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self):
         """The scores as a flat dict of JSON-ready values (``inf`` stays a float).
@@ -127,6 +142,7 @@ class ForecastEvaluation(Result):
             "decomposition_estimator": d.estimator,
             "smooth_ece": self.smooth_ece,
             "ecce_r_pvalue": self.ecce_r_pvalue,
+            **_interval_fields(self.intervals),
         }
 
 
@@ -135,6 +151,9 @@ class ForecastEvaluation(Result):
         **{k: v for k, v in FORECAST_CONSTRAINTS.items() if k != "pos_label"},
         "name": "no_validation",  # any object; shown as str(name)
         "n_bins": [count()],
+        "ci": [None, interval(numbers.Real, 0, 1, closed="neither")],
+        "n_resamples": [count()],
+        "random_state": "no_validation",  # checked by numpy.random.default_rng
     }
 )
 def evaluate_forecasts(
@@ -146,6 +165,9 @@ def evaluate_forecasts(
     labels=None,
     sample_weight=None,
     n_bins=N_BINS,
+    ci=None,
+    n_resamples=1000,
+    random_state=0,
 ):
     """Log-loss, Brier score, ECE and log-loss decomposition of one forecast.
 
@@ -169,6 +191,15 @@ def evaluate_forecasts(
         Row weights.
     n_bins : int, default=10
         Equal-width bins of the ECE.
+    ci : float or None, default=None
+        Confidence level (e.g. ``0.95``) of bootstrap intervals for every
+        score, or None for none. All scores are computed on the same
+        resamples (see :func:`calibkit.metrics.confidence_interval`); the
+        CORP terms (MCB, DSC) refit PAV on each resample.
+    n_resamples : int, default=1000
+        Bootstrap resamples of the intervals.
+    random_state : None, int or numpy.random.Generator, default=0
+        Seed of the resamples (fixed by default, so a report is reproducible).
 
     Returns
     -------
@@ -198,11 +229,17 @@ def evaluate_forecasts(
         y_true, y_prob, sample_weight=sample_weight, labels=labels, input=input
     )
     loss = _log_loss(fc, input=input)
+    given = fc
     fc = as_probabilities(fc, input)
     if not fc.is_binary and fc.n_classes == 2:
         fc = dataclasses.replace(fc, prob=fc.prob[:, 1])
     if labels is None:
         labels = fc.classes  # the sorted labels of y_true, found by the check
+    intervals = None
+    if ci is not None:
+        intervals = score_intervals(
+            given, fc, input, n_bins, ci, n_resamples, random_state
+        )
     return ForecastEvaluation(
         name=str(name),
         n_samples=int(fc.y.shape[0]),
@@ -217,7 +254,134 @@ def evaluate_forecasts(
         labels=np.asarray(labels),
         smooth_ece=float(_smooth_fit(smoothing_grid(fc), "auto").ece),
         ecce_r_pvalue=forecast_cumulative(fc).ecce_r_pvalue,
+        intervals=intervals,
+        sample_weight=fc.sample_weight,
     )
+
+
+#: Scores with intervals: key of ``to_dict()`` -> (metric, its options).
+_INTERVAL_METRICS = {
+    "log_loss": ("log_loss", {}),
+    "brier_score": ("brier_score", {}),
+    "ece": ("expected_calibration_error", {}),
+    "miscalibration": ("miscalibration", {}),
+    "discrimination": ("discrimination", {}),
+    "uncertainty": ("uncertainty", {}),
+}
+
+
+def score_intervals(given, fc, input, n_bins, level, n_resamples, random_state):
+    """Bootstrap intervals of every score of :func:`evaluate_forecasts`.
+
+    One set of resamples for all of them: the log-loss on the forecasts as
+    given (logits stay logits), the others on the probabilities.
+    """
+    from calibkit.metrics._bootstrap import (
+        ConfidenceInterval,
+        Data,
+        bootstrap_replicates,
+        check_random_state,
+        interval_ends,
+        metric_spec,
+    )
+
+    rng = check_random_state(random_state)
+    state = rng.bit_generator.state
+    intervals = {}
+    for key, (metric, options) in _INTERVAL_METRICS.items():
+        if key == "ece":
+            options = {"n_bins": int(n_bins)}
+        data = (
+            Data(given, input, None, None)
+            if key == "log_loss"
+            else Data(fc, "probabilities", None, None)
+        )
+        spec = metric_spec(metric, options)
+        rng.bit_generator.state = state  # the same resamples for every score
+        estimate = float(spec.estimate(data))
+        (draws,) = bootstrap_replicates([spec], data, n_resamples, rng)
+        low, high = interval_ends(draws, estimate, level, "percentile")
+        finite = draws[np.isfinite(draws)]
+        intervals[key] = ConfidenceInterval(
+            metric=metric,
+            estimate=estimate,
+            low=low,
+            high=high,
+            standard_error=float(np.std(finite, ddof=1)) if finite.size > 1 else 0.0,
+            confidence_level=float(level),
+            method="percentile",
+            n_resamples=int(n_resamples),
+            bootstrap_distribution=draws,
+        )
+    return intervals
+
+
+def _interval_fields(intervals):
+    """``{key}_low`` and ``{key}_high`` of each score's interval (none without)."""
+    if not intervals:
+        return {}
+    fields = {}
+    for key, ci in intervals.items():
+        fields[f"{key}_low"] = ci.low
+        fields[f"{key}_high"] = ci.high
+    fields["confidence_level"] = next(iter(intervals.values())).confidence_level
+    return fields
+
+
+def compare_evaluations(
+    evaluations, *, confidence_level=0.95, n_resamples=1000, random_state=0
+):
+    """Paired comparisons of the first forecast with each of the others.
+
+    "Is the improvement significant?": the log-loss and Brier score of the
+    first evaluation (e.g. the uncalibrated forecasts) against each other one
+    on the same rows, by :func:`calibkit.metrics.compare_forecasts` (paired
+    bootstrap interval of the difference, Diebold-Mariano test).
+
+    Parameters
+    ----------
+    evaluations : list of ForecastEvaluation
+        Forecasts of the same rows (same labels, same order).
+    confidence_level : float, default=0.95
+        Coverage of the intervals of the differences.
+    n_resamples : int, default=1000
+        Bootstrap resamples.
+    random_state : None, int or numpy.random.Generator, default=0
+        Seed of the resamples.
+
+    Returns
+    -------
+    list of (str, str, PairedComparison)
+        ``(first name, other name, comparison)`` per other forecast and score
+        (log-loss, then Brier); empty when there is one forecast or the
+        forecasts are not of the same rows.
+    """
+    from calibkit.metrics import compare_forecasts
+
+    if len(evaluations) < 2:
+        return []
+    first = evaluations[0]
+    out = []
+    for other in evaluations[1:]:
+        same_rows = other.y_true.shape == first.y_true.shape and np.array_equal(
+            other.y_true, first.y_true
+        )
+        if not same_rows or other.y_prob.shape != first.y_prob.shape:
+            continue
+        for metric in ("log_loss", "brier_score"):
+            comparison = compare_forecasts(
+                first.y_true,
+                first.y_prob,
+                other.y_prob,
+                metric=metric,
+                labels=first.labels,
+                sample_weight=first.sample_weight,
+                confidence_level=confidence_level,
+                n_resamples=n_resamples,
+                random_state=random_state,
+            )
+            out.append((first.name, other.name, comparison))
+    return out
 
 
 def metrics_table(evaluations):
@@ -256,8 +420,13 @@ def format_table(evaluations, *, digits=4):
     str
     """
     table = metrics_table(evaluations)
-    text = table.rename_axis(None).to_string(float_format=lambda v: f"{v:.{digits}f}")
     first = evaluations[0]
+    if any(e.intervals for e in evaluations):
+        text = _table_with_intervals(table, evaluations, digits).to_string()
+    else:
+        text = table.rename_axis(None).to_string(
+            float_format=lambda v: f"{v:.{digits}f}"
+        )
     brier = "binary (p - y)^2" if first.n_classes == 2 else "summed over classes"
     legend = (
         "log-loss, MCB, DSC, UNC in nats; log-loss = MCB - DSC + UNC\n"
@@ -266,7 +435,88 @@ def format_table(evaluations, *, digits=4):
         "cumulative calibration test (small: miscalibrated)\n"
         f"decomposition: {first.decomposition.estimator}"
     )
+    ci = _first_interval(evaluations)
+    if ci is not None:
+        legend += (
+            f"\n[low, high]: {ci.confidence_level:.0%} bootstrap percentile "
+            f"intervals, {ci.n_resamples} resamples"
+        )
     return f"{text}\n\n{legend}"
+
+
+def _first_interval(evaluations):
+    for evaluation in evaluations:
+        if evaluation.intervals:
+            return next(iter(evaluation.intervals.values()))
+    return None
+
+
+#: Key of ``ForecastEvaluation.to_dict()`` of each heading of the table.
+_KEYS = {heading: key for key, heading in COLUMNS}
+
+
+def _table_with_intervals(table, evaluations, digits):
+    """The table as text cells ``value [low, high]`` where intervals exist."""
+    cells = table.astype(object).rename_axis(None)
+    for evaluation, name in zip(evaluations, table.index, strict=True):
+        for heading in table.columns:
+            value = table.loc[name, heading]
+            text = _number(value, digits)
+            ci = (evaluation.intervals or {}).get(_KEYS[heading])
+            if ci is not None:
+                text += f" [{_number(ci.low, digits)}, {_number(ci.high, digits)}]"
+            cells.loc[name, heading] = text
+    return cells
+
+
+def _number(value, digits):
+    return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
+
+
+def comparison_fields(comparison):
+    """A paired comparison as JSON-ready fields (``inf`` as a string).
+
+    Parameters
+    ----------
+    comparison : PairedComparison
+
+    Returns
+    -------
+    dict
+    """
+    return {k: _json_number(v) for k, v in comparison.to_dict().items()}
+
+
+def format_comparisons(comparisons, *, digits=4):
+    """Paired comparisons (from :func:`compare_evaluations`) as text lines.
+
+    Parameters
+    ----------
+    comparisons : list of (str, str, PairedComparison)
+    digits : int, default=4
+        Decimals shown.
+
+    Returns
+    -------
+    str
+        One line per comparison; empty for none.
+    """
+    lines = []
+    for first, other, c in comparisons:
+        name = "log-loss" if c.metric == "log_loss" else "Brier"
+        lines.append(
+            f"{first} - {other}, {name}: {_number(c.difference, digits)} "
+            f"[{_number(c.low, digits)}, {_number(c.high, digits)}], "
+            f"Diebold-Mariano z = {c.statistic:.2f}, p = {c.p_value:.2g}"
+        )
+    if lines:
+        level = comparisons[0][2].confidence_level
+        lines.insert(
+            0,
+            f"Paired differences (first forecast minus the other; > 0: the other "
+            f"is better), {level:.0%} paired-bootstrap intervals:",
+        )
+    return "\n".join(lines)
 
 
 def to_json(evaluations, *, extra=None):
@@ -587,6 +837,7 @@ th[title], span[title] { text-decoration: underline dotted; cursor: help; }
 td.best { font-weight: bold; }
 table.groups tr.best td { font-weight: bold; }
 table.groups caption { text-align: left; font-weight: bold; }
+span.ci { color: #555; font-size: 0.85em; white-space: nowrap; }
 .note { color: #444; font-size: 0.92em; }
 .note ul { margin: 0.3em 0; padding-left: 1.2em; }
 .warning { background: #fff4e0; border-left: 4px solid #e0a030; padding: 0.5em 1em; }
@@ -651,6 +902,7 @@ def render_html(
     description=None,
     images=None,
     groups=None,
+    comparisons=None,
 ):
     """A self-contained HTML page with the scores and diagrams.
 
@@ -669,6 +921,10 @@ def render_html(
         Calibration by group (from ``evaluate_groups``): adds a section
         with the group tables, the worst group and a reliability diagram per
         group.
+    comparisons : list or None, default=None
+        Paired comparisons from :func:`compare_evaluations`, shown under "Is
+        the improvement significant?" (``calibkit evaluate --ci`` passes
+        them); None or empty for no such section.
 
     Returns
     -------
@@ -703,6 +959,9 @@ def render_html(
         _legend_html(evaluations),
         "</div>",
     ]
+    if comparisons:
+        parts.append("<h2>Is the improvement significant?</h2>")
+        parts.append(_comparisons_html(comparisons))
     parts.append("<h2>Reliability diagrams</h2>")
     if matplotlib_available():
         images = dict(images or {})
@@ -755,6 +1014,7 @@ def write_report(
     description=None,
     images=None,
     groups=None,
+    comparisons=None,
 ):
     """Write :func:`render_html` to ``path`` (atomically).
 
@@ -767,6 +1027,7 @@ def write_report(
     images : dict or None, default=None
         See :func:`render_html`.
     groups : GroupEvaluation or None, default=None
+    comparisons : list or None, default=None
         See :func:`render_html`.
 
     Returns
@@ -784,6 +1045,7 @@ def write_report(
         description=description,
         images=images,
         groups=groups,
+        comparisons=comparisons,
     )
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -803,15 +1065,57 @@ def _metrics_html(evaluations):
         col: table[col].min() for col in ("log-loss", "Brier", "ECE") if len(table) > 1
     }
     rows = []
-    for name, row in table.iterrows():
+    for evaluation, (name, row) in zip(evaluations, table.iterrows(), strict=True):
         cells = []
         for col, value in row.items():
             css = ' class="best"' if best.get(col) == value else ""
-            cells.append(f"<td{css}>{_fmt(value)}</td>")
+            ci = (evaluation.intervals or {}).get(_KEYS[col])
+            interval_text = (
+                ""
+                if ci is None
+                else f'<br><span class="ci">[{_fmt(ci.low)}, {_fmt(ci.high)}]</span>'
+            )
+            cells.append(f"<td{css}>{_fmt(value)}{interval_text}</td>")
         rows.append(f"<tr><td>{html.escape(str(name))}</td>{''.join(cells)}</tr>")
     return (
         f'<table id="metrics"><thead><tr><th>forecast</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _comparisons_html(comparisons):
+    """Table of the paired comparisons, with a plain-words verdict."""
+    level = comparisons[0][2].confidence_level
+    rows = []
+    for first, other, c in comparisons:
+        name = "log-loss" if c.metric == "log_loss" else "Brier"
+        if c.low > 0:
+            verdict = f"{other} is better"
+        elif c.high < 0:
+            verdict = f"{first} is better"
+        else:
+            verdict = "no significant difference"
+        rows.append(
+            f"<tr><td>{html.escape(first)} − {html.escape(other)}</td>"
+            f"<td>{name}</td><td>{_fmt(c.difference)}</td>"
+            f"<td>[{_fmt(c.low)}, {_fmt(c.high)}]</td>"
+            f"<td>{c.statistic:.2f}</td><td>{c.p_value:.2g}</td>"
+            f"<td>{html.escape(verdict)}</td></tr>"
+        )
+    return (
+        '<div class="row"><table id="comparisons"><thead><tr><th>forecasts</th>'
+        f"<th>score</th><th>difference</th><th>{level:.0%} interval</th>"
+        '<th title="Diebold-Mariano statistic of the per-row score '
+        'differences (the paired z test for independent rows)">z</th>'
+        "<th>p-value</th><th>verdict</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        '<div class="note"><p>The same rows scored by both forecasts: the '
+        "difference of their mean scores (first minus second; above 0 means "
+        "the second scores lower, i.e. better), with a paired-bootstrap "
+        "interval (both forecasts scored on each resample of the rows) and "
+        "the Diebold–Mariano test of no difference. An interval that excludes "
+        "0 means the improvement is more than chance at that level.</p></div>"
+        "</div>"
     )
 
 
@@ -826,10 +1130,20 @@ def _legend_html(evaluations):
         if first.n_classes == 2
         else "summed over the classes"
     )
+    ci = _first_interval(evaluations)
+    intervals = ""
+    if ci is not None:
+        intervals = (
+            f"<p>Under each score: its {ci.confidence_level:.0%} bootstrap "
+            f"interval ({ci.n_resamples} resamples of the rows). MCB and DSC "
+            "are refitted on each resample; on small samples they are biased "
+            "upward, and their interval shows their spread more than where "
+            "the true value lies.</p>"
+        )
     return (
         f'<div class="note"><ul>{items}</ul><p>log-loss = UNC − DSC + MCB. '
         f"Brier: {brier}. ECE: of the most probable class, {first.n_bins} "
-        "equal-width bins.</p></div>"
+        f"equal-width bins.</p>{intervals}</div>"
     )
 
 

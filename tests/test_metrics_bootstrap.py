@@ -1,0 +1,401 @@
+"""Confidence intervals of the metrics: vectorised bootstrap and closed forms.
+
+References: the metric functions themselves with the resample's counts as
+integer weights (integer weights are repeated rows, tested in their own
+files), actual repeated rows, the closed-form expected log-loss (mpmath
+quadrature), and coverage by simulation.
+"""
+
+import itertools
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from scipy.special import ndtri
+
+import calibkit.metrics._bootstrap as bootstrap_module
+from calibkit.metrics import (
+    ConfidenceInterval,
+    brier_score,
+    confidence_interval,
+    decompose,
+    expected_calibration_error,
+    log_loss,
+)
+from calibkit.metrics._bootstrap import (
+    Data,
+    Resamples,
+    counted_rows,
+    metric_spec,
+)
+from calibkit.metrics._inputs import check_forecasts
+
+
+def _replicates(metric, y, p, w, block, **options):
+    """The vectorised replicates of ``metric`` for this block of resamples."""
+    fc = check_forecasts(y, p, sample_weight=w)
+    data = Data(fc=fc, input="probabilities", y_true=y, y_prob=p)
+    spec = metric_spec(metric, options)
+    replicate = spec.prepare(data, counted_rows(fc))
+    assert replicate is not None, "expected a vectorised bootstrap"
+    return replicate(block)
+
+
+def _reference(function, y, p, w, block, **options):
+    """The metric of each resample, one call each with count weights."""
+    rows = counted_rows(check_forecasts(y, p, sample_weight=w))
+    out = []
+    for c in block.counts:
+        weights = np.zeros(len(y))
+        weights[rows] = c * (1.0 if w is None else w[rows])
+        out.append(function(y, p, sample_weight=weights, **options))
+    return np.array(out)
+
+
+def _decomposition_term(term):
+    def function(y, p, sample_weight, **options):
+        return getattr(decompose(y, p, sample_weight=sample_weight, **options), term)
+
+    return function
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    ("metric", "function", "options"),
+    [
+        ("log_loss", log_loss, {}),
+        ("brier_score", brier_score, {}),
+        ("expected_calibration_error", expected_calibration_error, {}),
+        ("expected_calibration_error", expected_calibration_error, {"n_bins": 7}),
+        (
+            "expected_calibration_error",
+            expected_calibration_error,
+            {"norm": "l2", "n_bins": 4},
+        ),
+        ("expected_calibration_error", expected_calibration_error, {"norm": "max"}),
+        (
+            "expected_calibration_error",
+            expected_calibration_error,
+            {"multiclass": "classwise", "n_bins": 5},
+        ),
+        *[
+            (term, _decomposition_term(term), {"strategy": "uniform", "score": score})
+            for term in ("miscalibration", "discrimination", "refinement")
+            for score in ("log", "brier")
+        ],
+        *[
+            (term, _decomposition_term(term), {"strategy": "quantile", "n_bins": 1})
+            for term in ("miscalibration", "discrimination")
+        ],
+        *[
+            ("uncertainty", _decomposition_term("uncertainty"), {"score": score})
+            for score in ("log", "brier")
+        ],
+    ],
+)
+def test_vectorised_replicates_equal_the_metric_with_count_weights(
+    binary_forecasts, metric, function, options, weighted
+):
+    y, p, w = binary_forecasts
+    w = w.astype(np.float64) if weighted else None
+    n = len(y) if w is None else int(np.count_nonzero(w))
+    block = Resamples.draw(np.random.default_rng(3), n, 6)
+    got = _replicates(metric, y, p, w, block, **options)
+    expected = _reference(function, y, p, w, block, **options)
+    np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("multiclass", ["top_label", "classwise"])
+def test_vectorised_multiclass_ece_and_scores(multiclass_forecasts, multiclass):
+    y, P, w = multiclass_forecasts
+    w = w.astype(np.float64)
+    n = int(np.count_nonzero(w))
+    block = Resamples.draw(np.random.default_rng(4), n, 5)
+    for metric, function, options in [
+        ("log_loss", log_loss, {}),
+        ("brier_score", brier_score, {}),
+        ("uncertainty", _decomposition_term("uncertainty"), {}),
+        (
+            "expected_calibration_error",
+            expected_calibration_error,
+            {"multiclass": multiclass, "n_bins": 6},
+        ),
+    ]:
+        got = _replicates(metric, y, P, w, block, **options)
+        expected = _reference(function, y, P, w, block, **options)
+        np.testing.assert_allclose(got, expected, rtol=1e-11, err_msg=metric)
+
+
+def test_a_resample_is_the_metric_of_the_repeated_rows(binary_forecasts):
+    """Independent of weights: build the resampled data set and score it."""
+    y, p, _ = binary_forecasts
+    block = Resamples.draw(np.random.default_rng(5), len(y), 3)
+    got = _replicates("log_loss", y, p, None, block)
+    got_ece = _replicates("expected_calibration_error", y, p, None, block)
+    for j, rows in enumerate(block.draws):
+        yy, pp = y[rows], p[rows]
+        loss = np.mean(np.where(yy == 1, -np.log(pp), -np.log1p(-pp)))
+        assert got[j] == pytest.approx(loss, rel=1e-12)
+        assert got_ece[j] == pytest.approx(expected_calibration_error(yy, pp))
+
+
+def test_resample_counts_are_multinomial():
+    n, size = 50, 4000
+    counts = Resamples.draw(np.random.default_rng(6), n, size).counts
+    assert counts.shape == (size, n)
+    np.testing.assert_array_equal(counts.sum(axis=1), n)
+    # Multinomial(n, 1/n): mean 1, variance 1 - 1/n per row; 4000 x 50 draws
+    # put the estimates within 0.02 (about 4 standard errors).
+    assert counts.mean() == pytest.approx(1.0, abs=1e-12)
+    assert counts.var() == pytest.approx(1 - 1 / n, abs=0.02)
+
+
+def test_blocks_bound_memory_and_give_the_same_draws_for_any_block(monkeypatch):
+    rng = np.random.default_rng(7)
+    p = rng.uniform(0.05, 0.95, 400)
+    y = (rng.uniform(size=400) < p).astype(int)
+    whole = confidence_interval("brier_score", y, p, n_resamples=30, random_state=1)
+    monkeypatch.setattr(bootstrap_module, "_BLOCK", 400 * 7)  # 7 per block
+    blocked = confidence_interval("brier_score", y, p, n_resamples=30, random_state=1)
+    assert blocked.bootstrap_distribution.shape == (30,)
+    assert np.all(np.isfinite(blocked.bootstrap_distribution))
+    # Different blocks draw differently, but both are seeded and reproducible.
+    again = confidence_interval("brier_score", y, p, n_resamples=30, random_state=1)
+    np.testing.assert_array_equal(
+        blocked.bootstrap_distribution, again.bootstrap_distribution
+    )
+    assert whole.estimate == blocked.estimate
+
+
+def test_no_python_loop_per_resample_for_vectorised_metrics(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("one resample at a time")
+
+    monkeypatch.setattr(bootstrap_module, "_one_resample", refuse)
+    rng = np.random.default_rng(8)
+    n = 100_000
+    p = rng.uniform(0.01, 0.99, n).astype(np.float32)
+    y = (rng.uniform(size=n) < p).astype(np.int8)
+    for metric in ("log_loss", "brier_score", "expected_calibration_error"):
+        ci = confidence_interval(metric, y, p, n_resamples=20, random_state=0)
+        assert ci.low <= ci.estimate <= ci.high
+
+
+def test_corp_terms_loop_and_match_the_decomposition(binary_forecasts):
+    y, p, w = binary_forecasts
+    ci = confidence_interval(
+        "miscalibration", y, p, sample_weight=w, n_resamples=5, random_state=2
+    )
+    assert ci.estimate == decompose(y, p, sample_weight=w).miscalibration
+    rows = np.flatnonzero(w > 0)
+    rng = np.random.default_rng(2)
+    counts = Resamples.draw(rng, rows.shape[0], 5).counts
+    for c, value in zip(counts, ci.bootstrap_distribution, strict=True):
+        weights = np.zeros(len(y))
+        weights[rows] = c * w[rows]
+        term = decompose(y, p, sample_weight=weights).miscalibration
+        assert value == pytest.approx(term, rel=1e-12, abs=1e-15)
+
+
+def test_callable_metric_is_bootstrapped_with_count_weights(binary_forecasts):
+    y, p, _ = binary_forecasts
+
+    def mean_forecast_gap(y_true, y_prob, *, sample_weight=None, shift=0.0):
+        return float(np.average(y_prob - y_true, weights=sample_weight)) + shift
+
+    ci = confidence_interval(
+        mean_forecast_gap, y, p, n_resamples=40, random_state=0, shift=1.0
+    )
+    assert ci.metric == "mean_forecast_gap"
+    assert ci.estimate == pytest.approx(np.mean(p - y) + 1.0)
+    vectorised = confidence_interval("log_loss", y, p, n_resamples=40, random_state=0)
+    counts = Resamples.draw(np.random.default_rng(0), len(y), 40).counts
+    expected = counts @ (p - y) / len(y) + 1.0
+    np.testing.assert_allclose(ci.bootstrap_distribution, expected, rtol=1e-12)
+    assert vectorised.n_resamples == 40
+
+
+def test_percentile_and_basic_intervals_from_the_distribution(binary_forecasts):
+    y, p, _ = binary_forecasts
+    percentile = confidence_interval(
+        "log_loss", y, p, n_resamples=200, random_state=3, confidence_level=0.9
+    )
+    basic = confidence_interval(
+        "log_loss",
+        y,
+        p,
+        n_resamples=200,
+        random_state=3,
+        method="basic",
+        confidence_level=0.9,
+    )
+    draws = percentile.bootstrap_distribution
+    low, high = np.quantile(draws, [0.05, 0.95])
+    assert (percentile.low, percentile.high) == (low, high)
+    assert basic.low == pytest.approx(2 * basic.estimate - high)
+    assert basic.high == pytest.approx(2 * basic.estimate - low)
+    assert percentile.standard_error == pytest.approx(np.std(draws, ddof=1))
+    assert isinstance(percentile, ConfidenceInterval)
+    frame = percentile.to_frame()
+    assert "bootstrap_distribution" not in frame.columns
+    assert frame.loc[0, "estimate"] == percentile.estimate
+
+
+def test_normal_interval_is_the_clt_interval(binary_forecasts):
+    y, p, w = binary_forecasts
+    loss = np.where(y == 1, -np.log(p), -np.log1p(-p))
+    ci = confidence_interval("log_loss", y, p, method="normal")
+    se = np.std(loss, ddof=1) / math.sqrt(len(y))
+    assert ci.standard_error == pytest.approx(se, rel=1e-12)
+    assert ci.high - ci.estimate == pytest.approx(ndtri(0.975) * se, rel=1e-12)
+    assert ci.bootstrap_distribution is None
+    assert ci.n_resamples is None
+    # Weighted: the ratio estimator's standard error, rows of zero weight out.
+    ci_w = confidence_interval("brier_score", y, p, sample_weight=w, method="normal")
+    keep = w > 0
+    sq, ww = ((p - y) ** 2)[keep], w[keep].astype(float)
+    mean = np.sum(ww * sq) / ww.sum()
+    m = keep.sum()
+    se_w = math.sqrt(np.sum(ww**2 * (sq - mean) ** 2) / ww.sum() ** 2 * m / (m - 1))
+    assert ci_w.standard_error == pytest.approx(se_w, rel=1e-12)
+
+
+def test_normal_uncertainty_is_the_delta_method():
+    rng = np.random.default_rng(9)
+    y = (rng.uniform(size=1000) < 0.3).astype(int)
+    p = np.full(1000, 0.5)
+    ybar = y.mean()
+    se = np.std(y, ddof=1) / math.sqrt(1000)
+    log = confidence_interval("uncertainty", y, p, method="normal")
+    brier = confidence_interval("uncertainty", y, p, method="normal", score="brier")
+    assert log.standard_error == pytest.approx(abs(math.log((1 - ybar) / ybar)) * se)
+    assert brier.standard_error == pytest.approx(abs(1 - 2 * ybar) * se)
+
+
+def _expected_log_loss_of_calibrated_uniform(a, b):
+    """E[H(q)] for q ~ Uniform(a, b), y ~ Bernoulli(q): 50-digit quadrature."""
+    mpmath.mp.dps = 50
+
+    def entropy(q):
+        return -q * mpmath.log(q) - (1 - q) * mpmath.log(1 - q)
+
+    return float(mpmath.quad(entropy, [a, b]) / (b - a))
+
+
+@pytest.mark.parametrize("method", ["percentile", "normal"])
+def test_coverage_of_95_percent_log_loss_intervals(method):
+    """1000 data sets at fixed seeds; the true expected log-loss is known.
+
+    Coverage of a correct 95% interval over 1000 independent replicates has
+    binomial standard deviation 0.0069, so [0.93, 0.97] is about +-2.9 of
+    them: a correct method leaves it with probability about 0.4%, a method
+    whose real coverage is 90% (or 99%) with probability below 1e-6.
+    """
+    truth = _expected_log_loss_of_calibrated_uniform(0.1, 0.9)
+    rng = np.random.default_rng(20261127)
+    n, replicates = 300, 1000
+    covered = 0
+    for _ in range(replicates):
+        q = rng.uniform(0.1, 0.9, n)
+        y = (rng.uniform(size=n) < q).astype(int)
+        ci = confidence_interval(
+            "log_loss", y, q, method=method, n_resamples=199, random_state=rng
+        )
+        covered += ci.low <= truth <= ci.high
+    assert 0.93 <= covered / replicates <= 0.97
+
+
+def _population_top_label_ece(frequency, edges):
+    """Top-label binned ECE of q ~ Uniform(0, 1) with P(y = 1 | q) = frequency(q).
+
+    Confidence c = max(q, 1 - q); the arg-max is right with probability
+    frequency(q) (q > 1/2) or 1 - frequency(q). Bin b's weighted gap is the
+    integral of P(right | q) - c(q) over the q whose confidence falls in b
+    (two intervals, mirrored about 1/2); the ECE is the sum of their |.|.
+    """
+    mpmath.mp.dps = 30
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        lo, hi = max(lo, 0.5), max(hi, 0.5)
+        upper = mpmath.quad(lambda q: frequency(q) - q, [lo, hi])
+        lower = mpmath.quad(lambda q: (1 - frequency(q)) - (1 - q), [1 - hi, 1 - lo])
+        total += abs(float(upper + lower))
+    return total
+
+
+def test_coverage_of_95_percent_ece_intervals():
+    """An underconfident forecast, P(y = 1 | q) = 1/2 + 0.6 (q - 1/2), 4 bins.
+
+    The population ECE is 0.1 (two filled bins with gaps 0.05 and 0.15),
+    large against the sampling noise at n = 1000 (about 0.022 a bin), so the
+    bias of |.| is small. 400 replicates (binomial sd 0.011): the band
+    [0.93, 0.97] is +-1.8 sd; fixed seeds.
+    """
+    truth = _population_top_label_ece(
+        lambda q: 0.5 + 0.6 * (q - 0.5), np.linspace(0, 1, 5)
+    )
+    assert truth == pytest.approx(0.1, rel=1e-12)
+    rng = np.random.default_rng(1127)
+    n, replicates = 1000, 400
+    covered = 0
+    for _ in range(replicates):
+        q = rng.uniform(size=n)
+        y = (rng.uniform(size=n) < 0.5 + 0.6 * (q - 0.5)).astype(int)
+        ci = confidence_interval(
+            "expected_calibration_error",
+            y,
+            q,
+            n_bins=4,
+            n_resamples=199,
+            random_state=rng,
+        )
+        covered += ci.low <= truth <= ci.high
+    assert 0.93 <= covered / replicates <= 0.97
+
+
+def test_infinite_log_loss_gives_infinite_resamples():
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([0.2, 0.7, 0.0, 0.4, 0.9, 0.1])  # row 2: certain and wrong
+    with pytest.warns(Warning, match="certain and wrong"):
+        ci = confidence_interval("log_loss", y, p, n_resamples=50, random_state=0)
+    draws = ci.bootstrap_distribution
+    assert ci.estimate == math.inf
+    assert np.all(np.isinf(draws) | np.isfinite(draws))
+    assert np.any(np.isinf(draws))
+    assert np.any(np.isfinite(draws))
+    assert ci.high == math.inf
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"metric": "ece"}, ValueError, "metric must be one of"),
+        (
+            {"metric": "expected_calibration_error", "method": "normal"},
+            ValueError,
+            "no closed form for expected_calibration_error",
+        ),
+        ({"metric": "log_loss", "n_bins": 3}, TypeError, "log_loss takes the options"),
+        ({"metric": "log_loss", "random_state": "x"}, TypeError, "random_state"),
+        ({"metric": "log_loss", "method": "bca"}, ValueError, "method"),
+        ({"metric": "log_loss", "confidence_level": 1.0}, ValueError, "confidence"),
+        ({"metric": "miscalibration", "score": "zero"}, ValueError, "score must be"),
+    ],
+)
+def test_bad_arguments(binary_forecasts, kwargs, error, match):
+    y, p, _ = binary_forecasts
+    kwargs = {"n_resamples": 5, **kwargs}
+    metric = kwargs.pop("metric")
+    with pytest.raises(error, match=match):
+        confidence_interval(metric, y, p, **kwargs)
+
+
+def test_inputs_are_not_modified(binary_forecasts):
+    y, p, w = binary_forecasts
+    copies = [a.copy() for a in (y, p, w)]
+    confidence_interval(
+        "miscalibration", y, p, sample_weight=w, n_resamples=3, strategy="uniform"
+    )
+    for original, copy in zip((y, p, w), copies, strict=True):
+        np.testing.assert_array_equal(original, copy)
