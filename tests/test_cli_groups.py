@@ -136,7 +136,8 @@ def test_html_report_has_the_group_tables_and_small_multiples(grouped, capsys):
     assert '<tr class="best"><td>south</td>' in tables[0]
     assert "worst group (largest |bias| / SE): south" in tables[0]
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 3
+    # reliability, decomposition, cumulative differences, then the groups
+    assert len(images) == 4
     assert base64.b64decode(images[-1]).startswith(b"\x89PNG")
     assert 'alt="Reliability by region"' in html
 
