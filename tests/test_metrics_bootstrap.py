@@ -22,6 +22,7 @@ from calibkit.metrics import (
     decompose,
     expected_calibration_error,
     log_loss,
+    smooth_ece,
 )
 from calibkit.metrics._bootstrap import (
     Data,
@@ -214,6 +215,24 @@ def test_callable_metric_is_bootstrapped_with_count_weights(binary_forecasts):
     expected = counts @ (p - y) / len(y) + 1.0
     np.testing.assert_allclose(ci.bootstrap_distribution, expected, rtol=1e-12)
     assert vectorised.n_resamples == 40
+
+
+def test_smooth_ece_resamples_are_smooth_ece_with_count_weights(binary_forecasts):
+    y, p, w = binary_forecasts
+    ci = confidence_interval(
+        "smooth_ece", y, p, sample_weight=w, n_resamples=12, random_state=3
+    )
+    assert ci.estimate == pytest.approx(smooth_ece(y, p, sample_weight=w), rel=1e-12)
+    rows = counted_rows(check_forecasts(y, p, sample_weight=w))
+    counts = Resamples.draw(np.random.default_rng(3), len(rows), 12).counts
+    expected = []
+    for c in counts:
+        weights = np.zeros(len(y))
+        weights[rows] = c * (1.0 if w is None else w[rows])
+        expected.append(smooth_ece(y, p, sample_weight=weights))
+    np.testing.assert_allclose(ci.bootstrap_distribution, expected, rtol=1e-10)
+    with pytest.raises(ValueError, match="normal"):
+        confidence_interval("smooth_ece", y, p, method="normal")
 
 
 def test_percentile_and_basic_intervals_from_the_distribution(binary_forecasts):

@@ -17,6 +17,7 @@ from calibkit.metrics import (
     decompose,
     expected_calibration_error,
     log_loss,
+    smooth_ece,
 )
 
 RTOL = 1e-12
@@ -169,6 +170,7 @@ def test_binary_group_scores_are_the_metrics_of_the_group(strategy):
         assert row["brier_score"] == pytest.approx(brier_score(*args, **kw), rel=1e-12)
         mcb = decompose(*args, **kw).miscalibration
         assert row["miscalibration"] == pytest.approx(mcb, rel=1e-12, abs=1e-15)
+        assert row["smooth_ece"] == pytest.approx(smooth_ece(*args, **kw), rel=1e-12)
 
 
 def test_multiclass_option_is_ignored_for_a_binary_forecast():

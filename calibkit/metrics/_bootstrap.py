@@ -58,6 +58,7 @@ METRICS = (
     "discrimination",
     "uncertainty",
     "refinement",
+    "smooth_ece",
 )
 _TERMS = ("miscalibration", "discrimination", "uncertainty", "refinement")
 
@@ -73,6 +74,7 @@ _OPTIONS = {
         "debias",
     ),
     **dict.fromkeys(_TERMS, ("score", "strategy", "n_bins", "multiclass")),
+    "smooth_ece": ("bandwidth", "multiclass"),
 }
 
 _INTERVAL_METHODS = ("percentile", "basic", "normal")
@@ -163,10 +165,11 @@ def confidence_interval(
     metric : str or callable
         ``"log_loss"``, ``"brier_score"``, ``"expected_calibration_error"``,
         or a term of :func:`decompose`: ``"miscalibration"``,
-        ``"discrimination"``, ``"uncertainty"``, ``"refinement"``. The
-        functions :func:`log_loss`, :func:`brier_score` and
-        :func:`expected_calibration_error` themselves are accepted for their
-        names. Any other callable ``metric(y_true, y_prob, *,
+        ``"discrimination"``, ``"uncertainty"``, ``"refinement"``, or
+        ``"smooth_ece"`` (resampled one at a time, no closed form). The
+        functions :func:`log_loss`, :func:`brier_score`,
+        :func:`expected_calibration_error` and :func:`smooth_ece` themselves
+        are accepted for their names. Any other callable ``metric(y_true, y_prob, *,
         sample_weight=None, **metric_options) -> float`` is bootstrapped one
         resample at a time (see Notes).
     y_true : array-like of shape (n_samples,)
@@ -393,12 +396,14 @@ def metric_spec(metric, metric_options):
         brier_score,
         expected_calibration_error,
         log_loss,
+        smooth_ece,
     )
 
     known = {
         log_loss: "log_loss",
         brier_score: "brier_score",
         expected_calibration_error: "expected_calibration_error",
+        smooth_ece: "smooth_ece",
     }
     if callable(metric) and metric in known:
         metric = known[metric]
@@ -417,6 +422,8 @@ def metric_spec(metric, metric_options):
         return _mean_score_spec(metric)
     if metric == "expected_calibration_error":
         return _ece_spec(metric_options)
+    if metric == "smooth_ece":
+        return _smooth_spec(metric_options)
     return _term_spec(metric, metric_options)
 
 
@@ -617,6 +624,31 @@ def _ece_of_totals(weight, sum_x, sum_t, norm, debias):
 
 
 # --- decomposition terms --------------------------------------------------------
+
+
+def _smooth_spec(metric_options):
+    settings = {
+        "bandwidth": metric_options.get("bandwidth", "auto"),
+        "multiclass": metric_options.get("multiclass", "top_label"),
+    }
+
+    def estimate(data):
+        from calibkit.metrics._smooth import _smooth_ece
+
+        return _smooth_ece(data.prob, **settings)
+
+    def one(data, rows, weights):
+        from calibkit.metrics._smooth import _smooth_ece
+
+        fc = data.prob
+        sub = dataclasses.replace(
+            fc, y=fc.y[rows], prob=fc.prob[rows], sample_weight=weights
+        )
+        return _smooth_ece(sub, **settings)
+
+    # No vectorised replicates and no closed form: one resample at a time,
+    # each a chunked deposit on the grid and a few FFT convolutions.
+    return MetricSpec("smooth_ece", estimate, lambda data, rows: None, one, None)
 
 
 def _term_spec(term, metric_options):

@@ -31,6 +31,7 @@ from calibkit.metrics._inputs import (
 from calibkit.metrics._kernels import scaled_to_unit_max, top_label
 from calibkit.metrics._reliability import N_BINS, _expected_calibration_error
 from calibkit.metrics._scores import _brier_score, _log_loss
+from calibkit.metrics._smooth import _smooth_ece
 
 __all__ = ["calibration_by_group"]
 
@@ -140,6 +141,8 @@ def calibration_by_group(
           :func:`brier_score` of the group's rows;
         - ``miscalibration``: the CORP miscalibration (MCB) of the log-loss,
           :func:`decompose` of the group's rows;
+        - ``smooth_ece``: :func:`smooth_ece` of the group's rows (automatic
+          bandwidth);
         - ``worst``: True on the worst row by ``worst_by`` (none when no row
           qualifies).
 
@@ -281,22 +284,8 @@ def _group_row(fc, prob_fc, input, rows, settings, multiclass):
         warnings.simplefilter("ignore", CalibrationWarning)
         mcb = _decompose(prob, score="log", multiclass=multiclass).miscalibration
     row["miscalibration"] = mcb
-    smooth = _smooth_ece_hook(prob)
-    if smooth is not None:
-        row["smooth_ece"] = smooth
+    row["smooth_ece"] = _smooth_ece(prob, multiclass=multiclass)
     return row
-
-
-def _smooth_ece_hook(fc):
-    """Integration hook: the group's smooth ECE (Błasiok & Nakkiran, 2023).
-
-    Returns None, which leaves the ``smooth_ece`` column out, until the smooth
-    ECE of the smoothece branch is merged; wire it here (one call on the
-    validated probabilities ``fc`` of the group) and the table gains the
-    column after ``miscalibration``.
-    """
-    del fc
-    return None
 
 
 def _bias(x, t, w):

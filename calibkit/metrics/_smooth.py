@@ -160,7 +160,11 @@ def smooth_ece(
         input=input,
         lazy=True,
     )
-    fc = as_probabilities(fc, input)
+    return _smooth_ece(as_probabilities(fc, input), bandwidth, multiclass)
+
+
+def _smooth_ece(fc, bandwidth="auto", multiclass="top_label"):
+    """Smooth ECE of validated probabilities (binary, top-label or class-wise)."""
     if fc.is_binary or multiclass == "top_label":
         return _smooth_fit(smoothing_grid(fc, column=None), bandwidth).ece
     values = [
@@ -302,6 +306,12 @@ def _integral_of_abs(values):
     leaving an error of higher order in ``h``.
     """
     h = 1.0 / (values.shape[0] - 1)
+    # Scaled to a maximum of 1: the squares below would overflow for weighted
+    # sums near 1e200 (the result is linear in the values).
+    scale = float(np.max(np.abs(values), initial=0.0))
+    if not 0.0 < scale < np.inf:
+        return scale
+    values = values / scale
     a, b = np.abs(values[:-1]), np.abs(values[1:])
     same = np.signbit(values[:-1]) == np.signbit(values[1:])
     crossing = ~same & (a + b > 0)
@@ -311,7 +321,7 @@ def _integral_of_abs(values):
         0.5 * h * (a_cross**2 + b_cross**2) / (a_cross + b_cross)
         + (h / 6.0) * (a_cross + b_cross)
     )
-    return float(inside + kinks)
+    return float(inside + kinks) * scale
 
 
 def _smooth_fit(grid, bandwidth):

@@ -30,7 +30,7 @@ from calibkit.metrics._inputs import (
 )
 from calibkit.metrics._reliability import N_BINS, _expected_calibration_error
 from calibkit.metrics._scores import _brier_score, _log_loss
-from calibkit.metrics._smooth import _smooth_fit, smoothing_grid
+from calibkit.metrics._smooth import _smooth_ece
 
 __all__ = [
     "ForecastEvaluation",
@@ -252,7 +252,7 @@ def evaluate_forecasts(
         y_true=np.asarray(y_true),
         y_prob=np.asarray(fc.prob),
         labels=np.asarray(labels),
-        smooth_ece=float(_smooth_fit(smoothing_grid(fc), "auto").ece),
+        smooth_ece=_smooth_ece(fc),
         ecce_r_pvalue=forecast_cumulative(fc).ecce_r_pvalue,
         intervals=intervals,
         sample_weight=fc.sample_weight,
