@@ -27,7 +27,6 @@ import json
 import platform
 import sys
 import time
-import tracemalloc
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,6 +52,7 @@ from calibkit import metrics as ckm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import startup  # benchmarks/startup.py, next to this file
+from _memory import peak_memory  # benchmarks/_memory.py
 
 FULL = {
     "platt": [10**5, 10**6, 10**7],
@@ -100,16 +100,6 @@ def interleaved_times(funcs, repeats):
             results[i] = func()
             times[i].append(time.perf_counter() - start)
     return [float(np.median(t)) for t in times], results
-
-
-def peak_memory(func):
-    """Peak memory (bytes) allocated while ``func()`` runs."""
-    tracemalloc.start()
-    try:
-        func()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def binary_scores(n, rng):
