@@ -38,6 +38,7 @@ Usage::
 
     python benchmarks/peer_deviations.py              # all rows (a few minutes)
     python benchmarks/peer_deviations.py --quick      # without digits x netcal vector
+    python benchmarks/peer_deviations.py --rst        # the table of the guide
 
 ``tests/test_peers_netcal.py`` runs the netcal rows (but digits' vector
 scaling, which takes netcal's finite-difference L-BFGS-B minutes).
@@ -337,10 +338,37 @@ def markdown(rows):
     return "\n".join(lines)
 
 
+def rst(rows):
+    """The table as a reST list-table (for the "Which calibrator when" guide)."""
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - peer",
+        "     - calibrator",
+        "     - data × model",
+        "     - loss excess",
+        "     - max abs Δθ",
+        "     - peer's gradient",
+    ]
+    for r in rows:
+        cells = [
+            r["peer"],
+            r["method"].replace("beta:", "beta, "),
+            f"{r['data']} × {r['model']}",
+            f"{r['loss_excess']:.1e}",
+            f"{r['max_dtheta']:.1e}",
+            f"{r['peer_grad']:.0e}",
+        ]
+        lines += [f"   * - {cells[0]}", *[f"     - {c}" for c in cells[1:]]]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the slow rows")
     parser.add_argument("--peers", nargs="*", default=["netcal", "betacal"])
+    parser.add_argument("--rst", action="store_true", help="a reST list-table")
     args = parser.parse_args(argv)
     rows = []
     for peer, cases in (
@@ -357,7 +385,7 @@ def main(argv=None):
         for case in cases:
             print(f"running {peer} {case} ...", file=sys.stderr, flush=True)
             rows.append(compare(peer, *case))
-    print(markdown(rows))
+    print(rst(rows) if args.rst else markdown(rows))
     return 0
 
 
