@@ -27,7 +27,6 @@ import json
 import platform
 import sys
 import time
-import tracemalloc
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,19 +44,27 @@ from sklearn.isotonic import IsotonicRegression
 import calibkit
 from calibkit import (
     BetaCalibration,
+    DirichletCalibration,
     IsotonicCalibration,
+    MatrixScaling,
     PlattScaling,
     TemperatureScaling,
+    VectorScaling,
 )
 from calibkit import metrics as ckm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import startup  # benchmarks/startup.py, next to this file
+from _memory import peak_memory  # benchmarks/_memory.py
 
 FULL = {
     "platt": [10**5, 10**6, 10**7],
     "isotonic": [10**5, 10**6, 10**7],
     "temperature": [(10**5, 10), (10**5, 100), (2 * 10**4, 1000), (10**4, 10**4)],
+    "temperature_netcal": [(10**5, 10), (10**4, 100)],
+    "vector_netcal": [(10**4, 10), (10**5, 10)],
+    "matrix": [(10**5, 10), (10**4, 30)],
+    "dirichlet": [(10**5, 10), (10**4, 30)],
     "metrics_binary": [10**7],
     "metrics_multiclass": [(10**5, 1000)],
     "bootstrap": [(10**6, 1000), (10**5, 1000)],
@@ -70,6 +77,10 @@ QUICK = {
     "platt": [10**4],
     "isotonic": [10**4],
     "temperature": [(10**4, 10), (2000, 100)],
+    "temperature_netcal": [(2000, 10)],
+    "vector_netcal": [(1000, 5)],
+    "matrix": [(2000, 5)],
+    "dirichlet": [(2000, 5)],
     "metrics_binary": [10**4],
     "metrics_multiclass": [(2000, 50)],
     "bootstrap": [(10**4, 50)],
@@ -104,16 +115,6 @@ def interleaved_times(funcs, repeats):
             results[i] = func()
             times[i].append(time.perf_counter() - start)
     return [float(np.median(t)) for t in times], results
-
-
-def peak_memory(func):
-    """Peak memory (bytes) allocated while ``func()`` runs."""
-    tracemalloc.start()
-    try:
-        func()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def binary_scores(n, rng):
@@ -254,6 +255,139 @@ def bench_temperature(shape, repeats, rng):
         / 1e6,
         "input_mb": z.nbytes / 1e6,
     }
+
+
+def _netcal_scaling():
+    """netcal's scaling module, or None (printing why) when it is not installed."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import netcal.scaling
+    except ImportError:
+        print("skipped: netcal not installed", flush=True)
+        return None
+    return netcal.scaling
+
+
+def probability_rows(shape, rng):
+    """Softmax probabilities (float64) of ``multiclass_logits``, and labels."""
+    z, y = multiclass_logits(*shape, rng)
+    z = z.astype(np.float64)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return p, y
+
+
+def proba_loss(y, q):
+    return float(-np.mean(np.log(q[np.arange(len(y)), y])))
+
+
+def _against_netcal(label, ours, theirs, shape, repeats, rng):
+    """A fit of calibkit against netcal's (``method="mle"``, CPU torch) on the
+    same float64 probabilities; netcal takes logs of them, as calibkit does."""
+    scaling = _netcal_scaling()
+    if scaling is None:
+        return []
+    n, k = shape
+    p, y = probability_rows(shape, rng)
+    (floor, ours_s, theirs_s), (_, cal, ref) = interleaved_times(
+        [
+            lambda: np.log(p),
+            lambda: ours().fit(p, y),
+            lambda: getattr(scaling, theirs)(method="mle").fit(p, y),
+        ],
+        repeats,
+    )
+    return {
+        "workload": f"{label} fit vs netcal, float64 probabilities {n:.0e} x {k}",
+        "floor": "np.log",
+        "floor_s": floor,
+        "calibkit_s": ours_s,
+        "sklearn_s": theirs_s,  # the peer's column: here netcal
+        "calibkit_loss": proba_loss(y, cal.predict_proba(p)),
+        "sklearn_loss": proba_loss(y, ref.transform(p)),
+        "calibkit_peak_mb": peak_memory(lambda: ours().fit(p, y)) / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+
+
+def bench_temperature_netcal(shape, repeats, rng):
+    return _against_netcal(
+        "temperature",
+        lambda: TemperatureScaling(input="probabilities"),
+        "TemperatureScaling",
+        shape,
+        repeats,
+        rng,
+    )
+
+
+def bench_vector_netcal(shape, repeats, rng):
+    """Vector scaling: netcal's ``LogisticCalibration`` on K > 2 classes."""
+    return _against_netcal(
+        "vector scaling",
+        lambda: VectorScaling(input="probabilities"),
+        "LogisticCalibration",
+        shape,
+        repeats,
+        rng,
+    )
+
+
+def _against_multinomial(label, ours, features, x, y, shape, repeats):
+    """Unregularised matrix scaling is multinomial logistic regression on the
+    logits (Dirichlet calibration: on the log-probabilities); netcal has
+    neither, so the peer is scikit-learn's ``LogisticRegression``."""
+    from sklearn.linear_model import LogisticRegression
+
+    n, k = shape
+    (floor, ours_s, theirs_s), (_, cal, ref) = interleaved_times(
+        [
+            lambda: np.exp(x),
+            lambda: ours().fit(x, y),
+            lambda: LogisticRegression(penalty=None, max_iter=1000).fit(features(x), y),
+        ],
+        repeats,
+    )
+    return {
+        "workload": f"{label} fit (no penalty), {x.dtype} {n:.0e} x {k}",
+        "floor": "np.exp",
+        "floor_s": floor,
+        "calibkit_s": ours_s,
+        "sklearn_s": theirs_s,
+        "calibkit_loss": proba_loss(y, cal.predict_proba(x)),
+        "sklearn_loss": proba_loss(y, ref.predict_proba(features(x))),
+        "calibkit_peak_mb": peak_memory(lambda: ours().fit(x, y)) / 1e6,
+        "input_mb": x.nbytes / 1e6,
+    }
+
+
+def bench_matrix(shape, repeats, rng):
+    z, y = multiclass_logits(*shape, rng)
+    return _against_multinomial(
+        "matrix scaling",
+        lambda: MatrixScaling(reg_off_diagonal=0.0, reg_bias=0.0),
+        lambda x: x,
+        z,
+        y,
+        shape,
+        repeats,
+    )
+
+
+def bench_dirichlet(shape, repeats, rng):
+    p, y = probability_rows(shape, rng)
+    return _against_multinomial(
+        "Dirichlet calibration",
+        lambda: DirichletCalibration(
+            input="probabilities", reg_off_diagonal=0.0, reg_bias=0.0
+        ),
+        np.log,
+        p,
+        y,
+        shape,
+        repeats,
+    )
 
 
 def _metric_rows(label, y, prob, repeats, floor_name, floor_func, ref=None):
@@ -501,6 +635,10 @@ BENCHES = {
     "platt": bench_platt,
     "isotonic": bench_isotonic,
     "temperature": bench_temperature,
+    "temperature_netcal": bench_temperature_netcal,
+    "vector_netcal": bench_vector_netcal,
+    "matrix": bench_matrix,
+    "dirichlet": bench_dirichlet,
     "metrics_binary": bench_metrics_binary,
     "metrics_multiclass": bench_metrics_multiclass,
     "bootstrap": bench_bootstrap,

@@ -42,6 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 
+# The docs build's own runner of executed blocks (docs/_ext/calibkit_docs.py):
+# one implementation, so that this test runs the code exactly as the build does.
+sys.path.insert(0, str(DOCS / "_ext"))
+from calibkit_docs import run_code as run_python  # noqa: E402
+
 #: Shell commands of the docs that the tests do not run, as (regular
 #: expression matched at the start of a command, reason). Keep it short.
 NOT_RUN = [
@@ -171,19 +176,6 @@ def not_run_reason(command):
 
 
 # --- running them --------------------------------------------------------------------
-
-
-def run_python(code, namespace, where):
-    """Execute ``code`` in ``namespace`` (printed output kept); warnings are errors."""
-    out = io.StringIO()
-    with (
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(out),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("error")
-        exec(compile(code, where, "exec"), namespace)
-    return out.getvalue()
 
 
 def run_doctest(code, namespace, where):

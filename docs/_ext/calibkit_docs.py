@@ -41,8 +41,12 @@ def _namespace(env):
     return env.temp_data.setdefault(_NAMESPACE_KEY, {"__name__": "__calibkit_docs__"})
 
 
-def _run(code, namespace, where):
-    """Execute ``code``; return what it printed. Warnings are errors."""
+def run_code(code, namespace, where):
+    """Execute ``code`` in ``namespace``; return what it printed. Warnings are errors.
+
+    ``tests/test_snippets.py`` runs the guide's blocks with this same function,
+    so the fast test and the docs build execute code alike.
+    """
     out = io.StringIO()
     with (
         contextlib.redirect_stdout(out),
@@ -71,7 +75,7 @@ class RunDirective(SphinxDirective):
         code = "\n".join(self.content)
         where = f"<{self.env.docname}.rst, line {self.lineno}>"
         try:
-            printed = _run(code, _namespace(self.env), where)
+            printed = run_code(code, _namespace(self.env), where)
         except Exception as exc:
             msg = f"calibkit-run block failed: {type(exc).__name__}: {exc}"
             raise self.error(msg) from exc
