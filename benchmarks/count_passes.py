@@ -8,6 +8,7 @@ those of ``run.py``.
 Usage::
 
     python benchmarks/count_passes.py
+    python benchmarks/count_passes.py --profile   # where the time goes at 1e5
 
 Prints a markdown table: workload, passes over all rows, row-passes (rows
 read by every reduction, subsample fits included, divided by the number of
@@ -15,6 +16,7 @@ rows), ``n_iter_``.
 """
 
 import sys
+import time
 
 import numpy as np
 from scipy.special import expit, log_softmax
@@ -27,10 +29,18 @@ _rows = [0]
 _reduce_rows = chunks.reduce_rows
 
 
+_seconds = [0.0, 0.0]  # in reductions over all rows, over subsamples
+
+
 def _counted(kernel, *arrays, **kwargs):
     _rows[0] += arrays[0].shape[0]
-    _count[0] += arrays[0].shape[0] == _n_rows[0]
-    return _reduce_rows(kernel, *arrays, **kwargs)
+    full = arrays[0].shape[0] == _n_rows[0]
+    _count[0] += full
+    start = _clock()
+    try:
+        return _reduce_rows(kernel, *arrays, **kwargs)
+    finally:
+        _seconds[0 if full else 1] += _clock() - start
 
 
 _n_rows = [0]
@@ -86,8 +96,67 @@ def workloads():
     )
 
 
+#: CPU time of this process: on a shared machine, wall time stretches long
+#: calls (preempted) more than the sub-millisecond floor, CPU time does not.
+_clock = time.process_time
+
+
+def _median(func, repeats):
+    times = []
+    for _ in range(repeats):
+        start = _clock()
+        func()
+        times.append(_clock() - start)
+    return float(np.median(times))
+
+
+def profile(repeats=21):
+    """Where a fit's time goes at the sizes whose floor targets are missed.
+
+    In units of the floor of ``run.py`` (one ``log1p(exp(-|z|))`` pass over
+    binary scores, one ``np.exp`` over the logits), medians of ``repeats``
+    runs of process CPU time: the whole fit; the reductions over all rows
+    (the per-pass kernels); the reductions over the warm-start subsample; and
+    the rest (validation,
+    label encoding, solver steps: per-call overhead that does not grow with
+    the rows).
+    """
+    s, y = binary(10**5)
+    z, yz = multiclass(10**5, 10)
+    cases = [
+        ("Platt n=1e5", PlattScaling, s, y, lambda: np.log1p(np.exp(-np.abs(s)))),
+        ("temperature float32 1e5x10", TemperatureScaling, z, yz, lambda: np.exp(z)),
+    ]
+    print(
+        "| workload | floor (ms) | fit / floor | full-row passes | per pass / floor "
+        "| subsample / floor | rest / floor |\n|---|---|---|---|---|---|---|"
+    )
+    for label, cls, X, target, floor_func in cases:
+        floor = _median(floor_func, repeats)
+        fits, full, sub = [], [], []
+        for _ in range(repeats):
+            _seconds[0] = _seconds[1] = 0.0
+            _count[0] = 0
+            _n_rows[0] = X.shape[0]
+            start = _clock()
+            cls().fit(X, target)
+            fits.append(_clock() - start)
+            full.append(_seconds[0])
+            sub.append(_seconds[1])
+        fit, full, sub = (float(np.median(v)) for v in (fits, full, sub))
+        print(
+            f"| {label} | {floor * 1e3:.3f} | {fit / floor:.1f} | {_count[0]} | "
+            f"{full / _count[0] / floor:.1f} | {sub / floor:.1f} | "
+            f"{(fit - full - sub) / floor:.1f} |",
+            flush=True,
+        )
+
+
 def main():
     _install_counter()
+    if "--profile" in sys.argv[1:]:
+        profile()
+        return
     print("| workload | passes | row-passes | n_iter_ |\n|---|---|---|---|")
     for label, estimator, X, y in workloads():
         _count[0] = _rows[0] = 0

@@ -72,6 +72,7 @@ FULL = {
     "corp": [10**6, 10**7],
     "isotonic_out_of_core": [10**8],
     "smooth_cumulative": [10**6],
+    "isotonic_dask": [10**6],
 }
 QUICK = {
     "platt": [10**4],
@@ -88,6 +89,7 @@ QUICK = {
     "corp": [10**4],
     "isotonic_out_of_core": [10**4],
     "smooth_cumulative": [10**4],
+    "isotonic_dask": [10**4],
 }
 
 
@@ -539,41 +541,44 @@ def bench_corp(n, repeats, rng):
 
 
 def bench_isotonic_out_of_core(n, repeats, rng):
-    """Out-of-core isotonic PAV of a ``.npy`` memmap 8x its memory budget.
+    """Out-of-core isotonic fit of a ``.npy`` memmap 8x its memory budget, by
+    the public API: ``IsotonicCalibration.fit(..., memory_budget=)``.
 
     The floor is one chunked pass that reads the scores; peak memory is
     measured with scipy.optimize already imported (its modules are not data).
+    The labels are int64 0/1 codes (used in place) in a copy-on-write map
+    (``np.bincount`` in the label encoding copies a read-only array).
     """
     import tempfile
 
     import scipy.optimize  # noqa: F401
     from numpy.lib.format import open_memmap
 
-    from calibkit._pav import out_of_core_binary_pav
-
     budget = n  # bytes: an eighth of the scores' size
     with tempfile.TemporaryDirectory() as tmp:
         s = open_memmap(f"{tmp}/s.npy", mode="w+", dtype=np.float64, shape=(n,))
-        y = open_memmap(f"{tmp}/y.npy", mode="w+", dtype=bool, shape=(n,))
+        y = open_memmap(f"{tmp}/y.npy", mode="w+", dtype=np.intp, shape=(n,))
         for start in range(0, n, 10**7):
             stop = min(start + 10**7, n)
-            part, events = binary_scores(stop - start, rng)
-            s[start:stop], y[start:stop] = part, events == 1
+            s[start:stop], y[start:stop] = binary_scores(stop - start, rng)
         s.flush()
         y.flush()
         del s, y
         s = np.load(f"{tmp}/s.npy", mmap_mode="r")
-        y = np.load(f"{tmp}/y.npy", mmap_mode="r")
+        y = np.load(f"{tmp}/y.npy", mmap_mode="c")
+        tempfile.tempdir, before = tmp, tempfile.tempdir  # runs next to the data
 
         def read_once():
             return sum(float(np.sum(s[a : a + 10**6])) for a in range(0, n, 10**6))
 
         def fit():
-            return out_of_core_binary_pav(s, y, memory_budget=budget, directory=tmp)
+            return IsotonicCalibration(eps=0).fit(s, y, memory_budget=budget)
 
-        floor, _ = median_time(read_once, repeats)
-        ours, _ = median_time(fit, repeats)
-        peak = peak_memory(fit)
+        try:
+            (floor, ours), _ = interleaved_times([read_once, fit], repeats)
+            peak = peak_memory(fit)
+        finally:
+            tempfile.tempdir = before
     return {
         "workload": f"isotonic out of core, n={n:.0e}, budget {budget / 1e6:g} MB",
         "floor": "read the .npy once",
@@ -631,6 +636,50 @@ def bench_smooth_cumulative(n, repeats, rng):
     return [smooth, cumulative]
 
 
+def bench_isotonic_dask(n, repeats, rng):
+    """Exact isotonic fit of a dask array on a LocalCluster (two in-process
+    workers), against the in-memory fit of the same rows as the floor.
+
+    Peak memory is the client's (with in-process workers: theirs too).
+    """
+    try:
+        import dask.array as da
+        import distributed
+    except ImportError:  # the optional dask extra
+        return []
+    s, y = binary_scores(n, rng)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    )
+    with distributed.Client(cluster):
+        ds = da.from_array(s, chunks=max(1, n // 8)).persist()
+
+        def in_memory():
+            return IsotonicCalibration(eps=0).fit(s, y)
+
+        def on_dask():
+            return IsotonicCalibration(eps=0).fit(ds, y)
+
+        on_dask()  # imports dask.dataframe once
+        (floor, ours), (ref, cal) = interleaved_times([in_memory, on_dask], repeats)
+        same = np.array_equal(ref.X_thresholds_[0], cal.X_thresholds_[0])
+        if not same or not np.allclose(
+            ref.y_thresholds_[0], cal.y_thresholds_[0], rtol=1e-12, atol=0
+        ):
+            raise AssertionError("the dask fit differs from the in-memory fit")
+        peak = peak_memory(on_dask)
+    cluster.close()
+    return {
+        "workload": f"isotonic fit on dask (2 workers, 8 blocks), n={n:.0e}",
+        "floor": "in-memory fit",
+        "floor_s": floor,
+        "calibkit_s": ours,
+        "sklearn_s": None,
+        "calibkit_peak_mb": peak / 1e6,
+        "input_mb": s.nbytes / 1e6,
+    }
+
+
 BENCHES = {
     "platt": bench_platt,
     "isotonic": bench_isotonic,
@@ -646,6 +695,7 @@ BENCHES = {
     "corp": bench_corp,
     "isotonic_out_of_core": bench_isotonic_out_of_core,
     "smooth_cumulative": bench_smooth_cumulative,
+    "isotonic_dask": bench_isotonic_dask,
 }
 
 

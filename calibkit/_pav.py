@@ -420,12 +420,15 @@ class OutOfCorePAV:
         Event frequency of each block (correctly rounded ratio).
     counts : ndarray of shape (n_blocks,)
         Rows per block (float64, exact).
+    events : ndarray of shape (n_blocks,)
+        Events per block (float64, exact).
     """
 
     first_scores: np.ndarray
     last_scores: np.ndarray
     fitted: np.ndarray
     counts: np.ndarray
+    events: np.ndarray
 
 
 def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
@@ -494,6 +497,7 @@ def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
         found[first_keys.shape[0] :],
         positives / counts,
         counts,
+        positives,
     )
 
 
@@ -583,3 +587,350 @@ def _scores_of_keys(scores, keys):
         present[where[values[where] == part]] = True
     pairs = candidates.view(np.float64).reshape(2, -1)
     return np.where(present[np.searchsorted(values, pairs[1])], pairs[1], pairs[0])
+
+
+# --- PAV of sorted pieces: Dask partitions and out-of-core merges -------------
+#
+# Rows sorted by score arrive in pieces (a Dask partition after a sort, a
+# buffer of an external merge). Each piece's PAV blocks are blocks of the PAV
+# of all rows, because PAV never splits a block of a contiguous run of points
+# -- once the points are well defined: rows of equal score are one point, and
+# a tie may straddle two pieces. So each piece hands over its first and last
+# point unpooled, PAV blocks of the points in between, and the pieces'
+# entries are pooled once more after ties across their boundaries are merged.
+
+
+@dataclass(frozen=True)
+class PAVBlocks:
+    """PAV blocks with exact per-block sums, for fits assembled from pieces.
+
+    Attributes
+    ----------
+    first_scores, last_scores : ndarray of shape (n_blocks,)
+        Smallest and largest score of each block, increasing.
+    positives, negatives : ndarray of shape (n_blocks,)
+        Weight of the events and of the non-events of each block.
+    """
+
+    first_scores: np.ndarray
+    last_scores: np.ndarray
+    positives: np.ndarray
+    negatives: np.ndarray
+
+    @property
+    def weights(self):
+        """Total weight of each block."""
+        return self.positives + self.negatives
+
+    @property
+    def fitted(self):
+        """Event frequency of each block (non-decreasing)."""
+        return self.positives / self.weights
+
+    def knots(self, interpolation):
+        """Scores and fitted values at the knots of the isotonic map.
+
+        ``"step"``: each block's first score; ``"linear"``: both ends of each
+        block (one knot for a block of one distinct score), as
+        :class:`~calibkit.IsotonicCalibration` keeps them.
+        """
+        fitted = self.fitted
+        if interpolation == "step":
+            return self.first_scores.copy(), fitted
+        both = self.last_scores != self.first_scores
+        counts = 1 + both.astype(np.intp)
+        xs = np.empty(int(counts.sum()))
+        ends = np.cumsum(counts)
+        xs[ends - counts] = self.first_scores
+        xs[ends[both] - 1] = self.last_scores[both]
+        return xs, np.repeat(fitted, counts)
+
+    def block_of(self, scores):
+        """Index of the block holding each of ``scores`` (scores of the fit)."""
+        return np.maximum(np.searchsorted(self.first_scores, scores, "right") - 1, 0)
+
+
+def piece_entries(scores, target, weight=None):
+    """Entries of one piece of rows sorted by score, for :func:`pool_entries`.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n,)
+        Sorted (non-decreasing) finite scores.
+    target : ndarray of shape (n,)
+        0/1 events (bool or numbers).
+    weight : ndarray of shape (n,) or None
+        Non-negative weights; rows of weight 0 are ignored.
+
+    Returns
+    -------
+    tuple of four ndarrays
+        ``(first_scores, last_scores, positives, negatives)`` of the piece's
+        first point, the PAV blocks of its inner points and its last point.
+    """
+    scores = as_float64(scores)
+    target = np.asarray(target, dtype=bool) if target.dtype != bool else target
+    if weight is not None:
+        kept = weight > 0
+        if not kept.all():
+            scores, target, weight = scores[kept], target[kept], weight[kept]
+        weight = as_float64(weight)
+    n = scores.shape[0]
+    if n == 0:
+        return tuple(np.empty(0) for _ in range(4))
+    new_value = np.empty(n, dtype=bool)
+    new_value[0] = True
+    np.not_equal(scores[1:], scores[:-1], out=new_value[1:])
+    starts = np.flatnonzero(new_value)
+    distinct = scores[starts]
+    if weight is None:
+        positives = np.add.reduceat(target, starts, dtype=np.float64)
+        rows = np.diff(np.append(starts, n)).astype(np.float64)
+        negatives = rows - positives  # exact: integers
+    else:
+        positives = np.add.reduceat(np.where(target, weight, 0.0), starts)
+        negatives = np.add.reduceat(np.where(target, 0.0, weight), starts)
+    if distinct.shape[0] <= 2:
+        return distinct, distinct.copy(), positives, negatives
+    inner = slice(1, -1)
+    first, last, pos, neg = _pool_points(
+        distinct[inner], distinct[inner], positives[inner], negatives[inner]
+    )
+    ends = [np.array([0]), np.array([-1])]
+    return tuple(
+        np.concatenate([column[ends[0]], middle, column[ends[1]]])
+        for column, middle in zip(
+            (distinct, distinct, positives, negatives),
+            (first, last, pos, neg),
+            strict=True,
+        )
+    )
+
+
+def _pool_points(first, last, positives, negatives):
+    """PAV of weighted points (or blocks) in score order: the pooled sums."""
+    weight = positives + negatives
+    target = positives / weight
+    starts = _pava_in_place(target, weight)
+    lasts = starts[1:] - 1
+    starts = starts[:-1]
+    return (
+        first[starts],
+        last[lasts],
+        np.add.reduceat(positives, starts),
+        np.add.reduceat(negatives, starts),
+    )
+
+
+def pool_entries(entries):
+    """The PAV blocks of all rows from the entries of consecutive pieces.
+
+    Parameters
+    ----------
+    entries : list of tuples
+        :func:`piece_entries` of pieces in score order (empty pieces allowed).
+
+    Returns
+    -------
+    PAVBlocks
+    """
+    first, last, positives, negatives = (
+        np.concatenate(column) for column in zip(*entries, strict=True)
+    )
+    if first.shape[0] == 0:
+        msg = "no rows with positive weight to fit."
+        raise ValueError(msg)
+    # A tie across pieces: equal scores are one point. Only the unpooled end
+    # points of neighbouring pieces can share a score.
+    tied = first[1:] == last[:-1]
+    if tied.any():
+        keep = np.flatnonzero(np.concatenate([[True], ~tied]))
+        ends = np.append(keep[1:], first.shape[0]) - 1
+        first, last = first[keep], last[ends]
+        positives = np.add.reduceat(positives, keep)
+        negatives = np.add.reduceat(negatives, keep)
+    return PAVBlocks(*_pool_points(first, last, positives, negatives))
+
+
+class EntryStack:
+    """Entries of the pieces pushed so far, pooled whenever they grow.
+
+    All but the last entry are pooled (the last point may tie with the next
+    piece): PAV never splits a block of the points before it.
+    """
+
+    #: Entries held before the stack is pooled again.
+    limit = 1 << 16
+
+    def __init__(self):
+        self.limit = type(self).limit
+        self.parts = []
+        self.size = 0
+
+    def push(self, entries):
+        """Add the :func:`piece_entries` of the next piece."""
+        self.parts.append(entries)
+        self.size += entries[0].shape[0]
+        if self.size <= self.limit:
+            return
+        columns = [np.concatenate(column) for column in zip(*self.parts, strict=True)]
+        # The points of the last score may still take rows of a tie from the
+        # next piece: they stay unpooled; all earlier points are complete.
+        held = int(np.searchsorted(columns[0], columns[1][-1], side="left"))
+        parts = [tuple(c[held:] for c in columns)]
+        if held:
+            blocks = pool_entries([tuple(c[:held] for c in columns)])
+            parts.insert(
+                0,
+                (
+                    blocks.first_scores,
+                    blocks.last_scores,
+                    blocks.positives,
+                    blocks.negatives,
+                ),
+            )
+        self.parts = parts
+        self.size = sum(part[0].shape[0] for part in parts)
+        self.limit = max(self.limit, 2 * self.size)
+
+    def blocks(self):
+        """PAVBlocks of all rows pushed."""
+        return pool_entries(self.parts)
+
+
+def out_of_core_pav(
+    scores, events, sample_weight=None, *, memory_budget, directory=None
+):
+    """Exact PAV blocks of rows too many to sort in memory (ties pooled).
+
+    Unweighted float64 scores take :func:`out_of_core_binary_pav` (sorted
+    keys, 8 bytes a row on disk); when two scores tie (or share all but their
+    lowest bit), or with weights, the rows are sorted by an external merge
+    sort of ``(score, event, weight)`` runs whose merged pieces are pooled by
+    :class:`EntryStack`, which merges equal scores across pieces.
+
+    Parameters
+    ----------
+    scores : array of shape (n_samples,)
+        Finite scores; anything sliceable in row ranges (a ``np.memmap``).
+    events : array of shape (n_samples,)
+        0/1 events (bool or numbers).
+    sample_weight : array of shape (n_samples,) or None
+        Non-negative weights.
+    memory_budget : int
+        Bytes for the sort buffers; the blocks come on top (32 bytes each).
+    directory : str or None
+        Where the sorted runs are written (a temporary directory inside it).
+
+    Returns
+    -------
+    PAVBlocks
+    """
+    if sample_weight is None and getattr(scores, "dtype", None) == np.float64:
+        try:
+            fit = out_of_core_binary_pav(
+                scores, events, memory_budget=memory_budget, directory=directory
+            )
+        except ValueError:  # ties or neighbouring doubles: pooled below
+            pass
+        else:
+            return PAVBlocks(
+                fit.first_scores, fit.last_scores, fit.events, fit.counts - fit.events
+            )
+    return _out_of_core_pooled(
+        scores, events, sample_weight, int(memory_budget), directory
+    )
+
+
+def _out_of_core_pooled(scores, events, sample_weight, memory_budget, directory):
+    """:func:`out_of_core_pav` by sorted runs of scores, events and weights."""
+    import tempfile
+
+    n = scores.shape[0]
+    width = 2 if sample_weight is None else 3
+    # A chunk holds its scores, the sorting permutation, the sorted rows and
+    # the tie-pooling temporaries: about 64 bytes a row.
+    chunk_rows = max(2, memory_budget // 64)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        runs = []
+        for start in range(0, n, chunk_rows):
+            rows = slice(start, min(start + chunk_rows, n))
+            part = as_float64(np.asarray(scores[rows]))
+            order = np.argsort(part, kind="stable")
+            # One file a run (score, event[, weight] as float64 columns):
+            # files are few, and a merge moves whole rows.
+            run = np.empty((order.shape[0], width))
+            run[:, 0] = part[order]
+            run[:, 1] = np.asarray(events[rows])[order] != 0
+            if sample_weight is not None:
+                run[:, 2] = as_float64(np.asarray(sample_weight[rows]))[order]
+            del part, order
+            runs.append(_saved(run, f"{tmp}/run{len(runs)}.npy"))
+        # A merge reads a buffer of every run: with more runs than the budget
+        # gives buffers of _MERGE_ROWS rows, groups of runs are merged to
+        # longer runs on disk first (the passes of an external merge sort).
+        fan_in = max(2, memory_budget // (64 * _MERGE_ROWS))
+        while len(runs) > fan_in:
+            merged = []
+            for i in range(0, len(runs), fan_in):
+                group = runs[i : i + fan_in]
+                if len(group) > 1:
+                    group = [_merged_run(group, memory_budget, tmp, f"{i}_{len(runs)}")]
+                merged.extend(group)
+            runs = merged
+        buffer_rows = max(2, memory_budget // (64 * max(1, len(runs))))
+        stack = EntryStack()
+        for piece in _merge_runs(runs, buffer_rows):
+            weight = None if width == 2 else piece[:, 2]
+            stack.push(piece_entries(piece[:, 0], piece[:, 1] != 0, weight))
+        del runs
+    return stack.blocks()
+
+
+#: Rows per run and merge round at least, budget permitting.
+_MERGE_ROWS = 4096
+
+
+def _saved(array, path):
+    """``array`` written to ``path`` and mapped back (a plain ndarray view:
+    slicing a np.memmap costs microseconds of Python per slice)."""
+    np.save(path, array)
+    return np.asarray(np.load(path, mmap_mode="r"))
+
+
+def _merged_run(runs, memory_budget, tmp, name):
+    """The ``runs`` merged into one run, a ``.npy`` file in ``tmp``."""
+    from numpy.lib.format import open_memmap
+
+    n = sum(run.shape[0] for run in runs)
+    shape = (n, runs[0].shape[1])
+    out = open_memmap(f"{tmp}/merged{name}.npy", "w+", np.float64, shape)
+    at = 0
+    buffer_rows = max(2, memory_budget // (64 * len(runs)))
+    for piece in _merge_runs(runs, buffer_rows):
+        out[at : at + piece.shape[0]] = piece
+        at += piece.shape[0]
+    return np.asarray(out)
+
+
+def _merge_runs(runs, buffer_rows):
+    """Yield the rows of all ``runs`` (2-D, sorted by column 0) in sorted pieces.
+
+    Each round reads up to ``buffer_rows`` rows of every run and emits those
+    whose score is not above the smallest of the buffers' last scores. Equal
+    scores may be split between two pieces (the stack merges them).
+    """
+    taken = [0] * len(runs)
+    while True:
+        active = [i for i, run in enumerate(runs) if taken[i] < run.shape[0]]
+        if not active:
+            return
+        buffers = {i: runs[i][taken[i] : taken[i] + buffer_rows, 0] for i in active}
+        threshold = min(buffer[-1] for buffer in buffers.values())
+        parts = []
+        for i, buffer in buffers.items():
+            stop = int(np.searchsorted(buffer, threshold, side="right"))
+            parts.append(runs[i][taken[i] : taken[i] + stop])
+            taken[i] += stop
+        rows = np.concatenate(parts)
+        yield rows[np.argsort(rows[:, 0], kind="stable")]

@@ -1,12 +1,13 @@
 """The sort-based binary PAV path (calibkit._pav) against independent references."""
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from calibkit import IsotonicCalibration
-from calibkit._pav import binary_pav, sorted_event_keys, sorted_events
+from calibkit._pav import binary_pav, pav, sorted_event_keys, sorted_events
 
 
 def brute_block_pav(events):
@@ -183,3 +184,95 @@ def test_out_of_core_pav_refuses_ties(tmp_path):
     y = np.array([True, False, True, True, False, False])
     with pytest.raises(ValueError, match="ties"):
         out_of_core_binary_pav(s, y, memory_budget=48, directory=tmp_path)
+
+
+def brute_weighted_pav(scores, events, weights):
+    """Min-max formula of PAV on exactly pooled scores, in fractions (integer
+    weights), per distinct score."""
+    distinct = sorted(set(scores))
+    wy = [
+        sum(
+            int(w)
+            for s, e, w in zip(scores, events, weights, strict=True)
+            if s == v and e
+        )
+        for v in distinct
+    ]
+    ws = [
+        sum(int(w) for s, w in zip(scores, weights, strict=True) if s == v)
+        for v in distinct
+    ]
+    m = len(distinct)
+    return distinct, [
+        max(
+            min(Fraction(sum(wy[j : k + 1]), sum(ws[j : k + 1])) for k in range(i, m))
+            for j in range(i + 1)
+        )
+        for i in range(m)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pieces_pool_to_the_max_min_formula_with_ties_split_between_pieces(seed):
+    from calibkit._pav import piece_entries, pool_entries
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    s = np.sort(rng.integers(0, 12, n).astype(np.float64))  # many ties
+    y = rng.random(n) < 0.5
+    w = rng.integers(1, 4, n).astype(np.float64)
+    # Cuts anywhere, inside tie groups too; empty and one-row pieces as well.
+    cuts = np.sort(rng.integers(0, n + 1, 9))
+    bounds = np.concatenate([[0], cuts, [n]])
+    entries = [
+        piece_entries(s[a:b], y[a:b], w[a:b]) for a, b in itertools.pairwise(bounds)
+    ]
+    blocks = pool_entries(entries)
+    distinct, expected = brute_weighted_pav(s.tolist(), y.tolist(), w.tolist())
+    got = blocks.fitted[blocks.block_of(np.array(distinct))]
+    np.testing.assert_allclose(got, [float(f) for f in expected], rtol=1e-15)
+    # Blocks cover the distinct scores in order, none split, none empty.
+    assert np.all(blocks.first_scores <= blocks.last_scores)
+    assert np.all(blocks.last_scores[:-1] < blocks.first_scores[1:])
+    assert blocks.weights.sum() == w.sum()
+
+
+def test_entry_stack_keeps_a_tie_open_until_the_next_piece(monkeypatch):
+    import calibkit._pav as pav_module
+
+    monkeypatch.setattr(pav_module.EntryStack, "limit", 2)  # pool at every push
+    rng = np.random.default_rng(7)
+    n = 3_000
+    s = np.sort(rng.integers(0, 40, n).astype(np.float64))
+    y = rng.random(n) < s / 40.0
+    stack = pav_module.EntryStack()
+    for a in range(0, n, 37):  # 37 rows a piece: ties straddle most cuts
+        stack.push(pav_module.piece_entries(s[a : a + 37], y[a : a + 37]))
+    blocks = stack.blocks()
+    ref = pav_module.pav(s, y)
+    np.testing.assert_allclose(
+        blocks.fitted[blocks.block_of(ref.scores)], ref.fitted, rtol=1e-14, atol=0
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_out_of_core_pav_pools_ties_and_weights(weighted, tmp_path):
+    from calibkit._pav import out_of_core_pav
+
+    rng = np.random.default_rng(11)
+    n = 20_000
+    s = np.round(rng.normal(0.0, 2.0, n), 2)  # ~1000 distinct values
+    y = rng.random(n) < 1.0 / (1.0 + np.exp(-s))
+    w = rng.uniform(0.0, 3.0, n) if weighted else None
+    if weighted:
+        w[::7] = 0.0
+    blocks = out_of_core_pav(s, y, w, memory_budget=4_096, directory=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    ref = pav(s, y, w)
+    np.testing.assert_allclose(
+        blocks.fitted[blocks.block_of(ref.scores)], ref.fitted, rtol=1e-12, atol=0
+    )
+    knots = np.unique(np.concatenate([blocks.first_scores, blocks.last_scores]))
+    starts = ref.block_starts
+    ends = np.unique(np.concatenate([starts[:-1], starts[1:] - 1]))
+    np.testing.assert_array_equal(knots, ref.scores[ends])

@@ -1,12 +1,12 @@
 """Isotonic calibration: the monotone map of the score that minimises log-loss."""
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 
-from calibkit._chunks import is_dask, row_chunks
-from calibkit._pav import binary_pav, pav, sorted_event_keys
+from calibkit._chunks import as_float64, is_dask, row_chunks
+from calibkit._pav import binary_pav, out_of_core_pav, pav, sorted_event_keys
 from calibkit._transforms import log_odds_from_logits
 from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import (
@@ -95,6 +95,15 @@ class IsotonicCalibration(BaseCalibrator):
     ``ValueError``; in ``predict_proba`` such rows lie beyond every threshold
     and get the end value of the map, which is exact.
 
+    A binary ``X`` that is a ``dask.array`` is fitted without gathering its
+    rows: Dask sorts the rows by score across partitions (its own shuffle),
+    each sorted partition is pooled by PAV where it lives, and the
+    partitions' blocks are pooled once more on the client after equal scores
+    split between partitions are merged. PAV never splits a block of a
+    contiguous run of rows, so this is the exact fit of all rows. Labels and
+    weights are validated in memory (a byte or two a row); a multiclass dask
+    ``X`` is computed into memory.
+
     Multiclass problems are fitted one-vs-rest on per-class log-odds and the
     predicted rows are renormalised to sum to one (a row that is 0 in every
     class, possible only with ``eps=0``, becomes uniform). The fit holds the
@@ -139,6 +148,56 @@ class IsotonicCalibration(BaseCalibrator):
         self.input = input
         self.interpolation = interpolation
         self.eps = eps
+
+    def fit(self, X, y, sample_weight=None, *, classes=None, memory_budget=None):
+        """Fit the isotonic map on saved predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Logits (1-D: log-odds of ``classes_[1]``) or, with
+            ``input="probabilities"``, probabilities (1-D: of ``classes_[1]``).
+            A ``np.memmap`` is read in chunks; a binary ``dask.array`` is
+            fitted where its partitions live (see Notes).
+        y : array-like of shape (n_samples,)
+            True labels; any labels scikit-learn accepts, strings included.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.
+        classes : array-like of shape (n_classes,), default=None
+            Every class, for when ``y`` does not contain them all.
+        memory_budget : int or None, default=None
+            Bytes a binary fit may use to sort the scores. When the float64
+            scores take more (e.g. ``X`` is a ``np.memmap`` of 1e8 rows), they
+            are sorted out of core: sorted runs that fit the budget are
+            written to temporary files (in ``tempfile.gettempdir()``) and
+            merged, and PAV keeps only its stack of blocks. The result is the
+            in-memory fit (ties pooled, weights used). The labels and weights
+            are validated in memory all the same. ``None``: in memory. A
+            fit-time resource, not a parameter of the model: it is neither
+            saved nor cloned. Multiclass fits ignore it.
+
+        Returns
+        -------
+        IsotonicCalibration
+            The fitted calibrator (``self``).
+        """
+        if memory_budget is not None:
+            if not isinstance(memory_budget, Integral) or isinstance(
+                memory_budget, bool
+            ):
+                msg = (
+                    "memory_budget must be an integer number of bytes or None; "
+                    f"got {type(memory_budget).__name__}."
+                )
+                raise TypeError(msg)
+            if memory_budget < 1024:
+                msg = f"memory_budget must be at least 1024 bytes; got {memory_budget}."
+                raise ValueError(msg)
+        self._memory_budget = memory_budget
+        try:
+            return super().fit(X, y, sample_weight, classes=classes)
+        finally:
+            del self._memory_budget
 
     def _summary(self):
         """The size of the fitted maps in a clause (for the command line)."""
@@ -221,6 +280,8 @@ class IsotonicCalibration(BaseCalibrator):
         # Predictions for logits whose log-odds overflow are exact (beyond
         # every threshold: the end value); a fit on them is not.
         method = "Isotonic calibration"
+        if len(self.classes_) == 2 and self._fit_by_blocks(X, y, sample_weight):
+            return
         if len(self.classes_) == 2:
             scores = self._scores(X)
             check_finite_log_odds(X, self.input, method, scores=scores)
@@ -241,6 +302,51 @@ class IsotonicCalibration(BaseCalibrator):
                 ys.append(fitted)
             del scores  # before the next block is computed
         self.X_thresholds_, self.y_thresholds_ = xs, ys
+
+    def _fit_by_blocks(self, X, y, sample_weight):
+        """Fit a binary dask ``X``, or one too large for ``memory_budget``, from
+        PAV blocks (see the class Notes); False when neither applies."""
+        dask = is_dask(X)
+        budget = getattr(self, "_memory_budget", None)
+        if not dask and (budget is None or 8 * X.shape[0] <= budget):
+            return False
+        values, transform = binary_scores(X, self.input)
+        check_logits = self.input == "logits" and X.ndim == 2  # may overflow
+        if dask:
+            from calibkit._dask import dask_pav
+
+            scores = values
+            if transform is not None:
+                if values.ndim == 2:
+                    values = values.rechunk({1: -1})
+                scores = values.map_blocks(
+                    lambda block: transform(as_float64(block)),
+                    dtype=np.float64,
+                    **({"drop_axis": 1} if values.ndim == 2 else {}),
+                )
+            if check_logits and not bool(np.isfinite(scores).all().compute()):
+                check_finite_log_odds(
+                    X, self.input, "Isotonic calibration", scores=scores.compute()[None]
+                )
+            blocks = dask_pav(scores.astype(np.float64), y == 1, sample_weight)
+        else:
+            if check_logits:
+                check_finite_log_odds(
+                    X,
+                    self.input,
+                    "Isotonic calibration",
+                    values=values,
+                    transform=transform,
+                )
+            blocks = out_of_core_pav(
+                _ChunkedScores(values, transform),
+                _ChunkedEvents(y),
+                sample_weight,
+                memory_budget=budget,
+            )
+        x, fitted = blocks.knots(self.interpolation)
+        self.X_thresholds_, self.y_thresholds_ = [x], [fitted]
+        return True
 
     def _knots(self, scores, events, sample_weight):
         """Scores and fitted probabilities at the knots of one model's map."""
@@ -312,3 +418,28 @@ class IsotonicCalibration(BaseCalibrator):
                 chunk[:, k] = self._map(scores[k], k)
             out[rows] = normalize_rows(chunk)
         return out
+
+
+class _ChunkedScores:
+    """Float64 log-odds of row ranges of ``values``, computed when sliced."""
+
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, values, transform):
+        self.values, self.transform = values, transform
+        self.shape = (values.shape[0],)
+
+    def __getitem__(self, rows):
+        chunk = as_float64(self.values[rows])
+        return chunk if self.transform is None else self.transform(chunk)
+
+
+class _ChunkedEvents:
+    """``codes == 1`` of row ranges of label codes, computed when sliced."""
+
+    def __init__(self, codes):
+        self.codes = codes
+        self.shape = codes.shape
+
+    def __getitem__(self, rows):
+        return np.asarray(self.codes[rows]) == 1

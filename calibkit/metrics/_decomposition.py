@@ -16,17 +16,20 @@ is the difference of two large numbers). Multiclass components depend on the
 recalibrator and are estimates; the score and the uncertainty stay exact.
 """
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from scipy.special import entr, xlogy
 
-from calibkit._chunks import as_float64, reduce_rows, row_chunks
+from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
 from calibkit._pav import (
     binary_pav,
     isotonic_fit,
     key_events,
+    out_of_core_pav,
     pool_ties,
     sorted_event_keys,
 )
@@ -35,6 +38,7 @@ from calibkit._validation import (
     count,
     external_stacklevel,
     hidden,
+    interval,
     options,
     validate_params,
 )
@@ -199,6 +203,7 @@ class Decomposition(Result):
             options({"isotonic", "binned"}),
             hidden(options({"deprecated"})),
         ],
+        "memory_budget": [interval(Integral, 1024, None, closed="left"), None],
     }
 )
 def decompose(
@@ -214,6 +219,7 @@ def decompose(
     pos_label=None,
     input="probabilities",
     method="deprecated",
+    memory_budget=None,
 ):
     """Split a mean score into miscalibration, discrimination and uncertainty.
 
@@ -269,6 +275,14 @@ def decompose(
         Deprecated since 0.2 (removed in 0.3): ``method="isotonic"`` is
         ``strategy="isotonic"``, ``method="binned"`` is a binned ``strategy``
         (``"uniform"`` unless ``strategy`` says ``"quantile"``).
+    memory_budget : int or None, default=None
+        Bytes the binary isotonic (CORP) decomposition may use to sort the
+        forecasts. When they take more (e.g. ``y_prob`` is a ``np.memmap``),
+        they are sorted out of core, in temporary files (see
+        :class:`~calibkit.IsotonicCalibration`), and the terms are summed in
+        one more pass over the rows. ``None``: in memory. A binary dask
+        ``y_prob`` is decomposed without gathering its rows either way (a
+        distributed sort, PAV per partition).
 
     Returns
     -------
@@ -426,14 +440,23 @@ def decompose(
         labels=labels,
         pos_label=pos_label,
         input=input,
+        lazy=True,
     )
+    if not (is_dask(fc.prob) and fc.is_binary and strategy == "isotonic"):
+        fc = dataclasses.replace(fc, prob=_computed(fc.prob))
     return _decompose(
         as_probabilities(fc, input),
         score=score,
         strategy=strategy,
         n_bins=n_bins,
         multiclass=multiclass,
+        memory_budget=memory_budget,
     )
+
+
+def _computed(prob):
+    """A dask ``prob`` computed into memory (other arrays as they are)."""
+    return prob.compute() if is_dask(prob) else prob
 
 
 def _strategy_from_method(method, strategy):
@@ -453,10 +476,35 @@ def _strategy_from_method(method, strategy):
 
 
 def _decompose(
-    fc, *, score="log", strategy="isotonic", n_bins=N_BINS, multiclass="classwise"
+    fc,
+    *,
+    score="log",
+    strategy="isotonic",
+    n_bins=N_BINS,
+    multiclass="classwise",
+    memory_budget=None,
 ):
     """:func:`decompose` of validated forecasts (probabilities)."""
     n_bins = int(n_bins)
+    by_blocks = fc.is_binary and strategy == "isotonic"
+    by_blocks &= is_dask(fc.prob) or (
+        memory_budget is not None and 8 * fc.prob.shape[0] > memory_budget
+    )
+    if by_blocks:
+        terms = _binary_isotonic_blocks(
+            fc.y, fc.prob, scaled_to_unit_max(fc.sample_weight), score, memory_budget
+        )
+        if not np.isfinite(terms["score"]):
+            _warn_certain_wrong(fc)
+        return Decomposition(
+            score_name=score,
+            strategy=strategy,
+            estimator=_estimator_name(True, multiclass, None),
+            exact=True,
+            n_samples=int(fc.y.shape[0]),
+            n_classes=fc.n_classes,
+            **{k: float(v) for k, v in terms.items()},
+        )
     # Every term is a weighted mean: weights scaled by a power of two (exact)
     # cannot overflow, and in-sample frequencies of light rows stay positive.
     y, prob, w = positive_weight_rows(
@@ -599,6 +647,73 @@ def _binary_isotonic_sorted(y, q, score):
         uncertainty = binary_entropy(base_rate, base_complement)
     else:
         refinement = weighted_sum(block_w, block_c * (1.0 - block_c)) / total
+        discrimination = weighted_sum(block_w, (block_c - base_rate) ** 2) / total
+        uncertainty = base_rate * (1.0 - base_rate)
+    miscalibration = max(miscalibration / total, 0.0)
+    return {
+        "score": refinement + miscalibration,
+        "miscalibration": miscalibration,
+        "discrimination": discrimination,
+        "uncertainty": uncertainty,
+        "refinement": refinement,
+    }
+
+
+def _binary_isotonic_blocks(y, q, w, score, memory_budget):
+    """:func:`_binary_isotonic` from PAV blocks found without sorting ``q`` in
+    memory: by Dask (``q`` a dask array) or out of core, then one pass over
+    the rows (where they live) for the miscalibration terms."""
+    events = y == 1
+    if is_dask(q):
+        from calibkit._dask import dask_pav
+
+        blocks = dask_pav(q, events, w)
+    else:
+        blocks = out_of_core_pav(q, events, w, memory_budget=memory_budget)
+    positives, negatives = blocks.positives, blocks.negatives
+    block_w = blocks.weights
+    total = float(np.sum(block_w))
+    base_rate, base_complement = _positive_shares(
+        float(np.sum(positives)), float(np.sum(negatives)), total
+    )
+    block_c, block_complement = positives / block_w, negatives / block_w
+    np.copyto(block_c, _SMALLEST_POSITIVE, where=(block_c == 0) & (positives > 0))
+    np.copyto(
+        block_complement,
+        _SMALLEST_POSITIVE,
+        where=(block_complement == 0) & (negatives > 0),
+    )
+
+    def kernel(rows, qc, event, wc):
+        qc = as_float64(qc)
+        which = blocks.block_of(qc)
+        c = block_c[which]
+        if score == "log":
+            terms = _log_ratio_of_outcome(event, c, qc, block_complement[which])
+        else:  # (t - q)² - (t - c)², as in _binary_isotonic
+            t = event.astype(np.float64)
+            terms = np.subtract(t, qc)
+            terms += t - c
+            terms *= c - qc
+        if wc is not None:  # rows of weight 0 count nowhere (their terms
+            terms = np.where(wc > 0, terms * wc, 0.0)  # may be inf or nan)
+        return np.array([np.sum(terms)])
+
+    miscalibration = float(reduce_rows(kernel, q, events, w)[0])
+    if score == "log":
+        refinement = (
+            weighted_sum(block_w, binary_entropy(block_c, block_complement)) / total
+        )
+        kl = bernoulli_kl(
+            block_c,
+            base_rate,
+            a_complement=block_complement,
+            b_complement=base_complement,
+        )
+        discrimination = weighted_sum(block_w, kl) / total
+        uncertainty = binary_entropy(base_rate, base_complement)
+    else:
+        refinement = weighted_sum(block_w, block_c * block_complement) / total
         discrimination = weighted_sum(block_w, (block_c - base_rate) ** 2) / total
         uncertainty = base_rate * (1.0 - base_rate)
     miscalibration = max(miscalibration / total, 0.0)
