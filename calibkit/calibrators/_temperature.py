@@ -6,6 +6,7 @@ from numbers import Integral
 
 import numpy as np
 
+from calibkit._array_api import is_on_device, tempered_softmax
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import (
     fit_inverse_temperature,
@@ -203,6 +204,11 @@ class TemperatureScaling(BaseCalibrator):
             return binary_logits
         return safe_log if self.input == "probabilities" else None
 
+    def _array_api_native(self):
+        # Logits are fitted and predicted on their device; probabilities (the
+        # exact-zero logit and the floor search) on the host.
+        return self.input == "logits"
+
     def _fit(self, X, y, sample_weight):
         warn_if_saturated(
             X,
@@ -349,6 +355,8 @@ class TemperatureScaling(BaseCalibrator):
         return solution
 
     def _predict_proba(self, X):
+        if is_on_device(X):  # logits (see _array_api_native)
+            return tempered_softmax(X, self.temperature_, len(self.classes_))
         zeros = self.input == "probabilities" and self.zero_logit_ is not None
         if zeros:
             transform = functools.partial(
@@ -389,6 +397,8 @@ def _masked_truth_clause(X, y, sample_weight):
     infinite unless every class gets the same probability, which alone sends
     ``T`` to inf. Returns a clause naming those rows, or "" if there are none.
     """
+    if is_on_device(X):  # not worth a pass on the device: the generic reason
+        return ""
     low = 0.5 * np.finfo(X.dtype).min
     n = X.shape[0]
     hit = np.zeros(n, dtype=bool)

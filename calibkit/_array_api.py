@@ -1,0 +1,577 @@
+"""Array API inputs (torch, CuPy, JAX, array-api-strict): computing where they live.
+
+When dispatch is on (:func:`config_context` / :func:`set_config` here, or
+scikit-learn's ``set_config(array_api_dispatch=True)``), the reduction
+calibrators and the pass-style metrics take arrays of any namespace that
+``array-api-compat`` knows and compute in that namespace, on the array's
+device. Every pass is a reduction over row chunks, as in
+:mod:`calibkit._chunks`: each chunk is converted to the working dtype
+(float64 where the device has it) on the device, reduced to a few numbers,
+and the partial results are summed on the device; only the small result of
+a pass (a loss, a gradient, a Hessian, bin totals) travels to the host,
+where the Newton step of :mod:`calibkit._newton` is taken in numpy. The
+``(n, K)`` matrix is never copied to the host, and a float32 input is never
+copied whole to float64.
+
+On a device without float64 (Apple's MPS) chunks are computed in float32:
+each chunk's sums are tree (pairwise) reductions of the library, and the
+partial results of the chunks are added in a compensated (Kahan--Babuska)
+sum on the device, so that the error does not grow with the number of
+chunks.
+
+Nothing here is imported by ``import calibkit`` or ``import
+calibkit.metrics``; ``array_api_compat`` is imported on the first call that
+finds dispatch on.
+"""
+
+import contextlib
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from calibkit._chunks import is_dask, row_chunks
+
+_CONFIG = {"array_api_dispatch": False}
+
+
+def get_config():
+    """Current values of calibkit's configuration.
+
+    Returns
+    -------
+    dict
+        ``{"array_api_dispatch": bool}``: whether calibkit's own switch for
+        Array API inputs is on (scikit-learn's switch, when on, also enables
+        dispatch; see :func:`set_config`).
+    """
+    return dict(_CONFIG)
+
+
+def set_config(*, array_api_dispatch=None):
+    """Set calibkit's configuration.
+
+    Parameters
+    ----------
+    array_api_dispatch : bool or None, default=None
+        Compute on Array API inputs (torch tensors, CuPy and JAX arrays,
+        ``array_api_strict`` arrays) in their own namespace and on their own
+        device, and return arrays of that namespace, instead of converting
+        them to numpy. Dispatch is also on whenever scikit-learn's
+        ``sklearn.set_config(array_api_dispatch=True)`` is (which needs
+        ``SCIPY_ARRAY_API=1`` in the environment before scipy is imported;
+        calibkit's switch does not). None leaves the value unchanged.
+
+    See Also
+    --------
+    config_context : The same, for a ``with`` block.
+    """
+    if array_api_dispatch is not None:
+        _CONFIG["array_api_dispatch"] = bool(array_api_dispatch)
+
+
+@contextlib.contextmanager
+def config_context(*, array_api_dispatch=None):
+    """Temporarily set calibkit's configuration (see :func:`set_config`).
+
+    Parameters
+    ----------
+    array_api_dispatch : bool or None, default=None
+        As in :func:`set_config`; the previous value is restored on exit.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import calibkit
+    >>> with calibkit.config_context(array_api_dispatch=True):
+    ...     calibkit.get_config()["array_api_dispatch"]
+    True
+    """
+    old = get_config()
+    set_config(array_api_dispatch=array_api_dispatch)
+    try:
+        yield
+    finally:
+        set_config(**old)
+
+
+def dispatch_enabled():
+    """Whether calibkit's or scikit-learn's Array API dispatch is on."""
+    if _CONFIG["array_api_dispatch"]:
+        return True
+    sklearn = sys.modules.get("sklearn")
+    if sklearn is None:  # never imported: its switch cannot be on
+        return False
+    return bool(sklearn.get_config().get("array_api_dispatch", False))
+
+
+@dataclass(frozen=True)
+class Space:
+    """Namespace, device and working dtype of an Array API input.
+
+    Attributes
+    ----------
+    xp : module
+        The ``array-api-compat`` namespace of the input.
+    device : object
+        The input's device.
+    work : dtype
+        Dtype of the chunk computations and accumulators: ``xp.float64``,
+        or ``xp.float32`` where the device has no float64.
+    """
+
+    xp: object
+    device: object
+    work: object
+
+    @property
+    def compensated(self):
+        """Whether sums of chunks need compensation (no float64 accumulators)."""
+        return self.work != self.xp.float64
+
+    def asarray(self, values, dtype=None):
+        """A host value (numpy array, list, scalar) as an array on the device."""
+        if isinstance(values, np.ndarray) and not (
+            values.flags.c_contiguous and values.flags.writeable
+        ):
+            values = np.array(values)  # torch refuses read-only arrays
+        return self.xp.asarray(values, dtype=dtype, device=self.device)
+
+    def labels(self, codes):
+        """Host class codes (intp) as int64 on the device."""
+        return self.asarray(np.asarray(codes, dtype=np.int64), dtype=self.xp.int64)
+
+    def weights(self, w):
+        """Host weights (float64 or None) in the working dtype on the device."""
+        return None if w is None else self.asarray(w, dtype=self.work)
+
+
+def array_api_space(X):
+    """The :class:`Space` of ``X`` when dispatch applies to it, else None.
+
+    Dispatch applies when it is on (:func:`dispatch_enabled`) and ``X`` is an
+    Array API array other than a numpy or dask array; numpy inputs keep
+    calibkit's numpy path whatever the setting.
+    """
+    if not dispatch_enabled() or X is None or isinstance(X, np.ndarray | list):
+        return None
+    if is_dask(X):
+        return None
+    import array_api_compat
+
+    if not array_api_compat.is_array_api_obj(X) or array_api_compat.is_numpy_array(X):
+        return None
+    xp = array_api_compat.array_namespace(X)
+    device = array_api_compat.device(X)
+    return Space(xp, device, _work_dtype(xp, device))
+
+
+def _work_dtype(xp, device):
+    """float64 where the device supports it, else float32."""
+    try:
+        info = xp.__array_namespace_info__()
+        supported = info.dtypes(device=device, kind="real floating")
+        if "float64" not in supported:
+            return xp.float32
+    except (AttributeError, TypeError):  # an older namespace without inspection
+        pass
+    try:
+        xp.zeros(1, dtype=xp.float64, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        return xp.float32
+    return xp.float64
+
+
+def to_host(values):
+    """An Array API array (or None) as a numpy array, copied to the host.
+
+    Only for small results, labels and weights, and for the methods that sort
+    (isotonic, CORP) and so need all rows on the host.
+    """
+    if values is None or isinstance(values, np.ndarray):
+        return values
+    import array_api_compat
+
+    if array_api_compat.is_torch_array(values):
+        return values.detach().cpu().numpy()
+    if array_api_compat.is_cupy_array(values):
+        return values.get()
+    if array_api_compat.is_array_api_strict_namespace(
+        array_api_compat.array_namespace(values)
+    ):
+        return np.from_dlpack(values)
+    return np.asarray(values)
+
+
+def is_on_device(value):
+    """Whether ``value`` is an Array API array that is not a numpy array."""
+    if value is None or isinstance(value, np.ndarray | list | tuple) or is_dask(value):
+        return False
+    import array_api_compat
+
+    return array_api_compat.is_array_api_obj(value) and not (
+        array_api_compat.is_numpy_array(value)
+    )
+
+
+def host_labels(y):
+    """Labels for calibkit's label encoding: device arrays copied to the host."""
+    return to_host(y) if is_on_device(y) else y
+
+
+#: Bytes of working-dtype temporaries per chunk on Array API inputs. Larger
+#: than :data:`calibkit._chunks.CHUNK_BYTES`: each chunk costs a few kernel
+#: launches on an accelerator, and the partial results stay on the device.
+CHUNK_BYTES = 1 << 25
+
+
+def chunk_rows(n_rows, n_cols):
+    """Row slices for a pass over an Array API input (see :data:`CHUNK_BYTES`)."""
+    return row_chunks(n_rows, n_cols, chunk_bytes=CHUNK_BYTES)
+
+
+def rows_of(values, rows):
+    """Rows ``rows`` (a slice) of a 1-D or 2-D array, or None."""
+    if values is None:
+        return None
+    return values[rows] if values.ndim == 1 else values[rows, :]
+
+
+def reduce_chunks(space, kernel, *arrays, n_cols, maxima=False):
+    """Sum ``kernel(*chunks)`` over row chunks, on the device; result on the host.
+
+    ``kernel`` returns a 1-D array of partial sums in ``space.work`` (with
+    ``maxima``, a pair ``(sums, maxima)`` whose second part is combined by
+    ``max``). Partial sums are added on the device -- in a compensated sum
+    when the working dtype is float32 -- and copied to the host once.
+
+    Returns
+    -------
+    ndarray (float64), or a pair of them with ``maxima``
+    """
+    xp = space.xp
+    total = compensation = top = None
+    for rows in chunk_rows(arrays[0].shape[0], n_cols):
+        part = kernel(*(rows_of(a, rows) for a in arrays))
+        if maxima:
+            part, high = part
+            top = high if top is None else xp.maximum(top, high)
+        if total is None:
+            total = part
+            compensation = xp.zeros_like(part) if space.compensated else None
+        elif compensation is None:
+            total = total + part
+        else:  # Kahan-Babuska (Neumaier): the rounding error of each addition
+            new = total + part
+            big = xp.abs(total) >= xp.abs(part)
+            compensation = compensation + xp.where(
+                big, (total - new) + part, (part - new) + total
+            )
+            total = new
+    if compensation is not None:
+        total = total + compensation
+    sums = np.asarray(to_host(total), dtype=np.float64)
+    if maxima:
+        return sums, np.asarray(to_host(top), dtype=np.float64)
+    return sums
+
+
+def weighted_row_sums(xp, terms, w):
+    """``[sum_i w_i terms[j][i]]_j`` for a list of per-row terms (1-D array)."""
+    stacked = xp.stack(terms)
+    if w is None:
+        return xp.sum(stacked, axis=1)
+    return xp.sum(stacked * w[None, :], axis=1)
+
+
+def take_rows(xp, z, y):
+    """``z[i, y_i]`` per row of a 2-D chunk."""
+    return xp.take_along_axis(z, y[:, None], axis=1)[:, 0]
+
+
+def row_logsumexp_softmax(xp, a):
+    """Softmax of the rows of ``a`` (maximum subtracted first; ``-inf`` gives 0)."""
+    top = xp.max(a, axis=1, keepdims=True)
+    e = xp.exp(a - top)
+    return e / xp.sum(e, axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------
+# Validation of a float array on its device
+# --------------------------------------------------------------------------
+
+
+def check_device_array(X, *, name, space, ndim=(1, 2)):
+    """:func:`calibkit._validation.check_float_array` for an array on a device.
+
+    Integer and boolean arrays become the working dtype; float32 and float64
+    are kept as they are (no copy). Non-finite values are counted on the
+    device; only their number and first rows travel.
+    """
+    xp = space.xp
+    if xp.isdtype(X.dtype, "complex floating"):
+        msg = f"{name} holds complex numbers. Complex data not supported."
+        raise ValueError(msg)
+    if X.dtype not in (xp.float32, xp.float64):  # integers, booleans, float16
+        X = xp.astype(X, space.work)
+    if X.ndim not in ndim:
+        shapes = " or ".join(f"{d}-D" for d in ndim)
+        msg = f"{name} must be {shapes}; got an array of shape {tuple(X.shape)}."
+        raise ValueError(msg)
+    if X.shape[0] == 0:
+        msg = f"{name} is empty (shape {tuple(X.shape)}); at least one row is needed."
+        raise ValueError(msg)
+    if X.ndim == 2 and X.shape[1] == 0:
+        msg = (
+            f"{name} has 0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 "
+            "is required."
+        )
+        raise ValueError(msg)
+    finite = xp.isfinite(X)
+    if X.ndim == 2:
+        finite = xp.all(finite, axis=1)
+    n_bad = int(xp.sum(xp.astype(~finite, xp.int64)))
+    if n_bad:
+        bad = to_host(~finite)  # one boolean per row, only to name the rows
+        rows_text = ", ".join(map(str, np.flatnonzero(bad)[:5].tolist()))
+        msg = (
+            f"{name} contains non-finite values (NaN or inf) in {n_bad} rows; "
+            f"first at rows {rows_text}."
+        )
+        raise ValueError(msg)
+    return X
+
+
+def looks_like_probabilities(X, space):
+    """Device version of :func:`calibkit._validation.looks_like_probabilities`."""
+    xp = space.xp
+    if X.ndim == 2 and X.shape[1] < 2:
+        return False
+    if not (bool(xp.min(X) >= 0) and bool(xp.max(X) <= 1)):
+        return False
+    if X.ndim == 1:
+        return True
+    deviation = 0.0
+    for rows in chunk_rows(X.shape[0], X.shape[1]):
+        sums = xp.sum(xp.astype(X[rows, :], space.work), axis=1)
+        deviation = max(deviation, float(xp.max(xp.abs(sums - 1.0))))
+    return deviation <= 1e-3
+
+
+# --------------------------------------------------------------------------
+# Temperature scaling: the passes of calibkit._solvers.TemperatureModel
+# --------------------------------------------------------------------------
+
+
+def _as_logits(space, z, scale):
+    """A chunk in the working dtype (a new array), 1-D log-odds as ``(0, s)``."""
+    xp = space.xp
+    z = xp.astype(z, space.work, copy=True)
+    if scale != 1.0:
+        z = z * float(scale)
+    if z.ndim == 1:
+        z = xp.stack([xp.zeros_like(z), z], axis=1)
+    return z
+
+
+def _temperature_kernel(z, y, w, *, space, beta, with_limits, eps, scale):
+    """Partial sums of :func:`calibkit._solvers._logit_kernel`, in ``space``."""
+    xp = space.xp
+    beta = None if beta is None else float(beta)  # numpy scalars would take over
+    z = _as_logits(space, z, scale)
+    k = z.shape[1]
+    top = xp.max(z, axis=1)
+    true = take_rows(xp, z, y)
+    magnitude = xp.max(xp.maximum(xp.abs(top), xp.abs(true)))
+    centered = z - top[:, None]
+    gap = true - top  # z_y - max z <= 0
+    if eps is not None:
+        eps_y = xp.take(eps, y)
+        other = eps_y / (k - 1)
+        gap = (1.0 - eps_y) * gap + other * (xp.sum(centered, axis=1) - gap)
+    if beta is None:
+        mean = xp.sum(centered, axis=1) / k
+        var = xp.sum(centered * centered, axis=1) / k
+        terms = [mean - gap, var - mean * mean, -gap]
+    else:
+        e = xp.exp(beta * centered)
+        # A logit at -inf after centring has weight 0 and adds nothing; only
+        # its 0 * -inf = NaN has to go.
+        s0 = xp.sum(e, axis=1)
+        finite = xp.where(e > 0, centered, xp.zeros_like(centered))
+        e = e * finite
+        s1 = xp.sum(e, axis=1)
+        s2 = xp.sum(e * finite, axis=1)
+        mean = s1 / s0
+        terms = [xp.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
+        if with_limits:
+            terms += [xp.sum(centered, axis=1) / k - gap, -gap]
+    sums = weighted_row_sums(xp, terms, w)
+    if beta is not None and not with_limits:
+        return sums
+    return sums, xp.reshape(magnitude, (1,))
+
+
+class TemperaturePasses:
+    """The passes of :class:`calibkit._solvers.TemperatureModel` on a device.
+
+    ``evaluate(beta)`` returns ``(L, L', L'')`` as floats for
+    :func:`calibkit._newton.minimize_scalar`.
+    """
+
+    def __init__(self, space, logits, y, w, eps, total_weight, scale=1.0):
+        self.space, self.logits, self.y, self.w = space, logits, y, w
+        self.eps, self.total_weight, self.scale = eps, total_weight, scale
+        self.n_cols = 4 if logits.ndim == 1 else 2 * logits.shape[1]
+
+    magnitude = None
+    first = None
+
+    def _reduce(self, beta, with_limits):
+        def kernel(z, y, w):
+            return _temperature_kernel(
+                z,
+                y,
+                w,
+                space=self.space,
+                beta=beta,
+                with_limits=with_limits,
+                eps=self.eps,
+                scale=self.scale,
+            )
+
+        maxima = beta is None or with_limits
+        result = reduce_chunks(
+            self.space,
+            kernel,
+            self.logits,
+            self.y,
+            self.w,
+            n_cols=self.n_cols,
+            maxima=maxima,
+        )
+        if maxima:
+            result, top = result
+            self.magnitude = float(top[0])
+        return result / self.total_weight
+
+    def limits(self):
+        """``L'(0)``, ``L''(0)`` and ``L'(inf)`` in one pass."""
+        return self._reduce(None, True)
+
+    def evaluate(self, beta, *, with_limits=False):
+        """``L``, ``L'`` and ``L''`` at ``beta`` (and the limits) in one pass."""
+        if not with_limits and self.first is not None and self.first[0] == beta:
+            values, self.first = self.first[1], None
+            return values
+        return self._reduce(beta, with_limits)
+
+
+def fit_inverse_temperature(
+    logits, y, *, sample_weight=None, transform=None, max_iter=100, eps=None
+):
+    """:func:`calibkit._solvers.fit_inverse_temperature` for logits on a device.
+
+    ``logits`` is an Array API array; ``y`` (class codes) and
+    ``sample_weight`` are host arrays and are copied to the device once (``n``
+    numbers each). Same solver, same starting point (the fit on an evenly
+    spaced subsample of rows) and same result, to rounding.
+    """
+    import dataclasses
+
+    from calibkit._newton import minimize_scalar
+    from calibkit._solvers import (
+        MIN_SUBSAMPLE_ROWS,
+        SUBSAMPLE_ROWS,
+        _first_pass,
+        scale_exponent,
+    )
+
+    if transform is not None:  # pragma: no cover - callers pass logits only
+        raise NotImplementedError("transforms of device arrays")
+    space = array_api_space(logits)
+    weight = float(logits.shape[0]) if sample_weight is None else sample_weight.sum()
+    y_dev, w_dev = space.labels(y), space.weights(sample_weight)
+    eps_dev = None if eps is None else space.asarray(eps, dtype=space.work)
+
+    beta = None
+    n = logits.shape[0]
+    n_sub = min(SUBSAMPLE_ROWS, n // 32)
+    if n_sub >= MIN_SUBSAMPLE_ROWS:
+        idx = np.linspace(0, n - 1, n_sub).astype(np.intp)
+        weights = None if sample_weight is None else sample_weight[idx]
+        if weights is None or np.any(weights > 0):
+            rows = space.asarray(idx.astype(np.int64), dtype=space.xp.int64)
+            try:
+                sub = fit_inverse_temperature(
+                    space.xp.take(logits, rows, axis=0),
+                    y[idx],
+                    sample_weight=weights,
+                    max_iter=max_iter,
+                    eps=eps,
+                )
+            except ValueError:
+                sub = None
+            if sub is not None and sub.status == "optimum" and sub.converged:
+                beta = float(sub.theta[0])
+
+    def passes_at(scale):
+        return TemperaturePasses(space, logits, y_dev, w_dev, eps_dev, weight, scale)
+
+    passes = passes_at(1.0)
+    limits = _first_pass(passes, beta)
+    exponent = scale_exponent(passes.magnitude)
+    if exponent:
+        passes = passes_at(2.0**-exponent)
+        beta = None if beta is None else float(np.ldexp(beta, exponent))
+        limits = _first_pass(passes, beta)
+    solution = minimize_scalar(passes, beta, limits, max_iter=max_iter, n_iter=0)
+    with np.errstate(over="ignore"):
+        beta = float(np.ldexp(solution.theta[0], -exponent))
+    magnitude = np.ldexp(passes.magnitude, exponent)
+    if solution.status == "optimum" and not 0.0 < beta < np.inf:
+        msg = (
+            f"The logits in X are too close to zero (largest magnitude about "
+            f"{magnitude:.3g}) for the inverse temperature to be represented in "
+            "float64; multiply them by a constant (the temperature is "
+            "scale-equivariant)."
+        )
+        raise ValueError(msg)
+    if solution.status == "optimum" and beta < np.finfo(np.float64).tiny:
+        msg = (
+            f"The logits in X are too large (largest magnitude about "
+            f"{magnitude:.3g}) for the fitted temperature (above 4.4e307) to be "
+            "represented in float64; divide them by a constant (the temperature "
+            "is scale-equivariant)."
+        )
+        raise ValueError(msg)
+    return dataclasses.replace(solution, theta=np.array([beta]))
+
+
+def tempered_softmax(X, temperature, n_classes):
+    """``softmax(X / temperature)`` on the device, in ``X``'s dtype, by chunks.
+
+    1-D ``X`` holds log-odds ``s`` (logits ``(0, s)``). The limits ``T = 0``
+    (one-hot at the maximum, ties shared) and ``T = inf`` (uniform) included.
+    """
+    space = array_api_space(X)
+    xp = space.xp
+    temperature = float(temperature)
+    out = xp.empty((X.shape[0], n_classes), dtype=X.dtype, device=space.device)
+    for rows in chunk_rows(X.shape[0], 2 * n_classes):
+        z = _as_logits(space, rows_of(X, rows), 1.0)
+        top = xp.max(z, axis=1, keepdims=True)
+        if temperature == np.inf:
+            p = xp.ones_like(z) / n_classes
+        elif temperature == 0.0:
+            p = xp.astype(z == top, space.work)
+            p = p / xp.sum(p, axis=1, keepdims=True)
+        else:
+            e = xp.exp((z - top) / temperature)
+            p = e / xp.sum(e, axis=1, keepdims=True)
+        out[rows, :] = xp.astype(p, X.dtype)
+    return out
