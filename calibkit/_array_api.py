@@ -575,3 +575,401 @@ def tempered_softmax(X, temperature, n_classes):
             p = e / xp.sum(e, axis=1, keepdims=True)
         out[rows, :] = xp.astype(p, X.dtype)
     return out
+
+
+def host_float64(values):
+    """``values`` (host or device, 1-D) as a float64 numpy array on the host."""
+    return np.asarray(to_host(values) if is_on_device(values) else values, np.float64)
+
+
+def _first_rows(space, mask_kernel, *arrays, n_cols, limit=5):
+    """Indices of the first ``limit`` rows where ``mask_kernel(*chunks)`` holds.
+
+    A second pass, made only to name rows in an error or warning.
+    """
+    found = []
+    for rows in chunk_rows(arrays[0].shape[0], n_cols):
+        mask = to_host(mask_kernel(*(rows_of(a, rows) for a in arrays)))
+        found += (rows.start + np.flatnonzero(mask)[: limit - len(found)]).tolist()
+        if len(found) >= limit:
+            break
+    return found
+
+
+# --------------------------------------------------------------------------
+# Probabilities on a device: check_probabilities
+# --------------------------------------------------------------------------
+
+
+def check_device_probabilities(P, *, name, space, row_sums=True):
+    """:func:`calibkit._validation.check_probabilities` on the device.
+
+    Same rules and messages: values in [0, 1]; rows of a 2-D ``P`` summing to
+    1 within ``K * 1e-6`` are used as they are, within ``1e-3`` divided by
+    their sums (a new array on the device, same dtype, with the warning),
+    further off refused.
+    """
+    import warnings
+
+    from calibkit._validation import (
+        ROW_SUM_ATOL,
+        InputError,
+        external_stacklevel,
+        row_sum_noise,
+    )
+    from calibkit.exceptions import CalibrationWarning
+
+    xp = space.xp
+    check_2d = row_sums and P.ndim == 2
+    atol = ROW_SUM_ATOL[np.dtype(np.float64)] if check_2d else None
+    noise = row_sum_noise(P.shape[1]) if check_2d else None
+    n_cols = 1 if P.ndim == 1 else P.shape[1]
+    slack = n_cols * float(np.finfo(np.float64).eps)
+
+    def outside(chunk):
+        bad = (chunk < 0) | (chunk > 1)
+        return xp.any(bad, axis=1) if bad.ndim == 2 else bad
+
+    def deviation(chunk):
+        return xp.abs(xp.sum(xp.astype(chunk, space.work), axis=1) - 1.0)
+
+    def off(chunk):
+        return ~(deviation(chunk) <= atol + slack)
+
+    def count(mask):
+        return xp.sum(xp.astype(mask, space.work))
+
+    def kernel(chunk):
+        sums = [count(outside(chunk))]
+        if not check_2d:
+            return xp.stack(sums), xp.zeros(1, dtype=space.work, device=space.device)
+        dev = deviation(chunk)
+        far = ~(dev <= atol + slack)
+        fix = (dev > noise) & ~far
+        largest = xp.max(xp.where(fix, dev, xp.zeros_like(dev)), keepdims=True)
+        return xp.stack([*sums, count(far), count(fix)]), largest
+
+    totals, largest = reduce_chunks(space, kernel, P, n_cols=n_cols, maxima=True)
+    if totals[0]:
+        row = _first_rows(space, outside, P, n_cols=n_cols, limit=1)[0]
+        value = np.atleast_1d(to_host(P[row, ...]))
+        bad = float(value[(value < 0) | (value > 1)][0])
+        raise InputError(
+            name,
+            f"must hold probabilities in [0, 1]; row {row} has {bad!r} "
+            f"({int(totals[0])} rows are outside).",
+            hint="Pass logits with {input} where the estimator supports it.",
+            fix={"input": "logits"},
+        )
+    if not check_2d:
+        return P
+    if totals[1]:
+        row = _first_rows(space, off, P, n_cols=n_cols, limit=1)[0]
+        first_sum = float(xp.sum(xp.astype(P[row, :], space.work)))
+        raise InputError(
+            name,
+            f"rows must sum to 1 (tolerance {atol:g}); row {row} sums to "
+            f"{first_sum:.10g} ({int(totals[1])} rows are off).",
+            hint="Renormalise the rows, or pass logits if these are scores.",
+        )
+    if not totals[2]:
+        return P
+
+    def fixable(chunk):
+        return deviation(chunk) > noise
+
+    first = _first_rows(space, fixable, P, n_cols=n_cols, limit=1)[0]
+    warning = CalibrationWarning(
+        argument=name,
+        problem=f": {int(totals[2])} rows did not sum to 1 (largest deviation "
+        f"{float(largest[0]):.2g}, first at row {first}), as when probabilities "
+        f"are saved with few decimals; they were divided by their sums. Rows "
+        f"off by more than {atol:g} are refused.",
+    )
+    warnings.warn(warning, stacklevel=external_stacklevel())
+    out = xp.empty_like(P)
+    for rows in chunk_rows(P.shape[0], n_cols):
+        chunk = xp.astype(P[rows, :], space.work)
+        sums = xp.sum(chunk, axis=1, keepdims=True)
+        fixed = xp.where(xp.abs(sums - 1.0) > noise, chunk / sums, chunk)
+        out[rows, :] = xp.astype(fixed, P.dtype)
+    return out
+
+
+def check_device_forecasts(y_prob, *, name, space, input):
+    """The float and probability checks of a metric's forecasts on the device."""
+    prob = check_device_array(y_prob, name=name, space=space)
+    if input == "probabilities":
+        prob = check_device_probabilities(prob, name=name, space=space)
+    return prob
+
+
+def softmax_probabilities(z):
+    """Probabilities of logits on the device, in their dtype (chunked).
+
+    1-D log-odds give the sigmoid (a 1-D array); 2-D logits the row softmax.
+    """
+    space = array_api_space(z)
+    xp = space.xp
+    if z.ndim == 2:
+        return tempered_softmax(z, 1.0, z.shape[1])
+    out = xp.empty_like(z)
+    for rows in chunk_rows(z.shape[0], 2):
+        s = xp.astype(z[rows], space.work)
+        e = xp.exp(-xp.abs(s))
+        p = xp.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        out[rows] = xp.astype(p, z.dtype)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Metrics: the kernels of calibkit.metrics._kernels, on the device
+# --------------------------------------------------------------------------
+
+
+def _column_is(xp, y, k, space):
+    """Boolean ``(n, k)`` mask of each row's class column."""
+    columns = xp.arange(k, dtype=xp.int64, device=space.device)
+    return columns[None, :] == y[:, None]
+
+
+def _row_log_losses(space, prob, y, input):
+    """Per-row log-loss of a chunk (``inf`` where certain and wrong)."""
+    xp = space.xp
+    z = xp.astype(prob, space.work)
+    if input == "logits":
+        if z.ndim == 1:
+            signed = xp.where(y == 1, -z, z)
+            return xp.logaddexp(xp.zeros_like(signed), signed)
+        top = xp.argmax(z, axis=1)
+        z_max = take_rows(xp, z, top)
+        others = xp.exp(z - z_max[:, None])
+        others = xp.where(_column_is(xp, top, z.shape[1], space), 0.0, others)
+        return (z_max - take_rows(xp, z, y)) + xp.log1p(xp.sum(others, axis=1))
+    if z.ndim == 1:
+        return xp.where(y == 1, -xp.log(z), -xp.log1p(-z))
+    return -xp.log(take_rows(xp, z, y))
+
+
+def log_loss_sum(prob, y, w, *, input="probabilities"):
+    """:func:`calibkit.metrics._kernels.log_loss_sum` for ``prob`` on a device."""
+    space = array_api_space(prob)
+    xp = space.xp
+    y_dev, w_dev = space.labels(y), space.weights(w)
+    n_cols = 1 if prob.ndim == 1 else prob.shape[1]
+
+    def infinite(chunk, labels, weights):
+        loss = _row_log_losses(space, chunk, labels, input)
+        bad = xp.isinf(loss)
+        return bad if weights is None else bad & (weights > 0)
+
+    def kernel(chunk, labels, weights):
+        loss = _row_log_losses(space, chunk, labels, input)
+        bad = xp.isinf(loss)
+        if weights is not None:
+            bad = bad & (weights > 0)
+            loss = weights * loss
+        good = xp.where(bad, xp.zeros_like(loss), loss)
+        if weights is not None:  # 0 * inf on rows of zero weight
+            good = xp.where(weights > 0, good, xp.zeros_like(good))
+        return xp.stack([xp.sum(good), xp.sum(xp.astype(bad, space.work))])
+
+    total, n_inf = reduce_chunks(space, kernel, prob, y_dev, w_dev, n_cols=n_cols)
+    first = []
+    if n_inf:
+        first = _first_rows(space, infinite, prob, y_dev, w_dev, n_cols=n_cols)
+    return float(total), int(n_inf), first
+
+
+def brier_sum(prob, y, w):
+    """Weighted sum of the squared errors of ``prob`` on a device."""
+    space = array_api_space(prob)
+    xp = space.xp
+
+    def kernel(chunk, labels, weights):
+        q = xp.astype(chunk, space.work)
+        if q.ndim == 1:
+            error = q - xp.astype(labels, space.work)
+            rows = error * error
+        else:
+            error = xp.where(_column_is(xp, labels, q.shape[1], space), q - 1.0, q)
+            rows = xp.sum(error * error, axis=1)
+        return xp.reshape(xp.sum(rows if weights is None else weights * rows), (1,))
+
+    n_cols = 1 if prob.ndim == 1 else prob.shape[1]
+    args = (prob, space.labels(y), space.weights(w))
+    return float(reduce_chunks(space, kernel, *args, n_cols=n_cols)[0])
+
+
+def _top_label_chunk(space, chunk):
+    """Predicted class and its probability per row of a chunk (working dtype)."""
+    xp = space.xp
+    q = xp.astype(chunk, space.work)
+    if q.ndim == 1:
+        complement = 1.0 - q
+        return xp.astype(q > complement, xp.int64), xp.maximum(q, complement)
+    predicted = xp.argmax(q, axis=1)
+    return predicted, take_rows(xp, q, predicted)
+
+
+def top_label_outcomes(prob, y):
+    """Top-label confidence and correctness per row, computed on the device.
+
+    Returns two float64 numpy vectors (``n`` numbers each): the reduction of
+    the ``(n, K)`` forecasts to what the binned and sorting-based methods
+    need, for the paths that run on the host (weights, equal-mass bins,
+    isotonic curves).
+    """
+    space = array_api_space(prob)
+    xp = space.xp
+    y_dev = space.labels(y)
+    n_cols = 1 if prob.ndim == 1 else prob.shape[1]
+    x = np.empty(prob.shape[0])
+    t = np.empty(prob.shape[0])
+    for rows in chunk_rows(prob.shape[0], n_cols):
+        predicted, confidence = _top_label_chunk(space, rows_of(prob, rows))
+        x[rows] = to_host(confidence)
+        t[rows] = to_host(xp.astype(predicted == y_dev[rows], space.work))
+    return x, t
+
+
+def _bin_numbers(space, x, n_bins):
+    """:meth:`calibkit.metrics._binning.Binning.number` (uniform) on the device."""
+    xp = space.xp
+    last = float(n_bins - 1)
+    step = 1.0 / n_bins
+    k = xp.clip(xp.floor(x * float(n_bins)), 0.0, last)
+    for _ in range(2):
+        k = k - xp.astype((k > 0) & (x < k * step), space.work)
+        k = k + xp.astype((k < last) & (x >= (k + 1.0) * step), space.work)
+    return k
+
+
+def uniform_bin_totals(prob, y, n_bins, *, top):
+    """Per-bin ``[count, sum x, sum t]`` of unit-weight rows, on the device.
+
+    As :func:`calibkit.metrics._reliability._streamed_bins`: equal-width bins
+    on [0, 1], top-label (``top``) or the 1-D forecast itself. Each chunk's
+    bins are counted by a product with the one-hot bin matrix (the standard
+    has no ``bincount``).
+    """
+    space = array_api_space(prob)
+    xp = space.xp
+    centers = xp.arange(n_bins, dtype=space.work, device=space.device)
+
+    def kernel(chunk, labels):
+        if top:
+            predicted, x = _top_label_chunk(space, chunk)
+            t = xp.astype(predicted == labels, space.work)
+        else:
+            x, t = xp.astype(chunk, space.work), xp.astype(labels, space.work)
+        onehot = xp.astype(_bin_numbers(space, x, n_bins)[:, None] == centers, x.dtype)
+        return xp.reshape(xp.stack([xp.ones_like(x), x, t]) @ onehot, (-1,))
+
+    n_cols = (1 if prob.ndim == 1 else prob.shape[1]) + n_bins
+    totals = reduce_chunks(space, kernel, prob, space.labels(y), n_cols=n_cols)
+    return totals.reshape(3, n_bins)
+
+
+# --------------------------------------------------------------------------
+# Information quantities on the device
+# --------------------------------------------------------------------------
+
+# Coefficients of the atanh series of calibkit.metrics._kernels._t_minus_log1p.
+_ATANH = [1.0 / c for c in range(25, 1, -2)]
+
+
+def _xlogy(xp, a, b):
+    """``a log b`` with ``0 log b = 0``."""
+    return xp.where(a == 0, xp.zeros_like(a), a * xp.log(xp.where(a == 0, 1.0, b)))
+
+
+def _xlog1py(xp, a, b):
+    """``a log1p(b)`` with ``0 log1p(b) = 0``."""
+    safe = xp.where(a == 0, xp.zeros_like(b), b)
+    return xp.where(a == 0, xp.zeros_like(a), a * xp.log1p(safe))
+
+
+def _generalised_kl(xp, a, b, diff):
+    """:func:`calibkit.metrics._kernels.generalised_kl` with ``where``s."""
+    positive = a > 0
+    t = diff / xp.where(positive, a, 1.0)
+    near = positive & (xp.abs(t) <= 0.25)
+    far = positive & ~near
+    t = xp.where(near, t, 0.0)
+    u = t / (2.0 + t)
+    u2 = u * u
+    series = xp.zeros_like(u)
+    for coefficient in _ATANH:
+        series = series * u2 + coefficient
+    near_value = a * (t * t / (2.0 + t) - 2.0 * u * u2 * series)
+    a_far = xp.where(far, a, 1.0)
+    b_far = xp.where(far, b, 1.0)
+    far_value = a_far * (xp.log(a_far) - xp.log(b_far)) + diff
+    return xp.where(near, near_value, xp.where(far, far_value, b))
+
+
+def _row_terms(space, name, p, q):
+    xp = space.xp
+    if name == "entropy":
+        if p.ndim == 1:
+            return -_xlogy(xp, p, p) - _xlog1py(xp, 1.0 - p, -p)
+        return -xp.sum(_xlogy(xp, p, p), axis=1)
+    if name == "cross_entropy":
+        if p.ndim == 1:
+            return -_xlogy(xp, p, q) - _xlog1py(xp, 1.0 - p, -q)
+        return -xp.sum(_xlogy(xp, p, q), axis=1)
+    if p.ndim == 1:  # Bernoulli KL, each half without cancellation
+        p_c, q_c = 1.0 - p, 1.0 - q
+        diff = xp.where(q < 0.5, q - p, p_c - q_c)
+        return _generalised_kl(xp, p, q, diff) + _generalised_kl(xp, p_c, q_c, -diff)
+    diff = q - p
+    return xp.sum(_generalised_kl(xp, p, q, diff), axis=1) - xp.sum(diff, axis=1)
+
+
+def _impossible(space, p, q):
+    xp = space.xp
+    if p.ndim == 1:
+        return ((p > 0) & (q == 0)) | ((p < 1) & (q == 1))
+    return xp.any((p > 0) & (q == 0), axis=1)
+
+
+def mean_information_terms(p, q, w, names):
+    """Weighted sums of the per-row information terms and the impossible rows.
+
+    Returns ``(sums, n_impossible, first_rows)`` as
+    :func:`calibkit.metrics._information._mean_terms` needs them.
+    """
+    space = array_api_space(p)
+    xp = space.xp
+    w_dev = space.weights(w)
+    n_cols = 1 if p.ndim == 1 else p.shape[1]
+
+    def impossible(p_chunk, q_chunk, weights):
+        a, b = xp.astype(p_chunk, space.work), xp.astype(q_chunk, space.work)
+        bad = _impossible(space, a, b)
+        return bad if weights is None else bad & (weights > 0)
+
+    def kernel(p_chunk, q_chunk, weights):
+        a = xp.astype(p_chunk, space.work)
+        b = None if q_chunk is None else xp.astype(q_chunk, space.work)
+        sums = []
+        for name in names:
+            values = _row_terms(space, name, a, b)
+            if weights is not None:
+                values = xp.where(weights > 0, weights * values, 0.0)
+            sums.append(xp.sum(values))
+        bad = xp.zeros(1, dtype=space.work, device=space.device)[0]
+        if b is not None:
+            hit = _impossible(space, a, b)
+            if weights is not None:
+                hit = hit & (weights > 0)
+            bad = xp.sum(xp.astype(hit, space.work))
+        return xp.stack([*sums, bad])
+
+    result = reduce_chunks(space, kernel, p, q, w_dev, n_cols=n_cols)
+    n_bad = int(result[-1])
+    first = []
+    if n_bad:
+        first = _first_rows(space, impossible, p, q, w_dev, n_cols=n_cols)
+    return result[:-1], n_bad, first
