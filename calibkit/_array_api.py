@@ -235,6 +235,17 @@ def chunk_rows(n_rows, n_cols):
     return row_chunks(n_rows, n_cols, chunk_bytes=CHUNK_BYTES)
 
 
+def _quiet_chunks(n_rows, n_cols):
+    """:func:`chunk_rows`, with numpy's floating-point warnings off meanwhile.
+
+    array-api-strict computes with numpy, which warns on ``log(0)`` and
+    ``0 * inf``; the kernels handle those values themselves (as the numpy
+    kernels do under ``np.errstate``), and torch never warns.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        yield from chunk_rows(n_rows, n_cols)
+
+
 def rows_of(values, rows):
     """Rows ``rows`` (a slice) of a 1-D or 2-D array, or None."""
     if values is None:
@@ -256,7 +267,7 @@ def reduce_chunks(space, kernel, *arrays, n_cols, maxima=False):
     """
     xp = space.xp
     total = compensation = top = None
-    for rows in chunk_rows(arrays[0].shape[0], n_cols):
+    for rows in _quiet_chunks(arrays[0].shape[0], n_cols):
         part = kernel(*(rows_of(a, rows) for a in arrays))
         if maxima:
             part, high = part
@@ -357,7 +368,7 @@ def looks_like_probabilities(X, space):
     if X.ndim == 1:
         return True
     deviation = 0.0
-    for rows in chunk_rows(X.shape[0], X.shape[1]):
+    for rows in _quiet_chunks(X.shape[0], X.shape[1]):
         sums = xp.sum(xp.astype(X[rows, :], space.work), axis=1)
         deviation = max(deviation, float(xp.max(xp.abs(sums - 1.0))))
     return deviation <= 1e-3
@@ -563,7 +574,7 @@ def tempered_softmax(X, temperature, n_classes):
     xp = space.xp
     temperature = float(temperature)
     out = xp.empty((X.shape[0], n_classes), dtype=X.dtype, device=space.device)
-    for rows in chunk_rows(X.shape[0], 2 * n_classes):
+    for rows in _quiet_chunks(X.shape[0], 2 * n_classes):
         z = _as_logits(space, rows_of(X, rows), 1.0)
         top = xp.max(z, axis=1, keepdims=True)
         if temperature == np.inf:
@@ -589,7 +600,7 @@ def _first_rows(space, mask_kernel, *arrays, n_cols, limit=5):
     A second pass, made only to name rows in an error or warning.
     """
     found = []
-    for rows in chunk_rows(arrays[0].shape[0], n_cols):
+    for rows in _quiet_chunks(arrays[0].shape[0], n_cols):
         mask = to_host(mask_kernel(*(rows_of(a, rows) for a in arrays)))
         found += (rows.start + np.flatnonzero(mask)[: limit - len(found)]).tolist()
         if len(found) >= limit:
@@ -689,7 +700,7 @@ def check_device_probabilities(P, *, name, space, row_sums=True):
     )
     warnings.warn(warning, stacklevel=external_stacklevel())
     out = xp.empty_like(P)
-    for rows in chunk_rows(P.shape[0], n_cols):
+    for rows in _quiet_chunks(P.shape[0], n_cols):
         chunk = xp.astype(P[rows, :], space.work)
         sums = xp.sum(chunk, axis=1, keepdims=True)
         fixed = xp.where(xp.abs(sums - 1.0) > noise, chunk / sums, chunk)
@@ -715,7 +726,7 @@ def softmax_probabilities(z):
     if z.ndim == 2:
         return tempered_softmax(z, 1.0, z.shape[1])
     out = xp.empty_like(z)
-    for rows in chunk_rows(z.shape[0], 2):
+    for rows in _quiet_chunks(z.shape[0], 2):
         s = xp.astype(z[rows], space.work)
         e = xp.exp(-xp.abs(s))
         p = xp.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -827,7 +838,7 @@ def top_label_outcomes(prob, y):
     n_cols = 1 if prob.ndim == 1 else prob.shape[1]
     x = np.empty(prob.shape[0])
     t = np.empty(prob.shape[0])
-    for rows in chunk_rows(prob.shape[0], n_cols):
+    for rows in _quiet_chunks(prob.shape[0], n_cols):
         predicted, confidence = _top_label_chunk(space, rows_of(prob, rows))
         x[rows] = to_host(confidence)
         t[rows] = to_host(xp.astype(predicted == y_dev[rows], space.work))
@@ -1256,7 +1267,7 @@ def affine_softmax(X, transform, coef, intercept):
     bias = space.asarray(np.asarray(intercept, np.float64), space.work)
     k = bias.shape[0]
     out = xp.empty((X.shape[0], k), dtype=X.dtype, device=space.device)
-    for rows in chunk_rows(X.shape[0], 2 * k):
+    for rows in _quiet_chunks(X.shape[0], 2 * k):
         x = _features(space, rows_of(X, rows), kind)
         a = x * coef_dev + bias if coef_dev.ndim == 1 else x @ coef_dev.T + bias
         out[rows, :] = xp.astype(row_logsumexp_softmax(xp, a), X.dtype)
@@ -1289,7 +1300,7 @@ def fold_keys(X, y, transform):
     y_dev = space.labels(y)
     keys = np.empty((X.shape[0], 2))
     n_cols = 2 * (1 if X.ndim == 1 else X.shape[1])
-    for rows in chunk_rows(X.shape[0], n_cols):
+    for rows in _quiet_chunks(X.shape[0], n_cols):
         x = _features(space, rows_of(X, rows), kind)
         pair = xp.stack([take_rows(xp, x, y_dev[rows]), xp.sum(x, axis=1)], axis=1)
         keys[rows] = to_host(pair)
