@@ -117,9 +117,9 @@ def cpu_part(torch, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--classes", type=int, default=100)
-    parser.add_argument("--metric-rows", type=int, default=5_000_000)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--classes", type=int, default=50)
+    parser.add_argument("--metric-rows", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")

@@ -224,18 +224,29 @@ def host_labels(y):
     return to_host(y) if is_on_device(y) else y
 
 
-#: Bytes of working-dtype temporaries per chunk on Array API inputs. Larger
-#: than :data:`calibkit._chunks.CHUNK_BYTES`: each chunk costs a few kernel
-#: launches on an accelerator, and the partial results stay on the device.
+#: Bytes of working-dtype temporaries per chunk on an accelerator (CUDA, MPS,
+#: ...). Larger than :data:`calibkit._chunks.CHUNK_BYTES`: each chunk costs a
+#: few kernel launches, and the partial results stay on the device.
 CHUNK_BYTES = 1 << 25
 
+#: The same on a CPU device (torch on the CPU, array-api-strict): chunks that
+#: stay in the caches, as numpy's do (measured with torch 2.13 at 5e4 x 100
+#: float32 logits: a temperature pass takes 0.49 s with 1 MiB chunks and
+#: 1.06 s with 32 MiB ones; numpy 0.29 s).
+CPU_CHUNK_BYTES = 1 << 21
 
-def chunk_rows(n_rows, n_cols):
-    """Row slices for a pass over an Array API input (see :data:`CHUNK_BYTES`)."""
-    return row_chunks(n_rows, n_cols, chunk_bytes=CHUNK_BYTES)
+_ACCELERATORS = ("cuda", "gpu", "mps", "xpu", "tpu", "rocm", "hip", "metal")
 
 
-def _quiet_chunks(n_rows, n_cols):
+def chunk_rows(n_rows, n_cols, space=None):
+    """Row slices for a pass over an Array API input on ``space``'s device."""
+    size = CPU_CHUNK_BYTES
+    if space is not None and any(a in str(space.device).lower() for a in _ACCELERATORS):
+        size = CHUNK_BYTES
+    return row_chunks(n_rows, n_cols, chunk_bytes=size)
+
+
+def _quiet_chunks(n_rows, n_cols, space):
     """:func:`chunk_rows`, with numpy's floating-point warnings off meanwhile.
 
     array-api-strict computes with numpy, which warns on ``log(0)`` and
@@ -243,7 +254,7 @@ def _quiet_chunks(n_rows, n_cols):
     kernels do under ``np.errstate``), and torch never warns.
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        yield from chunk_rows(n_rows, n_cols)
+        yield from chunk_rows(n_rows, n_cols, space)
 
 
 def rows_of(values, rows):
@@ -267,7 +278,7 @@ def reduce_chunks(space, kernel, *arrays, n_cols, maxima=False):
     """
     xp = space.xp
     total = compensation = top = None
-    for rows in _quiet_chunks(arrays[0].shape[0], n_cols):
+    for rows in _quiet_chunks(arrays[0].shape[0], n_cols, space):
         part = kernel(*(rows_of(a, rows) for a in arrays))
         if maxima:
             part, high = part
@@ -368,7 +379,7 @@ def looks_like_probabilities(X, space):
     if X.ndim == 1:
         return True
     deviation = 0.0
-    for rows in _quiet_chunks(X.shape[0], X.shape[1]):
+    for rows in _quiet_chunks(X.shape[0], X.shape[1], space):
         sums = xp.sum(xp.astype(X[rows, :], space.work), axis=1)
         deviation = max(deviation, float(xp.max(xp.abs(sums - 1.0))))
     return deviation <= 1e-3
@@ -399,7 +410,8 @@ def _temperature_kernel(z, y, w, *, space, beta, with_limits, eps, scale):
     top = xp.max(z, axis=1)
     true = take_rows(xp, z, y)
     magnitude = xp.max(xp.maximum(xp.abs(top), xp.abs(true)))
-    centered = z - top[:, None]
+    z -= top[:, None]  # z is this chunk's own copy: centred in place
+    centered = z
     gap = true - top  # z_y - max z <= 0
     if eps is not None:
         eps_y = xp.take(eps, y)
@@ -411,13 +423,22 @@ def _temperature_kernel(z, y, w, *, space, beta, with_limits, eps, scale):
         terms = [mean - gap, var - mean * mean, -gap]
     else:
         e = xp.exp(beta * centered)
-        # A logit at -inf after centring has weight 0 and adds nothing; only
-        # its 0 * -inf = NaN has to go.
         s0 = xp.sum(e, axis=1)
-        finite = xp.where(e > 0, centered, xp.zeros_like(centered))
-        e = e * finite
+        e *= centered
         s1 = xp.sum(e, axis=1)
-        s2 = xp.sum(e * finite, axis=1)
+        e *= centered
+        s2 = xp.sum(e, axis=1)
+        masked = xp.isnan(s1)
+        if bool(xp.any(masked)):
+            # A logit at -inf after centring has weight exp(-inf) = 0 and adds
+            # nothing; only its 0 * -inf = NaN has to go (rare: a row spanning
+            # more than the float range).
+            e = xp.exp(beta * centered)
+            finite = xp.where(e > 0, centered, 0.0)
+            e *= finite
+            s1 = xp.where(masked, xp.sum(e, axis=1), s1)
+            e *= finite
+            s2 = xp.where(masked, xp.sum(e, axis=1), s2)
         mean = s1 / s0
         terms = [xp.log(s0) - beta * gap, mean - gap, s2 / s0 - mean * mean]
         if with_limits:
@@ -574,7 +595,7 @@ def tempered_softmax(X, temperature, n_classes):
     xp = space.xp
     temperature = float(temperature)
     out = xp.empty((X.shape[0], n_classes), dtype=X.dtype, device=space.device)
-    for rows in _quiet_chunks(X.shape[0], 2 * n_classes):
+    for rows in _quiet_chunks(X.shape[0], 2 * n_classes, space):
         z = _as_logits(space, rows_of(X, rows), 1.0)
         top = xp.max(z, axis=1, keepdims=True)
         if temperature == np.inf:
@@ -600,7 +621,7 @@ def _first_rows(space, mask_kernel, *arrays, n_cols, limit=5):
     A second pass, made only to name rows in an error or warning.
     """
     found = []
-    for rows in _quiet_chunks(arrays[0].shape[0], n_cols):
+    for rows in _quiet_chunks(arrays[0].shape[0], n_cols, space):
         mask = to_host(mask_kernel(*(rows_of(a, rows) for a in arrays)))
         found += (rows.start + np.flatnonzero(mask)[: limit - len(found)]).tolist()
         if len(found) >= limit:
@@ -700,7 +721,7 @@ def check_device_probabilities(P, *, name, space, row_sums=True):
     )
     warnings.warn(warning, stacklevel=external_stacklevel())
     out = xp.empty_like(P)
-    for rows in _quiet_chunks(P.shape[0], n_cols):
+    for rows in _quiet_chunks(P.shape[0], n_cols, space):
         chunk = xp.astype(P[rows, :], space.work)
         sums = xp.sum(chunk, axis=1, keepdims=True)
         fixed = xp.where(xp.abs(sums - 1.0) > noise, chunk / sums, chunk)
@@ -726,7 +747,7 @@ def softmax_probabilities(z):
     if z.ndim == 2:
         return tempered_softmax(z, 1.0, z.shape[1])
     out = xp.empty_like(z)
-    for rows in _quiet_chunks(z.shape[0], 2):
+    for rows in _quiet_chunks(z.shape[0], 2, space):
         s = xp.astype(z[rows], space.work)
         e = xp.exp(-xp.abs(s))
         p = xp.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -838,7 +859,7 @@ def top_label_outcomes(prob, y):
     n_cols = 1 if prob.ndim == 1 else prob.shape[1]
     x = np.empty(prob.shape[0])
     t = np.empty(prob.shape[0])
-    for rows in _quiet_chunks(prob.shape[0], n_cols):
+    for rows in _quiet_chunks(prob.shape[0], n_cols, space):
         predicted, confidence = _top_label_chunk(space, rows_of(prob, rows))
         x[rows] = to_host(confidence)
         t[rows] = to_host(xp.astype(predicted == y_dev[rows], space.work))
@@ -1267,7 +1288,7 @@ def affine_softmax(X, transform, coef, intercept):
     bias = space.asarray(np.asarray(intercept, np.float64), space.work)
     k = bias.shape[0]
     out = xp.empty((X.shape[0], k), dtype=X.dtype, device=space.device)
-    for rows in _quiet_chunks(X.shape[0], 2 * k):
+    for rows in _quiet_chunks(X.shape[0], 2 * k, space):
         x = _features(space, rows_of(X, rows), kind)
         a = x * coef_dev + bias if coef_dev.ndim == 1 else x @ coef_dev.T + bias
         out[rows, :] = xp.astype(row_logsumexp_softmax(xp, a), X.dtype)
@@ -1300,7 +1321,7 @@ def fold_keys(X, y, transform):
     y_dev = space.labels(y)
     keys = np.empty((X.shape[0], 2))
     n_cols = 2 * (1 if X.ndim == 1 else X.shape[1])
-    for rows in _quiet_chunks(X.shape[0], n_cols):
+    for rows in _quiet_chunks(X.shape[0], n_cols, space):
         x = _features(space, rows_of(X, rows), kind)
         pair = xp.stack([take_rows(xp, x, y_dev[rows]), xp.sum(x, axis=1)], axis=1)
         keys[rows] = to_host(pair)

@@ -151,7 +151,7 @@ def test_temperature_warm_start_and_many_chunks(lib, dispatch, monkeypatch):
     X = (z * 0.5).astype(np.float32)
     with ck.config_context(array_api_dispatch=False):
         ref = ck.TemperatureScaling().fit(X, y)
-    monkeypatch.setattr(_array_api, "CHUNK_BYTES", 1 << 18)
+    monkeypatch.setattr(_array_api, "CPU_CHUNK_BYTES", 1 << 18)
     cal = ck.TemperatureScaling().fit(lib.put(X), lib.put(y))
     assert cal.temperature_ == pytest.approx(ref.temperature_, rel=RTOL64)
     assert cal.n_iter_ == ref.n_iter_
@@ -165,11 +165,24 @@ def test_float32_device_uses_a_compensated_sum(lib, dispatch, monkeypatch):
         ref = ck.TemperatureScaling().fit(z, y)
         loss = m.log_loss(y, z, input="logits")
     monkeypatch.setattr(_array_api, "_work_dtype", lambda xp, device: xp.float32)
-    monkeypatch.setattr(_array_api, "CHUNK_BYTES", 1 << 16)
+    monkeypatch.setattr(_array_api, "CPU_CHUNK_BYTES", 1 << 16)
     X = z.astype(np.float32)
     cal = ck.TemperatureScaling().fit(lib.put(X), lib.put(y))
     assert cal.temperature_ == pytest.approx(ref.temperature_, rel=1e-5)
     assert m.log_loss(y, lib.put(X), input="logits") == pytest.approx(loss, rel=1e-6)
+
+
+def test_temperature_rows_spanning_the_float_range(lib, dispatch):
+    # z - max z overflows to -inf: that class gets weight exactly 0, no NaN.
+    z, y = _logits(300, 3, seed=11)
+    z[:5] = [1.5e308, -1.5e308, 0.0]
+    y[:5] = 0
+    with ck.config_context(array_api_dispatch=False):
+        ref = ck.TemperatureScaling().fit(z, y)
+        expected = ref.predict_proba(z)
+    cal = ck.TemperatureScaling().fit(lib.put(z), lib.put(y))
+    assert cal.temperature_ == pytest.approx(ref.temperature_, rel=RTOL64)
+    np.testing.assert_allclose(lib.back(cal.predict_proba(lib.put(z))), expected)
 
 
 def test_temperature_without_finite_optimum_warns_as_numpy(lib, dispatch):
