@@ -162,7 +162,14 @@ def array_api_space(X):
         return None
     if is_dask(X):
         return None
-    import array_api_compat
+    try:
+        import array_api_compat
+    except ImportError as exc:  # an optional dependency: say how to get it
+        msg = (
+            "Array API dispatch is on, which needs the package array-api-compat: "
+            "pip install array-api-compat (or calibkit[array-api])."
+        )
+        raise ImportError(msg) from exc
 
     if not array_api_compat.is_array_api_obj(X) or array_api_compat.is_numpy_array(X):
         return None

@@ -498,6 +498,12 @@ _SHARED_NOTES = """
     log-odds ``s`` are the two logits ``(0, s)``{binary_note}; 1-D
     probabilities ``p`` of ``classes_[1]`` are ``(1 - p, p)``.
 
+    **Array API inputs.** With dispatch on (:func:`calibkit.config_context`),
+    logits held by torch, CuPy, JAX or array-api-strict are fitted and
+    predicted on their device (the Newton system, ``p x p``, is solved on the
+    host) and ``predict_proba`` returns an array of their library;
+    ``input="probabilities"`` computes on the host.
+
     **Exact zeros.** ``log 0`` is not a number the affine map can use. An
     exact zero (and, at prediction, any probability below the calibration
     set's range) is given the log-probability ``log_zero_``: the smallest

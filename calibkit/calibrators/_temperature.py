@@ -136,6 +136,14 @@ class TemperatureScaling(BaseCalibrator):
     ``exp((z - max z) / T)`` normalised, so logits near +-1.8e308 never
     produce NaN.
 
+    **Array API inputs.** With dispatch on (:func:`calibkit.config_context`),
+    logits held by torch, CuPy, JAX or array-api-strict are fitted on their
+    device -- each pass reduces row chunks there in float64 and only
+    ``(L, L', L'')`` travel to the host -- and ``predict_proba`` returns an
+    array of their library, on their device, in their dtype.
+    ``input="probabilities"`` (the logit of exact zeros, the floor search)
+    computes on the host and returns the probabilities on the device.
+
     References
     ----------
     .. [1] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration

@@ -427,6 +427,11 @@ def reliability_curve(
     calibration there (pointwise, not simultaneous). The band is Monte Carlo:
     reproducible for a given ``random_state`` and row order.
 
+    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`):
+    equal-width bins without weights are counted on the input's device; the
+    other strategies -- CORP sorts -- bring the top-label confidence and
+    correctness (two numbers per row) to the host.
+
     References
     ----------
     .. [1] Dimitriadis, T., Gneiting, T., & Jordan, A. I. (2021). Stable
