@@ -271,6 +271,33 @@ def rows_of(values, rows):
     return values[rows] if values.ndim == 1 else values[rows, :]
 
 
+class _Rows:
+    """An output array filled chunk by chunk on the device.
+
+    Written in place where arrays are mutable; JAX's are not, so its chunks
+    are concatenated at the end instead.
+    """
+
+    def __init__(self, space, shape, dtype):
+        import array_api_compat
+
+        self.xp = space.xp
+        self.parts = [] if array_api_compat.is_jax_namespace(space.xp) else None
+        if self.parts is None:
+            self.out = space.xp.empty(shape, dtype=dtype, device=space.device)
+
+    def put(self, rows, values):
+        if self.parts is None:
+            self.out[rows, ...] = values
+        else:
+            self.parts.append(values)
+
+    def result(self):
+        if self.parts is None:
+            return self.out
+        return self.xp.concat(self.parts, axis=0)
+
+
 def reduce_chunks(space, kernel, *arrays, n_cols, maxima=False):
     """Sum ``kernel(*chunks)`` over row chunks, on the device; result on the host.
 
@@ -601,7 +628,7 @@ def tempered_softmax(X, temperature, n_classes):
     space = array_api_space(X)
     xp = space.xp
     temperature = float(temperature)
-    out = xp.empty((X.shape[0], n_classes), dtype=X.dtype, device=space.device)
+    out = _Rows(space, (X.shape[0], n_classes), X.dtype)
     for rows in _quiet_chunks(X.shape[0], 2 * n_classes, space):
         z = _as_logits(space, rows_of(X, rows), 1.0)
         top = xp.max(z, axis=1, keepdims=True)
@@ -613,8 +640,8 @@ def tempered_softmax(X, temperature, n_classes):
         else:
             e = xp.exp((z - top) / temperature)
             p = e / xp.sum(e, axis=1, keepdims=True)
-        out[rows, :] = xp.astype(p, X.dtype)
-    return out
+        out.put(rows, xp.astype(p, X.dtype))
+    return out.result()
 
 
 def host_float64(values):
@@ -727,13 +754,13 @@ def check_device_probabilities(P, *, name, space, row_sums=True):
         f"off by more than {atol:g} are refused.",
     )
     warnings.warn(warning, stacklevel=external_stacklevel())
-    out = xp.empty_like(P)
+    out = _Rows(space, P.shape, P.dtype)
     for rows in _quiet_chunks(P.shape[0], n_cols, space):
         chunk = xp.astype(P[rows, :], space.work)
         sums = xp.sum(chunk, axis=1, keepdims=True)
         fixed = xp.where(xp.abs(sums - 1.0) > noise, chunk / sums, chunk)
-        out[rows, :] = xp.astype(fixed, P.dtype)
-    return out
+        out.put(rows, xp.astype(fixed, P.dtype))
+    return out.result()
 
 
 def check_device_forecasts(y_prob, *, name, space, input):
@@ -753,13 +780,13 @@ def softmax_probabilities(z):
     xp = space.xp
     if z.ndim == 2:
         return tempered_softmax(z, 1.0, z.shape[1])
-    out = xp.empty_like(z)
+    out = _Rows(space, z.shape, z.dtype)
     for rows in _quiet_chunks(z.shape[0], 2, space):
         s = xp.astype(z[rows], space.work)
         e = xp.exp(-xp.abs(s))
         p = xp.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        out[rows] = xp.astype(p, z.dtype)
-    return out
+        out.put(rows, xp.astype(p, z.dtype))
+    return out.result()
 
 
 # --------------------------------------------------------------------------
@@ -1294,12 +1321,12 @@ def affine_softmax(X, transform, coef, intercept):
     coef_dev = space.asarray(np.asarray(coef, np.float64), space.work)
     bias = space.asarray(np.asarray(intercept, np.float64), space.work)
     k = bias.shape[0]
-    out = xp.empty((X.shape[0], k), dtype=X.dtype, device=space.device)
+    out = _Rows(space, (X.shape[0], k), X.dtype)
     for rows in _quiet_chunks(X.shape[0], 2 * k, space):
         x = _features(space, rows_of(X, rows), kind)
         a = x * coef_dev + bias if coef_dev.ndim == 1 else x @ coef_dev.T + bias
-        out[rows, :] = xp.astype(row_logsumexp_softmax(xp, a), X.dtype)
-    return out
+        out.put(rows, xp.astype(row_logsumexp_softmax(xp, a), X.dtype))
+    return out.result()
 
 
 def held_out_loss(X, y, w, transform, coef, intercept):
