@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calibkit._array_api import fit_inverse_temperature as fit_on_device
+from calibkit._array_api import is_on_device
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
 from calibkit._newton import ChunkedModel, minimize, minimize_scalar
 from calibkit.metrics._kernels import total_weight
@@ -819,6 +821,15 @@ def fit_inverse_temperature(
         temperature) when ``L'(0) >= 0`` (the logits carry no information in
         the right direction, so ``beta = 0`` is best among ``beta >= 0``).
     """
+    if is_on_device(logits):  # an Array API array: passes on its device
+        return fit_on_device(
+            logits,
+            y,
+            sample_weight=sample_weight,
+            transform=transform,
+            max_iter=max_iter,
+            eps=eps,
+        )
     kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
     passes = kind(logits, y, sample_weight, transform, eps)
     beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)

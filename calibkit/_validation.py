@@ -500,7 +500,12 @@ def check_consistent_length(**arrays):
 
     ``None`` values are skipped. Usage: ``check_consistent_length(X=X, y=y)``.
     """
-    lengths = {k: len(v) for k, v in arrays.items() if v is not None}
+    # shape[0]: Array API arrays (array-api-strict) need not have len().
+    lengths = {
+        k: v.shape[0] if hasattr(v, "shape") else len(v)
+        for k, v in arrays.items()
+        if v is not None
+    }
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"{k} has {n}" for k, n in lengths.items())
         msg = f"Inconsistent numbers of samples: {listed}."

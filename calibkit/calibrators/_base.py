@@ -6,6 +6,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from calibkit._array_api import (
+    array_api_space,
+    check_device_array,
+    host_labels,
+    is_on_device,
+    to_host,
+)
+from calibkit._array_api import looks_like_probabilities as device_looks_like
 from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
 from calibkit._transforms import (
     exact_log_odds,
@@ -44,6 +52,12 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
     binary problem, or ``(n_samples, n_classes)`` with a column per class in the
     order of ``classes_``. Subclasses implement ``_fit(X, y, sample_weight)``
     (``y`` holds integer codes into ``classes_``) and ``_predict_proba(X)``.
+
+    Array API inputs (see :mod:`calibkit._array_api`): with dispatch on, a
+    calibrator whose ``_array_api_native()`` is true gets ``X`` on its device
+    in ``_fit`` and ``_predict_proba`` (labels and weights stay on the host);
+    the others get ``X`` copied to the host, and their probabilities are
+    returned on ``X``'s device.
     """
 
     _parameter_constraints = {"input": [INPUT_KINDS]}
@@ -74,7 +88,12 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         given = X
-        X = self._check_X(X, reset=True)
+        space = array_api_space(X)
+        if space is not None:
+            y, sample_weight = host_labels(y), host_labels(sample_weight)
+            if not self._array_api_native():
+                X, space = to_host(X), None
+        X = self._check_X(X, reset=True, space=space)
         self.classes_, codes = encode_labels(y, classes=classes, name="y")
         check_column_order(given, self.classes_, name="X")
         check_classification_labels(self.classes_, name="y")
@@ -97,11 +116,15 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_classes)
             Probabilities in the column order of ``classes_``, in the float
-            precision of ``X`` (float32 stays float32).
+            precision of ``X`` (float32 stays float32). With Array API dispatch
+            on, an array of ``X``'s namespace on ``X``'s device.
         """
         check_is_fitted(self)
         check_column_order(X, self.classes_, name="X")
-        X = self._check_X(X, reset=False)
+        space = array_api_space(X)
+        if space is not None and not self._array_api_native():
+            return space.asarray(self.predict_proba(to_host(X)))
+        X = self._check_X(X, reset=False, space=space)
         if is_dask(X):
             return self._predict_proba_dask(X)
         return self._predict_proba(X)
@@ -132,6 +155,10 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             Labels from ``classes_``.
         """
         proba = self.predict_proba(X)
+        if is_on_device(proba):
+            space = array_api_space(proba)
+            labels = self.classes_[to_host(space.xp.argmax(proba, axis=1))]
+            return space.asarray(labels) if labels.dtype.kind in "biuf" else labels
         return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_log_proba(self, X):
@@ -148,14 +175,24 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             Log-probabilities in the column order of ``classes_`` (``-inf``
             where a probability is exactly 0).
         """
+        proba = self.predict_proba(X)
+        if is_on_device(proba):
+            return array_api_space(proba).xp.log(proba)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return np.log(proba)
 
     # -- input contract ---------------------------------------------------
 
-    def _check_X(self, X, *, reset):
+    def _array_api_native(self):
+        """Whether ``_fit`` and ``_predict_proba`` take ``X`` on its device."""
+        return False
+
+    def _check_X(self, X, *, reset, space=None):
         self._check_feature_names(X, reset=reset)
-        X = check_float_array(X, name="X")
+        if space is None:
+            X = check_float_array(X, name="X")
+        else:
+            X = check_device_array(X, name="X", space=space)
         if X.ndim == 2 and X.shape[1] == 1:
             X = X[:, 0]
         n_columns = 1 if X.ndim == 1 else X.shape[1]
@@ -174,7 +211,11 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             raise ValueError(msg)
         if self.input == "probabilities":
             X = check_probabilities(X, name="X")
-        elif reset and looks_like_probabilities(X):
+        elif reset and (
+            looks_like_probabilities(X)
+            if space is None
+            else device_looks_like(X, space)
+        ):
             warning = InputKindWarning(
                 argument="X",
                 problem="looks like probabilities (values in [0, 1]"

@@ -111,6 +111,10 @@ class IsotonicCalibration(BaseCalibrator):
     ``X``, or one class; logits take one pass over ``X`` per such block), and
     ``predict_proba`` works in row chunks.
 
+    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`)
+    are copied to the host, because PAV sorts the scores; the probabilities
+    are returned on the input's device.
+
     References
     ----------
     .. [1] Zadrozny, B. & Elkan, C. (2002). Transforming classifier scores into

@@ -75,7 +75,9 @@ class PlattScaling(BaseCalibrator):
     Newton on standardised scores: the gradient is ``mean w (sigmoid(z) - t)
     [s, 1]`` and the Hessian ``mean w sigmoid(z)(1 - sigmoid(z)) [s, 1][s, 1]^T``.
     Each iteration is one pass over the data; a handful reach machine
-    precision.
+    precision. Array API inputs (torch, CuPy, ... with
+    :func:`calibkit.config_context`) are copied to the host and their
+    probabilities returned on the input's device.
 
     Sign convention: scikit-learn's ``_SigmoidCalibration`` stores
     ``A = -coef_`` and ``B = -intercept_``.

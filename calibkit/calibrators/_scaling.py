@@ -11,6 +11,14 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from calibkit._array_api import (
+    affine_softmax,
+    fold_keys,
+    held_out_loss,
+    is_on_device,
+    scaling_model,
+    to_host,
+)
 from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
 from calibkit._softmax_models import (
     SEPARATION_LP_MAX_NONZEROS,
@@ -189,12 +197,19 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         )
         return lowest if np.isfinite(lowest) else 0.0
 
+    def _array_api_native(self):
+        # Logits are fitted and predicted on their device (see _array_api.py);
+        # probabilities (the log of exact zeros) on the host.
+        return self.input == "logits"
+
     def _model(self, X, y, sample_weight, transform, reg, eps):
         options = {
             "transform": transform,
             "eps": eps,
             "n_classes": len(self.classes_),
         }
+        if is_on_device(X):
+            return scaling_model(self._kind, X, y, sample_weight, reg=reg, **options)
         if self._kind == "vector":
             return VectorScalingModel(X, y, sample_weight, **options)
         return MatrixScalingModel(X, y, sample_weight, reg=reg, **options)
@@ -275,7 +290,7 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         per_row = 4 if self._kind == "vector" else 2 * k + 2
         if is_dask(X) or n * (k - 1) * per_row > SEPARATION_LP_MAX_NONZEROS:
             return False
-        x = as_float64(np.asarray(X))
+        x = as_float64(to_host(X) if is_on_device(X) else np.asarray(X))
         if transform is not None:
             x = transform(x)
         lam, mu = reg
@@ -317,6 +332,8 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
 
     def _predict_proba(self, X):
         transform = self._transform(X)
+        if is_on_device(X):
+            return affine_softmax(X, transform, self.coef_, self.intercept_)
         n_classes = len(self.classes_)
         out = np.empty((X.shape[0], n_classes), dtype=X.dtype)
         for rows in row_chunks(X.shape[0], 2 * n_classes):
@@ -423,9 +440,12 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
                 intercept=intercept,
                 logits=self._logits,
             )
-            total += float(
-                reduce_rows(kernel, X, y, test_w, n_cols=2 * coef.shape[0])[0]
-            )
+            if is_on_device(X):
+                total += held_out_loss(X, y, test_w, transform, coef, intercept)
+            else:
+                total += float(
+                    reduce_rows(kernel, X, y, test_w, n_cols=2 * coef.shape[0])[0]
+                )
             weight += float(test_w.sum())
         return total / weight if weight > 0 else 0.0
 
@@ -449,9 +469,13 @@ def _folds(X, y, transform):
     n_splits = int(min(CV_FOLDS, max(2, present.min())))
     if y.shape[0] < n_splits or present.shape[0] < 2:
         return None
-    keys = np.empty((y.shape[0], 2))
-    for rows in row_chunks(y.shape[0], 2 * (1 if X.ndim == 1 else X.shape[1])):
-        keys[rows] = _fold_key(rows, np.asarray(X[rows]), y[rows], transform=transform)
+    if is_on_device(X):  # computed on the device: two numbers per row come back
+        keys = fold_keys(X, y, transform)
+    else:
+        keys = np.empty((y.shape[0], 2))
+        for rows in row_chunks(y.shape[0], 2 * (1 if X.ndim == 1 else X.shape[1])):
+            z = np.asarray(X[rows])
+            keys[rows] = _fold_key(rows, z, y[rows], transform=transform)
     order = np.lexsort((keys[:, 1], keys[:, 0], y))
     fold = np.empty(y.shape[0], dtype=np.intp)
     start = 0
@@ -473,6 +497,12 @@ _SHARED_NOTES = """
     probabilities, whose logs the map is applied to{log_note}. 1-D binary
     log-odds ``s`` are the two logits ``(0, s)``{binary_note}; 1-D
     probabilities ``p`` of ``classes_[1]`` are ``(1 - p, p)``.
+
+    **Array API inputs.** With dispatch on (:func:`calibkit.config_context`),
+    logits held by torch, CuPy, JAX or array-api-strict are fitted and
+    predicted on their device (the Newton system, ``p x p``, is solved on the
+    host) and ``predict_proba`` returns an array of their library;
+    ``input="probabilities"`` computes on the host.
 
     **Exact zeros.** ``log 0`` is not a number the affine map can use. An
     exact zero (and, at prediction, any probability below the calibration

@@ -6,6 +6,7 @@ from numbers import Integral
 
 import numpy as np
 
+from calibkit._array_api import is_on_device, tempered_softmax
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import (
     fit_inverse_temperature,
@@ -135,6 +136,14 @@ class TemperatureScaling(BaseCalibrator):
     ``exp((z - max z) / T)`` normalised, so logits near +-1.8e308 never
     produce NaN.
 
+    **Array API inputs.** With dispatch on (:func:`calibkit.config_context`),
+    logits held by torch, CuPy, JAX or array-api-strict are fitted on their
+    device -- each pass reduces row chunks there in float64 and only
+    ``(L, L', L'')`` travel to the host -- and ``predict_proba`` returns an
+    array of their library, on their device, in their dtype.
+    ``input="probabilities"`` (the logit of exact zeros, the floor search)
+    computes on the host and returns the probabilities on the device.
+
     References
     ----------
     .. [1] Guo, C., Pleiss, G., Sun, Y. & Weinberger, K. Q. (2017). On calibration
@@ -202,6 +211,11 @@ class TemperatureScaling(BaseCalibrator):
                 return _binary_log_probabilities
             return binary_logits
         return safe_log if self.input == "probabilities" else None
+
+    def _array_api_native(self):
+        # Logits are fitted and predicted on their device; probabilities (the
+        # exact-zero logit and the floor search) on the host.
+        return self.input == "logits"
 
     def _fit(self, X, y, sample_weight):
         warn_if_saturated(
@@ -349,6 +363,8 @@ class TemperatureScaling(BaseCalibrator):
         return solution
 
     def _predict_proba(self, X):
+        if is_on_device(X):  # logits (see _array_api_native)
+            return tempered_softmax(X, self.temperature_, len(self.classes_))
         zeros = self.input == "probabilities" and self.zero_logit_ is not None
         if zeros:
             transform = functools.partial(
@@ -389,6 +405,8 @@ def _masked_truth_clause(X, y, sample_weight):
     infinite unless every class gets the same probability, which alone sends
     ``T`` to inf. Returns a clause naming those rows, or "" if there are none.
     """
+    if is_on_device(X):  # not worth a pass on the device: the generic reason
+        return ""
     low = 0.5 * np.finfo(X.dtype).min
     n = X.shape[0]
     hit = np.zeros(n, dtype=bool)

@@ -17,6 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import entr, xlog1py, xlogy
 
+from calibkit._array_api import (
+    array_api_space,
+    check_device_forecasts,
+    host_labels,
+    is_on_device,
+    mean_information_terms,
+)
 from calibkit._chunks import as_float64, reduce_rows
 from calibkit._results import Result
 from calibkit._validation import (
@@ -285,14 +292,26 @@ def information_decomposition(p, q, *, sample_weight=None):
 
 
 def _check_inputs(p, q, sample_weight):
-    p = check_float_array(p, name="p")
-    p = check_probabilities(p, name="p")
-    if q is not None:
+    space = array_api_space(p)
+    if space is not None:  # p (and q) stay on p's device
+        sample_weight = host_labels(sample_weight)
+        p = check_device_forecasts(p, name="p", space=space, input="probabilities")
+        if q is not None:
+            if not is_on_device(q):  # a host q joins p on its device
+                q = space.asarray(check_float_array(q, name="q"))
+            q = check_device_forecasts(q, name="q", space=space, input="probabilities")
+    else:
+        p = check_float_array(p, name="p")
+        p = check_probabilities(p, name="p")
+    if q is not None and space is None:
         q = check_float_array(q, name="q")
         q = check_probabilities(q, name="q")
-        if q.shape != p.shape:
-            msg = f"p and q must have the same shape; got {p.shape} and {q.shape}."
-            raise ValueError(msg)
+    if q is not None and tuple(q.shape) != tuple(p.shape):
+        msg = (
+            f"p and q must have the same shape; got {tuple(p.shape)} and "
+            f"{tuple(q.shape)}."
+        )
+        raise ValueError(msg)
     w = check_sample_weight(sample_weight, p.shape[0])
     return p, q, w
 
@@ -327,11 +346,15 @@ def _mean_terms(p, q, w, names):
         head = a[:n_names] + b[:n_names]
         return np.concatenate([head, combine_first_bad_rows(a[n_names:], b[n_names:])])
 
-    kernel = functools.partial(_terms_kernel, names=names)
-    result = reduce_rows(kernel, p, q, w, combine=combine)
-    n_inf = int(result[n_names])
-    if n_inf and names != ("entropy",):
+    if is_on_device(p):
+        sums, n_inf, first = mean_information_terms(p, q, w, names)
+        result = [*sums, n_inf]
+    else:
+        kernel = functools.partial(_terms_kernel, names=names)
+        result = reduce_rows(kernel, p, q, w, combine=combine)
+        n_inf = int(result[n_names])
         first = [int(r) for r in result[n_names + 1 :] if np.isfinite(r)]
+    if n_inf and names != ("entropy",):
         msg = (
             "KL divergence and cross-entropy are infinite: q gives probability 0 "
             f"to a class that p gives positive probability, in {n_inf} rows (first "

@@ -6,6 +6,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from calibkit._array_api import (
+    array_api_space,
+    check_device_forecasts,
+    host_labels,
+    softmax_probabilities,
+    to_host,
+)
 from calibkit._chunks import is_dask
 from calibkit._transforms import row_softmax
 from calibkit._validation import (
@@ -75,6 +82,7 @@ def check_forecasts(
     pos_label=None,
     input="probabilities",
     lazy=False,
+    array_api=False,
 ):
     """Validate ``y_true``, ``y_prob`` and ``sample_weight`` for a metric.
 
@@ -102,18 +110,31 @@ def check_forecasts(
         Keep a dask ``y_prob`` as it is, for metrics computed as reductions over
         row blocks. Otherwise a dask array is computed into memory (metrics that
         sort the forecasts need them all at once).
+    array_api : bool, default=False
+        Keep an Array API ``y_prob`` (torch, CuPy, ...) on its device when
+        dispatch is on (see :mod:`calibkit._array_api`), for metrics whose
+        passes run there; ``y_true`` and ``sample_weight`` come to the host.
+        Otherwise such a ``y_prob`` is copied to the host.
 
     Returns
     -------
     Forecasts
     """
+    space = array_api_space(y_prob)
+    if space is not None:
+        y_true, sample_weight = host_labels(y_true), host_labels(sample_weight)
+        if not array_api:
+            y_prob, space = to_host(y_prob), None
     y_true = check_labels(y_true, name="y_true")
-    prob = check_float_array(y_prob, name="y_prob")
+    if space is None:
+        prob = check_float_array(y_prob, name="y_prob")
+    else:
+        prob = check_device_forecasts(y_prob, name="y_prob", space=space, input=input)
     if is_dask(prob) and not lazy:
         prob = prob.compute()
     check_consistent_length(y_true=y_true, y_prob=prob)
     w = check_sample_weight(sample_weight, y_true.shape[0])
-    if input == "probabilities":
+    if input == "probabilities" and space is None:
         prob = check_probabilities(prob, name="y_prob")
 
     if prob.ndim == 1:
@@ -146,6 +167,8 @@ def as_probabilities(fc, input):
     """
     if input == "probabilities":
         return fc
+    if array_api_space(fc.prob) is not None:  # on its device, in its dtype
+        return dataclasses.replace(fc, prob=softmax_probabilities(fc.prob))
     z = fc.prob.compute() if is_dask(fc.prob) else fc.prob
     z = np.asarray(z, dtype=np.float64)
     prob = expit(z) if z.ndim == 1 else row_softmax(z)

@@ -23,6 +23,8 @@ import warnings
 import numpy as np
 from scipy.special import entr, xlog1py
 
+from calibkit._array_api import is_on_device
+from calibkit._array_api import log_loss_sum as device_log_loss_sum
 from calibkit._chunks import as_float64, is_dask, reduce_rows, row_chunks
 from calibkit._validation import (
     combine_first_bad_rows,
@@ -189,6 +191,8 @@ def log_loss_sum(prob, y, w, *, input="probabilities"):
     first_rows : list of int
         Indices of the first of those rows.
     """
+    if is_on_device(prob):
+        return device_log_loss_sum(prob, y, w, input=input)
     row_losses = logit_log_losses if input == "logits" else observed_log_losses
     kernel = functools.partial(_log_loss_kernel, row_losses=row_losses)
     n_cols = 1 if prob.ndim == 1 else prob.shape[1]

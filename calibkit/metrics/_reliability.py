@@ -17,6 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calibkit._array_api import (
+    host_float64,
+    is_on_device,
+    top_label_outcomes,
+    uniform_bin_totals,
+)
 from calibkit._chunks import as_float64, reduce_rows
 from calibkit._pav import isotonic_fit, pav, pool_ties
 from calibkit._results import Result
@@ -317,6 +323,7 @@ def expected_calibration_error(
         pos_label=pos_label,
         input=input,
         lazy=True,
+        array_api=True,
     )
     return _expected_calibration_error(
         as_probabilities(fc, input),
@@ -455,6 +462,11 @@ def reliability_curve(
     calibration there (pointwise, not simultaneous). The band is Monte Carlo:
     reproducible for a given ``random_state`` and row order.
 
+    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`):
+    equal-width bins without weights are counted on the input's device; the
+    other strategies -- CORP sorts -- bring the top-label confidence and
+    correctness (two numbers per row) to the host.
+
     References
     ----------
     .. [1] Dimitriadis, T., Gneiting, T., & Jordan, A. I. (2021). Stable
@@ -490,6 +502,7 @@ def reliability_curve(
         pos_label=pos_label,
         input=input,
         lazy=True,
+        array_api=True,
     )
     fc = as_probabilities(fc, input)
     if strategy == "smooth":
@@ -505,7 +518,7 @@ def reliability_curve(
             n_resamples=None,
         )
     if fc.is_binary:
-        x, t = np.asarray(fc.prob, dtype=np.float64), fc.y.astype(np.float64)
+        x, t = host_float64(fc.prob), fc.y.astype(np.float64)
     else:
         x, t = _top_label(fc)
     x, t, w = positive_weight_rows(fc.sample_weight, x, t)
@@ -532,6 +545,8 @@ def reliability_curve(
 
 def _top_label(fc):
     """Confidence of the arg-max class and whether it was observed, per row."""
+    if is_on_device(fc.prob):  # reduced on the device; two vectors come back
+        return top_label_outcomes(fc.prob, fc.y)
     predicted, confidence = top_label(fc.prob)
     return confidence, (predicted == fc.y).astype(np.float64)
 
@@ -539,13 +554,13 @@ def _top_label(fc):
 def _class_columns(fc):
     """Yield ``(p_k, 1{y = k})`` for each class k."""
     if fc.is_binary:
-        p = np.asarray(fc.prob, dtype=np.float64)
+        p = host_float64(fc.prob)
         positive = fc.y.astype(np.float64)
         yield 1.0 - p, 1.0 - positive
         yield p, positive
         return
     for k in range(fc.n_classes):
-        yield np.asarray(fc.prob[:, k], dtype=np.float64), (fc.y == k).astype(float)
+        yield host_float64(fc.prob[:, k]), (fc.y == k).astype(float)
 
 
 # --- bins ---------------------------------------------------------------------
@@ -641,6 +656,8 @@ def _streamed_bins(fc, n_bins, *, top):
     Only a few chunk-sized temporaries are held, never a per-row array.
     """
     binning = Binning(None, None, n_bins, "uniform")
+    if is_on_device(fc.prob):
+        return binning, uniform_bin_totals(fc.prob, fc.y, n_bins, top=top)
     kernel = functools.partial(_uniform_bin_kernel, binning=binning, top=top)
     n_cols = 1 if fc.is_binary else fc.n_classes
     return binning, reduce_rows(kernel, fc.prob, fc.y, n_cols=n_cols)

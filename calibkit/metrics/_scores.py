@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 
+from calibkit._array_api import brier_sum, is_on_device
 from calibkit._chunks import reduce_rows
 from calibkit._validation import options, validate_params
 from calibkit.metrics._inputs import (
@@ -157,6 +158,7 @@ def log_loss(
         pos_label=pos_label,
         input=input,
         lazy=True,
+        array_api=True,
     )
     return _log_loss(fc, input=input, class_weight=class_weight)
 
@@ -254,6 +256,7 @@ def brier_score(
         pos_label=pos_label,
         input=input,
         lazy=True,
+        array_api=True,
     )
     return _brier_score(as_probabilities(fc, input))
 
@@ -263,6 +266,8 @@ def _brier_score(fc):
     n_cols = 1 if fc.is_binary else fc.n_classes
     # Only weight ratios matter: scaled weights keep tiny ones from underflowing.
     w = scaled_to_unit_max(fc.sample_weight)
+    if is_on_device(fc.prob):
+        return brier_sum(fc.prob, fc.y, w) / total_weight(w, fc.y.shape[0])
     total = reduce_rows(brier_kernel, fc.prob, fc.y, w, n_cols=n_cols)
     return float(total[0]) / total_weight(w, fc.y.shape[0])
 

@@ -17,6 +17,7 @@ missing parser or a public name that cannot be imported stops a ``-W`` build.
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import io
 import os
@@ -63,17 +64,28 @@ class RunDirective(SphinxDirective):
 
     Options: ``:hide-code:`` shows only the output, ``:hide-output:`` only the
     code (the block still runs, e.g. to define names used by ``:calc:``).
+    ``:requires: torch, jax`` shows the code without running it, with a note,
+    when one of those optional libraries is not installed, so the docs build
+    without them (CI installs them and runs the block).
     """
 
     has_content = True
     option_spec = {
         "hide-code": directives.flag,
         "hide-output": directives.flag,
+        "requires": directives.unchanged,
     }
 
     def run(self):
         code = "\n".join(self.content)
         where = f"<{self.env.docname}.rst, line {self.lineno}>"
+        missing = missing_modules(self.options.get("requires", ""))
+        if missing:
+            note = f"(Not run in this build: {', '.join(missing)} is not installed.)"
+            return [
+                nodes.literal_block(code, code, language="python"),
+                nodes.paragraph(note, note),
+            ]
         try:
             printed = run_code(code, _namespace(self.env), where)
         except Exception as exc:
@@ -89,6 +101,12 @@ class RunDirective(SphinxDirective):
             block["classes"].append("calibkit-output")
             shown.append(block)
         return shown
+
+
+def missing_modules(requires):
+    """The modules of a comma-separated ``:requires:`` list that do not import."""
+    names = [name.strip() for name in requires.split(",") if name.strip()]
+    return [name for name in names if importlib.util.find_spec(name) is None]
 
 
 def calc_role(name, rawtext, text, lineno, inliner, options=None, content=None):
