@@ -14,12 +14,13 @@ import numpy as np
 
 from calibkit._chunks import as_float64, reduce_rows, row_max, row_sum
 from calibkit._newton import (
-    DECREMENT_RTOL,
-    FLAT_RTOL,
     STEP_RTOL,
     ChunkedModel,
     NewtonResult,
+    curvature_vanished,
+    escape_direction,
     minimize,
+    newton_converged,
 )
 from calibkit.metrics._kernels import total_weight, weights_or_ones
 
@@ -546,19 +547,16 @@ def minimize_newton_cg(model, theta0, *, max_iter, max_cg=MAX_CG_ITER):
         slope = grad @ step
         if not slope < 0:
             step, slope = -_project(model, grad), -(gnorm**2)
-        travelled = theta - start
-        if np.any(travelled):
-            u = travelled / np.max(np.abs(travelled))
-            if u @ step > 0:
-                now = u @ model.hessp(theta, u)
-                at_start = u @ model.hessp(start, u)
-                passes += 2
-                if 0 < at_start < np.inf and 0 <= now <= FLAT_RTOL * at_start:
-                    status, converged = "no_finite_optimum", True
-                    break
+        u = escape_direction(theta - start, step)
+        if u is not None:
+            now = u @ model.hessp(theta, u)
+            at_start = u @ model.hessp(start, u)
+            passes += 2
+            if curvature_vanished(at_start, now):
+                status, converged = "no_finite_optimum", True
+                break
         scale = 1.0 + np.max(np.abs(theta))
-        tiny_step = np.max(np.abs(step)) <= STEP_RTOL * scale
-        if tiny_step or -slope <= DECREMENT_RTOL * max(abs(loss), 1.0):
+        if newton_converged(theta, step, slope, loss):
             theta = theta + step
             converged = True
             break

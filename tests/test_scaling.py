@@ -485,6 +485,30 @@ def test_dask_blocks_give_the_numpy_fit():
         np.testing.assert_allclose(proba, ref.predict_proba(z), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("cls", [VectorScaling, MatrixScaling, DirichletCalibration])
+def test_dask_blocks_give_the_numpy_fit_with_exact_zeros(cls):
+    # The zero scan (log_zero_, zero_mass_) and the masked passes, per block.
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    p, y = _probabilities_with_zeros(240, 3, seed=2)
+    options = (
+        {} if cls is VectorScaling else {"reg_off_diagonal": 1e-2, "reg_bias": 0.0}
+    )
+    options = {**options, "input": "probabilities"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        with dask.config.set(scheduler="synchronous"):
+            fitted = cls(**options).fit(da.from_array(p, chunks=(70, -1)), y)
+        ref = cls(**options).fit(p, y)
+    assert fitted.zero_mass_ == ref.zero_mass_
+    assert fitted.log_zero_ == ref.log_zero_
+    np.testing.assert_allclose(fitted.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        fitted.predict_proba(p), ref.predict_proba(p), rtol=1e-9, atol=1e-12
+    )
+
+
 # --- cross-validated regularisation ---------------------------------------------
 
 

@@ -338,6 +338,8 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         per_row = 4 if self._kind == "vector" else 2 * k + 2
         if is_dask(X) or n * (k - 1) * per_row > SEPARATION_LP_MAX_NONZEROS:
             return False
+        # A float64 copy of at most SEPARATION_LP_MAX_NONZEROS / 2 values (1 MB),
+        # by the bound just checked: the programme itself is larger.
         x = as_float64(np.asarray(X))
         if transform is not None:
             x = transform(x)
@@ -627,9 +629,13 @@ _SHARED_NOTES = """
     separate the classes, all or only some of them). A small linear
     programme decides this exactly before the fit (a direction of the
     parameters that lowers no row's margin and raises one); on problems of
-    more than ``250_000 / 4`` row-class pairs it is skipped and the solver
-    detects complete separation (the curvature along the path vanishes). Either
-    way the fit warns with a
+    more than ``250_000 / 4`` row-class pairs (vector scaling; matrix
+    scaling: ``250_000 / (2 K + 2)``), and on dask arrays, it is skipped and
+    the solver detects only complete separation (the curvature along the
+    path vanishes): separation of part of the classes then ends in a
+    finite-looking map that is still sharpening, with no warning (this
+    limit is not detected more cheaply; add regularisation on such sets).
+    Either way a detected case warns with a
     :class:`~calibkit.exceptions.NoFiniteOptimumWarning`; the fit then uses
     Platt's smoothed targets instead (see ``TemperatureScaling``'s
     ``target_smoothing``), whose optimum is finite.
