@@ -6,6 +6,8 @@ minimising the weighted mean log-loss exactly (:mod:`calibkit._softmax_models`).
 """
 
 import functools
+import re
+import textwrap
 import warnings
 from numbers import Integral, Real
 
@@ -172,61 +174,6 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         **BaseCalibrator._parameter_constraints,
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
-
-    # Public methods restated with complete docstrings (numpydoc-valid).
-
-    def fit(self, X, y, sample_weight=None, *, classes=None):
-        """Fit the map on saved predictions by minimising the log-loss.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Logits (1-D: log-odds of ``classes_[1]``) or, with
-            ``input="probabilities"``, probabilities (1-D: of ``classes_[1]``).
-        y : array-like of shape (n_samples,)
-            True labels; any labels scikit-learn accepts, strings included.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.
-        classes : array-like of shape (n_classes,), default=None
-            Every class, for when ``y`` does not contain them all; the columns
-            of ``X`` follow the sorted ``classes``.
-
-        Returns
-        -------
-        object
-            The fitted calibrator.
-        """
-        return super().fit(X, y, sample_weight, classes=classes)
-
-    def predict(self, X):
-        """Class with the highest calibrated probability.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Same kind and shape of predictions as in ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        return super().predict(X)
-
-    def predict_log_proba(self, X):
-        """Natural log of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Same kind and shape of predictions as in ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Calibrated log-probabilities in the column order of ``classes_``.
-        """
-        return super().predict_log_proba(X)
 
     # -- features -------------------------------------------------------
 
@@ -573,7 +520,12 @@ _SHARED_NOTES = """
     **Inputs.** ``X`` holds logits, or with ``input="probabilities"``
     probabilities, whose logs the map is applied to{log_note}. 1-D binary
     log-odds ``s`` are the two logits ``(0, s)``{binary_note}; 1-D
-    probabilities ``p`` of ``classes_[1]`` are ``(1 - p, p)``.
+    probabilities ``p`` of ``classes_[1]`` are ``(1 - p, p)``. Logits
+    (for Dirichlet calibration: their log-softmax) of magnitude outside
+    ``[2**-200, 2**50]`` are multiplied by a power of two, exactly, before
+    solving, and ``coef_`` is multiplied back, so that vector and matrix
+    scaling are scale-equivariant from ``1e-300`` to ``1e300`` (a positive
+    ODIR penalty then acts on the rescaled coefficients).
 
     **Exact zeros.** ``log 0`` is not a number the affine map can use, and
     a model's zeros are usually right on calibration rows, so a map that
@@ -642,6 +594,42 @@ _SHARED_NOTES = """
 
     The fit depends on relative sample weights only (integer weights act as
     repeated rows).
+"""
+
+#: Parameters (after ``input``) and Attributes of the two ODIR-regularised
+#: calibrators, filled into their docstrings.
+_MATRIX_PARAMETERS = """
+    reg_off_diagonal : float >= 0 or "cv", default="cv"
+        ``lam``, the weight of the mean squared off-diagonal entry of ``W``
+        (see Notes).
+    reg_bias : float >= 0 or "cv", default="cv"
+        ``mu``, the weight of the mean squared intercept.
+    max_iter : int, default=500
+        Maximum number of Newton iterations (per fit).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (n_classes, n_classes)
+        ``W``: row ``i`` gives the calibrated logit of class ``i``.
+    intercept_ : ndarray of shape (n_classes,)
+        ``b``.
+    reg_off_diagonal_, reg_bias_ : float
+        The regularisation used (chosen, with ``"cv"``).
+    log_zero_ : float or None
+        With ``input="probabilities"``: the feature value of exact zeros and
+        of values below it (see Notes). None for logits.
+    zero_mass_ : float or None
+        With ``input="probabilities"``: probability that the truth is one of
+        a row's exact zeros, shared evenly by them (see Notes). None for
+        logits, and when no calibration row had a zero.
+    n_iter_ : int
+        Passes over the data used by the solver in the final fit.
+    n_features_in_ : int
+        1 for 1-D scores, else the number of columns of ``X``.
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X``, when it had string names.
 """
 
 _ODIR_NOTES = """
@@ -739,6 +727,23 @@ class VectorScaling(_AffineSoftmaxCalibrator):
     array([0.98 , 1.094, 1.03 ])
     >>> cal.predict_proba(logits).shape
     (300, 3)
+
+    Probabilities with exact zeros: 60 rows give class 2 probability 0, and
+    20 of them are of class 2. Their share is Laplace's rule, 21 / 62:
+
+    >>> import warnings
+    >>> p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    >>> p[:60, 2] = 0.0
+    >>> p /= p.sum(axis=1, keepdims=True)
+    >>> int(np.sum(y[:60] == 2))
+    20
+    >>> with warnings.catch_warnings():  # the warning about exact zeros
+    ...     warnings.simplefilter("ignore")
+    ...     cal = VectorScaling(input="probabilities").fit(p, y)
+    >>> cal.zero_mass_ == 21 / 62
+    True
+    >>> cal.predict_proba([[0.0, 1.0, 0.0]]).round(4)
+    array([[0.1694, 0.6613, 0.1694]])
     """
 
     _fitted_state = {
@@ -780,38 +785,7 @@ class MatrixScaling(_RegularisedCalibrator):
         What ``X`` holds: a column of logits per class (1-D: log-odds of
         ``classes_[1]``), or probabilities, whose logs are used (the same
         model as :class:`DirichletCalibration` then).
-    reg_off_diagonal : float >= 0 or "cv", default="cv"
-        ``lam``, the weight of the mean squared off-diagonal entry of ``W``
-        (see Notes).
-    reg_bias : float >= 0 or "cv", default="cv"
-        ``mu``, the weight of the mean squared intercept.
-    max_iter : int, default=500
-        Maximum number of Newton iterations (per fit).
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    coef_ : ndarray of shape (n_classes, n_classes)
-        ``W``: row ``i`` gives the calibrated logit of class ``i``.
-    intercept_ : ndarray of shape (n_classes,)
-        ``b``.
-    reg_off_diagonal_, reg_bias_ : float
-        The regularisation used (chosen, with ``"cv"``).
-    log_zero_ : float or None
-        With ``input="probabilities"``: the feature value of exact zeros and
-        of values below it (see Notes). None for logits.
-    zero_mass_ : float or None
-        With ``input="probabilities"``: probability that the truth is one of
-        a row's exact zeros, shared evenly by them (see Notes). None for
-        logits, and when no calibration row had a zero.
-    n_iter_ : int
-        Passes over the data used by the solver in the final fit.
-    n_features_in_ : int
-        1 for 1-D scores, else the number of columns of ``X``.
-    feature_names_in_ : ndarray of str
-        Column names of a DataFrame ``X``, when it had string names.
-
+    {matrix_parameters}
     See Also
     --------
     VectorScaling : A diagonal ``W``.
@@ -864,38 +838,7 @@ class DirichletCalibration(_RegularisedCalibrator):
         What ``X`` holds: probabilities ``q`` (1-D: of ``classes_[1]``), or
         logits, whose log-softmax ``log q`` is computed stably (so the
         predictions do not depend on a constant added to a row of logits).
-    reg_off_diagonal : float >= 0 or "cv", default="cv"
-        ``lam``, the weight of the mean squared off-diagonal entry of ``W``
-        (see Notes).
-    reg_bias : float >= 0 or "cv", default="cv"
-        ``mu``, the weight of the mean squared intercept.
-    max_iter : int, default=500
-        Maximum number of Newton iterations (per fit).
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    coef_ : ndarray of shape (n_classes, n_classes)
-        ``W``: row ``i`` gives the calibrated logit of class ``i``.
-    intercept_ : ndarray of shape (n_classes,)
-        ``b``.
-    reg_off_diagonal_, reg_bias_ : float
-        The regularisation used (chosen, with ``"cv"``).
-    log_zero_ : float or None
-        With ``input="probabilities"``: the feature value of exact zeros and
-        of values below it (see Notes). None for logits.
-    zero_mass_ : float or None
-        With ``input="probabilities"``: probability that the truth is one of
-        a row's exact zeros, shared evenly by them (see Notes). None for
-        logits, and when no calibration row had a zero.
-    n_iter_ : int
-        Passes over the data used by the solver in the final fit.
-    n_features_in_ : int
-        1 for 1-D scores, else the number of columns of ``X``.
-    feature_names_in_ : ndarray of str
-        Column names of a DataFrame ``X``, when it had string names.
-
+    {matrix_parameters}
     See Also
     --------
     MatrixScaling : The same map on logits as given.
@@ -937,6 +880,11 @@ class DirichletCalibration(_RegularisedCalibrator):
 def _fill_notes(cls, **fields):
     shared = _SHARED_NOTES.format(**fields)
     cls.__doc__ = cls.__doc__.replace("{shared}", shared).replace("{odir}", _ODIR_NOTES)
+    found = re.search(r"^( *)\{matrix_parameters\}\n", cls.__doc__, flags=re.MULTILINE)
+    if found:  # at the indentation of the placeholder's line
+        block = textwrap.dedent(_MATRIX_PARAMETERS.strip("\n")) + "\n\n"
+        block = textwrap.indent(block, found.group(1))
+        cls.__doc__ = cls.__doc__[: found.start()] + block + cls.__doc__[found.end() :]
     cls.__doc__ = cls.__doc__.replace("{{", "{").replace("}}", "}")
 
 
