@@ -211,8 +211,7 @@ def minimize(model, theta0, *, max_iter, lower=None):
             break
         slope = grad @ step
         scale = 1.0 + np.max(np.abs(theta))
-        tiny_step = np.max(np.abs(step)) <= STEP_RTOL * scale
-        if tiny_step or -slope <= DECREMENT_RTOL * max(abs(loss), 1.0):
+        if newton_converged(theta, step, slope, loss):
             theta = project(theta + step)
             converged = True
             break
@@ -237,24 +236,49 @@ def minimize(model, theta0, *, max_iter, lower=None):
     return NewtonResult(theta, float(loss), grad, n_iter, converged, status)
 
 
+def escape_direction(travelled, step):
+    """Unit direction travelled since the start, if ``step`` continues along it.
+
+    None when nothing was travelled or the step turns back. The distance
+    travelled may be near the float64 limit (a logit pushed towards -1e308),
+    and so may the steps: the direction is normalised by its largest entry,
+    and a non-finite product decides nothing.
+    """
+    if not np.any(travelled):
+        return None
+    u = travelled / np.max(np.abs(travelled))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return u if u @ step > 0 else None
+
+
+def curvature_vanished(at_start, now):
+    """Whether the curvature ``now`` along a direction is below
+    :data:`FLAT_RTOL` of its finite positive value ``at_start``."""
+    return bool(0 < at_start < np.inf and 0 <= now <= FLAT_RTOL * at_start)
+
+
+def newton_converged(theta, step, slope, loss):
+    """The stopping test of both drivers: a Newton step below
+    :data:`STEP_RTOL` relative to ``1 + max|theta|``, or a Newton decrement
+    ``-slope`` below :data:`DECREMENT_RTOL` times ``max(|loss|, 1)``."""
+    scale = 1.0 + np.max(np.abs(theta))
+    tiny_step = np.max(np.abs(step)) <= STEP_RTOL * scale
+    return bool(tiny_step or -slope <= DECREMENT_RTOL * max(abs(loss), 1.0))
+
+
 def _escaping(travelled, step, hess, start_hess):
     """Whether the iterate runs off to infinity along ``travelled``.
 
     The curvature along the direction travelled has all but vanished while the
     next step continues outwards.
     """
-    if not np.any(travelled):
+    u = escape_direction(travelled, step)
+    if u is None:
         return False
-    # A unit direction: the distance travelled may be near the float64 limit
-    # (a logit pushed towards -1e308), and so may the steps and curvatures;
-    # non-finite ones decide nothing.
-    u = travelled / np.max(np.abs(travelled))
     with np.errstate(over="ignore", invalid="ignore"):
-        if not u @ step > 0:
-            return False
         at_start = u @ start_hess @ u
         now = u @ hess @ u
-    return bool(0 < at_start < np.inf and 0 <= now <= FLAT_RTOL * at_start)
+    return curvature_vanished(at_start, now)
 
 
 #: The scalar solver stops after a Newton step smaller than this, relative to

@@ -14,12 +14,13 @@ import numpy as np
 
 from calibkit._chunks import as_float64, reduce_rows, row_max, row_sum
 from calibkit._newton import (
-    DECREMENT_RTOL,
-    FLAT_RTOL,
     STEP_RTOL,
     ChunkedModel,
     NewtonResult,
+    curvature_vanished,
+    escape_direction,
     minimize,
+    newton_converged,
 )
 from calibkit.metrics._kernels import total_weight, weights_or_ones
 
@@ -86,13 +87,32 @@ def expit_stable(z):
     return np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _softmax_terms(a, y, eps=None):
+def _smoothing(y, eps, mask, k):
+    """Per row: the mass ``s`` taken off the true class and its share per other.
+
+    With ``mask`` (classes out of the softmax, never the true one) the share
+    goes to the classes left; a row with no other class keeps target 1.
+    """
+    smooth = eps[y]
+    if mask is None:
+        return smooth, smooth / (k - 1)
+    others = (k - 1) - row_sum(mask.astype(np.float64))
+    smooth = np.where(others > 0, smooth, 0.0)
+    return smooth, smooth / np.maximum(others, 1.0)
+
+
+def softmax_terms(a, y, eps=None, mask=None):
     """Per-row log-loss ``logsumexp(a) - t . a`` and ``q = softmax(a)``.
 
     ``t`` is one-hot at ``y``, or with ``eps`` (one value per class) the
     smoothed targets ``1 - eps_y`` on ``y`` and ``eps_y / (K - 1)`` elsewhere.
+    ``mask`` (bool, like ``a``) takes classes out of the softmax of a row
+    (their ``q`` is 0): the classes a model gave probability exactly 0 (see
+    :func:`zero_masked`); the true class is never masked.
     """
     n, k = a.shape
+    if mask is not None:
+        a = np.where(mask, -np.inf, a)
     top = row_max(a)
     e = np.exp(a - top[:, None])
     total = row_sum(e)
@@ -101,25 +121,61 @@ def _softmax_terms(a, y, eps=None):
     if eps is None:
         loss = np.log(total) + top - truth
     else:
-        share = eps[y] / (k - 1)
-        # t . a = (1 - eps_y) a_y + share * (sum a - a_y), relative to the top.
-        rest = row_sum(a - top[:, None]) - (truth - top)
-        loss = np.log(total) - (1.0 - eps[y]) * (truth - top) - share * rest
+        smooth, share = _smoothing(y, eps, mask, k)
+        # t . a = (1 - s) a_y + share * (sum a - a_y), relative to the top.
+        centred = a - top[:, None]
+        if mask is not None:
+            centred[mask] = 0.0
+        rest = row_sum(centred) - (truth - top)
+        loss = np.log(total) - (1.0 - smooth) * (truth - top) - share * rest
     return loss, q
 
 
-def _softmax_residual(a, y, eps=None):
-    """:func:`_softmax_terms` and the residual ``r = q - t`` per row."""
-    loss, q = _softmax_terms(a, y, eps)
+def _softmax_residual(a, y, eps=None, mask=None):
+    """:func:`softmax_terms` and the residual ``r = q - t`` per row."""
+    loss, q = softmax_terms(a, y, eps, mask)
     r = q.copy()
     rows = np.arange(q.shape[0])
     if eps is None:
         r[rows, y] -= 1.0
     else:
-        share = eps[y] / (q.shape[1] - 1)
-        r -= share[:, None]
-        r[rows, y] -= 1.0 - eps[y] - share
+        smooth, share = _smoothing(y, eps, mask, q.shape[1])
+        if mask is None:
+            r -= share[:, None]
+        else:
+            r -= np.where(mask, 0.0, share[:, None])
+        r[rows, y] -= 1.0 - smooth - share
     return loss, q, r
+
+
+def zero_masked(x, y, w, log_zero):
+    """Features, weights and mask of a chunk of log-probabilities with zeros.
+
+    The policy of the scaling calibrators for probabilities of exactly 0
+    (``x = -inf``): such a class is taken out of the row's softmax (``mask``),
+    and its feature, for the other classes' logits of matrix scaling, is
+    ``log_zero``, below which every value is raised. A row whose true class
+    is one of its zeros gets weight 0 here: its loss belongs to the separate
+    probability of "the truth is one of the row's zeros" and does not depend
+    on the map (its mask is cleared, so every term stays finite).
+
+    Returns
+    -------
+    features : ndarray, float64
+    w : ndarray or None
+        ``w`` (or ones when rows are hit and ``w`` is None), zeroed on those rows.
+    mask : ndarray of bool or None
+        None when the chunk has no exact zero.
+    """
+    mask = np.isneginf(x)
+    features = np.maximum(x, log_zero)
+    if not mask.any():
+        return features, w, None
+    hit = mask[np.arange(x.shape[0]), y]
+    if hit.any():
+        w = np.where(hit, 0.0, weights_or_ones(w, x.shape[0]))
+        mask[hit] = False
+    return features, w, mask
 
 
 def _positive(values):
@@ -152,9 +208,13 @@ class _SoftmaxScalingModel(ChunkedModel):
     sample_weight, transform
         As in :class:`LinearLogitModel`.
     eps : ndarray of shape (n_classes,) or None
-        Smoothed targets (see :func:`_softmax_terms`); None: one-hot.
+        Smoothed targets (see :func:`softmax_terms`); None: one-hot.
     n_classes : int or None
         Columns after ``transform``; default ``logits.shape[1]``.
+    log_zero : float or None
+        For log-probabilities with ``-inf`` at exact zeros: the policy of
+        :func:`zero_masked` (those classes leave the row's softmax). None:
+        the rows are used as they are.
     """
 
     def __init__(
@@ -166,17 +226,22 @@ class _SoftmaxScalingModel(ChunkedModel):
         transform=None,
         eps=None,
         n_classes=None,
+        log_zero=None,
     ):
         self.arrays = (logits, y, sample_weight)
+        self.log_zero = log_zero
         self.n_classes = logits.shape[1] if n_classes is None else n_classes
         self.total_weight = total_weight(sample_weight, logits.shape[0])
         self.transform = transform
         self.eps = None if eps is None else np.asarray(eps, dtype=np.float64)
 
-    def _chunk(self, z, w):
-        """A chunk's logits (transformed) and weights (ones when unweighted)."""
+    def _chunk(self, z, y, w):
+        """A chunk's logits (transformed), weights (ones when unweighted), mask."""
         z = _transformed(z, self.transform)
-        return z, weights_or_ones(w, z.shape[0])
+        mask = None
+        if self.log_zero is not None:
+            z, w, mask = zero_masked(z, y, w, self.log_zero)
+        return z, weights_or_ones(w, z.shape[0]), mask
 
     def _reduce(self, kernel, n_cols):
         sums = reduce_rows(kernel, *self.arrays, n_cols=n_cols)
@@ -238,9 +303,9 @@ class VectorScalingModel(_SoftmaxScalingModel):
         return theta[:k] * z + theta[k:]
 
     def kernel(self, rows, z, y, w, *, theta):
-        z, w = self._chunk(z, w)
+        z, w, mask = self._chunk(z, y, w)
         k = z.shape[1]
-        loss, q, r = _softmax_residual(self._logits(z, theta), y, self.eps)
+        loss, q, r = _softmax_residual(self._logits(z, theta), y, self.eps, mask)
         grad = np.concatenate([w @ (r * z), w @ r])
         v = np.concatenate([q * z, q], axis=1)  # J^T q per row
         hess = -(v * w[:, None]).T @ v
@@ -254,8 +319,8 @@ class VectorScalingModel(_SoftmaxScalingModel):
         return np.concatenate([[w @ loss], grad, hess.ravel()])
 
     def grad_kernel(self, rows, z, y, w, *, theta):
-        z, w = self._chunk(z, w)
-        loss, q, r = _softmax_residual(self._logits(z, theta), y, self.eps)
+        z, w, mask = self._chunk(z, y, w)
+        loss, q, r = _softmax_residual(self._logits(z, theta), y, self.eps, mask)
         c = q * (1.0 - q)
         c *= w[:, None]
         cz = c * z
@@ -264,9 +329,9 @@ class VectorScalingModel(_SoftmaxScalingModel):
         return np.concatenate([[w @ loss], w @ (r * z), w @ r, *precond])
 
     def hessp_kernel(self, rows, z, y, w, *, theta, d):
-        z, w = self._chunk(z, w)
+        z, w, mask = self._chunk(z, y, w)
         k = self.n_classes
-        _, q = _softmax_terms(self._logits(z, theta), y)
+        _, q = softmax_terms(self._logits(z, theta), y, mask=mask)
         s = _curvature_times(q, d[:k] * z + d[k:])
         return np.concatenate([w @ (s * z), w @ s])
 
@@ -336,10 +401,10 @@ class MatrixScalingModel(_SoftmaxScalingModel):
         return theta[: k * k].reshape(k, k), theta[k * k :]
 
     def kernel(self, rows, z, y, w, *, theta):
-        z, w = self._chunk(z, w)
+        z, w, mask = self._chunk(z, y, w)
         n, k = z.shape
         weights, bias = self._split(theta)
-        loss, q, r = _softmax_residual(z @ weights.T + bias, y, self.eps)
+        loss, q, r = _softmax_residual(z @ weights.T + bias, y, self.eps, mask)
         x = np.concatenate([z, np.ones((n, 1))], axis=1)
         grad = ((r * w[:, None]).T @ x).ravel()
         u = (q[:, :, None] * x[:, None, :]).reshape(n, -1)
@@ -353,9 +418,9 @@ class MatrixScalingModel(_SoftmaxScalingModel):
         return np.concatenate([[w @ loss], grad[order], hess.ravel()])
 
     def grad_kernel(self, rows, z, y, w, *, theta):
-        z, w = self._chunk(z, w)
+        z, w, mask = self._chunk(z, y, w)
         weights, bias = self._split(theta)
-        loss, q, r = _softmax_residual(z @ weights.T + bias, y, self.eps)
+        loss, q, r = _softmax_residual(z @ weights.T + bias, y, self.eps, mask)
         r *= w[:, None]
         c = q * (1.0 - q)
         c *= w[:, None]
@@ -370,9 +435,9 @@ class MatrixScalingModel(_SoftmaxScalingModel):
         return np.concatenate(parts)
 
     def hessp_kernel(self, rows, z, y, w, *, theta, d):
-        z, w = self._chunk(z, w)
+        z, w, mask = self._chunk(z, y, w)
         weights, bias = self._split(theta)
-        _, q = _softmax_terms(z @ weights.T + bias, y)
+        _, q = softmax_terms(z @ weights.T + bias, y, mask=mask)
         d_weights, d_bias = self._split(d)
         s = _curvature_times(q, z @ d_weights.T + d_bias)
         s *= w[:, None]
@@ -482,19 +547,16 @@ def minimize_newton_cg(model, theta0, *, max_iter, max_cg=MAX_CG_ITER):
         slope = grad @ step
         if not slope < 0:
             step, slope = -_project(model, grad), -(gnorm**2)
-        travelled = theta - start
-        if np.any(travelled):
-            u = travelled / np.max(np.abs(travelled))
-            if u @ step > 0:
-                now = u @ model.hessp(theta, u)
-                at_start = u @ model.hessp(start, u)
-                passes += 2
-                if 0 < at_start < np.inf and 0 <= now <= FLAT_RTOL * at_start:
-                    status, converged = "no_finite_optimum", True
-                    break
+        u = escape_direction(theta - start, step)
+        if u is not None:
+            now = u @ model.hessp(theta, u)
+            at_start = u @ model.hessp(start, u)
+            passes += 2
+            if curvature_vanished(at_start, now):
+                status, converged = "no_finite_optimum", True
+                break
         scale = 1.0 + np.max(np.abs(theta))
-        tiny_step = np.max(np.abs(step)) <= STEP_RTOL * scale
-        if tiny_step or -slope <= DECREMENT_RTOL * max(abs(loss), 1.0):
+        if newton_converged(theta, step, slope, loss):
             theta = theta + step
             converged = True
             break
@@ -531,7 +593,14 @@ SEPARATION_LP_MAX_NONZEROS = 250_000
 
 
 def separating_direction(
-    x, y, sample_weight, *, kind, fixed_off_diagonal=False, fixed_bias=False
+    x,
+    y,
+    sample_weight,
+    *,
+    kind,
+    fixed_off_diagonal=False,
+    fixed_bias=False,
+    log_zero=None,
 ):
     """Whether the log-loss of ``softmax(affine(x))`` decreases along a ray.
 
@@ -555,6 +624,10 @@ def separating_direction(
         ``a = w * x + b`` or ``a = x @ W.T + b``.
     fixed_off_diagonal, fixed_bias : bool
         Coordinates held at 0 (a positive penalty keeps them finite).
+    log_zero : float or None
+        The policy of :func:`zero_masked` for ``-inf`` in ``x``: a class
+        out of a row's softmax has no margin there, and a row whose true
+        class is out does not constrain the map.
 
     Returns
     -------
@@ -578,8 +651,19 @@ def separating_direction(
     row_of = np.repeat(np.arange(n), k - 1)
     others = np.array([[c for c in range(k) if c != t] for t in range(k)])
     other = others[y].ravel()
+    if log_zero is not None:
+        x, held, mask = zero_masked(x, y, None, log_zero)
+        if mask is not None:
+            # Pairs of a class out of the softmax, and every pair of a row
+            # whose true class is (weight 0 from zero_masked), constrain nothing.
+            pairs = ~mask[row_of, other]
+            if held is not None:
+                pairs &= held[row_of] > 0
+            row_of, other = row_of[pairs], other[pairs]
     true = y[row_of]
     m = row_of.size
+    if m == 0:
+        return False
     cons = np.arange(m)
     rows, cols, vals = [], [], []
 

@@ -81,7 +81,16 @@ class Reference:
     ``mu = 0`` (a positive penalty leaves no flat direction to fix).
     """
 
-    def __init__(self, x, y, w, *, vector, lam=0.0, mu=0.0, fixed_scale=()):
+    def __init__(self, x, y, w, *, vector, lam=0.0, mu=0.0, fixed_scale=(), mask=None):
+        # mask: classes out of a row's softmax (exact zeros); a row whose
+        # true class is out has a loss of its own, outside the map's.
+        w = np.asarray(w, dtype=float).copy()
+        if mask is not None:
+            mask = mask.copy()
+            hit = mask[np.arange(len(y)), y]
+            w[hit] = 0.0
+            mask[hit] = False
+        self.mask = mask
         self.x, self.y, self.w = x, y, w / w.sum()
         self.k = k = x.shape[1]
         self.vector, self.lam, self.mu = vector, lam, mu
@@ -123,7 +132,8 @@ class Reference:
 
     def logits(self, p):
         a, b = self.unpack(p)
-        return (self.x * a if self.vector else self.x @ a.T) + b
+        out = (self.x * a if self.vector else self.x @ a.T) + b
+        return out if self.mask is None else np.where(self.mask, -np.inf, out)
 
     def loss(self, p):
         a, b = self.unpack(p)
@@ -361,36 +371,83 @@ def test_dirichlet_of_logits_is_dirichlet_of_their_softmax():
     )
 
 
-def test_exact_zeros_take_the_smallest_log_probability_seen():
-    # GaussianNB on digits: thousands of exact zeros.
-    X, y = load_digits(return_X_y=True)
-    p = cross_val_predict(GaussianNB(), X, y, cv=3, method="predict_proba")[:600]
-    y = y[:600]
-    assert np.sum(p == 0) > 100
+def _probabilities_with_zeros(n, k, seed):
+    """Noisy softmax probabilities with exact zeros, some of them on the truth."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 2.0, (n, k))
+    y = (z + rng.gumbel(size=(n, k))).argmax(axis=1)
+    p = softmax(z, axis=1)
+    # Zero the smallest entry of a third of the rows (and renormalise).
+    rows = rng.permutation(n)[: n // 3]
+    p[rows, p[rows].argmin(axis=1)] = 0.0
+    return p / p.sum(axis=1, keepdims=True), y
+
+
+@pytest.mark.parametrize("cls", [VectorScaling, DirichletCalibration])
+def test_exact_zeros_get_a_probability_of_their_own(cls):
+    p, y = _probabilities_with_zeros(300, 3, seed=0)
+    zero = p == 0
+    hit = zero[np.arange(len(y)), y]
+    assert 5 <= hit.sum() < zero.any(axis=1).sum()
+    options = {} if cls is VectorScaling else {"reg_off_diagonal": 0.0, "reg_bias": 0.0}
+    with pytest.warns(CalibrationWarning, match="exactly 0 or 1.*zero_mass_"):
+        cal = cls(input="probabilities", **options).fit(p, y)
+    # Laplace's rule on "the truth is one of the row's zeros", counted here.
+    assert cal.zero_mass_ == (hit.sum() + 1) / (zero.any(axis=1).sum() + 2)
     with np.errstate(divide="ignore"):
         logs = np.log(p)
     lowest = logs[np.isfinite(logs)].min()
-    options = {"reg_off_diagonal": 1e-1, "reg_bias": 1e-1, "max_iter": 300}
-    # Every class-0 row has probability exactly 1 for class 0, so sharpening
-    # that column alone (a diagonal entry, not penalised by ODIR) lowers the
-    # loss without end: no finite optimum, smoothed targets (exact LP check).
+    assert cal.log_zero_ == lowest
+    # The map: an exact optimum of the log-loss of the softmax over each row's
+    # positive classes (the zeros' own loss does not depend on it).
+    x = np.maximum(logs, lowest)
+    vector = cls is VectorScaling
+    ref = Reference(x, y, np.ones(len(y)), vector=vector, mask=zero)
+    ours = ref.pack(cal.coef_, cal.intercept_)
+    best = ref.solve(ref.pack(np.ones(3) if vector else np.eye(3), np.zeros(3)))
+    np.testing.assert_allclose(ours, best, rtol=0, atol=1e-8 * np.max(np.abs(best)))
+    assert ref.loss(ours) <= ref.loss(best) + 4 * np.finfo(float).eps * ref.loss(best)
+    # Predictions: zero_mass_ shared by a row's zeros, the rest by the map.
+    proba = cal.predict_proba(p)
+    mass = cal.zero_mass_
+    n_zero = zero.sum(axis=1)
+    expected = softmax(ref.logits(ours), axis=1)
+    some = n_zero > 0
+    expected[some] *= 1 - mass
+    expected = np.where(zero, mass / np.maximum(n_zero, 1)[:, None], expected)
+    # ref.logits unmasks the rows whose truth is a zero: recompute those.
+    logits = (x * cal.coef_ if vector else x @ cal.coef_.T) + cal.intercept_
+    restricted = softmax(np.where(zero, -np.inf, logits), axis=1) * (1 - mass)
+    expected[hit] = np.where(zero[hit], mass / n_zero[hit, None], restricted[hit])
+    np.testing.assert_allclose(proba, expected, rtol=1e-9, atol=1e-15)
+    # A row with every class but one at 0 (rows of zeros only are refused).
+    edge = cal.predict_proba(np.array([[0.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(edge[0], [mass / 2, 1 - mass, mass / 2], rtol=1e-12)
+
+
+def test_exact_zeros_of_naive_bayes_give_a_finite_held_out_log_loss():
+    # GaussianNB on the ten digits: a third of the probabilities are exactly
+    # 0, and held-out rows whose true class is one of them (the infinite
+    # log-loss of the scaling calibrators before zero_mass_).
+    X, y = load_digits(return_X_y=True)
+    p = cross_val_predict(GaussianNB(), X, y, cv=3, method="predict_proba")
+    cal_p, cal_y, test_p, test_y = p[:300], y[:300], p[300:900], y[300:900]
+    rows = np.arange(len(test_y))
+    assert np.sum(test_p[rows, test_y] == 0) >= 5
+    # Rows that are certain of their class: one-hot, the map is separable.
     with (
-        pytest.warns(CalibrationWarning, match="exactly 0 or 1.*log_zero_"),
+        pytest.warns(CalibrationWarning, match="zero_mass_"),
         pytest.warns(NoFiniteOptimumWarning),
     ):
-        cal = DirichletCalibration(input="probabilities", **options).fit(p, y)
-    assert cal.log_zero_ == lowest
-    proba = cal.predict_proba(p)
-    assert np.all(np.isfinite(proba))
-    # Independent: the same map fitted on the log-probabilities with the zeros
-    # replaced by the smallest one seen, given as plain logits.
-    with pytest.warns(NoFiniteOptimumWarning):
-        plain = MatrixScaling(**options).fit(np.maximum(logs, lowest), y)
-    np.testing.assert_allclose(cal.coef_, plain.coef_, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(proba, plain.predict_proba(np.maximum(logs, lowest)))
-    # A new row all of whose other classes are exactly 0 is still finite.
-    one_hot = np.eye(10)[:3]
-    assert np.all(np.isfinite(cal.predict_proba(one_hot)))
+        cal = VectorScaling(input="probabilities").fit(cal_p, cal_y)
+    proba = cal.predict_proba(test_p)
+    assert np.all(proba > 0)
+    truth = proba[rows, test_y]
+    # Where the truth was an exact zero: zero_mass_ over the row's zeros.
+    where = test_p[rows, test_y] == 0
+    n_zero = np.sum(test_p[where] == 0, axis=1)
+    np.testing.assert_allclose(truth[where], cal.zero_mass_ / n_zero, rtol=1e-12)
+    assert np.isfinite(log_loss(test_y, proba))
 
 
 def test_float32_logits_are_not_copied(monkeypatch):
@@ -426,6 +483,30 @@ def test_dask_blocks_give_the_numpy_fit():
         ref = cls().fit(z, y)
         np.testing.assert_allclose(fitted.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(proba, ref.predict_proba(z), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [VectorScaling, MatrixScaling, DirichletCalibration])
+def test_dask_blocks_give_the_numpy_fit_with_exact_zeros(cls):
+    # The zero scan (log_zero_, zero_mass_) and the masked passes, per block.
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    p, y = _probabilities_with_zeros(240, 3, seed=2)
+    options = (
+        {} if cls is VectorScaling else {"reg_off_diagonal": 1e-2, "reg_bias": 0.0}
+    )
+    options = {**options, "input": "probabilities"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        with dask.config.set(scheduler="synchronous"):
+            fitted = cls(**options).fit(da.from_array(p, chunks=(70, -1)), y)
+        ref = cls(**options).fit(p, y)
+    assert fitted.zero_mass_ == ref.zero_mass_
+    assert fitted.log_zero_ == ref.log_zero_
+    np.testing.assert_allclose(fitted.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        fitted.predict_proba(p), ref.predict_proba(p), rtol=1e-9, atol=1e-12
+    )
 
 
 # --- cross-validated regularisation ---------------------------------------------

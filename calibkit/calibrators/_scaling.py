@@ -6,6 +6,8 @@ minimising the weighted mean log-loss exactly (:mod:`calibkit._softmax_models`).
 """
 
 import functools
+import re
+import textwrap
 import warnings
 from numbers import Integral, Real
 
@@ -26,9 +28,11 @@ from calibkit._softmax_models import (
     VectorScalingModel,
     minimize_scaling,
     separating_direction,
+    softmax_terms,
+    zero_masked,
 )
-from calibkit._solvers import smoothing_eps
-from calibkit._transforms import binary_logits, exact_log_probabilities, row_softmax
+from calibkit._solvers import scale_exponent, scaled_transform, smoothing_eps
+from calibkit._transforms import binary_logits, exact_log_probabilities
 from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import BaseCalibrator, warn_if_saturated
 from calibkit.calibrators._state import Codec, Float, Int, Optional, short_list
@@ -44,6 +48,8 @@ _NON_NEGATIVE = Interval(Real, 0, None, closed="left")
 
 #: Folds of the cross-validation behind ``"cv"``.
 CV_FOLDS = 5
+
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 # -- fitted state ------------------------------------------------------------
@@ -93,21 +99,75 @@ def _binary_log_softmax(s):
     return np.stack([-np.logaddexp(0.0, s), -np.logaddexp(0.0, -s)], axis=1)
 
 
-def _clipped_log_probabilities(p, *, log_zero):
-    """``log p`` (two columns for 1-D ``p``) raised to ``log_zero`` (zeros included)."""
-    out = exact_log_probabilities(p)
-    np.maximum(out, log_zero, out=out)
-    return out
+def _zero_scan(rows, p, y, w):
+    """``[smallest finite log p, weight of rows with a zero, of those hit]``.
 
-
-def _min_finite_log(rows, p, w):
+    A row "with a zero" has some probability exactly 0 and some positive; it
+    is "hit" when its true class is one of its zeros.
+    """
     logs = exact_log_probabilities(as_float64(p))
     if w is not None:
         # Rows of zero weight are not in the calibration set: a weight of 0
         # must act as a deleted row (integer weights = repeated rows).
-        logs = logs[np.asarray(w) > 0]
+        keep = np.asarray(w) > 0
+        logs, y, w = logs[keep], y[keep], np.asarray(w)[keep]
     finite = logs[np.isfinite(logs)]
-    return np.array([finite.min() if finite.size else np.inf])
+    zero = np.isneginf(logs)
+    n_zero = zero.sum(axis=1)
+    some = (n_zero > 0) & (n_zero < zero.shape[1])
+    hit = some & zero[np.arange(zero.shape[0]), y]
+    w = np.ones(logs.shape[0]) if w is None else w
+    lowest = finite.min() if finite.size else np.inf
+    return np.array([lowest, w[some].sum(), w[hit].sum()])
+
+
+def _max_abs(rows, z, *, transform):
+    """``[largest finite |x|]`` of a chunk's rows ``x`` (0 if none)."""
+    x = as_float64(z) if transform is None else transform(as_float64(z))
+    x = np.abs(x[np.isfinite(x)])
+    return np.array([x.max() if x.size else 0.0])
+
+
+def _combine_zero_scans(a, b):
+    return np.array([min(a[0], b[0]), a[1] + b[1], a[2] + b[2]])
+
+
+def _zero_mass(n_rows, n_hit):
+    """Laplace's rule ``(n_hit + 1) / (n_rows + 2)``, strictly inside (0, 1)."""
+    mass = (n_hit + 1.0) / (n_rows + 2.0)
+    return float(np.clip(mass, _TINY, 1.0 - np.finfo(np.float64).epsneg))
+
+
+def _calibrated_log_proba(a, mask, zero_mass):
+    """Log-probabilities of logits ``a`` under the exact-zero policy.
+
+    Without ``zero_mass`` (or a mask), ``log softmax(a)``. Otherwise a row with
+    zeros (``mask``) gives them ``zero_mass`` shared evenly and the softmax of
+    its other classes the rest; a row of zeros only is uniform.
+    """
+    if mask is None or zero_mass is None:
+        return _log_softmax(a)
+    k = a.shape[1]
+    n_zero = mask.sum(axis=1)
+    full = n_zero == k
+    part = (n_zero > 0) & ~full
+    out = _log_softmax(np.where(mask & part[:, None], -np.inf, a))
+    out[part] += np.log1p(-zero_mass)
+    zeros = mask & part[:, None]
+    share = np.log(zero_mass) - np.log(np.maximum(n_zero, 1))
+    out[zeros] = share[np.nonzero(zeros)[0]]
+    out[full] = -np.log(k)
+    return out
+
+
+def _floored_proba(log_q, dtype):
+    """``exp(log_q)`` in ``dtype``, at least its smallest normal number.
+
+    A finite logit never gives a probability of exactly 0; rounding to the
+    output dtype must not either (it would cost an infinite log-loss).
+    """
+    out = np.exp(log_q).astype(dtype, copy=False)
+    return np.maximum(out, np.finfo(dtype).tiny, out=out)
 
 
 class _AffineSoftmaxCalibrator(BaseCalibrator):
@@ -123,79 +183,28 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
 
-    # Public methods restated with complete docstrings (numpydoc-valid).
-
-    def fit(self, X, y, sample_weight=None, *, classes=None):
-        """Fit the map on saved predictions by minimising the log-loss.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Logits (1-D: log-odds of ``classes_[1]``) or, with
-            ``input="probabilities"``, probabilities (1-D: of ``classes_[1]``).
-        y : array-like of shape (n_samples,)
-            True labels; any labels scikit-learn accepts, strings included.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; integer weights act as repeated rows.
-        classes : array-like of shape (n_classes,), default=None
-            Every class, for when ``y`` does not contain them all; the columns
-            of ``X`` follow the sorted ``classes``.
-
-        Returns
-        -------
-        object
-            The fitted calibrator.
-        """
-        return super().fit(X, y, sample_weight, classes=classes)
-
-    def predict(self, X):
-        """Class with the highest calibrated probability.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Same kind and shape of predictions as in ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        return super().predict(X)
-
-    def predict_log_proba(self, X):
-        """Natural log of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Same kind and shape of predictions as in ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Calibrated log-probabilities in the column order of ``classes_``.
-        """
-        return super().predict_log_proba(X)
-
     # -- features -------------------------------------------------------
 
     def _transform(self, X):
         """Per-chunk map from ``X`` to the float64 rows ``x`` (or None)."""
         if self.input == "probabilities":
-            return functools.partial(
-                _clipped_log_probabilities, log_zero=self.log_zero_
-            )
+            # -inf at exact zeros: see zero_masked (log_zero_).
+            return exact_log_probabilities
         if self._log_softmax_logits:
             return _binary_log_softmax if X.ndim == 1 else _log_softmax
         return binary_logits if X.ndim == 1 else None
 
-    def _scan_log_zero(self, X, sample_weight):
-        """Smallest finite log-probability of the rows of ``X`` with weight."""
-        lowest = float(
-            reduce_rows(_min_finite_log, X, sample_weight, combine=np.minimum)[0]
+    def _scan_zeros(self, X, y, sample_weight):
+        """``log_zero_`` and ``zero_mass_`` (see the Notes) in one pass."""
+        lowest, n_rows, n_hit = reduce_rows(
+            _zero_scan, X, y, sample_weight, combine=_combine_zero_scans
         )
-        return lowest if np.isfinite(lowest) else 0.0
+        self.log_zero_ = float(lowest) if np.isfinite(lowest) else 0.0
+        self.zero_mass_ = _zero_mass(n_rows, n_hit) if n_rows > 0 else None
+
+    def _masking(self):
+        """``log_zero`` for :func:`~calibkit._softmax_models.zero_masked`, or None."""
+        return self.log_zero_ if self.input == "probabilities" else None
 
     def _array_api_native(self):
         # Logits are fitted and predicted on their device (see _array_api.py);
@@ -207,6 +216,7 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
             "transform": transform,
             "eps": eps,
             "n_classes": len(self.classes_),
+            "log_zero": self._masking(),
         }
         if is_on_device(X):
             return scaling_model(self._kind, X, y, sample_weight, reg=reg, **options)
@@ -290,6 +300,8 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         per_row = 4 if self._kind == "vector" else 2 * k + 2
         if is_dask(X) or n * (k - 1) * per_row > SEPARATION_LP_MAX_NONZEROS:
             return False
+        # A float64 copy of at most SEPARATION_LP_MAX_NONZEROS / 2 values (1 MB),
+        # by the bound just checked: the programme itself is larger.
         x = as_float64(to_host(X) if is_on_device(X) else np.asarray(X))
         if transform is not None:
             x = transform(x)
@@ -302,6 +314,7 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
                 kind=self._kind,
                 fixed_off_diagonal=lam > 0,
                 fixed_bias=mu > 0,
+                log_zero=self._masking(),
             )
         )
 
@@ -309,16 +322,28 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         warn_if_saturated(
             X,
             self.input,
-            "their log is taken as the smallest log-probability of the "
-            "calibration set (log_zero_)",
+            "the event that the truth is one of a row's zeros gets a fitted "
+            "probability of its own, zero_mass_",
         )
-        self.log_zero_ = None
+        self.log_zero_ = self.zero_mass_ = None
         if self.input == "probabilities":
-            self.log_zero_ = self._scan_log_zero(X, sample_weight)
+            self._scan_zeros(X, y, sample_weight)
         transform = self._transform(X)
+        exponent = 0
+        if self.input == "logits":
+            # Logits outside [2**-200, 2**50] in magnitude are multiplied by a
+            # power of two, exactly, before solving (as in TemperatureScaling);
+            # the fitted W (w) is multiplied back, so predictions use X as is.
+            kernel = functools.partial(_max_abs, transform=transform)
+            magnitude = float(reduce_rows(kernel, X, combine=np.maximum)[0])
+            exponent = -scale_exponent(magnitude)
+            transform = scaled_transform(transform, exponent)
         reg = self._regularisation(X, y, sample_weight, transform)
         result = self._solve(X, y, sample_weight, transform, reg, warn=True)
-        self.coef_, self.intercept_ = self._parameters(result.theta, reg)
+        coef, self.intercept_ = self._parameters(result.theta, reg)
+        self.coef_ = np.ldexp(coef, exponent)
+        if exponent and self._kind == "vector" and X.ndim == 1:
+            self.coef_[0] = 1.0  # the scale of the constant logit 0
         self.n_iter_ = int(result.n_iter)
         if self._kind == "matrix":
             self.reg_off_diagonal_, self.reg_bias_ = reg
@@ -336,21 +361,35 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
             return affine_softmax(X, transform, self.coef_, self.intercept_)
         n_classes = len(self.classes_)
         out = np.empty((X.shape[0], n_classes), dtype=X.dtype)
+        log_zero = self._masking()
         for rows in row_chunks(X.shape[0], 2 * n_classes):
             x = as_float64(X[rows])
             if transform is not None:
                 x = transform(x)
-            out[rows] = row_softmax(self._logits(x, self.coef_, self.intercept_))
+            mask = None
+            if log_zero is not None:
+                mask = np.isneginf(x)
+                x = np.maximum(x, log_zero)
+            a = self._logits(x, self.coef_, self.intercept_)
+            zero_mass = getattr(self, "zero_mass_", None)
+            log_q = _calibrated_log_proba(a, mask, zero_mass)
+            out[rows] = _floored_proba(log_q, X.dtype)
         return out
 
 
-def _held_out_kernel(rows, z, y, w, *, transform, coef, intercept, logits):
+def _held_out_kernel(rows, z, y, w, *, transform, coef, intercept, logits, log_zero):
+    """Weighted log-loss of the map on held-out rows (``[sum w loss, sum w]``).
+
+    Under the exact-zero policy, a row whose truth is one of its zeros is
+    left out, and the others lose the constant ``log(1 - zero_mass_)``: both
+    parts are the same for every regularisation strength compared.
+    """
     x = as_float64(z) if transform is None else transform(as_float64(z))
-    a = logits(x, coef, intercept)
-    top = a.max(axis=1)
-    lse = np.log(np.exp(a - top[:, None]).sum(axis=1)) + top
-    loss = lse - a[np.arange(a.shape[0]), y]
-    return np.array([w @ loss])
+    mask = None
+    if log_zero is not None:
+        x, w, mask = zero_masked(x, y, w, log_zero)
+    loss, _ = softmax_terms(logits(x, coef, intercept), y, mask=mask)
+    return np.array([w @ loss, w.sum()])
 
 
 class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
@@ -372,6 +411,7 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
         "reg_bias_": Float(minimum=0),
         "n_iter_": Int(minimum=0),
         "log_zero_": Optional(Float()),
+        "zero_mass_": Optional(Float(minimum=_TINY, below=1.0)),
     }
 
     def __init__(
@@ -389,7 +429,9 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
             f"intercepts {short_list(self.intercept_, 3)}; regularisation "
             f"off-diagonal {self.reg_off_diagonal_:g}, bias {self.reg_bias_:g}"
         )
-        if getattr(self, "log_zero_", None) is not None:
+        if getattr(self, "zero_mass_", None) is not None:
+            text += f", probability of the exact zeros {self.zero_mass_:.4g}"
+        elif getattr(self, "log_zero_", None) is not None:
             text += f", log of exact zeros {self.log_zero_:.4g}"
         return text
 
@@ -404,7 +446,7 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
             grid = [(g, float(mu)) for g in REG_GRID]
         else:
             grid = [(float(lam), g) for g in REG_GRID]
-        folds = _folds(X, y, transform)
+        folds = _folds(X, y, transform, self._masking())
         if folds is None:  # too few rows to hold any out: the strongest
             return grid[0]
         # Strongest first; each fold starts from its fit at the previous strength.
@@ -439,23 +481,28 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
                 coef=coef,
                 intercept=intercept,
                 logits=self._logits,
+                log_zero=self._masking(),
             )
-            if is_on_device(X):
+            if is_on_device(X):  # logits: no exact zeros to mask
                 total += held_out_loss(X, y, test_w, transform, coef, intercept)
+                weight += float(test_w.sum())
             else:
-                total += float(
-                    reduce_rows(kernel, X, y, test_w, n_cols=2 * coef.shape[0])[0]
+                fold_loss, fold_weight = reduce_rows(
+                    kernel, X, y, test_w, n_cols=2 * coef.shape[0]
                 )
-            weight += float(test_w.sum())
+                total += float(fold_loss)
+                weight += float(fold_weight)
         return total / weight if weight > 0 else 0.0
 
 
-def _fold_key(rows, z, y, *, transform):
+def _fold_key(rows, z, y, *, transform, log_zero):
     x = as_float64(z) if transform is None else transform(as_float64(z))
+    if log_zero is not None:
+        x = np.maximum(x, log_zero)
     return np.stack([x[np.arange(x.shape[0]), y], x.sum(axis=1)], axis=1)
 
 
-def _folds(X, y, transform):
+def _folds(X, y, transform, log_zero):
     """Held-out index sets of the ``"cv"`` search (None if too few rows).
 
     Stratified: the rows of each class, sorted by their features (the true
@@ -474,8 +521,13 @@ def _folds(X, y, transform):
     else:
         keys = np.empty((y.shape[0], 2))
         for rows in row_chunks(y.shape[0], 2 * (1 if X.ndim == 1 else X.shape[1])):
-            z = np.asarray(X[rows])
-            keys[rows] = _fold_key(rows, z, y[rows], transform=transform)
+            keys[rows] = _fold_key(
+                rows,
+                np.asarray(X[rows]),
+                y[rows],
+                transform=transform,
+                log_zero=log_zero,
+            )
     order = np.lexsort((keys[:, 1], keys[:, 0], y))
     fold = np.empty(y.shape[0], dtype=np.intp)
     start = 0
@@ -496,7 +548,12 @@ _SHARED_NOTES = """
     **Inputs.** ``X`` holds logits, or with ``input="probabilities"``
     probabilities, whose logs the map is applied to{log_note}. 1-D binary
     log-odds ``s`` are the two logits ``(0, s)``{binary_note}; 1-D
-    probabilities ``p`` of ``classes_[1]`` are ``(1 - p, p)``.
+    probabilities ``p`` of ``classes_[1]`` are ``(1 - p, p)``. Logits
+    (for Dirichlet calibration: their log-softmax) of magnitude outside
+    ``[2**-200, 2**50]`` are multiplied by a power of two, exactly, before
+    solving, and ``coef_`` is multiplied back, so that vector and matrix
+    scaling are scale-equivariant from ``1e-300`` to ``1e300`` (a positive
+    ODIR penalty then acts on the rescaled coefficients).
 
     **Array API inputs.** With dispatch on (:func:`calibkit.config_context`),
     logits held by torch, CuPy, JAX or array-api-strict are fitted and
@@ -504,17 +561,34 @@ _SHARED_NOTES = """
     host) and ``predict_proba`` returns an array of their library;
     ``input="probabilities"`` computes on the host.
 
-    **Exact zeros.** ``log 0`` is not a number the affine map can use. An
-    exact zero (and, at prediction, any probability below the calibration
-    set's range) is given the log-probability ``log_zero_``: the smallest
-    finite log-probability in the calibration ``X``. This is the rule
-    isotonic calibration applies outside its calibration range (clip to the
-    range seen) and the one temperature scaling applies to exact zeros it
-    never saw: a zero is treated as no more certain than the most extreme
-    value the map was fitted on, so the fitted ``W`` decides its meaning and
-    no prediction is NaN. A
-    :class:`~calibkit.exceptions.CalibrationWarning` says when ``X`` holds
-    exact zeros.
+    **Exact zeros.** ``log 0`` is not a number the affine map can use, and
+    a model's zeros are usually right on calibration rows, so a map that
+    trusted them would give probability 0 -- and an infinite held-out
+    log-loss -- on the first new row where one was wrong. With
+    ``input="probabilities"`` the model is therefore: on a row whose
+    probabilities are exactly 0 for a set ``Z`` of classes, the event "the
+    truth is in ``Z``" gets probability ``zero_mass_``, shared evenly by the
+    classes of ``Z``, and the other classes share ``1 - zero_mass_`` by the
+    softmax of their own calibrated logits (rows without zeros: the plain
+    softmax). The log-loss then splits exactly into a term of ``zero_mass_``
+    alone and one of ``(W, b)`` alone (the softmax over each row's positive
+    classes; a row whose truth is in ``Z`` does not constrain the map), and
+    each is minimised exactly. ``zero_mass_`` is Laplace's rule of
+    succession on the weighted calibration rows with a zero,
+    ``(n_Z + 1) / (n + 2)`` for ``n_Z`` of ``n`` such rows with the truth in
+    ``Z`` -- the exact minimiser of the log-loss plus Platt's prior (one
+    pseudo-row of each outcome), as Platt scaling's ``zero_proba_`` -- so it
+    is never 0 even when every zero was right. For matrix scaling a zero
+    still enters the other classes' logits as a value: ``log_zero_``, the
+    smallest finite log-probability in the calibration ``X``, to which any
+    smaller value at prediction is raised (as isotonic calibration clips to
+    the range it saw). When the calibration set had no row with a zero,
+    ``zero_mass_`` is None and a zero met later is taken as ``log_zero_``
+    in the plain softmax. Either way no probability is exactly 0: one that
+    underflows is returned as the smallest normal number of the output
+    dtype. A :class:`~calibkit.exceptions.CalibrationWarning` says when
+    ``X`` holds exact zeros. Rows of zeros only are refused, as for every
+    calibrator.
 
     **Solver.** The loss is convex in ``(W, b)``. Up to 300 parameters
     (vector scaling with ``K <= 150`` classes, matrix scaling with
@@ -541,15 +615,55 @@ _SHARED_NOTES = """
     separate the classes, all or only some of them). A small linear
     programme decides this exactly before the fit (a direction of the
     parameters that lowers no row's margin and raises one); on problems of
-    more than ``250_000 / 4`` row-class pairs it is skipped and the solver
-    detects complete separation (the curvature along the path vanishes). Either
-    way the fit warns with a
+    more than ``250_000 / 4`` row-class pairs (vector scaling; matrix
+    scaling: ``250_000 / (2 K + 2)``), and on dask arrays, it is skipped and
+    the solver detects only complete separation (the curvature along the
+    path vanishes): separation of part of the classes then ends in a
+    finite-looking map that is still sharpening, with no warning (this
+    limit is not detected more cheaply; add regularisation on such sets).
+    Either way a detected case warns with a
     :class:`~calibkit.exceptions.NoFiniteOptimumWarning`; the fit then uses
     Platt's smoothed targets instead (see ``TemperatureScaling``'s
     ``target_smoothing``), whose optimum is finite.
 
     The fit depends on relative sample weights only (integer weights act as
     repeated rows).
+"""
+
+#: Parameters (after ``input``) and Attributes of the two ODIR-regularised
+#: calibrators, filled into their docstrings.
+_MATRIX_PARAMETERS = """
+    reg_off_diagonal : float >= 0 or "cv", default="cv"
+        ``lam``, the weight of the mean squared off-diagonal entry of ``W``
+        (see Notes).
+    reg_bias : float >= 0 or "cv", default="cv"
+        ``mu``, the weight of the mean squared intercept.
+    max_iter : int, default=500
+        Maximum number of Newton iterations (per fit).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    coef_ : ndarray of shape (n_classes, n_classes)
+        ``W``: row ``i`` gives the calibrated logit of class ``i``.
+    intercept_ : ndarray of shape (n_classes,)
+        ``b``.
+    reg_off_diagonal_, reg_bias_ : float
+        The regularisation used (chosen, with ``"cv"``).
+    log_zero_ : float or None
+        With ``input="probabilities"``: the feature value of exact zeros and
+        of values below it (see Notes). None for logits.
+    zero_mass_ : float or None
+        With ``input="probabilities"``: probability that the truth is one of
+        a row's exact zeros, shared evenly by them (see Notes). None for
+        logits, and when no calibration row had a zero.
+    n_iter_ : int
+        Passes over the data used by the solver in the final fit.
+    n_features_in_ : int
+        1 for 1-D scores, else the number of columns of ``X``.
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X``, when it had string names.
 """
 
 _ODIR_NOTES = """
@@ -603,8 +717,12 @@ class VectorScaling(_AffineSoftmaxCalibrator):
     intercept_ : ndarray of shape (n_classes,)
         Intercepts ``b_k``, summing to 0 (see Notes).
     log_zero_ : float or None
-        With ``input="probabilities"``: the log-probability used for exact
-        zeros and for values below it (see Notes). None for logits.
+        With ``input="probabilities"``: the feature value of exact zeros and
+        of values below it (see Notes). None for logits.
+    zero_mass_ : float or None
+        With ``input="probabilities"``: probability that the truth is one of
+        a row's exact zeros, shared evenly by them (see Notes). None for
+        logits, and when no calibration row had a zero.
     n_iter_ : int
         Passes over the data used by the solver.
     n_features_in_ : int
@@ -643,6 +761,23 @@ class VectorScaling(_AffineSoftmaxCalibrator):
     array([0.98 , 1.094, 1.03 ])
     >>> cal.predict_proba(logits).shape
     (300, 3)
+
+    Probabilities with exact zeros: 60 rows give class 2 probability 0, and
+    20 of them are of class 2. Their share is Laplace's rule, 21 / 62:
+
+    >>> import warnings
+    >>> p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    >>> p[:60, 2] = 0.0
+    >>> p /= p.sum(axis=1, keepdims=True)
+    >>> int(np.sum(y[:60] == 2))
+    20
+    >>> with warnings.catch_warnings():  # the warning about exact zeros
+    ...     warnings.simplefilter("ignore")
+    ...     cal = VectorScaling(input="probabilities").fit(p, y)
+    >>> cal.zero_mass_ == 21 / 62
+    True
+    >>> cal.predict_proba([[0.0, 1.0, 0.0]]).round(4)
+    array([[0.1694, 0.6613, 0.1694]])
     """
 
     _fitted_state = {
@@ -650,6 +785,7 @@ class VectorScaling(_AffineSoftmaxCalibrator):
         "intercept_": ClassVector(),
         "n_iter_": Int(minimum=0),
         "log_zero_": Optional(Float()),
+        "zero_mass_": Optional(Float(minimum=_TINY, below=1.0)),
     }
 
     _kind = "vector"
@@ -663,7 +799,9 @@ class VectorScaling(_AffineSoftmaxCalibrator):
             f"scales {short_list(self.coef_, 3)}, "
             f"intercepts {short_list(self.intercept_, 3)}"
         )
-        if getattr(self, "log_zero_", None) is not None:
+        if getattr(self, "zero_mass_", None) is not None:
+            text += f", probability of the exact zeros {self.zero_mass_:.4g}"
+        elif getattr(self, "log_zero_", None) is not None:
             text += f", log of exact zeros {self.log_zero_:.4g}"
         return text
 
@@ -681,34 +819,7 @@ class MatrixScaling(_RegularisedCalibrator):
         What ``X`` holds: a column of logits per class (1-D: log-odds of
         ``classes_[1]``), or probabilities, whose logs are used (the same
         model as :class:`DirichletCalibration` then).
-    reg_off_diagonal : float >= 0 or "cv", default="cv"
-        ``lam``, the weight of the mean squared off-diagonal entry of ``W``
-        (see Notes).
-    reg_bias : float >= 0 or "cv", default="cv"
-        ``mu``, the weight of the mean squared intercept.
-    max_iter : int, default=500
-        Maximum number of Newton iterations (per fit).
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    coef_ : ndarray of shape (n_classes, n_classes)
-        ``W``: row ``i`` gives the calibrated logit of class ``i``.
-    intercept_ : ndarray of shape (n_classes,)
-        ``b``.
-    reg_off_diagonal_, reg_bias_ : float
-        The regularisation used (chosen, with ``"cv"``).
-    log_zero_ : float or None
-        With ``input="probabilities"``: the log-probability used for exact
-        zeros and for values below it (see Notes). None for logits.
-    n_iter_ : int
-        Passes over the data used by the solver in the final fit.
-    n_features_in_ : int
-        1 for 1-D scores, else the number of columns of ``X``.
-    feature_names_in_ : ndarray of str
-        Column names of a DataFrame ``X``, when it had string names.
-
+    {matrix_parameters}
     See Also
     --------
     VectorScaling : A diagonal ``W``.
@@ -761,34 +872,7 @@ class DirichletCalibration(_RegularisedCalibrator):
         What ``X`` holds: probabilities ``q`` (1-D: of ``classes_[1]``), or
         logits, whose log-softmax ``log q`` is computed stably (so the
         predictions do not depend on a constant added to a row of logits).
-    reg_off_diagonal : float >= 0 or "cv", default="cv"
-        ``lam``, the weight of the mean squared off-diagonal entry of ``W``
-        (see Notes).
-    reg_bias : float >= 0 or "cv", default="cv"
-        ``mu``, the weight of the mean squared intercept.
-    max_iter : int, default=500
-        Maximum number of Newton iterations (per fit).
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    coef_ : ndarray of shape (n_classes, n_classes)
-        ``W``: row ``i`` gives the calibrated logit of class ``i``.
-    intercept_ : ndarray of shape (n_classes,)
-        ``b``.
-    reg_off_diagonal_, reg_bias_ : float
-        The regularisation used (chosen, with ``"cv"``).
-    log_zero_ : float or None
-        With ``input="probabilities"``: the log-probability used for exact
-        zeros and for values below it (see Notes). None for logits.
-    n_iter_ : int
-        Passes over the data used by the solver in the final fit.
-    n_features_in_ : int
-        1 for 1-D scores, else the number of columns of ``X``.
-    feature_names_in_ : ndarray of str
-        Column names of a DataFrame ``X``, when it had string names.
-
+    {matrix_parameters}
     See Also
     --------
     MatrixScaling : The same map on logits as given.
@@ -830,6 +914,11 @@ class DirichletCalibration(_RegularisedCalibrator):
 def _fill_notes(cls, **fields):
     shared = _SHARED_NOTES.format(**fields)
     cls.__doc__ = cls.__doc__.replace("{shared}", shared).replace("{odir}", _ODIR_NOTES)
+    found = re.search(r"^( *)\{matrix_parameters\}\n", cls.__doc__, flags=re.MULTILINE)
+    if found:  # at the indentation of the placeholder's line
+        block = textwrap.dedent(_MATRIX_PARAMETERS.strip("\n")) + "\n\n"
+        block = textwrap.indent(block, found.group(1))
+        cls.__doc__ = cls.__doc__[: found.start()] + block + cls.__doc__[found.end() :]
     cls.__doc__ = cls.__doc__.replace("{{", "{").replace("}}", "}")
 
 
