@@ -60,6 +60,10 @@ NOT_RUN = [
     (r"ruff ", "lint: CI runs it (.ci/run)"),
     (r"bash \.ci/run$", "CI itself"),
     (r"python3? benchmarks/run\.py", "several minutes; tests/test_benchmarks.py"),
+    (
+        r"python3? benchmarks/out_of_core\.py",
+        "1.6 GB on disk and about a minute; tests/test_isotonic.py runs the engine",
+    ),
     (r"python3? -m sphinx ", "the docs build: tests/test_docs.py (-m docs)"),
 ]
 

@@ -330,10 +330,12 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
             self._scan_zeros(X, y, sample_weight)
         transform = self._transform(X)
         exponent = 0
-        if self.input == "logits":
+        if self.input == "logits" and not is_on_device(X):
             # Logits outside [2**-200, 2**50] in magnitude are multiplied by a
             # power of two, exactly, before solving (as in TemperatureScaling);
             # the fitted W (w) is multiplied back, so predictions use X as is.
+            # (Not yet for arrays on an Array API device: their passes take
+            # the calibrator's own transforms only.)
             kernel = functools.partial(_max_abs, transform=transform)
             magnitude = float(reduce_rows(kernel, X, combine=np.maximum)[0])
             exponent = -scale_exponent(magnitude)
