@@ -1079,3 +1079,90 @@ def test_reserved_keywords_do_not_reach_matplotlib(
         with pytest.raises(TypeError, match=match):
             call()
         assert _no_figures()
+
+
+# --- many models in one call ---------------------------------------------------
+
+
+@pytest.mark.parametrize("display_class", ["ReliabilityDisplay", "BiasDisplay"])
+@pytest.mark.parametrize("strategy", ["uniform", "isotonic"])
+def test_mapping_of_models_draws_them_on_one_axes(
+    overconfident, display_class, strategy
+):
+    from calibkit import plotting
+
+    cls = getattr(plotting, display_class)
+    y, p = overconfident
+    models = {
+        "raw": p,
+        "tempered": expit(np.log(p / (1 - p)) / 2),
+        "squared": p**2,
+    }
+    options = {"strategy": strategy, "bands": 0.9, "n_resamples": 50}
+    drawn = cls.from_predictions(y, models, random_state=0, **options)
+    assert list(drawn) == list(models)
+    ax = drawn["raw"].ax_
+    assert all(
+        d.ax_ is ax and d.hist_ax_ is drawn["raw"].hist_ax_ for d in drawn.values()
+    )
+    texts = legend_texts(ax)
+    assert [t for t in texts if t in models] == list(models)
+    assert [t for t in texts if "consistency" in t] == ["90% consistency bands"]
+    assert len(texts) == 5  # three curves, the reference line, the bands
+    curves = [line for line in ax.get_lines() if line.get_label() in models]
+    assert [line.get_label() for line in curves] == list(models)
+    assert len({line.get_color() for line in curves}) == 3
+    bands = [c for c in ax.collections if c.get_gid() == "calibkit-band"]
+    assert len(bands) == 3
+    assert len(drawn["raw"].hist_ax_.patches) == 6  # filled + outline per model
+    # Each model is drawn exactly as a call with its forecasts alone.
+    for name, q in models.items():
+        alone = cls.from_predictions(y, q, random_state=0, name=name, **options)
+        np.testing.assert_array_equal(
+            drawn[name].line_.get_xydata(), alone.line_.get_xydata()
+        )
+        np.testing.assert_array_equal(
+            drawn[name].band_.get_paths()[0].vertices,
+            alone.band_.get_paths()[0].vertices,
+        )
+        np.testing.assert_array_equal(
+            drawn[name].hist_.get_data()[0], alone.hist_.get_data()[0]
+        )
+
+
+def test_mapping_of_models_on_a_given_axes(overconfident):
+    y, p = overconfident
+    fig, ax = plt.subplots()
+    drawn = ReliabilityDisplay.from_predictions(
+        y, {"a": p, "b": p**2}, ax=ax, hist=False, color="k"
+    )
+    assert plt.get_fignums() == [fig.number]
+    assert [d.ax_ for d in drawn.values()] == [ax, ax]
+    assert legend_texts(ax) == ["a", "Perfectly calibrated", "b"]
+    assert [d.line_.get_color() for d in drawn.values()] == ["k", "k"]
+    assert len(diagonals(ax)) == 1
+
+
+@pytest.mark.parametrize(
+    ("y_prob", "kwargs", "error", "match"),
+    [
+        ({}, {}, ValueError, "y_prob is an empty mapping"),
+        ({"a": [0.2, 0.7, 0.6]}, {"name": "m"}, ValueError, "name='m' cannot be"),
+        ({"a": [0.2, 0.7, 0.6], "b": None}, {}, TypeError, r"y_prob\['b'\] must be an"),
+        ({"a": "0.2 0.7 0.6"}, {}, TypeError, r"y_prob\['a'\] must be an array"),
+        ({"a": 0.5}, {}, TypeError, r"y_prob\['a'\] must be an array"),
+        ({"a": {"b": [0.2, 0.7, 0.6]}}, {}, TypeError, r"got dict"),
+    ],
+)
+def test_bad_mapping_of_models(y_prob, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ReliabilityDisplay.from_predictions([0, 1, 1], y_prob, **kwargs)
+    assert plt.get_fignums() == []
+
+
+def test_bad_model_in_mapping_is_named_and_nothing_is_drawn():
+    y_prob = {"good": [0.2, 0.7, 0.6], "bad": [0.2, 1.5, 0.6]}
+    with pytest.raises(ValueError, match="y_prob") as excinfo:
+        ReliabilityDisplay.from_predictions([0, 1, 1], y_prob)
+    assert excinfo.value.__notes__ == ["(in the forecasts of model 'bad' of y_prob)"]
+    assert plt.get_fignums() == []

@@ -105,3 +105,48 @@ def test_reliability_display_draws_the_smooth_curve():
     assert disp.curve.strategy == "smooth"
     assert disp.line_.get_marker() in ("None", None, "")
     assert disp.curve.bandwidth == pytest.approx(smooth_ece(y, p), abs=1e-12)
+
+
+def test_mapping_of_models_draws_them_on_one_axes():
+    y, p = _forecasts(2, power=1.2)
+    models = {"raw": p, "sqrt": np.sqrt(p), "square": p**2}
+    drawn = CumulativeDisplay.from_predictions(y, models, statistic="ecce_mad")
+    assert list(drawn) == list(models)
+    ax = drawn["raw"].ax_
+    assert all(d.ax_ is ax for d in drawn.values())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [label.split(":")[0] for label in labels] == [
+        "raw",
+        "95% significance bands",
+        "sqrt",
+        "square",
+    ]
+    assert len({d.line_.get_color() for d in drawn.values()}) == 3
+    assert len([line for line in ax.get_lines() if line.get_gid()]) == 1
+    for name, q in models.items():
+        alone = CumulativeDisplay.from_predictions(
+            y, q, name=name, statistic="ecce_mad"
+        )
+        assert drawn[name].line_.get_label() == alone.line_.get_label()
+        np.testing.assert_array_equal(
+            drawn[name].line_.get_xydata(), alone.line_.get_xydata()
+        )
+        np.testing.assert_array_equal(
+            drawn[name].band_.get_paths()[0].vertices,
+            alone.band_.get_paths()[0].vertices,
+        )
+
+
+@pytest.mark.parametrize(
+    ("y_prob", "kwargs", "error", "match"),
+    [
+        ({}, {}, ValueError, "y_prob is an empty mapping"),
+        ({"a": [0.2, 0.6, 0.7]}, {"name": "m"}, ValueError, "name='m' cannot be"),
+        ({"a": None}, {}, TypeError, r"y_prob\['a'\] must be an array"),
+        ({"a": [0.2, 0.6, 0.7]}, {"statistic": "ks"}, ValueError, "statistic must"),
+    ],
+)
+def test_bad_mapping_of_models(y_prob, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        CumulativeDisplay.from_predictions([0, 1, 1], y_prob, **kwargs)
+    assert plt.get_fignums() == []

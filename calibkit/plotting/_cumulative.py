@@ -5,6 +5,7 @@ from scipy.optimize import brentq
 
 from calibkit.metrics import cumulative_calibration
 from calibkit.metrics._cumulative import max_abs_brownian_sf
+from calibkit.metrics._many import is_model_mapping
 from calibkit.plotting._axes import (
     check_axes,
     check_line_kwargs,
@@ -13,7 +14,14 @@ from calibkit.plotting._axes import (
     new_figure,
     root_figure,
 )
-from calibkit.plotting._reliability import BAND_GID, _estimator_forecasts, _legend
+from calibkit.plotting._reliability import (
+    BAND_GID,
+    _draw_on_one_axes,
+    _estimator_forecasts,
+    _legend,
+    _naming_model,
+    model_mapping,
+)
 
 __all__ = ["CumulativeDisplay"]
 
@@ -109,10 +117,12 @@ class CumulativeDisplay:
         ----------
         y_true : array-like of shape (n_samples,)
             Observed labels.
-        y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
+        y_prob : array-like of shape (n_samples,) or (n_samples, n_classes), or dict
             1-D: probability of the positive class. 2-D: the top-label
             forecast (confidence against whether the arg-max class was
-            observed).
+            observed). A mapping ``{name: forecasts}`` draws every model on
+            one axes, one legend entry each (its key, statistic and p-value),
+            in the colours of the axes' cycle (see Returns).
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights.
         weight_type : {"frequency", "sampling"}, default="frequency"
@@ -123,7 +133,8 @@ class CumulativeDisplay:
         pos_label : label, default=None
             The class a 1-D ``y_prob`` refers to.
         name : str, default=None
-            Legend label of the curve.
+            Legend label of the curve. Not allowed with a mapping ``y_prob``,
+            whose keys name the curves.
         ax : matplotlib.axes.Axes, default=None
             Axes to draw on; ``None`` makes a new figure.
         statistic : {"ecce_r", "ecce_mad"}, default="ecce_r"
@@ -135,20 +146,54 @@ class CumulativeDisplay:
 
         Returns
         -------
-        CumulativeDisplay
+        CumulativeDisplay or dict of CumulativeDisplay
+            The display; for a mapping ``y_prob``, a dict ``{name: display}``
+            in the mapping's order, every display on the same ``ax_``, the
+            zero line drawn once and the band listed once in the legend.
+
+        Raises
+        ------
+        TypeError
+            When ``ax`` is not a matplotlib Axes or a keyword is not a line
+            property; for a mapping ``y_prob``, when a value is not an array
+            of forecasts.
+        ValueError
+            For a mapping ``y_prob``: when it is empty or ``name`` is given.
+            Every model's statistics are computed before anything is drawn.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from calibkit.plotting import CumulativeDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.random(1000)
+        >>> y = rng.random(1000) < p
+        >>> drawn = CumulativeDisplay.from_predictions(y, {"raw": p, "sqrt": p**0.5})
+        >>> ax = drawn["raw"].ax_
+        >>> [t.get_text().split(":")[0] for t in ax.get_legend().get_texts()]
+        ['raw', '95% significance bands', 'sqrt']
+        >>> plt.close(ax.figure)
         """
         check_axes(ax)
         check_line_kwargs(kwargs)
-        result = cumulative_calibration(
-            y_true,
-            y_prob,
-            sample_weight=sample_weight,
-            weight_type=weight_type,
-            labels=labels,
-            pos_label=pos_label,
-        )
-        display = cls(result, name=name)
-        return display.plot(ax=ax, statistic=statistic, level=level, **kwargs)
+        options = {
+            "sample_weight": sample_weight,
+            "weight_type": weight_type,
+            "labels": labels,
+            "pos_label": pos_label,
+        }
+        drawing = {"statistic": statistic, "level": level, **kwargs}
+        if not is_model_mapping(y_prob):
+            result = cumulative_calibration(y_true, y_prob, **options)
+            return cls(result, name=name).plot(ax=ax, **drawing)
+        models = model_mapping(y_prob, name)
+        displays = {}
+        for key, forecasts in models.items():
+            with _naming_model(key):
+                result = cumulative_calibration(y_true, forecasts, **options)
+            displays[key] = cls(result, name=key)
+        return _draw_on_one_axes(displays, ax, drawing)
 
     @classmethod
     def from_estimator(cls, estimator, X, y, *, pos_label=None, name=None, **kwargs):

@@ -1,7 +1,9 @@
 """Reliability diagrams: binned or CORP curve, diagonal, band and histogram."""
 
+import contextlib
 import math
 import weakref
+from collections.abc import Mapping
 
 import numpy as np
 from scipy.special import expit, logit
@@ -17,6 +19,7 @@ from calibkit._validation import (
 from calibkit.metrics import reliability_curve
 from calibkit.metrics._inputs import check_forecasts
 from calibkit.metrics._kernels import top_label
+from calibkit.metrics._many import is_model_mapping
 from calibkit.plotting._axes import (
     MAX_HIST_BINS,
     check_axes,
@@ -217,9 +220,12 @@ class ReliabilityDisplay:
         ----------
         y_true : array-like of shape (n_samples,)
             Observed labels.
-        y_prob : array-like of shape (n_samples,) or (n_samples, n_classes)
+        y_prob : array-like of shape (n_samples,) or (n_samples, n_classes), or dict
             1-D: probability of the positive class. 2-D: one column per class;
-            the top-label diagram (confidence against accuracy) is drawn.
+            the top-label diagram (confidence against accuracy) is drawn. A
+            mapping ``{name: forecasts}`` draws every model on one axes, one
+            legend entry each (named by its key), in the colours of the axes'
+            cycle (see Returns).
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights, for the curve and the histogram.
         strategy : {"uniform", "quantile", "isotonic", "smooth"}, default="uniform"
@@ -238,7 +244,8 @@ class ReliabilityDisplay:
         pos_label : label, default=None
             The class a 1-D ``y_prob`` refers to (default: the greater label).
         name : str, default=None
-            Legend label of the curve.
+            Legend label of the curve. Not allowed with a mapping ``y_prob``,
+            whose keys name the curves.
         ax : matplotlib.axes.Axes, default=None
             Axes to draw on (e.g. ``other_display.ax_`` to compare models);
             ``None`` makes a new figure.
@@ -258,17 +265,88 @@ class ReliabilityDisplay:
 
         Returns
         -------
-        ReliabilityDisplay
+        ReliabilityDisplay or dict of ReliabilityDisplay
+            The display; for a mapping ``y_prob``, a dict ``{name: display}``
+            in the mapping's order, every display on the same ``ax_`` (and
+            histogram axes), each drawn exactly as a call with that model's
+            forecasts alone and ``ax=`` the shared axes would draw it.
 
         Raises
         ------
         TypeError
             When ``ax`` is not a matplotlib Axes, or a keyword is not a
-            property of a matplotlib line (checked before anything is drawn).
+            property of a matplotlib line (checked before anything is drawn);
+            for a mapping ``y_prob``, when a value is not an array of forecasts.
+        ValueError
+            For a mapping ``y_prob``: when it is empty or ``name`` is given.
+            Every model's curve is computed before anything is drawn.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from calibkit.plotting import ReliabilityDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.uniform(size=500)
+        >>> y = rng.uniform(size=500) < p
+        >>> models = {"raw": p, "squared": p**2}
+        >>> drawn = ReliabilityDisplay.from_predictions(
+        ...     y, models, bands=0.9, n_resamples=100, random_state=0
+        ... )
+        >>> ax = drawn["raw"].ax_
+        >>> drawn["squared"].ax_ is ax
+        True
+        >>> [t.get_text() for t in ax.get_legend().get_texts()]
+        ['raw', 'Perfectly calibrated', '90% consistency bands', 'squared']
+        >>> plt.close(ax.figure)
         """
         check_axes(ax)
         check_hist_bins(hist_bins)
         check_line_kwargs(kwargs)
+        options = {
+            "sample_weight": sample_weight,
+            "strategy": strategy,
+            "n_bins": n_bins,
+            "bands": bands,
+            "n_resamples": n_resamples,
+            "random_state": random_state,
+            "labels": labels,
+            "pos_label": pos_label,
+        }
+        drawing = {
+            "hist": hist,
+            "hist_bins": hist_bins,
+            "logit_scale": logit_scale,
+            "ref_line": ref_line,
+            **kwargs,
+        }
+        if not is_model_mapping(y_prob):
+            display = cls._undrawn(y_true, y_prob, name=name, **options)
+            return display.plot(ax=ax, **drawing)
+        models = model_mapping(y_prob, name)
+        displays = {}
+        for key, forecasts in models.items():
+            with _naming_model(key):
+                displays[key] = cls._undrawn(y_true, forecasts, name=key, **options)
+        return _draw_on_one_axes(displays, ax, drawing)
+
+    @classmethod
+    def _undrawn(
+        cls,
+        y_true,
+        y_prob,
+        *,
+        sample_weight,
+        strategy,
+        n_bins,
+        bands,
+        n_resamples,
+        random_state,
+        labels,
+        pos_label,
+        name,
+    ):
+        """The display of one model's forecasts, its curve computed, not drawn."""
         curve = reliability_curve(
             y_true,
             y_prob,
@@ -282,21 +360,13 @@ class ReliabilityDisplay:
             random_state=random_state,
         )
         x, top_label = _x_axis_forecasts(y_prob)
-        display = cls(
+        return cls(
             curve,
             y_prob=x,
             sample_weight=check_sample_weight(sample_weight, x.shape[0]),
             name=name,
             pos_label=None if top_label else _positive_class(y_true, labels, pos_label),
             top_label=top_label,
-        )
-        return display.plot(
-            ax=ax,
-            hist=hist,
-            hist_bins=hist_bins,
-            logit_scale=logit_scale,
-            ref_line=ref_line,
-            **kwargs,
         )
 
     @classmethod
@@ -820,6 +890,53 @@ def _x_axis_forecasts(y_prob):
     if prob.ndim == 1:
         return prob, False
     return top_label(prob)[1], True
+
+
+def model_mapping(y_prob, name):
+    """``{name: forecasts}`` checked: not empty, arrays only, no ``name``.
+
+    Values are checked for being arrays here, before any curve is computed;
+    their contents by the metric, one model at a time.
+    """
+    if name is not None:
+        msg = (
+            f"name={name!r} cannot be given with a mapping y_prob: the "
+            "mapping's keys name the models."
+        )
+        raise ValueError(msg)
+    if not y_prob:
+        msg = "y_prob is an empty mapping; give at least one model's forecasts."
+        raise ValueError(msg)
+    for key, forecasts in y_prob.items():
+        ndim = getattr(forecasts, "ndim", None)
+        if ndim is None and not isinstance(forecasts, (str, bytes, Mapping)):
+            ndim = np.ndim(forecasts)
+        if not ndim:
+            msg = (
+                f"y_prob[{key!r}] must be an array of forecasts (1-D or 2-D); "
+                f"got {type(forecasts).__name__}."
+            )
+            raise TypeError(msg)
+    return dict(y_prob)
+
+
+@contextlib.contextmanager
+def _naming_model(key):
+    """Errors raised for one model of a mapping say which model it was."""
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        error.add_note(f"(in the forecasts of model {key!r} of y_prob)")
+        raise
+
+
+def _draw_on_one_axes(displays, ax, drawing):
+    """Draw ``{name: display}`` on one axes, the first one making it if needed."""
+    shared = ax
+    for display in displays.values():
+        display.plot(ax=shared, **drawing)
+        shared = display.ax_
+    return displays
 
 
 def _positive_class(y_true, labels, pos_label):
