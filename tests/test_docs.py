@@ -7,6 +7,7 @@ it. The other tests check the generators of the API and CLI references directly.
 """
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
@@ -23,7 +24,8 @@ pytest.importorskip("sphinx")
 pytest.importorskip("numpydoc")
 pytest.importorskip("sphinx_gallery")
 
-# The build writes the gallery into docs/: keep this module on one xdist worker.
+# The build writes the gallery into docs/: keep this module on one xdist worker
+# (built_site also locks, should the tests still be spread).
 pytestmark = pytest.mark.xdist_group("sphinx")
 pytest.importorskip("pydata_sphinx_theme")
 
@@ -36,8 +38,29 @@ import calibkit_offline  # noqa: E402
 
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory):
-    """Build the docs once for this module (``-W``); the HTML folder."""
-    out = tmp_path_factory.mktemp("docs")
+    """Build the docs once per test session (``-W``); the HTML folder.
+
+    The build writes the gallery into ``docs/``, so two builds must never run
+    at once. Under pytest-xdist the workers share one build: the first to
+    take the lock builds, the others wait and read its result.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        out = tmp_path_factory.mktemp("docs")
+    else:  # the session's folder, shared by its workers
+        out = tmp_path_factory.getbasetemp().parent / "docs-build"
+    out.mkdir(exist_ok=True)
+    with _exclusive(out.parent / f"{out.name}.lock"):
+        status = out / "status"
+        if not status.exists():
+            status.write_text(_build(out), encoding="utf-8")
+    failure = status.read_text(encoding="utf-8")
+    assert not failure, failure
+    return out / "html"
+
+
+def _build(out):
+    """Run Sphinx into ``out``; "" on success, else the end of its stderr."""
     html, doctrees = out / "html", out / "doctrees"
     command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q"]
     command += ["-b", "html", "-d", str(doctrees), str(DOCS), str(html)]
@@ -46,8 +69,23 @@ def built_site(tmp_path_factory):
     result = subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=600, check=False
     )
-    assert result.returncode == 0, result.stderr[-5000:]
-    return html
+    return "" if result.returncode == 0 else result.stderr[-5000:] or "failed"
+
+
+@contextlib.contextmanager
+def _exclusive(path):
+    """An exclusive lock on ``path`` across processes (POSIX; none elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows runs one process
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.mark.docs
