@@ -142,7 +142,13 @@ def test_calibration_lowers_held_out_loss(
     X_train, X_test, y_train, y_test = request.getfixturevalue(dataset)
     raw = clone(_models()[model]).fit(X_train, y_train)
     calibrated = CalibratedClassifier(_models()[model], method=method, cv=3)
-    calibrated.fit(X_train, y_train)
+    with warnings.catch_warnings():
+        if (model, dataset) == ("gaussian_nb", "digits"):
+            # Once its exact zeros are set apart, naive Bayes' digit scores
+            # separate some classes in a fold: unregularised vector scaling
+            # says so and fits smoothed targets (the point of the warning).
+            warnings.simplefilter("ignore", NoFiniteOptimumWarning)
+        calibrated.fit(X_train, y_train)
     classes = raw.classes_
     p_raw, p_cal = raw.predict_proba(X_test), calibrated.predict_proba(X_test)
     # sklearn's log_loss clips at machine epsilon, so the raw loss is finite.
