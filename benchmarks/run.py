@@ -649,7 +649,7 @@ def bench_isotonic_dask(n, repeats, rng):
         return []
     s, y = binary_scores(n, rng)
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     )
     with distributed.Client(cluster):
         ds = da.from_array(s, chunks=max(1, n // 8)).persist()

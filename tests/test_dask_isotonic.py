@@ -23,7 +23,7 @@ def client():
         n_workers=2,
         threads_per_worker=1,
         processes=False,  # in-process workers: no network at all
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: xdist workers run clusters at once
     )
     with distributed.Client(cluster) as client:
         yield client

@@ -333,7 +333,7 @@ def _population_top_label_ece(frequency, edges):
     integral of P(right | q) - c(q) over the q whose confidence falls in b
     (two intervals, mirrored about 1/2); the ECE is the sum of their |.|.
     """
-    mpmath.mp.dps = 30
+    mpmath.mp.dps = 50
     total = 0.0
     for lo, hi in itertools.pairwise(edges):
         lo, hi = max(lo, 0.5), max(hi, 0.5)

@@ -144,7 +144,7 @@ def dask_client():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: xdist workers run clusters at once
     )
     client = distributed.Client(cluster)
     yield client
