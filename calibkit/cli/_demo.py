@@ -14,7 +14,8 @@ def add_parser(subparsers):
         description=(
             "Train a linear SVM on scikit-learn's bundled handwritten digits, read "
             "its decision scores on held-out rows as logits, calibrate them with "
-            "Platt scaling, temperature scaling and isotonic calibration, print "
+            "every calibrator calibkit has (temperature, Platt, beta, vector, "
+            "Dirichlet, matrix and isotonic), print "
             "log-loss, Brier score, ECE and the log-loss decomposition before and "
             "after, and write reliability diagrams (PNG), an HTML report and the "
             "scores (CSV, to try the other subcommands on) to DIR. Takes a few "
@@ -95,9 +96,9 @@ def _notes(name, caught):
 
     separable = [w for w in caught if issubclass(w.category, NoFiniteOptimumWarning)]
     notes = [f"{name}: {w.message}" for w in caught if w not in separable]
-    if separable and name == "platt":
+    if len(separable) > 1:  # one per one-vs-rest fit (Platt, beta): say it once
         notes.append(
-            f"platt: for {len(separable)} of the classes the scores separate the "
+            f"{name}: for {len(separable)} of the classes the scores separate the "
             "class from the rest (no finite optimum of the one-vs-rest fit), so "
             "those fits used Platt's smoothed targets."
         )
