@@ -418,3 +418,16 @@ def test_inputs_are_not_modified(binary_forecasts):
     )
     for original, copy in zip((y, p, w), copies, strict=True):
         np.testing.assert_array_equal(original, copy)
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "brier_score", "uncertainty"])
+def test_normal_interval_depends_only_on_weight_ratios(binary_forecasts, metric):
+    """Weights of 1e200 (squares overflow) and 1e-300 (squares underflow) give
+    the standard error of the same weights at unit scale, without warnings."""
+    y, p, w = binary_forecasts
+    w = w.astype(np.float64)
+    reference = confidence_interval(metric, y, p, sample_weight=w, method="normal")
+    for scale in (1e200, 1e-300):
+        ci = confidence_interval(metric, y, p, sample_weight=w * scale, method="normal")
+        assert ci.standard_error == pytest.approx(reference.standard_error, rel=1e-12)
+        assert ci.low == pytest.approx(reference.low, rel=1e-12)

@@ -138,3 +138,14 @@ def test_bad_arguments(two_forecasts):
         compare_forecasts(y, a, b, metric="auc")
     with pytest.raises(ValueError, match="input_b"):
         compare_forecasts(y, a, b, input_b="scores")
+
+
+def test_weighted_statistic_depends_only_on_weight_ratios(two_forecasts):
+    """Weights of 1e200 (squares overflow) give the statistic of unit-scale
+    weights, without an overflow warning."""
+    y, a, b = two_forecasts
+    w = np.random.default_rng(3).uniform(0.5, 2, len(y))
+    reference = compare_forecasts(y, a, b, sample_weight=w, n_resamples=2)
+    huge = compare_forecasts(y, a, b, sample_weight=w * 1e200, n_resamples=2)
+    assert huge.statistic == pytest.approx(reference.statistic, rel=1e-12)
+    assert huge.p_value == pytest.approx(reference.p_value, rel=1e-10)

@@ -39,6 +39,7 @@ from calibkit.metrics._kernels import (
     binary_entropy,
     logit_log_losses,
     observed_log_losses,
+    scaled_to_unit_max,
     squared_errors,
     top_label,
 )
@@ -495,21 +496,33 @@ def _mean_replicates(values, w):
 
 def _mean_standard_error(values, w):
     """Closed-form standard error of a weighted mean (ratio estimator)."""
-    n = values.shape[0]
+    return weighted_mean_and_se(values, w)[1]
+
+
+def weighted_mean_and_se(values, w):
+    """Weighted mean of ``values`` and its standard error (ratio estimator).
+
+    Rows of zero weight are left out (also from n). Only ratios of weights
+    matter, so they are scaled to a maximum near 1 (exactly, by a power of
+    two) and their squares can neither overflow nor underflow. The standard
+    error is NaN below two rows and inf when a value is infinite (the mean
+    is then infinite, or NaN when both signs occur).
+    """
     if w is not None:
         keep = w > 0
-        values, w = values[keep], w[keep]
-        n = values.shape[0]
+        values, w = values[keep], scaled_to_unit_max(w[keep])
+    n = values.shape[0]
+    with np.errstate(invalid="ignore"):  # +inf and -inf: NaN, said below
+        mean = float(np.average(values, weights=w))
     if n < 2:
-        return math.nan
+        return mean, math.nan
     if not np.all(np.isfinite(values)):
-        return math.inf
+        return mean, math.inf
     if w is None:
-        return float(np.std(values, ddof=1) / math.sqrt(n))
+        return mean, float(np.std(values, ddof=1) / math.sqrt(n))
     total = np.sum(w)
-    mean = np.dot(w, values) / total
     variance = np.dot(w**2, (values - mean) ** 2) / total**2
-    return float(math.sqrt(variance * n / (n - 1)))
+    return mean, float(math.sqrt(variance * n / (n - 1)))
 
 
 # --- binned: expected calibration error -----------------------------------------

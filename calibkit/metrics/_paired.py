@@ -22,6 +22,7 @@ from calibkit.metrics._bootstrap import (
     interval_ends,
     metric_spec,
     row_scores,
+    weighted_mean_and_se,
 )
 from calibkit.metrics._inputs import FORECAST_CONSTRAINTS, check_forecasts
 
@@ -260,19 +261,9 @@ def _paired_replicates(spec, data_a, data_b, n_resamples, rng):
 
 def _mean_over_se(d, w):
     """Weighted mean of d over its standard error (the DM statistic)."""
-    if w is not None:
-        keep = w > 0
-        d, w = d[keep], w[keep]
-    n = d.shape[0]
-    if n < 2 or not np.all(np.isfinite(d)):
+    mean, se = weighted_mean_and_se(d, w)
+    if math.isnan(se) or math.isinf(se):
         return math.nan
-    if w is None:
-        mean = float(np.mean(d))
-        se = float(np.std(d, ddof=1)) / math.sqrt(n)
-    else:
-        total = float(np.sum(w))
-        mean = float(np.dot(w, d)) / total
-        se = math.sqrt(float(np.dot(w**2, (d - mean) ** 2)) / total**2 * n / (n - 1))
     if se == 0:
         return 0.0 if mean == 0 else math.copysign(math.inf, mean)
     return mean / se
