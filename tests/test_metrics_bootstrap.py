@@ -431,3 +431,16 @@ def test_normal_interval_depends_only_on_weight_ratios(binary_forecasts, metric)
         ci = confidence_interval(metric, y, p, sample_weight=w * scale, method="normal")
         assert ci.standard_error == pytest.approx(reference.standard_error, rel=1e-12)
         assert ci.low == pytest.approx(reference.low, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["basic", "normal"])
+def test_infinite_estimate_gives_an_infinite_interval(method):
+    """A forecast certain and wrong on a row has an infinite expected
+    log-loss: the basic and normal intervals are (inf, inf), not NaN."""
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([0.2, 0.7, 0.0, 0.4, 0.9, 0.1])  # row 2: certain and wrong
+    with pytest.warns(Warning, match="certain and wrong"):
+        ci = confidence_interval(
+            "log_loss", y, p, method=method, n_resamples=50, random_state=0
+        )
+    assert (ci.estimate, ci.low, ci.high) == (math.inf, math.inf, math.inf)

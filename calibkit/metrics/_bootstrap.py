@@ -185,7 +185,9 @@ def confidence_interval(
         (``2 estimate - high, 2 estimate - low``). ``"normal"``: a closed
         form, no resampling: the central-limit interval of a mean score
         (log-loss, Brier) and the delta method for the uncertainty term;
-        the other metrics have none (ValueError).
+        the other metrics have none (ValueError). An infinite estimate (a
+        forecast certain and wrong on some row) gives ``(inf, inf)`` with
+        ``"basic"`` and ``"normal"``.
     n_resamples : int, default=1000
         Bootstrap resamples (ignored by ``"normal"``).
     confidence_level : float, default=0.95
@@ -327,12 +329,12 @@ def confidence_interval(
                 "multiclass forecast; use method='percentile' or 'basic'."
             )
             raise ValueError(msg)
-        z = _normal_quantile(0.5 + confidence_level / 2)
+        low, high = _normal_ends(float(estimate), se, confidence_level)
         return ConfidenceInterval(
             metric=spec.name,
             estimate=float(estimate),
-            low=float(estimate - z * se),
-            high=float(estimate + z * se),
+            low=low,
+            high=high,
             standard_error=float(se),
             confidence_level=float(confidence_level),
             method=method,
@@ -347,7 +349,7 @@ def confidence_interval(
         estimate=float(estimate),
         low=low,
         high=high,
-        standard_error=_spread(replicates),
+        standard_error=bootstrap_spread(replicates),
         confidence_level=float(confidence_level),
         method=method,
         n_resamples=int(n_resamples),
@@ -920,8 +922,22 @@ def _one_resample(spec, data, rows, counts):
     return spec.one(data, picked, weights)
 
 
+def _normal_ends(estimate, se, confidence_level):
+    """``estimate -+ z se``; (inf, inf) for an infinite estimate."""
+    if math.isinf(estimate):
+        return estimate, estimate
+    z = _normal_quantile(0.5 + confidence_level / 2)
+    return float(estimate - z * se), float(estimate + z * se)
+
+
 def interval_ends(replicates, estimate, confidence_level, method):
-    """Percentile or basic interval from the bootstrap distribution."""
+    """Percentile or basic interval from the bootstrap distribution.
+
+    An infinite estimate (a forecast certain and wrong on a row: its expected
+    score is infinite) reflects to (inf, inf) with ``method="basic"``.
+    """
+    if method == "basic" and math.isinf(estimate):
+        return float(estimate), float(estimate)
     alpha = (1.0 - confidence_level) / 2.0
     finite = np.all(np.isfinite(replicates))
     quantile_method = "linear" if finite else "inverted_cdf"
@@ -931,7 +947,8 @@ def interval_ends(replicates, estimate, confidence_level, method):
     return float(low), float(high)
 
 
-def _spread(replicates):
+def bootstrap_spread(replicates):
+    """Standard deviation (ddof 1) of replicates: NaN below two, inf if one is."""
     if replicates.shape[0] < 2 or not np.all(np.isfinite(replicates)):
         return math.nan if replicates.shape[0] < 2 else math.inf
     return float(np.std(replicates, ddof=1))
