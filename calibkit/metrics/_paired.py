@@ -11,13 +11,12 @@ import math
 import numbers
 from dataclasses import dataclass
 
-import numpy as np
-
 from calibkit._results import Result
 from calibkit._validation import count, interval, options, validate_params
 from calibkit.metrics._bootstrap import (
     Data,
     bootstrap_replicates,
+    bootstrap_spread,
     check_random_state,
     interval_ends,
     metric_spec,
@@ -52,6 +51,9 @@ class PairedComparison(Result):
         ``"diebold-mariano"``: the mean per-row difference over its standard
         error (for unit weights, scipy's ``ttest_rel`` statistic).
         ``"bootstrap"``: the difference over its bootstrap standard error.
+        0 (p-value 1) when the two forecasts score the same on every
+        resample, e.g. identical forecasts; infinite (p-value 0) when one
+        forecast's score is infinite (certain and wrong on some row).
     p_value : float
         Two-sided p-value of "the two forecasts score the same".
     test : str
@@ -143,6 +145,12 @@ def compare_forecasts(
         ``score_a``, ``score_b``, ``difference = score_a - score_b``, its
         interval, the test statistic and the p-value.
 
+    Raises
+    ------
+    ValueError
+        When both forecasts' scores are infinite (the difference is
+        undefined), besides the errors of :func:`confidence_interval`.
+
     See Also
     --------
     confidence_interval : The interval of one forecast's metric.
@@ -211,24 +219,31 @@ def compare_forecasts(
     data_b = Data(fc=fc_b, input=input_b, y_true=y_true, y_prob=y_prob_b)
     score_a = float(spec.estimate(data_a))
     score_b = float(spec.estimate(data_b))
+    if math.isinf(score_a) and score_a == score_b:
+        msg = (
+            f"y_prob_a and y_prob_b both have an infinite {spec.name} (each is "
+            "certain and wrong on some row), so their difference is undefined; "
+            "compare them by a bounded metric such as brier_score."
+        )
+        raise ValueError(msg)
     difference = score_a - score_b
 
     rng = check_random_state(random_state)
     replicates_a, replicates_b = _paired_replicates(
         spec, data_a, data_b, n_resamples, rng
     )
-    with np.errstate(invalid="ignore"):
-        resampled = replicates_a - replicates_b
+    # At most one side is infinite (raised above): no inf - inf.
+    resampled = replicates_a - replicates_b
     low, high = interval_ends(resampled, difference, confidence_level, "percentile")
-    spread = float(np.std(resampled, ddof=1)) if n_resamples > 1 else math.nan
+    spread = bootstrap_spread(resampled)
 
     if spec.name in ("log_loss", "brier_score"):
         test = "diebold-mariano"
         d = row_scores(spec.name, data_a) - row_scores(spec.name, data_b)
-        statistic = _mean_over_se(d, fc_a.sample_weight)
+        statistic = _statistic(*weighted_mean_and_se(d, fc_a.sample_weight))
     else:
         test = "bootstrap"
-        statistic = difference / spread if spread > 0 else math.nan
+        statistic = _statistic(difference, spread)
     p_value = _two_sided_normal(statistic)
     return PairedComparison(
         metric=spec.name,
@@ -259,14 +274,21 @@ def _paired_replicates(spec, data_a, data_b, n_resamples, rng):
     return a, b
 
 
-def _mean_over_se(d, w):
-    """Weighted mean of d over its standard error (the DM statistic)."""
-    mean, se = weighted_mean_and_se(d, w)
-    if math.isnan(se) or math.isinf(se):
+def _statistic(difference, se):
+    """``difference / se``, the test statistic, at the edges too.
+
+    An infinite difference (one forecast certain and wrong) is certain: the
+    statistic is infinite. A standard error of 0 (the two forecasts differ
+    by the same amount on every resample, e.g. identical forecasts) gives 0
+    for no difference and an infinite statistic otherwise.
+    """
+    if math.isinf(difference):
+        return difference
+    if math.isnan(difference) or math.isnan(se):
         return math.nan
     if se == 0:
-        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
-    return mean / se
+        return 0.0 if difference == 0 else math.copysign(math.inf, difference)
+    return difference / se
 
 
 def _two_sided_normal(statistic):
