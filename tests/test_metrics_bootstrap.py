@@ -444,3 +444,15 @@ def test_infinite_estimate_gives_an_infinite_interval(method):
             "log_loss", y, p, method=method, n_resamples=50, random_state=0
         )
     assert (ci.estimate, ci.low, ci.high) == (math.inf, math.inf, math.inf)
+
+
+@pytest.mark.parametrize("score", ["log", "brier"])
+def test_normal_uncertainty_of_a_single_class_is_zero(score):
+    """All outcomes equal: the base rate has no spread, UNC = 0 with SE 0
+    (the log-loss slope is infinite there, but multiplies a zero SE)."""
+    y = np.ones(20, dtype=int)
+    p = np.linspace(0.2, 0.9, 20)
+    ci = confidence_interval(
+        "uncertainty", y, p, method="normal", labels=[0, 1], score=score
+    )
+    assert (ci.estimate, ci.low, ci.high, ci.standard_error) == (0, 0, 0, 0)

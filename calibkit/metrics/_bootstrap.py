@@ -705,13 +705,14 @@ def _term_spec(term, metric_options):
         y = (fc.y == 1).astype(np.float64) if fc.is_binary else None
         if y is None:
             return None
-        w = _weights(fc)
-        base = np.average(y, weights=w)
+        base, se = weighted_mean_and_se(y, _weights(fc))
+        if se == 0:  # one class only: no spread (and an infinite log slope)
+            return 0.0
         if settings["score"] == "log":
-            slope = abs(math.log((1.0 - base) / base)) if 0 < base < 1 else math.nan
+            slope = abs(math.log((1.0 - base) / base))
         else:
             slope = abs(1.0 - 2.0 * base)
-        return slope * _mean_standard_error(y, w)
+        return slope * se
 
     return MetricSpec(
         term, estimate, prepare, one, normal if term == "uncertainty" else None
