@@ -695,8 +695,10 @@ def _binary_isotonic_blocks(y, q, w, score, memory_budget):
             terms = np.subtract(t, qc)
             terms += t - c
             terms *= c - qc
-        if wc is not None:  # rows of weight 0 count nowhere (their terms
-            terms = np.where(wc > 0, terms * wc, 0.0)  # may be inf or nan)
+        if wc is not None:
+            # Rows of weight 0 count nowhere: their terms may be infinite
+            # (an event in a block with c = 0), so they are not multiplied.
+            terms = np.multiply(terms, wc, out=np.zeros_like(terms), where=wc > 0)
         return np.array([np.sum(terms)])
 
     miscalibration = float(reduce_rows(kernel, q, events, w)[0])
