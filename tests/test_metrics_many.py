@@ -104,3 +104,26 @@ def test_bad_mappings(models):
         brier_score(y, {"a": forecasts})
     with pytest.raises(ValueError, match="y_prob"):
         log_loss(y, {"bad": forecasts["raw"] + 2})
+
+
+def test_decompose_passes_memory_budget_to_every_model(models, monkeypatch):
+    """Each model of a mapping is decomposed as its single call would be:
+    with a small memory_budget, out of core (the block path)."""
+    import calibkit.metrics._decomposition as decomposition_module
+
+    y, forecasts, w = models
+    calls = []
+    blocks = decomposition_module._binary_isotonic_blocks
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return blocks(*args, **kwargs)
+
+    monkeypatch.setattr(decomposition_module, "_binary_isotonic_blocks", spy)
+    budget = 1024  # bytes: fewer than the 8 a row of these forecasts take
+    table = decompose(y, forecasts, sample_weight=w, memory_budget=budget)
+    assert len(calls) == len(forecasts)
+    for name, p in forecasts.items():
+        single = decompose(y, p, sample_weight=w)
+        row = table.loc[table["model"] == name].iloc[0]
+        assert row["miscalibration"] == pytest.approx(single.miscalibration, rel=1e-9)

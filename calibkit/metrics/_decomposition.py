@@ -431,6 +431,7 @@ def decompose(
             pos_label=pos_label,
             input=input,
             method=method,
+            memory_budget=memory_budget,
         )
     strategy = _strategy_from_method(method, strategy)
     fc = check_forecasts(
