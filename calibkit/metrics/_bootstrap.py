@@ -43,6 +43,7 @@ from calibkit.metrics._kernels import (
     squared_errors,
     top_label,
 )
+from calibkit.metrics._reliability import N_BINS
 
 __all__ = ["ConfidenceInterval", "confidence_interval"]
 
@@ -234,17 +235,25 @@ def confidence_interval(
     drawn with replacement), and the metric of the resample is the metric
     with weights ``c_i w_i``: integer weights are repeated rows, so this is
     exactly the metric of the resampled data set. Log-loss and Brier score:
-    one matrix product per block of resamples. ECE and the binned
-    decomposition terms: per-resample bin totals (``np.add.reduceat`` over
-    the rows in bin order); their bins are those of the whole sample (for
-    ``strategy="quantile"`` the edges are not re-estimated on each resample).
+    one gather-and-sum of the drawn rows' scores per block of resamples. ECE
+    and the binned decomposition terms: per-resample bin totals (one
+    ``np.bincount`` of the drawn rows' bins per block); their bins are those
+    of the whole sample (for ``strategy="quantile"`` the edges are not
+    re-estimated on each resample).
     The uncertainty term: the resampled base rate. The CORP terms
     (``strategy="isotonic"``, the default of :func:`decompose`), the
     multiclass decomposition terms and callables run one PAV fit (or one
     call) per resample, which at n = 1e5 takes seconds rather than
     milliseconds. The percentile interval of a biased estimator (binned ECE
     overestimates a small calibration error) inherits its bias: the interval
-    covers the expected value of the estimator, not the true error.
+    covers the expected value of the estimator, not the true error. The CORP
+    terms are refitted on each resample, and a resample (rows repeated,
+    fewer distinct forecasts) overfits more than the sample: the bootstrap
+    distribution of the miscalibration sits above the estimate, which itself
+    sits above the truth, so the percentile interval can lie entirely above
+    the estimate. ``method="basic"`` reflects the distribution about the
+    estimate and so removes the bootstrap's share of that bias; prefer it
+    for the CORP terms.
 
     **Weights.** The rows are what is resampled: each row of positive weight
     is drawn with probability 1/n and keeps its weight, so weights act as
@@ -532,7 +541,7 @@ def weighted_mean_and_se(values, w):
 
 def _ece_spec(metric_options):
     settings = {
-        "n_bins": int(metric_options.get("n_bins", 10)),
+        "n_bins": int(metric_options.get("n_bins", N_BINS)),
         "strategy": metric_options.get("strategy", "uniform"),
         "norm": metric_options.get("norm", "l1"),
         "multiclass": metric_options.get("multiclass", "top_label"),
@@ -670,7 +679,7 @@ def _term_spec(term, metric_options):
     settings = {
         "score": metric_options.get("score", "log"),
         "strategy": metric_options.get("strategy", "isotonic"),
-        "n_bins": int(metric_options.get("n_bins", 10)),
+        "n_bins": int(metric_options.get("n_bins", N_BINS)),
         "multiclass": metric_options.get("multiclass", "classwise"),
     }
     if settings["score"] not in ("log", "brier"):
