@@ -6,10 +6,14 @@ import pytest
 
 from calibkit.metrics import (
     brier_score,
+    calibration_by_group,
+    compare_forecasts,
     confidence_interval,
+    cumulative_calibration,
     decompose,
     expected_calibration_error,
     log_loss,
+    reliability_curve,
 )
 
 
@@ -127,3 +131,20 @@ def test_decompose_passes_memory_budget_to_every_model(models, monkeypatch):
         single = decompose(y, p, sample_weight=w)
         row = table.loc[table["model"] == name].iloc[0]
         assert row["miscalibration"] == pytest.approx(single.miscalibration, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda y, f: compare_forecasts(y, f, f["raw"], n_resamples=2),
+        lambda y, f: calibration_by_group(y, f, groups=np.arange(len(y)) % 2),
+        lambda y, f: cumulative_calibration(y, f),
+        lambda y, f: reliability_curve(y, f),
+    ],
+)
+def test_functions_without_mappings_say_so(models, call):
+    """A mapping where one model's forecasts are expected: a TypeError that
+    says so, not 'y_prob must hold numbers'."""
+    y, forecasts, _ = models
+    with pytest.raises(TypeError, match=r"y_prob is a mapping of models"):
+        call(y, forecasts)
