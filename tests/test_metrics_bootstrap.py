@@ -456,3 +456,11 @@ def test_normal_uncertainty_of_a_single_class_is_zero(score):
         "uncertainty", y, p, method="normal", labels=[0, 1], score=score
     )
     assert (ci.estimate, ci.low, ci.high, ci.standard_error) == (0, 0, 0, 0)
+
+
+def test_callable_metric_must_return_a_number(binary_forecasts):
+    y, p, _ = binary_forecasts
+    with pytest.raises(TypeError, match=r"metric must return a number; decompose"):
+        confidence_interval(decompose, y, p, n_resamples=3)
+    with pytest.raises(TypeError, match=r"metric must take sample_weight="):
+        confidence_interval(lambda y_true, y_prob: 0.0, y, p, n_resamples=3)

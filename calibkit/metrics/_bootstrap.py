@@ -796,18 +796,32 @@ def _binned_term_replicates(fc, rows, term, settings):
 def _callable_spec(function, metric_options):
     name = getattr(function, "__name__", type(function).__name__)
 
+    def call(y_true, y_prob, weights):
+        try:
+            value = function(y_true, y_prob, sample_weight=weights, **metric_options)
+        except TypeError as error:
+            if "keyword argument 'sample_weight'" not in str(error):
+                raise
+            msg = (
+                "metric must take sample_weight= (the bootstrap passes each "
+                f"resample's counts as weights); {name} does not: {error}"
+            )
+            raise TypeError(msg) from error
+        scalar = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not (scalar or (isinstance(value, np.ndarray) and value.shape == ())):
+            msg = (
+                f"metric must return a number; {name} returned a "
+                f"{type(value).__name__}. Wrap it to return one value "
+                "(e.g. a field of its result)."
+            )
+            raise TypeError(msg)
+        return float(value)
+
     def estimate(data):
-        return function(
-            data.y_true,
-            data.y_prob,
-            sample_weight=data.fc.sample_weight,
-            **metric_options,
-        )
+        return call(data.y_true, data.y_prob, data.fc.sample_weight)
 
     def one(data, rows, weights):
-        y_true = _take(data.y_true, rows)
-        y_prob = _take(data.y_prob, rows)
-        return function(y_true, y_prob, sample_weight=weights, **metric_options)
+        return call(_take(data.y_true, rows), _take(data.y_prob, rows), weights)
 
     return MetricSpec(name, estimate, lambda data, rows: None, one, None)
 
