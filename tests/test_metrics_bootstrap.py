@@ -464,3 +464,46 @@ def test_callable_metric_must_return_a_number(binary_forecasts):
         confidence_interval(decompose, y, p, n_resamples=3)
     with pytest.raises(TypeError, match=r"metric must take sample_weight="):
         confidence_interval(lambda y_true, y_prob: 0.0, y, p, n_resamples=3)
+
+
+@pytest.mark.parametrize("multiclass", ["top_label", "classwise"])
+def test_ece_bootstrap_does_not_copy_a_float32_matrix(monkeypatch, multiclass):
+    """The per-row inputs of the vectorised ECE replicates are vectors (the
+    top-label confidence, one class column at a time), never a copy of the
+    (n, K) forecasts: the peak stays well below the matrix, here 8 MB of
+    float32, with blocks of resamples small against it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _memory import peak_memory
+
+    monkeypatch.setattr(bootstrap_module, "_BLOCK", 1 << 15)
+    rng = np.random.default_rng(4)
+    n, k = 20_000, 100
+    prob = rng.dirichlet(np.ones(k), n).astype(np.float32)
+    y = rng.integers(0, k, n)
+    w = rng.integers(0, 3, n)  # zero weights: a subset of rows is resampled
+
+    def call():
+        return confidence_interval(
+            "expected_calibration_error",
+            y,
+            prob,
+            sample_weight=w,
+            multiclass=multiclass,
+            n_resamples=3,
+            random_state=0,
+        )
+
+    expected = call().bootstrap_distribution
+    assert peak_memory(call) < 0.5 * prob.nbytes
+    reference = _reference(
+        expected_calibration_error,
+        y,
+        prob,
+        w,
+        Resamples.draw(np.random.default_rng(0), np.count_nonzero(w), 3),
+        multiclass=multiclass,
+    )
+    np.testing.assert_allclose(expected, reference, rtol=1e-9)

@@ -562,13 +562,16 @@ def _ece_spec(metric_options):
         fc = data.prob
         w = _row_weights(fc, rows)
         if settings["multiclass"] == "top_label":
-            predicted, confidence = top_label(fc.prob[rows])
-            pairs = [(confidence, (predicted == fc.y[rows]).astype(np.float64))]
+            # Two vectors from a chunked pass; the matrix is never copied.
+            predicted, confidence = top_label(fc.prob)
+            confidence = confidence[rows]
+            right = predicted[rows] == fc.y[rows]
+            pairs = [(lambda: confidence, lambda: right)]
         else:
             pairs = list(_class_pairs(fc, rows))
         parts = [
-            _binned_totals(x, t, w, settings["n_bins"], settings["strategy"])
-            for x, t in pairs
+            _binned_totals(x_of, t_of, w, settings["n_bins"], settings["strategy"])
+            for x_of, t_of in pairs
         ]
 
         def replicate(block):
@@ -584,32 +587,43 @@ def _ece_spec(metric_options):
 
 
 def _class_pairs(fc, rows):
-    prob = fc.prob[rows]
+    """Functions giving each class's ``(p_k, 1{y = k})`` at ``rows``.
+
+    The columns are taken when asked for (once per block of resamples), so
+    that no per-class float vector is kept: K of them would outweigh the
+    (n, K) forecasts themselves.
+    """
     y = fc.y[rows]
-    if prob.ndim == 1:
-        p = np.asarray(prob, dtype=np.float64)
-        yield 1.0 - p, (y == 0).astype(np.float64)
-        yield p, (y == 1).astype(np.float64)
+    if fc.prob.ndim == 1:
+        p = np.asarray(fc.prob[rows], dtype=np.float64)
+        yield (lambda: 1.0 - p), (lambda: y == 0)
+        yield (lambda: p), (lambda: y == 1)
         return
-    for k in range(prob.shape[1]):
-        yield np.asarray(prob[:, k], dtype=np.float64), (y == k).astype(np.float64)
+    for k in range(fc.prob.shape[1]):
+        yield (
+            lambda k=k: np.asarray(fc.prob[rows, k], dtype=np.float64),
+            lambda k=k: y == k,
+        )
 
 
-def _binned_totals(x, t, w, n_bins, strategy):
+def _binned_totals(x_of, t_of, w, n_bins, strategy):
     """A function of resample blocks giving per-resample bin totals of
     (w, w x, w t), one row per resample, one column per bin of the sample.
 
-    The bins are those of the whole sample (only its non-empty ones).
+    ``x_of()`` and ``t_of()`` give the forecasts and the 0/1 outcomes of the
+    counted rows; between blocks only each row's bin (a small integer code)
+    is kept. The bins are those of the whole sample (only its non-empty
+    ones).
     """
+    x = x_of()
     number = Binning(x, w, n_bins, strategy).number(x)
     filled, row_bin = np.unique(number, return_inverse=True)
+    del x, number
     n_filled = filled.shape[0]
-    wx = x if w is None else w * x
-    wt = t if w is None else w * t
     if w is None:
         # Unit weights and a 0/1 outcome: one count per (bin, outcome) gives
         # both the bin's weight and its events, saving a weighted pass.
-        cell = 2 * row_bin + (t > 0.5)
+        cell = _small_codes(2 * row_bin + t_of(), 2 * n_filled)
 
         def totals(block):
             flat = block.offset(cell, 2 * n_filled)
@@ -617,15 +631,22 @@ def _binned_totals(x, t, w, n_bins, strategy):
             events = counts[:, 1::2]
             weight = counts[:, 0::2] + events
             flat >>= 1  # (2 bin + outcome + 2 n j) // 2 = bin + n j
-            return [weight, block.bin_sums(flat, n_filled, wx), events]
+            return [weight, block.bin_sums(flat, n_filled, x_of()), events]
 
         return totals
+    row_bin = _small_codes(row_bin, n_filled)
 
     def totals(block):
         flat = block.offset(row_bin, n_filled)
-        return [block.bin_sums(flat, n_filled, values) for values in (w, wx, wt)]
+        values = (w, w * x_of(), w * t_of())
+        return [block.bin_sums(flat, n_filled, v) for v in values]
 
     return totals
+
+
+def _small_codes(codes, n_codes):
+    """``codes`` (in ``[0, n_codes)``) in the smallest unsigned integer dtype."""
+    return codes.astype(np.min_scalar_type(max(n_codes - 1, 0)), copy=False)
 
 
 def _ece_of_totals(weight, sum_x, sum_t, norm, debias):
@@ -758,12 +779,9 @@ def _binned_term_replicates(fc, rows, term, settings):
     q = fc.prob[rows]
     y = fc.y[rows]
     w = _row_weights(fc, rows)
+    x = np.asarray(q, dtype=np.float64)
     totals = _binned_totals(
-        np.asarray(q, dtype=np.float64),
-        (y == 1).astype(np.float64),
-        w,
-        settings["n_bins"],
-        settings["strategy"],
+        lambda: x, lambda: y == 1, w, settings["n_bins"], settings["strategy"]
     )
     log = settings["score"] == "log"
     if log:
@@ -886,7 +904,7 @@ class Resamples:
 
     def offset(self, group_of_row, n_groups):
         """Group numbers of the drawn rows, resample j's shifted by j n_groups."""
-        flat = group_of_row[self.draws]
+        flat = group_of_row[self.draws].astype(np.intp, copy=False)
         flat += (n_groups * np.arange(self.size))[:, None]
         return flat
 
