@@ -507,3 +507,27 @@ def test_ece_bootstrap_does_not_copy_a_float32_matrix(monkeypatch, multiclass):
         multiclass=multiclass,
     )
     np.testing.assert_allclose(expected, reference, rtol=1e-9)
+
+
+def test_logits_are_turned_into_probabilities_once(binary_forecasts, monkeypatch):
+    """One sigmoid/softmax pass for the whole bootstrap, not one per resample."""
+    y, p, _ = binary_forecasts
+    calls = []
+    convert = bootstrap_module.as_probabilities
+
+    def counting(fc, input):
+        calls.append(input)
+        return convert(fc, input)
+
+    monkeypatch.setattr(bootstrap_module, "as_probabilities", counting)
+    logits = np.log(p / (1 - p))
+    ci = confidence_interval(
+        "miscalibration", y, logits, input="logits", n_resamples=6, random_state=0
+    )
+    assert calls.count("logits") == 1
+    reference = confidence_interval(
+        "miscalibration", y, p, n_resamples=6, random_state=0
+    )
+    np.testing.assert_allclose(
+        ci.bootstrap_distribution, reference.bootstrap_distribution, rtol=1e-9
+    )

@@ -19,6 +19,7 @@ however many resamples are asked for.
 """
 
 import dataclasses
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -378,9 +379,10 @@ class Data:
     y_true: object
     y_prob: object
 
-    @property
+    @functools.cached_property
     def prob(self):
-        """Validated forecasts as probabilities."""
+        """Validated forecasts as probabilities (computed once: logits are
+        not run through the softmax again for every resample)."""
         return as_probabilities(self.fc, self.input)
 
 
