@@ -687,15 +687,18 @@ def _smooth_spec(metric_options):
     def one(data, rows, weights):
         from calibkit.metrics._smooth import _smooth_ece
 
-        fc = data.prob
-        sub = dataclasses.replace(
-            fc, y=fc.y[rows], prob=fc.prob[rows], sample_weight=weights
-        )
-        return _smooth_ece(sub, **settings)
+        return _smooth_ece(_resampled(data.prob, rows, weights), **settings)
 
     # No vectorised replicates and no closed form: one resample at a time,
     # each a chunked deposit on the grid and a few FFT convolutions.
     return MetricSpec("smooth_ece", estimate, lambda data, rows: None, one, None)
+
+
+def _resampled(fc, rows, weights):
+    """The validated forecasts of ``rows`` with the resample's ``weights``."""
+    return dataclasses.replace(
+        fc, y=fc.y[rows], prob=fc.prob[rows], sample_weight=weights
+    )
 
 
 def _term_spec(term, metric_options):
@@ -718,11 +721,7 @@ def _term_spec(term, metric_options):
         return getattr(decomposition(data.prob), term)
 
     def one(data, rows, weights):
-        fc = data.prob
-        sub = dataclasses.replace(
-            fc, y=fc.y[rows], prob=fc.prob[rows], sample_weight=weights
-        )
-        return getattr(decomposition(sub), term)
+        return getattr(decomposition(_resampled(data.prob, rows, weights)), term)
 
     def prepare(data, rows):
         fc = data.prob
