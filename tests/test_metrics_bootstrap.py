@@ -399,7 +399,19 @@ def test_infinite_log_loss_gives_infinite_resamples():
         ({"metric": "log_loss", "random_state": "x"}, TypeError, "random_state"),
         ({"metric": "log_loss", "method": "bca"}, ValueError, "method"),
         ({"metric": "log_loss", "confidence_level": 1.0}, ValueError, "confidence"),
-        ({"metric": "miscalibration", "score": "zero"}, ValueError, "score must be"),
+        ({"metric": "miscalibration", "score": "zero"}, ValueError, "'score' param"),
+        ({"metric": "miscalibration", "strategy": "foo"}, ValueError, "'strategy'"),
+        ({"metric": "refinement", "n_bins": 2.5}, ValueError, "'n_bins' parameter"),
+        ({"metric": "discrimination", "multiclass": "x"}, ValueError, "'multiclass'"),
+        ({"metric": "expected_calibration_error", "norm": "l3"}, ValueError, "'norm'"),
+        ({"metric": "expected_calibration_error", "n_bins": 0}, ValueError, "n_bins"),
+        ({"metric": "expected_calibration_error", "n_bins": "9"}, ValueError, "n_bins"),
+        ({"metric": "smooth_ece", "bandwidth": -1.0}, ValueError, "'bandwidth'"),
+        (
+            {"metric": "expected_calibration_error", "debias": True},
+            ValueError,
+            "debias=True applies to norm='l2' only",
+        ),
     ],
 )
 def test_bad_arguments(binary_forecasts, kwargs, error, match):

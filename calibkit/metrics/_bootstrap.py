@@ -329,7 +329,7 @@ def confidence_interval(
         pos_label=pos_label,
         input=input,
     )
-    data = Data(fc=fc, input=input, y_true=y_true, y_prob=y_prob)
+    data = Data(fc, input, y_true, y_prob, labels=labels, pos_label=pos_label)
     estimate = spec.estimate(data)
     if method == "normal":
         se = spec.normal(data)
@@ -372,12 +372,36 @@ def confidence_interval(
 
 @dataclass(frozen=True)
 class Data:
-    """Validated forecasts, with what the user passed (for callables)."""
+    """Validated forecasts, with what the user passed (for callables and for
+    the estimate of a named metric by its public function)."""
 
     fc: object
     input: str
     y_true: object
     y_prob: object
+    labels: object = None
+    pos_label: object = None
+
+    def public(self, function, **options):
+        """``function`` (a public metric) of the data as passed: the
+        function's own checks of ``options`` apply (a bad ``strategy`` or
+        ``n_bins`` is refused, not bootstrapped).
+
+        The caller is a decorated public function, inside which scikit-learn
+        skips the checks of nested calls; they are switched back on here.
+        """
+        from sklearn import config_context
+
+        with config_context(skip_parameter_validation=False):
+            return function(
+                self.y_true,
+                self.y_prob,
+                sample_weight=self.fc.sample_weight,
+                labels=self.labels,
+                pos_label=self.pos_label,
+                input=self.input,
+                **options,
+            )
 
     @functools.cached_property
     def prob(self):
@@ -543,22 +567,17 @@ def weighted_mean_and_se(values, w):
 
 def _ece_spec(metric_options):
     settings = {
-        "n_bins": int(metric_options.get("n_bins", N_BINS)),
+        "n_bins": metric_options.get("n_bins", N_BINS),
         "strategy": metric_options.get("strategy", "uniform"),
         "norm": metric_options.get("norm", "l1"),
         "multiclass": metric_options.get("multiclass", "top_label"),
-        "debias": bool(metric_options.get("debias", False)),
+        "debias": metric_options.get("debias", False),
     }
 
     def estimate(data):
-        from calibkit.metrics._reliability import _expected_calibration_error
+        from calibkit.metrics import expected_calibration_error
 
-        if settings["debias"] and settings["norm"] != "l2":
-            msg = (
-                f"debias=True applies to norm='l2' only; got norm={settings['norm']!r}."
-            )
-            raise ValueError(msg)
-        return _expected_calibration_error(data.prob, **settings)
+        return data.public(expected_calibration_error, **settings)
 
     def prepare(data, rows):
         fc = data.prob
@@ -680,9 +699,9 @@ def _smooth_spec(metric_options):
     }
 
     def estimate(data):
-        from calibkit.metrics._smooth import _smooth_ece
+        from calibkit.metrics import smooth_ece
 
-        return _smooth_ece(data.prob, **settings)
+        return data.public(smooth_ece, **settings)
 
     def one(data, rows, weights):
         from calibkit.metrics._smooth import _smooth_ece
@@ -705,12 +724,9 @@ def _term_spec(term, metric_options):
     settings = {
         "score": metric_options.get("score", "log"),
         "strategy": metric_options.get("strategy", "isotonic"),
-        "n_bins": int(metric_options.get("n_bins", N_BINS)),
+        "n_bins": metric_options.get("n_bins", N_BINS),
         "multiclass": metric_options.get("multiclass", "classwise"),
     }
-    if settings["score"] not in ("log", "brier"):
-        msg = f"score must be 'log' or 'brier'; got {settings['score']!r}."
-        raise ValueError(msg)
 
     def decomposition(fc):
         from calibkit.metrics._decomposition import _decompose
@@ -718,7 +734,9 @@ def _term_spec(term, metric_options):
         return _decompose(fc, **settings)
 
     def estimate(data):
-        return getattr(decomposition(data.prob), term)
+        from calibkit.metrics import decompose
+
+        return getattr(data.public(decompose, **settings), term)
 
     def one(data, rows, weights):
         return getattr(decomposition(_resampled(data.prob, rows, weights)), term)
