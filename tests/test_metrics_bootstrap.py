@@ -543,3 +543,24 @@ def test_logits_are_turned_into_probabilities_once(binary_forecasts, monkeypatch
     np.testing.assert_allclose(
         ci.bootstrap_distribution, reference.bootstrap_distribution, rtol=1e-9
     )
+
+
+@pytest.mark.parametrize("method", ["percentile", "normal"])
+def test_huge_finite_scores_do_not_overflow(method):
+    """Logits of 1e300 on the wrong side give log-losses near 1e300: their
+    spread is computed without squaring them (no overflow warning)."""
+    y = np.array([0, 1, 0, 1, 1])
+    logits = np.array([-1e300, 1e300, 1e300, -1e300, 2e300])
+    ci = confidence_interval(
+        "log_loss", y, logits, input="logits", method=method, n_resamples=20
+    )
+    losses = np.array([0.0, 0.0, 1e300, 1e300, 0.0])
+    assert ci.estimate == pytest.approx(np.mean(losses), rel=1e-12)
+    if method == "normal":
+        se = 1e300 * np.std(losses / 1e300, ddof=1) / math.sqrt(5)
+        assert ci.standard_error == pytest.approx(se, rel=1e-12)
+    else:
+        draws = ci.bootstrap_distribution
+        assert ci.standard_error == pytest.approx(
+            1e300 * np.std(draws / 1e300, ddof=1), rel=1e-12
+        )

@@ -555,11 +555,17 @@ def weighted_mean_and_se(values, w):
         return mean, math.nan
     if not np.all(np.isfinite(values)):
         return mean, math.inf
+    # Deviations scaled by the largest value: scores near 1e300 (logits of
+    # that size on the wrong side) would overflow when squared.
+    scale = float(np.max(np.abs(values)))
+    if scale == 0:
+        return mean, 0.0
+    deviations = (values - mean) / scale
     if w is None:
-        return mean, float(np.std(values, ddof=1) / math.sqrt(n))
+        return mean, scale * float(np.std(deviations, ddof=1) / math.sqrt(n))
     total = np.sum(w)
-    variance = np.dot(w**2, (values - mean) ** 2) / total**2
-    return mean, float(math.sqrt(variance * n / (n - 1)))
+    variance = np.dot(w**2, deviations**2) / total**2
+    return mean, scale * float(math.sqrt(variance * n / (n - 1)))
 
 
 # --- binned: expected calibration error -----------------------------------------
@@ -1012,7 +1018,11 @@ def bootstrap_spread(replicates):
     """Standard deviation (ddof 1) of replicates: NaN below two, inf if one is."""
     if replicates.shape[0] < 2 or not np.all(np.isfinite(replicates)):
         return math.nan if replicates.shape[0] < 2 else math.inf
-    return float(np.std(replicates, ddof=1))
+    # Scaled: replicates near 1e300 would overflow when squared.
+    scale = float(np.max(np.abs(replicates)))
+    if scale == 0:
+        return 0.0
+    return scale * float(np.std(replicates / scale, ddof=1))
 
 
 def _normal_quantile(p):
