@@ -107,6 +107,17 @@ class ConfidenceInterval(Result):
         Bootstrap resamples; None for ``method="normal"``.
     bootstrap_distribution : ndarray of shape (n_resamples,) or None
         The metric of each resample; None for ``method="normal"``.
+
+    Examples
+    --------
+    >>> from calibkit.metrics import confidence_interval
+    >>> y, p = [0, 1, 1, 0, 1, 0], [0.1, 0.8, 0.6, 0.3, 0.9, 0.4]
+    >>> ci = confidence_interval("brier_score", y, p, method="normal")
+    >>> round(ci.estimate, 4), round(ci.low, 4), round(ci.high, 4)
+    (0.0783, 0.0226, 0.1341)
+    >>> ci.to_frame()[["metric", "estimate", "method"]]
+            metric  estimate  method
+    0  brier_score  0.078333  normal
     """
 
     metric: str

@@ -62,6 +62,16 @@ class PairedComparison(Result):
         Coverage of the interval.
     n_resamples : int
         Bootstrap resamples.
+
+    Examples
+    --------
+    >>> from calibkit.metrics import compare_forecasts
+    >>> y = [0, 1, 1, 0, 1, 0, 1, 0]
+    >>> a = [0.1, 0.9, 0.4, 0.6, 0.8, 0.2, 0.7, 0.3]
+    >>> b = [0.2, 0.8, 0.6, 0.4, 0.7, 0.3, 0.6, 0.4]
+    >>> result = compare_forecasts(y, a, b, metric="brier_score", random_state=0)
+    >>> round(result.difference, 4), result.test
+    (0.0125, 'diebold-mariano')
     """
 
     metric: str
