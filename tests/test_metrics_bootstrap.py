@@ -78,6 +78,11 @@ def _decomposition_term(term):
         (
             "expected_calibration_error",
             expected_calibration_error,
+            {"norm": "l2", "debias": True, "n_bins": 3},
+        ),
+        (
+            "expected_calibration_error",
+            expected_calibration_error,
             {"multiclass": "classwise", "n_bins": 5},
         ),
         *[
