@@ -341,7 +341,7 @@ def confidence_interval(
         input=input,
     )
     data = Data(fc, input, y_true, y_prob, labels=labels, pos_label=pos_label)
-    estimate = spec.estimate(data)
+    estimate = float(spec.estimate(data))
     if method == "normal":
         se = spec.normal(data)
         if se is None:
@@ -350,30 +350,22 @@ def confidence_interval(
                 "multiclass forecast; use method='percentile' or 'basic'."
             )
             raise ValueError(msg)
-        low, high = _normal_ends(float(estimate), se, confidence_level)
-        return ConfidenceInterval(
-            metric=spec.name,
-            estimate=float(estimate),
-            low=low,
-            high=high,
-            standard_error=float(se),
-            confidence_level=float(confidence_level),
-            method=method,
-            n_resamples=None,
-            bootstrap_distribution=None,
-        )
-    rng = check_random_state(random_state)
-    replicates = bootstrap_replicates([spec], data, n_resamples, rng)[0]
-    low, high = interval_ends(replicates, estimate, confidence_level, method)
+        low, high = _normal_ends(estimate, se, confidence_level)
+        replicates, n_resamples = None, None
+    else:
+        rng = check_random_state(random_state)
+        replicates = bootstrap_replicates([spec], data, n_resamples, rng)[0]
+        low, high = interval_ends(replicates, estimate, confidence_level, method)
+        se, n_resamples = bootstrap_spread(replicates), int(n_resamples)
     return ConfidenceInterval(
         metric=spec.name,
-        estimate=float(estimate),
+        estimate=estimate,
         low=low,
         high=high,
-        standard_error=bootstrap_spread(replicates),
+        standard_error=float(se),
         confidence_level=float(confidence_level),
         method=method,
-        n_resamples=int(n_resamples),
+        n_resamples=n_resamples,
         bootstrap_distribution=replicates,
     )
 
