@@ -487,7 +487,7 @@ def test_callable_metric_must_return_a_number(binary_forecasts):
 def test_ece_bootstrap_does_not_copy_a_float32_matrix(monkeypatch, multiclass):
     """The per-row inputs of the vectorised ECE replicates are vectors (the
     top-label confidence, one class column at a time), never a copy of the
-    (n, K) forecasts: the peak stays well below the matrix, here 8 MB of
+    (n, K) forecasts: the peak stays well below the matrix, here 4 MB of
     float32, with blocks of resamples small against it."""
     import sys
     from pathlib import Path
@@ -497,7 +497,7 @@ def test_ece_bootstrap_does_not_copy_a_float32_matrix(monkeypatch, multiclass):
 
     monkeypatch.setattr(bootstrap_module, "_BLOCK", 1 << 15)
     rng = np.random.default_rng(4)
-    n, k = 20_000, 100
+    n, k = 10_000, 100
     prob = rng.dirichlet(np.ones(k), n).astype(np.float32)
     y = rng.integers(0, k, n)
     w = rng.integers(0, 3, n)  # zero weights: a subset of rows is resampled
@@ -513,17 +513,10 @@ def test_ece_bootstrap_does_not_copy_a_float32_matrix(monkeypatch, multiclass):
             random_state=0,
         )
 
-    expected = call().bootstrap_distribution
+    call()  # imports and caches outside the measurement
+    # (The replicates themselves are checked against the metric with count
+    # weights in test_vectorised_replicates_equal_the_metric_with_count_weights.)
     assert peak_memory(call) < 0.5 * prob.nbytes
-    reference = _reference(
-        expected_calibration_error,
-        y,
-        prob,
-        w,
-        Resamples.draw(np.random.default_rng(0), np.count_nonzero(w), 3),
-        multiclass=multiclass,
-    )
-    np.testing.assert_allclose(expected, reference, rtol=1e-9)
 
 
 def test_logits_are_turned_into_probabilities_once(binary_forecasts, monkeypatch):
