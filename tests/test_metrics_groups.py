@@ -368,6 +368,16 @@ def test_constant_differences_give_zero_standard_error():
     assert table["worst"].tolist() == [True, False, False]
 
 
+def test_exact_forecasts_give_no_bias_t_zero_and_p_value_one():
+    """Every difference 0 (the forecasts are the outcomes): SE 0 and bias 0
+    give t = 0 and p = 1, not NaN."""
+    y = np.array([1, 0, 1, 0, 1, 0])
+    p = np.array([1.0, 0.0, 1.0, 0.0, 0.7, 0.2])
+    table = calibration_by_group(y, p, groups=["a", "a", "a", "a", "b", "b"])
+    assert table.loc[0, ["bias", "bias_se", "t", "p_value"]].tolist() == [0, 0, 0, 1]
+    assert table["worst"].tolist() == [False, True]
+
+
 # --- errors ---------------------------------------------------------------------
 
 

@@ -202,8 +202,8 @@ def calibration_by_group(
     repeats rows nor fits survey weights of 0/1 outcomes. Rows with zero
     weight are left out, also from :math:`n`. A group of one row (or, with
     frequency weights, of total weight at most 1) has no SE (NaN). A group
-    whose differences are all equal has SE 0: its p-value is 0 when the bias
-    is not 0, else 1.
+    whose differences are all equal has SE 0: its t is infinite and its
+    p-value 0 when the bias is not 0, else t is 0 and the p-value 1.
 
     The t test treats the rows of a group as independent draws; it asks
     whether the group's mean forecast matches its frequency, not whether the
@@ -333,7 +333,7 @@ def _bias(x, t, w, weight_type="frequency"):
         statistic = bias / se
         p_value = float(2.0 * stdtr(df, -abs(statistic)))
     else:
-        statistic = np.inf * np.sign(bias) if bias != 0 else np.nan
+        statistic = np.inf * np.sign(bias) if bias != 0 else 0.0
         p_value = 0.0 if bias != 0 else 1.0
     return {
         "count": n,
