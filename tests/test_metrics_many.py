@@ -148,3 +148,18 @@ def test_functions_without_mappings_say_so(models, call):
     y, forecasts, _ = models
     with pytest.raises(TypeError, match=r"y_prob is a mapping of models"):
         call(y, forecasts)
+
+
+@pytest.mark.parametrize("random_state", [None, "generator"])
+def test_every_model_sees_the_same_resamples(models, random_state):
+    """Without an int seed too: a Generator (or None) is drawn from once, and
+    every model is resampled from that one seed, as the docstring says."""
+    y, forecasts, _ = models
+    if random_state == "generator":
+        random_state = np.random.default_rng(11)
+    same = {"first": forecasts["raw"], "second": forecasts["raw"].copy()}
+    table = confidence_interval(
+        "brier_score", y, same, n_resamples=30, random_state=random_state
+    )
+    first, second = table.set_index("model").loc[["first", "second"], "low"]
+    assert first == second

@@ -310,6 +310,9 @@ def confidence_interval(
     from calibkit.metrics._many import is_model_mapping, per_model
 
     if is_model_mapping(y_prob):
+        if not isinstance(random_state, numbers.Integral):
+            # One seed for all models (a Generator would move on between them).
+            random_state = int(check_random_state(random_state).integers(2**63))
         return per_model(
             confidence_interval,
             y_true,
