@@ -80,9 +80,8 @@ class ReliabilityCurve(Result):
         (Błasiok & Nakkiran, 2023), so that its mean distance from the
         diagonal, weighted by ``weight``, is the smooth ECE. Near 0 and 1,
         where the kernel-weighted mean forecast differs from the grid point,
-        it can leave [0, 1] by about the bandwidth times the residual
-        (``relplot`` draws the kernel-smoothed outcomes instead, which stay
-        inside).
+        it can leave [0, 1], by up to about the bandwidth (``relplot`` draws
+        the kernel-smoothed outcomes instead, which stay inside).
     weight : ndarray of shape (n_points,)
         Total sample weight of each point (``"smooth"``: the smoothed
         density of the forecasts times the total weight and the grid step).
