@@ -163,3 +163,16 @@ def test_every_model_sees_the_same_resamples(models, random_state):
     )
     first, second = table.set_index("model").loc[["first", "second"], "low"]
     assert first == second
+
+
+def test_only_none_fields_are_left_out(models):
+    """A field that is NaN for every model (a standard error from one
+    resample) is a value and stays; a field None for every model goes."""
+    y, forecasts, _ = models
+    table = confidence_interval(
+        "brier_score", y, forecasts, n_resamples=1, random_state=0
+    )
+    assert table["standard_error"].isna().all()
+    normal = confidence_interval("brier_score", y, forecasts, method="normal")
+    assert "n_resamples" not in normal.columns
+    assert "standard_error" in normal.columns
