@@ -562,3 +562,21 @@ def test_huge_finite_scores_do_not_overflow(method):
         assert ci.standard_error == pytest.approx(
             1e300 * np.std(draws / 1e300, ddof=1), rel=1e-12
         )
+
+
+def test_huge_weights_times_huge_scores_do_not_overflow():
+    """Weights of 1e200 and log-losses of 1e150 (logits that large on the
+    wrong side): only weight ratios enter the replicates, so their products
+    stay finite and the replicates equal those of unit-scale weights."""
+    y = np.array([0, 1, 0, 1, 1, 0])
+    logits = np.array([-2.0, 1e150, 1e150, 3.0, -1e150, 0.5])
+    w = np.array([1.0, 2.0, 1.0, 3.0, 1.0, 2.0])
+    options = {"input": "logits", "n_resamples": 30, "random_state": 0}
+    small = confidence_interval("log_loss", y, logits, sample_weight=w, **options)
+    huge = confidence_interval(
+        "log_loss", y, logits, sample_weight=w * 1e200, **options
+    )
+    np.testing.assert_allclose(
+        huge.bootstrap_distribution, small.bootstrap_distribution, rtol=1e-12
+    )
+    assert np.all(np.isfinite(huge.bootstrap_distribution))

@@ -471,10 +471,6 @@ def metric_spec(metric, metric_options):
     return _term_spec(metric, metric_options)
 
 
-def _weights(fc):
-    return None if fc.sample_weight is None else np.asarray(fc.sample_weight)
-
-
 def _mean_score_spec(name):
     def estimate(data):
         from calibkit.metrics._scores import _brier_score, _log_loss
@@ -488,7 +484,7 @@ def _mean_score_spec(name):
         return _mean_replicates(losses, _row_weights(data.fc, rows))
 
     def normal(data):
-        return _mean_standard_error(row_scores(name, data), _weights(data.fc))
+        return weighted_mean_and_se(row_scores(name, data), data.fc.sample_weight)[1]
 
     return MetricSpec(name, estimate, prepare, None, normal)
 
@@ -514,7 +510,12 @@ def row_scores(name, data):
 
 
 def _row_weights(fc, rows):
-    return None if fc.sample_weight is None else fc.sample_weight[rows]
+    """Weights of the counted rows, scaled to a maximum near 1 (exactly, by a
+    power of two): the replicates depend only on their ratios, and products
+    with large scores or forecasts cannot overflow."""
+    if fc.sample_weight is None:
+        return None
+    return scaled_to_unit_max(fc.sample_weight)[rows]
 
 
 def _mean_replicates(values, w):
@@ -535,11 +536,6 @@ def _mean_replicates(values, w):
         return out
 
     return replicate
-
-
-def _mean_standard_error(values, w):
-    """Closed-form standard error of a weighted mean (ratio estimator)."""
-    return weighted_mean_and_se(values, w)[1]
 
 
 def weighted_mean_and_se(values, w):
@@ -593,7 +589,10 @@ def _ece_spec(metric_options):
 
     def prepare(data, rows):
         fc = data.prob
-        w = _row_weights(fc, rows)
+        # Unscaled: the debiased L2 ECE counts a bin's weight as rows (its
+        # W - 1), and w x, w t (forecasts and outcomes in [0, 1]) cannot
+        # overflow.
+        w = None if fc.sample_weight is None else fc.sample_weight[rows]
         if settings["multiclass"] == "top_label":
             # Two vectors from a chunked pass; the matrix is never copied.
             predicted, confidence = top_label(fc.prob)
@@ -766,7 +765,7 @@ def _term_spec(term, metric_options):
         y = (fc.y == 1).astype(np.float64) if fc.is_binary else None
         if y is None:
             return None
-        base, se = weighted_mean_and_se(y, _weights(fc))
+        base, se = weighted_mean_and_se(y, fc.sample_weight)
         if se == 0:  # one class only: no spread (and an infinite log slope)
             return 0.0
         if settings["score"] == "log":
