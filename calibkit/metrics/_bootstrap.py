@@ -343,7 +343,7 @@ def confidence_interval(
         pos_label=pos_label,
         input=input,
     )
-    data = Data(fc, input, y_true, y_prob, labels=labels, pos_label=pos_label)
+    data = Data(fc=fc, input=input, y_true=y_true, y_prob=y_prob)
     estimate = float(spec.estimate(data))
     if method == "normal":
         se = spec.normal(data)
@@ -378,33 +378,32 @@ def confidence_interval(
 
 @dataclass(frozen=True)
 class Data:
-    """Validated forecasts, with what the user passed (for callables and for
-    the estimate of a named metric by its public function)."""
+    """Validated forecasts, with what the user passed (for callables)."""
 
     fc: object
     input: str
     y_true: object
     y_prob: object
-    labels: object = None
-    pos_label: object = None
 
     def public(self, function, **options):
-        """``function`` (a public metric) of the data as passed: the
+        """``function`` (a public metric) of the validated forecasts: the
         function's own checks of ``options`` apply (a bad ``strategy`` or
         ``n_bins`` is refused, not bootstrapped).
 
-        The caller is a decorated public function, inside which scikit-learn
-        skips the checks of nested calls; they are switched back on here.
+        The labels are the validated class codes (``labels`` lists them all,
+        in the order of the columns). The caller is a decorated public
+        function, inside which scikit-learn skips the checks of nested
+        calls; they are switched back on here.
         """
         from sklearn import config_context
 
+        fc = self.fc
         with config_context(skip_parameter_validation=False):
             return function(
-                self.y_true,
-                self.y_prob,
-                sample_weight=self.fc.sample_weight,
-                labels=self.labels,
-                pos_label=self.pos_label,
+                fc.y,
+                fc.prob,
+                sample_weight=fc.sample_weight,
+                labels=np.arange(max(fc.n_classes, 2)),
                 input=self.input,
                 **options,
             )

@@ -225,9 +225,8 @@ def compare_forecasts(
         input=input_b,
     )
     spec = metric_spec(metric, metric_options)
-    passed = {"labels": labels, "pos_label": pos_label}
-    data_a = Data(fc_a, input, y_true, y_prob_a, **passed)
-    data_b = Data(fc_b, input_b, y_true, y_prob_b, **passed)
+    data_a = Data(fc=fc_a, input=input, y_true=y_true, y_prob=y_prob_a)
+    data_b = Data(fc=fc_b, input=input_b, y_true=y_true, y_prob=y_prob_b)
     score_a = float(spec.estimate(data_a))
     score_b = float(spec.estimate(data_b))
     if math.isinf(score_a) and score_a == score_b:
