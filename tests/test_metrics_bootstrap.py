@@ -580,3 +580,38 @@ def test_huge_weights_times_huge_scores_do_not_overflow():
         huge.bootstrap_distribution, small.bootstrap_distribution, rtol=1e-12
     )
     assert np.all(np.isfinite(huge.bootstrap_distribution))
+
+
+@pytest.mark.parametrize(
+    ("metric", "options"),
+    [
+        ("miscalibration", {"multiclass": "classwise"}),
+        ("discrimination", {"multiclass": "top_label"}),
+        ("uncertainty", {}),
+        ("refinement", {"strategy": "uniform", "multiclass": "classwise"}),
+        ("expected_calibration_error", {"multiclass": "classwise"}),
+        ("log_loss", {}),
+    ],
+)
+def test_a_class_absent_from_resamples_gives_finite_replicates(metric, options):
+    """Class 2 has one row of 30: most resamples lack it. Their replicates
+    are the metric of the resample (finite, no warning), not NaN."""
+    rng = np.random.default_rng(8)
+    prob = rng.dirichlet(np.ones(3), 30)
+    y = np.zeros(30, dtype=int)
+    y[:12], y[0] = 1, 2
+    ci = confidence_interval(metric, y, prob, n_resamples=40, random_state=0, **options)
+    draws = ci.bootstrap_distribution
+    assert np.all(np.isfinite(draws))
+    counts = Resamples.draw(np.random.default_rng(0), 30, 40).counts
+    assert np.any(counts[:, 0] == 0)  # some resamples do lack class 2
+    j = int(np.flatnonzero(counts[:, 0] == 0)[0])
+    function = (
+        _decomposition_term(metric)
+        if metric in ("miscalibration", "discrimination", "uncertainty", "refinement")
+        else {"expected_calibration_error": expected_calibration_error}.get(
+            metric, log_loss
+        )
+    )
+    expected = function(y, prob, sample_weight=counts[j], labels=[0, 1, 2], **options)
+    assert draws[j] == pytest.approx(expected, rel=1e-9)
