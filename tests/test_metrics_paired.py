@@ -134,8 +134,14 @@ def test_raw_logits_against_calibrated_probabilities(two_forecasts):
 
 def test_bad_arguments(two_forecasts):
     y, a, b = two_forecasts
-    with pytest.raises(ValueError, match="y_prob has 3 columns"):
+    with pytest.raises(ValueError, match="y_prob_b: y_prob has 3 columns"):
         compare_forecasts(y, a, np.ones((len(y), 3)) / 3)
+    bad = a.copy()
+    bad[4] = np.nan
+    with pytest.raises(ValueError, match=r"y_prob_a: y_prob contains non-finite"):
+        compare_forecasts(y, bad, b)
+    with pytest.raises(ValueError, match=r"^y_prob_a: Inconsistent numbers of samples"):
+        compare_forecasts(y[:-1], a, b)
     with pytest.raises(ValueError, match="metric must be one of"):
         compare_forecasts(y, a, b, metric="auc")
     with pytest.raises(ValueError, match="input_b"):

@@ -208,22 +208,10 @@ def compare_forecasts(
     (True, True)
     """
     input_b = input if input_b is None else input_b
-    fc_a = check_forecasts(
-        y_true,
-        y_prob_a,
-        sample_weight=sample_weight,
-        labels=labels,
-        pos_label=pos_label,
-        input=input,
-    )
-    fc_b = check_forecasts(
-        y_true,
-        y_prob_b,
-        sample_weight=sample_weight,
-        labels=labels,
-        pos_label=pos_label,
-        input=input_b,
-    )
+    checked = {"sample_weight": sample_weight, "labels": labels}
+    checked["pos_label"] = pos_label
+    fc_a = _check_one(y_true, y_prob_a, "y_prob_a", input=input, **checked)
+    fc_b = _check_one(y_true, y_prob_b, "y_prob_b", input=input_b, **checked)
     spec = metric_spec(metric, metric_options)
     data_a = Data(fc=fc_a, input=input, y_true=y_true, y_prob=y_prob_a)
     data_b = Data(fc=fc_b, input=input_b, y_true=y_true, y_prob=y_prob_b)
@@ -269,6 +257,18 @@ def compare_forecasts(
         confidence_level=float(confidence_level),
         n_resamples=int(n_resamples),
     )
+
+
+def _check_one(y_true, y_prob, name, **options):
+    """:func:`check_forecasts` of one of the two forecasts; a complaint about
+    ``y_prob`` says which of them it is."""
+    try:
+        return check_forecasts(y_true, y_prob, **options)
+    except (TypeError, ValueError) as error:
+        if "y_prob" not in str(error):
+            raise
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{name}: {error}") from error
 
 
 def _paired_replicates(spec, data_a, data_b, n_resamples, rng):
