@@ -78,6 +78,11 @@ def _decomposition_term(term):
         (
             "expected_calibration_error",
             expected_calibration_error,
+            {"norm": "l2", "debias": True, "n_bins": 3},
+        ),
+        (
+            "expected_calibration_error",
+            expected_calibration_error,
             {"multiclass": "classwise", "n_bins": 5},
         ),
         *[
@@ -399,7 +404,19 @@ def test_infinite_log_loss_gives_infinite_resamples():
         ({"metric": "log_loss", "random_state": "x"}, TypeError, "random_state"),
         ({"metric": "log_loss", "method": "bca"}, ValueError, "method"),
         ({"metric": "log_loss", "confidence_level": 1.0}, ValueError, "confidence"),
-        ({"metric": "miscalibration", "score": "zero"}, ValueError, "score must be"),
+        ({"metric": "miscalibration", "score": "zero"}, ValueError, "'score' param"),
+        ({"metric": "miscalibration", "strategy": "foo"}, ValueError, "'strategy'"),
+        ({"metric": "refinement", "n_bins": 2.5}, ValueError, "'n_bins' parameter"),
+        ({"metric": "discrimination", "multiclass": "x"}, ValueError, "'multiclass'"),
+        ({"metric": "expected_calibration_error", "norm": "l3"}, ValueError, "'norm'"),
+        ({"metric": "expected_calibration_error", "n_bins": 0}, ValueError, "n_bins"),
+        ({"metric": "expected_calibration_error", "n_bins": "9"}, ValueError, "n_bins"),
+        ({"metric": "smooth_ece", "bandwidth": -1.0}, ValueError, "'bandwidth'"),
+        (
+            {"metric": "expected_calibration_error", "debias": True},
+            ValueError,
+            "debias=True applies to norm='l2' only",
+        ),
     ],
 )
 def test_bad_arguments(binary_forecasts, kwargs, error, match):
@@ -418,3 +435,183 @@ def test_inputs_are_not_modified(binary_forecasts):
     )
     for original, copy in zip((y, p, w), copies, strict=True):
         np.testing.assert_array_equal(original, copy)
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "brier_score", "uncertainty"])
+def test_normal_interval_depends_only_on_weight_ratios(binary_forecasts, metric):
+    """Weights of 1e200 (squares overflow) and 1e-300 (squares underflow) give
+    the standard error of the same weights at unit scale, without warnings."""
+    y, p, w = binary_forecasts
+    w = w.astype(np.float64)
+    reference = confidence_interval(metric, y, p, sample_weight=w, method="normal")
+    for scale in (1e200, 1e-300):
+        ci = confidence_interval(metric, y, p, sample_weight=w * scale, method="normal")
+        assert ci.standard_error == pytest.approx(reference.standard_error, rel=1e-12)
+        assert ci.low == pytest.approx(reference.low, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["basic", "normal"])
+def test_infinite_estimate_gives_an_infinite_interval(method):
+    """A forecast certain and wrong on a row has an infinite expected
+    log-loss: the basic and normal intervals are (inf, inf), not NaN."""
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([0.2, 0.7, 0.0, 0.4, 0.9, 0.1])  # row 2: certain and wrong
+    with pytest.warns(Warning, match="certain and wrong"):
+        ci = confidence_interval(
+            "log_loss", y, p, method=method, n_resamples=50, random_state=0
+        )
+    assert (ci.estimate, ci.low, ci.high) == (math.inf, math.inf, math.inf)
+
+
+@pytest.mark.parametrize("score", ["log", "brier"])
+def test_normal_uncertainty_of_a_single_class_is_zero(score):
+    """All outcomes equal: the base rate has no spread, UNC = 0 with SE 0
+    (the log-loss slope is infinite there, but multiplies a zero SE)."""
+    y = np.ones(20, dtype=int)
+    p = np.linspace(0.2, 0.9, 20)
+    ci = confidence_interval(
+        "uncertainty", y, p, method="normal", labels=[0, 1], score=score
+    )
+    assert (ci.estimate, ci.low, ci.high, ci.standard_error) == (0, 0, 0, 0)
+
+
+def test_callable_metric_must_return_a_number(binary_forecasts):
+    y, p, _ = binary_forecasts
+    with pytest.raises(TypeError, match=r"metric must return a number; decompose"):
+        confidence_interval(decompose, y, p, n_resamples=3)
+    with pytest.raises(TypeError, match=r"metric must take sample_weight="):
+        confidence_interval(lambda y_true, y_prob: 0.0, y, p, n_resamples=3)
+
+
+@pytest.mark.parametrize("multiclass", ["top_label", "classwise"])
+def test_ece_bootstrap_does_not_copy_a_float32_matrix(monkeypatch, multiclass):
+    """The per-row inputs of the vectorised ECE replicates are vectors (the
+    top-label confidence, one class column at a time), never a copy of the
+    (n, K) forecasts: the peak stays well below the matrix, here 4 MB of
+    float32, with blocks of resamples small against it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _memory import peak_memory
+
+    monkeypatch.setattr(bootstrap_module, "_BLOCK", 1 << 15)
+    rng = np.random.default_rng(4)
+    n, k = 10_000, 100
+    prob = rng.dirichlet(np.ones(k), n).astype(np.float32)
+    y = rng.integers(0, k, n)
+    w = rng.integers(0, 3, n)  # zero weights: a subset of rows is resampled
+
+    def call():
+        return confidence_interval(
+            "expected_calibration_error",
+            y,
+            prob,
+            sample_weight=w,
+            multiclass=multiclass,
+            n_resamples=3,
+            random_state=0,
+        )
+
+    call()  # imports and caches outside the measurement
+    # (The replicates themselves are checked against the metric with count
+    # weights in test_vectorised_replicates_equal_the_metric_with_count_weights.)
+    assert peak_memory(call) < 0.5 * prob.nbytes
+
+
+def test_logits_are_turned_into_probabilities_once(binary_forecasts, monkeypatch):
+    """One sigmoid/softmax pass for the whole bootstrap, not one per resample."""
+    y, p, _ = binary_forecasts
+    calls = []
+    convert = bootstrap_module.as_probabilities
+
+    def counting(fc, input):
+        calls.append(input)
+        return convert(fc, input)
+
+    monkeypatch.setattr(bootstrap_module, "as_probabilities", counting)
+    logits = np.log(p / (1 - p))
+    ci = confidence_interval(
+        "miscalibration", y, logits, input="logits", n_resamples=6, random_state=0
+    )
+    assert calls.count("logits") == 1
+    reference = confidence_interval(
+        "miscalibration", y, p, n_resamples=6, random_state=0
+    )
+    np.testing.assert_allclose(
+        ci.bootstrap_distribution, reference.bootstrap_distribution, rtol=1e-9
+    )
+
+
+@pytest.mark.parametrize("method", ["percentile", "normal"])
+def test_huge_finite_scores_do_not_overflow(method):
+    """Logits of 1e300 on the wrong side give log-losses near 1e300: their
+    spread is computed without squaring them (no overflow warning)."""
+    y = np.array([0, 1, 0, 1, 1])
+    logits = np.array([-1e300, 1e300, 1e300, -1e300, 2e300])
+    ci = confidence_interval(
+        "log_loss", y, logits, input="logits", method=method, n_resamples=20
+    )
+    losses = np.array([0.0, 0.0, 1e300, 1e300, 0.0])
+    assert ci.estimate == pytest.approx(np.mean(losses), rel=1e-12)
+    if method == "normal":
+        se = 1e300 * np.std(losses / 1e300, ddof=1) / math.sqrt(5)
+        assert ci.standard_error == pytest.approx(se, rel=1e-12)
+    else:
+        draws = ci.bootstrap_distribution
+        assert ci.standard_error == pytest.approx(
+            1e300 * np.std(draws / 1e300, ddof=1), rel=1e-12
+        )
+
+
+def test_huge_weights_times_huge_scores_do_not_overflow():
+    """Weights of 1e200 and log-losses of 1e150 (logits that large on the
+    wrong side): only weight ratios enter the replicates, so their products
+    stay finite and the replicates equal those of unit-scale weights."""
+    y = np.array([0, 1, 0, 1, 1, 0])
+    logits = np.array([-2.0, 1e150, 1e150, 3.0, -1e150, 0.5])
+    w = np.array([1.0, 2.0, 1.0, 3.0, 1.0, 2.0])
+    options = {"input": "logits", "n_resamples": 30, "random_state": 0}
+    small = confidence_interval("log_loss", y, logits, sample_weight=w, **options)
+    huge = confidence_interval(
+        "log_loss", y, logits, sample_weight=w * 1e200, **options
+    )
+    np.testing.assert_allclose(
+        huge.bootstrap_distribution, small.bootstrap_distribution, rtol=1e-12
+    )
+    assert np.all(np.isfinite(huge.bootstrap_distribution))
+
+
+@pytest.mark.parametrize(
+    ("metric", "options"),
+    [
+        ("miscalibration", {"multiclass": "classwise"}),
+        ("discrimination", {"multiclass": "top_label"}),
+        ("uncertainty", {}),
+        ("refinement", {"strategy": "uniform", "multiclass": "classwise"}),
+        ("expected_calibration_error", {"multiclass": "classwise"}),
+        ("log_loss", {}),
+    ],
+)
+def test_a_class_absent_from_resamples_gives_finite_replicates(metric, options):
+    """Class 2 has one row of 30: most resamples lack it. Their replicates
+    are the metric of the resample (finite, no warning), not NaN."""
+    rng = np.random.default_rng(8)
+    prob = rng.dirichlet(np.ones(3), 30)
+    y = np.zeros(30, dtype=int)
+    y[:12], y[0] = 1, 2
+    ci = confidence_interval(metric, y, prob, n_resamples=40, random_state=0, **options)
+    draws = ci.bootstrap_distribution
+    assert np.all(np.isfinite(draws))
+    counts = Resamples.draw(np.random.default_rng(0), 30, 40).counts
+    assert np.any(counts[:, 0] == 0)  # some resamples do lack class 2
+    j = int(np.flatnonzero(counts[:, 0] == 0)[0])
+    function = (
+        _decomposition_term(metric)
+        if metric in ("miscalibration", "discrimination", "uncertainty", "refinement")
+        else {"expected_calibration_error": expected_calibration_error}.get(
+            metric, log_loss
+        )
+    )
+    expected = function(y, prob, sample_weight=counts[j], labels=[0, 1, 2], **options)
+    assert draws[j] == pytest.approx(expected, rel=1e-9)

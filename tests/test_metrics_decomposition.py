@@ -632,10 +632,18 @@ def test_certain_wrong_forecast_is_infinite_and_warns():
     assert b.uncertainty == pytest.approx(float(unc), rel=1e-14)
 
 
-def test_certain_wrong_forecast_with_zero_weight_is_ignored():
-    y, q, w = [1, 0, 1, 0], [0.0, 0.3, 0.6, 0.2], [0, 1, 1, 1]
-    d = decompose(y, q, sample_weight=w)  # no warning: filterwarnings = error
-    assert_same(d, decompose(y[1:], q[1:]))
+@pytest.mark.parametrize("memory_budget", [None, 1024])
+def test_certain_wrong_forecast_with_zero_weight_is_ignored(memory_budget):
+    """Also out of core (memory_budget below 8 bytes a row), where the
+    zero-weight rows' infinite terms were multiplied by 0 with a warning."""
+    y = np.array([1, 0, 1, 0, 1, 1] * 50)
+    # Row 4 (weight 0, an event) falls in the block of rows 1 and 3, whose
+    # recalibrated value is 0: its log ratio ln(0 / 0.2) is -inf.
+    q = np.array([0.0, 0.3, 0.6, 0.1, 0.2, 0.8] * 50)
+    w = np.array([0, 1, 1, 1, 0, 1] * 50)
+    # No warning: filterwarnings = error.
+    d = decompose(y, q, sample_weight=w, memory_budget=memory_budget)
+    assert_same(d, decompose(y[w > 0], q[w > 0]))
 
 
 def test_multiclass_certain_wrong_forecast():

@@ -54,6 +54,9 @@ def _multiclass(n=300, seed=1, n_classes=3):
 @PEER_WARNING
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bias_table_matches_model_diagnostics_compute_bias(weighted):
+    """Unit weights: the whole table. Other weights: the weighted mean only
+    (model-diagnostics takes weights as precisions, n - 1 degrees of freedom;
+    calibkit as counts or as sampling weights, tested below)."""
     md = pytest.importorskip("model_diagnostics.calibration")
     y, p, groups, rng = _binary()
     w = rng.uniform(0.1, 5.0, size=y.shape[0]) if weighted else None
@@ -66,20 +69,18 @@ def test_bias_table_matches_model_diagnostics_compute_bias(weighted):
     np.testing.assert_allclose(ours["weight"], theirs["bias_weights"], rtol=RTOL)
     # model-diagnostics' generalised bias is p - y (the identification function).
     np.testing.assert_allclose(ours["bias"], -theirs["bias_mean"], rtol=RTOL)
-    np.testing.assert_allclose(ours["bias_se"], theirs["bias_stderr"], rtol=RTOL)
-    np.testing.assert_allclose(ours["p_value"], theirs["p_value"], rtol=1e-10)
+    if not weighted:
+        np.testing.assert_allclose(ours["bias_se"], theirs["bias_stderr"], rtol=RTOL)
+        np.testing.assert_allclose(ours["p_value"], theirs["p_value"], rtol=1e-10)
 
 
 @PEER_WARNING
 def test_bias_of_top_label_matches_model_diagnostics_on_the_confidence():
     md = pytest.importorskip("model_diagnostics.calibration")
-    y, prob, groups, rng = _multiclass()
-    w = rng.integers(1, 4, size=y.shape[0]).astype(np.float64)
-    ours = calibration_by_group(y, prob, groups=groups, sample_weight=w)
+    y, prob, groups, _rng = _multiclass()
+    ours = calibration_by_group(y, prob, groups=groups)
     correct = (prob.argmax(axis=1) == y).astype(np.float64)
-    theirs = md.compute_bias(
-        correct, prob.max(axis=1), feature=groups, weights=w
-    ).to_pandas()
+    theirs = md.compute_bias(correct, prob.max(axis=1), feature=groups).to_pandas()
     np.testing.assert_allclose(ours["bias"], -theirs["bias_mean"], rtol=RTOL)
     np.testing.assert_allclose(ours["bias_se"], theirs["bias_stderr"], rtol=RTOL)
     np.testing.assert_allclose(ours["p_value"], theirs["p_value"], rtol=1e-10)
@@ -113,39 +114,79 @@ def test_zero_weight_rows_are_left_out_of_the_count():
     pd.testing.assert_frame_equal(table, dropped)
     for _, row in table.iterrows():
         keep = (groups == row["group"]) & (w > 0)
-        d, v = (y - p)[keep], w[keep]
-        mean = np.sum(v * d) / np.sum(v)
-        se = np.sqrt(np.sum(v * (d - mean) ** 2) / np.sum(v) / (keep.sum() - 1))
         assert row["count"] == keep.sum()
-        np.testing.assert_allclose([row["bias"], row["bias_se"]], [mean, se], rtol=RTOL)
 
 
-def test_integer_weights_give_repeated_rows_except_for_the_standard_error():
+def test_integer_weights_give_repeated_rows():
+    """The default ``weight_type="frequency"``: a weight counts rows, so the
+    whole table, standard error and t-test included, is that of the repeated
+    rows (df = total weight - 1)."""
     y, p, groups, rng = _binary(n=150, seed=5, n_groups=3)
     w = rng.integers(1, 4, size=y.shape[0])
     weighted = calibration_by_group(y, p, groups=groups, sample_weight=w)
     r = np.repeat(np.arange(y.shape[0]), w)
     repeated = calibration_by_group(y[r], p[r], groups=groups[r])
-    for column in (
-        "weight",
-        "bias",
-        "ece",
-        "log_loss",
-        "brier_score",
-        "miscalibration",
-    ):
+    for column in ("weight", "bias", "bias_se", "t", "df", "p_value", "ece"):
         np.testing.assert_allclose(weighted[column], repeated[column], rtol=1e-12)
-    # Weights are precisions (n - 1 rows of freedom), repeated rows are rows.
-    assert np.all(weighted["bias_se"] > repeated["bias_se"])
+    for column in ("log_loss", "brier_score", "miscalibration"):
+        np.testing.assert_allclose(weighted[column], repeated[column], rtol=1e-12)
+    for _, row in repeated.iterrows():  # and the repeated rows are scipy's t-test
+        d = (y - p)[r][groups[r] == row["group"]]
+        assert row["p_value"] == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
 
 
-def test_scaling_the_weights_changes_nothing():
-    y, p, groups, rng = _binary(n=150, seed=6, n_groups=3)
+def test_sampling_weights_give_the_ratio_estimator():
+    """``weight_type="sampling"``: the linearised (ratio-estimator) standard
+    error with n - 1 degrees of freedom, which depends only on weight ratios."""
+    y, p, groups, rng = _binary(n=150, seed=6, n_groups=2)
+    w = rng.uniform(0.1, 2.0, size=y.shape[0])
+    w[::7] = 0.0
+    a = calibration_by_group(
+        y, p, groups=groups, sample_weight=w, weight_type="sampling"
+    )
+    for _, row in a.iterrows():
+        keep = (groups == row["group"]) & (w > 0)
+        d, v, n = (y - p)[keep], w[keep], keep.sum()
+        mean = np.sum(v * d) / np.sum(v)
+        se = np.sqrt(n / (n - 1) * np.sum(v**2 * (d - mean) ** 2)) / np.sum(v)
+        np.testing.assert_allclose([row["bias"], row["bias_se"]], [mean, se], rtol=RTOL)
+        assert row["df"] == n - 1
+        t = mean / se
+        assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), n - 1))
+    for scale in (1e200, 1e-300):
+        b = calibration_by_group(
+            y, p, groups=groups, sample_weight=w * scale, weight_type="sampling"
+        )
+        for column in ("bias", "bias_se", "t", "p_value", "ece", "log_loss"):
+            np.testing.assert_allclose(a[column], b[column], rtol=1e-12)
+
+
+def test_huge_frequency_weights_do_not_overflow():
+    y, p, groups, rng = _binary(n=150, seed=6, n_groups=2)
     w = rng.uniform(0.1, 2.0, size=y.shape[0])
     a = calibration_by_group(y, p, groups=groups, sample_weight=w)
     b = calibration_by_group(y, p, groups=groups, sample_weight=w * 1e200)
-    for column in ("bias", "bias_se", "t", "p_value", "ece", "log_loss"):
+    for column in ("bias", "ece", "log_loss"):
         np.testing.assert_allclose(a[column], b[column], rtol=1e-12)
+    # 1e200 times the data: SE^2 = spread / (W - 1) with W 1e200 times larger.
+    total = a["weight"].to_numpy()
+    shrink = np.sqrt((total - 1) / total) * 1e-100
+    np.testing.assert_allclose(b["bias_se"], a["bias_se"] * shrink, rtol=1e-12)
+    assert np.all(b["p_value"] < 1e-100)
+
+
+def test_frequency_weights_below_one_row_have_no_standard_error():
+    """A group whose frequency weights add up to one row or less has no
+    degrees of freedom (its SE is NaN, like a one-row group's)."""
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([0.1, 0.8, 0.7, 0.4, 0.6, 0.3])
+    w = np.array([0.25, 0.5, 3.0, 2.0, 1.0, 1.0])
+    table = calibration_by_group(y, p, groups=list("aabbcc"), sample_weight=w)
+    assert np.isnan(table.loc[0, "bias_se"])
+    assert np.isnan(table.loc[0, "p_value"])
+    assert table.loc[0, "df"] == -0.25
+    assert not table.loc[0, "worst"]
+    assert np.isfinite(table.loc[1:, "bias_se"]).all()
 
 
 # --- per-group scores are the metrics of the group's rows -------------------------
@@ -325,6 +366,16 @@ def test_constant_differences_give_zero_standard_error():
     assert table["p_value"].tolist()[:2] == [0.0, 0.0]
     assert table["t"].tolist()[:2] == [np.inf, -np.inf]
     assert table["worst"].tolist() == [True, False, False]
+
+
+def test_exact_forecasts_give_no_bias_t_zero_and_p_value_one():
+    """Every difference 0 (the forecasts are the outcomes): SE 0 and bias 0
+    give t = 0 and p = 1, not NaN."""
+    y = np.array([1, 0, 1, 0, 1, 0])
+    p = np.array([1.0, 0.0, 1.0, 0.0, 0.7, 0.2])
+    table = calibration_by_group(y, p, groups=["a", "a", "a", "a", "b", "b"])
+    assert table.loc[0, ["bias", "bias_se", "t", "p_value"]].tolist() == [0, 0, 0, 1]
+    assert table["worst"].tolist() == [False, True]
 
 
 # --- errors ---------------------------------------------------------------------

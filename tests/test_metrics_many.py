@@ -6,10 +6,14 @@ import pytest
 
 from calibkit.metrics import (
     brier_score,
+    calibration_by_group,
+    compare_forecasts,
     confidence_interval,
+    cumulative_calibration,
     decompose,
     expected_calibration_error,
     log_loss,
+    reliability_curve,
 )
 
 
@@ -104,3 +108,71 @@ def test_bad_mappings(models):
         brier_score(y, {"a": forecasts})
     with pytest.raises(ValueError, match="y_prob"):
         log_loss(y, {"bad": forecasts["raw"] + 2})
+
+
+def test_decompose_passes_memory_budget_to_every_model(models, monkeypatch):
+    """Each model of a mapping is decomposed as its single call would be:
+    with a small memory_budget, out of core (the block path)."""
+    import calibkit.metrics._decomposition as decomposition_module
+
+    y, forecasts, w = models
+    calls = []
+    blocks = decomposition_module._binary_isotonic_blocks
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return blocks(*args, **kwargs)
+
+    monkeypatch.setattr(decomposition_module, "_binary_isotonic_blocks", spy)
+    budget = 1024  # bytes: fewer than the 8 a row of these forecasts take
+    table = decompose(y, forecasts, sample_weight=w, memory_budget=budget)
+    assert len(calls) == len(forecasts)
+    for name, p in forecasts.items():
+        single = decompose(y, p, sample_weight=w)
+        row = table.loc[table["model"] == name].iloc[0]
+        assert row["miscalibration"] == pytest.approx(single.miscalibration, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda y, f: compare_forecasts(y, f, f["raw"], n_resamples=2),
+        lambda y, f: calibration_by_group(y, f, groups=np.arange(len(y)) % 2),
+        lambda y, f: cumulative_calibration(y, f),
+        lambda y, f: reliability_curve(y, f),
+    ],
+)
+def test_functions_without_mappings_say_so(models, call):
+    """A mapping where one model's forecasts are expected: a TypeError that
+    says so, not 'y_prob must hold numbers'."""
+    y, forecasts, _ = models
+    with pytest.raises(TypeError, match=r"y_prob is a mapping of models"):
+        call(y, forecasts)
+
+
+@pytest.mark.parametrize("random_state", [None, "generator"])
+def test_every_model_sees_the_same_resamples(models, random_state):
+    """Without an int seed too: a Generator (or None) is drawn from once, and
+    every model is resampled from that one seed, as the docstring says."""
+    y, forecasts, _ = models
+    if random_state == "generator":
+        random_state = np.random.default_rng(11)
+    same = {"first": forecasts["raw"], "second": forecasts["raw"].copy()}
+    table = confidence_interval(
+        "brier_score", y, same, n_resamples=30, random_state=random_state
+    )
+    first, second = table.set_index("model").loc[["first", "second"], "low"]
+    assert first == second
+
+
+def test_only_none_fields_are_left_out(models):
+    """A field that is NaN for every model (a standard error from one
+    resample) is a value and stays; a field None for every model goes."""
+    y, forecasts, _ = models
+    table = confidence_interval(
+        "brier_score", y, forecasts, n_resamples=1, random_state=0
+    )
+    assert table["standard_error"].isna().all()
+    normal = confidence_interval("brier_score", y, forecasts, method="normal")
+    assert "n_resamples" not in normal.columns
+    assert "standard_error" in normal.columns

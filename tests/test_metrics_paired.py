@@ -1,5 +1,7 @@
 """Paired comparison of two forecasts: scipy's ttest_rel, null simulation."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -132,9 +134,58 @@ def test_raw_logits_against_calibrated_probabilities(two_forecasts):
 
 def test_bad_arguments(two_forecasts):
     y, a, b = two_forecasts
-    with pytest.raises(ValueError, match="y_prob has 3 columns"):
+    with pytest.raises(ValueError, match="y_prob_b: y_prob has 3 columns"):
         compare_forecasts(y, a, np.ones((len(y), 3)) / 3)
+    bad = a.copy()
+    bad[4] = np.nan
+    with pytest.raises(ValueError, match=r"y_prob_a: y_prob contains non-finite"):
+        compare_forecasts(y, bad, b)
+    with pytest.raises(ValueError, match=r"^y_prob_a: Inconsistent numbers of samples"):
+        compare_forecasts(y[:-1], a, b)
     with pytest.raises(ValueError, match="metric must be one of"):
         compare_forecasts(y, a, b, metric="auc")
     with pytest.raises(ValueError, match="input_b"):
         compare_forecasts(y, a, b, input_b="scores")
+
+
+def test_weighted_statistic_depends_only_on_weight_ratios(two_forecasts):
+    """Weights of 1e200 (squares overflow) give the statistic of unit-scale
+    weights, without an overflow warning."""
+    y, a, b = two_forecasts
+    w = np.random.default_rng(3).uniform(0.5, 2, len(y))
+    reference = compare_forecasts(y, a, b, sample_weight=w, n_resamples=2)
+    huge = compare_forecasts(y, a, b, sample_weight=w * 1e200, n_resamples=2)
+    assert huge.statistic == pytest.approx(reference.statistic, rel=1e-12)
+    assert huge.p_value == pytest.approx(reference.p_value, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "metric", ["log_loss", "expected_calibration_error", "miscalibration"]
+)
+def test_identical_forecasts_give_no_difference_and_p_value_one(two_forecasts, metric):
+    """Zero variance of the difference: a clear 'no difference', not NaN."""
+    y, a, _ = two_forecasts
+    result = compare_forecasts(y, a, a.copy(), metric=metric, n_resamples=20)
+    assert (result.difference, result.low, result.high) == (0.0, 0.0, 0.0)
+    assert (result.standard_error, result.statistic, result.p_value) == (0, 0, 1)
+
+
+def test_a_certain_and_wrong_forecast_is_certainly_worse():
+    y = np.array([0, 1, 1, 0, 1, 0, 1, 0])
+    a = np.array([0.2, 0.7, 0.0, 0.4, 0.9, 0.1, 0.6, 0.3])  # row 2: p = 0, y = 1
+    b = np.array([0.2, 0.7, 0.5, 0.4, 0.9, 0.1, 0.6, 0.3])
+    for metric in ("log_loss", "miscalibration"):
+        with pytest.warns(Warning, match="certain and wrong"):
+            result = compare_forecasts(
+                y, a, b, metric=metric, n_resamples=30, random_state=0
+            )
+        assert result.difference == math.inf
+        assert (result.high, result.statistic, result.p_value) == (math.inf,) * 2 + (
+            0.0,
+        )
+        assert result.standard_error == math.inf
+    with (
+        pytest.warns(Warning, match="certain and wrong"),
+        pytest.raises(ValueError, match="y_prob_a and y_prob_b both have an infinite"),
+    ):
+        compare_forecasts(y, a, a, n_resamples=5)

@@ -19,6 +19,7 @@ however many resamples are asked for.
 """
 
 import dataclasses
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -39,9 +40,11 @@ from calibkit.metrics._kernels import (
     binary_entropy,
     logit_log_losses,
     observed_log_losses,
+    scaled_to_unit_max,
     squared_errors,
     top_label,
 )
+from calibkit.metrics._reliability import N_BINS
 
 __all__ = ["ConfidenceInterval", "confidence_interval"]
 
@@ -104,6 +107,17 @@ class ConfidenceInterval(Result):
         Bootstrap resamples; None for ``method="normal"``.
     bootstrap_distribution : ndarray of shape (n_resamples,) or None
         The metric of each resample; None for ``method="normal"``.
+
+    Examples
+    --------
+    >>> from calibkit.metrics import confidence_interval
+    >>> y, p = [0, 1, 1, 0, 1, 0], [0.1, 0.8, 0.6, 0.3, 0.9, 0.4]
+    >>> ci = confidence_interval("brier_score", y, p, method="normal")
+    >>> round(ci.estimate, 4), round(ci.low, 4), round(ci.high, 4)
+    (0.0783, 0.0226, 0.1341)
+    >>> ci.to_frame()[["metric", "estimate", "method"]]
+            metric  estimate  method
+    0  brier_score  0.078333  normal
     """
 
     metric: str
@@ -184,7 +198,9 @@ def confidence_interval(
         (``2 estimate - high, 2 estimate - low``). ``"normal"``: a closed
         form, no resampling: the central-limit interval of a mean score
         (log-loss, Brier) and the delta method for the uncertainty term;
-        the other metrics have none (ValueError).
+        the other metrics have none (ValueError). An infinite estimate (a
+        forecast certain and wrong on some row) gives ``(inf, inf)`` with
+        ``"basic"`` and ``"normal"``.
     n_resamples : int, default=1000
         Bootstrap resamples (ignored by ``"normal"``).
     confidence_level : float, default=0.95
@@ -231,17 +247,25 @@ def confidence_interval(
     drawn with replacement), and the metric of the resample is the metric
     with weights ``c_i w_i``: integer weights are repeated rows, so this is
     exactly the metric of the resampled data set. Log-loss and Brier score:
-    one matrix product per block of resamples. ECE and the binned
-    decomposition terms: per-resample bin totals (``np.add.reduceat`` over
-    the rows in bin order); their bins are those of the whole sample (for
-    ``strategy="quantile"`` the edges are not re-estimated on each resample).
+    one gather-and-sum of the drawn rows' scores per block of resamples. ECE
+    and the binned decomposition terms: per-resample bin totals (one
+    ``np.bincount`` of the drawn rows' bins per block); their bins are those
+    of the whole sample (for ``strategy="quantile"`` the edges are not
+    re-estimated on each resample).
     The uncertainty term: the resampled base rate. The CORP terms
     (``strategy="isotonic"``, the default of :func:`decompose`), the
     multiclass decomposition terms and callables run one PAV fit (or one
     call) per resample, which at n = 1e5 takes seconds rather than
     milliseconds. The percentile interval of a biased estimator (binned ECE
     overestimates a small calibration error) inherits its bias: the interval
-    covers the expected value of the estimator, not the true error.
+    covers the expected value of the estimator, not the true error. The CORP
+    terms are refitted on each resample, and a resample (rows repeated,
+    fewer distinct forecasts) overfits more than the sample: the bootstrap
+    distribution of the miscalibration sits above the estimate, which itself
+    sits above the truth, so the percentile interval can lie entirely above
+    the estimate. ``method="basic"`` reflects the distribution about the
+    estimate and so removes the bootstrap's share of that bias; prefer it
+    for the CORP terms.
 
     **Weights.** The rows are what is resampled: each row of positive weight
     is drawn with probability 1/n and keeps its weight, so weights act as
@@ -286,6 +310,9 @@ def confidence_interval(
     from calibkit.metrics._many import is_model_mapping, per_model
 
     if is_model_mapping(y_prob):
+        if not isinstance(random_state, numbers.Integral):
+            # One seed for all models (a Generator would move on between them).
+            random_state = int(check_random_state(random_state).integers(2**63))
         return per_model(
             confidence_interval,
             y_true,
@@ -317,7 +344,7 @@ def confidence_interval(
         input=input,
     )
     data = Data(fc=fc, input=input, y_true=y_true, y_prob=y_prob)
-    estimate = spec.estimate(data)
+    estimate = float(spec.estimate(data))
     if method == "normal":
         se = spec.normal(data)
         if se is None:
@@ -326,30 +353,22 @@ def confidence_interval(
                 "multiclass forecast; use method='percentile' or 'basic'."
             )
             raise ValueError(msg)
-        z = _normal_quantile(0.5 + confidence_level / 2)
-        return ConfidenceInterval(
-            metric=spec.name,
-            estimate=float(estimate),
-            low=float(estimate - z * se),
-            high=float(estimate + z * se),
-            standard_error=float(se),
-            confidence_level=float(confidence_level),
-            method=method,
-            n_resamples=None,
-            bootstrap_distribution=None,
-        )
-    rng = check_random_state(random_state)
-    replicates = bootstrap_replicates([spec], data, n_resamples, rng)[0]
-    low, high = interval_ends(replicates, estimate, confidence_level, method)
+        low, high = _normal_ends(estimate, se, confidence_level)
+        replicates, n_resamples = None, None
+    else:
+        rng = check_random_state(random_state)
+        replicates = bootstrap_replicates([spec], data, n_resamples, rng)[0]
+        low, high = interval_ends(replicates, estimate, confidence_level, method)
+        se, n_resamples = bootstrap_spread(replicates), int(n_resamples)
     return ConfidenceInterval(
         metric=spec.name,
-        estimate=float(estimate),
+        estimate=estimate,
         low=low,
         high=high,
-        standard_error=_spread(replicates),
+        standard_error=float(se),
         confidence_level=float(confidence_level),
         method=method,
-        n_resamples=int(n_resamples),
+        n_resamples=n_resamples,
         bootstrap_distribution=replicates,
     )
 
@@ -366,9 +385,33 @@ class Data:
     y_true: object
     y_prob: object
 
-    @property
+    def public(self, function, **options):
+        """``function`` (a public metric) of the validated forecasts: the
+        function's own checks of ``options`` apply (a bad ``strategy`` or
+        ``n_bins`` is refused, not bootstrapped).
+
+        The labels are the validated class codes (``labels`` lists them all,
+        in the order of the columns). The caller is a decorated public
+        function, inside which scikit-learn skips the checks of nested
+        calls; they are switched back on here.
+        """
+        from sklearn import config_context
+
+        fc = self.fc
+        with config_context(skip_parameter_validation=False):
+            return function(
+                fc.y,
+                fc.prob,
+                sample_weight=fc.sample_weight,
+                labels=np.arange(max(fc.n_classes, 2)),
+                input=self.input,
+                **options,
+            )
+
+    @functools.cached_property
     def prob(self):
-        """Validated forecasts as probabilities."""
+        """Validated forecasts as probabilities (computed once: logits are
+        not run through the softmax again for every resample)."""
         return as_probabilities(self.fc, self.input)
 
 
@@ -427,10 +470,6 @@ def metric_spec(metric, metric_options):
     return _term_spec(metric, metric_options)
 
 
-def _weights(fc):
-    return None if fc.sample_weight is None else np.asarray(fc.sample_weight)
-
-
 def _mean_score_spec(name):
     def estimate(data):
         from calibkit.metrics._scores import _brier_score, _log_loss
@@ -444,7 +483,7 @@ def _mean_score_spec(name):
         return _mean_replicates(losses, _row_weights(data.fc, rows))
 
     def normal(data):
-        return _mean_standard_error(row_scores(name, data), _weights(data.fc))
+        return weighted_mean_and_se(row_scores(name, data), data.fc.sample_weight)[1]
 
     return MetricSpec(name, estimate, prepare, None, normal)
 
@@ -470,7 +509,12 @@ def row_scores(name, data):
 
 
 def _row_weights(fc, rows):
-    return None if fc.sample_weight is None else fc.sample_weight[rows]
+    """Weights of the counted rows, scaled to a maximum near 1 (exactly, by a
+    power of two): the replicates depend only on their ratios, and products
+    with large scores or forecasts cannot overflow."""
+    if fc.sample_weight is None:
+        return None
+    return scaled_to_unit_max(fc.sample_weight)[rows]
 
 
 def _mean_replicates(values, w):
@@ -493,23 +537,36 @@ def _mean_replicates(values, w):
     return replicate
 
 
-def _mean_standard_error(values, w):
-    """Closed-form standard error of a weighted mean (ratio estimator)."""
-    n = values.shape[0]
+def weighted_mean_and_se(values, w):
+    """Weighted mean of ``values`` and its standard error (ratio estimator).
+
+    Rows of zero weight are left out (also from n). Only ratios of weights
+    matter, so they are scaled to a maximum near 1 (exactly, by a power of
+    two) and their squares can neither overflow nor underflow. The standard
+    error is NaN below two rows and inf when a value is infinite (the mean
+    is then infinite, or NaN when both signs occur).
+    """
     if w is not None:
         keep = w > 0
-        values, w = values[keep], w[keep]
-        n = values.shape[0]
+        values, w = values[keep], scaled_to_unit_max(w[keep])
+    n = values.shape[0]
+    with np.errstate(invalid="ignore"):  # +inf and -inf: NaN, said below
+        mean = float(np.average(values, weights=w))
     if n < 2:
-        return math.nan
+        return mean, math.nan
     if not np.all(np.isfinite(values)):
-        return math.inf
+        return mean, math.inf
+    # Deviations scaled by the largest value: scores near 1e300 (logits of
+    # that size on the wrong side) would overflow when squared.
+    scale = float(np.max(np.abs(values)))
+    if scale == 0:
+        return mean, 0.0
+    deviations = (values - mean) / scale
     if w is None:
-        return float(np.std(values, ddof=1) / math.sqrt(n))
+        return mean, scale * float(np.std(deviations, ddof=1) / math.sqrt(n))
     total = np.sum(w)
-    mean = np.dot(w, values) / total
-    variance = np.dot(w**2, (values - mean) ** 2) / total**2
-    return float(math.sqrt(variance * n / (n - 1)))
+    variance = np.dot(w**2, deviations**2) / total**2
+    return mean, scale * float(math.sqrt(variance * n / (n - 1)))
 
 
 # --- binned: expected calibration error -----------------------------------------
@@ -517,34 +574,35 @@ def _mean_standard_error(values, w):
 
 def _ece_spec(metric_options):
     settings = {
-        "n_bins": int(metric_options.get("n_bins", 10)),
+        "n_bins": metric_options.get("n_bins", N_BINS),
         "strategy": metric_options.get("strategy", "uniform"),
         "norm": metric_options.get("norm", "l1"),
         "multiclass": metric_options.get("multiclass", "top_label"),
-        "debias": bool(metric_options.get("debias", False)),
+        "debias": metric_options.get("debias", False),
     }
 
     def estimate(data):
-        from calibkit.metrics._reliability import _expected_calibration_error
+        from calibkit.metrics import expected_calibration_error
 
-        if settings["debias"] and settings["norm"] != "l2":
-            msg = (
-                f"debias=True applies to norm='l2' only; got norm={settings['norm']!r}."
-            )
-            raise ValueError(msg)
-        return _expected_calibration_error(data.prob, **settings)
+        return data.public(expected_calibration_error, **settings)
 
     def prepare(data, rows):
         fc = data.prob
-        w = _row_weights(fc, rows)
+        # Unscaled: the debiased L2 ECE counts a bin's weight as rows (its
+        # W - 1), and w x, w t (forecasts and outcomes in [0, 1]) cannot
+        # overflow.
+        w = None if fc.sample_weight is None else fc.sample_weight[rows]
         if settings["multiclass"] == "top_label":
-            predicted, confidence = top_label(fc.prob[rows])
-            pairs = [(confidence, (predicted == fc.y[rows]).astype(np.float64))]
+            # Two vectors from a chunked pass; the matrix is never copied.
+            predicted, confidence = top_label(fc.prob)
+            confidence = confidence[rows]
+            right = predicted[rows] == fc.y[rows]
+            pairs = [(lambda: confidence, lambda: right)]
         else:
             pairs = list(_class_pairs(fc, rows))
         parts = [
-            _binned_totals(x, t, w, settings["n_bins"], settings["strategy"])
-            for x, t in pairs
+            _binned_totals(x_of, t_of, w, settings["n_bins"], settings["strategy"])
+            for x_of, t_of in pairs
         ]
 
         def replicate(block):
@@ -560,32 +618,43 @@ def _ece_spec(metric_options):
 
 
 def _class_pairs(fc, rows):
-    prob = fc.prob[rows]
+    """Functions giving each class's ``(p_k, 1{y = k})`` at ``rows``.
+
+    The columns are taken when asked for (once per block of resamples), so
+    that no per-class float vector is kept: K of them would outweigh the
+    (n, K) forecasts themselves.
+    """
     y = fc.y[rows]
-    if prob.ndim == 1:
-        p = np.asarray(prob, dtype=np.float64)
-        yield 1.0 - p, (y == 0).astype(np.float64)
-        yield p, (y == 1).astype(np.float64)
+    if fc.prob.ndim == 1:
+        p = np.asarray(fc.prob[rows], dtype=np.float64)
+        yield (lambda: 1.0 - p), (lambda: y == 0)
+        yield (lambda: p), (lambda: y == 1)
         return
-    for k in range(prob.shape[1]):
-        yield np.asarray(prob[:, k], dtype=np.float64), (y == k).astype(np.float64)
+    for k in range(fc.prob.shape[1]):
+        yield (
+            lambda k=k: np.asarray(fc.prob[rows, k], dtype=np.float64),
+            lambda k=k: y == k,
+        )
 
 
-def _binned_totals(x, t, w, n_bins, strategy):
+def _binned_totals(x_of, t_of, w, n_bins, strategy):
     """A function of resample blocks giving per-resample bin totals of
     (w, w x, w t), one row per resample, one column per bin of the sample.
 
-    The bins are those of the whole sample (only its non-empty ones).
+    ``x_of()`` and ``t_of()`` give the forecasts and the 0/1 outcomes of the
+    counted rows; between blocks only each row's bin (a small integer code)
+    is kept. The bins are those of the whole sample (only its non-empty
+    ones).
     """
+    x = x_of()
     number = Binning(x, w, n_bins, strategy).number(x)
     filled, row_bin = np.unique(number, return_inverse=True)
+    del x, number
     n_filled = filled.shape[0]
-    wx = x if w is None else w * x
-    wt = t if w is None else w * t
     if w is None:
         # Unit weights and a 0/1 outcome: one count per (bin, outcome) gives
         # both the bin's weight and its events, saving a weighted pass.
-        cell = 2 * row_bin + (t > 0.5)
+        cell = _small_codes(2 * row_bin + t_of(), 2 * n_filled)
 
         def totals(block):
             flat = block.offset(cell, 2 * n_filled)
@@ -593,15 +662,22 @@ def _binned_totals(x, t, w, n_bins, strategy):
             events = counts[:, 1::2]
             weight = counts[:, 0::2] + events
             flat >>= 1  # (2 bin + outcome + 2 n j) // 2 = bin + n j
-            return [weight, block.bin_sums(flat, n_filled, wx), events]
+            return [weight, block.bin_sums(flat, n_filled, x_of()), events]
 
         return totals
+    row_bin = _small_codes(row_bin, n_filled)
 
     def totals(block):
         flat = block.offset(row_bin, n_filled)
-        return [block.bin_sums(flat, n_filled, values) for values in (w, wx, wt)]
+        values = (w, w * x_of(), w * t_of())
+        return [block.bin_sums(flat, n_filled, v) for v in values]
 
     return totals
+
+
+def _small_codes(codes, n_codes):
+    """``codes`` (in ``[0, n_codes)``) in the smallest unsigned integer dtype."""
+    return codes.astype(np.min_scalar_type(max(n_codes - 1, 0)), copy=False)
 
 
 def _ece_of_totals(weight, sum_x, sum_t, norm, debias):
@@ -633,34 +709,34 @@ def _smooth_spec(metric_options):
     }
 
     def estimate(data):
-        from calibkit.metrics._smooth import _smooth_ece
+        from calibkit.metrics import smooth_ece
 
-        return _smooth_ece(data.prob, **settings)
+        return data.public(smooth_ece, **settings)
 
     def one(data, rows, weights):
         from calibkit.metrics._smooth import _smooth_ece
 
-        fc = data.prob
-        sub = dataclasses.replace(
-            fc, y=fc.y[rows], prob=fc.prob[rows], sample_weight=weights
-        )
-        return _smooth_ece(sub, **settings)
+        return _smooth_ece(_resampled(data.prob, rows, weights), **settings)
 
     # No vectorised replicates and no closed form: one resample at a time,
     # each a chunked deposit on the grid and a few FFT convolutions.
     return MetricSpec("smooth_ece", estimate, lambda data, rows: None, one, None)
 
 
+def _resampled(fc, rows, weights):
+    """The validated forecasts of ``rows`` with the resample's ``weights``."""
+    return dataclasses.replace(
+        fc, y=fc.y[rows], prob=fc.prob[rows], sample_weight=weights
+    )
+
+
 def _term_spec(term, metric_options):
     settings = {
         "score": metric_options.get("score", "log"),
         "strategy": metric_options.get("strategy", "isotonic"),
-        "n_bins": int(metric_options.get("n_bins", 10)),
+        "n_bins": metric_options.get("n_bins", N_BINS),
         "multiclass": metric_options.get("multiclass", "classwise"),
     }
-    if settings["score"] not in ("log", "brier"):
-        msg = f"score must be 'log' or 'brier'; got {settings['score']!r}."
-        raise ValueError(msg)
 
     def decomposition(fc):
         from calibkit.metrics._decomposition import _decompose
@@ -668,14 +744,12 @@ def _term_spec(term, metric_options):
         return _decompose(fc, **settings)
 
     def estimate(data):
-        return getattr(decomposition(data.prob), term)
+        from calibkit.metrics import decompose
+
+        return getattr(data.public(decompose, **settings), term)
 
     def one(data, rows, weights):
-        fc = data.prob
-        sub = dataclasses.replace(
-            fc, y=fc.y[rows], prob=fc.prob[rows], sample_weight=weights
-        )
-        return getattr(decomposition(sub), term)
+        return getattr(decomposition(_resampled(data.prob, rows, weights)), term)
 
     def prepare(data, rows):
         fc = data.prob
@@ -690,13 +764,14 @@ def _term_spec(term, metric_options):
         y = (fc.y == 1).astype(np.float64) if fc.is_binary else None
         if y is None:
             return None
-        w = _weights(fc)
-        base = np.average(y, weights=w)
+        base, se = weighted_mean_and_se(y, fc.sample_weight)
+        if se == 0:  # one class only: no spread (and an infinite log slope)
+            return 0.0
         if settings["score"] == "log":
-            slope = abs(math.log((1.0 - base) / base)) if 0 < base < 1 else math.nan
+            slope = abs(math.log((1.0 - base) / base))
         else:
             slope = abs(1.0 - 2.0 * base)
-        return slope * _mean_standard_error(y, w)
+        return slope * se
 
     return MetricSpec(
         term, estimate, prepare, one, normal if term == "uncertainty" else None
@@ -733,12 +808,9 @@ def _binned_term_replicates(fc, rows, term, settings):
     q = fc.prob[rows]
     y = fc.y[rows]
     w = _row_weights(fc, rows)
+    x = np.asarray(q, dtype=np.float64)
     totals = _binned_totals(
-        np.asarray(q, dtype=np.float64),
-        (y == 1).astype(np.float64),
-        w,
-        settings["n_bins"],
-        settings["strategy"],
+        lambda: x, lambda: y == 1, w, settings["n_bins"], settings["strategy"]
     )
     log = settings["score"] == "log"
     if log:
@@ -771,18 +843,32 @@ def _binned_term_replicates(fc, rows, term, settings):
 def _callable_spec(function, metric_options):
     name = getattr(function, "__name__", type(function).__name__)
 
+    def call(y_true, y_prob, weights):
+        try:
+            value = function(y_true, y_prob, sample_weight=weights, **metric_options)
+        except TypeError as error:
+            if "keyword argument 'sample_weight'" not in str(error):
+                raise
+            msg = (
+                "metric must take sample_weight= (the bootstrap passes each "
+                f"resample's counts as weights); {name} does not: {error}"
+            )
+            raise TypeError(msg) from error
+        scalar = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not (scalar or (isinstance(value, np.ndarray) and value.shape == ())):
+            msg = (
+                f"metric must return a number; {name} returned a "
+                f"{type(value).__name__}. Wrap it to return one value "
+                "(e.g. a field of its result)."
+            )
+            raise TypeError(msg)
+        return float(value)
+
     def estimate(data):
-        return function(
-            data.y_true,
-            data.y_prob,
-            sample_weight=data.fc.sample_weight,
-            **metric_options,
-        )
+        return call(data.y_true, data.y_prob, data.fc.sample_weight)
 
     def one(data, rows, weights):
-        y_true = _take(data.y_true, rows)
-        y_prob = _take(data.y_prob, rows)
-        return function(y_true, y_prob, sample_weight=weights, **metric_options)
+        return call(_take(data.y_true, rows), _take(data.y_prob, rows), weights)
 
     return MetricSpec(name, estimate, lambda data, rows: None, one, None)
 
@@ -847,7 +933,7 @@ class Resamples:
 
     def offset(self, group_of_row, n_groups):
         """Group numbers of the drawn rows, resample j's shifted by j n_groups."""
-        flat = group_of_row[self.draws]
+        flat = group_of_row[self.draws].astype(np.intp, copy=False)
         flat += (n_groups * np.arange(self.size))[:, None]
         return flat
 
@@ -907,8 +993,22 @@ def _one_resample(spec, data, rows, counts):
     return spec.one(data, picked, weights)
 
 
+def _normal_ends(estimate, se, confidence_level):
+    """``estimate -+ z se``; (inf, inf) for an infinite estimate."""
+    if math.isinf(estimate):
+        return estimate, estimate
+    z = _normal_quantile(0.5 + confidence_level / 2)
+    return float(estimate - z * se), float(estimate + z * se)
+
+
 def interval_ends(replicates, estimate, confidence_level, method):
-    """Percentile or basic interval from the bootstrap distribution."""
+    """Percentile or basic interval from the bootstrap distribution.
+
+    An infinite estimate (a forecast certain and wrong on a row: its expected
+    score is infinite) reflects to (inf, inf) with ``method="basic"``.
+    """
+    if method == "basic" and math.isinf(estimate):
+        return float(estimate), float(estimate)
     alpha = (1.0 - confidence_level) / 2.0
     finite = np.all(np.isfinite(replicates))
     quantile_method = "linear" if finite else "inverted_cdf"
@@ -918,10 +1018,15 @@ def interval_ends(replicates, estimate, confidence_level, method):
     return float(low), float(high)
 
 
-def _spread(replicates):
+def bootstrap_spread(replicates):
+    """Standard deviation (ddof 1) of replicates: NaN below two, inf if one is."""
     if replicates.shape[0] < 2 or not np.all(np.isfinite(replicates)):
         return math.nan if replicates.shape[0] < 2 else math.inf
-    return float(np.std(replicates, ddof=1))
+    # Scaled: replicates near 1e300 would overflow when squared.
+    scale = float(np.max(np.abs(replicates)))
+    if scale == 0:
+        return 0.0
+    return scale * float(np.std(replicates / scale, ddof=1))
 
 
 def _normal_quantile(p):

@@ -431,6 +431,7 @@ def decompose(
             pos_label=pos_label,
             input=input,
             method=method,
+            memory_budget=memory_budget,
         )
     strategy = _strategy_from_method(method, strategy)
     fc = check_forecasts(
@@ -569,11 +570,53 @@ def _binary_isotonic(y, q, w, score):
             pooled, fit, y, w
         )
     distinct = pooled.scores
+    if score == "log" and pooled.starts is not None:  # ties: targets in (0, 1)
+        mcb_terms = _expected_log_ratio(pooled.target, c, distinct, c_complement)
+    else:  # no ties (log): every target is 0 or 1
+        mcb_terms = _miscalibration_terms(
+            pooled.events if score == "log" else pooled.target,
+            c,
+            distinct,
+            score,
+            c_complement,
+        )
+    return _corp_terms(
+        weighted_sum(pooled.weight, mcb_terms),
+        block_c,
+        block_w,
+        total,
+        (base_rate, base_complement),
+        score,
+        block_complement,
+    )
+
+
+def _miscalibration_terms(event, c, q, score, c_complement=None):
+    """Per-row (or per-value) terms S(q, t) - S(c, t) of the CORP MCB.
+
+    ``event``: the outcome, boolean for the log score (a 0/1 or pooled
+    target for Brier); ``c``: the PAV recalibrated value of each row.
+    """
     if score == "log":
-        if pooled.starts is None:  # no ties: every target is 0 or 1
-            mcb_terms = _log_ratio_of_outcome(pooled.events, c, distinct, c_complement)
-        else:
-            mcb_terms = _expected_log_ratio(pooled.target, c, distinct, c_complement)
+        return _log_ratio_of_outcome(event, c, q, c_complement)
+    # (t - q)² - (t - c)² = (c - q)((t - q) + (t - c)); the two small
+    # differences are exact where 2t - q - c would round away.
+    t = np.asarray(event, dtype=np.float64)
+    terms = np.subtract(t, q)
+    terms += t - c
+    terms *= c - q
+    return terms
+
+
+def _corp_terms(mcb_sum, block_c, block_w, total, base, score, block_complement=None):
+    """The CORP components from the PAV blocks and the summed MCB terms.
+
+    ``block_c``, ``block_w``: each block's recalibrated value and weight;
+    ``base``: the base rate and its complement; ``block_complement``: 1 - c
+    of each block when known more accurately than by subtraction.
+    """
+    base_rate, base_complement = base
+    if score == "log":
         refinement = (
             weighted_sum(block_w, binary_entropy(block_c, block_complement)) / total
         )
@@ -586,17 +629,12 @@ def _binary_isotonic(y, q, w, score):
         discrimination = weighted_sum(block_w, kl) / total
         uncertainty = binary_entropy(base_rate, base_complement)
     else:
-        # (t - q)² - (t - c)² = (c - q)((t - q) + (t - c)); the two small
-        # differences are exact where 2t - q - c would round away.
-        mcb_terms = np.subtract(pooled.target, distinct)
-        mcb_terms += pooled.target - c
-        mcb_terms *= c - distinct
         complement = 1.0 - block_c if block_complement is None else block_complement
         refinement = weighted_sum(block_w, block_c * complement) / total
         discrimination = weighted_sum(block_w, (block_c - base_rate) ** 2) / total
         uncertainty = base_rate * (1.0 - base_rate)
     # MCB ≥ 0 is a theorem; a sum of terms of both signs may round below it.
-    miscalibration = max(weighted_sum(pooled.weight, mcb_terms) / total, 0.0)
+    miscalibration = max(mcb_sum / total, 0.0)
     return {
         "score": refinement + miscalibration,
         "miscalibration": miscalibration,
@@ -628,35 +666,13 @@ def _binary_isotonic_sorted(y, q, score):
     base_rate, base_complement = _positive_shares(
         positives_total, total - positives_total, total
     )
-    block_c, block_w = fit.fitted, fit.counts
-    miscalibration = 0.0
+    mcb_sum = 0.0
     for rows in row_chunks(n):
         c, qc, event = fit.per_row(rows.start, rows.stop), q[rows], events[rows]
-        if score == "log":
-            terms = _log_ratio_of_outcome(event, c, qc)
-        else:  # (t - q)² - (t - c)², as in _binary_isotonic
-            t = event.astype(np.float64)
-            terms = np.subtract(t, qc)
-            terms += t - c
-            terms *= c - qc
-        miscalibration += float(np.sum(terms))
-    if score == "log":
-        refinement = weighted_sum(block_w, binary_entropy(block_c)) / total
-        kl = bernoulli_kl(block_c, base_rate, b_complement=base_complement)
-        discrimination = weighted_sum(block_w, kl) / total
-        uncertainty = binary_entropy(base_rate, base_complement)
-    else:
-        refinement = weighted_sum(block_w, block_c * (1.0 - block_c)) / total
-        discrimination = weighted_sum(block_w, (block_c - base_rate) ** 2) / total
-        uncertainty = base_rate * (1.0 - base_rate)
-    miscalibration = max(miscalibration / total, 0.0)
-    return {
-        "score": refinement + miscalibration,
-        "miscalibration": miscalibration,
-        "discrimination": discrimination,
-        "uncertainty": uncertainty,
-        "refinement": refinement,
-    }
+        mcb_sum += float(np.sum(_miscalibration_terms(event, c, qc, score)))
+    return _corp_terms(
+        mcb_sum, fit.fitted, fit.counts, total, (base_rate, base_complement), score
+    )
 
 
 def _binary_isotonic_blocks(y, q, w, score, memory_budget):
@@ -687,43 +703,25 @@ def _binary_isotonic_blocks(y, q, w, score, memory_budget):
     def kernel(rows, qc, event, wc):
         qc = as_float64(qc)
         which = blocks.block_of(qc)
-        c = block_c[which]
-        if score == "log":
-            terms = _log_ratio_of_outcome(event, c, qc, block_complement[which])
-        else:  # (t - q)² - (t - c)², as in _binary_isotonic
-            t = event.astype(np.float64)
-            terms = np.subtract(t, qc)
-            terms += t - c
-            terms *= c - qc
-        if wc is not None:  # rows of weight 0 count nowhere (their terms
-            terms = np.where(wc > 0, terms * wc, 0.0)  # may be inf or nan)
+        terms = _miscalibration_terms(
+            event, block_c[which], qc, score, block_complement[which]
+        )
+        if wc is not None:
+            # Rows of weight 0 count nowhere: their terms may be infinite
+            # (an event in a block with c = 0), so they are not multiplied.
+            terms = np.multiply(terms, wc, out=np.zeros_like(terms), where=wc > 0)
         return np.array([np.sum(terms)])
 
-    miscalibration = float(reduce_rows(kernel, q, events, w)[0])
-    if score == "log":
-        refinement = (
-            weighted_sum(block_w, binary_entropy(block_c, block_complement)) / total
-        )
-        kl = bernoulli_kl(
-            block_c,
-            base_rate,
-            a_complement=block_complement,
-            b_complement=base_complement,
-        )
-        discrimination = weighted_sum(block_w, kl) / total
-        uncertainty = binary_entropy(base_rate, base_complement)
-    else:
-        refinement = weighted_sum(block_w, block_c * block_complement) / total
-        discrimination = weighted_sum(block_w, (block_c - base_rate) ** 2) / total
-        uncertainty = base_rate * (1.0 - base_rate)
-    miscalibration = max(miscalibration / total, 0.0)
-    return {
-        "score": refinement + miscalibration,
-        "miscalibration": miscalibration,
-        "discrimination": discrimination,
-        "uncertainty": uncertainty,
-        "refinement": refinement,
-    }
+    mcb_sum = float(reduce_rows(kernel, q, events, w)[0])
+    return _corp_terms(
+        mcb_sum,
+        block_c,
+        block_w,
+        total,
+        (base_rate, base_complement),
+        score,
+        block_complement,
+    )
 
 
 def _positive_shares(positives, negatives, total):

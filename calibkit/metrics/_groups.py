@@ -21,6 +21,7 @@ from calibkit._validation import (
 )
 from calibkit.exceptions import CalibrationWarning, InputError, InputTypeError
 from calibkit.metrics._binning import bin_edges, bin_index
+from calibkit.metrics._bootstrap import weighted_mean_and_se
 from calibkit.metrics._decomposition import _decompose
 from calibkit.metrics._inputs import (
     FORECAST_CONSTRAINTS,
@@ -52,6 +53,7 @@ _WORST_BY = ("bias", "miscalibration")
         "strategy": [options({"uniform", "quantile"})],
         "multiclass": [options({"top_label", "classwise"})],
         "worst_by": [options(_WORST_BY)],
+        "weight_type": [options({"frequency", "sampling"})],
     }
 )
 def calibration_by_group(
@@ -70,6 +72,7 @@ def calibration_by_group(
     labels=None,
     pos_label=None,
     input="probabilities",
+    weight_type="frequency",
 ):
     """Calibration in each subgroup: bias with its t-test, ECE, scores and MCB.
 
@@ -120,6 +123,13 @@ def calibration_by_group(
     input : {"probabilities", "logits"}, default="probabilities"
         What ``y_prob`` holds; the log-loss of logits is computed from them
         directly, the other scores from their softmax (sigmoid for 1-D).
+    weight_type : {"frequency", "sampling"}, default="frequency"
+        How ``sample_weight`` enters the standard error of the bias (the
+        bias and the scores do not depend on it). ``"frequency"``: a weight
+        counts rows (integer weights give exactly what repeated rows give,
+        as everywhere in calibkit). ``"sampling"``: each row is one
+        observation weighted by ``w`` (survey or importance weights; only
+        ratios of weights matter). Unit weights give the same result.
 
     Returns
     -------
@@ -133,7 +143,8 @@ def calibration_by_group(
         - ``count``: rows with positive weight; ``weight``: their total weight;
         - ``bias``: weighted mean of ``y - p`` (positive: the forecast is too
           low); ``bias_se``: its standard error; ``t``: ``bias / bias_se``;
-          ``df``: ``count - 1``; ``p_value``: two-sided, Student's t with
+          ``df``: ``count - 1`` (``weight - 1`` for frequency weights);
+          ``p_value``: two-sided, Student's t with
           ``df`` degrees of freedom;
         - ``ece``: :func:`expected_calibration_error` of the group's rows
           (``n_bins``, ``strategy``, ``multiclass``);
@@ -168,27 +179,31 @@ def calibration_by_group(
     With rows :math:`i` of a group, differences :math:`d_i = t_i - x_i`
     (outcome minus forecast: ``y - p`` for a binary forecast, right minus
     confidence for top-label, :math:`1\\{y = k\\} - p_k` class-wise), weights
-    :math:`w_i > 0`, :math:`W = \\sum w_i` and :math:`n` rows,
+    :math:`w_i > 0`, :math:`W = \\sum w_i` and :math:`n` rows, the bias is
+    :math:`\\bar d = \\sum_i w_i d_i / W` and
 
     .. math::
 
-        \\bar d = \\frac{1}{W}\\sum_i w_i d_i, \\qquad
-        \\mathrm{SE}^2 = \\frac{1}{n - 1}\\,\\frac{1}{W}\\sum_i w_i
-        (d_i - \\bar d)^2,
+        \\mathrm{SE}^2 = \\frac{\\sum_i w_i (d_i - \\bar d)^2}{W (W - 1)}
+        \\quad \\text{(frequency)}, \\qquad
+        \\mathrm{SE}^2 = \\frac{n}{n - 1}\\,
+        \\frac{\\sum_i w_i^2 (d_i - \\bar d)^2}{W^2} \\quad \\text{(sampling)},
 
-    the weighted sample variance of :math:`y - p` within the group over
-    :math:`n - 1`, and :math:`t = \\bar d / \\mathrm{SE}` is compared with
-    Student's t distribution with :math:`n - 1` degrees of freedom (a t test,
-    not a z test). This is the estimator of model-diagnostics'
-    ``compute_bias`` (Fissler, Lorentzen & Mayer, 2022), whose sign is the
-    opposite (``p - y``). The weights enter as relative precisions: scaling
-    them changes nothing, and frequency weights give a conservative SE (the
-    divisor is :math:`n - 1`, not :math:`W - 1`), so **the SE, t and p-value
-    of integer weights differ from those of repeated rows** (the bias and
-    the scores do not). Rows with zero weight are left out, also from
-    :math:`n` (model-diagnostics counts them). A group of one row has no SE
-    (NaN). A group whose differences are all equal has SE 0: its p-value is 0
-    when the bias is not 0, else 1.
+    and :math:`t = \\bar d / \\mathrm{SE}` is compared with Student's t
+    distribution with :math:`W - 1` (frequency) or :math:`n - 1` (sampling)
+    degrees of freedom (a t test, not a z test). Frequency weights are the
+    t-test of the repeated rows; sampling weights the linearised (ratio
+    estimator) standard error of :func:`confidence_interval` with
+    ``method="normal"``. Without weights both are the one-sample t-test of
+    :math:`y - p`, the estimator of model-diagnostics' ``compute_bias``
+    (Fissler, Lorentzen & Mayer, 2022), whose sign is the opposite
+    (``p - y``); with weights, model-diagnostics takes them as precisions
+    (:math:`\\sum_i w_i (d_i - \\bar d)^2 / (W (n - 1))`), which neither
+    repeats rows nor fits survey weights of 0/1 outcomes. Rows with zero
+    weight are left out, also from :math:`n`. A group of one row (or, with
+    frequency weights, of total weight at most 1) has no SE (NaN). A group
+    whose differences are all equal has SE 0: its t is infinite and its
+    p-value 0 when the bias is not 0, else t is 0 and the p-value 1.
 
     The t test treats the rows of a group as independent draws; it asks
     whether the group's mean forecast matches its frequency, not whether the
@@ -233,12 +248,13 @@ def calibration_by_group(
     _check_group_weights(grouping, fc.sample_weight)
     prob_fc = as_probabilities(fc, input)
     settings = {"n_bins": int(n_bins), "strategy": strategy}
+    weights = {"weight_type": weight_type}
 
     if prob_fc.is_binary or multiclass == "top_label":
         # A 1-D forecast is binary whatever ``multiclass`` says.
         mode = "top_label" if prob_fc.is_binary else multiclass
         rows = [
-            _group_row(fc, prob_fc, input, rows, settings, mode)
+            _group_row(fc, prob_fc, input, rows, settings, mode, **weights)
             for rows in grouping["rows"]
         ]
         frame = _frame(grouping, rows)
@@ -247,7 +263,9 @@ def calibration_by_group(
         for k, label in enumerate(prob_fc.classes):
             column = _class_column(prob_fc, k, label)
             rows = [
-                _group_row(column, column, "probabilities", r, settings, "top_label")
+                _group_row(
+                    column, column, "probabilities", r, settings, "top_label", **weights
+                )
                 for r in grouping["rows"]
             ]
             frames.append(_frame(grouping, rows, label=label))
@@ -267,7 +285,7 @@ def _subset(fc, rows):
     )
 
 
-def _group_row(fc, prob_fc, input, rows, settings, multiclass):
+def _group_row(fc, prob_fc, input, rows, settings, multiclass, weight_type):
     """The statistics of one group's rows, as a dict."""
     sub, prob = _subset(fc, rows), _subset(prob_fc, rows)
     if prob.is_binary:
@@ -275,7 +293,7 @@ def _group_row(fc, prob_fc, input, rows, settings, multiclass):
     else:
         predicted, x = top_label(prob.prob)
         t = (predicted == prob.y).astype(np.float64)
-    row = _bias(x, t, prob.sample_weight)
+    row = _bias(x, t, prob.sample_weight, weight_type)
     row["ece"] = _expected_calibration_error(prob, **settings, multiclass=multiclass)
     row["log_loss"] = _log_loss(sub, input=input)
     row["brier_score"] = _brier_score(prob)
@@ -288,35 +306,35 @@ def _group_row(fc, prob_fc, input, rows, settings, multiclass):
     return row
 
 
-def _bias(x, t, w):
+def _bias(x, t, w, weight_type="frequency"):
     """Weighted mean of ``t - x``, its standard error, t, df and p-value."""
     d = t - x
-    keep = slice(None) if w is None else w > 0
-    d = d[keep]
+    if w is not None:
+        keep = w > 0
+        d, w = d[keep], w[keep]
     n = d.shape[0]
-    if w is None:
-        total = float(n)
-        bias = float(np.mean(d))
-        variance = float(np.mean((d - bias) ** 2))
+    if w is None or weight_type == "sampling":
+        # Unit weights, or the linearised SE of a ratio of weighted sums.
+        total = float(n) if w is None else float(np.sum(w))
+        bias, se = weighted_mean_and_se(d, w)
+        df = n - 1
     else:
-        weight = w[keep]
-        total = float(np.sum(weight))
-        # Only ratios matter: scaled weights (an exact power of two) cannot
-        # overflow or underflow in the sums.
-        scaled = scaled_to_unit_max(weight)
+        # Counts: the t-test of the repeated rows. Only ratios enter the
+        # spread, so scaled weights (an exact power of two) cannot overflow.
+        total = float(np.sum(w))
+        scaled = scaled_to_unit_max(w)
         bias = float(np.dot(scaled, d) / np.sum(scaled))
-        variance = float(np.dot(scaled, (d - bias) ** 2) / np.sum(scaled))
-    df = n - 1
-    if df < 1:
-        se, statistic, p_value = np.nan, np.nan, np.nan
+        spread = float(np.dot(scaled, (d - bias) ** 2) / np.sum(scaled))
+        df = total - 1.0
+        se = float(np.sqrt(spread / df)) if df > 0 else np.nan
+    if np.isnan(se):
+        statistic, p_value = np.nan, np.nan
+    elif se > 0:
+        statistic = bias / se
+        p_value = float(2.0 * stdtr(df, -abs(statistic)))
     else:
-        se = float(np.sqrt(variance / df))
-        if se > 0:
-            statistic = bias / se
-            p_value = float(2.0 * stdtr(df, -abs(statistic)))
-        else:
-            statistic = np.inf * np.sign(bias) if bias != 0 else np.nan
-            p_value = 0.0 if bias != 0 else 1.0
+        statistic = np.inf * np.sign(bias) if bias != 0 else 0.0
+        p_value = 0.0 if bias != 0 else 1.0
     return {
         "count": n,
         "weight": total,

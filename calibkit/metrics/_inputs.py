@@ -25,6 +25,8 @@ from calibkit._validation import (
     encode_checked_labels,
     options,
 )
+from calibkit.exceptions import InputTypeError
+from calibkit.metrics._many import is_model_mapping
 
 #: Values of the ``input=`` argument of every metric: what ``y_prob`` holds.
 INPUTS = ("probabilities", "logits")
@@ -120,6 +122,12 @@ def check_forecasts(
     -------
     Forecasts
     """
+    if is_model_mapping(y_prob):
+        problem = (
+            "is a mapping of models ({name: forecasts}), which this function "
+            "does not take; call it once per model."
+        )
+        raise InputTypeError("y_prob", problem)
     space = array_api_space(y_prob)
     if space is not None:
         y_true, sample_weight = host_labels(y_true), host_labels(sample_weight)

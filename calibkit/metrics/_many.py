@@ -66,6 +66,7 @@ def per_model(function, y_true, forecasts, *, first=None, **options):
         frame.insert(0, "model", [name])
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
-    # Fields that apply to none of the models (None throughout) are left out.
-    unused = [c for c in table.columns if table[c].isna().all() and c != "model"]
+    # Fields that apply to none of the models (None throughout) are left out;
+    # a value that is NaN for every model (not None) stays.
+    unused = [c for c in table.columns if all(v is None for v in table[c])]
     return table.drop(columns=unused)

@@ -11,17 +11,17 @@ import math
 import numbers
 from dataclasses import dataclass
 
-import numpy as np
-
 from calibkit._results import Result
 from calibkit._validation import count, interval, options, validate_params
 from calibkit.metrics._bootstrap import (
     Data,
     bootstrap_replicates,
+    bootstrap_spread,
     check_random_state,
     interval_ends,
     metric_spec,
     row_scores,
+    weighted_mean_and_se,
 )
 from calibkit.metrics._inputs import FORECAST_CONSTRAINTS, check_forecasts
 
@@ -51,6 +51,9 @@ class PairedComparison(Result):
         ``"diebold-mariano"``: the mean per-row difference over its standard
         error (for unit weights, scipy's ``ttest_rel`` statistic).
         ``"bootstrap"``: the difference over its bootstrap standard error.
+        0 (p-value 1) when the two forecasts score the same on every
+        resample, e.g. identical forecasts; infinite (p-value 0) when one
+        forecast's score is infinite (certain and wrong on some row).
     p_value : float
         Two-sided p-value of "the two forecasts score the same".
     test : str
@@ -59,6 +62,16 @@ class PairedComparison(Result):
         Coverage of the interval.
     n_resamples : int
         Bootstrap resamples.
+
+    Examples
+    --------
+    >>> from calibkit.metrics import compare_forecasts
+    >>> y = [0, 1, 1, 0, 1, 0, 1, 0]
+    >>> a = [0.1, 0.9, 0.4, 0.6, 0.8, 0.2, 0.7, 0.3]
+    >>> b = [0.2, 0.8, 0.6, 0.4, 0.7, 0.3, 0.6, 0.4]
+    >>> result = compare_forecasts(y, a, b, metric="brier_score", random_state=0)
+    >>> round(result.difference, 4), result.test
+    (0.0125, 'diebold-mariano')
     """
 
     metric: str
@@ -142,6 +155,12 @@ def compare_forecasts(
         ``score_a``, ``score_b``, ``difference = score_a - score_b``, its
         interval, the test statistic and the p-value.
 
+    Raises
+    ------
+    ValueError
+        When both forecasts' scores are infinite (the difference is
+        undefined), besides the errors of :func:`confidence_interval`.
+
     See Also
     --------
     confidence_interval : The interval of one forecast's metric.
@@ -189,45 +208,40 @@ def compare_forecasts(
     (True, True)
     """
     input_b = input if input_b is None else input_b
-    fc_a = check_forecasts(
-        y_true,
-        y_prob_a,
-        sample_weight=sample_weight,
-        labels=labels,
-        pos_label=pos_label,
-        input=input,
-    )
-    fc_b = check_forecasts(
-        y_true,
-        y_prob_b,
-        sample_weight=sample_weight,
-        labels=labels,
-        pos_label=pos_label,
-        input=input_b,
-    )
+    checked = {"sample_weight": sample_weight, "labels": labels}
+    checked["pos_label"] = pos_label
+    fc_a = _check_one(y_true, y_prob_a, "y_prob_a", input=input, **checked)
+    fc_b = _check_one(y_true, y_prob_b, "y_prob_b", input=input_b, **checked)
     spec = metric_spec(metric, metric_options)
     data_a = Data(fc=fc_a, input=input, y_true=y_true, y_prob=y_prob_a)
     data_b = Data(fc=fc_b, input=input_b, y_true=y_true, y_prob=y_prob_b)
     score_a = float(spec.estimate(data_a))
     score_b = float(spec.estimate(data_b))
+    if math.isinf(score_a) and score_a == score_b:
+        msg = (
+            f"y_prob_a and y_prob_b both have an infinite {spec.name} (each is "
+            "certain and wrong on some row), so their difference is undefined; "
+            "compare them by a bounded metric such as brier_score."
+        )
+        raise ValueError(msg)
     difference = score_a - score_b
 
     rng = check_random_state(random_state)
     replicates_a, replicates_b = _paired_replicates(
         spec, data_a, data_b, n_resamples, rng
     )
-    with np.errstate(invalid="ignore"):
-        resampled = replicates_a - replicates_b
+    # At most one side is infinite (raised above): no inf - inf.
+    resampled = replicates_a - replicates_b
     low, high = interval_ends(resampled, difference, confidence_level, "percentile")
-    spread = float(np.std(resampled, ddof=1)) if n_resamples > 1 else math.nan
+    spread = bootstrap_spread(resampled)
 
     if spec.name in ("log_loss", "brier_score"):
         test = "diebold-mariano"
         d = row_scores(spec.name, data_a) - row_scores(spec.name, data_b)
-        statistic = _mean_over_se(d, fc_a.sample_weight)
+        statistic = _statistic(*weighted_mean_and_se(d, fc_a.sample_weight))
     else:
         test = "bootstrap"
-        statistic = difference / spread if spread > 0 else math.nan
+        statistic = _statistic(difference, spread)
     p_value = _two_sided_normal(statistic)
     return PairedComparison(
         metric=spec.name,
@@ -245,6 +259,18 @@ def compare_forecasts(
     )
 
 
+def _check_one(y_true, y_prob, name, **options):
+    """:func:`check_forecasts` of one of the two forecasts; a complaint about
+    ``y_prob`` says which of them it is."""
+    try:
+        return check_forecasts(y_true, y_prob, **options)
+    except (TypeError, ValueError) as error:
+        if "y_prob" not in str(error):
+            raise
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{name}: {error}") from error
+
+
 def _paired_replicates(spec, data_a, data_b, n_resamples, rng):
     """Both forecasts' metric on the same resamples.
 
@@ -258,24 +284,21 @@ def _paired_replicates(spec, data_a, data_b, n_resamples, rng):
     return a, b
 
 
-def _mean_over_se(d, w):
-    """Weighted mean of d over its standard error (the DM statistic)."""
-    if w is not None:
-        keep = w > 0
-        d, w = d[keep], w[keep]
-    n = d.shape[0]
-    if n < 2 or not np.all(np.isfinite(d)):
+def _statistic(difference, se):
+    """``difference / se``, the test statistic, at the edges too.
+
+    An infinite difference (one forecast certain and wrong) is certain: the
+    statistic is infinite. A standard error of 0 (the two forecasts differ
+    by the same amount on every resample, e.g. identical forecasts) gives 0
+    for no difference and an infinite statistic otherwise.
+    """
+    if math.isinf(difference):
+        return difference
+    if math.isnan(difference) or math.isnan(se):
         return math.nan
-    if w is None:
-        mean = float(np.mean(d))
-        se = float(np.std(d, ddof=1)) / math.sqrt(n)
-    else:
-        total = float(np.sum(w))
-        mean = float(np.dot(w, d)) / total
-        se = math.sqrt(float(np.dot(w**2, (d - mean) ** 2)) / total**2 * n / (n - 1))
     if se == 0:
-        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
-    return mean / se
+        return 0.0 if difference == 0 else math.copysign(math.inf, difference)
+    return difference / se
 
 
 def _two_sided_normal(statistic):

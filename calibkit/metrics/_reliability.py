@@ -76,8 +76,12 @@ class ReliabilityCurve(Result):
         Binned strategies: weighted observed frequency in each bin.
         ``"isotonic"``: the PAV recalibrated value c at each forecast (the
         conditional event probability estimate of the CORP diagram).
-        ``"smooth"``: the kernel-smoothed frequency, forecast minus the
-        smoothed residual (Błasiok & Nakkiran, 2023).
+        ``"smooth"``: the forecast minus the kernel-smoothed residual
+        (Błasiok & Nakkiran, 2023), so that its mean distance from the
+        diagonal, weighted by ``weight``, is the smooth ECE. Near 0 and 1,
+        where the kernel-weighted mean forecast differs from the grid point,
+        it can leave [0, 1], by up to about the bandwidth (``relplot`` draws
+        the kernel-smoothed outcomes instead, which stay inside).
     weight : ndarray of shape (n_points,)
         Total sample weight of each point (``"smooth"``: the smoothed
         density of the forecasts times the total weight and the grid step).

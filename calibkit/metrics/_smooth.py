@@ -202,19 +202,32 @@ class SmoothingGrid:
         self.residual_spread = residual_spread
         self.total = float(mass.sum())
         self.nodes = np.linspace(0.0, 1.0, mass.shape[0])
+        self._spectra = {}
 
-    def smoothed(self, values, spread, sigma):
-        """``sum_i K_sigma(s_j, x_i) v_i`` at every node ``s_j``.
+    def smoothed(self, name, sigma):
+        """``sum_i K_sigma(s_j, x_i) v_i`` at every node ``s_j``, for the
+        deposited ``v = w`` (``name="mass"``) or ``v = w (x - t)``
+        (``name="residual"``).
 
         The linear deposit of a row at ``x = s_j + u h`` equals, to second
         order in ``h``, the row itself plus ``h^2 u (1 - u) / 2`` times the
-        kernel's second derivative; ``spread`` holds these terms, which are
-        subtracted (the error is then of order ``(h / sigma)^3``).
+        kernel's second derivative; the ``*_spread`` deposit holds these
+        terms, which are subtracted (the error is then of order
+        ``(h / sigma)^3``). The spectra of the deposits do not depend on the
+        bandwidth: they are computed once, so the bandwidth search costs one
+        inverse FFT per bandwidth.
         """
-        m = values.shape[0] - 1
+        if name not in self._spectra:
+            values, spread = getattr(self, name), getattr(self, f"{name}_spread")
+            self._spectra[name] = (
+                np.fft.rfft(_mirrored(values)),
+                np.fft.rfft(_mirrored(spread)),
+            )
+        values_spectrum, spread_spectrum = self._spectra[name]
+        m = self.mass.shape[0] - 1
         kernel, curvature = _kernel_spectra(m, float(sigma))
-        total = np.fft.rfft(_mirrored(values)) * kernel
-        total -= np.fft.rfft(_mirrored(spread)) * curvature
+        total = values_spectrum * kernel
+        total -= spread_spectrum * curvature
         return np.fft.irfft(total, 2 * m)[: m + 1]
 
 
@@ -291,7 +304,7 @@ class _SmoothFit:
 
     def __init__(self, grid, sigma):
         self.sigma = float(sigma)
-        self.signed = grid.smoothed(grid.residual, grid.residual_spread, self.sigma)
+        self.signed = grid.smoothed("residual", self.sigma)
         self.ece = _integral_of_abs(self.signed) / grid.total
 
 
@@ -353,7 +366,7 @@ def smooth_curve(grid, bandwidth, n_points):
     nearby: the ratio there is noise) are left out.
     """
     fit = _smooth_fit(grid, bandwidth)
-    density = grid.smoothed(grid.mass, grid.mass_spread, fit.sigma)
+    density = grid.smoothed("mass", fit.sigma)
     forecast = np.linspace(0.0, 1.0, n_points)
     dens = np.interp(forecast, grid.nodes, density)
     signed = np.interp(forecast, grid.nodes, fit.signed)
