@@ -22,6 +22,7 @@ from sklearn.base import clone
 import calibkit as ck
 import calibkit.metrics as m
 from calibkit import _array_api
+from calibkit._array_api import _namespace
 from calibkit.exceptions import CalibrationWarning
 
 compat = pytest.importorskip("array_api_compat")
@@ -151,7 +152,7 @@ def test_temperature_warm_start_and_many_chunks(lib, dispatch, monkeypatch):
     X = (z * 0.5).astype(np.float32)
     with ck.config_context(array_api_dispatch=False):
         ref = ck.TemperatureScaling().fit(X, y)
-    monkeypatch.setattr(_array_api, "CPU_CHUNK_BYTES", 1 << 18)
+    monkeypatch.setattr(_namespace, "CPU_CHUNK_BYTES", 1 << 18)
     cal = ck.TemperatureScaling().fit(lib.put(X), lib.put(y))
     assert cal.temperature_ == pytest.approx(ref.temperature_, rel=RTOL64)
     assert cal.n_iter_ == ref.n_iter_
@@ -164,8 +165,8 @@ def test_float32_device_uses_a_compensated_sum(lib, dispatch, monkeypatch):
     with ck.config_context(array_api_dispatch=False):
         ref = ck.TemperatureScaling().fit(z, y)
         loss = m.log_loss(y, z, input="logits")
-    monkeypatch.setattr(_array_api, "_work_dtype", lambda xp, device: xp.float32)
-    monkeypatch.setattr(_array_api, "CPU_CHUNK_BYTES", 1 << 16)
+    monkeypatch.setattr(_namespace, "_work_dtype", lambda xp, device: xp.float32)
+    monkeypatch.setattr(_namespace, "CPU_CHUNK_BYTES", 1 << 16)
     X = z.astype(np.float32)
     cal = ck.TemperatureScaling().fit(lib.put(X), lib.put(y))
     assert cal.temperature_ == pytest.approx(ref.temperature_, rel=1e-5)
