@@ -54,15 +54,19 @@ def scale_exponent(magnitude):
 def scaled_transform(transform, exponent):
     """``transform`` followed by multiplication with ``2**exponent`` (exact).
 
-    Returns ``transform`` itself when ``exponent`` is 0.
+    Returns ``transform`` itself when ``exponent`` is 0. The result is a
+    :func:`functools.partial` of :func:`_scaled`, whose ``transform`` and
+    ``exponent`` the device passes (:mod:`calibkit._array_api`) read to apply
+    the same map on the device.
     """
     if exponent == 0:
         return transform
+    return functools.partial(_scaled, transform=transform, exponent=exponent)
 
-    def scaled(values):
-        return np.ldexp(values if transform is None else transform(values), exponent)
 
-    return scaled
+def _scaled(values, *, transform, exponent):
+    """See :func:`scaled_transform`."""
+    return np.ldexp(values if transform is None else transform(values), exponent)
 
 
 #: Largest subsample of rows used for the starting point (Platt and temperature

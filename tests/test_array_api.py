@@ -230,6 +230,44 @@ def test_scaling_on_device_equals_numpy(
     _no_matrix_copied(lib, host_copies, *X.shape)
 
 
+@pytest.mark.parametrize(
+    ("cls", "options"),
+    [
+        (ck.VectorScaling, {}),
+        (ck.MatrixScaling, {"reg_off_diagonal": 0.0, "reg_bias": 0.0}),
+        (ck.DirichletCalibration, {"reg_off_diagonal": 0.0, "reg_bias": 0.0}),
+    ],
+)
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_scaling_of_extreme_logits_on_device_equals_numpy(
+    lib, dispatch, cls, options, scale
+):
+    # Logits of magnitude 1e-300 or 1e300 are solved for rescaled by a power
+    # of two on the device too: the same fit as numpy (itself checked for
+    # scale-equivariance in test_messy_new_calibrators), not a NaN or a
+    # non-converged map.
+    z, y = _logits(150, 3, seed=12)
+    X = z * scale
+    with ck.config_context(array_api_dispatch=False):
+        ref = cls(**options).fit(X, y)
+        expected = ref.predict_proba(X)
+    cal = cls(**options).fit(lib.put(X), lib.put(y))
+    np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=1e-9)
+    np.testing.assert_allclose(cal.intercept_, ref.intercept_, rtol=0, atol=1e-9)
+    proba = lib.back(cal.predict_proba(lib.put(X)))
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-10)
+
+
+def test_binary_vector_scaling_of_tiny_log_odds_on_device(lib, dispatch):
+    z, y = _logits(150, 2, seed=13)
+    s = (z[:, 1] - z[:, 0]) * 1e-300
+    with ck.config_context(array_api_dispatch=False):
+        ref = ck.VectorScaling().fit(s, y)
+    cal = ck.VectorScaling().fit(lib.put(s), lib.put(y))
+    np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=1e-9)
+    assert cal.coef_[0] == 1.0
+
+
 def test_newton_cg_on_device(lib, dispatch, monkeypatch):
     # Models above DENSE_MAX_PARAMS are solved matrix-free (Newton-CG): their
     # gradient and Hessian-vector passes run on the device too.

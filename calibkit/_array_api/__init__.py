@@ -54,6 +54,7 @@ from calibkit._array_api._namespace import (
 )
 from calibkit._array_api._scaling import (
     affine_softmax,
+    feature_magnitude,
     fold_keys,
     held_out_loss,
     scaling_model,
@@ -80,6 +81,7 @@ __all__ = [
     "check_device_probabilities",
     "config_context",
     "dispatch_enabled",
+    "feature_magnitude",
     "fold_keys",
     "get_config",
     "held_out_loss",

@@ -19,34 +19,65 @@ from calibkit._array_api._namespace import (
     to_host,
     xp_ones,
 )
-from calibkit._array_api._temperature import _as_logits
+from calibkit._array_api._temperature import _as_logits, ldexp
 
 
 def _device_transform(transform):
     """The device counterpart of a calibrator's per-chunk numpy transform.
 
-    Only the transforms of logits exist here (the calibrators take
-    probabilities on the host): ``(0, s)`` for 1-D log-odds, and Dirichlet
-    calibration's log-softmax.
+    Returns ``(kind, exponent)``: ``kind`` is None (logits; 1-D log-odds ``s``
+    as ``(0, s)``) or ``"log_softmax"`` (Dirichlet calibration's features),
+    and the features are multiplied by ``2**exponent`` afterwards, as by
+    :func:`calibkit._solvers.scaled_transform` (extreme logits are solved
+    for rescaled). Only the transforms of logits exist here (the calibrators
+    take probabilities on the host).
     """
+    from calibkit._solvers import _scaled
     from calibkit._transforms import binary_logits
     from calibkit.calibrators._scaling import _binary_log_softmax, _log_softmax
 
+    exponent = 0
+    if isinstance(transform, functools.partial) and transform.func is _scaled:
+        exponent = transform.keywords["exponent"]
+        transform = transform.keywords["transform"]
     if transform is None or transform is binary_logits:
-        return None
+        return None, exponent
     if transform in (_log_softmax, _binary_log_softmax):
-        return "log_softmax"
+        return "log_softmax", exponent
     raise NotImplementedError(f"no device version of {transform!r}")
 
 
 def _features(space, z, transform):
-    """A chunk's features in the working dtype: logits or their log-softmax."""
+    """A chunk's features in the working dtype: logits or their log-softmax.
+
+    ``transform`` is a pair of :func:`_device_transform`.
+    """
     xp = space.xp
+    kind, exponent = transform
     x = _as_logits(space, z)
-    if transform == "log_softmax":
+    if kind == "log_softmax":
         shifted = x - xp.max(x, axis=1, keepdims=True)
         x = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-    return x
+    return ldexp(x, exponent)
+
+
+def feature_magnitude(X, transform):
+    """Largest finite ``|x|`` of the features of ``X`` (0 if none), on the device.
+
+    As ``calibkit.calibrators._scaling._max_abs``: what decides whether the
+    features are rescaled by a power of two before solving.
+    """
+    space = array_api_space(X)
+    xp = space.xp
+    spec = _device_transform(transform)
+
+    def kernel(z):
+        x = xp.abs(_features(space, z, spec))
+        top = xp.max(xp.where(xp.isfinite(x), x, 0.0), keepdims=True)
+        return xp.zeros(1, dtype=space.work, device=space.device), xp.reshape(top, (1,))
+
+    n_cols = 2 * (1 if X.ndim == 1 else X.shape[1])
+    return float(reduce_chunks(space, kernel, X, n_cols=n_cols, maxima=True)[1][0])
 
 
 def _softmax_residual(space, a, y, eps):
@@ -286,13 +317,13 @@ def affine_softmax(X, transform, coef, intercept):
     """
     space = array_api_space(X)
     xp = space.xp
-    kind = _device_transform(transform)
+    spec = _device_transform(transform)
     coef_dev = space.asarray(np.asarray(coef, np.float64), space.work)
     bias = space.asarray(np.asarray(intercept, np.float64), space.work)
     k = bias.shape[0]
     out = _Rows(space, (X.shape[0], k), X.dtype)
     for rows in _quiet_chunks(X.shape[0], 2 * k, space):
-        x = _features(space, rows_of(X, rows), kind)
+        x = _features(space, rows_of(X, rows), spec)
         a = x * coef_dev + bias if coef_dev.ndim == 1 else x @ coef_dev.T + bias
         out.put(rows, xp.astype(row_logsumexp_softmax(xp, a), X.dtype))
     return out.result()
@@ -302,12 +333,12 @@ def held_out_loss(X, y, w, transform, coef, intercept):
     """Weighted sum of the log-losses of ``softmax(W x + b)`` (cross-validation)."""
     space = array_api_space(X)
     xp = space.xp
-    kind = _device_transform(transform)
+    spec = _device_transform(transform)
     coef_dev = space.asarray(np.asarray(coef, np.float64), space.work)
     bias = space.asarray(np.asarray(intercept, np.float64), space.work)
 
     def kernel(z, labels, weights):
-        x = _features(space, z, kind)
+        x = _features(space, z, spec)
         a = x * coef_dev + bias if coef_dev.ndim == 1 else x @ coef_dev.T + bias
         loss, _, _ = _softmax_residual(space, a, labels, None)
         return xp.reshape(weights @ loss, (1,))
@@ -320,12 +351,12 @@ def fold_keys(X, y, transform):
     """Per row: the true class's feature and the row sum (two host vectors)."""
     space = array_api_space(X)
     xp = space.xp
-    kind = _device_transform(transform)
+    spec = _device_transform(transform)
     y_dev = space.labels(y)
     keys = np.empty((X.shape[0], 2))
     n_cols = 2 * (1 if X.ndim == 1 else X.shape[1])
     for rows in _quiet_chunks(X.shape[0], n_cols, space):
-        x = _features(space, rows_of(X, rows), kind)
+        x = _features(space, rows_of(X, rows), spec)
         pair = xp.stack([take_rows(xp, x, y_dev[rows]), xp.sum(x, axis=1)], axis=1)
         keys[rows] = to_host(pair)
     return keys
