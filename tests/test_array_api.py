@@ -357,6 +357,39 @@ def test_dispatch_is_off_by_default_and_follows_sklearn(monkeypatch):
     assert isinstance(cal.predict_proba(torch.asarray(z)), torch.Tensor)
 
 
+def test_config_is_per_thread():
+    # Each thread sees only its own setting, as with scikit-learn's
+    # get_config: a with-block in one thread does not switch another.
+    import threading
+
+    inside, entered, release = [], threading.Event(), threading.Event()
+
+    def switched_on():
+        with ck.config_context(array_api_dispatch=True):
+            entered.set()
+            release.wait(5)
+            inside.append(ck.get_config()["array_api_dispatch"])
+
+    worker = threading.Thread(target=switched_on)
+    worker.start()
+    assert entered.wait(5)
+    seen_here = (ck.get_config()["array_api_dispatch"], _array_api.dispatch_enabled())
+    release.set()
+    worker.join(5)
+    assert inside == [True]
+    assert seen_here == (False, False)
+    with ck.config_context(array_api_dispatch=True):
+        seen = []
+        thread = threading.Thread(
+            target=lambda: seen.append(ck.get_config()["array_api_dispatch"])
+        )
+        thread.start()
+        thread.join(5)
+        assert seen == [False]  # a new thread starts from the default
+        assert ck.get_config()["array_api_dispatch"]
+    assert not ck.get_config()["array_api_dispatch"]
+
+
 def test_import_does_not_load_torch_or_array_api_compat():
     code = (
         "import sys, calibkit, calibkit.metrics as m\n"

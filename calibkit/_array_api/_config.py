@@ -1,9 +1,26 @@
-"""calibkit's configuration: the switch for Array API dispatch."""
+"""calibkit's configuration: the switch for Array API dispatch.
+
+The setting is per thread, as scikit-learn's ``get_config``: each thread
+starts from the defaults in :data:`_DEFAULTS` and sees only its own
+:func:`set_config` and :func:`config_context` calls, so that a ``with
+config_context(...)`` block in one thread cannot switch dispatch on or off
+under another.
+"""
 
 import contextlib
 import sys
+import threading
 
-_CONFIG = {"array_api_dispatch": False}
+_DEFAULTS = {"array_api_dispatch": False}
+
+_LOCAL = threading.local()
+
+
+def _config():
+    """This thread's configuration dict (the defaults on first use)."""
+    if not hasattr(_LOCAL, "config"):
+        _LOCAL.config = dict(_DEFAULTS)
+    return _LOCAL.config
 
 
 def get_config():
@@ -16,7 +33,7 @@ def get_config():
         Array API inputs is on (scikit-learn's switch, when on, also enables
         dispatch; see :func:`set_config`).
     """
-    return dict(_CONFIG)
+    return dict(_config())
 
 
 def set_config(*, array_api_dispatch=None):
@@ -33,12 +50,18 @@ def set_config(*, array_api_dispatch=None):
         ``SCIPY_ARRAY_API=1`` in the environment before scipy is imported;
         calibkit's switch does not). None leaves the value unchanged.
 
+    Notes
+    -----
+    The setting belongs to the calling thread (as scikit-learn's): other
+    threads, including ones started later and the worker threads of a pool,
+    keep their own value, off unless they set it.
+
     See Also
     --------
     config_context : The same, for a ``with`` block.
     """
     if array_api_dispatch is not None:
-        _CONFIG["array_api_dispatch"] = bool(array_api_dispatch)
+        _config()["array_api_dispatch"] = bool(array_api_dispatch)
 
 
 @contextlib.contextmanager
@@ -72,7 +95,7 @@ def config_context(*, array_api_dispatch=None):
 
 def dispatch_enabled():
     """Whether calibkit's or scikit-learn's Array API dispatch is on."""
-    if _CONFIG["array_api_dispatch"]:
+    if _config()["array_api_dispatch"]:
         return True
     sklearn = sys.modules.get("sklearn")
     if sklearn is None:  # never imported: its switch cannot be on
