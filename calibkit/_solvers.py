@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibkit._array_api import is_on_device, take_subsample, temperature_passes
+from calibkit._array_api import (
+    host_rows,
+    is_on_device,
+    take_subsample,
+    temperature_passes,
+)
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
 from calibkit._newton import ChunkedModel, minimize, minimize_scalar
 from calibkit.metrics._kernels import total_weight
@@ -26,7 +31,13 @@ def _transformed(values, transform):
 
 
 def _chunk(X, rows, transform):
-    """Rows of ``X`` as float64 (computed, if ``X`` is a dask array), transformed."""
+    """Rows of ``X`` as float64 (computed, if ``X`` is a dask array), transformed.
+
+    Rows of an array on an Array API device are transformed there and copied
+    to the host: only subsamples and single rows are read this way.
+    """
+    if is_on_device(X):
+        return host_rows(X, rows, transform)
     return _transformed(np.asarray(X[rows]), transform)
 
 

@@ -296,19 +296,79 @@ def test_cross_validated_regularisation_on_device(lib, dispatch):
     np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=0, atol=1e-10)
 
 
+def _platt_inputs(shape, dtype):
+    z, y = _logits(400, 3, seed=14)
+    if shape == "log-odds":
+        return (z[:, 1] - z[:, 0]).astype(dtype), (y == 1).astype(int)
+    if shape == "two columns":
+        return z[:, :2].astype(dtype), (y == 1).astype(int)
+    return z.astype(dtype), y
+
+
+@pytest.mark.parametrize("shape", ["log-odds", "two columns", "one-vs-rest"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_platt_on_device_equals_numpy(lib, dispatch, host_copies, shape, dtype):
+    X, y = _platt_inputs(shape, dtype)
+    w = np.random.default_rng(3).integers(0, 3, X.shape[0]).astype(float)
+    with ck.config_context(array_api_dispatch=False):
+        ref = ck.PlattScaling().fit(X, y, sample_weight=w)
+        expected = ref.predict_proba(X)
+    cal = ck.PlattScaling().fit(lib.put(X), lib.put(y), sample_weight=lib.put(w))
+    proba = cal.predict_proba(lib.put(X))
+    lib.check(proba, dtype)
+    np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=RTOL64)
+    np.testing.assert_allclose(cal.intercept_, ref.intercept_, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(cal.n_iter_, ref.n_iter_)
+    atol = 1e-12 if dtype == np.float64 else FLOAT32_PROB_ATOL
+    np.testing.assert_allclose(lib.back(proba), expected, rtol=0, atol=atol)
+    n_cols = 1 if X.ndim == 1 else X.shape[1]
+    _no_matrix_copied(lib, host_copies, X.shape[0], max(n_cols, 2))
+
+
+def test_platt_on_device_warm_start_extremes_and_separation(lib, dispatch):
+    # 64,100 rows: the fit starts from an evenly spaced subsample (copied to
+    # the host, 1-D); 1e-300 log-odds are solved for rescaled by 2**k.
+    z, y = _logits(64_100, 2, seed=15)
+    s, y = z[:, 1] - z[:, 0], (y == 1).astype(int)
+    for X in (s, s * 1e-300):
+        with ck.config_context(array_api_dispatch=False):
+            ref = ck.PlattScaling().fit(X, y)
+        cal = ck.PlattScaling().fit(lib.put(X), lib.put(y))
+        np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=RTOL64)
+        np.testing.assert_allclose(cal.intercept_, ref.intercept_, atol=1e-12)
+        assert cal.n_iter_[0] == ref.n_iter_[0]
+    separated = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 3.0])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    warns = pytest.warns(ck.exceptions.NoFiniteOptimumWarning)
+    with ck.config_context(array_api_dispatch=False), warns as expected:
+        ref = ck.PlattScaling().fit(separated, labels)
+    with pytest.warns(ck.exceptions.NoFiniteOptimumWarning) as got:
+        cal = ck.PlattScaling().fit(lib.put(separated), lib.put(labels))
+    assert str(got[0].message) == str(expected[0].message)
+    np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=RTOL64)
+
+
 @pytest.mark.parametrize(
-    ("cls", "binary"),
-    [(ck.PlattScaling, True), (ck.PlattScaling, False), (ck.IsotonicCalibration, True)],
+    ("cls", "options", "binary"),
+    [
+        (ck.PlattScaling, {"input": "probabilities"}, True),
+        (ck.IsotonicCalibration, {}, True),
+    ],
 )
-def test_host_calibrators_return_the_inputs_namespace(lib, dispatch, cls, binary):
-    # Platt and isotonic calibration (sorting, one-vs-rest scores) compute on
-    # the host, and hand the probabilities back on the input's device.
+def test_host_calibrators_return_the_inputs_namespace(
+    lib, dispatch, cls, options, binary
+):
+    # Isotonic calibration (a sort) and Platt scaling of probabilities (rows
+    # at log-odds +-inf) compute on the host, and hand the probabilities back
+    # on the input's device.
     z, y = _logits(200, 3, seed=7)
     X = (z[:, 1] - z[:, 0]).astype(np.float32) if binary else z
     y = (y == 1).astype(int) if binary else y
+    if options.get("input") == "probabilities":
+        X = (1.0 / (1.0 + np.exp(-X))).astype(X.dtype)
     with ck.config_context(array_api_dispatch=False):
-        expected = cls().fit(X, y).predict_proba(X)
-    proba = cls().fit(lib.put(X), lib.put(y)).predict_proba(lib.put(X))
+        expected = cls(**options).fit(X, y).predict_proba(X)
+    proba = cls(**options).fit(lib.put(X), lib.put(y)).predict_proba(lib.put(X))
     lib.check(proba, X.dtype)
     np.testing.assert_array_equal(lib.back(proba), expected)
 

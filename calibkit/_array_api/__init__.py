@@ -52,6 +52,13 @@ from calibkit._array_api._namespace import (
     is_on_device,
     to_host,
 )
+from calibkit._array_api._platt import (
+    device_reduce_rows,
+    host_rows,
+    infinite_rows,
+    one_vs_rest_log_odds,
+    platt_proba,
+)
 from calibkit._array_api._scaling import (
     affine_softmax,
     feature_magnitude,
@@ -80,6 +87,7 @@ __all__ = [
     "check_device_forecasts",
     "check_device_probabilities",
     "config_context",
+    "device_reduce_rows",
     "dispatch_enabled",
     "feature_magnitude",
     "fold_keys",
@@ -87,10 +95,14 @@ __all__ = [
     "held_out_loss",
     "host_float64",
     "host_labels",
+    "host_rows",
+    "infinite_rows",
     "is_on_device",
     "log_loss_sum",
     "looks_like_probabilities",
     "mean_information_terms",
+    "one_vs_rest_log_odds",
+    "platt_proba",
     "scaling_model",
     "set_config",
     "softmax_probabilities",

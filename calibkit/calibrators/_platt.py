@@ -6,6 +6,7 @@ from numbers import Integral
 import numpy as np
 from scipy.special import expit
 
+from calibkit._array_api import is_on_device, one_vs_rest_log_odds, platt_proba
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import PlattSolution, fit_platt
 from calibkit._transforms import row_softmax
@@ -75,9 +76,13 @@ class PlattScaling(BaseCalibrator):
     Newton on standardised scores: the gradient is ``mean w (sigmoid(z) - t)
     [s, 1]`` and the Hessian ``mean w sigmoid(z)(1 - sigmoid(z)) [s, 1][s, 1]^T``.
     Each iteration is one pass over the data; a handful reach machine
-    precision. Array API inputs (torch, CuPy, ... with
-    :func:`calibkit.config_context`) are copied to the host and their
-    probabilities returned on the input's device.
+    precision. Array API inputs (torch, CuPy, JAX, ... with
+    :func:`calibkit.config_context`): logits are fitted and predicted on
+    their device (every pass is a reduction there; only the Newton step, the
+    small evenly spaced subsample behind the starting point and scale, and
+    the labels and weights are on the host), and ``predict_proba`` returns
+    an array of their library; ``input="probabilities"`` (exact 0 and 1 get
+    probabilities of their own) is computed on the host.
 
     Sign convention: scikit-learn's ``_SigmoidCalibration`` stores
     ``A = -coef_`` and ``B = -intercept_``.
@@ -203,14 +208,19 @@ class PlattScaling(BaseCalibrator):
                 self._fit_one(values, y == 1, sample_weight, transform, None, empty)
             ]
         else:
-            scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
+            if is_on_device(X):  # logits (see _array_api_native)
+                scores = one_vs_rest_log_odds(X)
+            else:
+                scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
             check_finite_log_odds(X, self.input, "Platt scaling", scores=scores)
             fits = []
             # A loop, not a comprehension: before Python 3.12 a comprehension
             # is a frame of its own, and the warning's stacklevel would miss.
             for k, label in enumerate(self.classes_):
                 fits.append(
-                    self._fit_one(scores[k], y == k, sample_weight, None, label, empty)
+                    self._fit_one(
+                        scores[k, ...], y == k, sample_weight, None, label, empty
+                    )
                 )
         warn_classes_without_weight(empty)
         solutions = [solution for solution, _ in fits]
@@ -339,7 +349,18 @@ class PlattScaling(BaseCalibrator):
             ),
         )
 
+    def _array_api_native(self):
+        # Logits are fitted and predicted on their device; probabilities (the
+        # rows at log-odds -inf / +inf) on the host.
+        return self.input == "logits"
+
     def _predict_proba(self, X):
+        if is_on_device(X):  # logits (see _array_api_native)
+            if len(self.classes_) == 2:
+                _, transform = binary_scores(X, self.input)
+                return platt_proba(X, transform, self.coef_, self.intercept_)
+            scores = one_vs_rest_log_odds(X)
+            return platt_proba(X, None, self.coef_, self.intercept_, scores=scores)
         exact = self.input == "probabilities" and self.zero_proba_ is not None
         if len(self.classes_) == 2:
             values, transform = binary_scores(X, self.input, exact=exact)
