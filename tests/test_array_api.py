@@ -348,6 +348,65 @@ def test_platt_on_device_warm_start_extremes_and_separation(lib, dispatch):
     np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=RTOL64)
 
 
+def _beta_inputs(case, dtype):
+    z, y = _logits(300, 3, seed=16)
+    if case == "logits":
+        return z.astype(dtype), y
+    p = _softmax(z)
+    if case == "binary probabilities":  # with exact 0 and 1
+        p1 = p[:, 1] / (p[:, 0] + p[:, 1])
+        p1[:3] = [0.0, 1.0, 0.0]
+        return p1.astype(dtype), (y == 1).astype(int)
+    p[:3] = [[0.0, 0.3, 0.7], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]
+    return p.astype(dtype), y
+
+
+@pytest.mark.parametrize(
+    ("case", "parameters", "dtype"),
+    [
+        ("binary probabilities", "abm", np.float64),
+        ("binary probabilities", "ab", np.float32),
+        ("probabilities", "am", np.float64),
+        ("probabilities", "abm", np.float32),
+        ("logits", "abm", np.float64),
+    ],
+)
+def test_beta_on_device_equals_numpy(
+    lib, dispatch, host_copies, case, parameters, dtype
+):
+    # Every pass of beta calibration is a reduction: probabilities (exact 0
+    # and 1 included) and logits are fitted and predicted on the device.
+    X, y = _beta_inputs(case, dtype)
+    w = np.random.default_rng(4).integers(0, 3, X.shape[0]).astype(float)
+    options = {"parameters": parameters, "input": case.split()[-1]}
+
+    def fit(X, y, w):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            cal = ck.BetaCalibration(**options).fit(X, y, sample_weight=w)
+        return cal, [str(r.message) for r in record]
+
+    with ck.config_context(array_api_dispatch=False):
+        ref, ref_warnings = fit(X, y, w)
+        expected = ref.predict_proba(X)
+    cal, got_warnings = fit(lib.put(X), lib.put(y), lib.put(w))
+    assert got_warnings == ref_warnings
+    proba = cal.predict_proba(lib.put(X))
+    lib.check(proba, dtype)
+    for name in ("a_", "b_", "c_"):
+        np.testing.assert_allclose(getattr(cal, name), getattr(ref, name), atol=1e-12)
+    for name in ("zero_proba_", "one_proba_"):
+        if getattr(ref, name) is None:
+            assert getattr(cal, name) is None
+        else:
+            np.testing.assert_allclose(getattr(cal, name), getattr(ref, name), 1e-12)
+    np.testing.assert_array_equal(cal.n_iter_, ref.n_iter_)
+    atol = 1e-12 if dtype == np.float64 else FLOAT32_PROB_ATOL
+    np.testing.assert_allclose(lib.back(proba), expected, rtol=0, atol=atol)
+    n_cols = 1 if X.ndim == 1 else X.shape[1]
+    _no_matrix_copied(lib, host_copies, X.shape[0], max(n_cols, 2))
+
+
 @pytest.mark.parametrize(
     ("cls", "options", "binary"),
     [

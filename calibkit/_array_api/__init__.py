@@ -30,6 +30,7 @@ The package is split by job: :mod:`._config` (the switch), :mod:`._namespace`
 names the rest of calibkit uses are re-exported here.
 """
 
+from calibkit._array_api._beta import beta_proba
 from calibkit._array_api._config import (
     config_context,
     dispatch_enabled,
@@ -82,6 +83,7 @@ __all__ = [
     "Space",
     "affine_softmax",
     "array_api_space",
+    "beta_proba",
     "brier_sum",
     "check_device_array",
     "check_device_forecasts",

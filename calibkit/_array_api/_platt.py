@@ -1,8 +1,9 @@
-"""Platt scaling on the device: the passes of :func:`calibkit._solvers.fit_platt`.
+"""Platt scaling on the device, and the dispatch of passes to device kernels.
 
 :func:`calibkit._chunks.reduce_rows` hands a pass over a device array to
 :func:`device_reduce_rows`, which looks up the device version of the numpy
-kernel it was given (:data:`_kernels`) and sums it over row chunks with
+kernel it was given (:func:`_kernels`: Platt's here, beta calibration's in
+:mod:`._beta`) and sums it over row chunks with
 :func:`~calibkit._array_api._namespace.reduce_chunks`. So ``fit_platt`` (its
 summary, warm start, first pass and Newton passes) runs unchanged on device
 scores: one solver. Only the evenly spaced subsamples behind the starting
@@ -142,13 +143,20 @@ def first_kernel(space, s, positive, w, *, theta, center, scale, transform):
 
 @functools.cache
 def _kernels():
-    """The device version of each numpy kernel that may see device scores."""
+    """The device version of each numpy kernel that may see device inputs."""
     from calibkit import _solvers
+    from calibkit._array_api import _beta
+    from calibkit.calibrators import _base
+    from calibkit.calibrators import _beta as beta
 
     return {
         _solvers._summary_kernel: summary_kernel,
         _solvers._first_platt_kernel: first_kernel,
         _solvers.PlattModel.kernel: model_kernel,
+        beta._summary_kernel: _beta.summary_kernel,
+        beta._moments_kernel: _beta.moments_kernel,
+        beta.BetaModel.kernel: _beta.model_kernel,
+        _base._count_saturated: _beta.count_saturated,
     }
 
 
@@ -203,10 +211,12 @@ def device_reduce_rows(kernel, arrays, n_cols, combine):
     result = reduce_chunks(space, part, *device_arrays, n_cols=n_cols, maxima=maxima)
     if not maxima:
         return result
-    sums, top = result
-    padded = np.full_like(sums, -np.inf)
-    padded[: top.shape[0]] = top
-    return np.stack([sums, padded])
+    sums, top = result  # the numpy kernels pad both rows to one length
+    size = max(sums.shape[0], top.shape[0])
+    out = np.zeros((2, size))
+    out[1] = -np.inf
+    out[0, : sums.shape[0]], out[1, : top.shape[0]] = sums, top
+    return out
 
 
 def host_rows(X, rows, transform):

@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit._array_api import (
     array_api_space,
     check_device_array,
+    check_device_probabilities,
     host_labels,
     infinite_rows,
     is_on_device,
@@ -211,7 +212,10 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             )
             raise ValueError(msg)
         if self.input == "probabilities":
-            X = check_probabilities(X, name="X")
+            if space is None:
+                X = check_probabilities(X, name="X")
+            else:
+                X = check_device_probabilities(X, name="X", space=space)
         elif reset and (
             looks_like_probabilities(X)
             if space is None
