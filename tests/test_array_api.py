@@ -597,6 +597,29 @@ def test_reliability_and_information_on_device_equal_numpy(lib, dispatch, host_c
     _no_matrix_copied(lib, host_copies, 400, 3)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e-300, 1e200])
+def test_weighted_uniform_bins_stay_on_device(lib, dispatch, host_copies, scale):
+    # Weighted equal-width bins are counted on the device: nothing per row
+    # comes back (equal-mass bins, which sort, bring two vectors to the host).
+    z, y = _logits(400, 3, seed=17)
+    p = _softmax(z)
+    w = np.random.default_rng(5).integers(0, 4, 400) * scale
+    for options in ({}, {"n_bins": 7, "norm": "l2"}, {"norm": "max"}):
+        with ck.config_context(array_api_dispatch=False):
+            expected = m.expected_calibration_error(y, p, sample_weight=w, **options)
+        got = m.expected_calibration_error(y, lib.put(p), sample_weight=w, **options)
+        assert got == pytest.approx(expected, rel=RTOL64)
+    with ck.config_context(array_api_dispatch=False):
+        expected = m.reliability_curve(y, p, sample_weight=w)
+    got = m.reliability_curve(y, lib.put(p), sample_weight=w)
+    for name in ("forecast", "observed", "weight"):
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), 1e-12)
+    for name in ("count", "bin_index", "bin_lower", "bin_upper"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+    if lib.name == "strict":
+        assert all(s[:1] != (400,) for s in host_copies), host_copies
+
+
 def test_metric_warnings_and_errors_match_numpy(lib, dispatch):
     y = np.array([0, 1, 2, 1, 0])
     p = np.array([[0.5, 0.5, 0], [0, 0, 1], [0.2, 0.3, 0.5], [1, 0, 0], [0.9, 0.1, 0]])

@@ -146,27 +146,46 @@ def _bin_numbers(space, x, n_bins):
     return k
 
 
-def uniform_bin_totals(prob, y, n_bins, *, top):
-    """Per-bin ``[count, sum x, sum t]`` of unit-weight rows, on the device.
+def uniform_bin_totals(prob, y, n_bins, *, top, sample_weight=None):
+    """Per-bin ``[count, sum x, sum t]`` (and ``sum w``), on the device.
 
     As :func:`calibkit.metrics._reliability._streamed_bins`: equal-width bins
     on [0, 1], top-label (``top``) or the 1-D forecast itself. Each chunk's
     bins are counted by a product with the one-hot bin matrix (the standard
-    has no ``bincount``).
+    has no ``bincount``). With ``sample_weight`` (host float64), the rows are
+    ``[count of rows of positive weight, mean x, mean t, sum w]`` (weighted
+    means): the weights are divided by a power of two (exact) that brings
+    the largest to [0.5, 1) before they go to the device, and ``sum w`` is
+    multiplied back, so that weights from 1e-300 to 1e300 neither underflow
+    nor overflow.
     """
     space = array_api_space(prob)
     xp = space.xp
     centers = xp.arange(n_bins, dtype=space.work, device=space.device)
+    exponent = 0
+    if sample_weight is not None:
+        largest = float(np.max(sample_weight)) if sample_weight.size else 0.0
+        exponent = int(np.frexp(largest)[1]) if largest > 0 else 0
+        sample_weight = np.ldexp(sample_weight, -exponent)
 
-    def kernel(chunk, labels):
+    def kernel(chunk, labels, w):
         if top:
             predicted, x = _top_label_chunk(space, chunk)
             t = xp.astype(predicted == labels, space.work)
         else:
             x, t = xp.astype(chunk, space.work), xp.astype(labels, space.work)
         onehot = xp.astype(_bin_numbers(space, x, n_bins)[:, None] == centers, x.dtype)
-        return xp.reshape(xp.stack([xp.ones_like(x), x, t]) @ onehot, (-1,))
+        if w is None:
+            return xp.reshape(xp.stack([xp.ones_like(x), x, t]) @ onehot, (-1,))
+        rows = [xp.astype(w > 0, space.work), w * x, w * t, w]
+        return xp.reshape(xp.stack(rows) @ onehot, (-1,))
 
     n_cols = (1 if prob.ndim == 1 else prob.shape[1]) + n_bins
-    totals = reduce_chunks(space, kernel, prob, space.labels(y), n_cols=n_cols)
-    return totals.reshape(3, n_bins)
+    args = (prob, space.labels(y), space.weights(sample_weight))
+    totals = reduce_chunks(space, kernel, *args, n_cols=n_cols)
+    if sample_weight is None:
+        return totals.reshape(3, n_bins)
+    count, sum_x, sum_t, weight = totals.reshape(4, n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty bins: unused
+        means = [sum_x / weight, sum_t / weight]
+    return np.stack([count, *means, np.ldexp(weight, exponent)])
