@@ -645,3 +645,49 @@ def test_metric_warnings_and_errors_match_numpy(lib, dispatch):
     far[0] = [0.5, 0.6, 0.0]
     with pytest.raises(ValueError, match=r"row 0 sums to 1\.1"):
         m.entropy(lib.put(far))
+
+
+# --- JAX (immutable arrays) ---------------------------------------------------
+
+
+@pytest.fixture
+def jnp():
+    """``jax.numpy`` with float64 enabled for the test (restored after)."""
+    jax = pytest.importorskip("jax")
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield pytest.importorskip("jax.numpy")
+    jax.config.update("jax_enable_x64", previous)
+
+
+def test_jax_calibrators_and_metrics_equal_numpy(jnp, dispatch):
+    # JAX arrays cannot be written in place: outputs are assembled from their
+    # chunks. Temperature scaling (chunked passes), Platt scaling (the numpy
+    # solver's passes dispatched to device kernels) and log-loss, against
+    # numpy. (JAX compiles each new operation on first use, seconds per
+    # calibrator here, so the cases are few and float64 only; JAX is not in the
+    # test extra, see docs/user_guide/deep_learning.rst.)
+    z, y = _logits(300, 3, seed=18)
+    y1, s = (y == 1).astype(int), z[:, 1] - z[:, 0]
+    w = np.random.default_rng(6).integers(0, 3, 300).astype(float)
+    calibrators = [
+        (ck.TemperatureScaling(), z, y),
+        (ck.PlattScaling(), s, y1),
+    ]
+    for cal, data, labels in calibrators:
+        with ck.config_context(array_api_dispatch=False):
+            expected = clone(cal).fit(data, labels, sample_weight=w).predict_proba(data)
+        fitted = cal.fit(jnp.asarray(data), jnp.asarray(labels), sample_weight=w)
+        got = fitted.predict_proba(jnp.asarray(data))
+        assert compat.is_jax_array(got), type(cal).__name__
+        assert got.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=0, atol=1e-12)
+    cases = [
+        (m.log_loss, (y, z), {"input": "logits", "sample_weight": w}),
+    ]
+    for func, args, options in cases:
+        with ck.config_context(array_api_dispatch=False):
+            expected = func(*args, **options)
+        moved = [a if a is y else jnp.asarray(a) for a in args]
+        got = func(*moved, **options)
+        assert got == pytest.approx(expected, rel=RTOL64), func.__name__
