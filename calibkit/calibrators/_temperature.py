@@ -142,7 +142,9 @@ class TemperatureScaling(BaseCalibrator):
     ``(L, L', L'')`` travel to the host -- and ``predict_proba`` returns an
     array of their library, on their device, in their dtype.
     ``input="probabilities"`` (the logit of exact zeros, the floor search)
-    computes on the host and returns the probabilities on the device.
+    computes on the host and returns the probabilities on the device. JAX
+    arrays work too (outputs are assembled from chunks, as JAX arrays are
+    immutable); CuPy is untested (no GPU in the test setup).
 
     References
     ----------

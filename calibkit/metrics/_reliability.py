@@ -275,6 +275,12 @@ def expected_calibration_error(
     root of the mean square). Binned estimates depend on ``n_bins`` and
     underestimate the calibration error of continuous forecasts.
 
+    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`):
+    top-label (or binary) equal-width bins, weighted or not, are counted on
+    the input's device. Sorting-based methods move data to the host:
+    equal-mass bins bring the top-label confidence and correctness (two
+    numbers per row), and ``multiclass="classwise"`` the columns.
+
     References
     ----------
     .. [1] Naeini, M. P., Cooper, G. F., & Hauskrecht, M. (2015). Obtaining
