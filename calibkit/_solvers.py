@@ -873,20 +873,21 @@ def _temperature_passes(logits, y, sample_weight, transform, eps):
     """``passes_at(exponent)``: the passes over ``logits * 2**exponent``.
 
     Numpy (and dask) logits get a :class:`TemperatureModel`; an Array API
-    array on a device gets the same passes computed there
-    (:func:`calibkit._array_api.temperature_passes`), so both run through
-    the one driver, :func:`fit_inverse_temperature`.
+    array on a device gets the same passes computed there, through the same
+    transform (:func:`calibkit._array_api.temperature_passes`), so both run
+    through the one driver, :func:`fit_inverse_temperature`.
     """
     if is_on_device(logits):
-        if transform is not None:  # pragma: no cover - callers pass logits only
-            raise NotImplementedError("transforms of device arrays")
         weight = total_weight(sample_weight, logits.shape[0])
-        return temperature_passes(logits, y, sample_weight, eps, weight)
-    kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
+        passes_for = temperature_passes(logits, y, sample_weight, eps, weight)
+    else:
+        kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
+
+        def passes_for(scaled):
+            return kind(logits, y, sample_weight, scaled, eps)
 
     def passes_at(exponent):
-        scaled = scaled_transform(transform, exponent)
-        return kind(logits, y, sample_weight, scaled, eps)
+        return passes_for(scaled_transform(transform, exponent))
 
     return passes_at
 

@@ -145,6 +145,61 @@ def test_temperature_on_device_equals_numpy(lib, dispatch, host_copies, dtype, k
     _no_matrix_copied(lib, host_copies, X.shape[0], 2 if k == 1 else k)
 
 
+def _probability_inputs(case, dtype):
+    z, y = _logits(300, 3, seed=19)
+    p = _softmax(z)
+    if case.startswith("binary"):
+        p, y = p[:, 1] / (p[:, 0] + p[:, 1]), (y == 1).astype(int)
+        if case == "binary with 0 and 1":
+            p[:3] = [0.0, 1.0, 0.0]
+    elif case == "exact zeros":
+        p[:3] = [[0.0, 0.3, 0.7], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]
+    elif case == "tiny":  # far below the rest: the floor search picks a floor
+        p[:6] = [1e-300, 0.5, 0.5 - 1e-300]
+    return p.astype(dtype), y
+
+
+@pytest.mark.parametrize(
+    ("case", "dtype", "smooth"),
+    [
+        ("exact zeros", np.float64, False),
+        ("exact zeros", np.float32, True),
+        ("tiny", np.float64, False),
+        ("binary", np.float64, True),
+        ("binary with 0 and 1", np.float64, False),
+    ],
+)
+def test_temperature_of_probabilities_on_device_equals_numpy(
+    lib, dispatch, host_copies, case, dtype, smooth
+):
+    # input="probabilities": the scan of exact zeros, their fitted logit, the
+    # floor search and the predictions all run on the device.
+    X, y = _probability_inputs(case, dtype)
+    w = np.random.default_rng(7).integers(0, 3, X.shape[0]).astype(float)
+    options = {"input": "probabilities", "target_smoothing": smooth}
+
+    def fit(X, y, w):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            cal = ck.TemperatureScaling(**options).fit(X, y, sample_weight=w)
+        return cal, [str(r.message) for r in record]
+
+    with ck.config_context(array_api_dispatch=False):
+        ref, ref_warnings = fit(X, y, w)
+        expected = ref.predict_proba(X)
+    cal, got_warnings = fit(lib.put(X), lib.put(y), lib.put(w))
+    assert got_warnings == ref_warnings
+    assert cal.temperature_ == pytest.approx(ref.temperature_, rel=RTOL64)
+    assert cal.zero_logit_ == pytest.approx(ref.zero_logit_, rel=RTOL64)
+    assert (cal.log_floor_, cal.n_iter_) == (ref.log_floor_, ref.n_iter_)
+    proba = cal.predict_proba(lib.put(X))
+    lib.check(proba, dtype)
+    atol = 1e-12 if dtype == np.float64 else FLOAT32_PROB_ATOL
+    np.testing.assert_allclose(lib.back(proba), expected, rtol=0, atol=atol)
+    n_cols = 1 if X.ndim == 1 else X.shape[1]
+    _no_matrix_copied(lib, host_copies, X.shape[0], max(n_cols, 2))
+
+
 def test_temperature_warm_start_and_many_chunks(lib, dispatch, monkeypatch):
     # 64,100 rows: the solver starts from the fit on a subsample, as the numpy
     # path does; small chunks make every pass a sum of many partial results.

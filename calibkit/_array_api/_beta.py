@@ -12,6 +12,7 @@ from calibkit._array_api._namespace import (
     _quiet_chunks,
     _Rows,
     array_api_space,
+    ldexp,
     rows_of,
 )
 
@@ -85,8 +86,6 @@ def summary_kernel(space, x, positive, w, *, kind, parameters):
 
 def moments_kernel(space, x, w, *, kind, parameters, exponents):
     """Device version of ``calibkit.calibrators._beta._moments_kernel``."""
-    from calibkit._array_api._temperature import ldexp
-
     xp = space.xp
     raw, finite, l1, _ = _features(space, x, kind, parameters)
     w = xp.where(finite, _weights(space, w, l1.shape[0]), 0.0)
@@ -100,8 +99,6 @@ def moments_kernel(space, x, w, *, kind, parameters, exponents):
 
 def model_kernel(model, space, x, positive, w, *, theta):
     """Device version of ``calibkit.calibrators._beta.BetaModel.kernel``."""
-    from calibkit._array_api._temperature import ldexp
-
     xp = space.xp
     raw, finite, _, _ = _features(space, x, model.kind, model.parameters)
     s = model.summary

@@ -283,3 +283,15 @@ def _column_is(xp, y, k, space):
 def xp_ones(space, n):
     """Unit weights in the working dtype on the device."""
     return space.xp.ones(n, dtype=space.work, device=space.device)
+
+
+def ldexp(z, exponent):
+    """``z * 2**exponent`` (exact, barring subnormals), as :func:`numpy.ldexp`.
+
+    In two factors, so that each is a finite float64 for any exponent that
+    :func:`calibkit._solvers.scale_exponent` gives.
+    """
+    if exponent == 0:
+        return z
+    half = int(exponent) // 2
+    return (z * 2.0**half) * 2.0 ** (int(exponent) - half)

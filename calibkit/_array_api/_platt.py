@@ -25,38 +25,17 @@ from calibkit._array_api._namespace import (
     take_rows,
     to_host,
 )
-from calibkit._array_api._temperature import ldexp
-
-
-def split_scaled(transform):
-    """``(transform, exponent)`` of a :func:`calibkit._solvers.scaled_transform`.
-
-    ``exponent`` is 0 for a transform that is not scaled.
-    """
-    from calibkit._solvers import _scaled
-
-    if isinstance(transform, functools.partial) and transform.func is _scaled:
-        return transform.keywords["transform"], transform.keywords["exponent"]
-    return transform, 0
+from calibkit._array_api._transforms import apply_transform
 
 
 def scores_of(space, values, transform):
     """A chunk's binary log-odds in the working dtype (a 1-D device array).
 
-    ``transform`` is None (``values`` are the log-odds) or
+    ``transform`` as on the host: None (``values`` are the log-odds) or
     :func:`calibkit._transforms.logit_difference` (two-column logits),
-    optionally scaled by a power of two (:func:`split_scaled`).
+    possibly scaled by a power of two.
     """
-    from calibkit._transforms import logit_difference
-
-    xp = space.xp
-    inner, exponent = split_scaled(transform)
-    s = xp.astype(values, space.work)
-    if inner is logit_difference:
-        s = s[:, 1] - s[:, 0]
-    elif inner is not None:
-        raise NotImplementedError(f"no device version of {inner!r}")
-    return ldexp(s, exponent)
+    return apply_transform(space, values, transform)
 
 
 def _ones_like(space, s):
@@ -145,7 +124,7 @@ def first_kernel(space, s, positive, w, *, theta, center, scale, transform):
 def _kernels():
     """The device version of each numpy kernel that may see device inputs."""
     from calibkit import _solvers
-    from calibkit._array_api import _beta
+    from calibkit._array_api import _beta, _temperature
     from calibkit.calibrators import _base
     from calibkit.calibrators import _beta as beta
 
@@ -157,6 +136,8 @@ def _kernels():
         beta._moments_kernel: _beta.moments_kernel,
         beta.BetaModel.kernel: _beta.model_kernel,
         _base._count_saturated: _beta.count_saturated,
+        _solvers._zero_scan_kernel: _temperature.zero_scan_kernel,
+        _solvers.ZeroLogitModel.kernel: _temperature.zero_logit_kernel,
     }
 
 

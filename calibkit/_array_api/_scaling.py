@@ -19,46 +19,31 @@ from calibkit._array_api._namespace import (
     to_host,
     xp_ones,
 )
-from calibkit._array_api._temperature import _as_logits, ldexp
+from calibkit._array_api._temperature import _as_logits
+from calibkit._array_api._transforms import (
+    apply_transform,
+    device_function,
+    split_scaled,
+)
 
 
 def _device_transform(transform):
-    """The device counterpart of a calibrator's per-chunk numpy transform.
+    """``transform`` itself, after checking that it has a device version.
 
-    Returns ``(kind, exponent)``: ``kind`` is None (logits; 1-D log-odds ``s``
-    as ``(0, s)``) or ``"log_softmax"`` (Dirichlet calibration's features),
-    and the features are multiplied by ``2**exponent`` afterwards, as by
-    :func:`calibkit._solvers.scaled_transform` (extreme logits are solved
-    for rescaled). Only the transforms of logits exist here (the calibrators
-    take probabilities on the host).
+    The device features are the numpy path's: :func:`apply_transform` of
+    each chunk (logits; 1-D log-odds ``s`` as ``(0, s)``; Dirichlet
+    calibration's log-softmax; multiplied by a power of two when the solver
+    rescales extreme logits).
     """
-    from calibkit._solvers import _scaled
-    from calibkit._transforms import binary_logits
-    from calibkit.calibrators._scaling import _binary_log_softmax, _log_softmax
-
-    exponent = 0
-    if isinstance(transform, functools.partial) and transform.func is _scaled:
-        exponent = transform.keywords["exponent"]
-        transform = transform.keywords["transform"]
-    if transform is None or transform is binary_logits:
-        return None, exponent
-    if transform in (_log_softmax, _binary_log_softmax):
-        return "log_softmax", exponent
-    raise NotImplementedError(f"no device version of {transform!r}")
+    inner, _ = split_scaled(transform)
+    device_function(inner)  # NotImplementedError now, not in the first pass
+    return transform
 
 
 def _features(space, z, transform):
-    """A chunk's features in the working dtype: logits or their log-softmax.
-
-    ``transform`` is a pair of :func:`_device_transform`.
-    """
-    xp = space.xp
-    kind, exponent = transform
-    x = _as_logits(space, z)
-    if kind == "log_softmax":
-        shifted = x - xp.max(x, axis=1, keepdims=True)
-        x = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-    return ldexp(x, exponent)
+    """A chunk's features in the working dtype, 2-D: logits or log-softmax."""
+    x = apply_transform(space, z, transform)
+    return _as_logits(space, x) if x.ndim == 1 else x
 
 
 def feature_magnitude(X, transform):
