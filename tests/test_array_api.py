@@ -33,6 +33,7 @@ _FROM_DLPACK = np.from_dlpack
 #: float32 probabilities may differ by one rounding of a float64 value.
 FLOAT32_PROB_ATOL = 2.0**-24
 RTOL64 = 1e-12
+UNREGULARISED = {"reg_off_diagonal": 0.0, "reg_bias": 0.0}
 
 
 class Lib:
@@ -321,6 +322,63 @@ def test_binary_vector_scaling_of_tiny_log_odds_on_device(lib, dispatch):
     cal = ck.VectorScaling().fit(lib.put(s), lib.put(y))
     np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=1e-9)
     assert cal.coef_[0] == 1.0
+
+
+def _separated_probabilities():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 60)
+    p = rng.dirichlet(np.ones(3), 60) * 0.3
+    p[np.arange(60), y] += 0.7
+    p[:4] = [[0.0, 0.2, 0.8], [0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.3, 0.7, 0.0]]
+    y[:4] = [2, 0, 1, 1]
+    return p / p.sum(axis=1, keepdims=True), y
+
+
+@pytest.mark.parametrize(
+    ("cls", "options", "case", "dtype"),
+    [
+        (ck.VectorScaling, {}, "exact zeros", np.float64),
+        (ck.MatrixScaling, UNREGULARISED, "exact zeros", np.float32),
+        (ck.DirichletCalibration, {}, "exact zeros", np.float64),  # "cv"
+        (ck.VectorScaling, {}, "binary with 0 and 1", np.float64),
+        (ck.MatrixScaling, UNREGULARISED, "separated", np.float64),
+    ],
+)
+def test_scaling_of_probabilities_on_device_equals_numpy(
+    lib, dispatch, cls, options, case, dtype
+):
+    # input="probabilities": exact zeros leave the softmax (masks on the
+    # device), a row hit by its zero is left out, zero_mass_ is fitted; with
+    # separated classes the smoothed targets share their mass over the
+    # classes left. (The exact separation check copies these small X to the
+    # host, by design.)
+    if case == "separated":
+        X, y = _separated_probabilities()
+    else:
+        X, y = _probability_inputs(case, dtype)
+        y[1] = 2 if X.ndim == 2 else y[1]  # a row whose truth is one of its zeros
+    w = np.random.default_rng(8).integers(0, 3, X.shape[0]).astype(float)
+    options = {**options, "input": "probabilities"}
+
+    def fit(X, y, w):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            cal = cls(**options).fit(X, y, sample_weight=w)
+        return cal, [str(r.message) for r in record]
+
+    with ck.config_context(array_api_dispatch=False):
+        ref, ref_warnings = fit(X, y, w)
+        expected = ref.predict_proba(X)
+    cal, got_warnings = fit(lib.put(X), lib.put(y), lib.put(w))
+    assert got_warnings == ref_warnings
+    np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(cal.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+    assert (cal.zero_mass_, cal.log_zero_) == (ref.zero_mass_, ref.log_zero_)
+    assert cal.n_iter_ == ref.n_iter_
+    proba = cal.predict_proba(lib.put(X))
+    lib.check(proba, dtype)
+    atol = 1e-12 if dtype == np.float64 else FLOAT32_PROB_ATOL
+    np.testing.assert_allclose(lib.back(proba), expected, rtol=0, atol=atol)
 
 
 def test_newton_cg_on_device(lib, dispatch, monkeypatch):

@@ -50,15 +50,15 @@ def set_config(*, array_api_dispatch=None):
         ``SCIPY_ARRAY_API=1`` in the environment before scipy is imported;
         calibkit's switch does not). None leaves the value unchanged.
 
+    See Also
+    --------
+    config_context : The same, for a ``with`` block.
+
     Notes
     -----
     The setting belongs to the calling thread (as scikit-learn's): other
     threads, including ones started later and the worker threads of a pool,
     keep their own value, off unless they set it.
-
-    See Also
-    --------
-    config_context : The same, for a ``with`` block.
     """
     if array_api_dispatch is not None:
         _config()["array_api_dispatch"] = bool(array_api_dispatch)

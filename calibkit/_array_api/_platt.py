@@ -124,9 +124,10 @@ def first_kernel(space, s, positive, w, *, theta, center, scale, transform):
 def _kernels():
     """The device version of each numpy kernel that may see device inputs."""
     from calibkit import _solvers
-    from calibkit._array_api import _beta, _temperature
+    from calibkit._array_api import _beta, _scaling, _temperature
     from calibkit.calibrators import _base
     from calibkit.calibrators import _beta as beta
+    from calibkit.calibrators import _scaling as scaling
 
     return {
         _solvers._summary_kernel: summary_kernel,
@@ -138,6 +139,19 @@ def _kernels():
         _base._count_saturated: _beta.count_saturated,
         _solvers._zero_scan_kernel: _temperature.zero_scan_kernel,
         _solvers.ZeroLogitModel.kernel: _temperature.zero_logit_kernel,
+        scaling._zero_scan: _scaling.zero_scan,
+    }
+
+
+@functools.cache
+def _finishers():
+    """For kernels combined otherwise than by sums (and maxima): the map from
+    the device's ``(sums, maxima)`` to the numpy reduction's result."""
+    from calibkit.calibrators import _scaling as scaling
+
+    return {
+        # [smallest finite log p, weight of rows with a zero, of those hit]
+        scaling._zero_scan: lambda sums, top: np.array([-top[0], *sums]),
     }
 
 
@@ -182,14 +196,20 @@ def device_reduce_rows(kernel, arrays, n_cols, combine):
             dtype = space.work if a.dtype.kind == "f" else None
             device_arrays.append(space.asarray(a, dtype=dtype))
     found = _device_kernel(kernel)
+    base = kernel
+    while isinstance(base, functools.partial):
+        base = base.func
+    finish = _finishers().get(base)
 
     def part(*chunks):
         return found(space, *chunks)
 
-    maxima = combine is combine_sum_max
+    maxima = combine is combine_sum_max or finish is not None
     if not maxima and combine is not np.add:  # pragma: no cover
         raise NotImplementedError("device passes combine by sums and maxima")
     result = reduce_chunks(space, part, *device_arrays, n_cols=n_cols, maxima=maxima)
+    if finish is not None:
+        return finish(*result)
     if not maxima:
         return result
     sums, top = result  # the numpy kernels pad both rows to one length

@@ -13,7 +13,6 @@ from calibkit._array_api._namespace import (
     _Rows,
     array_api_space,
     reduce_chunks,
-    row_logsumexp_softmax,
     rows_of,
     take_rows,
     to_host,
@@ -65,10 +64,17 @@ def feature_magnitude(X, transform):
     return float(reduce_chunks(space, kernel, X, n_cols=n_cols, maxima=True)[1][0])
 
 
-def _softmax_residual(space, a, y, eps):
-    """Per-row loss, ``q = softmax(a)`` and ``r = q - t`` (one-hot or smoothed)."""
+def _softmax_residual(space, a, y, eps, mask=None):
+    """Per-row loss, ``q = softmax(a)`` and ``r = q - t`` (one-hot or smoothed).
+
+    As :func:`calibkit._softmax_models._softmax_residual`: ``mask`` takes
+    classes out of a row's softmax (exact zeros; never the true class), and
+    the smoothed targets' share then goes to the classes left.
+    """
     xp = space.xp
     k = a.shape[1]
+    if mask is not None:
+        a = xp.where(mask, -xp.inf, a)
     top = xp.max(a, axis=1)
     e = xp.exp(a - top[:, None])
     total = xp.sum(e, axis=1)
@@ -78,11 +84,32 @@ def _softmax_residual(space, a, y, eps):
     if eps is None:
         return xp.log(total) + top - truth, q, q - onehot
     eps_y = xp.take(eps, y)
-    share = eps_y / (k - 1)
-    rest = xp.sum(a - top[:, None], axis=1) - (truth - top)
+    centred = a - top[:, None]
+    if mask is None:
+        share = eps_y / (k - 1)
+    else:
+        others = (k - 1) - xp.sum(xp.astype(mask, a.dtype), axis=1)
+        eps_y = xp.where(others > 0, eps_y, 0.0)
+        share = eps_y / xp.maximum(others, 1.0)
+        centred = xp.where(mask, 0.0, centred)
+    rest = xp.sum(centred, axis=1) - (truth - top)
     loss = xp.log(total) - (1.0 - eps_y) * (truth - top) - share * rest
-    r = q - share[:, None] - (1.0 - eps_y - share)[:, None] * onehot
+    spread = share[:, None] if mask is None else xp.where(mask, 0.0, share[:, None])
+    r = q - spread - (1.0 - eps_y - share)[:, None] * onehot
     return loss, q, r
+
+
+def zero_masked(space, x, y, w, log_zero):
+    """Device version of :func:`calibkit._softmax_models.zero_masked`.
+
+    Returns ``(features, w, mask)``; ``w`` is never None here.
+    """
+    xp = space.xp
+    mask = x == -xp.inf
+    features = xp.maximum(x, float(log_zero))
+    hit = take_rows(xp, xp.astype(mask, space.work), y) > 0
+    w = xp.where(hit, 0.0, _weights(space, w, x.shape[0]))
+    return features, w, mask & ~hit[:, None]
 
 
 def _curvature_times(xp, q, da):
@@ -114,9 +141,12 @@ class _DeviceScalingModel:
         sums = reduce_chunks(self.space, kernel, *self.device_arrays, n_cols=n_cols)
         return sums / self.total_weight
 
-    def _chunk(self, z, w):
+    def _chunk(self, z, y, w):
+        """Features, weights and (exact zeros, else None) mask of a chunk."""
         x = _features(self.space, z, self.device_transform)
-        return x, _weights(self.space, w, x.shape[0])
+        if self.log_zero is not None:
+            return zero_masked(self.space, x, y, w, self.log_zero)
+        return x, _weights(self.space, w, x.shape[0]), None
 
     def _theta(self, theta):
         return self.space.asarray(np.asarray(theta, np.float64), self.space.work)
@@ -145,10 +175,10 @@ def vector_scaling_model(space, logits, y, sample_weight, **options):
     class DeviceVectorScalingModel(_DeviceScalingModel, VectorScalingModel):
         def device_kernel(self, z, y, w, *, theta):
             xp = self.space.xp
-            x, w = self._chunk(z, w)
+            x, w, mask = self._chunk(z, y, w)
             k = self.n_classes
             a = _vector_logits(xp, x, self._theta(theta), k)
-            loss, q, r = _softmax_residual(self.space, a, y, self.device_eps)
+            loss, q, r = _softmax_residual(self.space, a, y, self.device_eps, mask)
             v = xp.concat([q * x, q], axis=1)
             hess = (v * w[:, None]).T @ v
             qx = q * x
@@ -178,10 +208,10 @@ def vector_scaling_model(space, logits, y, sample_weight, **options):
 
         def grad_kernel(self, z, y, w, *, theta):
             xp = self.space.xp
-            x, w = self._chunk(z, w)
+            x, w, mask = self._chunk(z, y, w)
             k = self.n_classes
             a = _vector_logits(xp, x, self._theta(theta), k)
-            loss, q, r = _softmax_residual(self.space, a, y, self.device_eps)
+            loss, q, r = _softmax_residual(self.space, a, y, self.device_eps, mask)
             c = q * (1.0 - q) * w[:, None]
             cx = c * x
             parts = [w @ (r * x), w @ r]
@@ -190,11 +220,10 @@ def vector_scaling_model(space, logits, y, sample_weight, **options):
 
         def hessp_kernel(self, z, y, w, *, theta, d):
             xp = self.space.xp
-            x, w = self._chunk(z, w)
+            x, w, mask = self._chunk(z, y, w)
             k = self.n_classes
-            _, q, _ = _softmax_residual(
-                self.space, _vector_logits(xp, x, self._theta(theta), k), y, None
-            )
+            a = _vector_logits(xp, x, self._theta(theta), k)
+            _, q, _ = _softmax_residual(self.space, a, y, None, mask)
             d = self._theta(d)
             s = _curvature_times(xp, q, d[:k] * x + d[k:])
             return xp.concat([w @ (s * x), w @ s])
@@ -215,11 +244,11 @@ def matrix_scaling_model(space, logits, y, sample_weight, **options):
     class DeviceMatrixScalingModel(_DeviceScalingModel, MatrixScalingModel):
         def device_kernel(self, z, y, w, *, theta):
             xp = self.space.xp
-            x, w = self._chunk(z, w)
+            x, w, mask = self._chunk(z, y, w)
             n, k = x.shape
             weights, bias = split(xp, self._theta(theta), k)
             loss, q, r = _softmax_residual(
-                self.space, x @ weights.T + bias, y, self.device_eps
+                self.space, x @ weights.T + bias, y, self.device_eps, mask
             )
             ones = xp.ones((n, 1), dtype=x.dtype, device=self.space.device)
             x1 = xp.concat([x, ones], axis=1)
@@ -247,11 +276,11 @@ def matrix_scaling_model(space, logits, y, sample_weight, **options):
 
         def grad_kernel(self, z, y, w, *, theta):
             xp = self.space.xp
-            x, w = self._chunk(z, w)
+            x, w, mask = self._chunk(z, y, w)
             k = self.n_classes
             weights, bias = split(xp, self._theta(theta), k)
             loss, q, r = _softmax_residual(
-                self.space, x @ weights.T + bias, y, self.device_eps
+                self.space, x @ weights.T + bias, y, self.device_eps, mask
             )
             r = r * w[:, None]
             c = q * (1.0 - q) * w[:, None]
@@ -266,10 +295,11 @@ def matrix_scaling_model(space, logits, y, sample_weight, **options):
 
         def hessp_kernel(self, z, y, w, *, theta, d):
             xp = self.space.xp
-            x, w = self._chunk(z, w)
+            x, w, mask = self._chunk(z, y, w)
             k = self.n_classes
             weights, bias = split(xp, self._theta(theta), k)
-            _, q, _ = _softmax_residual(self.space, x @ weights.T + bias, y, None)
+            a = x @ weights.T + bias
+            _, q, _ = _softmax_residual(self.space, a, y, None, mask)
             d_weights, d_bias = split(xp, self._theta(d), k)
             s = _curvature_times(xp, q, x @ d_weights.T + d_bias) * w[:, None]
             return xp.concat([xp.reshape(s.T @ x, (-1,)), xp.sum(s, axis=0)])
@@ -295,10 +325,40 @@ def scaling_model(kind, logits, y, sample_weight, **options):
     return matrix_scaling_model(space, logits, y, sample_weight, **options)
 
 
-def affine_softmax(X, transform, coef, intercept):
+def _log_softmax_rows(xp, a):
+    top = xp.max(a, axis=1, keepdims=True)
+    shifted = a - top
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def _calibrated_log_proba(xp, a, mask, zero_mass):
+    """Device version of ``calibrators._scaling._calibrated_log_proba``."""
+    if mask is None or zero_mass is None:
+        return _log_softmax_rows(xp, a)
+    k = a.shape[1]
+    n_zero = xp.sum(xp.astype(mask, a.dtype), axis=1)
+    full = n_zero == k
+    part = (n_zero > 0) & ~full
+    zeros = mask & part[:, None]
+    out = _log_softmax_rows(xp, xp.where(zeros, -xp.inf, a))
+    out = out + (float(np.log1p(-zero_mass)) * xp.astype(part, a.dtype))[:, None]
+    share = float(np.log(zero_mass)) - xp.log(xp.maximum(n_zero, 1.0))
+    out = xp.where(zeros, share[:, None], out)
+    return xp.where(full[:, None], -float(np.log(k)), out)
+
+
+def _affine(xp, x, coef, bias):
+    return x * coef + bias if coef.ndim == 1 else x @ coef.T + bias
+
+
+def affine_softmax(X, transform, coef, intercept, *, log_zero=None, zero_mass=None):
     """``softmax(W x + b)`` (``coef`` 1-D: ``w * x + b``) of ``X`` on its device.
 
-    In ``X``'s dtype, chunk by chunk; ``transform`` as for the models.
+    In ``X``'s dtype, chunk by chunk, never exactly 0 (at least the dtype's
+    smallest normal number, as on the host); ``transform`` as for the models.
+    With ``log_zero`` (probabilities), exact zeros are raised to it in the
+    features and, with ``zero_mass``, share that probability (the calibrators'
+    exact-zero policy).
     """
     space = array_api_space(X)
     xp = space.xp
@@ -306,16 +366,27 @@ def affine_softmax(X, transform, coef, intercept):
     coef_dev = space.asarray(np.asarray(coef, np.float64), space.work)
     bias = space.asarray(np.asarray(intercept, np.float64), space.work)
     k = bias.shape[0]
+    tiny = float(xp.finfo(X.dtype).smallest_normal)
     out = _Rows(space, (X.shape[0], k), X.dtype)
     for rows in _quiet_chunks(X.shape[0], 2 * k, space):
         x = _features(space, rows_of(X, rows), spec)
-        a = x * coef_dev + bias if coef_dev.ndim == 1 else x @ coef_dev.T + bias
-        out.put(rows, xp.astype(row_logsumexp_softmax(xp, a), X.dtype))
+        mask = None
+        if log_zero is not None:
+            mask = x == -xp.inf
+            x = xp.maximum(x, float(log_zero))
+        log_q = _calibrated_log_proba(
+            xp, _affine(xp, x, coef_dev, bias), mask, zero_mass
+        )
+        out.put(rows, xp.maximum(xp.astype(xp.exp(log_q), X.dtype), tiny))
     return out.result()
 
 
-def held_out_loss(X, y, w, transform, coef, intercept):
-    """Weighted sum of the log-losses of ``softmax(W x + b)`` (cross-validation)."""
+def held_out_loss(X, y, w, transform, coef, intercept, *, log_zero=None):
+    """Weighted log-loss sum and weight of ``softmax(W x + b)`` (cross-validation).
+
+    As ``calibkit.calibrators._scaling._held_out_kernel``: under the exact-zero
+    policy (``log_zero``), a row whose truth is one of its zeros is left out.
+    """
     space = array_api_space(X)
     xp = space.xp
     spec = _device_transform(transform)
@@ -324,16 +395,23 @@ def held_out_loss(X, y, w, transform, coef, intercept):
 
     def kernel(z, labels, weights):
         x = _features(space, z, spec)
-        a = x * coef_dev + bias if coef_dev.ndim == 1 else x @ coef_dev.T + bias
-        loss, _, _ = _softmax_residual(space, a, labels, None)
-        return xp.reshape(weights @ loss, (1,))
+        mask = None
+        if log_zero is not None:
+            x, weights, mask = zero_masked(space, x, labels, weights, log_zero)
+        a = _affine(xp, x, coef_dev, bias)
+        loss, _, _ = _softmax_residual(space, a, labels, None, mask)
+        return xp.stack([weights @ loss, xp.sum(weights)])
 
     args = (X, space.labels(y), space.weights(np.asarray(w, np.float64)))
-    return float(reduce_chunks(space, kernel, *args, n_cols=2 * bias.shape[0])[0])
+    total, weight = reduce_chunks(space, kernel, *args, n_cols=2 * bias.shape[0])
+    return float(total), float(weight)
 
 
-def fold_keys(X, y, transform):
-    """Per row: the true class's feature and the row sum (two host vectors)."""
+def fold_keys(X, y, transform, log_zero=None):
+    """Per row: the true class's feature and the row sum (two host vectors).
+
+    Features below ``log_zero`` (exact zeros) are raised to it, as on the host.
+    """
     space = array_api_space(X)
     xp = space.xp
     spec = _device_transform(transform)
@@ -342,6 +420,32 @@ def fold_keys(X, y, transform):
     n_cols = 2 * (1 if X.ndim == 1 else X.shape[1])
     for rows in _quiet_chunks(X.shape[0], n_cols, space):
         x = _features(space, rows_of(X, rows), spec)
+        if log_zero is not None:
+            x = xp.maximum(x, float(log_zero))
         pair = xp.stack([take_rows(xp, x, y_dev[rows]), xp.sum(x, axis=1)], axis=1)
         keys[rows] = to_host(pair)
     return keys
+
+
+def zero_scan(space, p, y, w):
+    """Device version of ``calibkit.calibrators._scaling._zero_scan``.
+
+    Sums ``[weight of rows with a zero, of those hit]`` and maxima
+    ``[-smallest finite log p]`` over rows of positive weight.
+    """
+    from calibkit._transforms import exact_log_probabilities
+
+    xp = space.xp
+    logs = apply_transform(space, p, exact_log_probabilities)
+    present = None if w is None else w > 0
+    w = _weights(space, w, logs.shape[0])
+    if present is not None:
+        w = xp.where(present, w, 0.0)
+        logs = xp.where(present[:, None], logs, xp.inf)  # out of the minimum
+    zero = logs == -xp.inf
+    n_zero = xp.sum(xp.astype(zero, space.work), axis=1)
+    some = (n_zero > 0) & (n_zero < zero.shape[1])
+    hit = some & (take_rows(xp, xp.astype(zero, space.work), y) > 0)
+    finite = xp.where(xp.isfinite(logs), logs, xp.inf)
+    sums = xp.stack([xp.sum(xp.where(some, w, 0.0)), xp.sum(xp.where(hit, w, 0.0))])
+    return sums, xp.reshape(-xp.min(finite), (1,))
