@@ -521,26 +521,64 @@ def test_beta_on_device_equals_numpy(
 
 
 @pytest.mark.parametrize(
-    ("cls", "options", "binary"),
+    ("case", "dtype", "smooth"),
     [
-        (ck.PlattScaling, {"input": "probabilities"}, True),
-        (ck.IsotonicCalibration, {}, True),
+        ("binary with 0 and 1", np.float64, False),
+        ("exact zeros", np.float64, True),
+        ("exact zeros", np.float32, False),
     ],
 )
-def test_host_calibrators_return_the_inputs_namespace(
-    lib, dispatch, cls, options, binary
+def test_platt_of_probabilities_on_device_equals_numpy(
+    lib, dispatch, host_copies, case, dtype, smooth
 ):
-    # Isotonic calibration (a sort) and Platt scaling of probabilities (rows
-    # at log-odds +-inf) compute on the host, and hand the probabilities back
-    # on the input's device.
-    z, y = _logits(200, 3, seed=7)
-    X = (z[:, 1] - z[:, 0]).astype(np.float32) if binary else z
-    y = (y == 1).astype(int) if binary else y
-    if options.get("input") == "probabilities":
-        X = (1.0 / (1.0 + np.exp(-X))).astype(X.dtype)
+    # Rows at exact 0 and 1 are set apart (one boolean per row comes to the
+    # host) and get zero_proba_ / one_proba_; the sigmoid is fitted on the
+    # device on the other rows' scores.
+    X, y = _probability_inputs(case, dtype)
+    w = np.random.default_rng(9).integers(0, 3, X.shape[0]).astype(float)
+    options = {"input": "probabilities", "target_smoothing": smooth}
+
+    def fit(X, y, w):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            cal = ck.PlattScaling(**options).fit(X, y, sample_weight=w)
+        return cal, [str(r.message) for r in record]
+
     with ck.config_context(array_api_dispatch=False):
-        expected = cls(**options).fit(X, y).predict_proba(X)
-    proba = cls(**options).fit(lib.put(X), lib.put(y)).predict_proba(lib.put(X))
+        ref, ref_warnings = fit(X, y, w)
+        expected = ref.predict_proba(X)
+    cal, got_warnings = fit(lib.put(X), lib.put(y), lib.put(w))
+    assert got_warnings == ref_warnings
+    np.testing.assert_allclose(cal.coef_, ref.coef_, rtol=RTOL64)
+    np.testing.assert_allclose(cal.intercept_, ref.intercept_, rtol=0, atol=1e-12)
+    for name in ("zero_proba_", "one_proba_"):
+        np.testing.assert_allclose(getattr(cal, name), getattr(ref, name), RTOL64)
+    proba = cal.predict_proba(lib.put(X))
+    lib.check(proba, dtype)
+    atol = 1e-12 if dtype == np.float64 else FLOAT32_PROB_ATOL
+    np.testing.assert_allclose(lib.back(proba), expected, rtol=0, atol=atol)
+    n_cols = 1 if X.ndim == 1 else X.shape[1]
+    _no_matrix_copied(lib, host_copies, X.shape[0], max(n_cols, 2))
+    # A file saved before exact 0 and 1 had their own probabilities: the
+    # finite stand-ins of log 0 (computed on the host), returned on the device.
+    for fitted in (cal, ref):
+        fitted.zero_proba_ = fitted.one_proba_ = None
+    with ck.config_context(array_api_dispatch=False):
+        expected = ref.predict_proba(X)
+    proba = cal.predict_proba(lib.put(X))
+    lib.check(proba, dtype)
+    np.testing.assert_allclose(lib.back(proba), expected, rtol=0, atol=atol)
+
+
+def test_isotonic_returns_the_inputs_namespace(lib, dispatch):
+    # Isotonic calibration sorts: it computes on the host and hands the
+    # probabilities back on the input's device.
+    z, y = _logits(200, 3, seed=7)
+    X, y = (z[:, 1] - z[:, 0]).astype(np.float32), (y == 1).astype(int)
+    with ck.config_context(array_api_dispatch=False):
+        expected = ck.IsotonicCalibration().fit(X, y).predict_proba(X)
+    cal = ck.IsotonicCalibration().fit(lib.put(X), lib.put(y))
+    proba = cal.predict_proba(lib.put(X))
     lib.check(proba, X.dtype)
     np.testing.assert_array_equal(lib.back(proba), expected)
 

@@ -55,9 +55,12 @@ from calibkit._array_api._namespace import (
 )
 from calibkit._array_api._platt import (
     device_reduce_rows,
+    finite_scores,
     host_rows,
     infinite_rows,
+    infinite_score_masks,
     one_vs_rest_log_odds,
+    one_vs_rest_probability_log_odds,
     platt_proba,
 )
 from calibkit._array_api._scaling import (
@@ -92,6 +95,7 @@ __all__ = [
     "device_reduce_rows",
     "dispatch_enabled",
     "feature_magnitude",
+    "finite_scores",
     "fold_keys",
     "get_config",
     "held_out_loss",
@@ -99,11 +103,13 @@ __all__ = [
     "host_labels",
     "host_rows",
     "infinite_rows",
+    "infinite_score_masks",
     "is_on_device",
     "log_loss_sum",
     "looks_like_probabilities",
     "mean_information_terms",
     "one_vs_rest_log_odds",
+    "one_vs_rest_probability_log_odds",
     "platt_proba",
     "scaling_model",
     "set_config",

@@ -270,6 +270,53 @@ def one_vs_rest_log_odds(X):
     return scores if wide else xp.astype(scores, X.dtype)
 
 
+def one_vs_rest_probability_log_odds(X):
+    """Per-class exact log-odds ``log p - log1p(-p)`` of ``X`` (n, K), shape (K, n).
+
+    As :func:`calibkit.calibrators._base.one_vs_rest_scores` with ``exact``:
+    ``-inf`` at 0 and ``+inf`` at 1, in ``X``'s dtype unless a finite value
+    exceeds it (then in the working dtype).
+    """
+    from calibkit._transforms import exact_log_odds
+
+    space = array_api_space(X)
+    xp = space.xp
+    parts, wide = [], False
+    for rows in _quiet_chunks(X.shape[0], 2 * X.shape[1], space):
+        out = apply_transform(space, X[rows, :], exact_log_odds)
+        if X.dtype != space.work:
+            finite = xp.where(xp.isfinite(out), xp.abs(out), 0.0)
+            wide = wide or bool(xp.max(finite) > float(np.finfo(np.float32).max))
+        parts.append(out.T)
+    scores = xp.concat(parts, axis=1)
+    return scores if wide else xp.astype(scores, X.dtype)
+
+
+def infinite_score_masks(values, transform):
+    """Host booleans: rows whose log-odds are ``-inf`` and ``+inf``.
+
+    Computed on the device; one boolean per row each comes back (the rows set
+    apart from the sigmoid are chosen on the host, with the labels).
+    """
+    space = array_api_space(values)
+    xp = space.xp
+    n = values.shape[0]
+    low, high = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    n_cols = 2 if values.ndim == 1 else 2 * values.shape[1]
+    for rows in _quiet_chunks(n, n_cols, space):
+        s = scores_of(space, rows_of(values, rows), transform)
+        low[rows], high[rows] = to_host(s == -xp.inf), to_host(s == xp.inf)
+    return low, high
+
+
+def finite_scores(values, transform, keep):
+    """The log-odds of the rows ``keep`` (host indices), as a device vector."""
+    space = array_api_space(values)
+    xp = space.xp
+    index = space.asarray(np.asarray(keep, dtype=np.int64), dtype=xp.int64)
+    return scores_of(space, xp.take(values, index, axis=0), transform)
+
+
 def infinite_rows(values, transform=None):
     """Host booleans: rows whose log-odds are not finite (1-D or per-class)."""
     space = array_api_space(values)
@@ -283,36 +330,57 @@ def infinite_rows(values, transform=None):
     return bad
 
 
-def platt_proba(X, transform, coef, intercept, scores=None):
+def platt_proba(
+    X, transform, coef, intercept, scores=None, zero_proba=None, one_proba=None
+):
     """Platt's probabilities on the device, in ``X``'s dtype.
 
     Binary: ``sigmoid(coef * s + intercept)`` of the log-odds ``s`` of ``X``
     (through ``transform``). Multiclass: the one-vs-rest sigmoids of the
-    per-class log-odds ``scores`` (K, n), renormalised in log space.
+    per-class log-odds ``scores`` (K, n), renormalised in log space. With
+    ``zero_proba`` and ``one_proba`` (probabilities: the fitted probabilities
+    of inputs of exactly 0 and 1), log-odds ``-inf`` and ``+inf`` get them.
     """
     space = array_api_space(X)
     xp = space.xp
     n = X.shape[0]
+    exact = zero_proba is not None
     if scores is None:
         a, b = float(coef[0]), float(intercept[0])
         out = _Rows(space, (n, 2), X.dtype)
         for rows in _quiet_chunks(n, 2, space):
             s = scores_of(space, rows_of(X, rows), transform)
+            if exact:
+                low, high = s == -xp.inf, s == xp.inf
+                s = xp.where(low | high, 0.0, s)
             z = xp.where(xp.isinf(s) & (a == 0.0), b, a * s + b)
             e = xp.exp(-xp.abs(z))
             small = e / (1.0 + e)  # sigmoid(-|z|)
             p_pos = xp.where(z < 0, small, 1.0 / (1.0 + e))
             p_neg = xp.where(z < 0, 1.0 / (1.0 + e), small)
+            if exact:
+                for group, p in ((low, zero_proba[0]), (high, one_proba[0])):
+                    p_pos = xp.where(group, float(p), p_pos)
+                    p_neg = xp.where(group, 1.0 - float(p), p_neg)
             out.put(rows, xp.astype(xp.stack([p_neg, p_pos], axis=1), X.dtype))
         return out.result()
     k = scores.shape[0]
-    a = space.asarray(np.asarray(coef, np.float64), space.work)
-    b = space.asarray(np.asarray(intercept, np.float64), space.work)
+
+    def vector(values):
+        return space.asarray(np.asarray(values, np.float64), space.work)
+
+    a, b = vector(coef), vector(intercept)
     out = _Rows(space, (n, k), X.dtype)
     for rows in _quiet_chunks(n, 2 * k, space):
         s = xp.astype(scores[:, rows], space.work).T
+        if exact:
+            low, high = s == -xp.inf, s == xp.inf
+            s = xp.where(low | high, 0.0, s)
         z = a * s + b
         log_p = -xp.logaddexp(xp.zeros_like(z), -z)
+        if exact:
+            log_p = xp.where(low, vector(np.log(zero_proba)), log_p)
+            log_p = xp.where(high, vector(np.log(one_proba)), log_p)
         top = xp.max(log_p, axis=1, keepdims=True)
         e = xp.exp(log_p - top)
         out.put(rows, xp.astype(e / xp.sum(e, axis=1, keepdims=True), X.dtype))

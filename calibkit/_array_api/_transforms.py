@@ -71,9 +71,12 @@ def _softplus(xp, s):
 def _device_functions():
     """``{numpy transform: device version (xp, chunk, **keywords)}``."""
     from calibkit import _transforms as t
-    from calibkit.calibrators import _scaling, _temperature
+    from calibkit.calibrators import _base, _scaling, _temperature
 
     return {
+        _base._exact_two_column_log_odds: lambda xp, p: (
+            _log(xp, p[:, 1]) - _log(xp, p[:, 0])
+        ),
         t.binary_logits: lambda xp, s: xp.stack([xp.zeros_like(s), s], axis=1),
         t.logit_difference: lambda xp, z: z[:, 1] - z[:, 0],
         t.exact_log_probabilities: _exact_log_probabilities,
