@@ -125,7 +125,7 @@ def reduce_rows(kernel, *arrays, n_cols=None, combine=np.add):
     if n_cols is None:
         n_cols = 1 if first.ndim == 1 else first.shape[1]
     if _on_device(first):  # the device version of the kernel, where X lives
-        from calibkit._array_api._platt import device_reduce_rows
+        from calibkit._array_api._passes import device_reduce_rows
 
         return device_reduce_rows(kernel, arrays, n_cols, combine)
     if not is_dask(first):

@@ -25,9 +25,12 @@ finds dispatch on.
 
 The package is split by job: :mod:`._config` (the switch), :mod:`._namespace`
 (:class:`Space`, chunked reductions, host copies), :mod:`._validation`,
-:mod:`._temperature`, :mod:`._metrics`, :mod:`._information` and
-:mod:`._scaling` (the passes of each model or metric on the device). The
-names the rest of calibkit uses are re-exported here.
+:mod:`._transforms` (the calibrators' chunk transforms on the device),
+:mod:`._passes` (numpy kernels to device kernels, for the numpy solvers),
+and the device passes of each model or metric: :mod:`._temperature`,
+:mod:`._platt`, :mod:`._beta`, :mod:`._scaling`, :mod:`._metrics`,
+:mod:`._information`. The names the rest of calibkit uses are re-exported
+here.
 """
 
 from calibkit._array_api._beta import beta_proba
@@ -53,8 +56,8 @@ from calibkit._array_api._namespace import (
     is_on_device,
     to_host,
 )
+from calibkit._array_api._passes import device_reduce_rows
 from calibkit._array_api._platt import (
-    device_reduce_rows,
     finite_scores,
     host_rows,
     infinite_rows,
