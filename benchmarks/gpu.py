@@ -4,8 +4,9 @@ Two parts:
 
 1. **GPU** (only when ``torch.cuda.is_available()``; otherwise it prints that
    it skipped): temperature and vector scaling fitted on 1e6 x 1000 float32
-   logits that live on the GPU, and the pass-style metrics (log-loss, Brier,
-   ECE, entropy) on 1e8 float32 binary forecasts there. Seconds per call
+   logits that live on the GPU, Platt scaling and beta calibration fitted on
+   1e8 float32 binary forecasts there, and the pass-style metrics (log-loss,
+   Brier, ECE unweighted and weighted, entropy) on them. Seconds per call
    (median of ``--repeats``), and the host memory never holds the data.
 2. **CPU**: the same calls on torch CPU tensors and on numpy arrays holding
    the same values (calibkit's numpy path is the peer), at a size that fits
@@ -36,8 +37,12 @@ def _median_seconds(func, repeats):
     return statistics.median(times)
 
 
-def _workloads(z, y, p, y_bin):
-    """``{name: callable}`` on logits ``z`` (n, K), labels, 1-D forecasts ``p``."""
+def _workloads(z, y, p, y_bin, s, w):
+    """``{name: callable}`` on logits ``z`` (n, K), labels, 1-D forecasts ``p``.
+
+    ``s`` are the log-odds of ``p`` and ``w`` weights of its rows (host).
+    """
+    beta = ck.BetaCalibration(input="probabilities")
     return {
         "TemperatureScaling fit": lambda: ck.TemperatureScaling().fit(z, y),
         "TemperatureScaling predict_proba": lambda: (
@@ -50,7 +55,12 @@ def _workloads(z, y, p, y_bin):
         "expected_calibration_error (1-D)": lambda: m.expected_calibration_error(
             y_bin, p
         ),
+        "expected_calibration_error (1-D, weighted)": lambda: (
+            m.expected_calibration_error(y_bin, p, sample_weight=w)
+        ),
         "entropy (1-D)": lambda: m.entropy(p),
+        "Platt fit (1-D log-odds)": lambda: ck.PlattScaling().fit(s, y_bin),
+        "BetaCalibration fit (1-D)": lambda: beta.fit(p, y_bin),
     }
 
 
@@ -60,7 +70,8 @@ def _data(rng, n, k, n_metric):
     z[np.arange(n), y] += 1.5
     p = rng.uniform(0.01, 0.99, n_metric).astype(np.float32)
     y_bin = (rng.uniform(size=n_metric) < p).astype(np.int64)
-    return z, y, p, y_bin
+    s = np.log(p) - np.log1p(-p)
+    return z, y, p, y_bin, s
 
 
 def gpu_part(torch, repeats):
@@ -77,10 +88,12 @@ def gpu_part(torch, repeats):
     p = torch.rand(n_metric, device=device, generator=gen, dtype=torch.float32)
     p = 0.01 + 0.98 * p
     y_bin = (torch.rand(n_metric, device=device, generator=gen) < p).to(torch.int64)
+    s = torch.log(p) - torch.log1p(-p)
+    w = np.random.default_rng(0).uniform(0.0, 2.0, n_metric)
     print("| workload | size | seconds (median) |")
     print("|---|---|---|")
     with ck.config_context(array_api_dispatch=True):
-        for name, func in _workloads(z, y, p, y_bin).items():
+        for name, func in _workloads(z, y, p, y_bin, s, w).items():
             size = (
                 f"{n:.0e} x {k}"
                 if "Scaling" in name or "logits" in name
@@ -97,10 +110,11 @@ def gpu_part(torch, repeats):
 def cpu_part(torch, args):
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    z, y, p, y_bin = _data(rng, args.rows, args.classes, args.metric_rows)
-    on_host = _workloads(z, y, p, y_bin)
-    tensors = [torch.from_numpy(a) for a in (z, y, p, y_bin)]
-    on_torch = _workloads(*tensors)
+    z, y, p, y_bin, s = _data(rng, args.rows, args.classes, args.metric_rows)
+    w = rng.uniform(0.0, 2.0, args.metric_rows)
+    on_host = _workloads(z, y, p, y_bin, s, w)
+    tensors = [torch.from_numpy(a) for a in (z, y, p, y_bin, s)]
+    on_torch = _workloads(*tensors, w)
     print(
         f"CPU part: torch {torch.__version__} ({args.threads} intra-op threads) "
         f"against numpy; logits {args.rows} x {args.classes} float32, 1-D "

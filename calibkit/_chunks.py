@@ -90,6 +90,15 @@ def _reduce_in_memory(kernel, arrays, n_cols, combine, offset):
     return result
 
 
+def _on_device(values):
+    """Whether ``values`` is an Array API array on a device (dispatch on)."""
+    if isinstance(values, np.ndarray) or is_dask(values):
+        return False
+    from calibkit._array_api import dispatch_enabled, is_on_device
+
+    return dispatch_enabled() and is_on_device(values)
+
+
 def reduce_rows(kernel, *arrays, n_cols=None, combine=np.add):
     """Combine ``kernel(rows, *chunks)`` over row chunks of ``arrays``.
 
@@ -115,6 +124,10 @@ def reduce_rows(kernel, *arrays, n_cols=None, combine=np.add):
     first = arrays[0]
     if n_cols is None:
         n_cols = 1 if first.ndim == 1 else first.shape[1]
+    if _on_device(first):  # the device version of the kernel, where X lives
+        from calibkit._array_api._passes import device_reduce_rows
+
+        return device_reduce_rows(kernel, arrays, n_cols, combine)
     if not is_dask(first):
         return _reduce_in_memory(kernel, arrays, n_cols, combine, 0)
     import dask

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calibkit._array_api import fit_inverse_temperature as fit_on_device
-from calibkit._array_api import is_on_device
+from calibkit._array_api import (
+    host_rows,
+    is_on_device,
+    take_subsample,
+    temperature_passes,
+)
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
 from calibkit._newton import ChunkedModel, minimize, minimize_scalar
 from calibkit.metrics._kernels import total_weight
@@ -27,7 +31,13 @@ def _transformed(values, transform):
 
 
 def _chunk(X, rows, transform):
-    """Rows of ``X`` as float64 (computed, if ``X`` is a dask array), transformed."""
+    """Rows of ``X`` as float64 (computed, if ``X`` is a dask array), transformed.
+
+    Rows of an array on an Array API device are transformed there and copied
+    to the host: only subsamples and single rows are read this way.
+    """
+    if is_on_device(X):
+        return host_rows(X, rows, transform)
     return _transformed(np.asarray(X[rows]), transform)
 
 
@@ -55,15 +65,19 @@ def scale_exponent(magnitude):
 def scaled_transform(transform, exponent):
     """``transform`` followed by multiplication with ``2**exponent`` (exact).
 
-    Returns ``transform`` itself when ``exponent`` is 0.
+    Returns ``transform`` itself when ``exponent`` is 0. The result is a
+    :func:`functools.partial` of :func:`_scaled`, whose ``transform`` and
+    ``exponent`` the device passes (:mod:`calibkit._array_api`) read to apply
+    the same map on the device.
     """
     if exponent == 0:
         return transform
+    return functools.partial(_scaled, transform=transform, exponent=exponent)
 
-    def scaled(values):
-        return np.ldexp(values if transform is None else transform(values), exponent)
 
-    return scaled
+def _scaled(values, *, transform, exponent):
+    """See :func:`scaled_transform`."""
+    return np.ldexp(values if transform is None else transform(values), exponent)
 
 
 #: Largest subsample of rows used for the starting point (Platt and temperature
@@ -821,25 +835,15 @@ def fit_inverse_temperature(
         temperature) when ``L'(0) >= 0`` (the logits carry no information in
         the right direction, so ``beta = 0`` is best among ``beta >= 0``).
     """
-    if is_on_device(logits):  # an Array API array: passes on its device
-        return fit_on_device(
-            logits,
-            y,
-            sample_weight=sample_weight,
-            transform=transform,
-            max_iter=max_iter,
-            eps=eps,
-        )
-    kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
-    passes = kind(logits, y, sample_weight, transform, eps)
+    passes_at = _temperature_passes(logits, y, sample_weight, transform, eps)
+    passes = passes_at(0)
     beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)
     limits = _first_pass(passes, beta)
     exponent = scale_exponent(passes.magnitude)
     if exponent:
         # Extreme logits: solve for z * 2**-exponent (exact), then scale beta
         # back, so that T(c z) = c T(z) holds across the float64 range.
-        transform = scaled_transform(transform, -exponent)
-        passes = kind(logits, y, sample_weight, transform, eps)
+        passes = passes_at(-exponent)
         beta = None if beta is None else float(np.ldexp(beta, exponent))
         limits = _first_pass(passes, beta)
     solution = minimize_scalar(passes, beta, limits, max_iter=max_iter, n_iter=n_iter)
@@ -863,6 +867,29 @@ def fit_inverse_temperature(
         )
         raise ValueError(msg)
     return dataclasses.replace(solution, theta=np.array([beta]))
+
+
+def _temperature_passes(logits, y, sample_weight, transform, eps):
+    """``passes_at(exponent)``: the passes over ``logits * 2**exponent``.
+
+    Numpy (and dask) logits get a :class:`TemperatureModel`; an Array API
+    array on a device gets the same passes computed there, through the same
+    transform (:func:`calibkit._array_api.temperature_passes`), so both run
+    through the one driver, :func:`fit_inverse_temperature`.
+    """
+    if is_on_device(logits):
+        weight = total_weight(sample_weight, logits.shape[0])
+        passes_for = temperature_passes(logits, y, sample_weight, eps, weight)
+    else:
+        kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
+
+        def passes_for(scaled):
+            return kind(logits, y, sample_weight, scaled, eps)
+
+    def passes_at(exponent):
+        return passes_for(scaled_transform(transform, exponent))
+
+    return passes_at
 
 
 def _first_pass(passes, beta):
@@ -896,8 +923,13 @@ def _starting_point(logits, y, sample_weight, transform, max_iter, eps):
     if weights is not None and not np.any(weights > 0):
         return None, 0
     try:
+        subsample = (
+            take_subsample(logits, idx)
+            if is_on_device(logits)
+            else np.asarray(logits[idx])
+        )
         sub = fit_inverse_temperature(
-            np.asarray(logits[idx]),
+            subsample,
             y[idx],
             sample_weight=weights,
             transform=transform,

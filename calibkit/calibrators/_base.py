@@ -9,7 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 from calibkit._array_api import (
     array_api_space,
     check_device_array,
+    check_device_probabilities,
     host_labels,
+    infinite_rows,
     is_on_device,
     to_host,
 )
@@ -210,7 +212,10 @@ class BaseCalibrator(ClassifierMixin, BaseEstimator):
             )
             raise ValueError(msg)
         if self.input == "probabilities":
-            X = check_probabilities(X, name="X")
+            if space is None:
+                X = check_probabilities(X, name="X")
+            else:
+                X = check_device_probabilities(X, name="X", space=space)
         elif reset and (
             looks_like_probabilities(X)
             if space is None
@@ -385,7 +390,10 @@ def check_finite_log_odds(
     """
     if input != "logits" or X.ndim == 1:
         return
-    if scores is not None:
+    if is_on_device(X):  # computed on the device; one boolean per row back
+        bad = infinite_rows(values, transform) if scores is None else None
+        bad = infinite_rows(scores) if bad is None else bad
+    elif scores is not None:
         bad = ~np.isfinite(scores).all(axis=0)
     else:
         bad = np.zeros(values.shape[0], dtype=bool)
@@ -396,7 +404,7 @@ def check_finite_log_odds(
     if n_bad == 0:
         return
     first = int(np.argmax(bad))
-    row = np.asarray(X[first]).tolist()
+    row = np.asarray(to_host(X[first, ...]) if is_on_device(X) else X[first]).tolist()
     shown = row if len(row) <= 6 else [*row[:6], "..."]
     msg = (
         "X holds logits whose log-odds exceed the float64 range (about 1.8e308) "

@@ -9,6 +9,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit
 
+from calibkit._array_api import beta_proba, is_on_device, one_vs_rest_log_odds
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_chunks
 from calibkit._newton import ChunkedModel, minimize
 from calibkit._solvers import MAGNITUDE_WINDOW
@@ -154,6 +155,12 @@ class BetaCalibration(BaseCalibrator):
 
     Sample weights are frequencies: integer weights act as repeated rows.
 
+    **Array API inputs** (torch, CuPy, JAX, ... with
+    :func:`calibkit.config_context`): probabilities and logits are fitted and
+    predicted on their device -- every pass is a reduction there, and only
+    its few sums and the Newton step are on the host -- and
+    ``predict_proba`` returns an array of their library.
+
     References
     ----------
     .. [1] Kull, M., Silva Filho, T. M. & Flach, P. (2017). Beta calibration: a
@@ -268,9 +275,12 @@ class BetaCalibration(BaseCalibrator):
             if exact:
                 sources = [(X[:, k], "probabilities") for k in range(X.shape[1])]
             else:
-                scores = one_vs_rest_scores(X, self.input, X.dtype)
+                if is_on_device(X):
+                    scores = one_vs_rest_log_odds(X)
+                else:
+                    scores = one_vs_rest_scores(X, self.input, X.dtype)
                 check_finite_log_odds(X, self.input, "Beta calibration", scores=scores)
-                sources = [(scores[k], "logits") for k in range(X.shape[1])]
+                sources = [(scores[k, ...], "logits") for k in range(X.shape[1])]
             # A loop, not a comprehension: before Python 3.12 a comprehension
             # is a frame of its own, and the warnings' stacklevel would miss.
             for k, label in enumerate(self.classes_):
@@ -357,9 +367,31 @@ class BetaCalibration(BaseCalibrator):
 
     # -- predict ------------------------------------------------------------
 
+    def _array_api_native(self):
+        # Every pass is a reduction: logits and probabilities alike are
+        # fitted and predicted on their device.
+        return True
+
     def _predict_proba(self, X):
         exact = self.input == "probabilities" and self.zero_proba_ is not None
         n_classes = len(self.classes_)
+        if is_on_device(X):
+            binary = n_classes == 2
+            kind = _binary_source(X, self.input)[1] if binary else self.input
+            scores = None
+            if not binary and self.input == "logits":
+                scores = one_vs_rest_log_odds(X)
+            return beta_proba(
+                X,
+                kind,
+                self.a_,
+                self.b_,
+                self.c_,
+                binary=binary,
+                zero_proba=self.zero_proba_ if exact else None,
+                one_proba=self.one_proba_ if exact else None,
+                scores=scores,
+            )
         if n_classes == 2:
             values, kind = _binary_source(X, self.input)
             out = np.empty((X.shape[0], 2), dtype=X.dtype)

@@ -111,9 +111,10 @@ class IsotonicCalibration(BaseCalibrator):
     ``X``, or one class; logits take one pass over ``X`` per such block), and
     ``predict_proba`` works in row chunks.
 
-    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`)
-    are copied to the host, because PAV sorts the scores; the probabilities
-    are returned on the input's device.
+    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`):
+    sorting-based methods move data to the host -- PAV sorts the scores, so
+    ``X`` is copied to the host -- and the probabilities are returned on the
+    input's device.
 
     References
     ----------

@@ -6,6 +6,16 @@ from numbers import Integral
 import numpy as np
 from scipy.special import expit
 
+from calibkit._array_api import (
+    array_api_space,
+    finite_scores,
+    infinite_score_masks,
+    is_on_device,
+    one_vs_rest_log_odds,
+    one_vs_rest_probability_log_odds,
+    platt_proba,
+    to_host,
+)
 from calibkit._chunks import as_float64, row_chunks
 from calibkit._solvers import PlattSolution, fit_platt
 from calibkit._transforms import row_softmax
@@ -75,9 +85,13 @@ class PlattScaling(BaseCalibrator):
     Newton on standardised scores: the gradient is ``mean w (sigmoid(z) - t)
     [s, 1]`` and the Hessian ``mean w sigmoid(z)(1 - sigmoid(z)) [s, 1][s, 1]^T``.
     Each iteration is one pass over the data; a handful reach machine
-    precision. Array API inputs (torch, CuPy, ... with
-    :func:`calibkit.config_context`) are copied to the host and their
-    probabilities returned on the input's device.
+    precision. Array API inputs (torch, CuPy, JAX, ... with
+    :func:`calibkit.config_context`): logits are fitted and predicted on
+    their device (every pass is a reduction there; only the Newton step, the
+    small evenly spaced subsample behind the starting point and scale, and
+    the labels and weights are on the host), and ``predict_proba`` returns
+    an array of their library. With ``input="probabilities"`` too: one
+    boolean per row comes to the host to set apart the rows at exact 0 and 1.
 
     Sign convention: scikit-learn's ``_SigmoidCalibration`` stores
     ``A = -coef_`` and ``B = -intercept_``.
@@ -203,14 +217,21 @@ class PlattScaling(BaseCalibrator):
                 self._fit_one(values, y == 1, sample_weight, transform, None, empty)
             ]
         else:
-            scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
+            if is_on_device(X) and exact:
+                scores = one_vs_rest_probability_log_odds(X)
+            elif is_on_device(X):
+                scores = one_vs_rest_log_odds(X)
+            else:
+                scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
             check_finite_log_odds(X, self.input, "Platt scaling", scores=scores)
             fits = []
             # A loop, not a comprehension: before Python 3.12 a comprehension
             # is a frame of its own, and the warning's stacklevel would miss.
             for k, label in enumerate(self.classes_):
                 fits.append(
-                    self._fit_one(scores[k], y == k, sample_weight, None, label, empty)
+                    self._fit_one(
+                        scores[k, ...], y == k, sample_weight, None, label, empty
+                    )
                 )
         warn_classes_without_weight(empty)
         solutions = [solution for solution, _ in fits]
@@ -240,7 +261,10 @@ class PlattScaling(BaseCalibrator):
                 values, positive, sample_weight, transform, label, empty
             )
             return solution, None
-        low, high = _infinite_scores(values, transform)
+        if is_on_device(values):  # one boolean per row each comes back
+            low, high = infinite_score_masks(values, transform)
+        else:
+            low, high = _infinite_scores(values, transform)
         weights = np.ones(low.shape[0]) if sample_weight is None else sample_weight
         keep = ~(low | high)
         all_positive = positive
@@ -257,7 +281,10 @@ class PlattScaling(BaseCalibrator):
             )
             # The sigmoid is fitted on the finite scores only: saturated rows
             # get their own probability, which decouples from (a, b).
-            values = materialize(values, transform)[keep]
+            if is_on_device(values):  # the finite rows' scores, on the device
+                values = finite_scores(values, transform, np.flatnonzero(keep))
+            else:
+                values = materialize(values, transform)[keep]
             positive, transform = positive[keep], None
             sample_weight = None if sample_weight is None else sample_weight[keep]
         if not np.any(weights[keep] > 0):
@@ -339,8 +366,30 @@ class PlattScaling(BaseCalibrator):
             ),
         )
 
+    def _array_api_native(self):
+        # Every pass is a reduction: logits and probabilities are fitted and
+        # predicted on their device (for probabilities, one boolean per row
+        # says which rows sit at log-odds -inf / +inf).
+        return True
+
     def _predict_proba(self, X):
         exact = self.input == "probabilities" and self.zero_proba_ is not None
+        if is_on_device(X):
+            if self.input == "probabilities" and not exact:
+                # A file saved before exact 0 and 1 had probabilities of their
+                # own: the finite stand-ins of log 0 are computed on the host.
+                return array_api_space(X).asarray(self._predict_proba(to_host(X)))
+            ends = {"zero_proba": self.zero_proba_, "one_proba": self.one_proba_}
+            if len(self.classes_) == 2:
+                _, transform = binary_scores(X, self.input, exact=exact)
+                return platt_proba(X, transform, self.coef_, self.intercept_, **ends)
+            if exact:
+                scores = one_vs_rest_probability_log_odds(X)
+            else:
+                scores = one_vs_rest_log_odds(X)
+            return platt_proba(
+                X, None, self.coef_, self.intercept_, scores=scores, **ends
+            )
         if len(self.classes_) == 2:
             values, transform = binary_scores(X, self.input, exact=exact)
             out = np.empty((X.shape[0], 2), dtype=X.dtype)

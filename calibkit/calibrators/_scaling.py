@@ -15,6 +15,7 @@ import numpy as np
 
 from calibkit._array_api import (
     affine_softmax,
+    feature_magnitude,
     fold_keys,
     held_out_loss,
     is_on_device,
@@ -207,9 +208,9 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         return self.log_zero_ if self.input == "probabilities" else None
 
     def _array_api_native(self):
-        # Logits are fitted and predicted on their device (see _array_api.py);
-        # probabilities (the log of exact zeros) on the host.
-        return self.input == "logits"
+        # Every pass is a reduction: logits and probabilities (exact zeros
+        # masked) are fitted and predicted on their device (see _array_api/).
+        return True
 
     def _model(self, X, y, sample_weight, transform, reg, eps):
         options = {
@@ -330,14 +331,15 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
             self._scan_zeros(X, y, sample_weight)
         transform = self._transform(X)
         exponent = 0
-        if self.input == "logits" and not is_on_device(X):
+        if self.input == "logits":
             # Logits outside [2**-200, 2**50] in magnitude are multiplied by a
             # power of two, exactly, before solving (as in TemperatureScaling);
             # the fitted W (w) is multiplied back, so predictions use X as is.
-            # (Not yet for arrays on an Array API device: their passes take
-            # the calibrator's own transforms only.)
-            kernel = functools.partial(_max_abs, transform=transform)
-            magnitude = float(reduce_rows(kernel, X, combine=np.maximum)[0])
+            if is_on_device(X):  # the device passes apply the same transform
+                magnitude = feature_magnitude(X, transform)
+            else:
+                kernel = functools.partial(_max_abs, transform=transform)
+                magnitude = float(reduce_rows(kernel, X, combine=np.maximum)[0])
             exponent = -scale_exponent(magnitude)
             transform = scaled_transform(transform, exponent)
         reg = self._regularisation(X, y, sample_weight, transform)
@@ -360,7 +362,14 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
     def _predict_proba(self, X):
         transform = self._transform(X)
         if is_on_device(X):
-            return affine_softmax(X, transform, self.coef_, self.intercept_)
+            return affine_softmax(
+                X,
+                transform,
+                self.coef_,
+                self.intercept_,
+                log_zero=self._masking(),
+                zero_mass=getattr(self, "zero_mass_", None),
+            )
         n_classes = len(self.classes_)
         out = np.empty((X.shape[0], n_classes), dtype=X.dtype)
         log_zero = self._masking()
@@ -485,9 +494,12 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
                 logits=self._logits,
                 log_zero=self._masking(),
             )
-            if is_on_device(X):  # logits: no exact zeros to mask
-                total += held_out_loss(X, y, test_w, transform, coef, intercept)
-                weight += float(test_w.sum())
+            if is_on_device(X):
+                fold_loss, fold_weight = held_out_loss(
+                    X, y, test_w, transform, coef, intercept, log_zero=self._masking()
+                )
+                total += fold_loss
+                weight += fold_weight
             else:
                 fold_loss, fold_weight = reduce_rows(
                     kernel, X, y, test_w, n_cols=2 * coef.shape[0]
@@ -519,7 +531,7 @@ def _folds(X, y, transform, log_zero):
     if y.shape[0] < n_splits or present.shape[0] < 2:
         return None
     if is_on_device(X):  # computed on the device: two numbers per row come back
-        keys = fold_keys(X, y, transform)
+        keys = fold_keys(X, y, transform, log_zero)
     else:
         keys = np.empty((y.shape[0], 2))
         for rows in row_chunks(y.shape[0], 2 * (1 if X.ndim == 1 else X.shape[1])):
@@ -561,7 +573,7 @@ _SHARED_NOTES = """
     logits held by torch, CuPy, JAX or array-api-strict are fitted and
     predicted on their device (the Newton system, ``p x p``, is solved on the
     host) and ``predict_proba`` returns an array of their library;
-    ``input="probabilities"`` computes on the host.
+    ``input="probabilities"`` too (exact zeros are masked on the device).
 
     **Exact zeros.** ``log 0`` is not a number the affine map can use, and
     a model's zeros are usually right on calibration rows, so a map that

@@ -142,7 +142,9 @@ class TemperatureScaling(BaseCalibrator):
     ``(L, L', L'')`` travel to the host -- and ``predict_proba`` returns an
     array of their library, on their device, in their dtype.
     ``input="probabilities"`` (the logit of exact zeros, the floor search)
-    computes on the host and returns the probabilities on the device.
+    is fitted and predicted on the device too: its passes are reductions. JAX
+    arrays work too (outputs are assembled from chunks, as JAX arrays are
+    immutable); CuPy is untested (no GPU in the test setup).
 
     References
     ----------
@@ -213,9 +215,9 @@ class TemperatureScaling(BaseCalibrator):
         return safe_log if self.input == "probabilities" else None
 
     def _array_api_native(self):
-        # Logits are fitted and predicted on their device; probabilities (the
-        # exact-zero logit and the floor search) on the host.
-        return self.input == "logits"
+        # Every pass is a reduction: logits and probabilities (the exact-zero
+        # logit, the floor search) are fitted and predicted on their device.
+        return True
 
     def _fit(self, X, y, sample_weight):
         warn_if_saturated(
@@ -363,8 +365,6 @@ class TemperatureScaling(BaseCalibrator):
         return solution
 
     def _predict_proba(self, X):
-        if is_on_device(X):  # logits (see _array_api_native)
-            return tempered_softmax(X, self.temperature_, len(self.classes_))
         zeros = self.input == "probabilities" and self.zero_logit_ is not None
         if zeros:
             transform = functools.partial(
@@ -372,6 +372,14 @@ class TemperatureScaling(BaseCalibrator):
             )
         else:  # logits, or a file saved before exact zeros had their own logit
             transform = self._logit_transform(X)
+        if is_on_device(X):  # see _array_api_native
+            return tempered_softmax(
+                X,
+                self.temperature_,
+                len(self.classes_),
+                transform=transform,
+                zero_logit=self.zero_logit_ if zeros else None,
+            )
         n_classes = len(self.classes_)
         out = np.empty((X.shape[0], n_classes), dtype=X.dtype)
         for rows in row_chunks(X.shape[0], n_classes):

@@ -381,6 +381,11 @@ def decompose(
     recalibrated forecast overfits, so MCB and DSC are optimistic (too large)
     and the refinement too small; compare models on the same, large data.
 
+    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`):
+    sorting-based methods move data to the host -- CORP's PAV sorts the
+    forecasts, so ``y_prob`` is copied to the host -- and the components are
+    Python floats as usual.
+
     References
     ----------
     .. [1] T. Dimitriadis, T. Gneiting and A. I. Jordan, "Stable reliability

@@ -279,6 +279,12 @@ def expected_calibration_error(
     root of the mean square). Binned estimates depend on ``n_bins`` and
     underestimate the calibration error of continuous forecasts.
 
+    Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`):
+    top-label (or binary) equal-width bins, weighted or not, are counted on
+    the input's device. Sorting-based methods move data to the host:
+    equal-mass bins bring the top-label confidence and correctness (two
+    numbers per row), and ``multiclass="classwise"`` the columns.
+
     References
     ----------
     .. [1] Naeini, M. P., Cooper, G. F., & Hauskrecht, M. (2015). Obtaining
@@ -467,9 +473,9 @@ def reliability_curve(
     reproducible for a given ``random_state`` and row order.
 
     Array API inputs (torch, CuPy, ... with :func:`calibkit.config_context`):
-    equal-width bins without weights are counted on the input's device; the
-    other strategies -- CORP sorts -- bring the top-label confidence and
-    correctness (two numbers per row) to the host.
+    equal-width bins, weighted or not, are counted on the input's device; the
+    other strategies (equal-mass bins and CORP sort) and the bands bring the
+    top-label confidence and correctness (two numbers per row) to the host.
 
     References
     ----------
@@ -628,8 +634,12 @@ _DENSE_BINS = 1 << 16
 
 
 def _streamed(fc, strategy, n_bins):
-    """Whether the bins can be counted in one chunked pass over the rows."""
-    return strategy == "uniform" and fc.sample_weight is None and n_bins <= _DENSE_BINS
+    """Whether the bins can be counted in one chunked pass over the rows.
+
+    On an Array API device weighted rows are too (the pass runs there).
+    """
+    weighted = fc.sample_weight is not None and not is_on_device(fc.prob)
+    return strategy == "uniform" and not weighted and n_bins <= _DENSE_BINS
 
 
 def _uniform_bin_kernel(rows, prob, y, *, binning, top):
@@ -660,8 +670,11 @@ def _streamed_bins(fc, n_bins, *, top):
     Only a few chunk-sized temporaries are held, never a per-row array.
     """
     binning = Binning(None, None, n_bins, "uniform")
-    if is_on_device(fc.prob):
-        return binning, uniform_bin_totals(fc.prob, fc.y, n_bins, top=top)
+    if is_on_device(fc.prob):  # weighted too: [count, sum wx, sum wt, sum w]
+        totals = uniform_bin_totals(
+            fc.prob, fc.y, n_bins, top=top, sample_weight=fc.sample_weight
+        )
+        return binning, totals
     kernel = functools.partial(_uniform_bin_kernel, binning=binning, top=top)
     n_cols = 1 if fc.is_binary else fc.n_classes
     return binning, reduce_rows(kernel, fc.prob, fc.y, n_cols=n_cols)
@@ -669,10 +682,12 @@ def _streamed_bins(fc, n_bins, *, top):
 
 def _means_of_totals(totals):
     """Non-empty bins of :func:`_streamed_bins`: numbers, weights and means."""
-    _, (count, sum_x, sum_t) = totals
-    number = np.flatnonzero(count)
-    weight = count[number]
-    return number, weight, sum_x[number] / weight, sum_t[number] / weight
+    _, sums = totals
+    number = np.flatnonzero(sums[0])
+    if sums.shape[0] == 4:  # weighted, from the device: means and weights
+        return number, sums[3][number], sums[1][number], sums[2][number]
+    weight = sums[0][number]
+    return number, weight, sums[1][number] / weight, sums[2][number] / weight
 
 
 def _binned_points(totals):
@@ -683,7 +698,7 @@ def _binned_points(totals):
         "forecast": mean_x,
         "observed": mean_t,
         "weight": weight,
-        "count": weight.astype(np.intp),
+        "count": totals[1][0][number].astype(np.intp),
         "bin_lower": binning.edge(number),
         "bin_upper": binning.edge(number + 1),
         "bin_index": number.astype(np.int64),
