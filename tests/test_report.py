@@ -176,6 +176,26 @@ def test_cumulative_figure_one_curve_per_forecast():
     assert "95% significance bands" in labels
 
 
+def test_cumulative_figure_uses_the_sample_weights():
+    # Regression: the figure dropped the weights, so its curve and p-value
+    # disagreed with the table's weighted ECCE-R p.
+    pytest.importorskip("matplotlib")
+    from calibkit.metrics import cumulative_calibration
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, size=300)
+    y = (rng.uniform(size=300) < p**1.3).astype(int)
+    w = rng.choice([0.2, 5.0], size=300)
+    evaluation = report.evaluate_forecasts(y, p, sample_weight=w, name="m")
+    expected = cumulative_calibration(y, p, sample_weight=w)
+    (ax,) = _report.cumulative_figure([evaluation]).axes
+    line = next(x for x in ax.get_lines() if x.get_label().startswith("m:"))
+    np.testing.assert_allclose(
+        line.get_ydata()[1:], expected.cumulative_difference, rtol=1e-12
+    )
+    assert f"p = {expected.ecce_r_pvalue:.2g}" in line.get_label()
+
+
 def test_reliability_figure_has_histogram_panels_with_counts():
     pytest.importorskip("matplotlib")
     evaluations = _evaluations(sharpness=0.3)  # spread out: not crowded

@@ -782,7 +782,10 @@ def cumulative_figure(evaluations):
     ax = figure.subplots()
     for evaluation in evaluations:
         fc = check_forecasts(
-            evaluation.y_true, evaluation.y_prob, labels=evaluation.labels
+            evaluation.y_true,
+            evaluation.y_prob,
+            labels=evaluation.labels,
+            sample_weight=evaluation.sample_weight,
         )
         CumulativeDisplay(forecast_cumulative(fc), name=evaluation.name).plot(ax=ax)
     return figure
