@@ -1,6 +1,7 @@
 """``calibkit evaluate --ci`` and ``--prefix`` repeated (in tests/test_cli.py style)."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -167,4 +168,58 @@ def test_model_column_gives_one_row_per_value(two_models, capsys, tmp_path):
     )
     code, _, err = run(capsys, *args[:-1], "nope")
     assert code == 2
-    assert "--model column 'nope' is not in the file" in one_error_line(err, "evaluate")
+    assert "--model column 'nope' not found in" in one_error_line(err, "evaluate")
+
+
+def test_model_column_with_groups_and_models_of_different_rows(tmp_path, capsys):
+    """Each model's groups are those of its own rows (regression: the whole
+    file's group column was matched against each model's rows and failed)."""
+    from calibkit.metrics import calibration_by_group
+
+    rng = np.random.default_rng(7)
+    n = 240
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    region = rng.choice(["n", "s"], n)
+    w = rng.uniform(0.5, 2.0, n)
+    first = pd.DataFrame({"m": "a", "y": y, "p": p, "g": region, "w": w})
+    second = first.iloc[: n // 2].assign(m="b", p=p[: n // 2] ** 2)
+    pd.concat([first, second]).to_csv(tmp_path / "long.csv", index=False)
+    out = tmp_path / "m.json"
+    args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--columns", "p"]
+    options = ["--model", "m", "--groups", "g", "--weight", "w", "--json", out]
+    code, _, err = run(capsys, *args, *options, "--ci", "--n-resamples", "20")
+    assert code == 0, err
+    saved = json.loads(out.read_text())["calibration_by_group"]["forecasts"]
+    for name, rows in (("a", first), ("b", second)):
+        expected = calibration_by_group(
+            rows.y, rows.p, groups=rows.g, sample_weight=rows.w
+        )
+        assert [r["group"] for r in saved[name]] == ["n", "s"]
+        assert_allclose([r["bias"] for r in saved[name]], expected["bias"], rtol=1e-12)
+        assert [r["count"] for r in saved[name]] == expected["count"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing", "--model column 'm' of .* has 1 missing value, the first at row 3"),
+        ("label", r"--model and --label name the same column \('y'\)"),
+    ],
+)
+def test_bad_model_column(tmp_path, capsys, change, message):
+    table = pd.DataFrame(
+        {
+            "m": list("aabbab"),
+            "y": [0, 1, 0, 1, 1, 0],
+            "p": [0.2, 0.7, 0.4, 0.6, 0.9, 0.1],
+        }
+    )
+    if change == "missing":
+        table.loc[3, "m"] = None
+    table.to_csv(tmp_path / "long.csv", index=False)
+    model = "y" if change == "label" else "m"
+    args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--columns", "p"]
+    code, _, err = run(capsys, *args, "--model", model)
+    assert code == 2
+    assert re.search(message, one_error_line(err, "evaluate"))

@@ -164,7 +164,7 @@ def test_report_without_matplotlib_keeps_the_group_table(grouped, capsys, monkey
         (
             {"missing": 2},
             r"--groups column 'region' of .*preds\.csv' has 1 missing value, the "
-            r"first at row 2 \(line 4 of the file\); give those rows a group",
+            r"first at row 2 \(line 4 of the file\); give those rows a value",
         ),
         (
             {"one": True},
@@ -222,6 +222,6 @@ def test_report_says_when_only_some_groups_are_drawn():
     table = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
     assert table.count("<tr") == report.MAX_GROUP_PANELS + 3 + 1  # with the head
     assert (
-        f"Diagrams of the first {report.MAX_GROUP_PANELS} of "
+        f"Diagrams of {report.MAX_GROUP_PANELS} of the "
         f"{report.MAX_GROUP_PANELS + 3} groups" in html
     )

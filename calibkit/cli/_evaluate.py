@@ -199,8 +199,13 @@ def run(args, console):
     if level is not None:
         options.update(ci=level, n_resamples=n_resamples, random_state=seed)
 
+    group_rows = groups
     if args.model is not None:
-        evaluations = _evaluate_models(frame, args, choice, not_scores, kind, options)
+        evaluations, model_rows = _evaluate_models(
+            frame, args, choice, not_scores, kind, options
+        )
+        if groups is not None:
+            group_rows = [groups[rows] for rows in model_rows]
     elif len(prefixes) > 1:
         evaluations = []
         for prefix in prefixes:
@@ -236,13 +241,7 @@ def run(args, console):
     by_group = None
     if groups is not None:
         # Before anything is printed: a bad grouping is an error on its own.
-        by_group = _report.evaluate_groups(
-            evaluations,
-            groups,
-            column=args.groups,
-            sample_weight=weight,
-            n_bins=n_bins,
-        )
+        by_group = _report.evaluate_groups(evaluations, group_rows, column=args.groups)
     print(_report.format_table(evaluations))
     if by_group is not None:
         print()
@@ -290,31 +289,37 @@ def run(args, console):
 
 
 def _evaluate_models(frame, args, choice, not_scores, kind, options):
-    """One evaluation per value of the --model column (in order of appearance)."""
-    from calibkit.io._columns import prediction_columns
+    """One evaluation per value of the --model column (in order of appearance),
+    and the rows of each (boolean masks over the file's rows)."""
+    from calibkit.io._columns import group_array, prediction_columns
 
-    if args.model not in frame.columns:
-        msg = f"--model column {args.model!r} is not in the file."
+    if args.model == args.label:
+        msg = f"--model and --label name the same column ({args.model!r})."
         raise ValueError(msg)
-    names = frame[args.model]
-    if names.isna().any():
-        first = int(names.isna().to_numpy().argmax())
-        msg = f"the --model column {args.model!r} is empty at row {first}."
-        raise ValueError(msg)
-    evaluations = []
-    for value in names.unique():
-        rows = frame[(names == value).to_numpy()].reset_index(drop=True)
+    names = group_array(frame, args.model, role="--model column")
+    evaluations, masks = [], []
+    for value in _distinct_in_order(names):
+        mask = names == value
+        rows = frame[mask].reset_index(drop=True)
         rows.attrs = frame.attrs
         y = ckio.label_array(rows, args.label)
         labels, columns = prediction_columns(rows, **choice, exclude=not_scores, y=y)
         X = ckio.score_array(rows, columns)
-        group_options = dict(options)
+        model_options = dict(options)
         if args.weight:
-            group_options["sample_weight"] = ckio.score_array(rows, [args.weight])
+            model_options["sample_weight"] = ckio.score_array(rows, [args.weight])
         evaluations.append(
-            _evaluate_raw(y, X, str(value), kind, labels, group_options, columns)
+            _evaluate_raw(y, X, str(value), kind, labels, model_options, columns)
         )
-    return evaluations
+        masks.append(mask)
+    return evaluations, masks
+
+
+def _distinct_in_order(values):
+    """The distinct values in order of appearance."""
+    import pandas as pd
+
+    return pd.unique(pd.Series(values, dtype=object))
 
 
 def _evaluate_raw(y, X, name, kind, labels, options, columns):

@@ -346,7 +346,7 @@ def group_array(frame, column, *, role="group column"):
         msg = (
             f"{role} {column!r} of {_source(frame)} has {k} missing "
             f"value{'s' if k > 1 else ''}, the first at {_where(frame, row)}; "
-            "give those rows a group of their own or drop them."
+            "give those rows a value of their own or drop them."
         )
         raise ValueError(msg)
     return label_array(frame, column)

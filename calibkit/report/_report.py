@@ -994,11 +994,12 @@ def render_html(
             if "groups" not in images:
                 images["groups"] = figure_png(groups_figure(evaluations, groups))
             parts.append(_img(images["groups"], f"Reliability by {groups.column}"))
-            n_groups = len(next(iter(groups.tables.values())))
+            n_groups = _n_groups(groups)
             if n_groups > MAX_GROUP_PANELS:
                 parts.append(
-                    f'<p class="note">Diagrams of the first {MAX_GROUP_PANELS} of '
-                    f"{n_groups} groups; the tables list all of them.</p>"
+                    f'<p class="note">Diagrams of {MAX_GROUP_PANELS} of the '
+                    f"{n_groups} groups: those with the most weight, and the "
+                    "worst group.</p>"
                 )
     parts.append(_footnotes_html(evaluations))
     metrics_json = to_json(evaluations).replace("</", "<\\/")
@@ -1279,35 +1280,34 @@ class GroupEvaluation:
     ----------
     column : str
         Name of the grouping (the column of the input file).
-    groups : ndarray of shape (n_samples,)
-        The group of each row.
-    sample_weight : ndarray of shape (n_samples,) or None
+    groups : dict
+        Forecast name -> ndarray of shape (n_samples,), the group of each of
+        its rows (forecasts of a long-format file have rows of their own).
     tables : dict
         Forecast name -> the DataFrame of
         :func:`calibkit.metrics.calibration_by_group`.
     """
 
     column: str
-    groups: np.ndarray = field(repr=False)
-    sample_weight: np.ndarray | None = field(repr=False)
+    groups: dict = field(repr=False)
     tables: dict
 
 
-def evaluate_groups(
-    evaluations, groups, *, column="group", sample_weight=None, n_bins=N_BINS
-):
+def evaluate_groups(evaluations, groups, *, column="group"):
     """:func:`calibkit.metrics.calibration_by_group` of every evaluation.
+
+    Each forecast's rows are weighted by its own ``sample_weight`` and its
+    groups' ECE uses its own ``n_bins``.
 
     Parameters
     ----------
     evaluations : list of ForecastEvaluation
-    groups : array-like of shape (n_samples,)
-        The group of each row.
+        Forecasts with distinct names.
+    groups : array-like of shape (n_samples,), or list of them
+        The group of each row: one array for forecasts of the same rows, or
+        one array per evaluation (in their order) when their rows differ.
     column : str, default="group"
         Name of the grouping, for titles.
-    sample_weight : array-like of shape (n_samples,) or None, default=None
-    n_bins : int, default=10
-        Bins of each group's ECE.
 
     Returns
     -------
@@ -1315,21 +1315,28 @@ def evaluate_groups(
     """
     from calibkit.metrics import calibration_by_group
 
+    names = [e.name for e in evaluations]
+    if len(set(names)) != len(names):
+        msg = f"the forecasts need distinct names to be grouped; got {names}."
+        raise ValueError(msg)
+    if isinstance(groups, (list, tuple)) and len(groups) == len(evaluations):
+        per_forecast = [np.asarray(g) for g in groups]
+    else:
+        per_forecast = [np.asarray(groups)] * len(evaluations)
     tables = {
         e.name: calibration_by_group(
             e.y_true,
             e.y_prob,
-            groups=groups,
-            sample_weight=sample_weight,
+            groups=g,
+            sample_weight=e.sample_weight,
             labels=e.labels,
-            n_bins=n_bins,
+            n_bins=e.n_bins,
         )
-        for e in evaluations
+        for e, g in zip(evaluations, per_forecast, strict=True)
     }
     return GroupEvaluation(
         column=str(column),
-        groups=np.asarray(groups),
-        sample_weight=None if sample_weight is None else np.asarray(sample_weight),
+        groups=dict(zip(names, per_forecast, strict=True)),
         tables=tables,
     )
 
@@ -1406,15 +1413,15 @@ def groups_figure(evaluations, group_evaluation, *, n_resamples=300):
     -------
     matplotlib.figure.Figure
         Not registered with pyplot. At most :data:`MAX_GROUP_PANELS` groups
-        (the first in the tables' order) are drawn per forecast.
+        are drawn per forecast: those with the most weight and the worst
+        group, in the tables' order.
     """
     from matplotlib.figure import Figure
 
     from calibkit.plotting import ReliabilityDisplay
     from calibkit.plotting._reliability import _add_diagram_axes
 
-    names = list(next(iter(group_evaluation.tables.values()))["group"])
-    shown = min(len(names), MAX_GROUP_PANELS)
+    shown = min(_n_groups(group_evaluation), MAX_GROUP_PANELS)
     ncols = min(shown, 4)
     nrows = math.ceil(shown / ncols)
     n = len(evaluations)
@@ -1422,17 +1429,19 @@ def groups_figure(evaluations, group_evaluation, *, n_resamples=300):
     height = (_PANEL_HEIGHT * nrows + 0.5) * n + 0.5
     figure = Figure(figsize=(width, height), layout="constrained")
     sections = figure.subfigures(n, 1, squeeze=False)[:, 0]
-    keep = np.isin(group_evaluation.groups, np.asarray(names[:shown], dtype=object))
-    w = group_evaluation.sample_weight
     for section, evaluation in zip(sections, evaluations, strict=True):
         section.suptitle(evaluation.name, fontsize="medium", fontweight="bold")
-        cells = section.subfigures(nrows, ncols, squeeze=False).ravel()[:shown]
-        axes = [_add_diagram_axes(cell, hist=True)[0] for cell in cells]
-        prob = np.asarray(evaluation.y_prob)
+        table = group_evaluation.tables[evaluation.name]
+        names = list(_shown_groups(table, MAX_GROUP_PANELS)["group"])
+        groups = group_evaluation.groups[evaluation.name]
+        keep = np.isin(groups, np.asarray(names, dtype=object))
+        w = evaluation.sample_weight
+        cells = section.subfigures(nrows, ncols, squeeze=False).ravel()
+        axes = [_add_diagram_axes(cell, hist=True)[0] for cell in cells[: len(names)]]
         ReliabilityDisplay.from_predictions_by_group(
             np.asarray(evaluation.y_true)[keep],
-            prob[keep],
-            groups=group_evaluation.groups[keep],
+            np.asarray(evaluation.y_prob)[keep],
+            groups=groups[keep],
             sample_weight=None if w is None else w[keep],
             labels=evaluation.labels,
             strategy="isotonic",
@@ -1445,6 +1454,24 @@ def groups_figure(evaluations, group_evaluation, *, n_resamples=300):
         for ax in axes:
             ax.title.set_fontsize("small")
     return figure
+
+
+def _n_groups(group_evaluation):
+    """The largest number of groups of a forecast."""
+    return max(len(table) for table in group_evaluation.tables.values())
+
+
+def _shown_groups(table, limit):
+    """The rows of a group table that fit ``limit``: all of them, or the
+    heaviest groups and the worst one, in the table's order."""
+    if len(table) <= limit:
+        return table
+    order = np.argsort(-table["weight"].to_numpy(), kind="stable")
+    chosen = order[:limit]
+    worst = np.flatnonzero(table["worst"].to_numpy())
+    if worst.size and worst[0] not in chosen:
+        chosen[-1] = worst[0]
+    return table.iloc[np.sort(chosen)]
 
 
 def _group_tables_html(group_evaluation):
