@@ -225,3 +225,27 @@ def test_report_says_when_only_some_groups_are_drawn():
         f"Diagrams of {report.MAX_GROUP_PANELS} of the "
         f"{report.MAX_GROUP_PANELS + 3} groups" in html
     )
+
+
+def test_group_tables_are_bounded_and_keep_the_worst_group(monkeypatch):
+    # Regression: 10,000 groups gave a 10,000-row table in the terminal and
+    # in the HTML page.
+    monkeypatch.setattr(report, "MAX_GROUP_ROWS", 3)
+    rng = np.random.default_rng(8)
+    zone = np.repeat(np.arange(6), [60, 50, 40, 30, 20, 100])
+    p = rng.uniform(0.05, 0.95, size=zone.size)
+    # Zone 4 (20 rows, not among the 3 heaviest) is badly miscalibrated.
+    y = np.where(zone == 4, 1, rng.uniform(size=zone.size) < p).astype(int)
+    evaluation = report.evaluate_forecasts(y, p, name="model")
+    by_group = report.evaluate_groups([evaluation], zone, column="zone")
+    table = by_group.tables["model"]
+    assert table.loc[table["worst"], "group"].item() == 4
+    text = report.format_group_tables(by_group)
+    listed = [line.split()[0] for line in text.splitlines()[2:5]]
+    assert listed == ["0", "4", "5"]  # the two heaviest and the worst, in order
+    assert "3 of 6 groups listed" in text
+    fake = dict.fromkeys(("reliability", "decomposition", "groups"), b"\x89PNG")
+    html = report.render_html([evaluation], images=fake, groups=by_group)
+    body = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
+    assert body.count("<tr") == 3 + 1  # with the head
+    assert "3 of 6 groups listed" in html

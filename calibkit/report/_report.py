@@ -1253,8 +1253,10 @@ def _fmt(value):
 
 # --- calibration by group ----------------------------------------------------------
 
-#: Most groups drawn as small multiples in the report (the table lists all).
+#: Most groups drawn as small multiples in the report.
 MAX_GROUP_PANELS = 12
+#: Most groups listed in a printed or HTML group table (the JSON has all).
+MAX_GROUP_ROWS = 50
 
 #: Columns of the group tables as printed: (column of calibration_by_group,
 #: heading).
@@ -1377,9 +1379,10 @@ def format_group_tables(group_evaluation, *, digits=4):
     blocks = []
     for name, table in group_evaluation.tables.items():
         headings = _group_headings(table)
-        shown = table[[key for key, _ in headings]].copy()
+        rows = _shown_groups(table, MAX_GROUP_ROWS)
+        shown = rows[[key for key, _ in headings]].copy()
         shown.columns = [heading for _, heading in headings]
-        shown.index = [format_label(g) for g in table["group"]]
+        shown.index = [format_label(g) for g in rows["group"]]
         formats = {
             heading: (lambda v: f"{v:.3g}")
             if key == "p_value"
@@ -1389,8 +1392,11 @@ def format_group_tables(group_evaluation, *, digits=4):
         }
         text = shown.to_string(formatters=formats)
         head = f"calibration by {group_evaluation.column} ({name}):"
+        lines = [head, text]
+        if len(rows) < len(table):
+            lines.append(_omitted_groups(len(rows), len(table)))
         worst = _worst_sentence(table)
-        blocks.append("\n".join([head, text] + ([worst] if worst else [])))
+        blocks.append("\n".join(lines + ([worst] if worst else [])))
     legend = (
         "bias = weighted mean of (outcome - forecast), positive when the "
         "forecasts are too low;\nSE its standard error, p-value of the two-sided "
@@ -1462,8 +1468,9 @@ def _n_groups(group_evaluation):
 
 
 def _shown_groups(table, limit):
-    """The rows of a group table that fit ``limit``: all of them, or the
-    heaviest groups and the worst one, in the table's order."""
+    """The rows of a group table that fit ``limit`` (in a table or a figure):
+    all of them, or the heaviest groups and the worst one, in the table's
+    order."""
     if len(table) <= limit:
         return table
     order = np.argsort(-table["weight"].to_numpy(), kind="stable")
@@ -1480,7 +1487,8 @@ def _group_tables_html(group_evaluation):
         headings = _group_headings(table)
         head = "".join(f"<th>{html.escape(h)}</th>" for _, h in headings)
         rows = []
-        for _, row in table.iterrows():
+        shown = _shown_groups(table, MAX_GROUP_ROWS)
+        for _, row in shown.iterrows():
             css = ' class="best"' if row["worst"] else ""
             cells = "".join(
                 f"<td>{int(row[key])}</td>"
@@ -1499,7 +1507,17 @@ def _group_tables_html(group_evaluation):
             f"<th>{html.escape(group_evaluation.column)}</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
+        if len(shown) < len(table):
+            omitted = html.escape(_omitted_groups(len(shown), len(table)))
+            parts.append(f'<p class="note">{omitted}</p>')
     return "\n".join(parts)
+
+
+def _omitted_groups(n_shown, n_groups):
+    return (
+        f"{n_shown} of {n_groups} groups listed: those with the most weight, and "
+        "the worst group (calibkit evaluate --json writes them all)."
+    )
 
 
 def _groups_note_html(group_evaluation):
