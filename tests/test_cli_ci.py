@@ -223,3 +223,44 @@ def test_bad_model_column(tmp_path, capsys, change, message):
     code, _, err = run(capsys, *args, "--model", model)
     assert code == 2
     assert re.search(message, one_error_line(err, "evaluate"))
+
+
+def test_repeated_prefixes_that_overlap_or_clash(tmp_path, capsys):
+    rng = np.random.default_rng(9)
+    n = 200
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    table = pd.DataFrame(
+        {"y": y, "p_1": p, "p_0": 1 - p, "p_cal_0": 1 - p**2, "p_cal_1": p**2}
+    )
+    path = tmp_path / "p.csv"
+    table.to_csv(path, index=False)
+    out = tmp_path / "m.json"
+    # Each column goes to the longest prefix it starts with.
+    args = ["evaluate", path, "--label", "y", "--json", out]
+    code, _, err = run(capsys, *args, "--prefix", "p_", "--prefix", "p_cal_")
+    assert code == 0, err
+    saved = {f["name"]: f for f in json.loads(out.read_text())["forecasts"]}
+    assert list(saved) == ["p", "p_cal"]
+    assert_allclose(saved["p"]["log_loss"], log_loss(y, p), rtol=1e-12)
+    assert_allclose(saved["p_cal"]["log_loss"], log_loss(y, p**2), rtol=1e-12)
+    code, _, err = run(capsys, *args, "--prefix", "p_cal", "--prefix", "p_cal_")
+    assert code == 2
+    assert (
+        "every column starting with --prefix 'p_cal' is taken by a longer --prefix "
+        "('p_cal_')" in one_error_line(err, "evaluate")
+    )
+    # Names that would clash once the underscores go keep the prefixes.
+    table.rename(columns={"p_cal_0": "p0", "p_cal_1": "p1"}).to_csv(path, index=False)
+    code, _, err = run(capsys, *args, "--prefix", "p", "--prefix", "p_")
+    assert code == 0, err
+    saved = {f["name"]: f for f in json.loads(out.read_text())["forecasts"]}
+    assert list(saved) == ["p", "p_"]
+    assert_allclose(saved["p"]["log_loss"], log_loss(y, p**2), rtol=1e-12)
+    code, _, err = run(capsys, *args, "--prefix", "p_", "--prefix", "p_")
+    assert code == 2
+    assert "--prefix 'p_' is given twice" in one_error_line(err, "evaluate")
+    # A prefix that only matches the label column says so.
+    code, _, err = run(capsys, *args, "--prefix", "p_", "--prefix", "y")
+    assert code == 2
+    assert "starts with 'y' besides 'y' (not scores" in one_error_line(err, "evaluate")

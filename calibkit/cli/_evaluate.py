@@ -208,12 +208,24 @@ def run(args, console):
             group_rows = [groups[rows] for rows in model_rows]
     elif len(prefixes) > 1:
         evaluations = []
-        for prefix in prefixes:
+        for prefix, name in zip(prefixes, _prefix_names(prefixes), strict=True):
+            # A column goes to the longest prefix it starts with: --prefix p_
+            # --prefix p_cal_ splits p_1, p_cal_1 between the two sets.
+            longer = [
+                q for q in prefixes if len(q) > len(prefix) and q.startswith(prefix)
+            ]
+            claimed = [c for c in frame.columns if c.startswith(tuple(longer))]
+            own = [c for c in frame.columns if c.startswith(prefix)]
+            if own and set(own) <= set(claimed):
+                msg = (
+                    f"every column starting with --prefix {prefix!r} is taken by "
+                    f"a longer --prefix ({', '.join(map(repr, longer))})."
+                )
+                raise ValueError(msg)
             labels, columns = prediction_columns(
-                frame, prefix=prefix, exclude=not_scores, y=y
+                frame, prefix=prefix, exclude=not_scores + claimed, y=y
             )
             X = ckio.score_array(frame, columns)
-            name = prefix.rstrip("_") or prefix
             evaluations.append(
                 _evaluate_raw(y, X, name, kind, labels, options, columns)
             )
@@ -286,6 +298,19 @@ def run(args, console):
     for path, _ in outputs:
         console.info(f"wrote {path}")
     return 0
+
+
+def _prefix_names(prefixes):
+    """Names of the forecast sets of a repeated --prefix: the prefix without
+    its trailing underscores, or the prefix itself where those would clash."""
+    repeated = sorted({p for p in prefixes if prefixes.count(p) > 1})
+    if repeated:
+        msg = f"--prefix {repeated[0]!r} is given twice."
+        raise ValueError(msg)
+    names = [p.rstrip("_") or p for p in prefixes]
+    if len(set(names)) < len(names):
+        return list(prefixes)
+    return names
 
 
 def _evaluate_models(frame, args, choice, not_scores, kind, options):
