@@ -132,6 +132,9 @@ def test_ci_with_a_calibrator_compares_raw_and_calibrated(tmp_path, capsys):
         (["--ci", "--n-resamples", "1"], "--n-resamples must be a whole number"),
         (["--ci", "--seed", "-3"], "--seed must be a whole number, 0 or more"),
         (["--columns", "raw_1"], "cannot be combined with --calibrator or --columns"),
+        (["--n-resamples", "-5"], "--n-resamples is only used with --ci"),
+        (["--seed", "1"], "--seed is only used with --ci"),
+        (["--ci", "--n-resamples", "0"], "--n-resamples must be a whole number"),
     ],
 )
 def test_bad_options(two_models, capsys, extra, message):

@@ -92,13 +92,11 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--n-resamples",
-        default="1000",
         metavar="N",
         help=f"bootstrap resamples of --ci, 2 to {MAX_RESAMPLES} (default: 1000)",
     )
     parser.add_argument(
         "--seed",
-        default="0",
         metavar="N",
         help="seed of the bootstrap resamples (default: 0)",
     )
@@ -122,6 +120,13 @@ def check_n_bins(text):
 def check_ci(args):
     """--ci, --n-resamples and --seed as (level or None, resamples, seed)."""
     if args.ci is None:
+        for option, value in (
+            ("--n-resamples", args.n_resamples),
+            ("--seed", args.seed),
+        ):
+            if value is not None:
+                msg = f"{option} is only used with --ci (bootstrap intervals)."
+                raise ValueError(msg)
         return None, None, None
     level = None
     with contextlib.suppress(ValueError):
@@ -129,20 +134,22 @@ def check_ci(args):
     if level is None or not 0 < level < 1:
         msg = f"--ci must be a confidence level between 0 and 1; got {args.ci[:30]}."
         raise ValueError(msg)
+    text = "1000" if args.n_resamples is None else args.n_resamples
     resamples = None
     with contextlib.suppress(ValueError):
-        resamples = int(args.n_resamples)
+        resamples = int(text)
     if resamples is None or not 2 <= resamples <= MAX_RESAMPLES:
         msg = (
             f"--n-resamples must be a whole number from 2 to {MAX_RESAMPLES}; "
-            f"got {args.n_resamples[:30]}."
+            f"got {text[:30]}."
         )
         raise ValueError(msg)
+    text = "0" if args.seed is None else args.seed
     seed = None
     with contextlib.suppress(ValueError):
-        seed = int(args.seed)
+        seed = int(text)
     if seed is None or seed < 0:
-        msg = f"--seed must be a whole number, 0 or more; got {args.seed[:30]}."
+        msg = f"--seed must be a whole number, 0 or more; got {text[:30]}."
         raise ValueError(msg)
     return level, resamples, seed
 
