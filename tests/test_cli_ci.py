@@ -267,3 +267,24 @@ def test_repeated_prefixes_that_overlap_or_clash(tmp_path, capsys):
     code, _, err = run(capsys, *args, "--prefix", "p_", "--prefix", "y")
     assert code == 2
     assert "starts with 'y' besides 'y' (not scores" in one_error_line(err, "evaluate")
+
+
+def test_models_of_other_rows_are_not_compared_in_pairs(tmp_path, capsys):
+    """Regression: forecast sets of different rows were skipped silently."""
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0.05, 0.95, 120)
+    y = (rng.uniform(size=120) < p).astype(int)
+    a = pd.DataFrame({"m": "a", "y": y, "p": p})
+    b = a.iloc[:80].assign(m="b", p=p[:80] ** 2)
+    c = a.assign(m="c", p=p**0.5)
+    pd.concat([a, b, c]).to_csv(tmp_path / "long.csv", index=False)
+    args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--columns", "p"]
+    code, out, err = run(capsys, *args, "--model", "m", "--ci", "--n-resamples", "20")
+    assert code == 0, err
+    assert "a - c, log-loss:" in out
+    assert "a - b" not in out
+    assert err.strip() == (
+        "calibkit evaluate: warning: no paired comparison of 'a' with 'b': they "
+        "are not forecasts of the same rows (labels, weights and shape must match "
+        "row for row)."
+    )

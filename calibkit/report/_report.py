@@ -7,6 +7,7 @@ import io
 import json
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -21,6 +22,7 @@ from calibkit._validation import (
     validate_params,
 )
 from calibkit._version import __version__
+from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._cumulative import forecast_cumulative
 from calibkit.metrics._decomposition import _decompose
 from calibkit.metrics._inputs import (
@@ -353,8 +355,9 @@ def compare_evaluations(
     -------
     list of (str, str, PairedComparison)
         ``(first name, other name, comparison)`` per other forecast and score
-        (log-loss, then Brier); empty when there is one forecast or the
-        forecasts are not of the same rows.
+        (log-loss, then Brier); empty when there is one forecast. A forecast
+        of other rows than the first (labels or weights differ) is left out
+        with a :class:`~calibkit.exceptions.CalibrationWarning`.
     """
     from calibkit.metrics import compare_forecasts
 
@@ -363,10 +366,13 @@ def compare_evaluations(
     first = evaluations[0]
     out = []
     for other in evaluations[1:]:
-        same_rows = other.y_true.shape == first.y_true.shape and np.array_equal(
-            other.y_true, first.y_true
-        )
-        if not same_rows or other.y_prob.shape != first.y_prob.shape:
+        if not _same_rows(first, other):
+            msg = (
+                f"no paired comparison of {first.name!r} with {other.name!r}: "
+                "they are not forecasts of the same rows (labels, weights and "
+                "shape must match row for row)."
+            )
+            warnings.warn(msg, CalibrationWarning, stacklevel=2)
             continue
         for metric in ("log_loss", "brier_score"):
             comparison = compare_forecasts(
@@ -382,6 +388,19 @@ def compare_evaluations(
             )
             out.append((first.name, other.name, comparison))
     return out
+
+
+def _same_rows(first, other):
+    """Whether two evaluations score the same rows (labels and weights)."""
+    if other.y_prob.shape != first.y_prob.shape:
+        return False
+    if not np.array_equal(other.y_true, first.y_true):
+        return False
+    if (first.sample_weight is None) != (other.sample_weight is None):
+        return False
+    return first.sample_weight is None or np.array_equal(
+        first.sample_weight, other.sample_weight
+    )
 
 
 def metrics_table(evaluations):
