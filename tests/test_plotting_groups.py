@@ -232,3 +232,10 @@ def test_user_axes_and_bad_groups(grouped):
         ReliabilityDisplay.from_predictions_by_group(y, p, groups=["a"] * y.size)
     with pytest.raises(ValueError, match="groups has 3 entries"):
         ReliabilityDisplay.from_predictions_by_group(y, p, groups=["a", "b", "c"])
+    # Regression: a group of zero weight was reported as "sample_weight is zero
+    # everywhere"; it is named, as calibration_by_group names it.
+    w = np.where(region == "west", 0.0, 1.0)
+    with pytest.raises(ValueError, match="has a group, 'west', whose rows all have"):
+        ReliabilityDisplay.from_predictions_by_group(
+            y, p, groups=region, sample_weight=w
+        )
