@@ -1,5 +1,7 @@
 """The cumulative-differences plot of Arrieta-Ibarra et al. (2022)."""
 
+import numbers
+
 import numpy as np
 from scipy.optimize import brentq
 
@@ -255,6 +257,11 @@ class CumulativeDisplay:
         if statistic not in _STATISTICS:
             msg = f"statistic must be one of {sorted(_STATISTICS)}; got {statistic!r}."
             raise ValueError(msg)
+        if level is not None and (
+            isinstance(level, bool) or not isinstance(level, numbers.Real)
+        ):
+            msg = f"level must be a number in (0, 1) or None; got {level!r}."
+            raise TypeError(msg)
         if level is not None and not 0 < level < 1:
             msg = f"level must be in (0, 1) or None; got {level!r}."
             raise ValueError(msg)
