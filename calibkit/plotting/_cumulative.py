@@ -9,6 +9,7 @@ from calibkit.metrics import cumulative_calibration
 from calibkit.metrics._cumulative import max_abs_brownian_sf
 from calibkit.metrics._many import is_model_mapping
 from calibkit.plotting._axes import (
+    ZERO_LINE_GID,
     check_axes,
     check_line_kwargs,
     keyword_only_ax,
@@ -26,9 +27,6 @@ from calibkit.plotting._reliability import (
 )
 
 __all__ = ["CumulativeDisplay"]
-
-#: ``gid`` of the zero line, drawn once per axes.
-ZERO_GID = "calibkit-zero"
 
 _STATISTICS = {"ecce_r": "ECCE-R", "ecce_mad": "ECCE-MAD"}
 
@@ -276,8 +274,8 @@ class CumulativeDisplay:
         x = np.concatenate([[0.0], result.cumulative_weight])
         y = np.concatenate([[0.0], result.cumulative_difference])
         (self.line_,) = ax.plot(x, y, **line_style({"label": label}, kwargs))
-        if not any(line.get_gid() == ZERO_GID for line in ax.get_lines()):
-            ax.axhline(0.0, color="0.3", linewidth=0.8, gid=ZERO_GID)
+        if not any(line.get_gid() == ZERO_LINE_GID for line in ax.get_lines()):
+            ax.axhline(0.0, color="0.3", linewidth=0.8, gid=ZERO_LINE_GID)
         self.band_ = None
         if level is not None and result.sigma > 0:
             half_width = _band_half_width(level) * result.sigma
