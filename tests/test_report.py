@@ -251,3 +251,21 @@ def test_decomposition_figure_has_a_title_and_ends_past_the_labels():
         box = text.get_window_extent(renderer)
         assert ax.bbox.x0 <= box.x0
         assert box.x1 <= ax.bbox.x1, text.get_text()
+
+
+def test_intervals_of_a_certain_and_wrong_forecast_warn_once():
+    # Regression: each resample holding the certain-and-wrong row warned again
+    # (76 warnings for 50 resamples), with row numbers of the resample.
+    from calibkit.exceptions import CalibrationWarning
+
+    y = [0, 1, 1, 0, 1, 0]
+    p = np.array([1.0, 1.0, 1.0, 0.0, 0.7, 0.2])
+    with pytest.warns(CalibrationWarning) as without:
+        report.evaluate_forecasts(y, p)
+    with pytest.warns(CalibrationWarning) as caught:
+        evaluation = report.evaluate_forecasts(y, p, ci=0.9, n_resamples=50)
+    # The log-loss and the decomposition each say it once, as without ci.
+    assert [str(w.message) for w in caught] == [str(w.message) for w in without]
+    assert all("first at rows 0" in str(w.message) for w in caught)
+    assert evaluation.log_loss == np.inf
+    assert evaluation.intervals["log_loss"].high == np.inf

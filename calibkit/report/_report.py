@@ -300,8 +300,13 @@ def score_intervals(given, fc, input, n_bins, level, n_resamples, random_state):
         )
         spec = metric_spec(metric, options)
         rng.bit_generator.state = state  # the same resamples for every score
-        estimate = float(spec.estimate(data))
-        (draws,) = bootstrap_replicates([spec], data, n_resamples, rng)
+        with warnings.catch_warnings():
+            # evaluate_forecasts has warned once about the rows themselves
+            # (e.g. certain and wrong); the resamples would repeat it, in
+            # words about resampled rows, up to once per resample.
+            warnings.simplefilter("ignore", CalibrationWarning)
+            estimate = float(spec.estimate(data))
+            (draws,) = bootstrap_replicates([spec], data, n_resamples, rng)
         low, high = interval_ends(draws, estimate, level, "percentile")
         finite = draws[np.isfinite(draws)]
         intervals[key] = ConfidenceInterval(
