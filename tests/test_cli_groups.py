@@ -217,7 +217,9 @@ def test_report_says_when_only_some_groups_are_drawn():
     zone = rng.integers(0, report.MAX_GROUP_PANELS + 3, size=n)
     evaluation = report.evaluate_forecasts(y, p, name="model")
     by_group = report.evaluate_groups([evaluation], zone, column="zone")
-    fake = dict.fromkeys(("reliability", "decomposition", "groups"), b"\x89PNG")
+    fake = dict.fromkeys(
+        ("reliability", "decomposition", "cumulative", "groups"), b"\x89PNG"
+    )
     html = report.render_html([evaluation], images=fake, groups=by_group)
     table = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
     assert table.count("<tr") == report.MAX_GROUP_PANELS + 3 + 1  # with the head
@@ -244,7 +246,9 @@ def test_group_tables_are_bounded_and_keep_the_worst_group(monkeypatch):
     listed = [line.split()[0] for line in text.splitlines()[2:5]]
     assert listed == ["0", "4", "5"]  # the two heaviest and the worst, in order
     assert "3 of 6 groups listed" in text
-    fake = dict.fromkeys(("reliability", "decomposition", "groups"), b"\x89PNG")
+    fake = dict.fromkeys(
+        ("reliability", "decomposition", "cumulative", "groups"), b"\x89PNG"
+    )
     html = report.render_html([evaluation], images=fake, groups=by_group)
     body = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
     assert body.count("<tr") == 3 + 1  # with the head

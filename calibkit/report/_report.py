@@ -938,12 +938,13 @@ def render_html(
     evaluations : list of ForecastEvaluation
         One per forecast, same labels.
     title : str, default="Calibration report"
+        The page's title and first heading.
     description : str or None, default=None
         A paragraph about the data (plain text, escaped).
     images : dict or None, default=None
-        PNG bytes already drawn, under the keys ``"reliability"`` and
-        ``"decomposition"`` (and ``"groups"``; e.g. also saved as files);
-        drawn when missing.
+        PNG bytes already drawn, under the keys ``"reliability"``,
+        ``"decomposition"``, ``"cumulative"`` and ``"groups"`` (e.g. also
+        saved as files); drawn when missing.
     groups : GroupEvaluation or None, default=None
         Calibration by group (from ``evaluate_groups``): adds a section
         with the group tables, the worst group and a reliability diagram per
@@ -1004,7 +1005,9 @@ def render_html(
         parts.append(_decomposition_note_html(evaluations))
         parts.append("</div>")
         parts.append("<h2>Cumulative calibration</h2>")
-        parts.append(_img(figure_png(cumulative_figure(evaluations)), "Cumulative"))
+        if "cumulative" not in images:
+            images["cumulative"] = figure_png(cumulative_figure(evaluations))
+        parts.append(_img(images["cumulative"], "Cumulative"))
         parts.append(f'<p class="note">{html.escape(_CUMULATIVE_NOTE)}</p>')
     else:
         parts.append(f'<p class="warning">{esc(_NO_MATPLOTLIB)}</p>')
@@ -1049,14 +1052,19 @@ def write_report(
     Parameters
     ----------
     path : str or os.PathLike
+        The HTML file to write (replaced whole, or left as it was on error).
     evaluations : list of ForecastEvaluation
+        One per forecast, same labels.
     title : str, default="Calibration report"
+        As in :func:`render_html`.
     description : str or None, default=None
+        As in :func:`render_html`.
     images : dict or None, default=None
-        See :func:`render_html`.
+        As in :func:`render_html`.
     groups : GroupEvaluation or None, default=None
+        As in :func:`render_html`.
     comparisons : list or None, default=None
-        See :func:`render_html`.
+        As in :func:`render_html`.
 
     Returns
     -------
