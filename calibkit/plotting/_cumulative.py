@@ -219,6 +219,19 @@ class CumulativeDisplay:
         Returns
         -------
         CumulativeDisplay
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.naive_bayes import GaussianNB
+        >>> from calibkit.plotting import CumulativeDisplay
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> model = GaussianNB().fit(X[::2], y[::2])
+        >>> disp = CumulativeDisplay.from_estimator(model, X[1::2], y[1::2])
+        >>> disp.line_.get_label().split(":")[0]
+        'GaussianNB'
+        >>> plt.close(disp.figure_)
         """
         y_prob, classes, pos_label = _estimator_forecasts(estimator, X, pos_label)
         if name is None:
@@ -249,6 +262,23 @@ class CumulativeDisplay:
         -------
         CumulativeDisplay
             ``self``, with ``ax_``, ``figure_``, ``line_`` and ``band_``.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from calibkit.metrics import cumulative_calibration
+        >>> from calibkit.plotting import CumulativeDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.random(500)
+        >>> y = rng.random(500) < p
+        >>> result = cumulative_calibration(y, p)
+        >>> disp = CumulativeDisplay(result, name="model").plot(
+        ...     statistic="ecce_mad", level=None
+        ... )
+        >>> disp.band_ is None, disp.line_.get_label().split(" ")[1]
+        (True, 'ECCE-MAD')
+        >>> plt.close(disp.figure_)
         """
         check_axes(ax)
         check_line_kwargs(kwargs)
