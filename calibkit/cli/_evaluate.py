@@ -68,7 +68,9 @@ def add_parser(subparsers):
         metavar="COL",
         help="column of group labels: also print calibration in each group (bias "
         "with its standard error and t-test, ECE, log-loss, Brier, MCB) and the "
-        "worst group; the report gets the tables and a diagram per group",
+        "worst group; the report gets the tables and a diagram per group (at "
+        "most 50 groups listed and 12 drawn: the heaviest and the worst; "
+        "--json has all)",
     )
     parser.add_argument(
         "--n-bins",
