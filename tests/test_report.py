@@ -269,3 +269,22 @@ def test_intervals_of_a_certain_and_wrong_forecast_warn_once():
     assert all("first at rows 0" in str(w.message) for w in caught)
     assert evaluation.log_loss == np.inf
     assert evaluation.intervals["log_loss"].high == np.inf
+
+
+def test_text_says_what_the_smooth_ece_and_cumulative_test_look_at():
+    # Regression: the legend called both "top-label", but for two classes they
+    # are of the positive class's probability (what the metrics give for a
+    # 1-D forecast), and there the two differ a lot.
+    from calibkit.metrics import cumulative_calibration, smooth_ece
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=2000)
+    y = (rng.uniform(size=2000) < p**1.3).astype(int)
+    evaluation = report.evaluate_forecasts(y, p)
+    assert evaluation.smooth_ece == pytest.approx(smooth_ece(y, p), rel=1e-12)
+    assert evaluation.smooth_ece > 2 * smooth_ece(y, np.c_[1 - p, p])
+    expected = cumulative_calibration(y, p).ecce_r_pvalue
+    assert evaluation.ecce_r_pvalue == pytest.approx(expected, rel=1e-9)
+    text = _report.format_table([evaluation])
+    assert "smooth ECE of the probability of class 1" in text
+    assert "smooth ECE top-label" not in text

@@ -90,12 +90,13 @@ class ForecastEvaluation(Result):
         The labels and probabilities evaluated (1-D positive-class
         probabilities for two classes), kept to draw the diagrams.
     smooth_ece : float
-        Top-label smooth ECE with the automatic bandwidth
-        (:func:`calibkit.metrics.smooth_ece`).
+        Smooth ECE with the automatic bandwidth
+        (:func:`calibkit.metrics.smooth_ece`) of the positive-class
+        probability for two classes, top-label for more.
     ecce_r_pvalue : float
-        p-value of the top-label ECCE-R
-        (:func:`calibkit.metrics.cumulative_calibration`): small values are
-        evidence of miscalibration.
+        p-value of the ECCE-R (:func:`calibkit.metrics.cumulative_calibration`)
+        of the positive-class probability for two classes, top-label for
+        more: small values are evidence of miscalibration.
     intervals : dict or None
         With ``ci``: ``{score key: ConfidenceInterval}`` for ``log_loss``,
         ``brier_score``, ``ece``, ``miscalibration``, ``discrimination`` and
@@ -455,8 +456,9 @@ def format_table(evaluations, *, digits=4):
     legend = (
         "log-loss, MCB, DSC, UNC in nats; log-loss = MCB - DSC + UNC\n"
         f"Brier {brier}; ECE top-label, {first.n_bins} bins\n"
-        "smooth ECE top-label, automatic bandwidth; ECCE-R p: p-value of the "
-        "cumulative calibration test (small: miscalibrated)\n"
+        f"smooth ECE of the {_smooth_forecast(first)}, automatic bandwidth; "
+        "ECCE-R p: p-value of the cumulative calibration test of the same "
+        "(small: miscalibrated)\n"
         f"decomposition: {first.decomposition.estimator}"
     )
     ci = _first_interval(evaluations)
@@ -466,6 +468,13 @@ def format_table(evaluations, *, digits=4):
             f"intervals, {ci.n_resamples} resamples"
         )
     return f"{text}\n\n{legend}"
+
+
+def _smooth_forecast(evaluation):
+    """What the smooth ECE and the cumulative test look at, in words."""
+    if evaluation.n_classes == 2:
+        return f"probability of class {format_label(evaluation.labels[-1])}"
+    return "top-label confidence"
 
 
 def _first_interval(evaluations):
@@ -780,7 +789,8 @@ def decomposition_figure(evaluations):
 
 
 _CUMULATIVE_NOTE = (
-    "Rows sorted by the top-label forecast; the curve accumulates observed minus "
+    "Rows sorted by the forecast (the positive class's probability for two "
+    "classes, the top-label confidence for more); the curve accumulates observed minus "
     "forecast, so its slope is the miscalibration at those forecasts. It leaves "
     "the shaded 95% band exactly when the ECCE-MAD test rejects calibration at "
     "5%; the legend gives ECCE-R and its p-value (Arrieta-Ibarra et al., 2022)."
@@ -1179,7 +1189,8 @@ def _legend_html(evaluations):
     return (
         f'<div class="note"><ul>{items}</ul><p>log-loss = UNC − DSC + MCB. '
         f"Brier: {brier}. ECE: of the most probable class, {first.n_bins} "
-        f"equal-width bins.</p>{intervals}</div>"
+        f"equal-width bins. Smooth ECE and ECCE-R p: of the "
+        f"{html.escape(_smooth_forecast(first))}.</p>{intervals}</div>"
     )
 
 
