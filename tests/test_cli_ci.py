@@ -208,6 +208,7 @@ def test_model_column_with_groups_and_models_of_different_rows(tmp_path, capsys)
     [
         ("missing", "--model column 'm' of .* has 1 missing value, the first at row 3"),
         ("label", r"--model and --label name the same column \('y'\)"),
+        ("one class", r"in the rows of --model 'b': the labels hold one class only"),
     ],
 )
 def test_bad_model_column(tmp_path, capsys, change, message):
@@ -220,6 +221,8 @@ def test_bad_model_column(tmp_path, capsys, change, message):
     )
     if change == "missing":
         table.loc[3, "m"] = None
+    if change == "one class":
+        table.loc[table["m"] == "b", "y"] = 1
     table.to_csv(tmp_path / "long.csv", index=False)
     model = "y" if change == "label" else "m"
     args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--columns", "p"]

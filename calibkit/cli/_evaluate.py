@@ -336,15 +336,23 @@ def _evaluate_models(frame, args, choice, not_scores, kind, options):
         mask = names == value
         rows = frame[mask].reset_index(drop=True)
         rows.attrs = frame.attrs
-        y = ckio.label_array(rows, args.label)
-        labels, columns = prediction_columns(rows, **choice, exclude=not_scores, y=y)
-        X = ckio.score_array(rows, columns)
-        model_options = dict(options)
-        if args.weight:
-            model_options["sample_weight"] = ckio.score_array(rows, [args.weight])
-        evaluations.append(
-            _evaluate_raw(y, X, str(value), kind, labels, model_options, columns)
-        )
+        try:
+            y = ckio.label_array(rows, args.label)
+            labels, columns = prediction_columns(
+                rows, **choice, exclude=not_scores, y=y
+            )
+            X = ckio.score_array(rows, columns)
+            model_options = dict(options)
+            if args.weight:
+                model_options["sample_weight"] = ckio.score_array(rows, [args.weight])
+            evaluation = _evaluate_raw(
+                y, X, str(value), kind, labels, model_options, columns
+            )
+        except ValueError as exc:
+            # Row numbers and problems are those of this model's rows.
+            msg = f"in the rows of --model {value!r}: {cli_message(exc)}"
+            raise ValueError(msg) from None
+        evaluations.append(evaluation)
         masks.append(mask)
     return evaluations, masks
 
