@@ -1313,7 +1313,7 @@ GROUP_COLUMNS = (
     ("log_loss", "log-loss"),
     ("brier_score", "Brier"),
     ("miscalibration", "MCB"),
-    ("smooth_ece", "smooth ECE"),  # once the smooth ECE is wired in
+    ("smooth_ece", "smooth ECE"),
 )
 
 
