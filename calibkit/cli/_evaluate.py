@@ -170,6 +170,7 @@ def run(args, console):
     n_bins = check_n_bins(args.n_bins)
     level, n_resamples, seed = check_ci(args)
     prefixes = args.prefix or []
+    _prefix_names(prefixes)  # a prefix given twice fails before the file is read
     if len(prefixes) > 1 and (args.calibrator is not None or args.columns):
         msg = (
             "--prefix is given several times (one forecast set each); it cannot "
@@ -216,28 +217,7 @@ def run(args, console):
         if groups is not None:
             group_rows = [groups[rows] for rows in model_rows]
     elif len(prefixes) > 1:
-        evaluations = []
-        for prefix, name in zip(prefixes, _prefix_names(prefixes), strict=True):
-            # A column goes to the longest prefix it starts with: --prefix p_
-            # --prefix p_cal_ splits p_1, p_cal_1 between the two sets.
-            longer = [
-                q for q in prefixes if len(q) > len(prefix) and q.startswith(prefix)
-            ]
-            claimed = [c for c in frame.columns if c.startswith(tuple(longer))]
-            own = [c for c in frame.columns if c.startswith(prefix)]
-            if own and set(own) <= set(claimed):
-                msg = (
-                    f"every column starting with --prefix {prefix!r} is taken by "
-                    f"a longer --prefix ({', '.join(map(repr, longer))})."
-                )
-                raise ValueError(msg)
-            labels, columns = prediction_columns(
-                frame, prefix=prefix, exclude=not_scores + claimed, y=y
-            )
-            X = ckio.score_array(frame, columns)
-            evaluations.append(
-                _evaluate_raw(y, X, name, kind, labels, options, columns)
-            )
+        evaluations = _evaluate_prefixes(frame, prefixes, y, not_scores, kind, options)
     elif calibrator is None:
         labels, columns = prediction_columns(frame, **choice, exclude=not_scores, y=y)
         X = ckio.score_array(frame, columns)
@@ -307,6 +287,30 @@ def run(args, console):
     for path, _ in outputs:
         console.info(f"wrote {path}")
     return 0
+
+
+def _evaluate_prefixes(frame, prefixes, y, not_scores, kind, options):
+    """One evaluation per --prefix, each column in the longest prefix it
+    starts with (--prefix p_ --prefix p_cal_ splits p_1, p_cal_1)."""
+    from calibkit.io._columns import prediction_columns
+
+    evaluations = []
+    for prefix, name in zip(prefixes, _prefix_names(prefixes), strict=True):
+        longer = [q for q in prefixes if len(q) > len(prefix) and q.startswith(prefix)]
+        claimed = [c for c in frame.columns if c.startswith(tuple(longer))]
+        own = [c for c in frame.columns if c.startswith(prefix)]
+        if own and set(own) <= set(claimed):
+            msg = (
+                f"every column starting with --prefix {prefix!r} is taken by a "
+                f"longer --prefix ({', '.join(map(repr, longer))})."
+            )
+            raise ValueError(msg)
+        labels, columns = prediction_columns(
+            frame, prefix=prefix, exclude=not_scores + claimed, y=y
+        )
+        X = ckio.score_array(frame, columns)
+        evaluations.append(_evaluate_raw(y, X, name, kind, labels, options, columns))
+    return evaluations
 
 
 def _prefix_names(prefixes):
