@@ -215,6 +215,8 @@ def test_top_label_by_group_and_bands_reproducible(grouped):
     first = ReliabilityDisplay.from_predictions_by_group(y, prob, **kw)
     again = ReliabilityDisplay.from_predictions_by_group(y, prob, **kw)
     assert all(d.top_label for d in first)
+    # A short axis label: the long one ran into the next panel.
+    assert {d.hist_ax_.get_xlabel() for d in first} == {"Top-label confidence"}
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.curve.lower, b.curve.lower)
     # One generator for all groups: the bands are drawn independently.

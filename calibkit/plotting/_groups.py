@@ -97,6 +97,8 @@ def displays_by_group(
             logit_scale=logit_scale,
             ref_line=True,
             legend=j == 0,
+            # The long top-label axis label runs into the next panel.
+            xlabel="Top-label confidence" if is_top else None,
             **kwargs,
         )
         count = int(rows.shape[0] if w is None else np.count_nonzero(w))
