@@ -253,3 +253,17 @@ def test_group_tables_are_bounded_and_keep_the_worst_group(monkeypatch):
     body = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
     assert body.count("<tr") == 3 + 1  # with the head
     assert "3 of 6 groups listed" in html
+
+
+def test_the_label_column_as_groups(grouped, capsys):
+    # Regression: the label column is read as text, and checking it for
+    # missing values wrote into pandas' read-only mask ("output array is
+    # read-only").
+    path, table = grouped
+    args = ["evaluate", path, "--label", "y", "--columns", "p", "--groups", "y"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    expected = calibration_by_group(table.y, table.p, groups=table.y)
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    for _, row in expected.iterrows():
+        assert f"{row['bias']:.4f}" in lines[str(row["group"])]

@@ -347,7 +347,8 @@ def group_array(frame, column, *, role="group column"):
     check_column(frame, column, role=role)
     missing = frame[column].isna().to_numpy()
     if column in frame.attrs.get("text_columns", ()):
-        missing |= _is_na_text(frame[column].to_numpy(dtype=object))
+        # Not in place: pandas may hand out a read-only mask.
+        missing = missing | _is_na_text(frame[column].to_numpy(dtype=object))
     if missing.any():
         row, k = int(np.flatnonzero(missing)[0]), int(missing.sum())
         msg = (
