@@ -875,7 +875,7 @@ def test_single_column_named_for_the_other_class_is_refused(tmp_path, capsys):
         (
             {"label": [0, 1, 0, 1], "score": [-1.0, 2, 0.5, 1]},
             ["--columns", "label,score"],
-            r"column 'label' is the label or weight column",
+            r"column 'label' is the label, weight, group or model column",
         ),
         (
             {"label": [0, 1, 0, 1], "score": [-1.0, 2, 0.5, 1]},

@@ -1,6 +1,7 @@
 """``calibkit evaluate --ci`` and ``--prefix`` repeated (in tests/test_cli.py style)."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -131,6 +132,9 @@ def test_ci_with_a_calibrator_compares_raw_and_calibrated(tmp_path, capsys):
         (["--ci", "--n-resamples", "1"], "--n-resamples must be a whole number"),
         (["--ci", "--seed", "-3"], "--seed must be a whole number, 0 or more"),
         (["--columns", "raw_1"], "cannot be combined with --calibrator or --columns"),
+        (["--n-resamples", "-5"], "--n-resamples is only used with --ci"),
+        (["--seed", "1"], "--seed is only used with --ci"),
+        (["--ci", "--n-resamples", "0"], "--n-resamples must be a whole number"),
     ],
 )
 def test_bad_options(two_models, capsys, extra, message):
@@ -167,4 +171,123 @@ def test_model_column_gives_one_row_per_value(two_models, capsys, tmp_path):
     )
     code, _, err = run(capsys, *args[:-1], "nope")
     assert code == 2
-    assert "--model column 'nope' is not in the file" in one_error_line(err, "evaluate")
+    assert "--model column 'nope' not found in" in one_error_line(err, "evaluate")
+
+
+def test_model_column_with_groups_and_models_of_different_rows(tmp_path, capsys):
+    """Each model's groups are those of its own rows (regression: the whole
+    file's group column was matched against each model's rows and failed)."""
+    from calibkit.metrics import calibration_by_group
+
+    rng = np.random.default_rng(7)
+    n = 240
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    region = rng.choice(["n", "s"], n)
+    w = rng.uniform(0.5, 2.0, n)
+    first = pd.DataFrame({"m": "a", "y": y, "p": p, "g": region, "w": w})
+    second = first.iloc[: n // 2].assign(m="b", p=p[: n // 2] ** 2)
+    pd.concat([first, second]).to_csv(tmp_path / "long.csv", index=False)
+    out = tmp_path / "m.json"
+    args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--columns", "p"]
+    options = ["--model", "m", "--groups", "g", "--weight", "w", "--json", out]
+    code, _, err = run(capsys, *args, *options, "--ci", "--n-resamples", "20")
+    assert code == 0, err
+    saved = json.loads(out.read_text())["calibration_by_group"]["forecasts"]
+    for name, rows in (("a", first), ("b", second)):
+        expected = calibration_by_group(
+            rows.y, rows.p, groups=rows.g, sample_weight=rows.w
+        )
+        assert [r["group"] for r in saved[name]] == ["n", "s"]
+        assert_allclose([r["bias"] for r in saved[name]], expected["bias"], rtol=1e-12)
+        assert [r["count"] for r in saved[name]] == expected["count"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing", "--model column 'm' of .* has 1 missing value, the first at row 3"),
+        ("label", r"--model and --label name the same column \('y'\)"),
+        ("one class", r"in the rows of --model 'b': the labels hold one class only"),
+    ],
+)
+def test_bad_model_column(tmp_path, capsys, change, message):
+    table = pd.DataFrame(
+        {
+            "m": list("aabbab"),
+            "y": [0, 1, 0, 1, 1, 0],
+            "p": [0.2, 0.7, 0.4, 0.6, 0.9, 0.1],
+        }
+    )
+    if change == "missing":
+        table.loc[3, "m"] = None
+    if change == "one class":
+        table.loc[table["m"] == "b", "y"] = 1
+    table.to_csv(tmp_path / "long.csv", index=False)
+    model = "y" if change == "label" else "m"
+    args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--columns", "p"]
+    code, _, err = run(capsys, *args, "--model", model)
+    assert code == 2
+    assert re.search(message, one_error_line(err, "evaluate"))
+
+
+def test_repeated_prefixes_that_overlap_or_clash(tmp_path, capsys):
+    rng = np.random.default_rng(9)
+    n = 200
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    table = pd.DataFrame(
+        {"y": y, "p_1": p, "p_0": 1 - p, "p_cal_0": 1 - p**2, "p_cal_1": p**2}
+    )
+    path = tmp_path / "p.csv"
+    table.to_csv(path, index=False)
+    out = tmp_path / "m.json"
+    # Each column goes to the longest prefix it starts with.
+    args = ["evaluate", path, "--label", "y", "--json", out]
+    code, _, err = run(capsys, *args, "--prefix", "p_", "--prefix", "p_cal_")
+    assert code == 0, err
+    saved = {f["name"]: f for f in json.loads(out.read_text())["forecasts"]}
+    assert list(saved) == ["p", "p_cal"]
+    assert_allclose(saved["p"]["log_loss"], log_loss(y, p), rtol=1e-12)
+    assert_allclose(saved["p_cal"]["log_loss"], log_loss(y, p**2), rtol=1e-12)
+    code, _, err = run(capsys, *args, "--prefix", "p_cal", "--prefix", "p_cal_")
+    assert code == 2
+    assert (
+        "every column starting with --prefix 'p_cal' is taken by a longer --prefix "
+        "('p_cal_')" in one_error_line(err, "evaluate")
+    )
+    # Names that would clash once the underscores go keep the prefixes.
+    table.rename(columns={"p_cal_0": "p0", "p_cal_1": "p1"}).to_csv(path, index=False)
+    code, _, err = run(capsys, *args, "--prefix", "p", "--prefix", "p_")
+    assert code == 0, err
+    saved = {f["name"]: f for f in json.loads(out.read_text())["forecasts"]}
+    assert list(saved) == ["p", "p_"]
+    assert_allclose(saved["p"]["log_loss"], log_loss(y, p**2), rtol=1e-12)
+    code, _, err = run(capsys, *args, "--prefix", "p_", "--prefix", "p_")
+    assert code == 2
+    assert "--prefix 'p_' is given twice" in one_error_line(err, "evaluate")
+    # A prefix that only matches the label column says so.
+    code, _, err = run(capsys, *args, "--prefix", "p_", "--prefix", "y")
+    assert code == 2
+    assert "starts with 'y' besides 'y' (not scores" in one_error_line(err, "evaluate")
+
+
+def test_models_of_other_rows_are_not_compared_in_pairs(tmp_path, capsys):
+    """Regression: forecast sets of different rows were skipped silently."""
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0.05, 0.95, 120)
+    y = (rng.uniform(size=120) < p).astype(int)
+    a = pd.DataFrame({"m": "a", "y": y, "p": p})
+    b = a.iloc[:80].assign(m="b", p=p[:80] ** 2)
+    c = a.assign(m="c", p=p**0.5)
+    pd.concat([a, b, c]).to_csv(tmp_path / "long.csv", index=False)
+    args = ["evaluate", tmp_path / "long.csv", "--label", "y", "--columns", "p"]
+    code, out, err = run(capsys, *args, "--model", "m", "--ci", "--n-resamples", "20")
+    assert code == 0, err
+    assert "a - c, log-loss:" in out
+    assert "a - b" not in out
+    assert err.strip() == (
+        "calibkit evaluate: warning: no paired comparison of 'a' with 'b': they "
+        "are not forecasts of the same rows (labels, weights and shape must match "
+        "row for row)."
+    )

@@ -164,7 +164,7 @@ def test_report_without_matplotlib_keeps_the_group_table(grouped, capsys, monkey
         (
             {"missing": 2},
             r"--groups column 'region' of .*preds\.csv' has 1 missing value, the "
-            r"first at row 2 \(line 4 of the file\); give those rows a group",
+            r"first at row 2 \(line 4 of the file\); give those rows a value",
         ),
         (
             {"one": True},
@@ -217,11 +217,53 @@ def test_report_says_when_only_some_groups_are_drawn():
     zone = rng.integers(0, report.MAX_GROUP_PANELS + 3, size=n)
     evaluation = report.evaluate_forecasts(y, p, name="model")
     by_group = report.evaluate_groups([evaluation], zone, column="zone")
-    fake = dict.fromkeys(("reliability", "decomposition", "groups"), b"\x89PNG")
+    fake = dict.fromkeys(
+        ("reliability", "decomposition", "cumulative", "groups"), b"\x89PNG"
+    )
     html = report.render_html([evaluation], images=fake, groups=by_group)
     table = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
     assert table.count("<tr") == report.MAX_GROUP_PANELS + 3 + 1  # with the head
     assert (
-        f"Diagrams of the first {report.MAX_GROUP_PANELS} of "
+        f"Diagrams of {report.MAX_GROUP_PANELS} of the "
         f"{report.MAX_GROUP_PANELS + 3} groups" in html
     )
+
+
+def test_group_tables_are_bounded_and_keep_the_worst_group(monkeypatch):
+    # Regression: 10,000 groups gave a 10,000-row table in the terminal and
+    # in the HTML page.
+    monkeypatch.setattr(report, "MAX_GROUP_ROWS", 3)
+    rng = np.random.default_rng(8)
+    zone = np.repeat(np.arange(6), [60, 50, 40, 30, 20, 100])
+    p = rng.uniform(0.05, 0.95, size=zone.size)
+    # Zone 4 (20 rows, not among the 3 heaviest) is badly miscalibrated.
+    y = np.where(zone == 4, 1, rng.uniform(size=zone.size) < p).astype(int)
+    evaluation = report.evaluate_forecasts(y, p, name="model")
+    by_group = report.evaluate_groups([evaluation], zone, column="zone")
+    table = by_group.tables["model"]
+    assert table.loc[table["worst"], "group"].item() == 4
+    text = report.format_group_tables(by_group)
+    listed = [line.split()[0] for line in text.splitlines()[2:5]]
+    assert listed == ["0", "4", "5"]  # the two heaviest and the worst, in order
+    assert "3 of 6 groups listed" in text
+    fake = dict.fromkeys(
+        ("reliability", "decomposition", "cumulative", "groups"), b"\x89PNG"
+    )
+    html = report.render_html([evaluation], images=fake, groups=by_group)
+    body = re.search(r'<table class="groups">.*?</table>', html, flags=re.S)[0]
+    assert body.count("<tr") == 3 + 1  # with the head
+    assert "3 of 6 groups listed" in html
+
+
+def test_the_label_column_as_groups(grouped, capsys):
+    # Regression: the label column is read as text, and checking it for
+    # missing values wrote into pandas' read-only mask ("output array is
+    # read-only").
+    path, table = grouped
+    args = ["evaluate", path, "--label", "y", "--columns", "p", "--groups", "y"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    expected = calibration_by_group(table.y, table.p, groups=table.y)
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    for _, row in expected.iterrows():
+        assert f"{row['bias']:.4f}" in lines[str(row["group"])]

@@ -91,6 +91,8 @@ def test_from_estimator_and_no_band():
     [
         ({"statistic": "ks"}, ValueError, "statistic must be one of"),
         ({"level": 1.5}, ValueError, "level must be in"),
+        ({"level": "0.9"}, TypeError, "level must be a number in"),
+        ({"level": np.nan}, ValueError, "level must be in"),
         ({"ax": "axes"}, TypeError, "ax must be a matplotlib Axes"),
     ],
 )

@@ -215,6 +215,8 @@ def test_top_label_by_group_and_bands_reproducible(grouped):
     first = ReliabilityDisplay.from_predictions_by_group(y, prob, **kw)
     again = ReliabilityDisplay.from_predictions_by_group(y, prob, **kw)
     assert all(d.top_label for d in first)
+    # A short axis label: the long one ran into the next panel.
+    assert {d.hist_ax_.get_xlabel() for d in first} == {"Top-label confidence"}
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.curve.lower, b.curve.lower)
     # One generator for all groups: the bands are drawn independently.
@@ -232,3 +234,10 @@ def test_user_axes_and_bad_groups(grouped):
         ReliabilityDisplay.from_predictions_by_group(y, p, groups=["a"] * y.size)
     with pytest.raises(ValueError, match="groups has 3 entries"):
         ReliabilityDisplay.from_predictions_by_group(y, p, groups=["a", "b", "c"])
+    # Regression: a group of zero weight was reported as "sample_weight is zero
+    # everywhere"; it is named, as calibration_by_group names it.
+    w = np.where(region == "west", 0.0, 1.0)
+    with pytest.raises(ValueError, match="has a group, 'west', whose rows all have"):
+        ReliabilityDisplay.from_predictions_by_group(
+            y, p, groups=region, sample_weight=w
+        )

@@ -176,6 +176,26 @@ def test_cumulative_figure_one_curve_per_forecast():
     assert "95% significance bands" in labels
 
 
+def test_cumulative_figure_uses_the_sample_weights():
+    # Regression: the figure dropped the weights, so its curve and p-value
+    # disagreed with the table's weighted ECCE-R p.
+    pytest.importorskip("matplotlib")
+    from calibkit.metrics import cumulative_calibration
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, size=300)
+    y = (rng.uniform(size=300) < p**1.3).astype(int)
+    w = rng.choice([0.2, 5.0], size=300)
+    evaluation = report.evaluate_forecasts(y, p, sample_weight=w, name="m")
+    expected = cumulative_calibration(y, p, sample_weight=w)
+    (ax,) = _report.cumulative_figure([evaluation]).axes
+    line = next(x for x in ax.get_lines() if x.get_label().startswith("m:"))
+    np.testing.assert_allclose(
+        line.get_ydata()[1:], expected.cumulative_difference, rtol=1e-12
+    )
+    assert f"p = {expected.ecce_r_pvalue:.2g}" in line.get_label()
+
+
 def test_reliability_figure_has_histogram_panels_with_counts():
     pytest.importorskip("matplotlib")
     evaluations = _evaluations(sharpness=0.3)  # spread out: not crowded
@@ -231,3 +251,40 @@ def test_decomposition_figure_has_a_title_and_ends_past_the_labels():
         box = text.get_window_extent(renderer)
         assert ax.bbox.x0 <= box.x0
         assert box.x1 <= ax.bbox.x1, text.get_text()
+
+
+def test_intervals_of_a_certain_and_wrong_forecast_warn_once():
+    # Regression: each resample holding the certain-and-wrong row warned again
+    # (76 warnings for 50 resamples), with row numbers of the resample.
+    from calibkit.exceptions import CalibrationWarning
+
+    y = [0, 1, 1, 0, 1, 0]
+    p = np.array([1.0, 1.0, 1.0, 0.0, 0.7, 0.2])
+    with pytest.warns(CalibrationWarning) as without:
+        report.evaluate_forecasts(y, p)
+    with pytest.warns(CalibrationWarning) as caught:
+        evaluation = report.evaluate_forecasts(y, p, ci=0.9, n_resamples=50)
+    # The log-loss and the decomposition each say it once, as without ci.
+    assert [str(w.message) for w in caught] == [str(w.message) for w in without]
+    assert all("first at rows 0" in str(w.message) for w in caught)
+    assert evaluation.log_loss == np.inf
+    assert evaluation.intervals["log_loss"].high == np.inf
+
+
+def test_text_says_what_the_smooth_ece_and_cumulative_test_look_at():
+    # Regression: the legend called both "top-label", but for two classes they
+    # are of the positive class's probability (what the metrics give for a
+    # 1-D forecast), and there the two differ a lot.
+    from calibkit.metrics import cumulative_calibration, smooth_ece
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=2000)
+    y = (rng.uniform(size=2000) < p**1.3).astype(int)
+    evaluation = report.evaluate_forecasts(y, p)
+    assert evaluation.smooth_ece == pytest.approx(smooth_ece(y, p), rel=1e-12)
+    assert evaluation.smooth_ece > 2 * smooth_ece(y, np.c_[1 - p, p])
+    expected = cumulative_calibration(y, p).ecce_r_pvalue
+    assert evaluation.ecce_r_pvalue == pytest.approx(expected, rel=1e-9)
+    text = _report.format_table([evaluation])
+    assert "smooth ECE of the probability of class 1" in text
+    assert "smooth ECE top-label" not in text

@@ -68,7 +68,9 @@ def add_parser(subparsers):
         metavar="COL",
         help="column of group labels: also print calibration in each group (bias "
         "with its standard error and t-test, ECE, log-loss, Brier, MCB) and the "
-        "worst group; the report gets the tables and a diagram per group",
+        "worst group; the report gets the tables and a diagram per group (at "
+        "most 50 groups listed and 12 drawn: the heaviest and the worst; "
+        "--json has all)",
     )
     parser.add_argument(
         "--n-bins",
@@ -92,13 +94,11 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--n-resamples",
-        default="1000",
         metavar="N",
         help=f"bootstrap resamples of --ci, 2 to {MAX_RESAMPLES} (default: 1000)",
     )
     parser.add_argument(
         "--seed",
-        default="0",
         metavar="N",
         help="seed of the bootstrap resamples (default: 0)",
     )
@@ -122,6 +122,13 @@ def check_n_bins(text):
 def check_ci(args):
     """--ci, --n-resamples and --seed as (level or None, resamples, seed)."""
     if args.ci is None:
+        for option, value in (
+            ("--n-resamples", args.n_resamples),
+            ("--seed", args.seed),
+        ):
+            if value is not None:
+                msg = f"{option} is only used with --ci (bootstrap intervals)."
+                raise ValueError(msg)
         return None, None, None
     level = None
     with contextlib.suppress(ValueError):
@@ -129,20 +136,22 @@ def check_ci(args):
     if level is None or not 0 < level < 1:
         msg = f"--ci must be a confidence level between 0 and 1; got {args.ci[:30]}."
         raise ValueError(msg)
+    text = "1000" if args.n_resamples is None else args.n_resamples
     resamples = None
     with contextlib.suppress(ValueError):
-        resamples = int(args.n_resamples)
+        resamples = int(text)
     if resamples is None or not 2 <= resamples <= MAX_RESAMPLES:
         msg = (
             f"--n-resamples must be a whole number from 2 to {MAX_RESAMPLES}; "
-            f"got {args.n_resamples[:30]}."
+            f"got {text[:30]}."
         )
         raise ValueError(msg)
+    text = "0" if args.seed is None else args.seed
     seed = None
     with contextlib.suppress(ValueError):
-        seed = int(args.seed)
+        seed = int(text)
     if seed is None or seed < 0:
-        msg = f"--seed must be a whole number, 0 or more; got {args.seed[:30]}."
+        msg = f"--seed must be a whole number, 0 or more; got {text[:30]}."
         raise ValueError(msg)
     return level, resamples, seed
 
@@ -161,6 +170,7 @@ def run(args, console):
     n_bins = check_n_bins(args.n_bins)
     level, n_resamples, seed = check_ci(args)
     prefixes = args.prefix or []
+    _prefix_names(prefixes)  # a prefix given twice fails before the file is read
     if len(prefixes) > 1 and (args.calibrator is not None or args.columns):
         msg = (
             "--prefix is given several times (one forecast set each); it cannot "
@@ -199,19 +209,15 @@ def run(args, console):
     if level is not None:
         options.update(ci=level, n_resamples=n_resamples, random_state=seed)
 
+    group_rows = groups
     if args.model is not None:
-        evaluations = _evaluate_models(frame, args, choice, not_scores, kind, options)
+        evaluations, model_rows = _evaluate_models(
+            frame, args, choice, not_scores, kind, options
+        )
+        if groups is not None:
+            group_rows = [groups[rows] for rows in model_rows]
     elif len(prefixes) > 1:
-        evaluations = []
-        for prefix in prefixes:
-            labels, columns = prediction_columns(
-                frame, prefix=prefix, exclude=not_scores, y=y
-            )
-            X = ckio.score_array(frame, columns)
-            name = prefix.rstrip("_") or prefix
-            evaluations.append(
-                _evaluate_raw(y, X, name, kind, labels, options, columns)
-            )
+        evaluations = _evaluate_prefixes(frame, prefixes, y, not_scores, kind, options)
     elif calibrator is None:
         labels, columns = prediction_columns(frame, **choice, exclude=not_scores, y=y)
         X = ckio.score_array(frame, columns)
@@ -236,13 +242,7 @@ def run(args, console):
     by_group = None
     if groups is not None:
         # Before anything is printed: a bad grouping is an error on its own.
-        by_group = _report.evaluate_groups(
-            evaluations,
-            groups,
-            column=args.groups,
-            sample_weight=weight,
-            n_bins=n_bins,
-        )
+        by_group = _report.evaluate_groups(evaluations, group_rows, column=args.groups)
     print(_report.format_table(evaluations))
     if by_group is not None:
         print()
@@ -289,32 +289,83 @@ def run(args, console):
     return 0
 
 
-def _evaluate_models(frame, args, choice, not_scores, kind, options):
-    """One evaluation per value of the --model column (in order of appearance)."""
+def _evaluate_prefixes(frame, prefixes, y, not_scores, kind, options):
+    """One evaluation per --prefix, each column in the longest prefix it
+    starts with (--prefix p_ --prefix p_cal_ splits p_1, p_cal_1)."""
     from calibkit.io._columns import prediction_columns
 
-    if args.model not in frame.columns:
-        msg = f"--model column {args.model!r} is not in the file."
-        raise ValueError(msg)
-    names = frame[args.model]
-    if names.isna().any():
-        first = int(names.isna().to_numpy().argmax())
-        msg = f"the --model column {args.model!r} is empty at row {first}."
-        raise ValueError(msg)
     evaluations = []
-    for value in names.unique():
-        rows = frame[(names == value).to_numpy()].reset_index(drop=True)
-        rows.attrs = frame.attrs
-        y = ckio.label_array(rows, args.label)
-        labels, columns = prediction_columns(rows, **choice, exclude=not_scores, y=y)
-        X = ckio.score_array(rows, columns)
-        group_options = dict(options)
-        if args.weight:
-            group_options["sample_weight"] = ckio.score_array(rows, [args.weight])
-        evaluations.append(
-            _evaluate_raw(y, X, str(value), kind, labels, group_options, columns)
+    for prefix, name in zip(prefixes, _prefix_names(prefixes), strict=True):
+        longer = [q for q in prefixes if len(q) > len(prefix) and q.startswith(prefix)]
+        claimed = [c for c in frame.columns if c.startswith(tuple(longer))]
+        own = [c for c in frame.columns if c.startswith(prefix)]
+        if own and set(own) <= set(claimed):
+            msg = (
+                f"every column starting with --prefix {prefix!r} is taken by a "
+                f"longer --prefix ({', '.join(map(repr, longer))})."
+            )
+            raise ValueError(msg)
+        labels, columns = prediction_columns(
+            frame, prefix=prefix, exclude=not_scores + claimed, y=y
         )
+        X = ckio.score_array(frame, columns)
+        evaluations.append(_evaluate_raw(y, X, name, kind, labels, options, columns))
     return evaluations
+
+
+def _prefix_names(prefixes):
+    """Names of the forecast sets of a repeated --prefix: the prefix without
+    its trailing underscores, or the prefix itself where those would clash."""
+    repeated = sorted({p for p in prefixes if prefixes.count(p) > 1})
+    if repeated:
+        msg = f"--prefix {repeated[0]!r} is given twice."
+        raise ValueError(msg)
+    names = [p.rstrip("_") or p for p in prefixes]
+    if len(set(names)) < len(names):
+        return list(prefixes)
+    return names
+
+
+def _evaluate_models(frame, args, choice, not_scores, kind, options):
+    """One evaluation per value of the --model column (in order of appearance),
+    and the rows of each (boolean masks over the file's rows)."""
+    from calibkit.io._columns import group_array, prediction_columns
+
+    if args.model == args.label:
+        msg = f"--model and --label name the same column ({args.model!r})."
+        raise ValueError(msg)
+    names = group_array(frame, args.model, role="--model column")
+    evaluations, masks = [], []
+    for value in _distinct_in_order(names):
+        mask = names == value
+        rows = frame[mask].reset_index(drop=True)
+        rows.attrs = frame.attrs
+        try:
+            y = ckio.label_array(rows, args.label)
+            labels, columns = prediction_columns(
+                rows, **choice, exclude=not_scores, y=y
+            )
+            X = ckio.score_array(rows, columns)
+            model_options = dict(options)
+            if args.weight:
+                model_options["sample_weight"] = ckio.score_array(rows, [args.weight])
+            evaluation = _evaluate_raw(
+                y, X, str(value), kind, labels, model_options, columns
+            )
+        except ValueError as exc:
+            # Row numbers and problems are those of this model's rows.
+            msg = f"in the rows of --model {value!r}: {cli_message(exc)}"
+            raise ValueError(msg) from None
+        evaluations.append(evaluation)
+        masks.append(mask)
+    return evaluations, masks
+
+
+def _distinct_in_order(values):
+    """The distinct values in order of appearance."""
+    import pandas as pd
+
+    return pd.unique(pd.Series(values, dtype=object))
 
 
 def _evaluate_raw(y, X, name, kind, labels, options, columns):

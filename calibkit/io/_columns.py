@@ -74,17 +74,24 @@ def select_columns(frame, *, columns=None, prefix=None, exclude=()):
         taken = [c for c in columns if c in exclude]
         if taken:
             msg = (
-                f"column {taken[0]!r} is the label or weight column and cannot also "
-                "be a prediction column."
+                f"column {taken[0]!r} is the label, weight, group or model column "
+                "and cannot also be a prediction column."
             )
             raise ValueError(msg)
         return list(columns)
     if prefix is not None:
-        chosen = [c for c in frame.columns if c.startswith(prefix) and c not in exclude]
+        matching = [c for c in frame.columns if c.startswith(prefix)]
+        chosen = [c for c in matching if c not in exclude]
         if not chosen:
+            others = (
+                f" besides {_listed(matching)} (not scores: the label, weight, "
+                "group or model column)"
+                if matching
+                else ""
+            )
             msg = (
-                f"no column of {_source(frame)} starts with {prefix!r}; columns are "
-                f"{_listed(frame.columns)}."
+                f"no column of {_source(frame)} starts with {prefix!r}{others}; "
+                f"columns are {_listed(frame.columns)}."
             )
             raise ValueError(msg)
         return chosen
@@ -340,13 +347,14 @@ def group_array(frame, column, *, role="group column"):
     check_column(frame, column, role=role)
     missing = frame[column].isna().to_numpy()
     if column in frame.attrs.get("text_columns", ()):
-        missing |= _is_na_text(frame[column].to_numpy(dtype=object))
+        # Not in place: pandas may hand out a read-only mask.
+        missing = missing | _is_na_text(frame[column].to_numpy(dtype=object))
     if missing.any():
         row, k = int(np.flatnonzero(missing)[0]), int(missing.sum())
         msg = (
             f"{role} {column!r} of {_source(frame)} has {k} missing "
             f"value{'s' if k > 1 else ''}, the first at {_where(frame, row)}; "
-            "give those rows a group of their own or drop them."
+            "give those rows a value of their own or drop them."
         )
         raise ValueError(msg)
     return label_array(frame, column)

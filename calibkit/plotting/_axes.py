@@ -20,6 +20,10 @@ from calibkit._validation import format_label  # noqa: F401 (re-exported)
 #: readable, and 10**8 bins ran out of memory.
 MAX_HIST_BINS = 10_000
 
+#: ``gid`` of the horizontal line at 0 of the bias and cumulative plots, so
+#: that several displays on one axes draw it once.
+ZERO_LINE_GID = "calibkit-zero"
+
 # Keywords of Axes.plot that are not Line2D properties.
 _PLOT_KEYWORDS = {"scalex", "scaley"}
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from calibkit.plotting._axes import line_style, root_figure
+from calibkit.plotting._axes import ZERO_LINE_GID, line_style, root_figure
 from calibkit.plotting._reliability import (
     BAND_GID,
     ReliabilityDisplay,
@@ -11,9 +11,6 @@ from calibkit.plotting._reliability import (
 )
 
 __all__ = ["BiasDisplay"]
-
-#: ``gid`` of the zero line, so that several displays on one axes draw it once.
-ZERO_LINE_GID = "calibkit-zero"
 
 _X_LIMITS = (-0.02, 1.02)
 # Smallest half-height of the y axis: a calibrated forecast's curve stays near

@@ -1,5 +1,7 @@
 """The cumulative-differences plot of Arrieta-Ibarra et al. (2022)."""
 
+import numbers
+
 import numpy as np
 from scipy.optimize import brentq
 
@@ -7,6 +9,7 @@ from calibkit.metrics import cumulative_calibration
 from calibkit.metrics._cumulative import max_abs_brownian_sf
 from calibkit.metrics._many import is_model_mapping
 from calibkit.plotting._axes import (
+    ZERO_LINE_GID,
     check_axes,
     check_line_kwargs,
     keyword_only_ax,
@@ -24,9 +27,6 @@ from calibkit.plotting._reliability import (
 )
 
 __all__ = ["CumulativeDisplay"]
-
-#: ``gid`` of the zero line, drawn once per axes.
-ZERO_GID = "calibkit-zero"
 
 _STATISTICS = {"ecce_r": "ECCE-R", "ecce_mad": "ECCE-MAD"}
 
@@ -219,6 +219,19 @@ class CumulativeDisplay:
         Returns
         -------
         CumulativeDisplay
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> from sklearn.naive_bayes import GaussianNB
+        >>> from calibkit.plotting import CumulativeDisplay
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> model = GaussianNB().fit(X[::2], y[::2])
+        >>> disp = CumulativeDisplay.from_estimator(model, X[1::2], y[1::2])
+        >>> disp.line_.get_label().split(":")[0]
+        'GaussianNB'
+        >>> plt.close(disp.figure_)
         """
         y_prob, classes, pos_label = _estimator_forecasts(estimator, X, pos_label)
         if name is None:
@@ -249,12 +262,34 @@ class CumulativeDisplay:
         -------
         CumulativeDisplay
             ``self``, with ``ax_``, ``figure_``, ``line_`` and ``band_``.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from calibkit.metrics import cumulative_calibration
+        >>> from calibkit.plotting import CumulativeDisplay
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.random(500)
+        >>> y = rng.random(500) < p
+        >>> result = cumulative_calibration(y, p)
+        >>> disp = CumulativeDisplay(result, name="model").plot(
+        ...     statistic="ecce_mad", level=None
+        ... )
+        >>> disp.band_ is None, disp.line_.get_label().split(" ")[1]
+        (True, 'ECCE-MAD')
+        >>> plt.close(disp.figure_)
         """
         check_axes(ax)
         check_line_kwargs(kwargs)
         if statistic not in _STATISTICS:
             msg = f"statistic must be one of {sorted(_STATISTICS)}; got {statistic!r}."
             raise ValueError(msg)
+        if level is not None and (
+            isinstance(level, bool) or not isinstance(level, numbers.Real)
+        ):
+            msg = f"level must be a number in (0, 1) or None; got {level!r}."
+            raise TypeError(msg)
         if level is not None and not 0 < level < 1:
             msg = f"level must be in (0, 1) or None; got {level!r}."
             raise ValueError(msg)
@@ -269,8 +304,8 @@ class CumulativeDisplay:
         x = np.concatenate([[0.0], result.cumulative_weight])
         y = np.concatenate([[0.0], result.cumulative_difference])
         (self.line_,) = ax.plot(x, y, **line_style({"label": label}, kwargs))
-        if not any(line.get_gid() == ZERO_GID for line in ax.get_lines()):
-            ax.axhline(0.0, color="0.3", linewidth=0.8, gid=ZERO_GID)
+        if not any(line.get_gid() == ZERO_LINE_GID for line in ax.get_lines()):
+            ax.axhline(0.0, color="0.3", linewidth=0.8, gid=ZERO_LINE_GID)
         self.band_ = None
         if level is not None and result.sigma > 0:
             half_width = _band_half_width(level) * result.sigma

@@ -4,7 +4,7 @@ import numpy as np
 
 from calibkit._validation import to_numpy
 from calibkit.metrics import reliability_curve
-from calibkit.metrics._groups import group_rows
+from calibkit.metrics._groups import _check_group_weights, group_rows
 from calibkit.metrics._inputs import check_forecasts
 from calibkit.metrics._kernels import top_label
 from calibkit.plotting._axes import (
@@ -51,6 +51,7 @@ def displays_by_group(
     )
     n_rows = fc.y.shape[0]
     grouping = group_rows(groups, X, bins, n_groups, fc.sample_weight, n_rows)
+    _check_group_weights(grouping, fc.sample_weight)
     y_all, prob = to_numpy(y_true), np.asarray(fc.prob)
     if fc.is_binary:
         # Every group is drawn for the same positive class, even a group in
@@ -96,6 +97,8 @@ def displays_by_group(
             logit_scale=logit_scale,
             ref_line=True,
             legend=j == 0,
+            # The long top-label axis label runs into the next panel.
+            xlabel="Top-label confidence" if is_top else None,
             **kwargs,
         )
         count = int(rows.shape[0] if w is None else np.count_nonzero(w))

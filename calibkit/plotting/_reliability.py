@@ -610,8 +610,9 @@ class ReliabilityDisplay:
             All class labels, when ``y_true`` does not contain every class.
         pos_label : label, default=None
             The class a 1-D ``y_prob`` refers to (default: the greater label).
-        strategy : {"uniform", "quantile", "isotonic"}, default="uniform"
-            Equal-width bins, equal-mass bins, or the CORP isotonic curve.
+        strategy : {"uniform", "quantile", "isotonic", "smooth"}, default="uniform"
+            Equal-width bins, equal-mass bins, the CORP isotonic curve, or
+            the kernel-smoothed curve of the smooth ECE.
         n_bins : int, default=10
             Number of bins (ignored by ``"isotonic"``).
         bands : float or None, default=None
@@ -648,8 +649,8 @@ class ReliabilityDisplay:
         ------
         ValueError
             For a bad ``groups`` (unknown column, missing values, wrong
-            length, a single group), as in
-            :func:`~calibkit.metrics.calibration_by_group`.
+            length, a single group, a group whose rows all have weight 0), as
+            in :func:`~calibkit.metrics.calibration_by_group`.
 
         Examples
         --------

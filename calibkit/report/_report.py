@@ -7,6 +7,7 @@ import io
 import json
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -21,6 +22,7 @@ from calibkit._validation import (
     validate_params,
 )
 from calibkit._version import __version__
+from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._cumulative import forecast_cumulative
 from calibkit.metrics._decomposition import _decompose
 from calibkit.metrics._inputs import (
@@ -88,12 +90,13 @@ class ForecastEvaluation(Result):
         The labels and probabilities evaluated (1-D positive-class
         probabilities for two classes), kept to draw the diagrams.
     smooth_ece : float
-        Top-label smooth ECE with the automatic bandwidth
-        (:func:`calibkit.metrics.smooth_ece`).
+        Smooth ECE with the automatic bandwidth
+        (:func:`calibkit.metrics.smooth_ece`) of the positive-class
+        probability for two classes, top-label for more.
     ecce_r_pvalue : float
-        p-value of the top-label ECCE-R
-        (:func:`calibkit.metrics.cumulative_calibration`): small values are
-        evidence of miscalibration.
+        p-value of the ECCE-R (:func:`calibkit.metrics.cumulative_calibration`)
+        of the positive-class probability for two classes, top-label for
+        more: small values are evidence of miscalibration.
     intervals : dict or None
         With ``ci``: ``{score key: ConfidenceInterval}`` for ``log_loss``,
         ``brier_score``, ``ece``, ``miscalibration``, ``discrimination`` and
@@ -298,8 +301,13 @@ def score_intervals(given, fc, input, n_bins, level, n_resamples, random_state):
         )
         spec = metric_spec(metric, options)
         rng.bit_generator.state = state  # the same resamples for every score
-        estimate = float(spec.estimate(data))
-        (draws,) = bootstrap_replicates([spec], data, n_resamples, rng)
+        with warnings.catch_warnings():
+            # evaluate_forecasts has warned once about the rows themselves
+            # (e.g. certain and wrong); the resamples would repeat it, in
+            # words about resampled rows, up to once per resample.
+            warnings.simplefilter("ignore", CalibrationWarning)
+            estimate = float(spec.estimate(data))
+            (draws,) = bootstrap_replicates([spec], data, n_resamples, rng)
         low, high = interval_ends(draws, estimate, level, "percentile")
         finite = draws[np.isfinite(draws)]
         intervals[key] = ConfidenceInterval(
@@ -353,8 +361,9 @@ def compare_evaluations(
     -------
     list of (str, str, PairedComparison)
         ``(first name, other name, comparison)`` per other forecast and score
-        (log-loss, then Brier); empty when there is one forecast or the
-        forecasts are not of the same rows.
+        (log-loss, then Brier); empty when there is one forecast. A forecast
+        of other rows than the first (labels or weights differ) is left out
+        with a :class:`~calibkit.exceptions.CalibrationWarning`.
     """
     from calibkit.metrics import compare_forecasts
 
@@ -363,10 +372,13 @@ def compare_evaluations(
     first = evaluations[0]
     out = []
     for other in evaluations[1:]:
-        same_rows = other.y_true.shape == first.y_true.shape and np.array_equal(
-            other.y_true, first.y_true
-        )
-        if not same_rows or other.y_prob.shape != first.y_prob.shape:
+        if not _same_rows(first, other):
+            msg = (
+                f"no paired comparison of {first.name!r} with {other.name!r}: "
+                "they are not forecasts of the same rows (labels, weights and "
+                "shape must match row for row)."
+            )
+            warnings.warn(msg, CalibrationWarning, stacklevel=2)
             continue
         for metric in ("log_loss", "brier_score"):
             comparison = compare_forecasts(
@@ -382,6 +394,19 @@ def compare_evaluations(
             )
             out.append((first.name, other.name, comparison))
     return out
+
+
+def _same_rows(first, other):
+    """Whether two evaluations score the same rows (labels and weights)."""
+    if other.y_prob.shape != first.y_prob.shape:
+        return False
+    if not np.array_equal(other.y_true, first.y_true):
+        return False
+    if (first.sample_weight is None) != (other.sample_weight is None):
+        return False
+    return first.sample_weight is None or np.array_equal(
+        first.sample_weight, other.sample_weight
+    )
 
 
 def metrics_table(evaluations):
@@ -431,8 +456,9 @@ def format_table(evaluations, *, digits=4):
     legend = (
         "log-loss, MCB, DSC, UNC in nats; log-loss = MCB - DSC + UNC\n"
         f"Brier {brier}; ECE top-label, {first.n_bins} bins\n"
-        "smooth ECE top-label, automatic bandwidth; ECCE-R p: p-value of the "
-        "cumulative calibration test (small: miscalibrated)\n"
+        f"smooth ECE of the {_smooth_forecast(first)}, automatic bandwidth; "
+        "ECCE-R p: p-value of the cumulative calibration test of the same "
+        "(small: miscalibrated)\n"
         f"decomposition: {first.decomposition.estimator}"
     )
     ci = _first_interval(evaluations)
@@ -442,6 +468,13 @@ def format_table(evaluations, *, digits=4):
             f"intervals, {ci.n_resamples} resamples"
         )
     return f"{text}\n\n{legend}"
+
+
+def _smooth_forecast(evaluation):
+    """What the smooth ECE and the cumulative test look at, in words."""
+    if evaluation.n_classes == 2:
+        return f"probability of class {format_label(evaluation.labels[-1])}"
+    return "top-label confidence"
 
 
 def _first_interval(evaluations):
@@ -756,7 +789,8 @@ def decomposition_figure(evaluations):
 
 
 _CUMULATIVE_NOTE = (
-    "Rows sorted by the top-label forecast; the curve accumulates observed minus "
+    "Rows sorted by the forecast (the positive class's probability for two "
+    "classes, the top-label confidence for more); the curve accumulates observed minus "
     "forecast, so its slope is the miscalibration at those forecasts. It leaves "
     "the shaded 95% band exactly when the ECCE-MAD test rejects calibration at "
     "5%; the legend gives ECCE-R and its p-value (Arrieta-Ibarra et al., 2022)."
@@ -782,7 +816,10 @@ def cumulative_figure(evaluations):
     ax = figure.subplots()
     for evaluation in evaluations:
         fc = check_forecasts(
-            evaluation.y_true, evaluation.y_prob, labels=evaluation.labels
+            evaluation.y_true,
+            evaluation.y_prob,
+            labels=evaluation.labels,
+            sample_weight=evaluation.sample_weight,
         )
         CumulativeDisplay(forecast_cumulative(fc), name=evaluation.name).plot(ax=ax)
     return figure
@@ -911,12 +948,13 @@ def render_html(
     evaluations : list of ForecastEvaluation
         One per forecast, same labels.
     title : str, default="Calibration report"
+        The page's title and first heading.
     description : str or None, default=None
         A paragraph about the data (plain text, escaped).
     images : dict or None, default=None
-        PNG bytes already drawn, under the keys ``"reliability"`` and
-        ``"decomposition"`` (and ``"groups"``; e.g. also saved as files);
-        drawn when missing.
+        PNG bytes already drawn, under the keys ``"reliability"``,
+        ``"decomposition"``, ``"cumulative"`` and ``"groups"`` (e.g. also
+        saved as files); drawn when missing.
     groups : GroupEvaluation or None, default=None
         Calibration by group (from ``evaluate_groups``): adds a section
         with the group tables, the worst group and a reliability diagram per
@@ -977,7 +1015,9 @@ def render_html(
         parts.append(_decomposition_note_html(evaluations))
         parts.append("</div>")
         parts.append("<h2>Cumulative calibration</h2>")
-        parts.append(_img(figure_png(cumulative_figure(evaluations)), "Cumulative"))
+        if "cumulative" not in images:
+            images["cumulative"] = figure_png(cumulative_figure(evaluations))
+        parts.append(_img(images["cumulative"], "Cumulative"))
         parts.append(f'<p class="note">{html.escape(_CUMULATIVE_NOTE)}</p>')
     else:
         parts.append(f'<p class="warning">{esc(_NO_MATPLOTLIB)}</p>')
@@ -991,11 +1031,12 @@ def render_html(
             if "groups" not in images:
                 images["groups"] = figure_png(groups_figure(evaluations, groups))
             parts.append(_img(images["groups"], f"Reliability by {groups.column}"))
-            n_groups = len(next(iter(groups.tables.values())))
+            n_groups = _n_groups(groups)
             if n_groups > MAX_GROUP_PANELS:
                 parts.append(
-                    f'<p class="note">Diagrams of the first {MAX_GROUP_PANELS} of '
-                    f"{n_groups} groups; the tables list all of them.</p>"
+                    f'<p class="note">Diagrams of {MAX_GROUP_PANELS} of the '
+                    f"{n_groups} groups: those with the most weight, and the "
+                    "worst group.</p>"
                 )
     parts.append(_footnotes_html(evaluations))
     metrics_json = to_json(evaluations).replace("</", "<\\/")
@@ -1021,14 +1062,19 @@ def write_report(
     Parameters
     ----------
     path : str or os.PathLike
+        The HTML file to write (replaced whole, or left as it was on error).
     evaluations : list of ForecastEvaluation
+        One per forecast, same labels.
     title : str, default="Calibration report"
+        As in :func:`render_html`.
     description : str or None, default=None
+        As in :func:`render_html`.
     images : dict or None, default=None
-        See :func:`render_html`.
+        As in :func:`render_html`.
     groups : GroupEvaluation or None, default=None
+        As in :func:`render_html`.
     comparisons : list or None, default=None
-        See :func:`render_html`.
+        As in :func:`render_html`.
 
     Returns
     -------
@@ -1143,7 +1189,8 @@ def _legend_html(evaluations):
     return (
         f'<div class="note"><ul>{items}</ul><p>log-loss = UNC − DSC + MCB. '
         f"Brier: {brier}. ECE: of the most probable class, {first.n_bins} "
-        f"equal-width bins.</p>{intervals}</div>"
+        f"equal-width bins. Smooth ECE and ECCE-R p: of the "
+        f"{html.escape(_smooth_forecast(first))}.</p>{intervals}</div>"
     )
 
 
@@ -1249,8 +1296,10 @@ def _fmt(value):
 
 # --- calibration by group ----------------------------------------------------------
 
-#: Most groups drawn as small multiples in the report (the table lists all).
+#: Most groups drawn as small multiples in the report.
 MAX_GROUP_PANELS = 12
+#: Most groups listed in a printed or HTML group table (the JSON has all).
+MAX_GROUP_ROWS = 50
 
 #: Columns of the group tables as printed: (column of calibration_by_group,
 #: heading).
@@ -1264,7 +1313,7 @@ GROUP_COLUMNS = (
     ("log_loss", "log-loss"),
     ("brier_score", "Brier"),
     ("miscalibration", "MCB"),
-    ("smooth_ece", "smooth ECE"),  # once the smooth ECE is wired in
+    ("smooth_ece", "smooth ECE"),
 )
 
 
@@ -1276,35 +1325,34 @@ class GroupEvaluation:
     ----------
     column : str
         Name of the grouping (the column of the input file).
-    groups : ndarray of shape (n_samples,)
-        The group of each row.
-    sample_weight : ndarray of shape (n_samples,) or None
+    groups : dict
+        Forecast name -> ndarray of shape (n_samples,), the group of each of
+        its rows (forecasts of a long-format file have rows of their own).
     tables : dict
         Forecast name -> the DataFrame of
         :func:`calibkit.metrics.calibration_by_group`.
     """
 
     column: str
-    groups: np.ndarray = field(repr=False)
-    sample_weight: np.ndarray | None = field(repr=False)
+    groups: dict = field(repr=False)
     tables: dict
 
 
-def evaluate_groups(
-    evaluations, groups, *, column="group", sample_weight=None, n_bins=N_BINS
-):
+def evaluate_groups(evaluations, groups, *, column="group"):
     """:func:`calibkit.metrics.calibration_by_group` of every evaluation.
+
+    Each forecast's rows are weighted by its own ``sample_weight`` and its
+    groups' ECE uses its own ``n_bins``.
 
     Parameters
     ----------
     evaluations : list of ForecastEvaluation
-    groups : array-like of shape (n_samples,)
-        The group of each row.
+        Forecasts with distinct names.
+    groups : array-like of shape (n_samples,), or list of them
+        The group of each row: one array for forecasts of the same rows, or
+        one array per evaluation (in their order) when their rows differ.
     column : str, default="group"
         Name of the grouping, for titles.
-    sample_weight : array-like of shape (n_samples,) or None, default=None
-    n_bins : int, default=10
-        Bins of each group's ECE.
 
     Returns
     -------
@@ -1312,21 +1360,28 @@ def evaluate_groups(
     """
     from calibkit.metrics import calibration_by_group
 
+    names = [e.name for e in evaluations]
+    if len(set(names)) != len(names):
+        msg = f"the forecasts need distinct names to be grouped; got {names}."
+        raise ValueError(msg)
+    if isinstance(groups, (list, tuple)) and len(groups) == len(evaluations):
+        per_forecast = [np.asarray(g) for g in groups]
+    else:
+        per_forecast = [np.asarray(groups)] * len(evaluations)
     tables = {
         e.name: calibration_by_group(
             e.y_true,
             e.y_prob,
-            groups=groups,
-            sample_weight=sample_weight,
+            groups=g,
+            sample_weight=e.sample_weight,
             labels=e.labels,
-            n_bins=n_bins,
+            n_bins=e.n_bins,
         )
-        for e in evaluations
+        for e, g in zip(evaluations, per_forecast, strict=True)
     }
     return GroupEvaluation(
         column=str(column),
-        groups=np.asarray(groups),
-        sample_weight=None if sample_weight is None else np.asarray(sample_weight),
+        groups=dict(zip(names, per_forecast, strict=True)),
         tables=tables,
     )
 
@@ -1367,9 +1422,10 @@ def format_group_tables(group_evaluation, *, digits=4):
     blocks = []
     for name, table in group_evaluation.tables.items():
         headings = _group_headings(table)
-        shown = table[[key for key, _ in headings]].copy()
+        rows = _shown_groups(table, MAX_GROUP_ROWS)
+        shown = rows[[key for key, _ in headings]].copy()
         shown.columns = [heading for _, heading in headings]
-        shown.index = [format_label(g) for g in table["group"]]
+        shown.index = [format_label(g) for g in rows["group"]]
         formats = {
             heading: (lambda v: f"{v:.3g}")
             if key == "p_value"
@@ -1379,8 +1435,11 @@ def format_group_tables(group_evaluation, *, digits=4):
         }
         text = shown.to_string(formatters=formats)
         head = f"calibration by {group_evaluation.column} ({name}):"
+        lines = [head, text]
+        if len(rows) < len(table):
+            lines.append(_omitted_groups(len(rows), len(table)))
         worst = _worst_sentence(table)
-        blocks.append("\n".join([head, text] + ([worst] if worst else [])))
+        blocks.append("\n".join(lines + ([worst] if worst else [])))
     legend = (
         "bias = weighted mean of (outcome - forecast), positive when the "
         "forecasts are too low;\nSE its standard error, p-value of the two-sided "
@@ -1403,15 +1462,15 @@ def groups_figure(evaluations, group_evaluation, *, n_resamples=300):
     -------
     matplotlib.figure.Figure
         Not registered with pyplot. At most :data:`MAX_GROUP_PANELS` groups
-        (the first in the tables' order) are drawn per forecast.
+        are drawn per forecast: those with the most weight and the worst
+        group, in the tables' order.
     """
     from matplotlib.figure import Figure
 
     from calibkit.plotting import ReliabilityDisplay
     from calibkit.plotting._reliability import _add_diagram_axes
 
-    names = list(next(iter(group_evaluation.tables.values()))["group"])
-    shown = min(len(names), MAX_GROUP_PANELS)
+    shown = min(_n_groups(group_evaluation), MAX_GROUP_PANELS)
     ncols = min(shown, 4)
     nrows = math.ceil(shown / ncols)
     n = len(evaluations)
@@ -1419,17 +1478,19 @@ def groups_figure(evaluations, group_evaluation, *, n_resamples=300):
     height = (_PANEL_HEIGHT * nrows + 0.5) * n + 0.5
     figure = Figure(figsize=(width, height), layout="constrained")
     sections = figure.subfigures(n, 1, squeeze=False)[:, 0]
-    keep = np.isin(group_evaluation.groups, np.asarray(names[:shown], dtype=object))
-    w = group_evaluation.sample_weight
     for section, evaluation in zip(sections, evaluations, strict=True):
         section.suptitle(evaluation.name, fontsize="medium", fontweight="bold")
-        cells = section.subfigures(nrows, ncols, squeeze=False).ravel()[:shown]
-        axes = [_add_diagram_axes(cell, hist=True)[0] for cell in cells]
-        prob = np.asarray(evaluation.y_prob)
+        table = group_evaluation.tables[evaluation.name]
+        names = list(_shown_groups(table, MAX_GROUP_PANELS)["group"])
+        groups = group_evaluation.groups[evaluation.name]
+        keep = np.isin(groups, np.asarray(names, dtype=object))
+        w = evaluation.sample_weight
+        cells = section.subfigures(nrows, ncols, squeeze=False).ravel()
+        axes = [_add_diagram_axes(cell, hist=True)[0] for cell in cells[: len(names)]]
         ReliabilityDisplay.from_predictions_by_group(
             np.asarray(evaluation.y_true)[keep],
-            prob[keep],
-            groups=group_evaluation.groups[keep],
+            np.asarray(evaluation.y_prob)[keep],
+            groups=groups[keep],
             sample_weight=None if w is None else w[keep],
             labels=evaluation.labels,
             strategy="isotonic",
@@ -1444,13 +1505,33 @@ def groups_figure(evaluations, group_evaluation, *, n_resamples=300):
     return figure
 
 
+def _n_groups(group_evaluation):
+    """The largest number of groups of a forecast."""
+    return max(len(table) for table in group_evaluation.tables.values())
+
+
+def _shown_groups(table, limit):
+    """The rows of a group table that fit ``limit`` (in a table or a figure):
+    all of them, or the heaviest groups and the worst one, in the table's
+    order."""
+    if len(table) <= limit:
+        return table
+    order = np.argsort(-table["weight"].to_numpy(), kind="stable")
+    chosen = order[:limit]
+    worst = np.flatnonzero(table["worst"].to_numpy())
+    if worst.size and worst[0] not in chosen:
+        chosen[-1] = worst[0]
+    return table.iloc[np.sort(chosen)]
+
+
 def _group_tables_html(group_evaluation):
     parts = []
     for name, table in group_evaluation.tables.items():
         headings = _group_headings(table)
         head = "".join(f"<th>{html.escape(h)}</th>" for _, h in headings)
         rows = []
-        for _, row in table.iterrows():
+        shown = _shown_groups(table, MAX_GROUP_ROWS)
+        for _, row in shown.iterrows():
             css = ' class="best"' if row["worst"] else ""
             cells = "".join(
                 f"<td>{int(row[key])}</td>"
@@ -1469,7 +1550,17 @@ def _group_tables_html(group_evaluation):
             f"<th>{html.escape(group_evaluation.column)}</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
+        if len(shown) < len(table):
+            omitted = html.escape(_omitted_groups(len(shown), len(table)))
+            parts.append(f'<p class="note">{omitted}</p>')
     return "\n".join(parts)
+
+
+def _omitted_groups(n_shown, n_groups):
+    return (
+        f"{n_shown} of {n_groups} groups listed: those with the most weight, and "
+        "the worst group (calibkit evaluate --json writes them all)."
+    )
 
 
 def _groups_note_html(group_evaluation):
