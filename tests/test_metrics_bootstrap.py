@@ -8,6 +8,7 @@ quadrature), and coverage by simulation.
 
 import itertools
 import math
+import warnings
 
 import mpmath
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from scipy.special import ndtri
 
 import calibkit.metrics._bootstrap as bootstrap_module
+from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics import (
     ConfidenceInterval,
     brier_score,
@@ -615,3 +617,15 @@ def test_a_class_absent_from_resamples_gives_finite_replicates(metric, options):
     )
     expected = function(y, prob, sample_weight=counts[j], labels=[0, 1, 2], **options)
     assert draws[j] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "miscalibration", "discrimination"])
+def test_a_warning_about_the_rows_is_given_once_not_per_resample(metric):
+    # Row 0 is certain and wrong: the metric of the data says so once; the
+    # resamples that contain row 0 do not repeat it.
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([1.0, 1.0, 1.0, 0.0, 0.7, 0.2])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        confidence_interval(metric, y, p, n_resamples=50, random_state=0)
+    assert len([w for w in caught if issubclass(w.category, CalibrationWarning)]) == 1

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from scipy.special import entr
 from calibkit._chunks import row_chunks
 from calibkit._results import Result
 from calibkit._validation import count, interval, options, validate_params
+from calibkit.exceptions import CalibrationWarning
 from calibkit.metrics._binning import Binning
 from calibkit.metrics._inputs import (
     FORECAST_CONSTRAINTS,
@@ -354,21 +356,39 @@ def confidence_interval(
             )
             raise ValueError(msg)
         low, high = _normal_ends(estimate, se, confidence_level)
-        replicates, n_resamples = None, None
-    else:
-        rng = check_random_state(random_state)
-        replicates = bootstrap_replicates([spec], data, n_resamples, rng)[0]
-        low, high = interval_ends(replicates, estimate, confidence_level, method)
-        se, n_resamples = bootstrap_spread(replicates), int(n_resamples)
+        return ConfidenceInterval(
+            metric=spec.name,
+            estimate=estimate,
+            low=low,
+            high=high,
+            standard_error=float(se),
+            confidence_level=float(confidence_level),
+            method=method,
+            n_resamples=None,
+            bootstrap_distribution=None,
+        )
+    rng = check_random_state(random_state)
+    return bootstrap_interval(
+        spec, data, estimate, confidence_level, method, n_resamples, rng
+    )
+
+
+def bootstrap_interval(
+    spec, data, estimate, confidence_level, method, n_resamples, rng
+):
+    """The :class:`ConfidenceInterval` of ``spec`` from ``n_resamples`` resamples
+    drawn with ``rng`` (``estimate`` is the metric of the whole data)."""
+    replicates = bootstrap_replicates([spec], data, n_resamples, rng)[0]
+    low, high = interval_ends(replicates, estimate, confidence_level, method)
     return ConfidenceInterval(
         metric=spec.name,
         estimate=estimate,
         low=low,
         high=high,
-        standard_error=float(se),
+        standard_error=float(bootstrap_spread(replicates)),
         confidence_level=float(confidence_level),
         method=method,
-        n_resamples=n_resamples,
+        n_resamples=int(n_resamples),
         bootstrap_distribution=replicates,
     )
 
@@ -966,6 +986,15 @@ def bootstrap_replicates(specs, data, n_resamples, rng):
     All metrics see the same resamples (a paired bootstrap). Returns a list
     of arrays of shape (n_resamples,), one per spec.
     """
+    with warnings.catch_warnings():
+        # What a resample would warn about (certain-and-wrong rows, a class
+        # it lacks) is said once by the metric of the whole data, not once
+        # per resample in words about resampled rows.
+        warnings.simplefilter("ignore", CalibrationWarning)
+        return _replicates(specs, data, n_resamples, rng)
+
+
+def _replicates(specs, data, n_resamples, rng):
     rows = counted_rows(data.fc)
     n = rows.shape[0]
     prepared = [spec.prepare(data, rows) for spec in specs]

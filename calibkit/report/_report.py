@@ -280,11 +280,9 @@ def score_intervals(given, fc, input, n_bins, level, n_resamples, random_state):
     given (logits stay logits), the others on the probabilities.
     """
     from calibkit.metrics._bootstrap import (
-        ConfidenceInterval,
         Data,
-        bootstrap_replicates,
+        bootstrap_interval,
         check_random_state,
-        interval_ends,
         metric_spec,
     )
 
@@ -303,23 +301,11 @@ def score_intervals(given, fc, input, n_bins, level, n_resamples, random_state):
         rng.bit_generator.state = state  # the same resamples for every score
         with warnings.catch_warnings():
             # evaluate_forecasts has warned once about the rows themselves
-            # (e.g. certain and wrong); the resamples would repeat it, in
-            # words about resampled rows, up to once per resample.
+            # (e.g. certain and wrong).
             warnings.simplefilter("ignore", CalibrationWarning)
             estimate = float(spec.estimate(data))
-            (draws,) = bootstrap_replicates([spec], data, n_resamples, rng)
-        low, high = interval_ends(draws, estimate, level, "percentile")
-        finite = draws[np.isfinite(draws)]
-        intervals[key] = ConfidenceInterval(
-            metric=metric,
-            estimate=estimate,
-            low=low,
-            high=high,
-            standard_error=float(np.std(finite, ddof=1)) if finite.size > 1 else 0.0,
-            confidence_level=float(level),
-            method="percentile",
-            n_resamples=int(n_resamples),
-            bootstrap_distribution=draws,
+        intervals[key] = bootstrap_interval(
+            spec, data, estimate, level, "percentile", n_resamples, rng
         )
     return intervals
 
