@@ -708,18 +708,25 @@ def piece_entries(scores, target, weight=None):
 
 
 def _pool_points(first, last, positives, negatives):
-    """PAV of weighted points (or blocks) in score order: the pooled sums."""
+    """PAV of weighted points (or blocks) in score order: the pooled sums.
+
+    PAV pools by rounded running means; its blocks' exact sums may then give
+    two neighbours equal (or, by an ulp, decreasing) frequencies. Those are
+    merged, as :func:`_pav_of_blocks` does for the in-memory fits, so that the
+    fitted values (:attr:`PAVBlocks.fitted`) strictly increase.
+    """
     weight = positives + negatives
-    target = positives / weight
-    starts = _pava_in_place(target, weight)
-    lasts = starts[1:] - 1
-    starts = starts[:-1]
-    return (
-        first[starts],
-        last[lasts],
-        np.add.reduceat(positives, starts),
-        np.add.reduceat(negatives, starts),
-    )
+    starts = _pava_in_place(positives / weight, weight)[:-1]
+    while True:
+        pos = np.add.reduceat(positives, starts)
+        neg = np.add.reduceat(negatives, starts)
+        fitted = pos / (pos + neg)
+        rising = fitted[1:] > fitted[:-1]
+        if rising.all():
+            break
+        starts = starts[np.concatenate([[True], rising])]
+    lasts = np.append(starts[1:], first.shape[0]) - 1
+    return first[starts], last[lasts], pos, neg
 
 
 def pool_entries(entries):

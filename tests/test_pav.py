@@ -276,3 +276,28 @@ def test_out_of_core_pav_pools_ties_and_weights(weighted, tmp_path):
     starts = ref.block_starts
     ends = np.unique(np.concatenate([starts[:-1], starts[1:] - 1]))
     np.testing.assert_array_equal(knots, ref.scores[ends])
+
+
+def test_pooled_pieces_have_strictly_increasing_blocks():
+    # Weights of one decimal: blocks of exactly equal frequency (equal as
+    # fractions) whose running means PAV rounded apart must end as one block,
+    # as the blocks of the in-memory engines do: IsotonicCalibration's "step"
+    # layout (and its saved file) needs strictly increasing values.
+    from calibkit._pav import piece_entries, pool_entries
+
+    rng = np.random.default_rng(0)
+    for _ in range(120):
+        s = np.sort(rng.normal(size=50))
+        y = rng.random(50) < 0.5
+        w = rng.choice([0.1, 0.2, 0.3, 0.7], 50)
+        blocks = pool_entries(
+            [
+                piece_entries(s[a : a + 7], y[a : a + 7], w[a : a + 7])
+                for a in range(0, 50, 7)
+            ]
+        )
+        assert np.all(np.diff(blocks.fitted) > 0)
+        # The fit itself: the in-memory PAV (brute force in test_pieces_...).
+        ref = pav(s, y, w)
+        got = blocks.fitted[blocks.block_of(ref.scores)]
+        np.testing.assert_allclose(got, ref.fitted, rtol=1e-15)
