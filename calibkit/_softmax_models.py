@@ -21,6 +21,7 @@ from calibkit._newton import (
     escape_direction,
     minimize,
     newton_converged,
+    single_threaded_blas,
 )
 from calibkit.metrics._kernels import total_weight, weights_or_ones
 
@@ -252,8 +253,13 @@ class _SoftmaxScalingModel(ChunkedModel):
         return 0.0, 0.0, 0.0
 
     def evaluate(self, theta):
-        """Mean loss (plus penalty), gradient and dense Hessian: one pass."""
-        loss, grad, hess = super().evaluate(theta)
+        """Mean loss (plus penalty), gradient and dense Hessian: one pass.
+
+        The Hessian is summed from chunk products of at most a megabyte, on
+        one BLAS thread (see :func:`~calibkit._newton.single_threaded_blas`).
+        """
+        with single_threaded_blas():
+            loss, grad, hess = super().evaluate(theta)
         value, pgrad, pdiag = self.penalty(theta)
         hess[np.diag_indices_from(hess)] += pdiag
         return loss + value, grad + pgrad, hess
