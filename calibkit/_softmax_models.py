@@ -313,8 +313,11 @@ class VectorScalingModel(_SoftmaxScalingModel):
         k = z.shape[1]
         loss, q, r = _softmax_residual(self._logits(z, theta), y, self.eps, mask)
         grad = np.concatenate([w @ (r * z), w @ r])
-        v = np.concatenate([q * z, q], axis=1)  # J^T q per row
-        hess = -(v * w[:, None]).T @ v
+        # J^T q per row, times sqrt(w): -v^T v is a symmetric product (syrk).
+        v = np.concatenate([q * z, q], axis=1)
+        v *= np.sqrt(w)[:, None]
+        hess = v.T @ v
+        np.negative(hess, out=hess)
         wq = w @ q
         wqz = w @ (q * z)
         diag = np.arange(k)
@@ -382,8 +385,9 @@ class MatrixScalingModel(_SoftmaxScalingModel):
         super().__init__(logits, y, sample_weight, **options)
         k = self.n_classes
         self.n_params = k * k + k
-        # The per-row products q_k x_j are the widest temporaries.
-        self.n_cols = 2 * self.n_params
+        # The per-row products sqrt(w) q_k x_j (v in the kernel) are the
+        # widest temporary: one of p columns.
+        self.n_cols = self.n_params
         # Position in Theta (row-major, K x (K + 1)) of each entry of theta.
         grid = np.arange(k * (k + 1)).reshape(k, k + 1)
         self._order = np.concatenate([grid[:, :k].ravel(), grid[:, k]])
@@ -407,21 +411,32 @@ class MatrixScalingModel(_SoftmaxScalingModel):
         return theta[: k * k].reshape(k, k), theta[k * k :]
 
     def kernel(self, rows, z, y, w, *, theta):
+        """Sums in the order of ``Theta = [W | b]`` (see :meth:`unpack`)."""
         z, w, mask = self._chunk(z, y, w)
         n, k = z.shape
         weights, bias = self._split(theta)
         loss, q, r = _softmax_residual(z @ weights.T + bias, y, self.eps, mask)
         x = np.concatenate([z, np.ones((n, 1))], axis=1)
         grad = ((r * w[:, None]).T @ x).ravel()
-        u = (q[:, :, None] * x[:, None, :]).reshape(n, -1)
-        hess = -(u * w[:, None]).T @ u
+        # With v = sqrt(w) q kron x per row, the Hessian is the block diagonal
+        # sum w q_c x x^T = v^T (sqrt(w) x), one product, minus v^T v, a
+        # symmetric product (BLAS syrk: half the work of a general one).
+        root = np.sqrt(w)[:, None]
+        v = ((q * root)[:, :, None] * x[:, None, :]).reshape(n, -1)
         size = k + 1
-        for c in range(k):  # the block diagonal: sum w q_c x x^T
-            block = slice(c * size, (c + 1) * size)
-            hess[block, block] += (x * (w * q[:, c])[:, None]).T @ x
+        blocks = (v.T @ (x * root)).reshape(k, size, size)
+        hess = v.T @ v
+        np.negative(hess, out=hess)
+        diagonal = np.arange(k)
+        hess.reshape(k, size, k, size)[diagonal, :, diagonal, :] += blocks
+        return np.concatenate([[w @ loss], grad, hess.ravel()])
+
+    def unpack(self, means, theta):
+        """The kernel's sums, from the order of ``Theta`` to that of ``theta``
+        (one permutation of the summed Hessian, not one per chunk)."""
+        loss, grad, hess = super().unpack(means, theta)
         order = self._order
-        hess = hess[np.ix_(order, order)]
-        return np.concatenate([[w @ loss], grad[order], hess.ravel()])
+        return loss, grad[order], hess[np.ix_(order, order)]
 
     def grad_kernel(self, rows, z, y, w, *, theta):
         z, w, mask = self._chunk(z, y, w)
