@@ -163,7 +163,7 @@ def test_out_of_core_pav_equals_the_in_memory_fit(seed, tmp_path, monkeypatch):
     ref = IsotonicCalibration(eps=0).fit(s, y.astype(int))
     knots = np.unique(np.concatenate([fit.first_scores, fit.last_scores]))
     np.testing.assert_array_equal(knots, ref.X_thresholds_[0])
-    per_row = np.repeat(fit.fitted, fit.counts.astype(int))
+    per_row = np.repeat(fit.fitted, fit.weights.astype(int))
     # Against an independent path: unit weights pool ties after an argsort.
     weighted = IsotonicCalibration(eps=0, interpolation="step").fit(
         s, y.astype(int), sample_weight=np.ones(n)
@@ -174,7 +174,7 @@ def test_out_of_core_pav_equals_the_in_memory_fit(seed, tmp_path, monkeypatch):
         rtol=1e-12,
         atol=0,
     )
-    assert fit.counts.sum() == n
+    assert fit.weights.sum() == n
 
 
 def test_out_of_core_pav_refuses_ties(tmp_path):
