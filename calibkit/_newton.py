@@ -142,12 +142,12 @@ def single_threaded_blas():
 
     For the small dense products of the Newton drivers: a ``p x p`` solve or
     eigendecomposition (``p`` up to
-    :data:`~calibkit._softmax_models.DENSE_MAX_PARAMS`), and Hessians
-    accumulated from row chunks of about a megabyte. Threads do not pay for
-    themselves there, and on a loaded machine OpenBLAS's spinning threads
-    cost far more than the work: a 110 x 110 ``eigh`` ran about 200 times
-    slower on two threads than on one, and matrix scaling of 1e5 x 10 took
-    13 times longer.
+    :data:`~calibkit._softmax_models.DENSE_MAX_PARAMS`), and the products of
+    row chunks of about a megabyte that each pass sums. Threads do not pay
+    for themselves there, and on a loaded machine OpenBLAS's spinning
+    threads cost far more than the work: a 110 x 110 ``eigh`` ran about 200
+    times slower on two threads than on one, and matrix scaling of 1e5 x 10
+    took 13 times longer.
     """
     return _blas_controller().limit(limits=1, user_api="blas")
 
