@@ -143,20 +143,15 @@ def _calibrated_log_proba(a, mask, zero_mass):
 
     Without ``zero_mass`` (or a mask), ``log softmax(a)``. Otherwise a row with
     zeros (``mask``) gives them ``zero_mass`` shared evenly and the softmax of
-    its other classes the rest; a row of zeros only is uniform.
+    its other classes the rest. (A row of zeros only never comes here: its
+    probabilities do not sum to 1, and validation refuses it.)
     """
     if mask is None or zero_mass is None:
         return _log_softmax(a)
-    k = a.shape[1]
     n_zero = mask.sum(axis=1)
-    full = n_zero == k
-    part = (n_zero > 0) & ~full
-    out = _log_softmax(np.where(mask & part[:, None], -np.inf, a))
-    out[part] += np.log1p(-zero_mass)
-    zeros = mask & part[:, None]
-    share = np.log(zero_mass) - np.log(np.maximum(n_zero, 1))
-    out[zeros] = share[np.nonzero(zeros)[0]]
-    out[full] = -np.log(k)
+    out = _log_softmax(np.where(mask, -np.inf, a))
+    out[n_zero > 0] += np.log1p(-zero_mass)
+    out[mask] = np.log(zero_mass) - np.log(n_zero[np.nonzero(mask)[0]])
     return out
 
 
