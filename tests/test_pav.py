@@ -11,18 +11,22 @@ from calibkit._pav import binary_pav, pav, sorted_event_keys, sorted_events
 
 
 def brute_block_pav(events):
-    """PAV of 0/1 events (unit weights) by the max-min formula, in fractions."""
+    """PAV of 0/1 events (unit weights) by the max-min formula, in fractions:
+    ``fit[i] = max over s <= i of min over e >= i of mean(events[s..e])``
+    (for each start ``s``, the inner minima are one suffix-minimum sweep)."""
     n = len(events)
     prefix = [0]
     for e in events:
         prefix.append(prefix[-1] + int(e))
-    return [
-        max(
-            min(Fraction(prefix[e + 1] - prefix[s], e + 1 - s) for e in range(i, n))
-            for s in range(i + 1)
-        )
-        for i in range(n)
-    ]
+    fit = [None] * n
+    for s in range(n):
+        lowest = None
+        for e in range(n - 1, s - 1, -1):  # lowest = min over e' >= e
+            mean = Fraction(prefix[e + 1] - prefix[s], e + 1 - s)
+            lowest = mean if lowest is None else min(lowest, mean)
+            if fit[e] is None or lowest > fit[e]:
+                fit[e] = lowest
+    return fit
 
 
 @pytest.mark.parametrize("seed", range(5))
