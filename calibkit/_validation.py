@@ -570,7 +570,9 @@ def _unique_codes(y):
     """Sorted unique labels and codes; O(n) counting for small-range integers."""
     if y.dtype.kind in "biu" and y.shape[0] > 0:
         low, high = int(y.min()), int(y.max())
-        if high - low <= max(1024, y.shape[0]):
+        # uint64 labels above the intp range (hashed ids) are sorted below.
+        small = high <= np.iinfo(np.intp).max
+        if small and high - low <= max(1024, y.shape[0]):
             # Chunk by chunk, so that only the codes take 8 bytes a row:
             # np.bincount would copy read-only labels (a memmap) whole, and
             # narrow ones would be widened whole to intp.

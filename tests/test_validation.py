@@ -22,6 +22,7 @@ from calibkit.exceptions import CalibrationWarning
         np.array([True, False, True]),
         np.array([10**12, 0, 10**12]),
         np.array([250, 3, 3], dtype=np.uint8),
+        np.array([2**63 + 5, 2**63 + 6, 2**63 + 5], dtype=np.uint64),
         np.array(["b", "a", "c", "a"]),
         np.array([0.0, 1.0, 1.0]),
         np.array(["x", "y"], dtype=object),
