@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 from scipy.special import log_softmax, softmax
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -672,3 +673,22 @@ def test_scaling_solvers_run_on_one_blas_thread(k, monkeypatch):
         MatrixScaling(reg_off_diagonal=1.0, reg_bias=1.0).fit(z, y)
         assert blas_threads() == 2  # restored
     assert set(seen) == {1}
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e200])
+def test_scaling_fits_do_not_depend_on_the_scale_of_the_weights(scale):
+    # Subnormal weights kept a bit or two in the weighted sums: vector scaling
+    # moved by 0.5 from its unweighted fit at 5e-324. The "cv" search too.
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 3))
+    y = np.argmax(1.5 * z + rng.gumbel(size=z.shape), axis=1)
+    w = np.full(400, scale)
+    for cal in (
+        VectorScaling(),
+        MatrixScaling(reg_off_diagonal=0.0, reg_bias=0.0),
+        DirichletCalibration(),
+    ):
+        ref = clone(cal).fit(z, y)
+        got = clone(cal).fit(z, y, sample_weight=w)
+        np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got.intercept_, ref.intercept_, atol=1e-9)

@@ -37,6 +37,7 @@ from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import BaseCalibrator, warn_if_saturated
 from calibkit.calibrators._state import Codec, Float, Int, Optional, short_list
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
+from calibkit.metrics._kernels import scaled_to_unit_max
 
 __all__ = ["DirichletCalibration", "MatrixScaling", "VectorScaling"]
 
@@ -207,6 +208,10 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         return self.input == "logits"
 
     def _model(self, X, y, sample_weight, transform, reg, eps):
+        # The fit depends on ratios of weights only (the smoothed targets,
+        # which count rows, are computed from the weights as given): scaled
+        # exactly to a unit maximum, subnormal weights keep their digits.
+        sample_weight = scaled_to_unit_max(sample_weight)
         options = {
             "transform": transform,
             "eps": eps,
@@ -461,6 +466,8 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
         out), so no subset of ``X`` is copied.
         """
         base = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        # Held-out losses are compared by their weighted mean: ratios only.
+        held = scaled_to_unit_max(base)
         total, weight = 0.0, 0.0
         for i, test in enumerate(folds):
             train_w = base.copy()
@@ -471,7 +478,7 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
             starts[i] = result.theta
             coef, intercept = self._parameters(result.theta, reg)
             test_w = np.zeros_like(base)
-            test_w[test] = base[test]
+            test_w[test] = held[test]
             kernel = functools.partial(
                 _held_out_kernel,
                 transform=transform,
