@@ -17,7 +17,7 @@ from calibkit._array_api import fit_inverse_temperature as fit_on_device
 from calibkit._array_api import is_on_device
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
 from calibkit._newton import ChunkedModel, minimize, minimize_scalar
-from calibkit.metrics._kernels import total_weight
+from calibkit.metrics._kernels import scaled_to_unit_max, total_weight
 
 
 def _transformed(values, transform):
@@ -830,6 +830,10 @@ def fit_inverse_temperature(
             max_iter=max_iter,
             eps=eps,
         )
+    # The optimum depends on ratios of weights only (``eps``, which counts
+    # rows, comes from the caller): scaled exactly to a unit maximum,
+    # subnormal weights keep their digits in the weighted sums.
+    sample_weight = scaled_to_unit_max(sample_weight)
     kind = BinaryTemperatureModel if logits.ndim == 1 else TemperatureModel
     passes = kind(logits, y, sample_weight, transform, eps)
     beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)
