@@ -505,6 +505,13 @@ def fit_platt(
     PlattSolution
         With the :class:`ScoreSummary` of the rows.
     """
+    # The optimum depends on ratios of weights only: scaled exactly to a unit
+    # maximum, subnormal weights keep their digits in the weighted sums. The
+    # smoothed targets count rows: ``targets`` sees the weights as given.
+    shift = 0
+    if sample_weight is not None and summary is None:
+        shift = int(np.frexp(float(np.max(sample_weight)))[1])
+        sample_weight = scaled_to_unit_max(sample_weight)
     choose = targets if callable(targets) else (lambda _summary: targets)
     warm = first = None
     if summary is None:
@@ -514,7 +521,7 @@ def fit_platt(
     if summary is None:
         warm = None
         summary = summarize_scores(scores, y, sample_weight, transform)
-    targets = choose(summary)
+    targets = choose(_counted(summary, shift))
     # Solve for the scores times 2**-exponent (exact), then scale the slope back:
     # the fit is equivariant, coef(c s) = coef(s) / c, over the float64 range.
     transform = scaled_transform(transform, -summary.exponent)
@@ -557,6 +564,17 @@ def fit_platt(
         result.n_iter,
         result.converged,
         summary,
+    )
+
+
+def _counted(summary, shift):
+    """``summary`` with its class weights multiplied back by ``2**shift``."""
+    if not shift:
+        return summary
+    return dataclasses.replace(
+        summary,
+        weight=float(np.ldexp(summary.weight, shift)),
+        weight_pos=float(np.ldexp(summary.weight_pos, shift)),
     )
 
 
