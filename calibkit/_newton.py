@@ -128,6 +128,30 @@ class ChunkedModel:
         return self.unpack(sums / self.total_weight, theta)
 
 
+@functools.cache
+def _blas_controller():
+    # Made once: a ThreadpoolController scans the loaded libraries (half a
+    # millisecond); NumPy's BLAS, the one limited here, is loaded by then.
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_threaded_blas():
+    """Context in which NumPy's BLAS and LAPACK run on one thread.
+
+    For the small dense products of the Newton drivers: a ``p x p`` solve or
+    eigendecomposition (``p`` up to
+    :data:`~calibkit._softmax_models.DENSE_MAX_PARAMS`), and the products of
+    row chunks of about a megabyte that each pass sums. Threads do not pay
+    for themselves there, and on a loaded machine OpenBLAS's spinning
+    threads cost far more than the work: a 110 x 110 ``eigh`` ran about 200
+    times slower on two threads than on one, and matrix scaling of 1e5 x 10
+    took 13 times longer.
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def newton_step(hess, grad):
     """Newton step ``-H^-1 g``, least-norm on the flat directions of ``H``.
 
@@ -138,14 +162,15 @@ def newton_step(hess, grad):
     """
     step = None
     if np.all(np.isfinite(hess)):
-        eigvals, eigvecs = np.linalg.eigh(hess)
-        top = np.max(np.abs(eigvals))
-        if top > 0 and eigvals.min() > EIGEN_RCOND * top:
-            step = -np.linalg.solve(hess, grad)
-        elif top > 0:
-            keep = np.abs(eigvals) > EIGEN_RCOND * top
-            coords = (eigvecs[:, keep].T @ grad) / eigvals[keep]
-            step = -(eigvecs[:, keep] @ coords)
+        with single_threaded_blas():
+            eigvals, eigvecs = np.linalg.eigh(hess)
+            top = np.max(np.abs(eigvals))
+            if top > 0 and eigvals.min() > EIGEN_RCOND * top:
+                step = -np.linalg.solve(hess, grad)
+            elif top > 0:
+                keep = np.abs(eigvals) > EIGEN_RCOND * top
+                coords = (eigvecs[:, keep].T @ grad) / eigvals[keep]
+                step = -(eigvecs[:, keep] @ coords)
     if step is None or not grad @ step < 0:
         step = -grad
     return step

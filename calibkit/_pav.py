@@ -408,29 +408,6 @@ def _pava_in_place(target, weight):
 # --- out of core: external merge sort of keys, PAV on a block stack -----------
 
 
-@dataclass(frozen=True)
-class OutOfCorePAV:
-    """Result of :func:`out_of_core_binary_pav`.
-
-    Attributes
-    ----------
-    first_scores, last_scores : ndarray of shape (n_blocks,)
-        Smallest and largest score of each PAV block.
-    fitted : ndarray of shape (n_blocks,)
-        Event frequency of each block (correctly rounded ratio).
-    counts : ndarray of shape (n_blocks,)
-        Rows per block (float64, exact).
-    events : ndarray of shape (n_blocks,)
-        Events per block (float64, exact).
-    """
-
-    first_scores: np.ndarray
-    last_scores: np.ndarray
-    fitted: np.ndarray
-    counts: np.ndarray
-    events: np.ndarray
-
-
 def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
     """PAV of 0/1 ``events`` on ``scores`` too large to sort in memory.
 
@@ -456,7 +433,7 @@ def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
 
     Returns
     -------
-    OutOfCorePAV
+    PAVBlocks
 
     Raises
     ------
@@ -486,46 +463,19 @@ def out_of_core_binary_pav(scores, events, *, memory_budget, directory=None):
             runs.append(np.load(path, mmap_mode="r"))
         buffer_rows = max(2, int(memory_budget) // (48 * len(runs)))
         stack = _BlockStack()
-        for merged in _merge_sorted_runs(runs, buffer_rows):
+        for merged in _merge_runs(runs, buffer_rows):
             stack.push(merged)
         del runs
     positives, counts, first_keys, last_keys = stack.pooled()
     wanted = np.concatenate([first_keys, last_keys])
     found = _scores_of_keys(scores, wanted)
-    return OutOfCorePAV(
+    # Events and rows per block are whole numbers below 2**53: exact.
+    return PAVBlocks(
         found[: first_keys.shape[0]],
         found[first_keys.shape[0] :],
-        positives / counts,
-        counts,
         positives,
+        counts - positives,
     )
-
-
-def _merge_sorted_runs(runs, buffer_rows):
-    """Yield the sorted keys of all ``runs`` (sorted arrays) in sorted pieces.
-
-    Each round reads up to ``buffer_rows`` keys of every run and emits those
-    not above the smallest of the buffers' last keys: nothing later in any run
-    is below it.
-    """
-    taken = [0] * len(runs)
-    while True:
-        buffers = {
-            i: run[taken[i] : taken[i] + buffer_rows]
-            for i, run in enumerate(runs)
-            if taken[i] < run.shape[0]
-        }
-        if not buffers:
-            return
-        threshold = min(buffer[-1] for buffer in buffers.values())
-        parts = []
-        for i, buffer in buffers.items():
-            stop = int(np.searchsorted(buffer, threshold, side="right"))
-            parts.append(np.asarray(buffer[:stop]))
-            taken[i] += stop
-        merged = np.concatenate(parts)
-        merged.sort()
-        yield merged
 
 
 class _BlockStack:
@@ -708,18 +658,25 @@ def piece_entries(scores, target, weight=None):
 
 
 def _pool_points(first, last, positives, negatives):
-    """PAV of weighted points (or blocks) in score order: the pooled sums."""
+    """PAV of weighted points (or blocks) in score order: the pooled sums.
+
+    PAV pools by rounded running means; its blocks' exact sums may then give
+    two neighbours equal (or, by an ulp, decreasing) frequencies. Those are
+    merged, as :func:`_pav_of_blocks` does for the in-memory fits, so that the
+    fitted values (:attr:`PAVBlocks.fitted`) strictly increase.
+    """
     weight = positives + negatives
-    target = positives / weight
-    starts = _pava_in_place(target, weight)
-    lasts = starts[1:] - 1
-    starts = starts[:-1]
-    return (
-        first[starts],
-        last[lasts],
-        np.add.reduceat(positives, starts),
-        np.add.reduceat(negatives, starts),
-    )
+    starts = _pava_in_place(positives / weight, weight)[:-1]
+    while True:
+        pos = np.add.reduceat(positives, starts)
+        neg = np.add.reduceat(negatives, starts)
+        fitted = pos / (pos + neg)
+        rising = fitted[1:] > fitted[:-1]
+        if rising.all():
+            break
+        starts = starts[np.concatenate([[True], rising])]
+    lasts = np.append(starts[1:], first.shape[0]) - 1
+    return first[starts], last[lasts], pos, neg
 
 
 def pool_entries(entries):
@@ -834,9 +791,7 @@ def out_of_core_pav(
         except ValueError:  # ties or neighbouring doubles: pooled below
             pass
         else:
-            return PAVBlocks(
-                fit.first_scores, fit.last_scores, fit.events, fit.counts - fit.events
-            )
+            return fit
     return _out_of_core_pooled(
         scores, events, sample_weight, int(memory_budget), directory
     )
@@ -914,23 +869,33 @@ def _merged_run(runs, memory_budget, tmp, name):
 
 
 def _merge_runs(runs, buffer_rows):
-    """Yield the rows of all ``runs`` (2-D, sorted by column 0) in sorted pieces.
+    """Yield the rows of all sorted ``runs`` in sorted pieces.
 
-    Each round reads up to ``buffer_rows`` rows of every run and emits those
-    whose score is not above the smallest of the buffers' last scores. Equal
-    scores may be split between two pieces (the stack merges them).
+    A run is a 1-D array of sorted keys (:func:`out_of_core_binary_pav`) or
+    a 2-D array of rows sorted by column 0, the score
+    (:func:`_out_of_core_pooled`). Each round reads up to ``buffer_rows`` rows
+    of every run and emits those whose key is not above the smallest of the
+    buffers' last keys: nothing later in any run is below it. Equal scores
+    may be split between two pieces (:class:`EntryStack` merges them).
     """
     taken = [0] * len(runs)
     while True:
         active = [i for i, run in enumerate(runs) if taken[i] < run.shape[0]]
         if not active:
             return
-        buffers = {i: runs[i][taken[i] : taken[i] + buffer_rows, 0] for i in active}
-        threshold = min(buffer[-1] for buffer in buffers.values())
+        keys = {}
+        for i in active:
+            buffer = runs[i][taken[i] : taken[i] + buffer_rows]
+            keys[i] = buffer if buffer.ndim == 1 else buffer[:, 0]
+        threshold = min(key[-1] for key in keys.values())
         parts = []
-        for i, buffer in buffers.items():
-            stop = int(np.searchsorted(buffer, threshold, side="right"))
-            parts.append(runs[i][taken[i] : taken[i] + stop])
+        for i, key in keys.items():
+            stop = int(np.searchsorted(key, threshold, side="right"))
+            parts.append(np.asarray(runs[i][taken[i] : taken[i] + stop]))
             taken[i] += stop
         rows = np.concatenate(parts)
-        yield rows[np.argsort(rows[:, 0], kind="stable")]
+        if rows.ndim == 1:
+            rows.sort()
+            yield rows
+        else:
+            yield rows[np.argsort(rows[:, 0], kind="stable")]

@@ -21,7 +21,7 @@ from calibkit._array_api import (
 )
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_max, row_sum
 from calibkit._newton import ChunkedModel, minimize, minimize_scalar
-from calibkit.metrics._kernels import total_weight
+from calibkit.metrics._kernels import scaled_to_unit_max, total_weight
 
 
 def _transformed(values, transform):
@@ -519,6 +519,13 @@ def fit_platt(
     PlattSolution
         With the :class:`ScoreSummary` of the rows.
     """
+    # The optimum depends on ratios of weights only: scaled exactly to a unit
+    # maximum, subnormal weights keep their digits in the weighted sums. The
+    # smoothed targets count rows: ``targets`` sees the weights as given.
+    shift = 0
+    if sample_weight is not None and summary is None:
+        shift = int(np.frexp(float(np.max(sample_weight)))[1])
+        sample_weight = scaled_to_unit_max(sample_weight)
     choose = targets if callable(targets) else (lambda _summary: targets)
     warm = first = None
     if summary is None:
@@ -528,7 +535,7 @@ def fit_platt(
     if summary is None:
         warm = None
         summary = summarize_scores(scores, y, sample_weight, transform)
-    targets = choose(summary)
+    targets = choose(_counted(summary, shift))
     # Solve for the scores times 2**-exponent (exact), then scale the slope back:
     # the fit is equivariant, coef(c s) = coef(s) / c, over the float64 range.
     transform = scaled_transform(transform, -summary.exponent)
@@ -571,6 +578,17 @@ def fit_platt(
         result.n_iter,
         result.converged,
         summary,
+    )
+
+
+def _counted(summary, shift):
+    """``summary`` with its class weights multiplied back by ``2**shift``."""
+    if not shift:
+        return summary
+    return dataclasses.replace(
+        summary,
+        weight=float(np.ldexp(summary.weight, shift)),
+        weight_pos=float(np.ldexp(summary.weight_pos, shift)),
     )
 
 
@@ -835,6 +853,11 @@ def fit_inverse_temperature(
         temperature) when ``L'(0) >= 0`` (the logits carry no information in
         the right direction, so ``beta = 0`` is best among ``beta >= 0``).
     """
+    if not is_on_device(logits):
+        # The optimum depends on ratios of weights only (``eps``, which counts
+        # rows, comes from the caller): scaled exactly to a unit maximum,
+        # subnormal weights keep their digits in the weighted sums.
+        sample_weight = scaled_to_unit_max(sample_weight)
     passes_at = _temperature_passes(logits, y, sample_weight, transform, eps)
     passes = passes_at(0)
     beta, n_iter = _starting_point(logits, y, sample_weight, transform, max_iter, eps)

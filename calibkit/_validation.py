@@ -570,25 +570,39 @@ def _unique_codes(y):
     """Sorted unique labels and codes; O(n) counting for small-range integers."""
     if y.dtype.kind in "biu" and y.shape[0] > 0:
         low, high = int(y.min()), int(y.max())
-        if high - low <= max(1024, y.shape[0]):
-            if low == 0 and y.dtype == np.intp:
-                offsets = y  # read only: no copy of labels that are codes already
-            else:
-                offsets = y.astype(np.intp)
-                offsets -= low
-            present = np.bincount(offsets, minlength=high - low + 1) > 0
+        # uint64 labels above the intp range (hashed ids) are sorted below.
+        small = high <= np.iinfo(np.intp).max
+        if small and high - low <= max(1024, y.shape[0]):
+            # Chunk by chunk, so that only the codes take 8 bytes a row:
+            # np.bincount would copy read-only labels (a memmap) whole, and
+            # narrow ones would be widened whole to intp.
+            present = np.zeros(high - low + 1, dtype=bool)
+            for rows in row_chunks(y.shape[0]):
+                present[_label_offsets(y[rows], low)] = True
             classes = (np.flatnonzero(present) + low).astype(y.dtype)
-            if offsets is y and present.all():
+            if low == 0 and y.dtype == np.intp and present.all():
                 # Labels 0 .. K-1, all present: they are their own codes. A
                 # read-only view, so that no caller can write into the input.
                 codes = y.view()
                 codes.flags.writeable = False
                 return classes, codes
             lookup = np.cumsum(present) - 1
-            return classes, lookup[offsets]
+            codes = np.empty(y.shape[0], dtype=np.intp)
+            for rows in row_chunks(y.shape[0]):
+                codes[rows] = lookup[_label_offsets(y[rows], low)]
+            return classes, codes
     # unique + searchsorted needs less memory than return_inverse.
     classes = np.unique(y)
     return classes, np.searchsorted(classes, y).astype(np.intp, copy=False)
+
+
+def _label_offsets(chunk, low):
+    """``chunk - low`` as intp indices (``chunk`` itself when it is one)."""
+    if low == 0 and chunk.dtype == np.intp:
+        return chunk
+    offsets = chunk.astype(np.intp)
+    offsets -= low
+    return offsets
 
 
 def _are_codes(y, classes):

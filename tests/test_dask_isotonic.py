@@ -132,3 +132,24 @@ def test_dask_corp_of_a_certain_wrong_forecast_is_infinite(client):
         got = decompose(y, da.from_array(q, chunks=500))
     assert got.score == np.inf
     assert np.isfinite(got.discrimination)
+
+
+def test_dask_step_fit_with_equal_block_frequencies_saves_and_loads(client, tmp_path):
+    # Two blocks of frequency exactly 0.1 / 1.1 that the partitions' PAV left
+    # apart: they must be one knot, else the "step" file is refused on load.
+    import calibkit as ck
+
+    rng = np.random.default_rng(0)
+    for _ in range(74):  # the 74th draw of these small problems has such blocks
+        s = np.sort(rng.normal(size=50))
+        y = (rng.random(50) < 0.5).astype(int)
+        w = rng.choice([0.1, 0.2, 0.3, 0.7], 50)
+    cal = IsotonicCalibration(interpolation="step", eps=0)
+    cal.fit(da.from_array(s, chunks=3), y, sample_weight=w)
+    assert np.all(np.diff(cal.y_thresholds_[0]) > 0)
+    ck.save(cal, tmp_path / "cal.json")
+    loaded = ck.load(tmp_path / "cal.json")
+    ref = IsotonicCalibration(interpolation="step", eps=0).fit(s, y, sample_weight=w)
+    np.testing.assert_allclose(
+        loaded.predict_proba(s), ref.predict_proba(s), rtol=1e-15, atol=0
+    )

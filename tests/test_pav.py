@@ -11,18 +11,22 @@ from calibkit._pav import binary_pav, pav, sorted_event_keys, sorted_events
 
 
 def brute_block_pav(events):
-    """PAV of 0/1 events (unit weights) by the max-min formula, in fractions."""
+    """PAV of 0/1 events (unit weights) by the max-min formula, in fractions:
+    ``fit[i] = max over s <= i of min over e >= i of mean(events[s..e])``
+    (for each start ``s``, the inner minima are one suffix-minimum sweep)."""
     n = len(events)
     prefix = [0]
     for e in events:
         prefix.append(prefix[-1] + int(e))
-    return [
-        max(
-            min(Fraction(prefix[e + 1] - prefix[s], e + 1 - s) for e in range(i, n))
-            for s in range(i + 1)
-        )
-        for i in range(n)
-    ]
+    fit = [None] * n
+    for s in range(n):
+        lowest = None
+        for e in range(n - 1, s - 1, -1):  # lowest = min over e' >= e
+            mean = Fraction(prefix[e + 1] - prefix[s], e + 1 - s)
+            lowest = mean if lowest is None else min(lowest, mean)
+            if fit[e] is None or lowest > fit[e]:
+                fit[e] = lowest
+    return fit
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -163,7 +167,7 @@ def test_out_of_core_pav_equals_the_in_memory_fit(seed, tmp_path, monkeypatch):
     ref = IsotonicCalibration(eps=0).fit(s, y.astype(int))
     knots = np.unique(np.concatenate([fit.first_scores, fit.last_scores]))
     np.testing.assert_array_equal(knots, ref.X_thresholds_[0])
-    per_row = np.repeat(fit.fitted, fit.counts.astype(int))
+    per_row = np.repeat(fit.fitted, fit.weights.astype(int))
     # Against an independent path: unit weights pool ties after an argsort.
     weighted = IsotonicCalibration(eps=0, interpolation="step").fit(
         s, y.astype(int), sample_weight=np.ones(n)
@@ -174,7 +178,7 @@ def test_out_of_core_pav_equals_the_in_memory_fit(seed, tmp_path, monkeypatch):
         rtol=1e-12,
         atol=0,
     )
-    assert fit.counts.sum() == n
+    assert fit.weights.sum() == n
 
 
 def test_out_of_core_pav_refuses_ties(tmp_path):
@@ -276,3 +280,28 @@ def test_out_of_core_pav_pools_ties_and_weights(weighted, tmp_path):
     starts = ref.block_starts
     ends = np.unique(np.concatenate([starts[:-1], starts[1:] - 1]))
     np.testing.assert_array_equal(knots, ref.scores[ends])
+
+
+def test_pooled_pieces_have_strictly_increasing_blocks():
+    # Weights of one decimal: blocks of exactly equal frequency (equal as
+    # fractions) whose running means PAV rounded apart must end as one block,
+    # as the blocks of the in-memory engines do: IsotonicCalibration's "step"
+    # layout (and its saved file) needs strictly increasing values.
+    from calibkit._pav import piece_entries, pool_entries
+
+    rng = np.random.default_rng(0)
+    for _ in range(120):
+        s = np.sort(rng.normal(size=50))
+        y = rng.random(50) < 0.5
+        w = rng.choice([0.1, 0.2, 0.3, 0.7], 50)
+        blocks = pool_entries(
+            [
+                piece_entries(s[a : a + 7], y[a : a + 7], w[a : a + 7])
+                for a in range(0, 50, 7)
+            ]
+        )
+        assert np.all(np.diff(blocks.fitted) > 0)
+        # The fit itself: the in-memory PAV (brute force in test_pieces_...).
+        ref = pav(s, y, w)
+        got = blocks.fitted[blocks.block_of(ref.scores)]
+        np.testing.assert_allclose(got, ref.fitted, rtol=1e-15)

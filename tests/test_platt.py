@@ -296,3 +296,24 @@ def test_large_fit_reads_all_rows_three_times(monkeypatch):
     assert rows_read.count(s.shape[0]) == 3
     assert sum(rows_read) < 3.2 * s.shape[0]
     assert cal.n_iter_[0] == 3
+
+
+@pytest.mark.parametrize("n", [3000, 200_000])  # in one go, then from a subsample
+@pytest.mark.parametrize("scale", [5e-324, 1e200])
+def test_fit_does_not_depend_on_the_scale_of_the_weights(n, scale):
+    # All weights 5e-324 moved the slope by 1.3 (the weighted sums kept a
+    # bit or two); the unsmoothed optimum depends on ratios of weights only.
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-1.5 * s))).astype(int)
+    ref = PlattScaling().fit(s, y)
+    got = PlattScaling().fit(s, y, sample_weight=np.full(n, scale))
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-12)
+    np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=1e-9, atol=1e-14)
+    # Smoothed targets count rows: weights of 5e-324 are next to no rows, so
+    # both targets are 1/2 and the sigmoid is flat.
+    smooth = PlattScaling(target_smoothing=True).fit(
+        s, y, sample_weight=np.full(n, scale)
+    )
+    if scale < 1:
+        assert abs(smooth.coef_[0]) < 1e-9

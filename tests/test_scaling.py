@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 from scipy.special import log_softmax, softmax
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -639,3 +640,55 @@ def test_part_separated_classes_have_no_finite_optimum():
         model = ck.VectorScaling().fit(z, y)
     assert np.all(np.isfinite(model.coef_))
     assert np.max(np.abs(model.coef_)) < 1e3
+
+
+@pytest.mark.parametrize("k", [4, 17])  # the dense driver, then Newton-CG
+def test_scaling_solvers_run_on_one_blas_thread(k, monkeypatch):
+    # OpenBLAS's threads made these small products 3-30 times slower on a
+    # shared machine: every pass of the solve runs on one BLAS thread.
+    import threadpoolctl
+
+    from calibkit import _softmax_models
+
+    def blas_threads():
+        info = threadpoolctl.threadpool_info()
+        return max(i["num_threads"] for i in info if i["user_api"] == "blas")
+
+    seen = []
+    for name in ("kernel", "hessp_kernel"):
+        original = getattr(_softmax_models.MatrixScalingModel, name)
+
+        def spy(self, *args, _original=original, **kwargs):
+            if len(seen) < 20:  # threadpool_info takes a millisecond
+                seen.append(blas_threads())
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(_softmax_models.MatrixScalingModel, name, spy)
+    rng = np.random.default_rng(0)
+    z = rng.normal(0.0, 2.0, (200, k))
+    y = np.argmax(z + rng.gumbel(size=z.shape), axis=1)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        assert blas_threads() == 2
+        # A penalty: 200 rows do not pin down 17 x 18 parameters.
+        MatrixScaling(reg_off_diagonal=1.0, reg_bias=1.0).fit(z, y)
+        assert blas_threads() == 2  # restored
+    assert set(seen) == {1}
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e200])
+def test_scaling_fits_do_not_depend_on_the_scale_of_the_weights(scale):
+    # Subnormal weights kept a bit or two in the weighted sums: vector scaling
+    # moved by 0.5 from its unweighted fit at 5e-324. The "cv" search too.
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(400, 3))
+    y = np.argmax(1.5 * z + rng.gumbel(size=z.shape), axis=1)
+    w = np.full(400, scale)
+    for cal in (
+        VectorScaling(),
+        MatrixScaling(reg_off_diagonal=0.0, reg_bias=0.0),
+        DirichletCalibration(),
+    ):
+        ref = clone(cal).fit(z, y)
+        got = clone(cal).fit(z, y, sample_weight=w)
+        np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got.intercept_, ref.intercept_, atol=1e-9)

@@ -363,3 +363,17 @@ def test_large_fit_passes_and_memory(monkeypatch):
         1.0 / cal.temperature_
     )
     assert abs(slope) < 1e-12
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e200])
+def test_temperature_does_not_depend_on_the_scale_of_the_weights(scale):
+    # Subnormal weights kept a bit or two in the weighted sums: T moved by a
+    # quarter (K = 4) at 5e-324 before the weights were scaled to unit max.
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(3000, 4))
+    y = np.argmax(1.5 * z + rng.gumbel(size=z.shape), axis=1)
+    for X, labels in ((z, y), (z[:, 1] - z[:, 0], (y == 1).astype(int))):
+        ref = TemperatureScaling().fit(X, labels).temperature_
+        w = np.full(labels.shape[0], scale)
+        got = TemperatureScaling().fit(X, labels, sample_weight=w).temperature_
+        assert got == pytest.approx(ref, rel=1e-12)

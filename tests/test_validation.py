@@ -22,6 +22,7 @@ from calibkit.exceptions import CalibrationWarning
         np.array([True, False, True]),
         np.array([10**12, 0, 10**12]),
         np.array([250, 3, 3], dtype=np.uint8),
+        np.array([2**63 + 5, 2**63 + 6, 2**63 + 5], dtype=np.uint64),
         np.array(["b", "a", "c", "a"]),
         np.array([0.0, 1.0, 1.0]),
         np.array(["x", "y"], dtype=object),
@@ -260,3 +261,26 @@ def test_rows_at_exactly_the_tolerance_are_accepted_whatever_the_column_order():
             got = log_loss([0, 1], P[:, order], labels=[0, 1, 2])
         expected = -np.log([P[0, order[0]] / 0.999, P[1, order[1]]]).mean()
         assert got == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.intp, np.int8])
+def test_encode_labels_of_a_read_only_memmap_copies_nothing_whole(tmp_path, dtype):
+    # Labels 0 .. K-1 in a read-only memmap are their own codes: nothing of
+    # 8 bytes a row may be allocated (np.bincount copied read-only input);
+    # narrow labels take their codes (8 bytes a row) and one chunk besides.
+    import tracemalloc
+
+    n = 1_000_000
+    y = (np.arange(n) % 3).astype(dtype)
+    np.save(tmp_path / "y.npy", y)
+    mapped = np.load(tmp_path / "y.npy", mmap_mode="r")
+    tracemalloc.start()
+    try:
+        classes, codes = encode_labels(mapped)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(classes, [0, 1, 2])
+    np.testing.assert_array_equal(codes, y)
+    codes_bytes = 0 if dtype == np.intp else 8 * n
+    assert peak < codes_bytes + 3 * 2**20

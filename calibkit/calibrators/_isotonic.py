@@ -133,6 +133,17 @@ class IsotonicCalibration(BaseCalibrator):
     >>> cal = IsotonicCalibration(eps=0).fit(scores, y)
     >>> cal.predict_proba([-2.0, 0.0, 0.5, 3.0])[:, 1]
     array([0.  , 0.5 , 0.75, 1.  ])
+
+    Scores too many to sort in memory (here a small budget, for show) are
+    sorted out of core, with the same result:
+
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.normal(size=5_000)
+    >>> t = (rng.random(5_000) < 1 / (1 + np.exp(-s))).astype(int)
+    >>> big = IsotonicCalibration().fit(s, t, memory_budget=4_096)
+    >>> small = IsotonicCalibration().fit(s, t)
+    >>> bool(np.array_equal(big.X_thresholds_[0], small.X_thresholds_[0]))
+    True
     """
 
     _parameter_constraints = {

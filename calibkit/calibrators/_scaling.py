@@ -38,6 +38,7 @@ from calibkit._validation import Interval, StrOptions
 from calibkit.calibrators._base import BaseCalibrator, warn_if_saturated
 from calibkit.calibrators._state import Codec, Float, Int, Optional, short_list
 from calibkit.exceptions import CalibrationWarning, NoFiniteOptimumWarning
+from calibkit.metrics._kernels import scaled_to_unit_max
 
 __all__ = ["DirichletCalibration", "MatrixScaling", "VectorScaling"]
 
@@ -144,20 +145,15 @@ def _calibrated_log_proba(a, mask, zero_mass):
 
     Without ``zero_mass`` (or a mask), ``log softmax(a)``. Otherwise a row with
     zeros (``mask``) gives them ``zero_mass`` shared evenly and the softmax of
-    its other classes the rest; a row of zeros only is uniform.
+    its other classes the rest. (A row of zeros only never comes here: its
+    probabilities do not sum to 1, and validation refuses it.)
     """
     if mask is None or zero_mass is None:
         return _log_softmax(a)
-    k = a.shape[1]
     n_zero = mask.sum(axis=1)
-    full = n_zero == k
-    part = (n_zero > 0) & ~full
-    out = _log_softmax(np.where(mask & part[:, None], -np.inf, a))
-    out[part] += np.log1p(-zero_mass)
-    zeros = mask & part[:, None]
-    share = np.log(zero_mass) - np.log(np.maximum(n_zero, 1))
-    out[zeros] = share[np.nonzero(zeros)[0]]
-    out[full] = -np.log(k)
+    out = _log_softmax(np.where(mask, -np.inf, a))
+    out[n_zero > 0] += np.log1p(-zero_mass)
+    out[mask] = np.log(zero_mass) - np.log(n_zero[np.nonzero(mask)[0]])
     return out
 
 
@@ -213,6 +209,10 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
         return True
 
     def _model(self, X, y, sample_weight, transform, reg, eps):
+        # The fit depends on ratios of weights only (the smoothed targets,
+        # which count rows, are computed from the weights as given): scaled
+        # exactly to a unit maximum, subnormal weights keep their digits.
+        sample_weight = scaled_to_unit_max(sample_weight)
         options = {
             "transform": transform,
             "eps": eps,
@@ -475,6 +475,8 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
         out), so no subset of ``X`` is copied.
         """
         base = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        # Held-out losses are compared by their weighted mean: ratios only.
+        held = scaled_to_unit_max(base)
         total, weight = 0.0, 0.0
         for i, test in enumerate(folds):
             train_w = base.copy()
@@ -485,7 +487,7 @@ class _RegularisedCalibrator(_AffineSoftmaxCalibrator):
             starts[i] = result.theta
             coef, intercept = self._parameters(result.theta, reg)
             test_w = np.zeros_like(base)
-            test_w[test] = base[test]
+            test_w[test] = held[test]
             kernel = functools.partial(
                 _held_out_kernel,
                 transform=transform,
