@@ -194,3 +194,28 @@ def test_bad_arguments(kwargs, error, match):
 def test_smooth_curve_has_no_bands():
     with pytest.raises(ValueError, match="bands are not available"):
         reliability_curve([0, 1], [0.2, 0.7], strategy="smooth", bands=0.9)
+
+
+@pytest.mark.parametrize(
+    ("n", "power"), [(3, 1.5), (40, 1.5), (2000, 1.5), (20000, 1.0), (70000, 1.0)]
+)
+def test_grid_sized_to_the_bandwidth_gives_the_finest_grid_value(n, power):
+    # Few rows are searched on a coarse grid first and finished on the grid
+    # their bandwidth needs; the result is that of the finest grid (itself
+    # checked against the brute-force sum above). power=1: calibrated, a
+    # small bandwidth that needs the finest grid.
+    from calibkit.metrics._inputs import check_forecasts
+    from calibkit.metrics._smooth import (
+        GRID_INTERVALS,
+        _SmoothFit,
+        automatic_bandwidth,
+        smoothing_grid,
+    )
+
+    x, _ = _synthetic(n, seed=n)
+    t = (np.random.default_rng(n).random(n) < x**power).astype(int)
+    grid = smoothing_grid(check_forecasts(t, x, labels=[0, 1]), m=GRID_INTERVALS)
+    finest = _SmoothFit(grid, automatic_bandwidth(grid))
+    assert smooth_ece(t, x, labels=[0, 1]) == pytest.approx(finest.ece, abs=1e-9)
+    curve = reliability_curve(t, x, strategy="smooth", labels=[0, 1])
+    assert curve.bandwidth == pytest.approx(finest.sigma, abs=1e-9)

@@ -48,7 +48,7 @@ from calibkit.metrics._kernels import (
     weighted,
 )
 from calibkit.metrics._many import is_model_mapping, per_model
-from calibkit.metrics._smooth import smooth_curve, smoothing_grid
+from calibkit.metrics._smooth import smooth_curve
 
 __all__ = ["ReliabilityCurve", "expected_calibration_error", "reliability_curve"]
 
@@ -790,7 +790,7 @@ def _smooth_reliability_curve(fc, bandwidth, level):
     if level is not None:
         msg = "bands are not available with strategy='smooth'; pass bands=None."
         raise ValueError(msg)
-    points, sigma = smooth_curve(smoothing_grid(fc), bandwidth, _SMOOTH_POINTS)
+    points, sigma = smooth_curve(fc, bandwidth, _SMOOTH_POINTS)
     return ReliabilityCurve(
         **points,
         count=None,

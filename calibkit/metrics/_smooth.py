@@ -12,6 +12,7 @@ touch the rows again. Memory does not grow with the number of rows.
 """
 
 import functools
+import math
 import numbers
 
 import numpy as np
@@ -28,11 +29,25 @@ from calibkit.metrics._kernels import top_label
 
 __all__ = ["smooth_ece"]
 
-#: Intervals of the grid on [0, 1]. The deposit blurs each row by at most half
-#: a grid step; at this step (1.5e-5) the smooth ECE differs from the exact
-#: kernel sum by less than 1e-8 for every bandwidth >= MIN_BANDWIDTH (checked
-#: against a brute-force sum in the tests).
+#: Most intervals of the grid on [0, 1]. The deposit blurs each row by at most
+#: half a grid step; at this step (1.5e-5) the smooth ECE differs from the
+#: exact kernel sum by less than 1e-8 for every bandwidth >= MIN_BANDWIDTH
+#: (checked against a brute-force sum in the tests).
 GRID_INTERVALS = 1 << 16
+
+#: Grid steps per bandwidth: the deposit's error is of order (step / sigma)^3,
+#: so a wide kernel needs a coarser grid only, and each bandwidth then costs
+#: an FFT of that size (a small group's smooth ECE took 0.24 s on the finest
+#: grid, whatever its rows). Grids have at least 2^10 intervals; below
+#: sigma = 256 / 2^16 (0.004) every grid is the finest.
+_STEPS_PER_BANDWIDTH = 256
+_COARSEST_INTERVALS = 1 << 10
+
+#: Up to this many rows a first pass on the coarsest grid finds the bandwidth
+#: roughly, and a second pass deposits the rows on the grid that bandwidth
+#: needs: cheaper than searching on the finest grid. Above it, the passes over
+#: the rows cost more than the FFTs and the rows are deposited once, finely.
+_TWO_PASS_ROWS = 1 << 16
 
 #: Smallest automatic bandwidth: the floor of the authors' search (relplot's
 #: ``eps=0.001``). A smaller fixed point (an almost calibrated forecast) is
@@ -131,9 +146,10 @@ def smooth_ece(
     value can differ from this one by about 1e-3; at equal bandwidth the two
     agree to 1e-6. The bandwidth is floored at 1e-3 as in ``relplot``.
 
-    The integral is computed on a uniform grid of :math:`2^{16}` intervals
-    (rows deposited on their two nearest nodes, kernel applied by FFT on the
-    reflected, periodic grid), within 1e-8 of the exact kernel sum.
+    The integral is computed on a uniform grid (rows deposited on their two
+    nearest nodes, kernel applied by FFT on the reflected, periodic grid) of
+    :math:`2^{10}` to :math:`2^{16}` intervals, with a step of at most
+    :math:`\\sigma / 256`, within 1e-8 of the exact kernel sum.
 
     References
     ----------
@@ -166,12 +182,42 @@ def smooth_ece(
 def _smooth_ece(fc, bandwidth="auto", multiclass="top_label"):
     """Smooth ECE of validated probabilities (binary, top-label or class-wise)."""
     if fc.is_binary or multiclass == "top_label":
-        return _smooth_fit(smoothing_grid(fc, column=None), bandwidth).ece
-    values = [
-        _smooth_fit(smoothing_grid(fc, column=k), bandwidth).ece
-        for k in range(fc.n_classes)
-    ]
+        return smooth_fit(fc, bandwidth).ece
+    values = [smooth_fit(fc, bandwidth, column=k).ece for k in range(fc.n_classes)]
     return float(np.mean(values))
+
+
+def grid_intervals(sigma):
+    """Intervals of a grid fine enough for bandwidth ``sigma``: a power of two
+    with at most ``sigma / _STEPS_PER_BANDWIDTH`` per step, within
+    [_COARSEST_INTERVALS, GRID_INTERVALS]."""
+    needed = _STEPS_PER_BANDWIDTH / float(sigma)
+    power = max(_COARSEST_INTERVALS, 1 << max(0, math.ceil(math.log2(needed))))
+    return min(GRID_INTERVALS, power)
+
+
+def smooth_fit(fc, bandwidth="auto", *, column=None):
+    """The :class:`_SmoothFit` of validated probabilities, at ``bandwidth`` or
+    at the automatic one, on a grid fine enough for that bandwidth.
+
+    ``column`` is as in :func:`smoothing_grid`. For an automatic bandwidth on
+    few rows, the bandwidth is first found on the coarsest grid, then again on
+    the grid its half needs (again finer if the answer is smaller still).
+    """
+    if bandwidth != "auto":
+        grid = smoothing_grid(fc, column=column, m=grid_intervals(bandwidth))
+        return _SmoothFit(grid, bandwidth)
+    if fc.y.shape[0] > _TWO_PASS_ROWS:
+        grid = smoothing_grid(fc, column=column)
+        return _SmoothFit(grid, automatic_bandwidth(grid))
+    m = _COARSEST_INTERVALS
+    sigma = automatic_bandwidth(smoothing_grid(fc, column=column, m=m))
+    while True:
+        m = max(m, grid_intervals(sigma / 2))
+        grid = smoothing_grid(fc, column=column, m=m)
+        sigma = automatic_bandwidth(grid)
+        if grid_intervals(sigma) <= m:
+            return _SmoothFit(grid, sigma)
 
 
 # --- the grid -------------------------------------------------------------------
@@ -303,6 +349,7 @@ class _SmoothFit:
     """Smoothed residual at the nodes, and the smooth ECE, at one bandwidth."""
 
     def __init__(self, grid, sigma):
+        self.grid = grid
         self.sigma = float(sigma)
         self.signed = grid.smoothed("residual", self.sigma)
         self.ece = _integral_of_abs(self.signed) / grid.total
@@ -337,13 +384,6 @@ def _integral_of_abs(values):
     return float(inside + kinks) * scale
 
 
-def _smooth_fit(grid, bandwidth):
-    """The fit at ``bandwidth``, or at the automatic bandwidth for ``"auto"``."""
-    if bandwidth != "auto":
-        return _SmoothFit(grid, bandwidth)
-    return _SmoothFit(grid, automatic_bandwidth(grid))
-
-
 def automatic_bandwidth(grid):
     """The fixed point ``smECE_sigma = sigma`` in [MIN_BANDWIDTH, 1]."""
 
@@ -357,7 +397,7 @@ def automatic_bandwidth(grid):
     return float(brentq(gap, MIN_BANDWIDTH, 1.0, xtol=_BANDWIDTH_XTOL))
 
 
-def smooth_curve(grid, bandwidth, n_points):
+def smooth_curve(fc, bandwidth, n_points):
     """Points of the smoothed reliability curve on ``n_points`` forecasts.
 
     Returns the ``forecast``, ``observed`` and ``weight`` fields of a
@@ -365,7 +405,14 @@ def smooth_curve(grid, bandwidth, n_points):
     where the smoothed density is below 1e-6 of its maximum (no forecasts
     nearby: the ratio there is noise) are left out.
     """
-    fit = _smooth_fit(grid, bandwidth)
+    fit = smooth_fit(fc, bandwidth)
+    grid = fit.grid
+    if grid.mass.shape[0] <= GRID_INTERVALS:
+        # The curve is interpolated between nodes (an error of order
+        # (step / sigma)^2, no correction term as for the integral): drawn
+        # from the finest grid.
+        grid = smoothing_grid(fc)
+        fit = _SmoothFit(grid, fit.sigma)
     density = grid.smoothed("mass", fit.sigma)
     forecast = np.linspace(0.0, 1.0, n_points)
     dens = np.interp(forecast, grid.nodes, density)
