@@ -72,6 +72,7 @@ FULL = {
     "corp": [10**6, 10**7],
     "isotonic_out_of_core": [10**8],
     "smooth_cumulative": [10**6],
+    "smooth_small": [100],
     "isotonic_dask": [10**6],
 }
 QUICK = {
@@ -89,6 +90,7 @@ QUICK = {
     "corp": [10**4],
     "isotonic_out_of_core": [10**4],
     "smooth_cumulative": [10**4],
+    "smooth_small": [100],
     "isotonic_dask": [10**4],
 }
 
@@ -680,6 +682,35 @@ def bench_isotonic_dask(n, repeats, rng):
     }
 
 
+def bench_smooth_small(n, repeats, rng):
+    """Smooth ECE of a few rows (one group of ``calibration_by_group``, one
+    bootstrap resample), against relplot when installed: a small sample has a
+    wide kernel, so the grid is sized to it."""
+    s, y = binary_scores(n, rng)
+    p = expit(0.5 * s)
+    try:
+        import relplot
+    except ImportError:
+        relplot = None
+    funcs = [lambda: np.argsort(p), lambda: ckm.smooth_ece(y, p)]
+    if relplot is not None:
+        funcs.append(lambda: relplot.smECE(p, y.astype(np.float64)))
+    times, results = interleaved_times(funcs, repeats)
+    floor_s, ours, theirs = (*times, None)[:3]
+    return {
+        "workload": f"smooth_ece (auto bandwidth) vs relplot.smECE, binary n={n}",
+        "floor": "argsort",
+        "floor_s": floor_s,
+        "calibkit_s": ours,
+        "sklearn_s": theirs,
+        "peer": "relplot" if relplot is not None else None,
+        "calibkit_value": results[1],
+        "peer_value": float(results[2]) if relplot is not None else None,
+        "calibkit_peak_mb": peak_memory(lambda: ckm.smooth_ece(y, p)) / 1e6,
+        "input_mb": p.nbytes / 1e6,
+    }
+
+
 BENCHES = {
     "platt": bench_platt,
     "isotonic": bench_isotonic,
@@ -695,6 +726,7 @@ BENCHES = {
     "corp": bench_corp,
     "isotonic_out_of_core": bench_isotonic_out_of_core,
     "smooth_cumulative": bench_smooth_cumulative,
+    "smooth_small": bench_smooth_small,
     "isotonic_dask": bench_isotonic_dask,
 }
 
