@@ -180,7 +180,7 @@ def test_no_python_loop_per_resample_for_vectorised_metrics(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("one resample at a time")
 
-    monkeypatch.setattr(bootstrap_module, "_one_resample", refuse)
+    monkeypatch.setattr(bootstrap_module, "_resample_rows", refuse)
     rng = np.random.default_rng(8)
     n = 100_000
     p = rng.uniform(0.01, 0.99, n).astype(np.float32)
@@ -629,3 +629,29 @@ def test_a_warning_about_the_rows_is_given_once_not_per_resample(metric):
         warnings.simplefilter("always")
         confidence_interval(metric, y, p, n_resamples=50, random_state=0)
     assert len([w for w in caught if issubclass(w.category, CalibrationWarning)]) == 1
+
+
+def test_terms_of_one_resample_share_one_decomposition(monkeypatch, binary_forecasts):
+    import calibkit.metrics._decomposition as decomposition_module
+
+    y, p, w = binary_forecasts
+    fc = check_forecasts(y, p, sample_weight=w)
+    data = Data(fc, "probabilities", None, None)
+    specs = [metric_spec(term, {}) for term in ("miscalibration", "discrimination")]
+    alone = [
+        bootstrap_module.bootstrap_replicates([spec], data, 6, np.random.default_rng(3))
+        for spec in specs
+    ]
+    calls = []
+    decompose_rows = decomposition_module._decompose
+    monkeypatch.setattr(
+        decomposition_module,
+        "_decompose",
+        lambda *args, **kwargs: calls.append(1) or decompose_rows(*args, **kwargs),
+    )
+    together = bootstrap_module.bootstrap_replicates(
+        specs, data, 6, np.random.default_rng(3)
+    )
+    assert len(calls) == 6  # one decomposition per resample, not one per term
+    for (expected,), got in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(got, expected)

@@ -368,17 +368,12 @@ def confidence_interval(
             bootstrap_distribution=None,
         )
     rng = check_random_state(random_state)
-    return bootstrap_interval(
-        spec, data, estimate, confidence_level, method, n_resamples, rng
-    )
-
-
-def bootstrap_interval(
-    spec, data, estimate, confidence_level, method, n_resamples, rng
-):
-    """The :class:`ConfidenceInterval` of ``spec`` from ``n_resamples`` resamples
-    drawn with ``rng`` (``estimate`` is the metric of the whole data)."""
     replicates = bootstrap_replicates([spec], data, n_resamples, rng)[0]
+    return interval_of_replicates(spec, estimate, replicates, confidence_level, method)
+
+
+def interval_of_replicates(spec, estimate, replicates, confidence_level, method):
+    """The :class:`ConfidenceInterval` of ``spec`` from its bootstrap replicates."""
     low, high = interval_ends(replicates, estimate, confidence_level, method)
     return ConfidenceInterval(
         metric=spec.name,
@@ -388,7 +383,7 @@ def bootstrap_interval(
         standard_error=float(bootstrap_spread(replicates)),
         confidence_level=float(confidence_level),
         method=method,
-        n_resamples=int(n_resamples),
+        n_resamples=int(replicates.shape[0]),
         bootstrap_distribution=replicates,
     )
 
@@ -443,7 +438,8 @@ class MetricSpec:
     returns a function of a block of count vectors (one row per resample,
     one column per counted row) giving the metric of each resample, or None
     when the metric is computed one resample at a time by ``one(data, rows,
-    weights)``; ``normal(data)`` is the closed-form standard error or None.
+    weights, memo)`` (``memo``: a dict the specs of one resample share);
+    ``normal(data)`` is the closed-form standard error or None.
     """
 
     name: str
@@ -733,7 +729,7 @@ def _smooth_spec(metric_options):
 
         return data.public(smooth_ece, **settings)
 
-    def one(data, rows, weights):
+    def one(data, rows, weights, memo):
         from calibkit.metrics._smooth import _smooth_ece
 
         return _smooth_ece(_resampled(data.prob, rows, weights), **settings)
@@ -768,8 +764,11 @@ def _term_spec(term, metric_options):
 
         return getattr(data.public(decompose, **settings), term)
 
-    def one(data, rows, weights):
-        return getattr(decomposition(_resampled(data.prob, rows, weights)), term)
+    def one(data, rows, weights, memo):
+        key = ("decomposition", *settings.items())
+        if key not in memo:
+            memo[key] = decomposition(_resampled(data.prob, rows, weights))
+        return getattr(memo[key], term)
 
     def prepare(data, rows):
         fc = data.prob
@@ -887,7 +886,7 @@ def _callable_spec(function, metric_options):
     def estimate(data):
         return call(data.y_true, data.y_prob, data.fc.sample_weight)
 
-    def one(data, rows, weights):
+    def one(data, rows, weights, memo):
         return call(_take(data.y_true, rows), _take(data.y_prob, rows), weights)
 
     return MetricSpec(name, estimate, lambda data, rows: None, one, None)
@@ -1000,26 +999,32 @@ def _replicates(specs, data, n_resamples, rng):
     prepared = [spec.prepare(data, rows) for spec in specs]
     out = [np.empty(n_resamples) for _ in specs]
     done = 0
+    one_at_a_time = [i for i, replicate in enumerate(prepared) if replicate is None]
     for size in block_sizes(n, n_resamples):
         block = Resamples.draw(rng, n, size)
-        for spec, replicate, values in zip(specs, prepared, out, strict=True):
+        for replicate, values in zip(prepared, out, strict=True):
             if replicate is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     values[done : done + size] = replicate(block)
-                continue
-            for j in range(size):
-                values[done + j] = _one_resample(spec, data, rows, block.counts[j])
+        for j in range(size if one_at_a_time else 0):
+            picked, weights = _resample_rows(data, rows, block.counts[j])
+            # Specs of one resample share a memo: the miscalibration and
+            # discrimination of one decomposition are computed once.
+            memo = {}
+            for i in one_at_a_time:
+                out[i][done + j] = specs[i].one(data, picked, weights, memo)
         done += size
     return out
 
 
-def _one_resample(spec, data, rows, counts):
+def _resample_rows(data, rows, counts):
+    """The rows drawn (``counts > 0``) and their weights in one resample."""
     drawn = np.flatnonzero(counts)
     picked = rows[drawn]
     weights = counts[drawn]
     if data.fc.sample_weight is not None:
         weights = weights * data.fc.sample_weight[picked]
-    return spec.one(data, picked, weights)
+    return picked, weights
 
 
 def _normal_ends(estimate, se, confidence_level):

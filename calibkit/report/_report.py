@@ -281,33 +281,39 @@ def score_intervals(given, fc, input, n_bins, level, n_resamples, random_state):
     """
     from calibkit.metrics._bootstrap import (
         Data,
-        bootstrap_interval,
+        bootstrap_replicates,
         check_random_state,
+        interval_of_replicates,
         metric_spec,
     )
 
+    specs = {
+        key: metric_spec(metric, {"n_bins": int(n_bins)} if key == "ece" else options)
+        for key, (metric, options) in _INTERVAL_METRICS.items()
+    }
+    on_probabilities = [key for key in specs if key != "log_loss"]
     rng = check_random_state(random_state)
     state = rng.bit_generator.state
     intervals = {}
-    for key, (metric, options) in _INTERVAL_METRICS.items():
-        if key == "ece":
-            options = {"n_bins": int(n_bins)}
-        data = (
-            Data(given, input, None, None)
-            if key == "log_loss"
-            else Data(fc, "probabilities", None, None)
-        )
-        spec = metric_spec(metric, options)
+    for data, keys in (
+        (Data(given, input, None, None), ["log_loss"]),
+        (Data(fc, "probabilities", None, None), on_probabilities),
+    ):
         rng.bit_generator.state = state  # the same resamples for every score
         with warnings.catch_warnings():
             # evaluate_forecasts has warned once about the rows themselves
             # (e.g. certain and wrong).
             warnings.simplefilter("ignore", CalibrationWarning)
-            estimate = float(spec.estimate(data))
-        intervals[key] = bootstrap_interval(
-            spec, data, estimate, level, "percentile", n_resamples, rng
-        )
-    return intervals
+            estimates = [float(specs[key].estimate(data)) for key in keys]
+        # One call for the scores of the probabilities: each resample's
+        # decomposition serves its miscalibration and discrimination.
+        chosen = [specs[key] for key in keys]
+        draws = bootstrap_replicates(chosen, data, n_resamples, rng)
+        for key, estimate, replicates in zip(keys, estimates, draws, strict=True):
+            intervals[key] = interval_of_replicates(
+                specs[key], estimate, replicates, level, "percentile"
+            )
+    return {key: intervals[key] for key in specs}
 
 
 def _interval_fields(intervals):
