@@ -990,13 +990,15 @@ class ZeroScan:
 
     Over rows of positive weight: ``zero_truth`` (``zero_other``) is the
     weight of rows with an exact zero whose true class is (is not) one of
-    them, ``n_zero`` the number of exact zeros, and ``min_log`` the smallest
-    finite log-probability.
+    them, ``n_zero`` the number of exact zeros, ``zero_weight`` their weight
+    (each zero counts its row's weight), and ``min_log`` the smallest finite
+    log-probability.
     """
 
     zero_truth: float
     zero_other: float
     n_zero: float
+    zero_weight: float
     min_log: float
 
 
@@ -1009,8 +1011,14 @@ def _zero_scan_kernel(rows, lp, y, w, *, transform):
     other = present & zero.any(axis=1) & ~truth_zero
     w = np.ones(n) if w is None else w
     lowest = np.where(zero, np.inf, lp)[present].min(initial=np.inf)
-    sums = [w[truth_zero].sum(), w[other].sum(), np.count_nonzero(zero[present])]
-    return np.array([sums, [-np.inf, -np.inf, -lowest]])
+    zeros_per_row = np.count_nonzero(zero & present[:, None], axis=1)
+    sums = [
+        w[truth_zero].sum(),
+        w[other].sum(),
+        zeros_per_row.sum(),
+        w @ zeros_per_row,
+    ]
+    return np.array([sums, [-np.inf, -np.inf, -np.inf, -lowest]])
 
 
 def scan_zero_entries(log_probs, y, sample_weight=None, transform=None):
@@ -1024,7 +1032,8 @@ def scan_zero_entries(log_probs, y, sample_weight=None, transform=None):
         zero_truth=float(sums[0]),
         zero_other=float(sums[1]),
         n_zero=float(sums[2]),
-        min_log=float(-maxima[2]),
+        zero_weight=float(sums[3]),
+        min_log=float(-maxima[3]),
     )
 
 

@@ -277,10 +277,14 @@ def mp_zero_logit_fit(p, y, w, targets, dps=50):
         return float(beta), float(c)
 
 
-@pytest.mark.parametrize(("n_classes", "seed"), [(3, 20), (4, 21)])
-def test_zero_logit_matches_high_precision_fit(n_classes, seed):
+@pytest.mark.parametrize(
+    ("n_classes", "seed", "scale"), [(3, 20, 1.0), (4, 21, 1.0), (4, 21, 1e200)]
+)
+def test_zero_logit_matches_high_precision_fit(n_classes, seed, scale):
+    # scale=1e200: the start of the search was once taken from weighted counts
+    # over unweighted ones (c = 455), where the fit stalled.
     p, y = probabilities_with_zeros(30, n_classes, seed)
-    w = np.random.default_rng(seed).uniform(0.5, 2.0, p.shape[0])
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, p.shape[0]) * scale
     with pytest.warns(CalibrationWarning, match="exactly 0 or 1.*zero_logit_"):
         cal = TemperatureScaling(input="probabilities").fit(p, y, sample_weight=w)
     assert cal.log_floor_ is None  # every log p > -2: no floor is a candidate

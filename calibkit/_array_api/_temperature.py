@@ -204,12 +204,14 @@ def zero_scan_kernel(space, lp, y, w, *, transform):
     truth_zero = present & (take_rows(xp, zero_f, y) > 0)
     other = present & xp.any(zero, axis=1) & ~truth_zero
     finite = xp.where(zero | ~present[:, None], xp.inf, lp)
+    zeros_per_row = xp.sum(xp.where(present[:, None], zero_f, 0.0), axis=1)
     sums = [
         xp.sum(xp.where(truth_zero, w, 0.0)),
         xp.sum(xp.where(other, w, 0.0)),
-        xp.sum(xp.where(present[:, None], zero_f, 0.0)),
+        xp.sum(zeros_per_row),
+        xp.sum(w * zeros_per_row),
     ]
-    unused = xp.full((2,), -xp.inf, dtype=space.work, device=space.device)
+    unused = xp.full((3,), -xp.inf, dtype=space.work, device=space.device)
     maxima = xp.concat([unused, xp.reshape(-xp.min(finite), (1,))])
     return xp.stack(sums), maxima
 

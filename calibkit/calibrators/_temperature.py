@@ -310,10 +310,11 @@ class TemperatureScaling(BaseCalibrator):
         for floor in floors:
             log_probs = functools.partial(floored_log_probabilities, floor=floor)
             if scan.n_zero > 0:
-                start = (
-                    1.0,
-                    float(np.log((scan.zero_truth + 0.5) / (scan.n_zero + 1.0))),
-                )
+                # The share of the zeros that hold the truth, in units of the
+                # mean weight (weights of 1e200 or 1e-300 start where 1 does).
+                unit = total_weight / X.shape[0]
+                share = (scan.zero_truth + 0.5 * unit) / (scan.zero_weight + unit)
+                start = (1.0, float(np.log(share)))
                 solution = fit_temperature_zero_logit(
                     X,
                     y,
