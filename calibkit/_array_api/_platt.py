@@ -139,31 +139,25 @@ def one_vs_rest_log_odds(X):
     so a row's log-odds do not depend on the order of its columns), in
     ``X``'s dtype unless a value exceeds it (then in the working dtype).
     """
-    space = array_api_space(X)
+    return _class_columns(X, _log_odds_of_logits)
+
+
+def _log_odds_of_logits(space, chunk):
     xp = space.xp
-    n, k = X.shape
-    parts = []
-    wide = False
-    for rows in _quiet_chunks(n, 2 * k, space):
-        z = xp.astype(X[rows, :], space.work)
-        top = xp.argmax(z, axis=1)
-        z_max = take_rows(xp, z, top)
-        diff = z - z_max[:, None]
-        shifted = xp.exp(diff)
-        total = xp.sum(xp.sort(shifted, axis=1), axis=1)
-        log_others = xp.log(total[:, None] - shifted)
-        is_top = _column_is(xp, top, k, space)
-        masked = xp.where(is_top, -xp.inf, z)
-        runner = xp.max(masked, axis=1)
-        rest = xp.sort(xp.exp(masked - runner[:, None]), axis=1)
-        lse_others = runner + xp.log(xp.sum(rest, axis=1))
-        out = xp.where(is_top, (z_max - lse_others)[:, None], diff - log_others)
-        if X.dtype != space.work:
-            finite = xp.where(xp.isfinite(out), xp.abs(out), 0.0)
-            wide = wide or bool(xp.max(finite) > float(np.finfo(np.float32).max))
-        parts.append(out.T)
-    scores = xp.concat(parts, axis=1)
-    return scores if wide else xp.astype(scores, X.dtype)
+    k = chunk.shape[1]
+    z = xp.astype(chunk, space.work)
+    top = xp.argmax(z, axis=1)
+    z_max = take_rows(xp, z, top)
+    diff = z - z_max[:, None]
+    shifted = xp.exp(diff)
+    total = xp.sum(xp.sort(shifted, axis=1), axis=1)
+    log_others = xp.log(total[:, None] - shifted)
+    is_top = _column_is(xp, top, k, space)
+    masked = xp.where(is_top, -xp.inf, z)
+    runner = xp.max(masked, axis=1)
+    rest = xp.sort(xp.exp(masked - runner[:, None]), axis=1)
+    lse_others = runner + xp.log(xp.sum(rest, axis=1))
+    return xp.where(is_top, (z_max - lse_others)[:, None], diff - log_others)
 
 
 def one_vs_rest_probability_log_odds(X):
@@ -175,11 +169,22 @@ def one_vs_rest_probability_log_odds(X):
     """
     from calibkit._transforms import exact_log_odds
 
+    return _class_columns(
+        X, lambda space, chunk: apply_transform(space, chunk, exact_log_odds)
+    )
+
+
+def _class_columns(X, scores_of):
+    """``scores_of(space, chunk)`` of each chunk of rows, as (K, n) columns.
+
+    In ``X``'s dtype unless a finite value exceeds its range (then in the
+    working dtype, like the host's scores).
+    """
     space = array_api_space(X)
     xp = space.xp
     parts, wide = [], False
     for rows in _quiet_chunks(X.shape[0], 2 * X.shape[1], space):
-        out = apply_transform(space, X[rows, :], exact_log_odds)
+        out = scores_of(space, X[rows, :])
         if X.dtype != space.work:
             finite = xp.where(xp.isfinite(out), xp.abs(out), 0.0)
             wide = wide or bool(xp.max(finite) > float(np.finfo(np.float32).max))
