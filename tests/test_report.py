@@ -288,3 +288,28 @@ def test_text_says_what_the_smooth_ece_and_cumulative_test_look_at():
     text = _report.format_table([evaluation])
     assert "smooth ECE of the probability of class 1" in text
     assert "smooth ECE top-label" not in text
+
+
+def test_report_draws_at_most_twelve_forecasts(monkeypatch):
+    from calibkit.report import _report
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    evaluations = [
+        _report.evaluate_forecasts(
+            y, np.clip(rng.uniform(0, 1, 200), 0.01, 0.99), name=f"m{i}"
+        )
+        for i in range(15)
+    ]
+    drawn = _report.drawn_forecasts(evaluations)
+    losses = sorted(e.log_loss for e in evaluations[1:])
+    assert len(drawn) == 12
+    assert drawn[0] is evaluations[0]
+    assert sorted(e.log_loss for e in drawn[1:]) == losses[:11]
+    seen = []
+    monkeypatch.setattr(
+        _report, "reliability_png", lambda evals, **_: seen.append(len(evals)) or b""
+    )
+    html = _report.render_html(evaluations)
+    assert seen == [12]
+    assert "show 12 of the 15 forecasts" in html

@@ -618,6 +618,24 @@ def _diagram_forecasts(evaluation):
     return prob if prob.ndim == 1 else prob.max(axis=1)
 
 
+#: Most forecasts drawn in the report's figures (a file with hundreds of
+#: ``--model`` values would otherwise get hundreds of diagrams).
+MAX_FORECAST_PANELS = 12
+
+
+def drawn_forecasts(evaluations):
+    """The evaluations the report draws: all up to :data:`MAX_FORECAST_PANELS`,
+    else the first (usually the uncalibrated forecast) and those of lowest
+    log-loss, in their given order."""
+    if len(evaluations) <= MAX_FORECAST_PANELS:
+        return list(evaluations)
+    rest = sorted(
+        range(1, len(evaluations)), key=lambda i: (evaluations[i].log_loss, i)
+    )
+    kept = {0, *rest[: MAX_FORECAST_PANELS - 1]}
+    return [e for i, e in enumerate(evaluations) if i in kept]
+
+
 def reliability_figure(evaluations, *, ncols=4, n_resamples=300, logit_scale="auto"):
     """One reliability diagram (CORP curve, band, histogram) per forecast.
 
@@ -995,11 +1013,20 @@ def render_html(
     parts.append("<h2>Reliability diagrams</h2>")
     if matplotlib_available():
         images = dict(images or {})
+        drawn = drawn_forecasts(evaluations)
         if "reliability" not in images:
-            images["reliability"] = reliability_png(evaluations)
+            images["reliability"] = reliability_png(drawn)
         if "decomposition" not in images:
-            images["decomposition"] = figure_png(decomposition_figure(evaluations))
+            images["decomposition"] = figure_png(decomposition_figure(drawn))
+        if "cumulative" not in images:
+            images["cumulative"] = figure_png(cumulative_figure(drawn))
         parts.append(_reliability_caption_html(evaluations))
+        if len(drawn) < len(evaluations):
+            parts.append(
+                f'<p class="note">The figures show {len(drawn)} of the '
+                f"{len(evaluations)} forecasts: the first one and those with the "
+                "lowest log-loss; the tables list all.</p>"
+            )
         parts.append(_img(images["reliability"], "Reliability diagrams"))
         parts.append("<h2>Log-loss decomposition</h2>")
         parts.append('<div class="row">')
@@ -1007,8 +1034,6 @@ def render_html(
         parts.append(_decomposition_note_html(evaluations))
         parts.append("</div>")
         parts.append("<h2>Cumulative calibration</h2>")
-        if "cumulative" not in images:
-            images["cumulative"] = figure_png(cumulative_figure(evaluations))
         parts.append(_img(images["cumulative"], "Cumulative"))
         parts.append(f'<p class="note">{html.escape(_CUMULATIVE_NOTE)}</p>')
     else:
@@ -1290,6 +1315,7 @@ def _fmt(value):
 
 #: Most groups drawn as small multiples in the report.
 MAX_GROUP_PANELS = 12
+
 #: Most groups listed in a printed or HTML group table (the JSON has all).
 MAX_GROUP_ROWS = 50
 
