@@ -152,17 +152,13 @@ def single_threaded_blas():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
-def newton_step(hess, grad, *, reach=1.0, tolerance=np.inf):
+def newton_step(hess, grad):
     """Newton step ``-H^-1 g``, least-norm on the flat directions of ``H``.
 
     A well-conditioned Hessian is solved directly; otherwise the step uses only
     the eigen-directions whose eigenvalue exceeds :data:`EIGEN_RCOND` times the
-    largest. A flat direction along which the loss still slopes (it is linear
-    there, e.g. a saturated softmax far from the optimum) gets a step of
-    length ``reach`` down that slope, for the line search to shorten, when
-    the decrease it promises exceeds ``tolerance``; without it the step
-    would stall there and pass for converged. A step that is not a descent
-    direction (a non-finite Hessian) is replaced by steepest descent.
+    largest. A step that is not a descent direction (a non-finite Hessian) is
+    replaced by steepest descent.
     """
     step = None
     if np.all(np.isfinite(hess)):
@@ -175,11 +171,6 @@ def newton_step(hess, grad, *, reach=1.0, tolerance=np.inf):
                 keep = np.abs(eigvals) > EIGEN_RCOND * top
                 coords = (eigvecs[:, keep].T @ grad) / eigvals[keep]
                 step = -(eigvecs[:, keep] @ coords)
-                flat = eigvecs[:, ~keep]
-                slope = flat.T @ grad
-                norm = float(np.linalg.norm(slope))
-                if norm * reach > tolerance:
-                    step -= flat @ (slope * (reach / norm))
     if step is None or not grad @ step < 0:
         step = -grad
     return step
@@ -237,12 +228,7 @@ def minimize(model, theta0, *, max_iter, lower=None):
                 converged = True
                 break
         step = np.zeros_like(theta)
-        step[free] = newton_step(
-            hess[np.ix_(free, free)],
-            grad[free],
-            reach=1.0 + np.max(np.abs(theta)),
-            tolerance=DECREMENT_RTOL * max(abs(loss), 1.0),
-        )
+        step[free] = newton_step(hess[np.ix_(free, free)], grad[free])
         travelled = theta - start
         if _escaping(travelled, step, hess, start_hess):
             status = "no_finite_optimum"
