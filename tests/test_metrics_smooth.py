@@ -219,3 +219,11 @@ def test_grid_sized_to_the_bandwidth_gives_the_finest_grid_value(n, power):
     assert smooth_ece(t, x, labels=[0, 1]) == pytest.approx(finest.ece, abs=1e-9)
     curve = reliability_curve(t, x, strategy="smooth", labels=[0, 1])
     assert curve.bandwidth == pytest.approx(finest.sigma, abs=1e-9)
+
+
+@pytest.mark.parametrize("bandwidth", [5e-324, 1e-300, 1e300])
+def test_extreme_given_bandwidths_are_finite(bandwidth):
+    y, p = [0, 1, 1, 0, 1], [0.1, 0.4, 0.8, 0.3, 0.9]
+    value = smooth_ece(y, p, bandwidth=bandwidth)
+    assert np.isfinite(value)
+    assert 0.0 <= value <= 1.0

@@ -192,8 +192,9 @@ def grid_intervals(sigma):
     with at most ``sigma / _STEPS_PER_BANDWIDTH`` per step, within
     [_COARSEST_INTERVALS, GRID_INTERVALS]."""
     needed = _STEPS_PER_BANDWIDTH / float(sigma)
-    power = max(_COARSEST_INTERVALS, 1 << max(0, math.ceil(math.log2(needed))))
-    return min(GRID_INTERVALS, power)
+    if needed >= GRID_INTERVALS:  # also inf, for a subnormal sigma
+        return GRID_INTERVALS
+    return max(_COARSEST_INTERVALS, 1 << max(0, math.ceil(math.log2(needed))))
 
 
 def smooth_fit(fc, bandwidth="auto", *, column=None):
@@ -201,8 +202,9 @@ def smooth_fit(fc, bandwidth="auto", *, column=None):
     at the automatic one, on a grid fine enough for that bandwidth.
 
     ``column`` is as in :func:`smoothing_grid`. For an automatic bandwidth on
-    few rows, the bandwidth is first found on the coarsest grid, then again on
-    the grid its half needs (again finer if the answer is smaller still).
+    few rows, the bandwidth is first found on the coarsest grid, and found
+    again on the grid that half of it needs, until the grid is fine enough
+    for half the bandwidth found on it.
     """
     if bandwidth != "auto":
         grid = smoothing_grid(fc, column=column, m=grid_intervals(bandwidth))
@@ -211,13 +213,13 @@ def smooth_fit(fc, bandwidth="auto", *, column=None):
         grid = smoothing_grid(fc, column=column)
         return _SmoothFit(grid, automatic_bandwidth(grid))
     m = _COARSEST_INTERVALS
-    sigma = automatic_bandwidth(smoothing_grid(fc, column=column, m=m))
-    while True:
-        m = max(m, grid_intervals(sigma / 2))
+    grid = smoothing_grid(fc, column=column, m=m)
+    sigma = automatic_bandwidth(grid)
+    while grid_intervals(sigma / 2) > m:  # m grows: at most 7 rounds
+        m = grid_intervals(sigma / 2)
         grid = smoothing_grid(fc, column=column, m=m)
         sigma = automatic_bandwidth(grid)
-        if grid_intervals(sigma) <= m:
-            return _SmoothFit(grid, sigma)
+    return _SmoothFit(grid, sigma)
 
 
 # --- the grid -------------------------------------------------------------------
@@ -302,7 +304,8 @@ def _kernel_spectra(m, sigma):
     below ``exp(-(2 pi m sigma)^2 / 2)``: nothing at ``sigma >= 1e-3``.
     """
     angular = np.pi * np.arange(m + 1)
-    kernel = m * np.exp(-0.5 * (angular * sigma) ** 2)
+    with np.errstate(over="ignore"):  # a huge sigma: exp(-inf) = 0 is exact
+        kernel = m * np.exp(-0.5 * (angular * sigma) ** 2)
     return kernel, -(angular**2) * kernel
 
 
