@@ -68,7 +68,6 @@ from calibkit._array_api._platt import (
 )
 from calibkit._array_api._scaling import (
     affine_softmax,
-    feature_magnitude,
     fold_keys,
     held_out_loss,
     scaling_model,
@@ -97,7 +96,6 @@ __all__ = [
     "config_context",
     "device_reduce_rows",
     "dispatch_enabled",
-    "feature_magnitude",
     "finite_scores",
     "fold_keys",
     "get_config",

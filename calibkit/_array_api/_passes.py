@@ -37,6 +37,7 @@ def _kernels():
         _solvers._zero_scan_kernel: _temperature.zero_scan_kernel,
         _solvers.ZeroLogitModel.kernel: _temperature.zero_logit_kernel,
         scaling._zero_scan: _scaling.zero_scan,
+        scaling._max_abs: _scaling.max_abs,
     }
 
 
@@ -49,6 +50,8 @@ def _finishers():
     return {
         # [smallest finite log p, weight of rows with a zero, of those hit]
         scaling._zero_scan: lambda sums, top: np.array([-top[0], *sums]),
+        # [largest finite |x|], combined by np.maximum
+        scaling._max_abs: lambda sums, top: np.array([top[0]]),
     }
 
 

@@ -45,23 +45,13 @@ def _features(space, z, transform):
     return _as_logits(space, x) if x.ndim == 1 else x
 
 
-def feature_magnitude(X, transform):
-    """Largest finite ``|x|`` of the features of ``X`` (0 if none), on the device.
-
-    As ``calibkit.calibrators._scaling._max_abs``: what decides whether the
-    features are rescaled by a power of two before solving.
-    """
-    space = array_api_space(X)
+def max_abs(space, z, *, transform):
+    """Device version of ``calibkit.calibrators._scaling._max_abs``: the
+    largest finite ``|x|`` of a chunk's features, as a maximum (no sums)."""
     xp = space.xp
-    spec = _device_transform(transform)
-
-    def kernel(z):
-        x = xp.abs(_features(space, z, spec))
-        top = xp.max(xp.where(xp.isfinite(x), x, 0.0), keepdims=True)
-        return xp.zeros(1, dtype=space.work, device=space.device), xp.reshape(top, (1,))
-
-    n_cols = 2 * (1 if X.ndim == 1 else X.shape[1])
-    return float(reduce_chunks(space, kernel, X, n_cols=n_cols, maxima=True)[1][0])
+    x = xp.abs(_features(space, z, _device_transform(transform)))
+    top = xp.max(xp.where(xp.isfinite(x), x, 0.0), keepdims=True)
+    return xp.zeros(1, dtype=space.work, device=space.device), xp.reshape(top, (1,))
 
 
 def _softmax_residual(space, a, y, eps, mask=None):

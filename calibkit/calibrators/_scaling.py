@@ -15,7 +15,6 @@ import numpy as np
 
 from calibkit._array_api import (
     affine_softmax,
-    feature_magnitude,
     fold_keys,
     held_out_loss,
     is_on_device,
@@ -335,11 +334,8 @@ class _AffineSoftmaxCalibrator(BaseCalibrator):
             # Logits outside [2**-200, 2**50] in magnitude are multiplied by a
             # power of two, exactly, before solving (as in TemperatureScaling);
             # the fitted W (w) is multiplied back, so predictions use X as is.
-            if is_on_device(X):  # the device passes apply the same transform
-                magnitude = feature_magnitude(X, transform)
-            else:
-                kernel = functools.partial(_max_abs, transform=transform)
-                magnitude = float(reduce_rows(kernel, X, combine=np.maximum)[0])
+            kernel = functools.partial(_max_abs, transform=transform)
+            magnitude = float(reduce_rows(kernel, X, combine=np.maximum)[0])
             exponent = -scale_exponent(magnitude)
             transform = scaled_transform(transform, exponent)
         reg = self._regularisation(X, y, sample_weight, transform)
