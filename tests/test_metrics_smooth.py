@@ -227,3 +227,14 @@ def test_extreme_given_bandwidths_are_finite(bandwidth):
     value = smooth_ece(y, p, bandwidth=bandwidth)
     assert np.isfinite(value)
     assert 0.0 <= value <= 1.0
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-300, 5e-324])
+def test_smooth_ece_does_not_depend_on_the_scale_of_the_weights(scale):
+    # Subnormal weights (5e-324) once underflowed in the linear deposit: the
+    # smooth ECE came out 0.07 off.
+    x, t = _synthetic(60, seed=4)
+    w = np.random.default_rng(4).integers(1, 4, x.shape[0]).astype(float)
+    expected = smooth_ece(t, x, sample_weight=w)
+    got = smooth_ece(t, x, sample_weight=w * scale)
+    assert got == pytest.approx(expected, abs=1e-12)

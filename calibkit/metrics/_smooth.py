@@ -25,7 +25,7 @@ from calibkit.metrics._inputs import (
     as_probabilities,
     check_forecasts,
 )
-from calibkit.metrics._kernels import top_label
+from calibkit.metrics._kernels import scaled_to_unit_max, top_label
 
 __all__ = ["smooth_ece"]
 
@@ -238,12 +238,15 @@ class SmoothingGrid:
         ``h^2 u (1 - u) / 2`` (``u``: a row's position between its nodes,
         ``h``: the grid step), the variance the linear deposit adds.
     total : float
-        Total weight.
+        Total weight (of the weights as deposited).
+    exponent : int
+        The weights were deposited divided by ``2**exponent``.
     nodes : ndarray of shape (GRID_INTERVALS + 1,)
         The nodes, ``linspace(0, 1, GRID_INTERVALS + 1)``.
     """
 
-    def __init__(self, mass, residual, mass_spread, residual_spread):
+    def __init__(self, mass, residual, mass_spread, residual_spread, exponent=0):
+        self.exponent = exponent
         self.mass = mass
         self.residual = residual
         self.mass_spread = mass_spread
@@ -341,8 +344,14 @@ def smoothing_grid(fc, *, column=None, m=GRID_INTERVALS):
     """
     kernel = functools.partial(_deposit_kernel, column=column, m=m)
     n_cols = 1 if fc.is_binary else fc.prob.shape[1]
-    parts = reduce_rows(kernel, fc.prob, fc.y, fc.sample_weight, n_cols=n_cols)
-    return SmoothingGrid(*parts)
+    # Deposited at a unit maximum (an exact power of two): subnormal weights
+    # would lose their digits, or underflow to 0, in the linear deposit.
+    weight, exponent = fc.sample_weight, 0
+    if weight is not None:
+        exponent = int(np.frexp(float(np.max(weight)))[1])
+        weight = scaled_to_unit_max(weight)
+    parts = reduce_rows(kernel, fc.prob, fc.y, weight, n_cols=n_cols)
+    return SmoothingGrid(*parts, exponent=exponent)
 
 
 # --- smooth ECE at a bandwidth, and the fixed point -----------------------------
@@ -425,5 +434,5 @@ def smooth_curve(fc, bandwidth, n_points):
     return {
         "forecast": forecast,
         "observed": forecast - signed / dens,
-        "weight": dens / (n_points - 1),
+        "weight": np.ldexp(dens, grid.exponent) / (n_points - 1),
     }, fit.sigma
