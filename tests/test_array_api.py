@@ -842,3 +842,15 @@ def test_jax_calibrators_and_metrics_equal_numpy(jnp, dispatch):
         moved = [a if a is y else jnp.asarray(a) for a in args]
         got = func(*moved, **options)
         assert got == pytest.approx(expected, rel=RTOL64), func.__name__
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0.0])
+def test_set_config_refuses_what_is_not_a_bool(value):
+    with pytest.raises(TypeError, match="array_api_dispatch must be True, False"):
+        ck.set_config(array_api_dispatch=value)
+    with (
+        pytest.raises(TypeError, match="array_api_dispatch"),
+        ck.config_context(array_api_dispatch=value),
+    ):
+        pass
+    assert ck.get_config()["array_api_dispatch"] is False

@@ -11,6 +11,8 @@ import contextlib
 import sys
 import threading
 
+import numpy as np
+
 _DEFAULTS = {"array_api_dispatch": False}
 
 _LOCAL = threading.local()
@@ -32,6 +34,12 @@ def get_config():
         ``{"array_api_dispatch": bool}``: whether calibkit's own switch for
         Array API inputs is on (scikit-learn's switch, when on, also enables
         dispatch; see :func:`set_config`).
+
+    Examples
+    --------
+    >>> import calibkit
+    >>> calibkit.get_config()
+    {'array_api_dispatch': False}
     """
     return dict(_config())
 
@@ -59,9 +67,24 @@ def set_config(*, array_api_dispatch=None):
     The setting belongs to the calling thread (as scikit-learn's): other
     threads, including ones started later and the worker threads of a pool,
     keep their own value, off unless they set it.
+
+    Examples
+    --------
+    >>> import calibkit
+    >>> calibkit.set_config(array_api_dispatch=True)
+    >>> calibkit.get_config()["array_api_dispatch"]
+    True
+    >>> calibkit.set_config(array_api_dispatch=False)
     """
-    if array_api_dispatch is not None:
-        _config()["array_api_dispatch"] = bool(array_api_dispatch)
+    if array_api_dispatch is None:
+        return
+    if not isinstance(array_api_dispatch, (bool, np.bool_)):
+        msg = (
+            "array_api_dispatch must be True, False or None; got "
+            f"{array_api_dispatch!r} ({type(array_api_dispatch).__name__})."
+        )
+        raise TypeError(msg)
+    _config()["array_api_dispatch"] = bool(array_api_dispatch)
 
 
 @contextlib.contextmanager
@@ -79,7 +102,6 @@ def config_context(*, array_api_dispatch=None):
 
     Examples
     --------
-    >>> import numpy as np
     >>> import calibkit
     >>> with calibkit.config_context(array_api_dispatch=True):
     ...     calibkit.get_config()["array_api_dispatch"]
