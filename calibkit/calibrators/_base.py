@@ -13,6 +13,8 @@ from calibkit._array_api import (
     host_labels,
     infinite_rows,
     is_on_device,
+    one_vs_rest_log_odds,
+    one_vs_rest_probability_log_odds,
     to_host,
 )
 from calibkit._array_api import looks_like_probabilities as device_looks_like
@@ -356,6 +358,11 @@ def one_vs_rest_scores(X, input, dtype, *, exact=False, classes=None):
     only a few classes' scores at a time; logits still take a pass over every
     column (a class's log-odds depend on the whole row).
     """
+    if is_on_device(X) and classes is None and (exact or input == "logits"):
+        # On the device, with the same rule for the dtype.
+        if input == "logits":
+            return one_vs_rest_log_odds(X)
+        return one_vs_rest_probability_log_odds(X)
     prob_log_odds = exact_log_odds if exact else log_odds
     if is_dask(X):  # the per-class scores are held in memory anyway
         X = X.compute()

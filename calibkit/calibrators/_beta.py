@@ -9,7 +9,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from calibkit._array_api import beta_proba, is_on_device, one_vs_rest_log_odds
+from calibkit._array_api import beta_proba, is_on_device
 from calibkit._chunks import as_float64, combine_sum_max, reduce_rows, row_chunks
 from calibkit._newton import ChunkedModel, minimize
 from calibkit._solvers import MAGNITUDE_WINDOW
@@ -275,10 +275,7 @@ class BetaCalibration(BaseCalibrator):
             if exact:
                 sources = [(X[:, k], "probabilities") for k in range(X.shape[1])]
             else:
-                if is_on_device(X):
-                    scores = one_vs_rest_log_odds(X)
-                else:
-                    scores = one_vs_rest_scores(X, self.input, X.dtype)
+                scores = one_vs_rest_scores(X, self.input, X.dtype)
                 check_finite_log_odds(X, self.input, "Beta calibration", scores=scores)
                 sources = [(scores[k, ...], "logits") for k in range(X.shape[1])]
             # A loop, not a comprehension: before Python 3.12 a comprehension
@@ -380,7 +377,7 @@ class BetaCalibration(BaseCalibrator):
             kind = _binary_source(X, self.input)[1] if binary else self.input
             scores = None
             if not binary and self.input == "logits":
-                scores = one_vs_rest_log_odds(X)
+                scores = one_vs_rest_scores(X, self.input, X.dtype)
             return beta_proba(
                 X,
                 kind,

@@ -11,8 +11,6 @@ from calibkit._array_api import (
     finite_scores,
     infinite_score_masks,
     is_on_device,
-    one_vs_rest_log_odds,
-    one_vs_rest_probability_log_odds,
     platt_proba,
     to_host,
 )
@@ -217,12 +215,7 @@ class PlattScaling(BaseCalibrator):
                 self._fit_one(values, y == 1, sample_weight, transform, None, empty)
             ]
         else:
-            if is_on_device(X) and exact:
-                scores = one_vs_rest_probability_log_odds(X)
-            elif is_on_device(X):
-                scores = one_vs_rest_log_odds(X)
-            else:
-                scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
+            scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
             check_finite_log_odds(X, self.input, "Platt scaling", scores=scores)
             fits = []
             # A loop, not a comprehension: before Python 3.12 a comprehension
@@ -383,10 +376,7 @@ class PlattScaling(BaseCalibrator):
             if len(self.classes_) == 2:
                 _, transform = binary_scores(X, self.input, exact=exact)
                 return platt_proba(X, transform, self.coef_, self.intercept_, **ends)
-            if exact:
-                scores = one_vs_rest_probability_log_odds(X)
-            else:
-                scores = one_vs_rest_log_odds(X)
+            scores = one_vs_rest_scores(X, self.input, X.dtype, exact=exact)
             return platt_proba(
                 X, None, self.coef_, self.intercept_, scores=scores, **ends
             )
